@@ -1,0 +1,79 @@
+// The `peft-studio` command line: dispatches to the sub-commands of commands/index.ts.
+// Exit codes (CONTRACTS.md §3): 0 success, 1 the input is wrong, 2 usage error.
+import { parseArgs } from 'node:util';
+import { commands } from './commands/index';
+import type { CliIO } from './command';
+import { InputError, PeftStudioError, UsageError, errorMessage } from '../core/errors';
+
+const VERSION = '0.1.0';
+
+function topHelp(): string {
+  const width = Math.max(...commands.map((c) => c.name.length), 4);
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return [
+    'peft-studio: develop LoRA adapters for Hugging Face models, trained locally through onnxruntime-node.',
+    '',
+    'Usage: peft-studio <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Run `peft-studio <command> --help` for a command\'s options. `--json` switches to machine output.',
+    'Exit codes: 0 success, 1 the input is wrong, 2 usage error.',
+  ].join('\n');
+}
+
+export async function main(argv: string[], io: CliIO = defaultIO()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(topHelp());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V') {
+    io.out(VERSION);
+    return 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (command === undefined) {
+    io.err(`peft-studio: unknown command "${name}". Commands: ${commands.map((c) => c.name).join(', ')}.`);
+    return 2;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    io.err(`peft-studio ${name}: ${errorMessage(e)}\n\n${command.help}`);
+    return 2;
+  }
+  if (parsed.values['help'] === true) {
+    io.out(command.help);
+    return 0;
+  }
+  try {
+    return await command.run({ positionals: parsed.positionals, values: parsed.values as Record<string, string | boolean | string[] | undefined> }, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`peft-studio ${name}: ${e.message}\n\n${command.help}`);
+      return 2;
+    }
+    if (e instanceof InputError || e instanceof PeftStudioError) {
+      io.err(`peft-studio ${name}: error: ${e.message}`);
+      return 1;
+    }
+    io.err(`peft-studio ${name}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    return 3;
+  }
+}
+
+function defaultIO(): CliIO {
+  return {
+    out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
+    err: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
+    isTTY: process.stdout.isTTY === true,
+  };
+}

@@ -1,0 +1,55 @@
+// Typed errors for the core: every error says what is wrong, where (file, line, tensor) and what to do.
+// The CLI maps them to exit code 1 (bad input); the editor shows them with a "Show Log" action.
+
+export interface ErrorContext {
+  file?: string;
+  line?: number;
+  tensor?: string;
+  expected?: string;
+  actual?: string;
+  hint?: string;
+}
+
+export class PeftStudioError extends Error {
+  readonly code: string;
+  readonly context: ErrorContext;
+
+  constructor(code: string, message: string, context: ErrorContext = {}) {
+    super(PeftStudioError.format(message, context));
+    this.name = 'PeftStudioError';
+    this.code = code;
+    this.context = context;
+  }
+
+  private static format(message: string, c: ErrorContext): string {
+    const where: string[] = [];
+    if (c.file !== undefined) where.push(c.line !== undefined ? `${c.file}:${c.line}` : c.file);
+    if (c.tensor !== undefined) where.push(`tensor "${c.tensor}"`);
+    let text = where.length > 0 ? `${where.join(', ')}: ${message}` : message;
+    if (c.expected !== undefined || c.actual !== undefined) {
+      text += ` (expected ${c.expected ?? '?'}, got ${c.actual ?? '?'})`;
+    }
+    if (c.hint !== undefined) text += `. ${c.hint}`;
+    return text;
+  }
+}
+
+/** Input the user can fix (a file, a config value): CLI exit code 1. */
+export class InputError extends PeftStudioError {
+  constructor(code: string, message: string, context: ErrorContext = {}) {
+    super(code, message, context);
+    this.name = 'InputError';
+  }
+}
+
+/** Wrong command-line usage: CLI exit code 2. */
+export class UsageError extends PeftStudioError {
+  constructor(message: string, hint?: string) {
+    super('usage', message, hint !== undefined ? { hint } : {});
+    this.name = 'UsageError';
+  }
+}
+
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

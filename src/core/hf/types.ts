@@ -1,0 +1,91 @@
+// The normalised description of a Hugging Face causal-LM checkpoint that every other part builds on:
+// ModelSpec (architecture hyper-parameters) and ModelInventory (modules and parameters, from headers or config).
+
+/** Builder family: one graph builder per family (core/models/llama.ts, core/models/gpt2.ts). */
+export type ModelFamily = 'llama' | 'gpt2';
+
+export interface RopeScaling {
+  /** transformers' rope_type (older configs call it `type`). */
+  ropeType: 'default' | 'linear' | 'llama3' | 'dynamic';
+  factor: number;
+  lowFreqFactor?: number;
+  highFreqFactor?: number;
+  originalMaxPositionEmbeddings?: number;
+}
+
+export interface ModelSpec {
+  family: ModelFamily;
+  /** config.json `model_type`: llama, mistral, qwen2, gpt2, ... */
+  modelType: string;
+  /** config.json `architectures`, e.g. ["LlamaForCausalLM"]. */
+  architectures: string[];
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  maxPositionEmbeddings: number;
+  /** rms_norm_eps (llama family) or layer_norm_epsilon (gpt2). */
+  normEps: number;
+  /** Llama family only; 10000 default. gpt2: 0. */
+  ropeTheta: number;
+  ropeScaling: RopeScaling | null;
+  tieWordEmbeddings: boolean;
+  /** q/k/v projections have a bias (Qwen2 always; llama when attention_bias). */
+  qkvBias: boolean;
+  /** o_proj has a bias (llama attention_bias). gpt2: c_proj always has one. */
+  oBias: boolean;
+  /** gate/up/down have a bias (llama mlp_bias). */
+  mlpBias: boolean;
+  /** silu for llama family, gelu_new for gpt2. */
+  hiddenAct: string;
+  /** torch_dtype / dtype from config.json (float32, float16, bfloat16) or null. */
+  torchDtype: string | null;
+  bosTokenId: number | null;
+  eosTokenId: number | number[] | null;
+  padTokenId: number | null;
+}
+
+export type ModuleKind = 'linear' | 'conv1d' | 'embedding' | 'layernorm' | 'rmsnorm';
+
+/** One nn.Module with parameters, named as in the transformers model class (`model.named_modules()`). */
+export interface ModuleInfo {
+  /** Module path in the loaded model, e.g. model.layers.0.self_attn.q_proj or transformer.h.0.attn.c_attn. */
+  name: string;
+  kind: ModuleKind;
+  /** Linear/Conv1D: in/out features. Embedding: in = num_embeddings, out = embedding_dim. Norms: in = out = dim. */
+  inFeatures: number;
+  outFeatures: number;
+  hasBias: boolean;
+  /** Decoder layer index, or null for embeddings, final norm, head. */
+  layer: number | null;
+  /** The output embedding (lm_head): excluded from all-linear. */
+  isOutputHead: boolean;
+  /** Checkpoint tensor holding the weight (may differ from name + ".weight": gpt2 hub layout; tied head). */
+  weightKey: string;
+  biasKey: string | null;
+}
+
+/** One parameter (not buffer) of the base model, as `model.named_parameters()` lists it (tied ones once). */
+export interface ParameterInfo {
+  name: string;
+  shape: number[];
+  /** safetensors dtype in the checkpoint (F32, F16, BF16), or the config's dtype when config-only. */
+  dtype: string;
+  /** Tensor name in the checkpoint files; null when derived from config.json only. */
+  checkpointKey: string | null;
+}
+
+export interface ModelInventory {
+  spec: ModelSpec;
+  /** Folder of the model (config.json, safetensors files). */
+  dir: string;
+  /** 'safetensors' when read from headers, 'config' when only config.json was available. */
+  source: 'safetensors' | 'config';
+  modules: ModuleInfo[];
+  parameters: ParameterInfo[];
+  /** Sum of numel over `parameters` (tied weights once, buffers excluded). */
+  totalParameters: number;
+}

@@ -1,0 +1,90 @@
+// The contract between the trainer (core/train) and the compiled training step (core/graph + core/models):
+// the trainer feeds batches and a learning rate, the engine runs forward + backward + clip + AdamW in ORT.
+import type { ModelInventory, ModuleInfo } from '../hf/types';
+
+/** One adapted module, as PEFT's matching rules resolved it (core/peft). */
+export interface LoraTarget {
+  module: ModuleInfo;
+  r: number;
+  alpha: number;
+  /** alpha / r, or alpha / sqrt(r) with use_rslora. */
+  scaling: number;
+}
+
+export type DeviceName = 'cpu' | 'webgpu' | 'cuda';
+
+export interface OptimizerOptions {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** 0 disables clipping. */
+  maxGradNorm: number;
+}
+
+export interface EngineOptions {
+  inventory: ModelInventory;
+  targets: LoraTarget[];
+  loraDropout: number;
+  optimizer: OptimizerOptions;
+  device: DeviceName;
+  /** fp32 everywhere, or fp16 base weights/activations with fp32 LoRA master weights (GPU only). */
+  precision: 'fp32' | 'fp16';
+  /** Folder for compiled graphs, keyed by a hash of what they depend on. */
+  cacheDir: string;
+  /** Hints for static shapes; the graph may keep batch and sequence symbolic. */
+  maxBatchSize?: number;
+  maxSeqLen?: number;
+  /** ORT intra-op threads (default: all cores). */
+  threads?: number;
+}
+
+/**
+ * One micro-batch, HF style: `labels` sit at the same positions as `inputIds` (the engine shifts them:
+ * logits at t predict labels at t+1), -100 = ignored. Row-major [batchSize, seqLen].
+ */
+export interface Batch {
+  batchSize: number;
+  seqLen: number;
+  inputIds: BigInt64Array;
+  labels: BigInt64Array;
+  /** 1 = real token, 0 = padding (right padding). */
+  attentionMask: BigInt64Array;
+  /** Position ids per token (restart at 0 per packed sequence); default 0..seqLen-1 per row. */
+  positionIds?: BigInt64Array;
+}
+
+export interface StepResult {
+  /** Mean cross-entropy over all label tokens of all micro-batches (before the update). */
+  loss: number;
+  /** Global L2 norm of the LoRA gradients before clipping. */
+  gradNorm: number;
+  /** Number of label tokens (not -100 after the shift) in the step. */
+  labelTokens: number;
+  /** Number of input tokens (attention mask = 1). */
+  inputTokens: number;
+}
+
+/** Trainable state, keyed by PEFT adapter key (base_model.model.<module>.lora_A.weight). */
+export interface EngineState {
+  params: Map<string, Float32Array>;
+  shapes: Map<string, number[]>;
+  /** AdamW first and second moments, same keys. */
+  expAvg: Map<string, Float32Array>;
+  expAvgSq: Map<string, Float32Array>;
+  /** Optimizer steps taken (AdamW bias correction uses step + 1 for the next one). */
+  step: number;
+}
+
+export interface TrainEngine {
+  /** PEFT adapter keys of all trainable tensors, in a fixed order. */
+  readonly parameterNames: readonly string[];
+  readonly device: DeviceName;
+  getState(): Promise<EngineState>;
+  setState(state: EngineState): Promise<void>;
+  /** One optimizer step over the micro-batches (gradient accumulation, token-weighted). */
+  step(microBatches: Batch[], lr: number, dropoutSeed: number): Promise<StepResult>;
+  /** Summed loss and label-token count of a batch without updating anything. */
+  evalLoss(batch: Batch): Promise<{ lossSum: number; labelTokens: number }>;
+  dispose(): Promise<void>;
+}

@@ -1,0 +1,108 @@
+// The records of a training run, shared by the worker, the CLI's --json lines, metrics.jsonl, the run
+// manager and the dashboard webview (CONTRACTS.md §4). One definition, discriminated by `event`.
+
+export interface StartEvent {
+  event: 'start';
+  run_dir: string;
+  run_name: string;
+  trainable: number;
+  total: number;
+  device: string;
+  /** Why this device was chosen (auto selection), for the log and dashboard. */
+  device_reason?: string;
+  base_model: string;
+  max_steps: number;
+  /** Per-module trainable parameters, for the dashboard's parameter table. */
+  modules?: { name: string; r: number; in: number; out: number; params: number }[];
+  /** Estimated peak memory in bytes, when known. */
+  memory_estimate_bytes?: number;
+  resumed_from_step?: number;
+  time: string;
+}
+
+export interface StepEvent {
+  event: 'step';
+  step: number;
+  epoch: number;
+  loss: number;
+  lr: number;
+  grad_norm: number;
+  tokens: number;
+  tokens_per_s: number;
+  elapsed_s: number;
+  eta_s?: number;
+  /** Resident set size of the worker in bytes. */
+  rss_bytes?: number;
+}
+
+export interface EvalEvent {
+  event: 'eval';
+  step: number;
+  eval_loss: number;
+}
+
+export interface CheckpointEvent {
+  event: 'checkpoint';
+  step: number;
+  path: string;
+}
+
+export interface DoneEvent {
+  event: 'done';
+  run_dir: string;
+  adapter_dir: string;
+  final_loss: number;
+  /** true when stopped by the user before max_steps (adapter holds the last step). */
+  stopped?: boolean;
+}
+
+export interface ErrorEvent {
+  event: 'error';
+  message: string;
+  /** Step at which it happened, if during training. */
+  step?: number;
+  /** Last good checkpoint kept, if any. */
+  checkpoint?: string;
+}
+
+/** A free-form log line (truncation counts, warnings); not part of metrics.jsonl's contract but allowed in it. */
+export interface LogEvent {
+  event: 'log';
+  level: 'info' | 'warning';
+  message: string;
+}
+
+export type RunEvent = StartEvent | StepEvent | EvalEvent | CheckpointEvent | DoneEvent | ErrorEvent | LogEvent;
+
+/** Messages from the run manager (extension host) to the worker process. */
+export type HostToWorker =
+  | { type: 'train'; config: string; resume?: string; device?: string }
+  | { type: 'stop' };
+
+/** Messages from the worker to the host: every run event, wrapped. */
+export type WorkerToHost = { type: 'event'; record: RunEvent };
+
+/** run.json in a run folder. */
+export interface RunInfo {
+  name: string;
+  status: 'running' | 'completed' | 'stopped' | 'failed';
+  config_file: string;
+  /** The resolved recipe (paths absolute), as trained. */
+  recipe: unknown;
+  /** The resolved adapter config. */
+  adapter_config: unknown;
+  base_model: string;
+  device: string;
+  started_at: string;
+  finished_at?: string;
+  git_commit?: string;
+  error?: string;
+  last_step?: number;
+  max_steps?: number;
+}
+
+export function isRunEvent(x: unknown): x is RunEvent {
+  if (typeof x !== 'object' || x === null) return false;
+  const e = (x as { event?: unknown }).event;
+  return e === 'start' || e === 'step' || e === 'eval' || e === 'checkpoint' || e === 'done' || e === 'error' || e === 'log';
+}

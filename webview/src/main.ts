@@ -1,0 +1,2 @@
+// The dashboard webview's entry point (browser bundle).
+export {};
