@@ -1,0 +1,113 @@
+// Execution-provider selection: `device: auto|cpu|webgpu|cuda` → the onnxruntime-node provider to use,
+// with the reason (auto: CUDA if its provider loads, else WebGPU if an adapter is found, else CPU).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InputError } from '../errors';
+import { probeModelBytes } from './probeModel';
+
+export type DeviceRequest = 'auto' | 'cpu' | 'webgpu' | 'cuda';
+export type Device = 'cpu' | 'webgpu' | 'cuda';
+
+export interface ProbeResult {
+  available: boolean;
+  /** Why not (the runtime's words, shortened), when unavailable. */
+  detail?: string;
+}
+
+export interface DeviceProbes {
+  cuda(): Promise<ProbeResult>;
+  webgpu(): Promise<ProbeResult>;
+}
+
+export interface DeviceChoice {
+  device: Device;
+  reason: string;
+}
+
+export const CUDA_HELP =
+  'The CUDA provider of onnxruntime-node is not installed. With an NVIDIA GPU, CUDA 12 and cuDNN 9 on the system and internet access, ' +
+  'run `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` in the folder that holds node_modules/onnxruntime-node, ' +
+  'or use `device: webgpu` / `device: cpu`';
+
+export const WEBGPU_HELP =
+  'No WebGPU adapter was found. WebGPU uses Vulkan on Linux (install your GPU\'s Vulkan driver, e.g. mesa-vulkan-drivers, ' +
+  'and make sure XDG_RUNTIME_DIR is set), D3D12 on Windows and Metal on macOS; or use `device: cpu`';
+
+/** Pure decision: which device a request resolves to, given what the probes found. */
+export async function chooseDevice(request: DeviceRequest, probes: DeviceProbes): Promise<DeviceChoice> {
+  switch (request) {
+    case 'cpu':
+      return { device: 'cpu', reason: 'device: cpu was requested' };
+    case 'cuda': {
+      const p = await probes.cuda();
+      if (!p.available) throw new InputError('device-unavailable', `device: cuda is not available here${p.detail !== undefined ? ` (${p.detail})` : ''}`, { hint: CUDA_HELP });
+      return { device: 'cuda', reason: 'device: cuda was requested and its provider loaded' };
+    }
+    case 'webgpu': {
+      const p = await probes.webgpu();
+      if (!p.available) throw new InputError('device-unavailable', `device: webgpu is not available here${p.detail !== undefined ? ` (${p.detail})` : ''}`, { hint: WEBGPU_HELP });
+      return { device: 'webgpu', reason: 'device: webgpu was requested and an adapter was found' };
+    }
+    case 'auto': {
+      const c = await probes.cuda();
+      if (c.available) return { device: 'cuda', reason: 'auto: the CUDA provider loaded' };
+      const w = await probes.webgpu();
+      if (w.available) return { device: 'webgpu', reason: `auto: CUDA unavailable (${c.detail ?? 'not installed'}); a WebGPU adapter was found` };
+      return { device: 'cpu', reason: `auto: CUDA unavailable (${c.detail ?? 'not installed'}); WebGPU unavailable (${w.detail ?? 'no adapter'}); using the CPU` };
+    }
+  }
+}
+
+export function parseDeviceRequest(value: unknown, where: string): DeviceRequest {
+  if (value === 'auto' || value === 'cpu' || value === 'webgpu' || value === 'cuda') return value;
+  throw new InputError('bad-device', `${where}: device must be one of auto, cpu, webgpu, cuda`, { actual: JSON.stringify(value) });
+}
+
+function ortBinDir(): string {
+  const pkg = require.resolve('onnxruntime-node/package.json');
+  return path.join(path.dirname(pkg), 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+function shorten(message: string): string {
+  const m = /Failed to get a WebGPU adapter: ([^\n]*)/.exec(message) ?? /(Failed to load shared library[^\n]*)/.exec(message);
+  const text = m?.[1] ?? message.split('\n')[0] ?? message;
+  return text.length > 160 ? text.slice(0, 157) + '...' : text;
+}
+
+async function tryProvider(name: 'webgpu' | 'cuda'): Promise<ProbeResult> {
+  const ort = await import('onnxruntime-node');
+  try {
+    const session = await ort.InferenceSession.create(probeModelBytes(), { executionProviders: [name], logSeverityLevel: 3 });
+    const x = new ort.Tensor('float32', new Float32Array([1, 2, 3, 4]), [2, 2]);
+    const out = await session.run({ x });
+    const y = out['y'];
+    await session.release();
+    if (y === undefined || (y.data as Float32Array)[3] !== 26) return { available: false, detail: 'probe computed a wrong result' };
+    return { available: true };
+  } catch (e) {
+    return { available: false, detail: shorten(e instanceof Error ? e.message : String(e)) };
+  }
+}
+
+let cached: { cuda?: Promise<ProbeResult>; webgpu?: Promise<ProbeResult> } = {};
+
+/** Probes of the real runtime: a two-node session on the provider (results cached per process). */
+export const runtimeProbes: DeviceProbes = {
+  cuda() {
+    cached.cuda ??= (async () => {
+      const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+      if (!fs.existsSync(path.join(ortBinDir(), lib))) return { available: false, detail: 'CUDA provider library not installed' };
+      return tryProvider('cuda');
+    })();
+    return cached.cuda;
+  },
+  webgpu() {
+    if (process.platform === 'linux' && process.env['XDG_RUNTIME_DIR'] === undefined) process.env['XDG_RUNTIME_DIR'] = '/tmp';
+    cached.webgpu ??= tryProvider('webgpu');
+    return cached.webgpu;
+  },
+};
+
+export function resetDeviceProbeCache(): void {
+  cached = {};
+}

@@ -1,0 +1,64 @@
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import { chooseDevice, parseDeviceRequest, runtimeProbes, type DeviceProbes, type ProbeResult } from '../../../src/core/runtime/device';
+import { InputError } from '../../../src/core/errors';
+
+function probes(cuda: ProbeResult, webgpu: ProbeResult): DeviceProbes & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    cuda: async () => { calls.push('cuda'); return cuda; },
+    webgpu: async () => { calls.push('webgpu'); return webgpu; },
+  };
+}
+const yes: ProbeResult = { available: true };
+const noCuda: ProbeResult = { available: false, detail: 'CUDA provider library not installed' };
+const noGpu: ProbeResult = { available: false, detail: 'No supported adapters' };
+
+describe('device selection', () => {
+  it('auto prefers CUDA, then WebGPU, then CPU, and says why', async () => {
+    assert.deepEqual(await chooseDevice('auto', probes(yes, yes)), { device: 'cuda', reason: 'auto: the CUDA provider loaded' });
+    const w = await chooseDevice('auto', probes(noCuda, yes));
+    assert.equal(w.device, 'webgpu');
+    assert.match(w.reason, /CUDA unavailable \(CUDA provider library not installed\); a WebGPU adapter was found/);
+    const c = await chooseDevice('auto', probes(noCuda, noGpu));
+    assert.equal(c.device, 'cpu');
+    assert.match(c.reason, /WebGPU unavailable \(No supported adapters\); using the CPU/);
+  });
+  it('cpu never probes a GPU', async () => {
+    const p = probes(yes, yes);
+    assert.equal((await chooseDevice('cpu', p)).device, 'cpu');
+    assert.deepEqual(p.calls, []);
+  });
+  it('an explicit cuda request without the provider is an error that says how to install it', async () => {
+    await assert.rejects(chooseDevice('cuda', probes(noCuda, yes)), (e: unknown) => {
+      assert.ok(e instanceof InputError);
+      assert.match(e.message, /device: cuda is not available here \(CUDA provider library not installed\)/);
+      assert.match(e.message, /ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node/);
+      return true;
+    });
+  });
+  it('an explicit webgpu request without an adapter is an error naming the driver to install', async () => {
+    await assert.rejects(chooseDevice('webgpu', probes(noCuda, noGpu)), /device: webgpu is not available here \(No supported adapters\).*Vulkan/);
+  });
+  it('rejects unknown device names', () => {
+    assert.equal(parseDeviceRequest('webgpu', 'x'), 'webgpu');
+    assert.throws(() => parseDeviceRequest('tpu', 'peft-train.yaml: device'), /must be one of auto, cpu, webgpu, cuda/);
+  });
+  it('the real CUDA probe reports the missing provider library on this machine', async () => {
+    const r = await runtimeProbes.cuda();
+    // CI machines have no NVIDIA driver and the npm package does not bundle the CUDA provider.
+    assert.equal(r.available, false);
+    assert.match(r.detail ?? '', /CUDA provider library not installed|Failed to load/);
+  });
+  it('the real WebGPU probe finds no adapter when Vulkan has no driver', function () {
+    this.timeout(60000);
+    const script = `require(${JSON.stringify(path.resolve('node_modules/tsx/dist/cjs/index.cjs'))});` +
+      `require(${JSON.stringify(path.resolve('src/core/runtime/device.ts'))}).runtimeProbes.webgpu().then(r => process.stdout.write(JSON.stringify(r)))`;
+    const out = execFileSync(process.execPath, ['-e', script], { env: { ...process.env, VK_ICD_FILENAMES: '/nonexistent/icd.json', XDG_RUNTIME_DIR: '/tmp' }, encoding: 'utf8' });
+    const r = JSON.parse(out) as ProbeResult;
+    assert.equal(r.available, false);
+    assert.match(r.detail ?? '', /adapter/i);
+  });
+});
