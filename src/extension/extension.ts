@@ -1,11 +1,27 @@
-// The extension's entry point: registers the command table, language features and the dashboard.
-// Everything here is a thin adapter over src/core; training runs in a forked worker (src/worker).
-import type * as vscode from 'vscode';
+// The extension's entry point: registers the command table, language features, the runs tree and the
+// dashboard view. Everything here is a thin adapter over src/core; training runs in a forked worker (src/worker).
+import * as vscode from 'vscode';
+import { registerCommands } from './commands';
+import { DashboardViewProvider } from './dashboard/dashboardView';
+import { disposeLog } from './log';
+import { RunManager } from './runManager';
+import { RunsStore } from './runsStore';
+import { RunsTreeProvider } from './runsTree';
 
-export function activate(_context: vscode.ExtensionContext): void {
-  // Filled in by the command table, language features and dashboard modules.
+export function activate(context: vscode.ExtensionContext): void {
+  const manager = new RunManager(context);
+  const store = new RunsStore(manager);
+  const tree = new RunsTreeProvider(store);
+  const dashboard = new DashboardViewProvider(context.extensionUri, store, manager);
+  context.subscriptions.push(
+    manager, store, tree, dashboard,
+    vscode.window.registerWebviewViewProvider(DashboardViewProvider.viewType, dashboard),
+    vscode.window.createTreeView('peftStudio.runs', { treeDataProvider: tree, showCollapseAll: true }),
+  );
+  registerCommands({ context, manager, store, tree, dashboard });
+  void vscode.commands.executeCommand('setContext', 'peftStudio.training', false);
 }
 
 export function deactivate(): void {
-  // Nothing to release: disposables are owned by the context.
+  disposeLog();
 }

@@ -1,2 +1,210 @@
-// The dashboard webview's entry point (browser bundle).
-export {};
+// The dashboard webview's entry point (browser bundle): receives runs and live events from the extension
+// host, keeps the selection in getState/setState, and draws the runs list, run panels and Compare Runs.
+import type { HostToWebview, RunSummary, RunView, WebviewToHost } from '../../src/shared/dashboard';
+import { applyEvent } from '../../src/core/runs/runState';
+import { compareChart, lossChart, metricChart, type MetricName } from './model/series';
+import { buildParamTable } from './model/paramTable';
+import { ChartPanel, readTheme } from './view/charts';
+import { configView, el, paramTable, runStats, runsList } from './view/tables';
+import { button, divider, registerToolkit, setDisabled } from './ui/toolkit';
+
+interface VsCodeApi {
+  postMessage(msg: WebviewToHost): void;
+  getState(): unknown;
+  setState(s: PersistedState): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+interface PersistedState {
+  selected?: string;
+  compare: string[];
+  smoothing: number;
+  comparing: boolean;
+}
+
+const vscode = acquireVsCodeApi();
+
+function loadState(): PersistedState {
+  const s = vscode.getState() as Partial<PersistedState> | undefined;
+  return {
+    compare: Array.isArray(s?.compare) ? s.compare.filter((x): x is string => typeof x === 'string') : [],
+    smoothing: typeof s?.smoothing === 'number' ? s.smoothing : 0.6,
+    comparing: s?.comparing === true,
+    ...(typeof s?.selected === 'string' ? { selected: s.selected } : {}),
+  };
+}
+
+const state = loadState();
+let runs: RunSummary[] = [];
+let current: RunView | undefined;
+let compared: RunView[] = [];
+let scheduled = false;
+
+registerToolkit();
+const root = document.getElementById('app') ?? document.body;
+const runsHost = el('div', { id: 'runs' });
+const detail = el('section', { id: 'run-detail', 'aria-label': 'Selected run' });
+const compareSection = el('section', { id: 'compare-view', 'aria-label': 'Compare runs' });
+const compareButton = button({ id: 'compare-button', label: 'Compare', ariaLabel: 'Compare the checked runs', onClick: () => startCompare() });
+const toolbar = el('div', { id: 'toolbar', class: 'toolbar' },
+  el('h2', {}, 'Runs'),
+  button({ id: 'refresh-button', label: 'Refresh', ariaLabel: 'Refresh runs', onClick: () => post({ type: 'refresh' }) }),
+  compareButton);
+root.append(toolbar, runsHost, divider(), compareSection, detail);
+
+const smoothingInput = el('input', { id: 'smoothing', type: 'range', min: '0', max: '0.99', step: '0.01', 'aria-label': 'Loss smoothing' });
+smoothingInput.value = String(state.smoothing);
+const smoothingValue = el('output', { id: 'smoothing-value', for: 'smoothing' }, state.smoothing.toFixed(2));
+smoothingInput.addEventListener('input', () => {
+  state.smoothing = Number(smoothingInput.value);
+  smoothingValue.textContent = state.smoothing.toFixed(2);
+  save();
+  schedule();
+});
+
+const lossPanel = new ChartPanel('loss-chart', 'Loss');
+const metricPanels: [MetricName, ChartPanel][] = [
+  ['lr', new ChartPanel('lr-chart', 'Learning rate')],
+  ['grad_norm', new ChartPanel('grad-norm-chart', 'Gradient norm')],
+  ['tokens_per_s', new ChartPanel('tokens-chart', 'Throughput')],
+  ['rss_bytes', new ChartPanel('memory-chart', 'Memory (worker RSS)')],
+];
+const comparePanel = new ChartPanel('compare-chart', 'Compare runs: train loss');
+const statsHost = el('div');
+const paramsHost = el('div');
+const configHost = el('div');
+const title = el('h2', { id: 'run-title' });
+const stopButton = button({ id: 'stop-button', label: 'Stop', ariaLabel: 'Stop training', onClick: () => post({ type: 'command', command: 'stop', ...(current ? { dir: current.dir } : {}) }) });
+const resumeButton = button({ id: 'resume-button', label: 'Resume', ariaLabel: 'Resume this run', onClick: () => post({ type: 'command', command: 'resume', ...(current ? { dir: current.dir } : {}) }) });
+const adapterButton = button({ id: 'open-adapter-button', label: 'Open adapter', ariaLabel: 'Open the adapter folder', onClick: () => post({ type: 'command', command: 'openAdapter', ...(current ? { dir: current.dir } : {}) }) });
+detail.append(
+  el('div', { class: 'toolbar' }, title, stopButton, resumeButton, adapterButton),
+  statsHost,
+  el('div', { class: 'smoothing' }, el('label', { for: 'smoothing' }, 'Smoothing'), smoothingInput, smoothingValue),
+  el('div', { class: 'charts' }, lossPanel.element, ...metricPanels.map(([, p]) => p.element)),
+  el('h3', {}, 'Trainable parameters'), paramsHost,
+  el('h3', {}, 'Configuration'), configHost,
+);
+compareSection.append(el('div', { class: 'toolbar' }, el('h2', {}, 'Compare runs'), button({ id: 'close-compare-button', label: 'Close', ariaLabel: 'Close the comparison', onClick: () => { state.comparing = false; save(); schedule(); } })), comparePanel.element);
+
+function post(m: WebviewToHost): void {
+  vscode.postMessage(m);
+}
+
+function save(): void {
+  vscode.setState(state);
+}
+
+function select(dir: string): void {
+  state.selected = dir;
+  save();
+  post({ type: 'selectRun', dir });
+  schedule();
+}
+
+function startCompare(): void {
+  if (state.compare.length < 2) return;
+  state.comparing = true;
+  save();
+  post({ type: 'compareRuns', dirs: state.compare });
+}
+
+/** Coalesces bursts of events into one redraw per animation frame. */
+function schedule(): void {
+  if (scheduled) return;
+  scheduled = true;
+  requestAnimationFrame(() => {
+    scheduled = false;
+    render();
+  });
+}
+
+function render(): void {
+  const theme = readTheme();
+  const compareSet = new Set(state.compare.filter((d) => runs.some((r) => r.dir === d)));
+  runsHost.replaceChildren(runsList(runs, state.selected, compareSet, {
+    onSelect: select,
+    onToggleCompare: (dir, checked) => {
+      state.compare = checked ? [...new Set([...state.compare, dir])] : state.compare.filter((d) => d !== dir);
+      save();
+      setDisabled(compareButton, state.compare.length < 2);
+    },
+  }));
+  setDisabled(compareButton, compareSet.size < 2);
+  compareSection.hidden = !state.comparing || compared.length === 0;
+  if (!compareSection.hidden) comparePanel.update(compareChart(compared, state.smoothing), theme);
+  detail.hidden = current === undefined;
+  document.body.dataset['selectedRun'] = current?.dir ?? '';
+  if (current === undefined) return;
+  const live = runs.find((r) => r.dir === current?.dir)?.live === true;
+  title.textContent = current.name;
+  detail.dataset['runDir'] = current.dir;
+  detail.dataset['status'] = current.status;
+  setDisabled(stopButton, !(live && current.status === 'running'));
+  setDisabled(resumeButton, live || current.status === 'completed');
+  setDisabled(adapterButton, current.done === undefined);
+  statsHost.replaceChildren(runStats(current));
+  lossPanel.update(lossChart(current, state.smoothing), theme);
+  for (const [metric, panel] of metricPanels) panel.update(metricChart(current, metric), theme);
+  paramsHost.replaceChildren(paramTable(current.start !== undefined ? buildParamTable(current.start) : undefined));
+  configHost.replaceChildren(configView(current));
+}
+
+function updateSummary(dir: string, view: RunView): void {
+  const s = runs.find((r) => r.dir === dir);
+  if (s === undefined) return;
+  s.status = view.status;
+  s.lastStep = view.steps[view.steps.length - 1]?.step ?? s.lastStep;
+  const last = view.steps[view.steps.length - 1];
+  if (last !== undefined) s.lastLoss = last.loss;
+  if (view.done !== undefined) s.finalLoss = view.done.final_loss;
+}
+
+window.addEventListener('message', (ev: MessageEvent<HostToWebview>) => {
+  const m = ev.data;
+  switch (m.type) {
+    case 'runs':
+      runs = m.runs;
+      if (state.selected === undefined && runs[0] !== undefined) select(runs[0].dir);
+      break;
+    case 'run':
+      if (m.run.dir === state.selected) current = m.run;
+      break;
+    case 'select':
+      select(m.dir);
+      break;
+    case 'compare':
+      compared = m.runs;
+      state.compare = m.runs.map((r) => r.dir);
+      state.comparing = true;
+      save();
+      break;
+    case 'event':
+      if (current !== undefined && current.dir === m.dir) {
+        applyEvent(current, m.record);
+        updateSummary(m.dir, current);
+      } else if (m.record.event === 'step') {
+        const s = runs.find((r) => r.dir === m.dir);
+        if (s !== undefined) {
+          s.lastStep = m.record.step;
+          s.lastLoss = m.record.loss;
+        }
+      }
+      for (const c of compared) if (c.dir === m.dir && c !== current) applyEvent(c, m.record);
+      break;
+  }
+  schedule();
+});
+
+// Theme switches change the body class; chart colours come from CSS variables, so redraw.
+new MutationObserver(() => {
+  const theme = readTheme();
+  lossPanel.retheme(theme);
+  for (const [, p] of metricPanels) p.retheme(theme);
+  comparePanel.retheme(theme);
+}).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+
+render();
+post({ type: 'ready' });
+if (state.selected !== undefined) post({ type: 'selectRun', dir: state.selected });
+if (state.comparing && state.compare.length >= 2) post({ type: 'compareRuns', dirs: state.compare });

@@ -1,4 +1,12 @@
 // The table of CLI sub-commands, in the order `peft-studio --help` lists them.
 import type { CliCommand } from '../command';
+import { fixtureCommand } from './fixture';
+import { initCommand } from './init';
+import { countCommand } from './count';
+import { inspectCommand } from './inspect';
+import { validateCommand } from './validate';
+import { estimateCommand } from './estimate';
+import { trainCommand } from './train';
+import { demoCommand } from './demo';
 
-export const commands: CliCommand[] = [];
+export const commands: CliCommand[] = [initCommand, countCommand, inspectCommand, fixtureCommand, validateCommand, estimateCommand, trainCommand, demoCommand];

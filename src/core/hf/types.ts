@@ -88,4 +88,6 @@ export interface ModelInventory {
   parameters: ParameterInfo[];
   /** Sum of numel over `parameters` (tied weights once, buffers excluded). */
   totalParameters: number;
+  /** Checkpoint tensors that are neither parameters nor known buffers (transformers: "Some weights ... were not used"). */
+  unusedCheckpointKeys?: string[];
 }

@@ -1,0 +1,146 @@
+// Training-memory estimate for our ONNX step graph: base weights as ORT holds them, LoRA state, the activations
+// the backward pass keeps (per layer, from the VJP rules of core/graph), logits/softmax/grad and the runtime.
+import type { ModelInventory, ParameterInfo } from '../hf/types';
+import type { DeviceName, LoraTarget } from '../train/engineApi';
+
+export interface MemoryOptions {
+  batchSize: number;
+  seqLen: number;
+  device: DeviceName;
+  /** fp32 everywhere, or fp16 base weights/activations (GPU only; the CPU always computes in fp32). */
+  precision: 'fp32' | 'fp16';
+  gradAccum: number;
+  /** LoRA dropout > 0 feeds a [tokens, in] mask per target. */
+  loraDropout?: number;
+  /** An eval data set opens a second (forward-only) session holding its own copy of the weights. */
+  withEval?: boolean;
+}
+
+export interface MemoryComponent {
+  name: string;
+  bytes: number;
+  /** How it was computed, for the CLI and hovers. */
+  detail: string;
+}
+
+export interface MemoryEstimate {
+  components: MemoryComponent[];
+  totalBytes: number;
+  /** Host (RSS) or device memory. */
+  where: 'host' | 'device';
+}
+
+/**
+ * Node + onnxruntime-node resident memory before any model (runtime libraries, V8 heap, thread pools, arena slack),
+ * calibrated against measured peak RSS of training runs on this machine (see test/unit/memory).
+ */
+export const RUNTIME_OVERHEAD_BYTES = 120 * 2 ** 20;
+
+const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, U8: 1, I8: 1, BOOL: 1 };
+
+export function dtypeBytes(dtype: string): number {
+  return BYTES[dtype.toUpperCase()] ?? 4;
+}
+
+/** Decoder layers whose backward runs: every layer at or above the lowest LoRA target (all of them for lm_head-only: none). */
+function backwardLayers(inv: ModelInventory, targets: LoraTarget[]): number {
+  const layers = targets.map((t) => t.module.layer).filter((l): l is number => l !== null);
+  if (layers.length === 0) return 0;
+  return inv.spec.numLayers - Math.min(...layers);
+}
+
+export function estimateMemory(inv: ModelInventory, targets: LoraTarget[], opts: MemoryOptions): MemoryEstimate {
+  const s = inv.spec;
+  const B = Math.max(1, opts.batchSize);
+  const T = Math.max(1, opts.seqLen);
+  const N = B * T;
+  const gpu = opts.device !== 'cpu';
+  const act = gpu && opts.precision === 'fp16' ? 2 : 4;
+  const out: MemoryComponent[] = [];
+  const add = (name: string, bytes: number, detail: string): void => {
+    if (bytes > 0) out.push({ name, bytes: Math.round(bytes), detail });
+  };
+
+  // Base weights: fp32 on the CPU (ORT casts bf16/f16 initializers, folding a converted copy), else the compute dtype.
+  const params: ParameterInfo[] = inv.parameters;
+  const computeW = gpu && opts.precision === 'fp16' ? 2 : 4;
+  const wBytes = params.reduce((a, p) => a + numel(p.shape) * computeW, 0);
+  const sessions = opts.withEval === true ? 2 : 1;
+  add('base weights', wBytes * sessions, `${fmtCount(inv.totalParameters)} parameters × ${computeW} bytes (${computeW === 4 ? 'fp32' : 'fp16'}${opts.device === 'cpu' ? ': ORT CPU computes in fp32' : ''})` + (sessions > 1 ? ', × 2 sessions (train + eval)' : ''));
+  const castBytes = params.filter((p) => dtypeBytes(p.dtype) !== computeW).reduce((a, p) => a + numel(p.shape) * dtypeBytes(p.dtype), 0);
+  add('checkpoint copy during load', castBytes, 'bf16/f16 initializers read before ORT folds their Cast to the compute dtype');
+
+  // LoRA state: params, grads, AdamW moments in the session, and the updated state it returns.
+  const loraN = targets.reduce((a, t) => a + t.r * (t.module.inFeatures + t.module.outFeatures), 0);
+  add('LoRA parameters', loraN * 4, `${fmtCount(loraN)} trainable × 4 bytes (fp32 master weights)`);
+  add('LoRA gradients', loraN * 4 * (opts.gradAccum > 1 ? 2 : 1), opts.gradAccum > 1 ? 'fp32, plus the accumulated sum across micro-batches' : 'fp32');
+  add('AdamW moments', loraN * 8, 'exp_avg + exp_avg_sq, fp32');
+  add('updated state (session outputs)', loraN * 12, 'new parameters and moments returned by each step');
+
+  // Activations kept for the backward pass, per layer above the lowest target.
+  const L = backwardLayers(inv, targets);
+  const H = s.hiddenSize;
+  const I = s.intermediateSize;
+  const qkv = (s.numHeads + 2 * s.numKvHeads) * s.headDim;
+  const gpt2 = s.family === 'gpt2';
+  // residual inputs of the 2 norms (Llama: x for rsqrt(mean x²); GPT-2: the centred x), q/k/v after RoPE (MatMul inputs),
+  // attention output (o_proj input, only when o_proj carries LoRA: counted with the LoRA inputs below).
+  const perLayerBase = N * (2 * H + qkv) * act;
+  const probs = B * s.numHeads * T * T * act;
+  // MLP: Llama SwiGLU keeps gate, sigmoid(gate), silu(gate), up; GPT-2 gelu_new keeps x, x², tanh(..), 0.5x(1+tanh).
+  const perLayerMlp = N * I * 4 * act;
+  add('activations: norms and q/k/v', L * perLayerBase, `${L} layers × tokens ${N} × (2·${H} + ${qkv}) × ${act} bytes`);
+  add('activations: attention probabilities', L * probs, `${L} layers × [B ${B}, heads ${s.numHeads}, T ${T}, T ${T}] × ${act} bytes (softmax output for its backward)`);
+  add('activations: MLP', L * perLayerMlp, `${L} layers × tokens ${N} × 4·${I} × ${act} bytes (${gpt2 ? 'gelu_new' : 'SwiGLU'} intermediates)`);
+  // Each target keeps its input (for dA) and x·Aᵀ (for dB); inputs shared by q/k/v (or gate/up) are counted once.
+  const inputs = new Map<string, number>();
+  let xa = 0;
+  let masks = 0;
+  for (const t of targets) {
+    const key = `${t.module.layer ?? 'head'}:${sharedInputGroup(t.module.name)}`;
+    inputs.set(key, N * t.module.inFeatures * act);
+    xa += N * t.r * 4;
+    if ((opts.loraDropout ?? 0) > 0) masks += N * t.module.inFeatures * 4;
+  }
+  const loraInputs = [...inputs.values()].reduce((a, b) => a + b, 0);
+  add('activations: LoRA inputs and x·Aᵀ', loraInputs + xa, `inputs of ${inputs.size} distinct adapted Gemm(s) + [tokens, r] per target`);
+  add('LoRA dropout masks', masks, 'a [tokens, in_features] mask per target, fed as an input');
+
+  // Logits [N, V] (fp32), their exp for the softmax backward, and dlogits.
+  const V = s.vocabSize;
+  add('logits, softmax and their gradient', 3 * N * V * 4, `3 × [tokens ${N}, vocab ${V}] × 4 bytes`);
+  // Backward working set: gradient of the residual stream, of the MLP and of one layer's attention scores.
+  add('backward working set', L > 0 ? (N * (3 * H + 2 * I) + probs / act) * act : 0, 'running gradients of one layer (residual, MLP, attention scores)');
+  add('attention mask and positions', B * T * T * 4 + 4 * N * 8, '[B, 1, T, T] additive mask, ids/positions/targets');
+  if (!gpu) add('runtime (Node + onnxruntime)', RUNTIME_OVERHEAD_BYTES, 'libraries, V8 heap, thread pools and allocator slack');
+  const totalBytes = out.reduce((a, c) => a + c.bytes, 0);
+  return { components: out, totalBytes, where: gpu ? 'device' : 'host' };
+}
+
+/** Gemms that read the same tensor: q/k/v (and GPT-2 c_attn) read the attention norm, gate/up read the MLP norm. */
+function sharedInputGroup(name: string): string {
+  const leaf = name.slice(name.lastIndexOf('.') + 1);
+  if (['q_proj', 'k_proj', 'v_proj', 'c_attn'].includes(leaf)) return 'attn-in';
+  if (['gate_proj', 'up_proj', 'c_fc'].includes(leaf)) return 'mlp-in';
+  return name;
+}
+
+function numel(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+function fmtCount(n: number): string {
+  return n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}K` : String(n);
+}
+
+/** 3.1 GiB, 512 MiB, 20 KiB. */
+export function formatBytes(n: number): string {
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < u.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 100 || i === 0 ? Math.round(v) : v.toFixed(1)} ${u[i]}`;
+}

@@ -1,0 +1,163 @@
+// Shared pieces of the model builders: base weights as external-data initializers straight into the safetensors files
+// (a candle-VarBuilder-style `pp("model.layers.3")` view), Linear/Conv1D as Gemm on 2-D views, norms, activations, loss.
+import * as path from 'node:path';
+import { InputError } from '../errors';
+import * as G from '../graph';
+import type { Graph, Value } from '../graph';
+import type { ModelInventory } from '../hf/types';
+import { readSafetensorsHeader } from '../safetensors/read';
+import type { TensorEntry } from '../safetensors/types';
+import { weightFiles } from '../train/graphCache';
+import type { LoraSet } from './lora';
+
+export type ComputeDtype = 'float32' | 'float64';
+
+/** The graph inputs every model builder reads. */
+export interface ModelInputs {
+  /** int64 [B, T]. */
+  inputIds: Value;
+  /** int64 [B, T]. */
+  positionIds: Value;
+  /** Additive mask [B, 1, T, T] (feeds.attentionBias). */
+  attentionBias: Value;
+}
+
+const ST_TO_IR: Record<string, G.DType> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16', F64: 'float64' };
+
+/** All tensors of a checkpoint folder (single file or shards), by checkpoint name. */
+export function checkpointTensors(dir: string): Map<string, TensorEntry> {
+  const out = new Map<string, TensorEntry>();
+  for (const f of weightFiles(dir)) for (const [k, e] of readSafetensorsHeader(f).tensors) out.set(k, e);
+  return out;
+}
+
+/**
+ * The base weights of one graph. `get(name)` takes the HF parameter name (model.layers.0.mlp.up_proj.weight,
+ * transformer.h.0.attn.c_attn.weight), finds the checkpoint tensor (also the gpt2 hub layout without `transformer.`),
+ * declares it once as an external initializer (location = the file's name, resolved in the graph's folder) and
+ * Casts bf16/f16 to the compute dtype.
+ */
+export class WeightStore {
+  private readonly cache = new Map<string, Value>();
+  private readonly keyOf = new Map<string, string>();
+
+  constructor(
+    readonly g: Graph,
+    readonly inventory: ModelInventory,
+    readonly dtype: ComputeDtype,
+    private readonly tensors: Map<string, TensorEntry> = checkpointTensors(inventory.dir),
+  ) {
+    for (const m of inventory.modules) {
+      this.keyOf.set(`${m.name}.weight`, m.weightKey);
+      if (m.biasKey !== null) this.keyOf.set(`${m.name}.bias`, m.biasKey);
+    }
+  }
+
+  private checkpointKey(name: string): string | undefined {
+    const candidates = [name, this.keyOf.get(name), name.startsWith('transformer.') ? name.slice('transformer.'.length) : undefined];
+    return candidates.find((c): c is string => c !== undefined && this.tensors.has(c));
+  }
+
+  has(name: string): boolean {
+    return this.checkpointKey(name) !== undefined;
+  }
+
+  get(name: string, expectedShape?: number[]): Value {
+    const hit = this.cache.get(name);
+    if (hit !== undefined) return hit;
+    const key = this.checkpointKey(name);
+    if (key === undefined) {
+      throw new InputError('model.missingWeight', 'the checkpoint has no such tensor', { tensor: name, file: this.inventory.dir });
+    }
+    const e = this.tensors.get(key) as TensorEntry;
+    const dtype = ST_TO_IR[e.dtype];
+    if (dtype === undefined) {
+      throw new InputError('model.weightDtype', `unsupported weight dtype ${e.dtype}`, { tensor: key, file: e.file, expected: 'F32, F16, BF16 or F64' });
+    }
+    if (expectedShape !== undefined && (expectedShape.length !== e.shape.length || expectedShape.some((d, i) => d !== e.shape[i]))) {
+      throw new InputError('model.weightShape', 'the weight does not have the shape config.json implies', {
+        tensor: key, file: e.file, expected: `[${expectedShape.join(', ')}]`, actual: `[${e.shape.join(', ')}]`,
+      });
+    }
+    const raw = this.g.externalInitializer(key, dtype, e.shape, { location: path.basename(e.file), offset: e.offset, length: e.length });
+    const v = dtype === this.dtype ? raw : G.cast(raw, this.dtype, { name: `${key}.cast` });
+    this.cache.set(name, v);
+    return v;
+  }
+}
+
+/** A view of a WeightStore under a name prefix, as candle's VarBuilder::pp. */
+export class VarBuilder {
+  constructor(readonly store: WeightStore, readonly prefix = '') {}
+
+  pp(sub: string | number): VarBuilder {
+    return new VarBuilder(this.store, this.path(String(sub)));
+  }
+
+  path(name: string): string {
+    return this.prefix === '' ? name : `${this.prefix}.${name}`;
+  }
+
+  get(name: string, shape?: number[]): Value {
+    return this.store.get(this.path(name), shape);
+  }
+
+  has(name: string): boolean {
+    return this.store.has(this.path(name));
+  }
+}
+
+/** nn.Linear on a 2-D view: Gemm(x2d, W [out, in], bias, transB=1), no transposed copy of W; LoRA added when targeted. */
+export function linear(vb: VarBuilder, x2d: Value, inF: number, outF: number, bias: boolean, lora: LoraSet): Value {
+  const w = vb.get('weight', [outF, inF]);
+  const b = bias ? vb.get('bias', [outF]) : undefined;
+  const y = G.gemm(x2d, w, { transB: true, ...(b !== undefined ? { c: b } : {}), name: vb.path('Gemm') });
+  return lora.apply(vb.prefix, x2d, y);
+}
+
+/** transformers' Conv1D (GPT-2): x2d @ W [in, out] + b as Gemm(x2d, W, b). */
+export function conv1d(vb: VarBuilder, x2d: Value, inF: number, outF: number, lora: LoraSet): Value {
+  const w = vb.get('weight', [inF, outF]);
+  const b = vb.get('bias', [outF]);
+  const y = G.gemm(x2d, w, { c: b, name: vb.path('Gemm') });
+  return lora.apply(vb.prefix, x2d, y);
+}
+
+/** LlamaRMSNorm: x · 1/sqrt(mean(x²) + eps) · weight, over the last axis. */
+export function rmsNorm(x: Value, weight: Value, eps: number): Value {
+  const ms = G.reduceMean(G.mul(x, x), [-1]);
+  const inv = G.reciprocal(G.sqrt(G.add(ms, eps)));
+  return G.mul(weight, G.mul(x, inv));
+}
+
+/** nn.LayerNorm over the last axis (biased variance, as torch). */
+export function layerNorm(x: Value, weight: Value, bias: Value, eps: number): Value {
+  const mean = G.reduceMean(x, [-1]);
+  const xc = G.sub(x, mean);
+  const v = G.reduceMean(G.mul(xc, xc), [-1]);
+  const y = G.mul(xc, G.reciprocal(G.sqrt(G.add(v, eps))));
+  return G.add(G.mul(y, weight), bias);
+}
+
+export const silu = (x: Value): Value => G.mul(x, G.sigmoid(x));
+
+/** activations.NewGELUActivation: 0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³))). */
+export function geluNew(x: Value): Value {
+  const inner = G.mul(G.add(x, G.mul(G.mul(G.mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
+  return G.mul(G.mul(x, 0.5), G.add(G.tanh(inner), 1));
+}
+
+/**
+ * Weighted cross-entropy Σ_t w_t · (logsumexp(logits_t) − logits_t[target_t]) over a 2-D [N, V] logits view.
+ * `targets` [N, 1] int64 (already shifted), `weights` [N, 1] (0 for ignored tokens, 1/N_step or 1 otherwise).
+ * The max (a constant to autodiff) is subtracted for stability; log-softmax is composed from ReduceMax/Sub/Exp/
+ * ReduceSum/Log, not LogSoftmax (FACTS.md: it leaves the WebGPU EP).
+ */
+export function weightedCrossEntropy(logits2d: Value, targets: Value, weights: Value): Value {
+  const m = logits2d.graph.stopGradient(G.reduceMax(logits2d, [-1]));
+  const shifted = G.sub(logits2d, m);
+  const lse = G.log(G.reduceSum(G.exp(shifted), [-1]));
+  const picked = G.gatherElements(shifted, targets, 1);
+  const nll = G.sub(lse, picked);
+  return G.reduceSum(G.mul(nll, weights), undefined, false);
+}

@@ -1,0 +1,145 @@
+// Host-side inputs of the model graphs, computed from a Batch: position ids, the additive attention mask (causal +
+// padding, block-diagonal for packed rows), HF-shifted targets with per-token loss weights, LoRA dropout masks.
+import { InputError } from '../errors';
+import type { Batch, LoraTarget } from '../train/engineApi';
+import { Rng } from '../util/random';
+
+/** Graph input names shared by the builders (models/*) and the engine. */
+export const INPUT = {
+  inputIds: 'input_ids',
+  positionIds: 'position_ids',
+  attentionBias: 'attention_bias',
+  targets: 'targets',
+  lossWeights: 'loss_weights',
+  lr: 'lr',
+  step: 'step',
+} as const;
+
+/** Name of the dropout-mask input of one LoRA target. */
+export const dropoutInputName = (module: string): string => `lora_dropout.${module}`;
+
+/** fp32 finfo.min, the value transformers' masking_utils adds at hidden positions. */
+export const MASK_MIN = -3.4028234663852886e38;
+
+export type FloatArray = Float32Array | Float64Array;
+export type FloatDtype = 'float32' | 'float64';
+
+export interface HostFeed {
+  data: FloatArray | BigInt64Array;
+  dims: number[];
+}
+
+function floatArray(dtype: FloatDtype, n: number): FloatArray {
+  return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+}
+
+/** Checks the lengths of a Batch's arrays; an InputError names the field. */
+export function checkBatch(b: Batch): void {
+  const n = b.batchSize * b.seqLen;
+  const fields: [string, BigInt64Array | undefined][] = [
+    ['inputIds', b.inputIds], ['labels', b.labels], ['attentionMask', b.attentionMask], ['positionIds', b.positionIds],
+  ];
+  for (const [name, arr] of fields) {
+    if (arr !== undefined && arr.length !== n) {
+      throw new InputError('engine.badBatch', `batch field ${name} has the wrong length`, { expected: `${b.batchSize}x${b.seqLen} = ${n}`, actual: String(arr.length) });
+    }
+  }
+  if (b.seqLen < 1 || b.batchSize < 1) throw new InputError('engine.badBatch', 'empty batch', { actual: `${b.batchSize}x${b.seqLen}` });
+}
+
+/** Position ids: the given ones, else 0..seqLen-1 in every row (transformers' default cache_position). */
+export function positionIds(b: Batch): BigInt64Array {
+  if (b.positionIds !== undefined) return b.positionIds;
+  const out = new BigInt64Array(b.batchSize * b.seqLen);
+  for (let r = 0; r < b.batchSize; r++) for (let t = 0; t < b.seqLen; t++) out[r * b.seqLen + t] = BigInt(t);
+  return out;
+}
+
+/**
+ * Additive attention mask [B, 1, T, T]: 0 where query i may see key j, MASK_MIN elsewhere. Causal (j ≤ i), keys with
+ * attention_mask 0 hidden; with explicit position ids a new segment starts at every position 0 and keys of other
+ * segments are hidden (packed sequences). Fed from the host: no Range/Equal(int64) ops in the graph (FACTS.md).
+ */
+export function attentionBias(b: Batch, dtype: FloatDtype): HostFeed {
+  const T = b.seqLen;
+  const out = floatArray(dtype, b.batchSize * T * T);
+  const seg = new Int32Array(T);
+  for (let r = 0; r < b.batchSize; r++) {
+    let s = 0;
+    for (let t = 0; t < T; t++) {
+      if (b.positionIds !== undefined && b.positionIds[r * T + t] === 0n) s++;
+      seg[t] = s;
+    }
+    const base = r * T * T;
+    for (let i = 0; i < T; i++) {
+      for (let j = 0; j < T; j++) {
+        const visible = j <= i && b.attentionMask[r * T + j] !== 0n && seg[i] === seg[j];
+        out[base + i * T + j] = visible ? 0 : MASK_MIN;
+      }
+    }
+  }
+  return { data: out, dims: [b.batchSize, 1, T, T] };
+}
+
+/** Label tokens of a batch after the HF shift: labels[:, 1:] != -100. */
+export function countLabelTokens(b: Batch): number {
+  let n = 0;
+  for (let r = 0; r < b.batchSize; r++) for (let t = 1; t < b.seqLen; t++) if (b.labels[r * b.seqLen + t] !== -100n) n++;
+  return n;
+}
+
+export function countInputTokens(b: Batch): number {
+  let n = 0;
+  for (const m of b.attentionMask) if (m !== 0n) n++;
+  return n;
+}
+
+/**
+ * HF shift (loss_utils.ForCausalLMLoss): logits at t predict labels[t+1]; the last position and -100 labels get
+ * weight 0 (target 0). Valid tokens get `weight` (1/N over the optimizer step, or 1 for summed eval losses).
+ */
+export function shiftedTargets(b: Batch, weight: number, dtype: FloatDtype, vocabSize: number): { targets: HostFeed; weights: HostFeed } {
+  const T = b.seqLen;
+  const targets = new BigInt64Array(b.batchSize * T);
+  const weights = floatArray(dtype, b.batchSize * T);
+  for (let r = 0; r < b.batchSize; r++) {
+    for (let t = 0; t + 1 < T; t++) {
+      const label = b.labels[r * T + t + 1]!;
+      if (label === -100n) continue;
+      if (label < 0n || label >= BigInt(vocabSize)) {
+        throw new InputError('engine.badLabel', `label ${label} at row ${r}, position ${t + 1} is outside the vocabulary`, { expected: `0..${vocabSize - 1} or -100` });
+      }
+      targets[r * T + t] = label;
+      weights[r * T + t] = weight;
+    }
+  }
+  return { targets: { data: targets, dims: [b.batchSize, T] }, weights: { data: weights, dims: [b.batchSize, T] } };
+}
+
+/** Checks token ids against the vocabulary (a Gather out of range would fail deep inside ORT). */
+export function checkInputIds(b: Batch, vocabSize: number): void {
+  for (let i = 0; i < b.inputIds.length; i++) {
+    const id = b.inputIds[i]!;
+    if (id < 0n || id >= BigInt(vocabSize)) {
+      throw new InputError('engine.badToken', `token id ${id} at row ${Math.floor(i / b.seqLen)}, position ${i % b.seqLen} is outside the vocabulary`, { expected: `0..${vocabSize - 1}` });
+    }
+  }
+}
+
+/**
+ * Inverted-dropout masks for the LoRA inputs (torch nn.Dropout: keep with probability 1-p, scale by 1/(1-p)),
+ * one [B, T, in] tensor per target, drawn from Rng(seed) in target order. Empty when p = 0.
+ */
+export function dropoutMasks(b: Batch, targets: LoraTarget[], p: number, seed: number, dtype: FloatDtype): Map<string, HostFeed> {
+  const out = new Map<string, HostFeed>();
+  if (p <= 0) return out;
+  const rng = new Rng(seed);
+  const scale = 1 / (1 - p);
+  for (const t of targets) {
+    const n = b.batchSize * b.seqLen * t.module.inFeatures;
+    const m = floatArray(dtype, n);
+    for (let i = 0; i < n; i++) m[i] = rng.uniform() >= p ? scale : 0;
+    out.set(dropoutInputName(t.module.name), { data: m, dims: [b.batchSize, b.seqLen, t.module.inFeatures] });
+  }
+  return out;
+}

@@ -1,0 +1,114 @@
+// The Llama-family forward pass (Llama, Mistral, Qwen2) as transformers' modeling_llama.py computes it, on 2-D
+// [B*T, features] views: RMSNorm, rotate_half RoPE (default/linear/llama3), GQA, SwiGLU MLP, tied or separate head.
+import * as G from '../graph';
+import type { Value } from '../graph';
+import type { ModelSpec } from '../hf/types';
+import { type ComputeDtype, type ModelInputs, type VarBuilder, linear, rmsNorm, silu } from './common';
+import type { LoraSet } from './lora';
+
+/**
+ * inv_freq of the rotary embedding (modeling_rope_utils.py): base^(-2i/d), with linear scaling (÷ factor) or
+ * llama3 scaling (_compute_llama3_parameters: low frequencies ÷ factor, high kept, a smooth blend between).
+ * Computed in float64 here and rounded to the compute dtype (transformers computes in fp32; differences ~1 ulp).
+ */
+export function ropeInvFreq(spec: ModelSpec): number[] {
+  const d = spec.headDim;
+  const inv: number[] = [];
+  for (let i = 0; i < d; i += 2) inv.push(1 / spec.ropeTheta ** (i / d));
+  const s = spec.ropeScaling;
+  if (s === null || s.ropeType === 'default' || s.ropeType === 'dynamic') return inv;
+  if (s.ropeType === 'linear') return inv.map((f) => f / s.factor);
+  const low = s.lowFreqFactor ?? 1;
+  const high = s.highFreqFactor ?? 4;
+  const old = s.originalMaxPositionEmbeddings ?? 8192;
+  const lowWavelen = old / low;
+  const highWavelen = old / high;
+  return inv.map((f) => {
+    const wavelen = (2 * Math.PI) / f;
+    if (wavelen < highWavelen) return f;
+    if (wavelen > lowWavelen) return f / s.factor;
+    const smooth = (old / wavelen - low) / (high - low);
+    return ((1 - smooth) * f) / s.factor + smooth * f;
+  });
+}
+
+/** cos and sin tables [B, 1, T, head_dim] from the position ids (LlamaRotaryEmbedding.forward). */
+function rotaryTables(spec: ModelSpec, positionIds: Value, dtype: ComputeDtype): { cos: Value; sin: Value } {
+  const g = positionIds.graph;
+  return g.scope('model.rotary_emb', () => {
+    const invData = ropeInvFreq(spec);
+    const inv = g.constant(dtype, [invData.length], dtype === 'float64' ? Float64Array.from(invData) : Float32Array.from(invData));
+    const freqs = G.mul(G.unsqueeze(G.cast(positionIds, dtype), [2]), inv);
+    const emb = G.concat([freqs, freqs], -1);
+    return { cos: G.unsqueeze(g.op('Cos', [emb]), [1]), sin: G.unsqueeze(g.op('Sin', [emb]), [1]) };
+  });
+}
+
+/** q·cos + rotate_half(q)·sin on [B, H, T, D] (rotate_half: halves, not interleaved). */
+function applyRope(x: Value, cos: Value, sin: Value, headDim: number): Value {
+  const [x1, x2] = G.split(x, [headDim / 2, headDim / 2], -1) as [Value, Value];
+  const rotated = G.concat([G.neg(x2), x1], -1);
+  return G.add(G.mul(x, cos), G.mul(rotated, sin));
+}
+
+/**
+ * Scaled dot-product attention with an additive mask, softmax over keys, grouped-query heads by broadcasting
+ * (q viewed as [B, kvHeads, groups, T, D] against k, v [B, kvHeads, 1, T, D]: the same as repeat_kv without a copy).
+ * Returns [B*T, heads*D]. `divide`: GPT-2 divides by sqrt(D); Llama multiplies by D^-0.5.
+ */
+export function attention(q: Value, k: Value, v: Value, bias: Value, heads: number, kvHeads: number, headDim: number, divide = false): Value {
+  const groups = heads / kvHeads;
+  const scale = (s: Value): Value => (divide ? G.div(s, Math.sqrt(headDim)) : G.mul(s, headDim ** -0.5));
+  let out: Value;
+  if (groups === 1) {
+    const scores = G.add(scale(G.matMul(q, G.transpose(k, [0, 1, 3, 2]))), bias);
+    out = G.matMul(G.softmax(scores, -1), v);
+  } else {
+    const q5 = G.reshape(q, ['B', kvHeads, groups, 'T', headDim]);
+    const k5 = G.unsqueeze(k, [2]);
+    const v5 = G.unsqueeze(v, [2]);
+    const scores = G.add(scale(G.matMul(q5, G.transpose(k5, [0, 1, 2, 4, 3]))), G.unsqueeze(bias, [1]));
+    out = G.reshape(G.matMul(G.softmax(scores, -1), v5), ['B', heads, 'T', headDim]);
+  }
+  return G.reshape(G.transpose(out, [0, 2, 1, 3]), ['B*T', heads * headDim]);
+}
+
+/** [B*T, heads*D] → [B, heads, T, D]. */
+export function splitHeads(x2d: Value, heads: number, headDim: number): Value {
+  return G.transpose(G.reshape(x2d, ['B', 'T', heads, headDim]), [0, 2, 1, 3]);
+}
+
+/** Logits [B*T, vocab] of LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM. */
+export function llamaLogits(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs, lora: LoraSet, dtype: ComputeDtype): Value {
+  const g = inputs.inputIds.graph;
+  const H = spec.hiddenSize;
+  const D = spec.headDim;
+  const embed = vb.get('model.embed_tokens.weight', [spec.vocabSize, H]);
+  let h = G.reshape(G.gather(embed, inputs.inputIds), ['B*T', H]);
+  const { cos, sin } = rotaryTables(spec, inputs.positionIds, dtype);
+  for (let i = 0; i < spec.numLayers; i++) {
+    const lb = vb.pp(`model.layers.${i}`);
+    h = g.scope(lb.prefix, () => {
+      const x = rmsNorm(h, lb.get('input_layernorm.weight', [H]), spec.normEps);
+      const at = lb.pp('self_attn');
+      const q = linear(at.pp('q_proj'), x, H, spec.numHeads * D, spec.qkvBias, lora);
+      const k = linear(at.pp('k_proj'), x, H, spec.numKvHeads * D, spec.qkvBias, lora);
+      const v = linear(at.pp('v_proj'), x, H, spec.numKvHeads * D, spec.qkvBias, lora);
+      const qh = applyRope(splitHeads(q, spec.numHeads, D), cos, sin, D);
+      const kh = applyRope(splitHeads(k, spec.numKvHeads, D), cos, sin, D);
+      const vh = splitHeads(v, spec.numKvHeads, D);
+      const o = attention(qh, kh, vh, inputs.attentionBias, spec.numHeads, spec.numKvHeads, D);
+      const h1 = G.add(h, linear(at.pp('o_proj'), o, spec.numHeads * D, H, spec.oBias, lora));
+      const x2 = rmsNorm(h1, lb.get('post_attention_layernorm.weight', [H]), spec.normEps);
+      const mlp = lb.pp('mlp');
+      const I = spec.intermediateSize;
+      const gate = linear(mlp.pp('gate_proj'), x2, H, I, spec.mlpBias, lora);
+      const up = linear(mlp.pp('up_proj'), x2, H, I, spec.mlpBias, lora);
+      return G.add(h1, linear(mlp.pp('down_proj'), G.mul(silu(gate), up), I, H, spec.mlpBias, lora));
+    });
+  }
+  const hn = rmsNorm(h, vb.get('model.norm.weight', [H]), spec.normEps);
+  const head = !spec.tieWordEmbeddings && vb.has('lm_head.weight') ? vb.get('lm_head.weight', [spec.vocabSize, H]) : embed;
+  const logits = G.gemm(hn, head, { transB: true, name: 'lm_head.Gemm' });
+  return lora.apply('lm_head', hn, logits);
+}

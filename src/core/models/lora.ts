@@ -1,0 +1,61 @@
+// LoRA injection (peft/tuners/lora/layer.py Linear.forward): base(x) + B(A(dropout(x))) · scaling at exactly the
+// resolved targets; A [r, in] and B [out, r] are graph inputs named by their PEFT adapter keys.
+import { InputError } from '../errors';
+import * as G from '../graph';
+import type { Graph, Value } from '../graph';
+import type { LoraTarget } from '../train/engineApi';
+import { dropoutInputName } from './feeds';
+
+/** PEFT's saved key of a LoRA tensor (no adapter name): base_model.model.<module>.lora_A.weight. */
+export const loraKey = (module: string, which: 'A' | 'B'): string => `base_model.model.${module}.lora_${which}.weight`;
+
+export interface LoraParam {
+  key: string;
+  shape: number[];
+  value: Value;
+}
+
+export class LoraSet {
+  /** Trainable tensors in a fixed order: for each target (in the given order) A then B. */
+  readonly params: LoraParam[] = [];
+  private readonly byModule = new Map<string, { t: LoraTarget; a: Value; b: Value; mask: Value | undefined }>();
+  private readonly used = new Set<string>();
+
+  constructor(readonly g: Graph, targets: LoraTarget[], dtype: 'float32' | 'float64', dropout: number) {
+    for (const t of targets) {
+      const m = t.module;
+      if (this.byModule.has(m.name)) throw new InputError('lora.duplicateTarget', 'module targeted twice', { tensor: m.name });
+      if (!(t.r > 0)) throw new InputError('lora.badRank', 'LoRA rank must be positive', { tensor: m.name, actual: String(t.r) });
+      const aShape = [t.r, m.inFeatures];
+      const bShape = [m.outFeatures, t.r];
+      const a = g.input(loraKey(m.name, 'A'), dtype, aShape);
+      const b = g.input(loraKey(m.name, 'B'), dtype, bShape);
+      const mask = dropout > 0 ? g.input(dropoutInputName(m.name), dtype, ['B*T', m.inFeatures]) : undefined;
+      this.params.push({ key: a.name, shape: aShape, value: a }, { key: b.name, shape: bShape, value: b });
+      this.byModule.set(m.name, { t, a, b, mask });
+    }
+  }
+
+  /** base + B(A(dropout(x2d)))·scaling when `module` is a target, else base unchanged. */
+  apply(module: string, x2d: Value, base: Value): Value {
+    const e = this.byModule.get(module);
+    if (e === undefined) return base;
+    this.used.add(module);
+    return this.g.scope(module, () => {
+      const x = e.mask !== undefined ? G.mul(x2d, e.mask) : x2d;
+      const xa = G.gemm(x, e.a, { transB: true, name: `${module}.lora_A` });
+      const xab = G.gemm(xa, e.b, { transB: true, name: `${module}.lora_B` });
+      return G.add(base, G.mul(xab, e.t.scaling));
+    });
+  }
+
+  /** Throws when a target was never reached by the builder (a name the architecture does not have). */
+  checkAllUsed(): void {
+    const missing = [...this.byModule.keys()].filter((m) => !this.used.has(m));
+    if (missing.length > 0) {
+      throw new InputError('lora.unusedTarget', `LoRA target(s) not found in the ${this.g.name} graph: ${missing.join(', ')}`, {
+        hint: 'Only Linear/Conv1D layers of the decoder (and lm_head) can carry LoRA here',
+      });
+    }
+  }
+}

@@ -1,0 +1,118 @@
+// The training graphs of one model + LoRA configuration: `step` (forward + backward + clip + AdamW: one session.run
+// per optimizer step), `grad` + `apply` (gradient accumulation over micro-batches), and `eval` (forward + loss only).
+import * as G from '../graph';
+import type { Graph, Value } from '../graph';
+import type { ModelInventory } from '../hf/types';
+import type { TensorEntry } from '../safetensors/types';
+import { type ParamGrad, clipAndAdamW, expAvgName, expAvgSqName, newName } from '../train/adamw';
+import type { LoraTarget, OptimizerOptions } from '../train/engineApi';
+import { type ComputeDtype, type ModelInputs, VarBuilder, WeightStore, weightedCrossEntropy } from './common';
+import { INPUT } from './feeds';
+import { gpt2Logits } from './gpt2';
+import { llamaLogits } from './llama';
+import { LoraSet } from './lora';
+
+export interface ModelGraphOptions {
+  inventory: ModelInventory;
+  targets: LoraTarget[];
+  /** lora_dropout: > 0 adds one host-fed mask input per target. */
+  dropout: number;
+  dtype: ComputeDtype;
+  optimizer: OptimizerOptions;
+  /** Checkpoint header entries (read from the model folder when absent). */
+  tensors?: Map<string, TensorEntry>;
+}
+
+/** Output names. */
+export const OUTPUT = { loss: 'loss', gradNorm: 'grad_norm' } as const;
+export const gradName = (key: string): string => `grad.${key}`;
+
+export interface ForwardGraph {
+  g: Graph;
+  lora: LoraSet;
+  /** Σ weight·nll over the batch: the step's mean loss when weights are 1/N_step, the summed loss when 1. */
+  loss: Value;
+}
+
+/** Inputs, model, LoRA and weighted loss, shared by all graphs that run the model. */
+export function buildForward(name: string, o: ModelGraphOptions): ForwardGraph {
+  const g = new G.Graph(name);
+  const spec = o.inventory.spec;
+  const inputs: ModelInputs = {
+    inputIds: g.input(INPUT.inputIds, 'int64', ['B', 'T']),
+    positionIds: g.input(INPUT.positionIds, 'int64', ['B', 'T']),
+    attentionBias: g.input(INPUT.attentionBias, o.dtype, ['B', 1, 'T', 'T']),
+  };
+  const targets = g.input(INPUT.targets, 'int64', ['B', 'T']);
+  const weights = g.input(INPUT.lossWeights, o.dtype, ['B', 'T']);
+  const lora = new LoraSet(g, o.targets, o.dtype, o.dropout);
+  const vb = new VarBuilder(new WeightStore(g, o.inventory, o.dtype, o.tensors));
+  const logits = spec.family === 'gpt2' ? gpt2Logits(spec, vb, inputs, lora) : llamaLogits(spec, vb, inputs, lora, o.dtype);
+  lora.checkAllUsed();
+  const loss = g.scope('loss', () => weightedCrossEntropy(logits, G.reshape(targets, ['B*T', 1]), G.reshape(weights, ['B*T', 1])));
+  return { g, lora, loss };
+}
+
+function optimizerInputs(g: Graph, dtype: ComputeDtype): { lr: Value; t: Value } {
+  return { lr: g.input(INPUT.lr, dtype, []), t: g.input(INPUT.step, dtype, []) };
+}
+
+function outputUpdates(g: Graph, updated: ReturnType<typeof clipAndAdamW>['updated']): void {
+  for (const u of updated) {
+    g.output(u.param, newName(u.name));
+    g.output(u.expAvg, newName(expAvgName(u.name)));
+    g.output(u.expAvgSq, newName(expAvgSqName(u.name)));
+  }
+}
+
+/** One optimizer step in one graph: inputs batch + params + moments + lr + step; outputs loss, grad_norm, new state. */
+export function buildStepGraph(o: ModelGraphOptions): Graph {
+  const { g, lora, loss } = buildForward('peft_step', o);
+  const grads = G.gradients(g, loss, lora.params.map((p) => p.value));
+  const { lr, t } = optimizerInputs(g, o.dtype);
+  const items: ParamGrad[] = lora.params.map((p) => ({
+    name: p.key,
+    param: p.value,
+    grad: grads.get(p.value) as Value,
+    expAvg: g.input(expAvgName(p.key), o.dtype, p.shape),
+    expAvgSq: g.input(expAvgSqName(p.key), o.dtype, p.shape),
+  }));
+  const { gradNorm, updated } = clipAndAdamW(g, items, o.optimizer, lr, t);
+  g.output(loss, OUTPUT.loss);
+  g.output(gradNorm, OUTPUT.gradNorm);
+  outputUpdates(g, updated);
+  return g;
+}
+
+/** Forward + backward of one micro-batch: outputs its loss share and the gradients (already 1/N_step weighted). */
+export function buildGradGraph(o: ModelGraphOptions): Graph {
+  const { g, lora, loss } = buildForward('peft_grad', o);
+  const grads = G.gradients(g, loss, lora.params.map((p) => p.value));
+  g.output(loss, OUTPUT.loss);
+  for (const p of lora.params) g.output(grads.get(p.value) as Value, gradName(p.key));
+  return g;
+}
+
+/** Clip + AdamW on accumulated gradients (inputs `grad.<key>`), for gradient accumulation > 1. */
+export function buildApplyGraph(params: { key: string; shape: number[] }[], optimizer: OptimizerOptions, dtype: ComputeDtype): Graph {
+  const g = new G.Graph('peft_apply');
+  const items: ParamGrad[] = params.map((p) => ({
+    name: p.key,
+    param: g.input(p.key, dtype, p.shape),
+    grad: g.input(gradName(p.key), dtype, p.shape),
+    expAvg: g.input(expAvgName(p.key), dtype, p.shape),
+    expAvgSq: g.input(expAvgSqName(p.key), dtype, p.shape),
+  }));
+  const { lr, t } = optimizerInputs(g, dtype);
+  const { gradNorm, updated } = clipAndAdamW(g, items, optimizer, lr, t);
+  g.output(gradNorm, OUTPUT.gradNorm);
+  outputUpdates(g, updated);
+  return g;
+}
+
+/** Forward + loss only (evalLoss: weights 1 give the summed loss). */
+export function buildEvalGraph(o: ModelGraphOptions): Graph {
+  const { g, loss } = buildForward('peft_eval', { ...o, dropout: 0 });
+  g.output(loss, OUTPUT.loss);
+  return g;
+}

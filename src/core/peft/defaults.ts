@@ -1,0 +1,59 @@
+// PEFT's default LoRA target modules per transformers model_type (used when target_modules is null).
+// Source: peft v0.20.0 src/peft/utils/constants.py TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING.
+
+/** The mapping as PEFT has it: a list of names, or (gemma4) a regex string. */
+export const TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING: Readonly<Record<string, readonly string[] | string>> = {
+  t5: ['q', 'v'],
+  mt5: ['q', 'v'],
+  bart: ['q_proj', 'v_proj'],
+  gpt2: ['c_attn'],
+  bloom: ['query_key_value'],
+  'blip-2': ['q', 'v', 'q_proj', 'v_proj'],
+  opt: ['q_proj', 'v_proj'],
+  gptj: ['q_proj', 'v_proj'],
+  gpt_neox: ['query_key_value'],
+  gpt_neo: ['q_proj', 'v_proj'],
+  bert: ['query', 'value'],
+  roberta: ['query', 'value'],
+  'xlm-roberta': ['query', 'value'],
+  electra: ['query', 'value'],
+  'deberta-v2': ['query_proj', 'value_proj'],
+  deberta: ['in_proj'],
+  layoutlm: ['query', 'value'],
+  llama: ['q_proj', 'v_proj'],
+  llama4: ['q_proj', 'v_proj'],
+  chatglm: ['query_key_value'],
+  gpt_bigcode: ['c_attn'],
+  mpt: ['Wqkv'],
+  RefinedWebModel: ['query_key_value'],
+  RefinedWeb: ['query_key_value'],
+  falcon: ['query_key_value'],
+  btlm: ['c_proj', 'c_attn'],
+  codegen: ['qkv_proj'],
+  mistral: ['q_proj', 'v_proj'],
+  mixtral: ['q_proj', 'v_proj'],
+  stablelm: ['q_proj', 'v_proj'],
+  phi: ['q_proj', 'v_proj', 'fc1', 'fc2'],
+  gemma: ['q_proj', 'v_proj'],
+  gemma2: ['q_proj', 'v_proj'],
+  gemma3_text: ['q_proj', 'v_proj'],
+  gemma4: '.*language_model\\..*\\.(q_proj|v_proj)',
+  qwen2: ['q_proj', 'v_proj'],
+  qwen3: ['q_proj', 'v_proj'],
+  nemotron_h: ['q_proj', 'k_proj', 'v_proj', 'o_proj'],
+  rwkv: ['key', 'value', 'receptance', 'output'],
+  rwkv7: ['r_proj', 'k_proj', 'v_proj', 'o_proj', 'key', 'value'],
+};
+
+/** Default target_modules list for a model_type (llama, mistral, qwen2: q_proj, v_proj; gpt2: c_attn), or null if PEFT has none. */
+export function defaultTargetModules(modelType: string): string[] | null {
+  const v = Object.hasOwn(TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING, modelType) ? TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING[modelType] : undefined;
+  return Array.isArray(v) ? [...(v as readonly string[])] : null;
+}
+
+/** Like defaultTargetModules but also returns PEFT's regex defaults (gemma4). */
+export function defaultTargetModulesSpec(modelType: string): string[] | string | null {
+  const v = Object.hasOwn(TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING, modelType) ? TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING[modelType] : undefined;
+  if (v === undefined) return null;
+  return typeof v === 'string' ? v : [...v];
+}

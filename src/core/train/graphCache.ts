@@ -1,0 +1,117 @@
+// Cache of compiled training graphs: one folder per (model config, weight files, LoRA targets, options, compiler
+// version), holding the .onnx files beside hard links to the safetensors they reference as external data (FACTS.md).
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InputError } from '../errors';
+import type { ModelInventory } from '../hf/types';
+
+/** Bump when the emitted graphs change meaning: old cache folders are then ignored. */
+export const COMPILER_VERSION = 'peft-studio-graph-1';
+
+/** Identity of a weight file: a changed file (size, mtime, inode) gives a new cache key. */
+export interface FileIdentity {
+  name: string;
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+export function fileIdentity(file: string): FileIdentity {
+  const st = fs.statSync(file);
+  return { name: path.basename(file), size: st.size, mtimeMs: Math.floor(st.mtimeMs), ino: st.ino };
+}
+
+/** Safetensors files of a checkpoint folder: the shards named in model.safetensors.index.json, else model.safetensors. */
+export function weightFiles(dir: string): string[] {
+  const index = path.join(dir, 'model.safetensors.index.json');
+  if (fs.existsSync(index)) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(fs.readFileSync(index, 'utf8'));
+    } catch (e) {
+      throw new InputError('model.badIndex', `cannot parse the shard index: ${String(e)}`, { file: index });
+    }
+    const map = (parsed as { weight_map?: Record<string, string> }).weight_map;
+    if (map === undefined || typeof map !== 'object') {
+      throw new InputError('model.badIndex', 'the shard index has no weight_map', { file: index });
+    }
+    return [...new Set(Object.values(map))].sort().map((f) => path.join(dir, f));
+  }
+  const single = path.join(dir, 'model.safetensors');
+  if (!fs.existsSync(single)) {
+    throw new InputError('model.noWeights', 'no model.safetensors (or model.safetensors.index.json) in the model folder', {
+      file: dir,
+      hint: 'Training needs the weights in safetensors format',
+    });
+  }
+  return [single];
+}
+
+/** A stable hash of everything the compiled graphs depend on. */
+export function cacheKey(inventory: ModelInventory, parts: unknown): string {
+  const h = createHash('sha256');
+  h.update(COMPILER_VERSION);
+  h.update(JSON.stringify(inventory.spec));
+  h.update(JSON.stringify(weightFiles(inventory.dir).map(fileIdentity)));
+  h.update(JSON.stringify(parts));
+  return h.digest('hex').slice(0, 24);
+}
+
+export interface GraphFolder {
+  /** Folder where the .onnx files go; the weight files are reachable from it under their own names. */
+  dir: string;
+  /** true when `dir` is the model folder itself (hard links were impossible). */
+  inModelFolder: boolean;
+  key: string;
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    const sa = fs.statSync(a);
+    const sb = fs.statSync(b);
+    return sa.ino === sb.ino && sa.dev === sb.dev;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Prepares `cacheDir/<key>/` with hard links to the model's weight files, so that ORT accepts them as external
+ * data of an .onnx file written there. When hard links fail (another file system, no permission), the graphs go
+ * beside the weights in the model folder as `.peft-studio-<key>-*.onnx`; when that folder is not writable either,
+ * a clear InputError.
+ */
+export function prepareGraphFolder(cacheDir: string, inventory: ModelInventory, key: string): GraphFolder {
+  const files = weightFiles(inventory.dir);
+  const dir = path.join(cacheDir, key);
+  fs.mkdirSync(dir, { recursive: true });
+  let linkError: unknown;
+  try {
+    for (const f of files) {
+      const target = path.join(dir, path.basename(f));
+      if (sameFile(target, f)) continue;
+      fs.rmSync(target, { force: true });
+      fs.linkSync(fs.realpathSync(f), target); // realpath: a hub-cache snapshot entry is a symlink into blobs/
+    }
+    return { dir, inModelFolder: false, key };
+  } catch (e) {
+    linkError = e;
+  }
+  try {
+    fs.accessSync(inventory.dir, fs.constants.W_OK);
+  } catch {
+    throw new InputError('engine.noGraphFolder', `cannot hard-link the weights into the graph cache (${String(linkError)}) and the model folder is not writable`, {
+      file: inventory.dir,
+      hint: `Put the cache folder (${cacheDir}) on the same file system as the model, or make the model folder writable: onnxruntime only reads external weights from the folder of the graph file`,
+    });
+  }
+  return { dir: inventory.dir, inModelFolder: true, key };
+}
+
+/** Path of one compiled graph (`step`, `grad`, `apply`, `eval`) in a graph folder. */
+export function graphPath(folder: GraphFolder, kind: string): string {
+  return folder.inModelFolder
+    ? path.join(folder.dir, `.peft-studio-${folder.key}-${kind}.onnx`)
+    : path.join(folder.dir, `${kind}.onnx`);
+}

@@ -1,0 +1,157 @@
+// peft-train.yaml → Recipe: parsed with `yaml`, checked against RECIPE_FIELDS (the same schema the validator
+// and the editor use), defaults filled in, relative paths resolved against the YAML file's folder.
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { LineCounter, isMap, isScalar, parseDocument, type Node as YamlNode } from 'yaml';
+import { InputError } from '../errors';
+import { didYouMean } from '../util/didYouMean';
+import type { DataFormat } from './data/formats';
+import { checkRecipeValue, recipeDefaults, recipeField, recipeKeys, RECIPE_FIELDS } from './recipeSchema';
+import type { SchedulerType } from './schedule';
+
+/** The training settings, with the names of HF TrainingArguments. */
+export interface TrainingArgs {
+  max_steps: number;
+  num_train_epochs: number;
+  per_device_train_batch_size: number;
+  gradient_accumulation_steps: number;
+  learning_rate: number;
+  lr_scheduler_type: SchedulerType;
+  warmup_steps: number;
+  warmup_ratio: number;
+  weight_decay: number;
+  adam_beta1: number;
+  adam_beta2: number;
+  adam_epsilon: number;
+  max_grad_norm: number;
+  seed: number;
+  logging_steps: number;
+  eval_steps: number;
+  save_steps: number;
+  fp16: boolean;
+  bf16: boolean;
+}
+
+export interface DatasetArgs {
+  /** Absolute path. */
+  train: string;
+  eval: string | null;
+  format: 'auto' | DataFormat;
+  max_length: number;
+  packing: boolean;
+  shuffle: boolean;
+  train_on_prompt: boolean;
+}
+
+/** A parsed peft-train.yaml; every path is absolute, every default filled in. */
+export interface Recipe {
+  /** Absolute path of the YAML file. */
+  file: string;
+  /** Absolute folder of a local model, or a hub id (org/name). */
+  base_model: string;
+  adapter_config: string;
+  init_adapter: string | null;
+  dataset: DatasetArgs;
+  training: TrainingArgs;
+  device: 'auto' | 'cpu' | 'webgpu' | 'cuda';
+  output_dir: string;
+  run_name: string | null;
+}
+
+/** A hub id (org/name) rather than a local folder: not present on disk and not written like a path. */
+export function looksLikeHubId(value: string, baseDir: string): boolean {
+  if (value.startsWith('.') || value.startsWith('/') || value.startsWith('~') || isAbsolute(value) || value.includes('\\')) return false;
+  if (existsSync(resolve(baseDir, value))) return false;
+  return /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(value) || /^[A-Za-z0-9][\w.-]*$/.test(value);
+}
+
+export function parseRecipe(text: string, file: string): Recipe {
+  const abs = resolve(file);
+  const baseDir = dirname(abs);
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
+  const lineOf = (n: YamlNode | null | undefined): number | undefined => (n?.range ? lc.linePos(n.range[0]).line : undefined);
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    throw new InputError('recipe-yaml', `invalid YAML: ${e.message.split('\n')[0]}`, { file: abs, line: lc.linePos(e.pos[0]).line });
+  }
+  if (!isMap(doc.contents)) {
+    throw new InputError('recipe-yaml', 'a recipe must be a mapping of keys (base_model, dataset, training, ...)', {
+      file: abs,
+      line: lineOf(doc.contents) ?? 1,
+    });
+  }
+
+  const values = recipeDefaults();
+  const seen = new Set<string>();
+  const walk = (map: YamlNode, section: string): void => {
+    if (!isMap(map)) return;
+    for (const pair of map.items) {
+      const keyNode = pair.key as YamlNode | null;
+      const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
+      const path = section === '' ? key : `${section}.${key}`;
+      const line = lineOf(keyNode);
+      const field = recipeField(path);
+      if (field === undefined) {
+        const allowed = recipeKeys(section);
+        const elsewhere = RECIPE_FIELDS.find((f) => f.path.endsWith('.' + key) || (f.path === key && section !== ''));
+        const hint = elsewhere !== undefined ? ` "${key}" belongs at "${elsewhere.path}".` : didYouMean(key, allowed);
+        throw new InputError('recipe-unknown-key', `unknown key "${path}".${hint}`, {
+          file: abs,
+          ...(line !== undefined ? { line } : {}),
+          // The list of allowed keys only when there is no better suggestion.
+          ...(hint === '' ? { hint: `Allowed${section === '' ? '' : ` under "${section}"`}: ${allowed.join(', ')}` } : {}),
+        });
+      }
+      seen.add(path);
+      const valueNode = pair.value as YamlNode | null;
+      const value: unknown = valueNode === null ? null : (valueNode.toJSON() as unknown);
+      const problem = checkRecipeValue(field, value);
+      if (problem !== null) {
+        throw new InputError('recipe-value', problem, { file: abs, ...((lineOf(valueNode) ?? line) !== undefined ? { line: (lineOf(valueNode) ?? line)! } : {}) });
+      }
+      if (field.type === 'section') {
+        walk(valueNode as YamlNode, path);
+        continue;
+      }
+      setPath(values, path, value);
+    }
+  };
+  walk(doc.contents, '');
+  for (const f of RECIPE_FIELDS) {
+    if (f.required && !seen.has(f.path)) {
+      throw new InputError('recipe-missing', `"${f.path}" is required`, { file: abs, hint: f.doc });
+    }
+  }
+
+  const v = values as { [k: string]: unknown } & { dataset: Record<string, unknown>; training: Record<string, unknown> };
+  const rel = (p: unknown): string => resolve(baseDir, String(p));
+  const baseModel = String(v['base_model']);
+  const ds = v.dataset;
+  return {
+    file: abs,
+    base_model: looksLikeHubId(baseModel, baseDir) ? baseModel : rel(baseModel),
+    adapter_config: rel(v['adapter_config']),
+    init_adapter: v['init_adapter'] === null ? null : rel(v['init_adapter']),
+    dataset: {
+      train: rel(ds['train']),
+      eval: ds['eval'] === null || ds['eval'] === undefined ? null : rel(ds['eval']),
+      format: ds['format'] as DatasetArgs['format'],
+      max_length: ds['max_length'] as number,
+      packing: ds['packing'] as boolean,
+      shuffle: ds['shuffle'] as boolean,
+      train_on_prompt: ds['train_on_prompt'] as boolean,
+    },
+    training: { ...(v.training as unknown as TrainingArgs) },
+    device: v['device'] as Recipe['device'],
+    output_dir: rel(v['output_dir']),
+    run_name: v['run_name'] === null || v['run_name'] === undefined ? null : String(v['run_name']),
+  };
+}
+
+function setPath(root: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = root;
+  for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
+  node[parts[parts.length - 1]!] = value;
+}

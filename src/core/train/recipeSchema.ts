@@ -1,0 +1,194 @@
+// The schema of peft-train.yaml (CONTRACTS.md §1): every key with type, default, range, hover doc and the
+// HF TrainingArguments name it mirrors. The trainer parses with it; the validator and the editor report from it.
+
+export type RecipeFieldType = 'section' | 'string' | 'path' | 'integer' | 'number' | 'boolean' | 'enum';
+
+export interface RecipeField {
+  /** Dotted path in the YAML: `base_model`, `dataset.max_length`, `training.learning_rate`. */
+  path: string;
+  type: RecipeFieldType;
+  /** `null` is an accepted value (meaning "not set"). */
+  nullable: boolean;
+  /** The key must be present (no usable default). */
+  required: boolean;
+  /** Value when the key is absent (sections: undefined). */
+  default: unknown;
+  /** Allowed values for `enum`. */
+  enum?: readonly string[];
+  /** Inclusive bounds unless the matching *Exclusive flag is set. */
+  min?: number;
+  max?: number;
+  minExclusive?: boolean;
+  maxExclusive?: boolean;
+  /** For `path`: what must exist there (relative paths resolve against the YAML file's folder). */
+  pathKind?: 'file' | 'dir';
+  /** Markdown shown on hover and in completions. */
+  doc: string;
+  /** The transformers TrainingArguments field of the same meaning, when there is one. */
+  hf?: string;
+}
+
+/** The accepted values of `device` (auto picks cuda, then webgpu, then cpu among those available). */
+export const RECIPE_DEVICES = ['auto', 'cpu', 'webgpu', 'cuda'] as const;
+export const DATASET_FORMATS = ['auto', 'text', 'alpaca', 'messages', 'prompt_completion', 'tokenized'] as const;
+export const LR_SCHEDULERS = ['constant', 'constant_with_warmup', 'linear', 'cosine'] as const;
+
+const F = (f: Omit<RecipeField, 'nullable' | 'required'> & { nullable?: boolean; required?: boolean }): RecipeField => ({
+  nullable: false,
+  required: false,
+  ...f,
+});
+
+/**
+ * Every key of peft-train.yaml. Choices beyond CONTRACTS.md §1: `training.warmup_ratio` (named by the contract's
+ * comment), `training.fp16` / `training.bf16` (GPU mixed precision). No `eval_strategy`/`save_strategy`:
+ * `eval_steps: 0` / `save_steps: 0` already mean "off", and two ways to say it would only disagree.
+ */
+export const RECIPE_FIELDS: readonly RecipeField[] = [
+  F({ path: 'base_model', type: 'string', required: true, default: undefined,
+    doc: 'The base model: a local folder in Hugging Face layout (config.json, *.safetensors, tokenizer.json), relative to this file, or a hub id `org/name`.' }),
+  F({ path: 'adapter_config', type: 'path', pathKind: 'file', default: 'adapter_config.json',
+    doc: 'The PEFT `adapter_config.json` (LoraConfig) that says which modules get LoRA, with which rank and alpha.' }),
+  F({ path: 'init_adapter', type: 'path', pathKind: 'dir', nullable: true, default: null,
+    doc: 'Folder of an existing PEFT adapter (adapter_config.json + adapter_model.safetensors) to continue training from; `null` starts from PEFT\'s initialisation.' }),
+  F({ path: 'dataset', type: 'section', default: undefined, doc: 'Training and evaluation data (JSONL, one example a line).' }),
+  F({ path: 'dataset.train', type: 'path', pathKind: 'file', required: true, default: undefined,
+    doc: 'Training data: a JSONL file, one example a line.' }),
+  F({ path: 'dataset.eval', type: 'path', pathKind: 'file', nullable: true, default: null,
+    doc: 'Optional evaluation data (JSONL, same format as `train`); its loss is logged every `training.eval_steps` and at the end.' }),
+  F({ path: 'dataset.format', type: 'enum', enum: DATASET_FORMATS, default: 'auto',
+    doc: 'Example format: `text` {"text"}, `alpaca` {"instruction","input"?,"output"}, `messages` {"messages":[{role,content}]} (chat template), `prompt_completion` {"prompt","completion"}, `tokenized` {"input_ids","labels"?}; `auto` detects it from the first lines.' }),
+  F({ path: 'dataset.max_length', type: 'integer', min: 2, default: 512,
+    doc: 'Examples are truncated to this many tokens (packing: the length of each packed row). Must not exceed the model\'s `max_position_embeddings`.' }),
+  F({ path: 'dataset.packing', type: 'boolean', default: false,
+    doc: 'Concatenate examples into rows of `max_length` tokens (positions restart per example) instead of padding each one.' }),
+  F({ path: 'dataset.shuffle', type: 'boolean', default: true,
+    doc: 'Shuffle examples each epoch (seeded by `training.seed`); `false` keeps file order.' }),
+  F({ path: 'dataset.train_on_prompt', type: 'boolean', default: false,
+    doc: '`false`: the loss covers only the answer / assistant tokens; `true`: every token.' }),
+  F({ path: 'training', type: 'section', default: undefined, doc: 'Optimisation settings, named and meant as Hugging Face `TrainingArguments`.' }),
+  F({ path: 'training.max_steps', type: 'integer', min: -1, default: -1, hf: 'max_steps',
+    doc: 'Total optimizer steps. A value > 0 overrides `num_train_epochs`; -1 = run `num_train_epochs` epochs.' }),
+  F({ path: 'training.num_train_epochs', type: 'number', min: 0, minExclusive: true, default: 1, hf: 'num_train_epochs',
+    doc: 'Epochs over the training data (may be fractional); ignored when `max_steps` > 0.' }),
+  F({ path: 'training.per_device_train_batch_size', type: 'integer', min: 1, default: 4, hf: 'per_device_train_batch_size',
+    doc: 'Examples per micro-batch.' }),
+  F({ path: 'training.gradient_accumulation_steps', type: 'integer', min: 1, default: 1, hf: 'gradient_accumulation_steps',
+    doc: 'Micro-batches per optimizer step (effective batch = batch size × this).' }),
+  F({ path: 'training.learning_rate', type: 'number', min: 0, minExclusive: true, default: 2e-4, hf: 'learning_rate',
+    doc: 'Peak AdamW learning rate.' }),
+  F({ path: 'training.lr_scheduler_type', type: 'enum', enum: LR_SCHEDULERS, default: 'linear', hf: 'lr_scheduler_type',
+    doc: 'Learning-rate schedule after warmup: `constant`, `constant_with_warmup`, `linear` decay to 0, `cosine` decay to 0.' }),
+  F({ path: 'training.warmup_steps', type: 'integer', min: 0, default: 0, hf: 'warmup_steps',
+    doc: 'Steps of linear warmup from 0 to `learning_rate`. Overrides `warmup_ratio` when > 0.' }),
+  F({ path: 'training.warmup_ratio', type: 'number', min: 0, max: 1, default: 0, hf: 'warmup_ratio',
+    doc: 'Warmup as a fraction of the total steps (used when `warmup_steps` is 0).' }),
+  F({ path: 'training.weight_decay', type: 'number', min: 0, default: 0, hf: 'weight_decay',
+    doc: 'AdamW decoupled weight decay, applied to every trainable parameter.' }),
+  F({ path: 'training.adam_beta1', type: 'number', min: 0, max: 1, maxExclusive: true, default: 0.9, hf: 'adam_beta1',
+    doc: 'AdamW β1 (first-moment decay).' }),
+  F({ path: 'training.adam_beta2', type: 'number', min: 0, max: 1, maxExclusive: true, default: 0.999, hf: 'adam_beta2',
+    doc: 'AdamW β2 (second-moment decay).' }),
+  F({ path: 'training.adam_epsilon', type: 'number', min: 0, minExclusive: true, default: 1e-8, hf: 'adam_epsilon',
+    doc: 'AdamW ε added to the denominator.' }),
+  F({ path: 'training.max_grad_norm', type: 'number', min: 0, default: 1.0, hf: 'max_grad_norm',
+    doc: 'Clip the global gradient norm to this value (torch `clip_grad_norm_`); 0 disables clipping.' }),
+  F({ path: 'training.seed', type: 'integer', min: 0, default: 42, hf: 'seed',
+    doc: 'Seed for LoRA initialisation, dropout and data shuffling.' }),
+  F({ path: 'training.logging_steps', type: 'integer', min: 1, default: 1, hf: 'logging_steps',
+    doc: 'Log a `step` record every this many optimizer steps.' }),
+  F({ path: 'training.eval_steps', type: 'integer', min: 0, default: 0, hf: 'eval_steps',
+    doc: 'Evaluate on `dataset.eval` every this many steps; 0 = only at the end (when `dataset.eval` is set).' }),
+  F({ path: 'training.save_steps', type: 'integer', min: 0, default: 0, hf: 'save_steps',
+    doc: 'Write a resumable checkpoint every this many steps; 0 = only the final adapter.' }),
+  F({ path: 'training.fp16', type: 'boolean', default: false, hf: 'fp16',
+    doc: 'Mixed precision on a GPU: fp16 base weights and activations, fp32 LoRA master weights. Ignored with a warning on the CPU (ORT CPU computes in fp32).' }),
+  F({ path: 'training.bf16', type: 'boolean', default: false, hf: 'bf16',
+    doc: 'bf16 mixed precision on a GPU. Not supported by the onnxruntime-node execution providers yet; rejected by the validator.' }),
+  F({ path: 'device', type: 'enum', enum: RECIPE_DEVICES, default: 'auto',
+    doc: 'Where to train: `auto` (cuda, else webgpu, else cpu — whichever onnxruntime-node can use here), `cpu`, `webgpu`, `cuda`.' }),
+  F({ path: 'output_dir', type: 'path', pathKind: 'dir', default: 'runs', hf: 'output_dir',
+    doc: 'Folder that receives one run folder per training run (created when missing).' }),
+  F({ path: 'run_name', type: 'string', nullable: true, default: null, hf: 'run_name',
+    doc: 'Name of the run folder inside `output_dir`; `null` = a timestamp.' }),
+];
+
+const BY_PATH = new Map(RECIPE_FIELDS.map((f) => [f.path, f]));
+
+/** The field at a dotted path, or undefined for an unknown key. */
+export function recipeField(path: string): RecipeField | undefined {
+  return BY_PATH.get(path);
+}
+
+/** The keys allowed directly under `section` ('' = top level), e.g. 'training' → ['max_steps', ...]. */
+export function recipeKeys(section: string): string[] {
+  const prefix = section === '' ? '' : section + '.';
+  return RECIPE_FIELDS.filter((f) => f.path.startsWith(prefix) && !f.path.slice(prefix.length).includes('.')).map((f) =>
+    f.path.slice(prefix.length),
+  );
+}
+
+/**
+ * Why `value` is not acceptable for `field` (one sentence), or null when it is. Type, enum and range only;
+ * paths, devices and cross-field rules are checked by the validator (src/core/validate).
+ */
+export function checkRecipeValue(field: RecipeField, value: unknown): string | null {
+  if (value === null || value === undefined) {
+    if (field.nullable) return null;
+    return field.required ? `"${field.path}" is required` : `"${field.path}" must not be null`;
+  }
+  switch (field.type) {
+    case 'section':
+      return typeof value === 'object' && !Array.isArray(value) ? null : `"${field.path}" must be a mapping of keys`;
+    case 'string':
+    case 'path':
+      if (typeof value !== 'string') return `"${field.path}" must be a string, got ${describe(value)}`;
+      return value.trim() === '' ? `"${field.path}" must not be empty` : null;
+    case 'boolean':
+      return typeof value === 'boolean' ? null : `"${field.path}" must be true or false, got ${describe(value)}`;
+    case 'enum':
+      return typeof value === 'string' && field.enum!.includes(value)
+        ? null
+        : `"${field.path}" must be one of ${field.enum!.join(', ')}, got ${describe(value)}`;
+    case 'integer':
+    case 'number': {
+      if (typeof value !== 'number' || !Number.isFinite(value)) return `"${field.path}" must be a number, got ${describe(value)}`;
+      if (field.type === 'integer' && !Number.isInteger(value)) return `"${field.path}" must be an integer, got ${value}`;
+      return rangeProblem(field, value);
+    }
+  }
+}
+
+function rangeProblem(f: RecipeField, v: number): string | null {
+  const lowOk = f.min === undefined || (f.minExclusive === true ? v > f.min : v >= f.min);
+  const highOk = f.max === undefined || (f.maxExclusive === true ? v < f.max : v <= f.max);
+  if (lowOk && highOk) return null;
+  if (f.path === 'training.max_steps') return `"training.max_steps" must be -1 or a positive number of steps, got ${v}`;
+  const lo = f.min === undefined ? '' : f.minExclusive === true ? `> ${f.min}` : `>= ${f.min}`;
+  const hi = f.max === undefined ? '' : f.maxExclusive === true ? `< ${f.max}` : `<= ${f.max}`;
+  return `"${f.path}" must be ${[lo, hi].filter((s) => s !== '').join(' and ')}, got ${v}`;
+}
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object' && v !== null) return 'a mapping';
+  if (typeof v === 'string') return JSON.stringify(v);
+  return String(v);
+}
+
+/** The recipe with every default filled in (nested like the YAML); required keys are absent. */
+export function recipeDefaults(): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of RECIPE_FIELDS) {
+    if (f.type === 'section') {
+      out[f.path] = {};
+      continue;
+    }
+    if (f.required) continue;
+    const parts = f.path.split('.');
+    let node = out;
+    for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
+    node[parts[parts.length - 1]!] = f.default;
+  }
+  return out;
+}

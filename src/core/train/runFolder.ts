@@ -1,0 +1,211 @@
+// The run folder on disk (CONTRACTS.md §4): run.json, metrics.jsonl (append-only), atomic checkpoints
+// (checkpoints/step-N/: adapter + optimizer moments + trainer_state.json) and the final adapter/.
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { InputError } from '../errors';
+import { openCheckpoint } from '../safetensors/checkpoint';
+import { readTensorAsFloat32 } from '../safetensors/read';
+import { writeSafetensors } from '../safetensors/write';
+import type { RunEvent, RunInfo } from '../../shared/protocol';
+import type { EngineState } from './engineApi';
+import type { StreamState } from './data/stream';
+
+/** trainer_state.json: everything besides tensors that an exact resume needs. */
+export interface TrainerState {
+  format_version: 1;
+  global_step: number;
+  max_steps: number;
+  /** Epochs consumed (fractional). */
+  epoch: number;
+  /** Data order: epoch, cursor and the current epoch's permutation. */
+  data: StreamState;
+  /** State of the Rng that draws per-step dropout seeds. */
+  rng: number[];
+  seed: number;
+  /** Optimizer steps taken (AdamW bias correction). */
+  optimizer_step: number;
+  total_tokens: number;
+  elapsed_s: number;
+  last_loss: number | null;
+}
+
+export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
+export const ADAPTER_CONFIG = 'adapter_config.json';
+export const OPTIMIZER_FILE = 'optimizer.safetensors';
+export const TRAINER_STATE = 'trainer_state.json';
+
+/** A timestamped default run name, e.g. run-20261128-131805. */
+export function defaultRunName(now: Date = new Date()): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `run-${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`;
+}
+
+/** Creates a fresh run folder; an existing non-empty one is an error (resume it or pick another run_name). */
+export function createRunDir(outputDir: string, runName: string | null): string {
+  let name = runName ?? defaultRunName();
+  let dir = join(outputDir, name);
+  if (runName === null) {
+    for (let i = 2; existsSync(dir); i++) dir = join(outputDir, `${name}-${i}`);
+    name = basename(dir);
+  } else if (existsSync(dir) && readdirSync(dir).length > 0) {
+    throw new InputError('run-exists', `the run folder already exists and is not empty`, {
+      file: dir,
+      hint: 'Resume it with --resume, or set another run_name',
+    });
+  }
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export class RunFolder {
+  constructor(readonly dir: string) {}
+
+  get metricsFile(): string {
+    return join(this.dir, 'metrics.jsonl');
+  }
+
+  get adapterDir(): string {
+    return join(this.dir, 'adapter');
+  }
+
+  appendEvent(e: RunEvent): void {
+    appendFileSync(this.metricsFile, JSON.stringify(e) + '\n');
+  }
+
+  writeRunInfo(info: RunInfo): void {
+    writeJsonAtomic(join(this.dir, 'run.json'), info);
+  }
+
+  readRunInfo(): RunInfo | null {
+    const f = join(this.dir, 'run.json');
+    return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as RunInfo) : null;
+  }
+
+  /** checkpoints/step-N for every complete checkpoint, by step ascending. */
+  checkpoints(): { step: number; dir: string }[] {
+    const root = join(this.dir, 'checkpoints');
+    if (!existsSync(root)) return [];
+    return readdirSync(root)
+      .map((n) => ({ m: /^step-(\d+)$/.exec(n), n }))
+      .filter((x) => x.m !== null && existsSync(join(root, x.n, TRAINER_STATE)))
+      .map((x) => ({ step: Number(x.m![1]), dir: join(root, x.n) }))
+      .sort((a, b) => a.step - b.step);
+  }
+
+  /** Writes a resumable checkpoint atomically: everything goes to a temp folder that is renamed into place. */
+  writeCheckpoint(state: EngineState, trainer: TrainerState, adapterConfigJson: string): string {
+    const root = join(this.dir, 'checkpoints');
+    const final = join(root, `step-${trainer.global_step}`);
+    writeFolderAtomic(final, (tmp) => {
+      writeAdapterFiles(tmp, state, adapterConfigJson);
+      const moments = [];
+      for (const [k, v] of state.expAvg) moments.push({ name: `${k}.exp_avg`, dtype: 'F32' as const, shape: state.shapes.get(k) ?? [v.length], data: v });
+      for (const [k, v] of state.expAvgSq) moments.push({ name: `${k}.exp_avg_sq`, dtype: 'F32' as const, shape: state.shapes.get(k) ?? [v.length], data: v });
+      writeSafetensors(join(tmp, OPTIMIZER_FILE), moments, { format: 'pt', step: String(state.step) });
+      writeFileSync(join(tmp, TRAINER_STATE), JSON.stringify(trainer, null, 2) + '\n');
+    });
+    return final;
+  }
+
+  /** The final adapter (PEFT layout), written atomically into RUN_DIR/adapter. */
+  writeAdapter(state: EngineState, adapterConfigJson: string): string {
+    writeFolderAtomic(this.adapterDir, (tmp) => writeAdapterFiles(tmp, state, adapterConfigJson));
+    return this.adapterDir;
+  }
+}
+
+function writeAdapterFiles(dir: string, state: EngineState, adapterConfigJson: string): void {
+  const tensors = [...state.params].map(([name, data]) => ({ name, dtype: 'F32' as const, shape: state.shapes.get(name) ?? [data.length], data }));
+  writeSafetensors(join(dir, ADAPTER_WEIGHTS), tensors, { format: 'pt' });
+  writeFileSync(join(dir, ADAPTER_CONFIG), adapterConfigJson);
+}
+
+/** Builds a folder under a temp name beside `final`, then swaps it in with rename (the old one is removed). */
+export function writeFolderAtomic(final: string, fill: (tmp: string) => void): void {
+  const parent = dirname(final);
+  mkdirSync(parent, { recursive: true });
+  const tmp = join(parent, `.tmp-${basename(final)}-${process.pid}-${Date.now()}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  try {
+    fill(tmp);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  if (existsSync(final)) {
+    const old = `${tmp}.old`;
+    renameSync(final, old);
+    renameSync(tmp, final);
+    rmSync(old, { recursive: true, force: true });
+  } else {
+    renameSync(tmp, final);
+  }
+}
+
+function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+  renameSync(tmp, file);
+}
+
+export interface LoadedCheckpoint {
+  dir: string;
+  state: EngineState;
+  trainer: TrainerState;
+}
+
+/**
+ * Reads a checkpoint for --resume: `path` is a run folder (its latest checkpoint) or a checkpoints/step-N folder.
+ * Returns the run folder too.
+ */
+export function loadCheckpoint(path: string): { runDir: string; checkpoint: LoadedCheckpoint } {
+  const abs = resolve(path);
+  if (!existsSync(abs) || !statSync(abs).isDirectory()) throw new InputError('resume-missing', 'the folder to resume does not exist', { file: abs });
+  let dir: string;
+  let runDir: string;
+  if (existsSync(join(abs, TRAINER_STATE))) {
+    dir = abs;
+    runDir = dirname(dirname(abs));
+  } else {
+    const list = new RunFolder(abs).checkpoints();
+    if (list.length === 0) {
+      throw new InputError('resume-no-checkpoint', 'the run has no checkpoint to resume from', {
+        file: abs,
+        hint: 'Checkpoints are written every training.save_steps steps, when a run is stopped, and at the end',
+      });
+    }
+    dir = list[list.length - 1]!.dir;
+    runDir = abs;
+  }
+  const trainer = JSON.parse(readFileSync(join(dir, TRAINER_STATE), 'utf8')) as TrainerState;
+  const adapter = openCheckpoint(join(dir, ADAPTER_WEIGHTS));
+  const optimizer = openCheckpoint(join(dir, OPTIMIZER_FILE));
+  const params = new Map<string, Float32Array>();
+  const shapes = new Map<string, number[]>();
+  const expAvg = new Map<string, Float32Array>();
+  const expAvgSq = new Map<string, Float32Array>();
+  for (const [name, entry] of adapter.tensors) {
+    params.set(name, readTensorAsFloat32(entry));
+    shapes.set(name, entry.shape);
+    const m = optimizer.tensors.get(`${name}.exp_avg`);
+    const v = optimizer.tensors.get(`${name}.exp_avg_sq`);
+    if (m === undefined || v === undefined) {
+      throw new InputError('resume-optimizer', 'the checkpoint has no optimizer moments for this tensor', { file: join(dir, OPTIMIZER_FILE), tensor: name });
+    }
+    expAvg.set(name, readTensorAsFloat32(m));
+    expAvgSq.set(name, readTensorAsFloat32(v));
+  }
+  return { runDir, checkpoint: { dir, trainer, state: { params, shapes, expAvg, expAvgSq, step: trainer.optimizer_step } } };
+}
+
+/** The commit of the git repository holding `dir`, if any (git missing or no repo: undefined). */
+export function gitCommit(dir: string): string | undefined {
+  try {
+    const out = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).toString().trim();
+    return /^[0-9a-f]{40}$/.test(out) ? out : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,136 @@
+// Everything a run needs before its first step: the recipe, the base model and its LoRA targets, the tokenized
+// data, the device. Collaborators come in through TrainerDeps so that the loop is one code path for CLI and worker.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { InputError, errorMessage } from '../errors';
+import type { ModelInventory } from '../hf/types';
+import { parseLoraConfig, type LoraConfig, type LoraConfigWarning } from '../peft/loraConfig';
+import type { DeviceRequest } from '../runtime/device';
+import type { DataTokenizer } from './data/formats';
+import { datasetNotes, loadDataset, type LoadedDataset } from './data/dataset';
+import type { DeviceName, EngineOptions, LoraTarget, TrainEngine } from './engineApi';
+import { parseRecipe, type Recipe } from './recipe';
+
+export interface TrainerDeps {
+  /** Local folder of a model given as a folder or a hub id (downloads when needed). */
+  resolveModel(pathOrId: string, signal?: AbortSignal): Promise<string>;
+  loadModel(dir: string): ModelInventory;
+  /**
+   * PEFT's matching rules: the adapted modules with r, alpha and scaling, and target_modules as PEFT saves it
+   * (a null config value resolved to the model type's defaults).
+   */
+  resolveTargets(config: LoraConfig, inventory: ModelInventory): { targets: LoraTarget[]; targetModules: string[] | string };
+  loadTokenizer(dir: string): Promise<DataTokenizer>;
+  chooseDevice(request: DeviceRequest): Promise<{ device: DeviceName; reason: string }>;
+  createEngine(opts: EngineOptions): Promise<TrainEngine>;
+}
+
+export interface LogNote {
+  level: 'info' | 'warning';
+  message: string;
+}
+
+export interface PreparedRun {
+  recipe: Recipe;
+  modelDir: string;
+  inventory: ModelInventory;
+  loraConfig: LoraConfig;
+  targets: LoraTarget[];
+  targetModules: string[] | string;
+  tokenizer: DataTokenizer;
+  train: LoadedDataset;
+  eval: LoadedDataset | null;
+  device: DeviceName;
+  deviceReason: string;
+  notes: LogNote[];
+}
+
+export function readRecipeFile(configFile: string): Recipe {
+  let text: string;
+  try {
+    text = readFileSync(configFile, 'utf8');
+  } catch (e) {
+    throw new InputError('recipe-missing-file', `cannot read the training recipe: ${errorMessage(e)}`, { file: configFile });
+  }
+  return parseRecipe(text, configFile);
+}
+
+export function readLoraConfig(file: string, warnings: LoraConfigWarning[]): LoraConfig {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  } catch (e) {
+    throw new InputError('adapter-config-read', `cannot read adapter_config.json: ${errorMessage(e)}`, { file });
+  }
+  return parseLoraConfig(json, file, { warnings });
+}
+
+export async function prepareRun(recipe: Recipe, deviceOverride: string | undefined, deps: TrainerDeps, signal?: AbortSignal): Promise<PreparedRun> {
+  const notes: LogNote[] = [];
+  const modelDir = await deps.resolveModel(recipe.base_model, signal);
+  const inventory = deps.loadModel(modelDir);
+  const warnings: LoraConfigWarning[] = [];
+  const loraConfig = readLoraConfig(recipe.adapter_config, warnings);
+  for (const w of warnings) notes.push({ level: 'warning', message: `${recipe.adapter_config}: ${w.key}: ${w.message}` });
+  const unsupported: [boolean, string][] = [
+    [loraConfig.use_dora, 'use_dora'],
+    [loraConfig.bias !== 'none', `bias: "${loraConfig.bias}"`],
+    [loraConfig.lora_bias, 'lora_bias'],
+    [loraConfig.modules_to_save !== null && loraConfig.modules_to_save.length > 0, 'modules_to_save'],
+  ];
+  for (const [on, what] of unsupported) {
+    if (on) throw new InputError('trainer-unsupported', `${what} is not supported by the trainer yet`, { file: recipe.adapter_config, hint: 'Plain LoRA (with rslora, rank/alpha patterns and dropout) is supported' });
+  }
+  const { targets, targetModules } = deps.resolveTargets(loraConfig, inventory);
+  if (targets.length === 0) {
+    throw new InputError('no-targets', 'adapter_config.json targets no module of the model', { file: recipe.adapter_config });
+  }
+  const maxPos = inventory.spec.maxPositionEmbeddings;
+  if (maxPos > 0 && recipe.dataset.max_length > maxPos) {
+    throw new InputError('max-length', `dataset.max_length ${recipe.dataset.max_length} exceeds the model's max_position_embeddings ${maxPos}`, {
+      file: recipe.file,
+    });
+  }
+  const tokenizer = await deps.loadTokenizer(modelDir);
+  const dataOpts = {
+    maxLength: recipe.dataset.max_length,
+    packing: recipe.dataset.packing,
+    trainOnPrompt: recipe.dataset.train_on_prompt,
+    format: recipe.dataset.format,
+    tokenizer,
+    vocabSize: inventory.spec.vocabSize,
+  };
+  const train = loadDataset({ ...dataOpts, file: recipe.dataset.train });
+  notes.push(...datasetNotes(train, recipe.dataset.max_length, 'train'));
+  let evalData: LoadedDataset | null = null;
+  if (recipe.dataset.eval !== null) {
+    // Eval rows are never packed: each example's loss is measured on its own.
+    evalData = loadDataset({ ...dataOpts, packing: false, file: recipe.dataset.eval });
+    notes.push(...datasetNotes(evalData, recipe.dataset.max_length, 'eval'));
+  }
+  const request = (deviceOverride ?? recipe.device) as DeviceRequest;
+  if (!['auto', 'cpu', 'webgpu', 'cuda'].includes(request)) {
+    throw new InputError('device', `unknown device "${request}"`, { hint: 'Use auto, cpu, webgpu or cuda' });
+  }
+  const choice = await deps.chooseDevice(request);
+  if (recipe.training.fp16 && choice.device === 'cpu') notes.push({ level: 'warning', message: 'training.fp16 is ignored on the CPU (onnxruntime CPU computes in fp32)' });
+  return { recipe, modelDir, inventory, loraConfig, targets, targetModules, tokenizer, train, eval: evalData, device: choice.device, deviceReason: choice.reason, notes };
+}
+
+/** Folder for compiled graphs: beside the runs, so hard links to a project-local model stay on one file system. */
+export function graphCacheDir(recipe: Recipe): string {
+  return process.env['PEFT_STUDIO_GRAPH_CACHE'] ?? join(recipe.output_dir, '.graph-cache');
+}
+
+/** Per-module trainable parameters (r · (in + out) for Linear/Conv1D LoRA). */
+export function moduleCounts(targets: readonly LoraTarget[]): { name: string; r: number; in: number; out: number; params: number }[] {
+  return targets.map((t) => ({
+    name: t.module.name,
+    r: t.r,
+    in: t.module.inFeatures,
+    out: t.module.outFeatures,
+    params: t.r * (t.module.inFeatures + t.module.outFeatures),
+  }));
+}
+
+export const configDir = (recipe: Recipe): string => dirname(recipe.file);

@@ -1,0 +1,263 @@
+// The training loop, one code path for the CLI and the worker: prepare the run, initialise or load LoRA,
+// step the engine with the schedule's lr, log/eval/checkpoint, resume exactly, stop cleanly, fail loudly on NaN.
+import { InputError, errorMessage } from '../errors';
+import { serializeAdapterConfig } from '../peft/save';
+import { Rng } from '../util/random';
+import type { DoneEvent, RunEvent, RunInfo, StepEvent } from '../../shared/protocol';
+import { SequenceStream, nextStepBatches, totalStepsFor } from './data/stream';
+import { collate } from './data/collate';
+import { defaultDeps } from './deps';
+import type { EngineState, TrainEngine } from './engineApi';
+import { initLoraParams, loadAdapterParams } from './loraInit';
+import { createRunDir, gitCommit, loadCheckpoint, RunFolder, type LoadedCheckpoint, type TrainerState } from './runFolder';
+import { LrSchedule } from './schedule';
+import { configDir, graphCacheDir, moduleCounts, prepareRun, readRecipeFile, type PreparedRun, type TrainerDeps } from './setup';
+
+export interface RunTrainingOptions {
+  configFile: string;
+  /** A run folder (continues from its latest checkpoint) or a checkpoints/step-N folder. */
+  resume?: string;
+  device?: string;
+  signal?: AbortSignal;
+  onEvent: (e: RunEvent) => void;
+  /** Collaborators; the real ones by default (tests pass the same real ones, maybe with a smaller engine). */
+  deps?: TrainerDeps;
+}
+
+/** Raised after the error event has been emitted and recorded, so callers do not report it twice. */
+export class TrainingFailed extends Error {
+  constructor(override readonly cause: unknown, readonly event: RunEvent) {
+    super(errorMessage(cause));
+    this.name = 'TrainingFailed';
+  }
+}
+
+const round = (x: number, digits: number): number => Number(x.toFixed(digits));
+
+export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> {
+  const deps = opts.deps ?? defaultDeps;
+  let folder: RunFolder | null = null;
+  let info: RunInfo | null = null;
+  let lastGood: string | undefined;
+  let currentStep: number | undefined;
+  let engine: TrainEngine | null = null;
+  const emit = (e: RunEvent): void => {
+    folder?.appendEvent(e);
+    opts.onEvent(e);
+  };
+  try {
+    const recipe = readRecipeFile(opts.configFile);
+    let resumed: LoadedCheckpoint | null = null;
+    let runDir: string | undefined;
+    if (opts.resume !== undefined) {
+      const r = loadCheckpoint(opts.resume);
+      resumed = r.checkpoint;
+      runDir = r.runDir;
+      lastGood = resumed.dir;
+    }
+    // Everything that can be wrong with the inputs fails here, before a run folder exists.
+    const prep = await prepareRun(recipe, opts.device, deps, opts.signal);
+    runDir ??= createRunDir(recipe.output_dir, recipe.run_name);
+    folder = new RunFolder(runDir);
+    const adapterConfigJson = serializeAdapterConfig(
+      { ...prep.loraConfig, target_modules: prep.targetModules },
+      recipe.base_model,
+    );
+    const t = recipe.training;
+    const microBatch = t.per_device_train_batch_size;
+    const plan = { microBatchSize: microBatch, accumulation: t.gradient_accumulation_steps, padTokenId: prep.tokenizer.padTokenId ?? prep.tokenizer.eosTokenId ?? 0 };
+    const totalSteps = totalStepsFor(prep.train.sequences.length, microBatch * t.gradient_accumulation_steps, t.max_steps, t.num_train_epochs);
+    const schedule = new LrSchedule({ type: t.lr_scheduler_type, learningRate: t.learning_rate, totalSteps, warmupSteps: t.warmup_steps, warmupRatio: t.warmup_ratio });
+    const startedAt = new Date().toISOString();
+    const previous = folder.readRunInfo();
+    info = {
+      name: previous?.name ?? runDir.split(/[\\/]/).pop()!,
+      status: 'running',
+      config_file: recipe.file,
+      recipe,
+      adapter_config: JSON.parse(adapterConfigJson) as unknown,
+      base_model: recipe.base_model,
+      device: prep.device,
+      started_at: previous?.started_at ?? startedAt,
+      max_steps: totalSteps,
+    };
+    const commit = gitCommit(configDir(recipe));
+    if (commit !== undefined) info.git_commit = commit;
+    folder.writeRunInfo(info);
+
+    const eng = await deps.createEngine({
+      inventory: prep.inventory,
+      targets: prep.targets,
+      loraDropout: prep.loraConfig.lora_dropout,
+      optimizer: { beta1: t.adam_beta1, beta2: t.adam_beta2, eps: t.adam_epsilon, weightDecay: t.weight_decay, maxGradNorm: t.max_grad_norm },
+      device: prep.device,
+      precision: t.fp16 && prep.device !== 'cpu' ? 'fp16' : 'fp32',
+      cacheDir: graphCacheDir(recipe),
+      maxBatchSize: microBatch,
+      maxSeqLen: recipe.dataset.max_length,
+    });
+    engine = eng;
+    await eng.setState(resumed !== null ? checkResumeState(resumed, eng) : await initialState(eng, prep));
+
+    const trainable = prep.targets.reduce((s, x) => s + x.r * (x.module.inFeatures + x.module.outFeatures), 0);
+    emit({
+      event: 'start',
+      run_dir: runDir,
+      run_name: info.name,
+      trainable,
+      total: prep.inventory.totalParameters + trainable,
+      device: prep.device,
+      device_reason: prep.deviceReason,
+      base_model: recipe.base_model,
+      max_steps: totalSteps,
+      modules: moduleCounts(prep.targets),
+      ...(resumed !== null ? { resumed_from_step: resumed.trainer.global_step } : {}),
+      time: startedAt,
+    });
+    for (const n of prep.notes) emit({ event: 'log', ...n });
+
+    const ts = resumed?.trainer;
+    const stream = new SequenceStream(prep.train.sequences.length, recipe.dataset.shuffle, t.seed, ts?.data);
+    const dropoutRng = ts !== undefined ? Rng.fromState(ts.rng) : new Rng(t.seed + 1);
+    let totalTokens = ts?.total_tokens ?? 0;
+    let lastLoss: number | null = ts?.last_loss ?? null;
+    const elapsedBefore = ts?.elapsed_s ?? 0;
+    const t0 = performance.now();
+    const elapsed = (): number => elapsedBefore + (performance.now() - t0) / 1000;
+    let window = { time: elapsed(), tokens: totalTokens };
+    let step = ts?.global_step ?? 0;
+    const trainerState = (): TrainerState => ({
+      format_version: 1,
+      global_step: step,
+      max_steps: totalSteps,
+      epoch: round(stream.epochsDone, 6),
+      data: stream.getState(),
+      rng: dropoutRng.getState(),
+      seed: t.seed,
+      optimizer_step: step,
+      total_tokens: totalTokens,
+      elapsed_s: elapsed(),
+      last_loss: lastLoss,
+    });
+    const checkpoint = async (): Promise<void> => {
+      const state = await eng.getState();
+      lastGood = folder!.writeCheckpoint(state, trainerState(), adapterConfigJson);
+      emit({ event: 'checkpoint', step, path: lastGood });
+    };
+    const evaluate = async (): Promise<void> => {
+      if (prep.eval === null) return;
+      emit({ event: 'eval', step, eval_loss: await evalLoss(eng, prep, microBatch, plan.padTokenId) });
+    };
+
+    let stopped = false;
+    while (step < totalSteps) {
+      if (opts.signal?.aborted === true) {
+        stopped = true;
+        break;
+      }
+      const next = step + 1;
+      currentStep = next;
+      const { batches } = nextStepBatches(stream, prep.train.sequences, plan);
+      const lr = schedule.lrAt(next);
+      const res = await eng.step(batches, lr, dropoutRng.nextUint32());
+      if (!Number.isFinite(res.loss) || !Number.isFinite(res.gradNorm)) {
+        const what = !Number.isFinite(res.loss) ? `the loss is ${res.loss}` : `the gradient norm is ${res.gradNorm}`;
+        throw new InputError('non-finite', `training diverged at step ${next}: ${what} (lr ${lr})`, {
+          hint: `Try a lower training.learning_rate, enable clipping with training.max_grad_norm (e.g. 1.0), and check the data${lastGood !== undefined ? `; the last good checkpoint is kept at ${lastGood}` : ''}`,
+        });
+      }
+      step = next;
+      lastLoss = res.loss;
+      totalTokens += res.inputTokens;
+      if (step % t.logging_steps === 0 || step === totalSteps) {
+        const now = elapsed();
+        const rate = now > window.time ? (totalTokens - window.tokens) / (now - window.time) : 0;
+        const perStep = (now - elapsedBefore) / (step - (ts?.global_step ?? 0));
+        const rec: StepEvent = {
+          event: 'step',
+          step,
+          epoch: round(stream.epochsDone, 4),
+          loss: res.loss,
+          lr,
+          grad_norm: res.gradNorm,
+          tokens: totalTokens,
+          tokens_per_s: round(rate, 1),
+          elapsed_s: round(now, 3),
+          eta_s: round(perStep * (totalSteps - step), 1),
+          rss_bytes: process.memoryUsage.rss(),
+        };
+        emit(rec);
+        window = { time: now, tokens: totalTokens };
+      }
+      if (t.eval_steps > 0 && step % t.eval_steps === 0) await evaluate();
+      if (t.save_steps > 0 && step % t.save_steps === 0 && step < totalSteps) await checkpoint();
+    }
+    currentStep = undefined;
+    if (!stopped && (t.eval_steps === 0 || step % t.eval_steps !== 0)) await evaluate();
+    if (!(lastGood !== undefined && lastGood.endsWith(`step-${step}`))) await checkpoint();
+    const adapterDir = folder.writeAdapter(await eng.getState(), adapterConfigJson);
+    info = { ...info, status: stopped ? 'stopped' : 'completed', finished_at: new Date().toISOString(), last_step: step };
+    folder.writeRunInfo(info);
+    const done: DoneEvent = { event: 'done', run_dir: runDir, adapter_dir: adapterDir, final_loss: lastLoss ?? Number.NaN };
+    if (stopped) done.stopped = true;
+    emit(done);
+    return done;
+  } catch (e) {
+    const ev: RunEvent = { event: 'error', message: errorMessage(e) };
+    if (currentStep !== undefined) ev.step = currentStep;
+    if (lastGood !== undefined) ev.checkpoint = lastGood;
+    try {
+      emit(ev);
+      if (folder !== null && info !== null) {
+        folder.writeRunInfo({ ...info, status: 'failed', finished_at: new Date().toISOString(), error: ev.message, ...(currentStep !== undefined ? { last_step: currentStep - 1 } : {}) });
+      }
+    } catch {
+      // The original error matters more than a failure to record it.
+    }
+    throw new TrainingFailed(e, ev);
+  } finally {
+    await engine?.dispose();
+  }
+}
+
+/** Fresh LoRA weights (PEFT init from the seed) or init_adapter's, with zero moments. */
+async function initialState(engine: TrainEngine, prep: PreparedRun): Promise<EngineState> {
+  const current = await engine.getState();
+  const names = engine.parameterNames;
+  const params =
+    prep.recipe.init_adapter !== null
+      ? loadAdapterParams(prep.recipe.init_adapter, names, current.shapes)
+      : initLoraParams(names, current.shapes, prep.loraConfig.init_lora_weights, new Rng(prep.recipe.training.seed));
+  const zeros = (): Map<string, Float32Array> => new Map(names.map((n) => [n, new Float32Array(params.get(n)!.length)]));
+  return { params, shapes: current.shapes, expAvg: zeros(), expAvgSq: zeros(), step: 0 };
+}
+
+/** A checkpoint's tensors must be exactly the engine's (same adapter config as the run that wrote it). */
+function checkResumeState(ck: LoadedCheckpoint, engine: TrainEngine): EngineState {
+  for (const name of engine.parameterNames) {
+    if (!ck.state.params.has(name)) {
+      throw new InputError('resume-mismatch', 'the checkpoint has no tensor for this LoRA module', {
+        file: ck.dir,
+        tensor: name,
+        hint: 'Resume with the same adapter_config.json the run was started with',
+      });
+    }
+  }
+  if (ck.state.params.size !== engine.parameterNames.length) {
+    throw new InputError('resume-mismatch', 'the checkpoint has LoRA tensors the adapter config does not target', { file: ck.dir });
+  }
+  return ck.state;
+}
+
+/** Mean loss over every label token of the eval set (micro-batches in file order). */
+async function evalLoss(engine: TrainEngine, prep: PreparedRun, batchSize: number, padTokenId: number): Promise<number> {
+  const seqs = prep.eval!.sequences;
+  let sum = 0;
+  let count = 0;
+  for (let i = 0; i < seqs.length; i += batchSize) {
+    const r = await engine.evalLoss(collate(seqs.slice(i, i + batchSize), padTokenId));
+    sum += r.lossSum;
+    count += r.labelTokens;
+  }
+  return count > 0 ? sum / count : Number.NaN;
+}

@@ -1,0 +1,53 @@
+// The numbers of the editor's CodeLens above adapter_config.json / peft-train.yaml:
+// "▶ Train · 4.2M trainable params (0.37%) · est. 3.1 GiB" (count as PEFT, memory from core/memory).
+import { parse as parseJsonc } from 'jsonc-parser';
+import type { ModelInventory } from '../hf/types';
+import { estimateMemory, formatBytes } from '../memory/estimate';
+import { countParameters } from '../peft/count';
+import { parseLoraConfig } from '../peft/loraConfig';
+import { resolveTargets } from '../peft/resolve';
+import type { DeviceName } from '../train/engineApi';
+import type { RecipeSummary } from './types';
+
+export interface TrainSummary {
+  trainable: number;
+  total: number;
+  percent: number;
+  memoryBytes: number;
+  device: DeviceName;
+}
+
+/** Counts and the memory estimate, or a one-line reason why they cannot be computed (yet). */
+export function trainSummary(adapterText: string, model: ModelInventory, recipe: RecipeSummary | null, availableDevices: readonly string[]): TrainSummary | string {
+  try {
+    const cfg = parseLoraConfig(parseJsonc(adapterText) as unknown);
+    const count = countParameters(cfg, model);
+    const { targets } = resolveTargets(cfg, model);
+    const req = recipe?.device ?? 'auto';
+    // auto: CUDA when its provider is installed, else the CPU (a WebGPU adapter is only known after a probe)
+    const device: DeviceName = req === 'auto' ? (availableDevices.includes('cuda') ? 'cuda' : 'cpu') : (req as DeviceName);
+    const est = estimateMemory(model, targets, {
+      batchSize: recipe?.batchSize ?? 4,
+      seqLen: recipe?.maxLength ?? 512,
+      device,
+      precision: recipe?.fp16 === true && device !== 'cpu' ? 'fp16' : 'fp32',
+      gradAccum: recipe?.gradAccum ?? 1,
+      loraDropout: cfg.lora_dropout,
+      withEval: (recipe?.datasets.length ?? 0) > 1,
+    });
+    return { trainable: count.trainable, total: count.total, percent: count.percent, memoryBytes: est.totalBytes, device };
+  } catch (e) {
+    return e instanceof Error ? e.message.split('\n')[0]! : String(e);
+  }
+}
+
+/** 4.2M, 350K, 1.1B. */
+export function shortCount(n: number): string {
+  return n >= 1e9 ? `${(n / 1e9).toFixed(1)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(0)}K` : String(n);
+}
+
+export function lensTitle(s: TrainSummary | string): string {
+  if (typeof s === 'string') return '▶ Train';
+  const pct = s.percent >= 0.1 ? s.percent.toFixed(2) : s.percent.toPrecision(2);
+  return `▶ Train · ${shortCount(s.trainable)} trainable params (${pct}%) · est. ${formatBytes(s.memoryBytes)}${s.device !== 'cpu' ? ` on ${s.device}` : ''}`;
+}

@@ -1,0 +1,209 @@
+// Validation of peft-train.yaml against RECIPE_FIELDS, the disk and the base model: unknown keys
+// (did-you-mean + fix), types/ranges, missing paths, base_model, devices, max_length, warmup vs run length.
+import * as path from 'node:path';
+import { checkRecipeValue, recipeField, recipeKeys, RECIPE_FIELDS, type RecipeField } from '../train/recipeSchema';
+import { suggest } from '../util/didYouMean';
+import type { ModelInventory } from '../hf/types';
+import { countExamples, defaultAvailableDevices, defaultPathKind, looksLikeHubId, pathKindOf } from './env';
+import { LineIndex, problem } from './text';
+import type { Problem, RecipeSummary, ValidationContext } from './types';
+import { readYaml, type YamlEntry, type YamlRead } from './yamlWalk';
+
+const num = (v: unknown, d: number): number => (typeof v === 'number' && Number.isFinite(v) ? v : d);
+
+/** The recipe's values by dotted path (defaults filled in where the key is absent or ill-typed). */
+function valuesOf(read: YamlRead): Map<string, unknown> {
+  const m = new Map<string, unknown>();
+  for (const f of RECIPE_FIELDS) if (f.type !== 'section') m.set(f.path, f.default);
+  for (const e of read.entries) {
+    const f = recipeField(e.path);
+    if (f !== undefined && f.type !== 'section' && checkRecipeValue(f, e.value) === null) m.set(e.path, e.value);
+  }
+  return m;
+}
+
+/** What a recipe says about its base model, adapter config and data (for validating those files). */
+export function summarizeRecipe(text: string, recipePath: string): RecipeSummary | null {
+  try {
+    const read = readYaml(text);
+    if (!read.rootIsMap) return null;
+    const v = valuesOf(read);
+    const dir = path.dirname(path.resolve(recipePath));
+    const abs = (p: unknown): string | null => (typeof p === 'string' && p.trim() !== '' ? path.resolve(dir, p) : null);
+    const base = v.get('base_model');
+    const baseModel = typeof base === 'string' ? base : null;
+    return {
+      path: path.resolve(recipePath),
+      baseModel,
+      baseModelDir: baseModel === null ? null : looksLikeHubId(baseModel) ? localOrNull(dir, baseModel) : path.resolve(dir, baseModel),
+      adapterConfig: abs(v.get('adapter_config')),
+      datasets: [abs(v.get('dataset.train')), abs(v.get('dataset.eval'))].filter((p): p is string => p !== null),
+      format: String(v.get('dataset.format') ?? 'auto'),
+      maxLength: num(v.get('dataset.max_length'), 512),
+      trainOnPrompt: v.get('dataset.train_on_prompt') === true,
+      batchSize: num(v.get('training.per_device_train_batch_size'), 4),
+      gradAccum: num(v.get('training.gradient_accumulation_steps'), 1),
+      device: String(v.get('device') ?? 'auto'),
+      fp16: v.get('training.fp16') === true,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** A hub-id-looking base_model that is also a local folder beside the recipe wins (as from_pretrained does). */
+function localOrNull(dir: string, id: string): string | null {
+  const p = path.resolve(dir, id);
+  return defaultPathKind(p) === 'dir' ? p : null;
+}
+
+export function validateRecipe(text: string, ctx: ValidationContext): Problem[] {
+  const idx = new LineIndex(text);
+  const out: Problem[] = [];
+  const read = readYaml(text);
+  for (const e of read.errors) out.push(problem(idx.range(e.range[0], e.range[1]), 'error', 'yaml-syntax', e.message));
+  if (!read.rootIsMap) {
+    out.push(problem(idx.range(read.rootRange[0], read.rootRange[1]), 'error', 'not-a-mapping', 'peft-train.yaml must be a mapping of keys (base_model:, dataset:, training:, ...)'));
+    return out;
+  }
+  const present = new Map<string, YamlEntry>();
+  for (const e of read.entries) present.set(e.path, e);
+  for (const e of read.entries) checkEntry(e, idx, out);
+  // required keys
+  for (const f of RECIPE_FIELDS) {
+    if (!f.required || present.has(f.path)) continue;
+    const parent = f.path.includes('.') ? present.get(f.path.slice(0, f.path.lastIndexOf('.'))) : undefined;
+    const at = parent ? idx.range(parent.keyRange[0], parent.keyRange[1]) : idx.range(0, 0);
+    out.push(problem(at, 'error', 'missing-key', `"${f.path}" is required: ${f.doc.split('.')[0]}.`));
+  }
+  if (out.some((p) => p.code === 'yaml-syntax')) return out;
+  checkSemantics(read, present, idx, ctx, out);
+  return out;
+}
+
+function checkEntry(e: YamlEntry, idx: LineIndex, out: Problem[]): void {
+  const f = recipeField(e.path);
+  const keyRange = idx.range(e.keyRange[0], e.keyRange[1]);
+  if (f === undefined) {
+    const section = e.path.includes('.') ? e.path.slice(0, e.path.lastIndexOf('.')) : '';
+    const parentField = section === '' ? undefined : recipeField(section);
+    if (section !== '' && parentField === undefined) return; // inside an unknown key: reported on that key
+    const candidates = recipeKeys(section);
+    const best = suggest(e.key, candidates, 1)[0];
+    const elsewhere = RECIPE_FIELDS.find((x) => x.type !== 'section' && x.path.endsWith('.' + e.key) || (x.path === e.key && section !== ''));
+    let msg = `Unknown key "${e.path}".`;
+    if (best !== undefined) msg += ` Did you mean "${best}"?`;
+    else if (elsewhere !== undefined) msg += ` "${e.key}" belongs at "${elsewhere.path}".`;
+    else msg += ` Known keys${section === '' ? '' : ` under ${section}`}: ${candidates.join(', ')}.`;
+    const fix = best !== undefined ? { title: `Change to "${best}"`, edits: [{ range: keyRange, newText: best }] } : undefined;
+    out.push(problem(keyRange, 'warning', 'unknown-key', msg, fix, best !== undefined ? { suggestion: best } : undefined));
+    return;
+  }
+  const why = checkRecipeValue(f, e.value);
+  if (why === null) return;
+  const vr = e.valueRange[1] > e.valueRange[0] ? idx.range(e.valueRange[0], e.valueRange[1]) : keyRange;
+  let fix;
+  if (f.type === 'enum' && typeof e.value === 'string') {
+    const best = suggest(e.value, f.enum!, 1)[0];
+    if (best !== undefined) fix = { title: `Change to "${best}"`, edits: [{ range: vr, newText: best }] };
+  }
+  out.push(problem(vr, 'error', 'bad-value', why + (fix ? `. Did you mean "${fix.edits[0]!.newText}"?` : ''), fix));
+}
+
+function checkSemantics(read: YamlRead, present: Map<string, YamlEntry>, idx: LineIndex, ctx: ValidationContext, out: Problem[]): void {
+  const v = valuesOf(read);
+  const dir = path.dirname(path.resolve(ctx.path));
+  const at = (p: string, which: 'key' | 'value' = 'value') => {
+    const e = present.get(p);
+    if (e === undefined) return idx.range(0, 0);
+    const r = which === 'value' && e.valueRange[1] > e.valueRange[0] ? e.valueRange : e.keyRange;
+    return idx.range(r[0], r[1]);
+  };
+  const valid = (p: string): boolean => {
+    const e = present.get(p);
+    const f: RecipeField | undefined = recipeField(p);
+    return e !== undefined && f !== undefined && checkRecipeValue(f, e.value) === null;
+  };
+  // paths
+  for (const f of RECIPE_FIELDS) {
+    if (f.type !== 'path' || f.path === 'output_dir' || !valid(f.path)) continue;
+    const val = v.get(f.path);
+    if (typeof val !== 'string') continue;
+    const kind = pathKindOf(ctx, path.resolve(dir, val));
+    if (kind === f.pathKind) continue;
+    const msg = kind === null ? `${f.pathKind === 'dir' ? 'Folder' : 'File'} not found: ${val} (resolved against ${dir})` : `${val} is a ${kind === 'dir' ? 'folder' : 'file'}; "${f.path}" needs a ${f.pathKind === 'dir' ? 'folder' : 'file'}`;
+    out.push(problem(at(f.path), 'error', 'path-not-found', msg));
+  }
+  // base model
+  let model: ModelInventory | null = ctx.model ?? null;
+  const base = v.get('base_model');
+  if (valid('base_model') && typeof base === 'string') {
+    const local = path.resolve(dir, base);
+    const kind = pathKindOf(ctx, local);
+    if (kind === 'dir') {
+      if (pathKindOf(ctx, path.join(local, 'config.json')) !== 'file') {
+        out.push(problem(at('base_model'), 'error', 'base-model-invalid', `${base} is a folder but not a Hugging Face model: it has no config.json`));
+      } else if (ctx.model === undefined && ctx.loadModel) {
+        try {
+          model = ctx.loadModel(local);
+        } catch (e) {
+          out.push(problem(at('base_model'), 'error', 'base-model-invalid', `Cannot read the base model: ${e instanceof Error ? e.message : String(e)}`));
+        }
+      }
+    } else if (kind === 'file') {
+      out.push(problem(at('base_model'), 'error', 'base-model-invalid', `${base} is a file; base_model must be a model folder or a hub id (org/name)`));
+    } else if (!looksLikeHubId(base)) {
+      out.push(problem(at('base_model'), 'error', 'base-model-not-found', `base_model "${base}" is neither a folder (resolved against ${dir}) nor a hub id like "org/name"`));
+    } else {
+      out.push(problem(at('base_model'), 'info', 'base-model-hub', `"${base}" is not a local folder: it will be downloaded from the Hugging Face hub (model checks skipped until then)`));
+    }
+  }
+  // device
+  const device = v.get('device');
+  if (valid('device') && typeof device === 'string' && device !== 'auto') {
+    const avail = ctx.availableDevices ?? defaultAvailableDevices();
+    if (!avail.includes(device)) {
+      const hint = device === 'cuda' ? 'The CUDA provider of onnxruntime-node is not installed (ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node, with CUDA 12 + cuDNN 9)' : 'onnxruntime-node here has no such backend';
+      out.push(problem(at('device'), 'error', 'device-unavailable', `device "${device}" is not available here (available: ${avail.join(', ')}). ${hint}; or use "device: auto".`));
+    }
+  }
+  // precision
+  if (v.get('training.bf16') === true) out.push(problem(at('training.bf16'), 'error', 'bf16-unsupported', 'bf16 training is not supported by the onnxruntime-node execution providers; use fp16 on a GPU or fp32'));
+  if (v.get('training.fp16') === true && device === 'cpu') out.push(problem(at('training.fp16'), 'warning', 'fp16-on-cpu', 'fp16 is ignored on the CPU: onnxruntime CPU computes in fp32'));
+  // max_length vs the model
+  const maxLength = num(v.get('dataset.max_length'), 512);
+  if (model !== null && valid('dataset.max_length') && maxLength > model.spec.maxPositionEmbeddings) {
+    const learned = model.spec.family === 'gpt2';
+    out.push(problem(at('dataset.max_length'), learned ? 'error' : 'warning', 'max-length-too-long',
+      `dataset.max_length ${maxLength} exceeds the model's max_position_embeddings (${model.spec.maxPositionEmbeddings})` + (learned ? ': GPT-2 has no position embedding beyond it' : ': quality degrades past the trained context')));
+  }
+  checkSchedule(v, at, dir, out);
+}
+
+function checkSchedule(v: Map<string, unknown>, at: (p: string, w?: 'key' | 'value') => ReturnType<LineIndex['range']>, dir: string, out: Problem[]): void {
+  const warmup = num(v.get('training.warmup_steps'), 0);
+  const ratio = num(v.get('training.warmup_ratio'), 0);
+  let total = num(v.get('training.max_steps'), -1);
+  let how = 'max_steps';
+  if (total <= 0 && v.get('dataset.packing') !== true && typeof v.get('dataset.train') === 'string') {
+    const n = countExamples(path.resolve(dir, String(v.get('dataset.train'))));
+    if (n !== null && n > 0) {
+      const b = num(v.get('training.per_device_train_batch_size'), 4);
+      const ga = num(v.get('training.gradient_accumulation_steps'), 1);
+      const perEpoch = Math.max(1, Math.floor(Math.ceil(n / b) / ga));
+      total = Math.ceil(perEpoch * num(v.get('training.num_train_epochs'), 1));
+      how = `${n} examples, batch ${b} × ${ga} accumulation, ${num(v.get('training.num_train_epochs'), 1)} epoch(s)`;
+    }
+  }
+  if (warmup > 0 && total > 0 && warmup >= total) {
+    out.push(problem(at('training.warmup_steps'), 'warning', 'warmup-too-long', `warmup_steps ${warmup} is not shorter than the run (${total} steps: ${how}): the learning rate never reaches its peak`));
+  }
+  if (warmup > 0 && ratio > 0) out.push(problem(at('training.warmup_ratio'), 'info', 'warmup-both', 'warmup_steps > 0 overrides warmup_ratio'));
+  const sched = v.get('training.lr_scheduler_type');
+  if (sched === 'constant' && (warmup > 0 || ratio > 0)) {
+    out.push(problem(at('training.lr_scheduler_type'), 'warning', 'constant-ignores-warmup', 'lr_scheduler_type "constant" ignores warmup; use "constant_with_warmup"', { title: 'Change to "constant_with_warmup"', edits: [{ range: at('training.lr_scheduler_type'), newText: 'constant_with_warmup' }] }));
+  }
+  if (num(v.get('training.eval_steps'), 0) > 0 && v.get('dataset.eval') === null) {
+    out.push(problem(at('training.eval_steps'), 'warning', 'eval-without-data', 'eval_steps is set but dataset.eval is null: no evaluation will run'));
+  }
+}

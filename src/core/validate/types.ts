@@ -1,0 +1,91 @@
+// The validator's vocabulary: Problem (a diagnostic with an exact 0-based range and an optional quick fix)
+// and ValidationContext (what the validator may know beyond the text: the base model, the recipe, the disk).
+import type { ModelInventory } from '../hf/types';
+
+export interface Position {
+  /** 0-based line. */
+  line: number;
+  /** 0-based UTF-16 column, as VS Code counts. */
+  character: number;
+}
+
+export interface Range {
+  start: Position;
+  end: Position;
+}
+
+export type Severity = 'error' | 'warning' | 'info';
+
+export interface TextEdit {
+  range: Range;
+  newText: string;
+}
+
+export interface QuickFix {
+  title: string;
+  edits: TextEdit[];
+}
+
+export interface Problem {
+  range: Range;
+  severity: Severity;
+  /** Stable id, e.g. `unknown-key`, `target-not-found` (the editor's diagnostic code, the CLI's `code`). */
+  code: string;
+  message: string;
+  fix?: QuickFix;
+  /** Extra facts for the editor (e.g. the matched module names of a target_modules entry). */
+  data?: Record<string, unknown>;
+}
+
+export type FileKind = 'adapter_config' | 'recipe' | 'dataset' | 'unknown';
+
+/** What a peft-train.yaml says about its neighbours (enough to check an adapter_config.json or a dataset against it). */
+export interface RecipeSummary {
+  /** Absolute path of the peft-train.yaml. */
+  path: string;
+  /** base_model as written, and resolved to an absolute folder when it is a local path. */
+  baseModel: string | null;
+  baseModelDir: string | null;
+  /** Absolute paths of adapter_config / dataset.train / dataset.eval. */
+  adapterConfig: string | null;
+  datasets: string[];
+  format: string;
+  maxLength: number;
+  trainOnPrompt: boolean;
+  /** Training shape and device, for the memory estimate. */
+  batchSize: number;
+  gradAccum: number;
+  device: string;
+  fp16: boolean;
+}
+
+/** Minimal tokenizer for the dataset lint (counts tokens; chat templates are the trainer's business). */
+export interface TokenCounter {
+  count(text: string): number;
+}
+
+export type PathKind = 'file' | 'dir' | null;
+
+export interface ValidationContext {
+  /** The file being validated (absolute or relative to the CWD); its basename picks the kind. */
+  path: string;
+  /** Override the kind chosen from the file name. */
+  kind?: FileKind;
+  /**
+   * The base model's inventory. `undefined`: the validator may call `loadModel` for what the file names
+   * (a recipe's base_model); `null`: no model is known (skip the model checks).
+   */
+  model?: ModelInventory | null;
+  /** Loads (and the editor caches) an inventory by folder; return null when the folder is not a model. */
+  loadModel?: (dir: string) => ModelInventory | null;
+  /** The recipe beside an adapter_config.json or dataset, when there is one. */
+  recipe?: RecipeSummary | null;
+  /** Devices onnxruntime-node can use here (default: from listSupportedBackends and the installed providers). */
+  availableDevices?: readonly string[];
+  /** What is at a path (default: fs.statSync). */
+  pathKind?: (absPath: string) => PathKind;
+  /** Tokenizer of the base model, for the dataset lint's length checks. */
+  tokenizer?: TokenCounter | null;
+  /** Dataset lint: stop after this many lines (default: all). */
+  maxLines?: number;
+}

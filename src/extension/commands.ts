@@ -1,0 +1,127 @@
+// The command table: every `peftStudio.*` command is a factory here, registered in one loop (as
+// rust-analyzer's editors/code does). Each factory gets the extension's services and returns the handler.
+import * as vscode from 'vscode';
+import type { RunManager } from './runManager';
+import type { RunsStore } from './runsStore';
+import type { RunsTreeProvider } from './runsTree';
+import type { DashboardViewProvider } from './dashboard/dashboardView';
+import { errorText, outputChannel, showError } from './log';
+import { pathOf, pickCheckpoint, pickRuns, resolveRecipe, resolveRun, treeNode } from './pick';
+import { count, estimate, newProject, openDemo } from './projectCommands';
+
+export interface Services {
+  context: vscode.ExtensionContext;
+  manager: RunManager;
+  store: RunsStore;
+  tree: RunsTreeProvider;
+  dashboard: DashboardViewProvider;
+}
+
+type Handler = (...args: unknown[]) => unknown;
+type CommandFactory = (s: Services) => Handler;
+
+const train: CommandFactory = (s) => async (arg) => {
+  const recipe = await resolveRecipe(arg);
+  if (recipe === undefined) return;
+  const run = await s.manager.start(recipe);
+  if (run !== undefined) await s.dashboard.show();
+};
+
+const resume: CommandFactory = (s) => async (arg) => {
+  const node = treeNode(arg);
+  const run = await resolveRun(s.store, arg, 'Resume which run?', (r) => !r.live && r.checkpoints.length > 0);
+  if (run === undefined) return;
+  if (run.live) {
+    void vscode.window.showInformationMessage(`"${run.name}" is training right now.`);
+    return;
+  }
+  // A checkpoint node resumes from that checkpoint; else pick one (the latest = the run folder).
+  const latest = run.checkpoints[run.checkpoints.length - 1];
+  const from = node?.kind === 'checkpoint' ? (node.step === latest?.step ? run.dir : node.dir) : await pickCheckpoint(run);
+  if (from === undefined) return;
+  const config = s.store.read(run.dir).info?.config_file;
+  if (config === undefined || config === '') {
+    await showError(`Run "${run.name}" has no run.json naming its recipe (config_file), so it cannot be resumed.`);
+    return;
+  }
+  const started = await s.manager.start(config, { resume: from });
+  if (started !== undefined) await s.dashboard.show(run.dir);
+};
+
+const deleteRun: CommandFactory = (s) => async (arg) => {
+  const run = await resolveRun(s.store, arg, 'Delete which run?', (r) => !r.live);
+  if (run === undefined) return;
+  if (s.manager.isLive(run.dir)) {
+    void vscode.window.showErrorMessage(`"${run.name}" is training: stop it before deleting it.`);
+    return;
+  }
+  const n = run.checkpoints.length;
+  const ok = await vscode.window.showWarningMessage(`Delete run "${run.name}"?`, {
+    modal: true,
+    detail: `This deletes the folder ${run.dir}${n > 0 ? `, its ${n} checkpoint${n > 1 ? 's' : ''}` : ''}${run.adapterDir !== undefined ? ' and its trained adapter' : ''}.`,
+  }, 'Delete');
+  if (ok !== 'Delete') return;
+  const uri = vscode.Uri.file(run.dir);
+  try {
+    await vscode.workspace.fs.delete(uri, { recursive: true, useTrash: true });
+  } catch {
+    try {
+      await vscode.workspace.fs.delete(uri, { recursive: true, useTrash: false });
+    } catch (e) {
+      await showError(`Could not delete ${run.dir}: ${errorText(e)}`);
+    }
+  }
+  s.tree.refresh();
+  s.store.refresh();
+};
+
+const openAdapterFolder: CommandFactory = (s) => async (arg) => {
+  const node = treeNode(arg);
+  let dir = node?.kind === 'adapter' || node?.kind === 'checkpoint' ? node.dir : undefined;
+  if (dir === undefined) {
+    const run = await resolveRun(s.store, arg, 'Open the adapter of which run?', (r) => r.adapterDir !== undefined);
+    if (run === undefined) return;
+    dir = run.adapterDir ?? run.dir;
+  }
+  const uri = vscode.Uri.file(dir);
+  if (vscode.workspace.getWorkspaceFolder(uri) !== undefined) await vscode.commands.executeCommand('revealInExplorer', uri);
+  else await vscode.commands.executeCommand('revealFileInOS', uri);
+};
+
+/** The table: command id → factory. package.json `contributes.commands` lists the same ids. */
+export const COMMANDS: Readonly<Record<string, CommandFactory>> = {
+  'peftStudio.newProject': () => newProject,
+  'peftStudio.openDemo': () => openDemo,
+  'peftStudio.train': train,
+  'peftStudio.stop': (s) => (arg) => s.manager.stop(pathOf(arg)),
+  'peftStudio.resume': resume,
+  'peftStudio.openDashboard': (s) => (arg) => s.dashboard.show(pathOf(arg)),
+  'peftStudio.count': (s) => (arg) => count(s.context, arg),
+  'peftStudio.estimate': (s) => (arg) => estimate(s.context, arg),
+  'peftStudio.compareRuns': (s) => async () => {
+    const runs = await pickRuns(s.store, 'Pick the runs to compare (two or more)');
+    if (runs.length >= 2) await s.dashboard.compare(runs.map((r) => r.dir));
+  },
+  'peftStudio.refreshRuns': (s) => () => {
+    s.store.refresh();
+    s.tree.refresh();
+  },
+  'peftStudio.showRunInDashboard': (s) => (arg) => s.dashboard.show(pathOf(arg)),
+  'peftStudio.resumeFromHere': resume,
+  'peftStudio.deleteRun': deleteRun,
+  'peftStudio.openAdapterFolder': openAdapterFolder,
+  'peftStudio.showLog': () => () => outputChannel().show(),
+};
+
+export function registerCommands(s: Services): void {
+  for (const [id, factory] of Object.entries(COMMANDS)) {
+    const handler = factory(s);
+    s.context.subscriptions.push(vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+      try {
+        await handler(...args);
+      } catch (e) {
+        await showError(`${id}: ${errorText(e)}`);
+      }
+    }));
+  }
+}

@@ -1,0 +1,158 @@
+// The project commands: New Adapter Project and Open Demo Project (scaffolding through src/core), and Count
+// Trainable Parameters / Estimate Training Memory (through the CLI's --json output, CONTRACTS.md §3).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { parse as parseYaml } from 'yaml';
+import { scaffoldProject, type ScaffoldTemplate } from '../core/scaffold/scaffold';
+import { makeFixture } from '../core/fixtures/makeFixture';
+import { runCliJson } from './cli';
+import { errorText, log, outputChannel, showError } from './log';
+import { RECIPE_FILE, resolveConfigFile } from './pick';
+
+const TEMPLATES: (vscode.QuickPickItem & { template: ScaffoldTemplate })[] = [
+  { label: 'chat', description: 'conversations ("messages"), rendered with the model\'s chat template', template: 'chat' },
+  { label: 'instruct', description: 'instruction / input / output (alpaca)', template: 'instruct' },
+  { label: 'text', description: 'plain text ("text")', template: 'text' },
+];
+
+async function pickFolder(title: string, defaultDir?: string): Promise<string | undefined> {
+  const base = defaultDir ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.homedir();
+  const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false, openLabel: title, defaultUri: vscode.Uri.file(base), title });
+  return picked?.[0]?.fsPath;
+}
+
+async function pickModel(): Promise<string | undefined> {
+  const how = await vscode.window.showQuickPick([
+    { label: '$(folder) Local model folder…', id: 'folder', description: 'a Hugging Face folder with config.json and model.safetensors' },
+    { label: '$(cloud-download) Hugging Face model id…', id: 'hub', description: 'org/name, e.g. Qwen/Qwen2.5-0.5B-Instruct (only config.json is fetched now)' },
+  ], { placeHolder: 'Base model for the adapter' });
+  if (how === undefined) return undefined;
+  if (how.id === 'folder') return pickFolder('Use This Model Folder');
+  return vscode.window.showInputBox({
+    prompt: 'Hugging Face model id',
+    placeHolder: 'org/name[@revision]',
+    validateInput: (v) => (/^[\w.-]+\/[\w.-]+(@[\w./-]+)?$/.test(v.trim()) ? undefined : 'Expected org/name, optionally @revision'),
+  }).then((v) => v?.trim());
+}
+
+async function openProject(dir: string): Promise<void> {
+  const recipe = vscode.Uri.file(path.join(dir, RECIPE_FILE));
+  const inWorkspace = vscode.workspace.getWorkspaceFolder(recipe) !== undefined;
+  if (inWorkspace) {
+    await vscode.window.showTextDocument(recipe);
+    return;
+  }
+  const c = await vscode.window.showInformationMessage(`Created the project in ${dir}.`, 'Open Folder', 'Open in New Window', 'Show peft-train.yaml');
+  if (c === 'Open Folder') await vscode.commands.executeCommand('vscode.openFolder', vscode.Uri.file(dir), { forceNewWindow: false });
+  else if (c === 'Open in New Window') await vscode.commands.executeCommand('vscode.openFolder', vscode.Uri.file(dir), { forceNewWindow: true });
+  else if (c === 'Show peft-train.yaml') await vscode.window.showTextDocument(recipe);
+}
+
+export async function newProject(): Promise<void> {
+  const dir = await pickFolder('Create Adapter Project Here');
+  if (dir === undefined) return;
+  const model = await pickModel();
+  if (model === undefined || model === '') return;
+  const t = await vscode.window.showQuickPick(TEMPLATES, { placeHolder: 'Sample data format' });
+  if (t === undefined) return;
+  try {
+    const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'PEFT: creating the adapter project…' }, () => scaffoldProject({ dir, model, template: t.template, baseDir: dir }));
+    for (const w of r.warnings) log(`warning: ${w}`);
+    log(`created ${r.files.join(', ')}`);
+    await openProject(dir);
+  } catch (e) {
+    await showError(`New Adapter Project failed: ${errorText(e)}`);
+  }
+}
+
+/** A small llama model and data set made locally (no download) with a ready recipe, to try training at once. */
+export async function openDemo(): Promise<void> {
+  const parent = await pickFolder('Create the Demo Project in This Folder');
+  if (parent === undefined) return;
+  const dir = path.join(parent, 'peft-studio-demo');
+  const modelDir = path.join(dir, 'models', 'demo-llama');
+  try {
+    await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'PEFT: creating the demo project' }, async (progress) => {
+      if (!fs.existsSync(path.join(modelDir, 'config.json'))) {
+        progress.report({ message: 'making a small Llama model and tokenizer…' });
+        await makeFixture({ arch: 'llama', size: 'small', outDir: modelDir, seed: 42 });
+      }
+      if (!fs.existsSync(path.join(dir, RECIPE_FILE))) {
+        progress.report({ message: 'writing adapter_config.json, peft-train.yaml and data…' });
+        await scaffoldProject({ dir, model: modelDir, template: 'instruct', baseDir: dir });
+      }
+    });
+    log(`demo project ready in ${dir}`);
+    await openProject(dir);
+  } catch (e) {
+    await showError(`Open Demo Project failed: ${errorText(e)}`);
+  }
+}
+
+interface CountJson {
+  trainable: number;
+  total: number;
+  percent: number;
+  modules: { name: string; r: number; in: number; out: number; params: number }[];
+}
+
+/** For a recipe, the adapter config it names and its base model folder (when local). */
+function adapterAndModel(file: string): { config: string; model?: string } {
+  if (!/\.ya?ml$/i.test(file)) return { config: file };
+  const doc: unknown = parseYaml(fs.readFileSync(file, 'utf8'));
+  const o = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>) : {};
+  const dir = path.dirname(file);
+  const config = path.resolve(dir, typeof o['adapter_config'] === 'string' ? o['adapter_config'] : 'adapter_config.json');
+  const base = typeof o['base_model'] === 'string' ? path.resolve(dir, o['base_model']) : undefined;
+  return base !== undefined && fs.existsSync(path.join(base, 'config.json')) ? { config, model: base } : { config };
+}
+
+export async function count(context: vscode.ExtensionContext, arg: unknown): Promise<void> {
+  const file = await resolveConfigFile(arg, 'count trainable parameters');
+  if (file === undefined) return;
+  try {
+    const { config, model } = adapterAndModel(file);
+    const r = await runCliJson<CountJson>(context, ['count', config, ...(model !== undefined ? ['--model', model] : [])], path.dirname(config));
+    const ch = outputChannel();
+    ch.appendLine(`\nTrainable parameters of ${config}:`);
+    ch.appendLine(`  trainable ${r.trainable.toLocaleString('en-US')} of ${r.total.toLocaleString('en-US')} (${r.percent.toFixed(4)}%)`);
+    for (const m of r.modules) ch.appendLine(`  ${m.name.padEnd(48)} r=${m.r} in=${m.in} out=${m.out} params=${m.params.toLocaleString('en-US')}`);
+    const c = await vscode.window.showInformationMessage(
+      `trainable params: ${r.trainable.toLocaleString('en-US')} || all params: ${r.total.toLocaleString('en-US')} || trainable%: ${r.percent.toFixed(4)} (${r.modules.length} adapted modules)`,
+      'Show Modules');
+    if (c === 'Show Modules') ch.show(true);
+  } catch (e) {
+    await showError(`Count Trainable Parameters failed: ${errorText(e)}`);
+  }
+}
+
+function formatGiB(bytes: number): string {
+  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+export async function estimate(context: vscode.ExtensionContext, arg: unknown): Promise<void> {
+  const file = await resolveConfigFile(arg, 'estimate training memory');
+  if (file === undefined) return;
+  try {
+    // an adapter_config.json with a recipe beside it: the recipe knows batch size and sequence length
+    const sibling = path.join(path.dirname(file), RECIPE_FILE);
+    const config = !/\.ya?ml$/i.test(file) && fs.existsSync(sibling) ? sibling : file;
+    const r = await runCliJson<unknown>(context, ['estimate', config], path.dirname(config));
+    const o = typeof r === 'object' && r !== null ? (r as Record<string, unknown>) : {};
+    const total = typeof o['totalBytes'] === 'number' ? o['totalBytes'] : typeof o['total_bytes'] === 'number' ? o['total_bytes'] : undefined;
+    const comps = Array.isArray(o['components']) ? (o['components'] as unknown[]) : [];
+    const ch = outputChannel();
+    ch.appendLine(`\nTraining memory estimate for ${config}:`);
+    for (const c of comps) {
+      const x = typeof c === 'object' && c !== null ? (c as Record<string, unknown>) : {};
+      if (typeof x['name'] === 'string' && typeof x['bytes'] === 'number') ch.appendLine(`  ${x['name'].padEnd(40)} ${formatGiB(x['bytes'])}`);
+    }
+    if (total !== undefined) ch.appendLine(`  ${'total'.padEnd(40)} ${formatGiB(total)}`);
+    const c = await vscode.window.showInformationMessage(`Estimated peak training memory: ${total !== undefined ? formatGiB(total) : 'see the log'} (${comps.length} components).`, 'Show Breakdown');
+    if (c === 'Show Breakdown') ch.show(true);
+  } catch (e) {
+    await showError(`Estimate Training Memory failed: ${errorText(e)}`);
+  }
+}

@@ -1,0 +1,113 @@
+// Where runs live and what they are: the output folders (each workspace recipe's output_dir, the
+// peftStudio.outputDir setting, folders of live runs), read with src/core/runs, refreshed by file watchers.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { parse as parseYaml } from 'yaml';
+import type { RunSummary, RunView } from '../shared/dashboard';
+import { readRun, readRuns, summarize } from '../core/runs/readRuns';
+import type { RunManager } from './runManager';
+
+export class RunsStore implements vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<vscode.Uri[]>();
+  /** Fires (debounced) with the changed run files when run folders change on disk or runs start/end. */
+  readonly onDidChange = this.changed.event;
+  private readonly disposables: vscode.Disposable[] = [];
+  private recipeOutputDirs = new Map<string, string>();
+  private pending: vscode.Uri[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly manager: RunManager) {
+    const runFiles = vscode.workspace.createFileSystemWatcher('**/{run.json,metrics.jsonl}');
+    const recipes = vscode.workspace.createFileSystemWatcher('**/peft-train.yaml');
+    const onRunFile = (u: vscode.Uri): void => this.fireSoon(u);
+    const onRecipe = (u: vscode.Uri): void => {
+      this.readRecipe(u);
+      this.fireSoon(u);
+    };
+    this.disposables.push(
+      runFiles, recipes, this.changed,
+      runFiles.onDidChange(onRunFile), runFiles.onDidCreate(onRunFile), runFiles.onDidDelete(onRunFile),
+      recipes.onDidChange(onRecipe), recipes.onDidCreate(onRecipe),
+      recipes.onDidDelete((u) => { this.recipeOutputDirs.delete(u.fsPath); this.fireSoon(u); }),
+      manager.onDidChangeRuns(() => this.fireSoon()),
+      vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('peftStudio.outputDir')) this.fireSoon(); }),
+      vscode.workspace.onDidChangeWorkspaceFolders(() => void this.scanRecipes()),
+    );
+    void this.scanRecipes();
+  }
+
+  /** Folders that hold run folders. */
+  outputDirs(): string[] {
+    const dirs = new Set<string>(this.recipeOutputDirs.values());
+    const setting = vscode.workspace.getConfiguration('peftStudio').get<string>('outputDir', 'runs');
+    for (const f of vscode.workspace.workspaceFolders ?? []) if (setting !== '') dirs.add(path.resolve(f.uri.fsPath, setting));
+    for (const r of this.manager.live()) if (r.view.dir !== '') dirs.add(path.dirname(r.view.dir));
+    return [...dirs];
+  }
+
+  /** Every run, newest first, with live runs' in-memory state (fresher than the files). */
+  list(): RunSummary[] {
+    const runs = readRuns(this.outputDirs());
+    for (const live of this.manager.live()) {
+      if (live.view.dir === '') continue;
+      const i = runs.findIndex((r) => path.resolve(r.dir) === path.resolve(live.view.dir));
+      const s = summarize(live.view, runs[i]?.checkpoints, true);
+      if (i >= 0) runs[i] = s;
+      else runs.unshift(s);
+    }
+    return runs;
+  }
+
+  /** One run in full: the live view while it trains, else read from its folder. */
+  read(dir: string): RunView {
+    const live = this.manager.find(dir);
+    if (live === undefined) return readRun(dir);
+    const fromDisk = readRun(dir);
+    return { ...live.view, info: fromDisk.info ?? live.view.info };
+  }
+
+  dispose(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    for (const d of this.disposables) d.dispose();
+  }
+
+  refresh(): void {
+    void this.scanRecipes();
+  }
+
+  private async scanRecipes(): Promise<void> {
+    const found = await vscode.workspace.findFiles('**/peft-train.yaml', '**/node_modules/**', 200);
+    this.recipeOutputDirs = new Map();
+    for (const u of found) this.readRecipe(u);
+    this.fireSoon();
+  }
+
+  private readRecipe(u: vscode.Uri): void {
+    this.recipeOutputDirs.set(u.fsPath, recipeOutputDir(u.fsPath));
+  }
+
+  private fireSoon(u?: vscode.Uri): void {
+    if (u !== undefined) this.pending.push(u);
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const uris = this.pending;
+      this.pending = [];
+      this.changed.fire(uris);
+    }, 500);
+  }
+}
+
+/** The recipe's output_dir (default "runs"), resolved against its folder; tolerant of broken YAML. */
+export function recipeOutputDir(recipeFile: string): string {
+  let out = 'runs';
+  try {
+    const doc: unknown = parseYaml(fs.readFileSync(recipeFile, 'utf8'));
+    const v = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>)['output_dir'] : undefined;
+    if (typeof v === 'string' && v.trim() !== '') out = v;
+  } catch {
+    // a half-typed recipe: keep the default
+  }
+  return path.resolve(path.dirname(recipeFile), out);
+}

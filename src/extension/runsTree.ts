@@ -1,0 +1,88 @@
+// The "Runs" tree view (peftStudio.runs): runs with their checkpoints and final adapter; context values
+// drive the item actions (open adapter folder, resume from here, delete run, open in dashboard, stop).
+import * as vscode from 'vscode';
+import type { RunSummary } from '../shared/dashboard';
+import type { RunsStore } from './runsStore';
+
+export type RunsTreeNode =
+  | { kind: 'run'; run: RunSummary }
+  | { kind: 'checkpoint'; run: RunSummary; step: number; dir: string }
+  | { kind: 'adapter'; run: RunSummary; dir: string };
+
+const STATUS_ICON: Record<RunSummary['status'], [string, string | undefined]> = {
+  starting: ['loading~spin', undefined],
+  running: ['sync~spin', 'charts.blue'],
+  completed: ['pass', 'charts.green'],
+  stopped: ['debug-pause', 'charts.yellow'],
+  failed: ['error', 'errorForeground'],
+  unknown: ['question', undefined],
+};
+
+export class RunsTreeProvider implements vscode.TreeDataProvider<RunsTreeNode>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<RunsTreeNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly sub: vscode.Disposable;
+
+  constructor(private readonly store: RunsStore) {
+    this.sub = store.onDidChange(() => this.changed.fire(undefined));
+  }
+
+  refresh(): void {
+    this.changed.fire(undefined);
+  }
+
+  getChildren(node?: RunsTreeNode): RunsTreeNode[] {
+    if (node === undefined) return this.store.list().map((run) => ({ kind: 'run', run }));
+    if (node.kind !== 'run') return [];
+    const children: RunsTreeNode[] = [...node.run.checkpoints].reverse().map((c) => ({ kind: 'checkpoint', run: node.run, step: c.step, dir: c.dir }));
+    if (node.run.adapterDir !== undefined) children.unshift({ kind: 'adapter', run: node.run, dir: node.run.adapterDir });
+    return children;
+  }
+
+  getTreeItem(node: RunsTreeNode): vscode.TreeItem {
+    if (node.kind === 'run') return runItem(node.run);
+    if (node.kind === 'adapter') {
+      const item = new vscode.TreeItem('adapter', vscode.TreeItemCollapsibleState.None);
+      item.description = 'final adapter';
+      item.iconPath = new vscode.ThemeIcon('package');
+      item.tooltip = node.dir;
+      item.resourceUri = vscode.Uri.file(node.dir);
+      item.contextValue = 'peftStudio.adapter';
+      item.command = { title: 'Open Adapter Folder', command: 'peftStudio.openAdapterFolder', arguments: [node] };
+      return item;
+    }
+    const item = new vscode.TreeItem(`step ${node.step}`, vscode.TreeItemCollapsibleState.None);
+    item.description = 'checkpoint';
+    item.iconPath = new vscode.ThemeIcon('save');
+    item.tooltip = node.dir;
+    item.resourceUri = vscode.Uri.file(node.dir);
+    item.contextValue = node.run.live ? 'peftStudio.checkpoint.live' : 'peftStudio.checkpoint';
+    return item;
+  }
+
+  dispose(): void {
+    this.sub.dispose();
+    this.changed.dispose();
+  }
+}
+
+function runItem(run: RunSummary): vscode.TreeItem {
+  const hasChildren = run.checkpoints.length > 0 || run.adapterDir !== undefined;
+  const item = new vscode.TreeItem(run.name, hasChildren ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+  item.id = run.dir;
+  const steps = run.maxSteps !== undefined ? `${run.lastStep}/${run.maxSteps}` : `${run.lastStep}`;
+  const loss = run.finalLoss ?? run.lastLoss;
+  item.description = `${run.live ? 'training' : run.status} · step ${steps}${loss !== undefined ? ` · loss ${loss.toFixed(3)}` : ''}`;
+  const [icon, color] = STATUS_ICON[run.status];
+  item.iconPath = new vscode.ThemeIcon(icon, color !== undefined ? new vscode.ThemeColor(color) : undefined);
+  const tip = new vscode.MarkdownString(`**${run.name}** — ${run.status}\n\n`);
+  tip.appendMarkdown(`- started: ${run.startedAt ?? '–'}\n- base model: \`${run.baseModel ?? '–'}\`\n- device: ${run.device ?? '–'}\n- steps: ${steps}\n`);
+  if (run.finalLoss !== undefined) tip.appendMarkdown(`- final loss: ${run.finalLoss.toFixed(4)}\n`);
+  if (run.error !== undefined) tip.appendMarkdown(`\n${run.error}\n`);
+  tip.appendMarkdown(`\n\`${run.dir}\``);
+  item.tooltip = tip;
+  const flags = [run.live ? 'live' : run.status, run.adapterDir !== undefined ? 'adapter' : '', run.checkpoints.length > 0 && !run.live ? 'resumable' : ''].filter((f) => f !== '');
+  item.contextValue = `peftStudio.run ${flags.join(' ')}`;
+  item.command = { title: 'Open in Dashboard', command: 'peftStudio.showRunInDashboard', arguments: [{ kind: 'run', run }] };
+  return item;
+}

@@ -1,0 +1,63 @@
+// The data the dashboard shows and the messages between the extension host and the dashboard webview.
+// Pure types (no Node, no DOM): built by src/core/runs, sent by src/extension/dashboard, drawn by webview/.
+import type { CheckpointEvent, DoneEvent, ErrorEvent, EvalEvent, LogEvent, RunEvent, RunInfo, StartEvent, StepEvent } from './protocol';
+
+export type RunStatus = 'starting' | 'running' | 'completed' | 'stopped' | 'failed' | 'unknown';
+
+/** Everything known about one run: its run.json and its events, reduced (src/core/runs/runState.ts). */
+export interface RunView {
+  /** Absolute run folder; the run's identity everywhere. */
+  dir: string;
+  name: string;
+  status: RunStatus;
+  info?: RunInfo;
+  start?: StartEvent;
+  steps: StepEvent[];
+  evals: EvalEvent[];
+  checkpoints: CheckpointEvent[];
+  logs: LogEvent[];
+  done?: DoneEvent;
+  error?: ErrorEvent;
+  /** Lines of metrics.jsonl that could not be read (truncated last line, bad JSON). */
+  skippedLines: number;
+}
+
+/** One row of the runs list. */
+export interface RunSummary {
+  dir: string;
+  name: string;
+  status: RunStatus;
+  startedAt?: string;
+  finishedAt?: string;
+  baseModel?: string;
+  device?: string;
+  lastStep: number;
+  maxSteps?: number;
+  lastLoss?: number;
+  finalLoss?: number;
+  checkpoints: { step: number; dir: string }[];
+  adapterDir?: string;
+  error?: string;
+  /** True while a worker of this extension trains it. */
+  live: boolean;
+}
+
+export type HostToWebview =
+  | { type: 'runs'; runs: RunSummary[] }
+  | { type: 'run'; run: RunView }
+  | { type: 'event'; dir: string; record: RunEvent }
+  | { type: 'select'; dir: string }
+  | { type: 'compare'; runs: RunView[] };
+
+export type WebviewToHost =
+  | { type: 'ready' }
+  | { type: 'selectRun'; dir: string }
+  | { type: 'compareRuns'; dirs: string[] }
+  | { type: 'refresh' }
+  | { type: 'command'; command: 'stop' | 'resume' | 'openAdapter' | 'train'; dir?: string };
+
+export function isWebviewToHost(x: unknown): x is WebviewToHost {
+  if (typeof x !== 'object' || x === null) return false;
+  const t = (x as { type?: unknown }).type;
+  return t === 'ready' || t === 'selectRun' || t === 'compareRuns' || t === 'refresh' || t === 'command';
+}

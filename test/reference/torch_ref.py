@@ -1,0 +1,347 @@
+#!/usr/bin/env python3
+# PyTorch reference for LoRA training: the math of transformers (Llama/Mistral/Qwen2, GPT-2) + PEFT LoRA +
+# torch AdamW/clip_grad_norm_, reimplemented with torch + numpy only. See test/reference/README.md.
+#
+# Usage: /usr/bin/python3 torch_ref.py JOB.json OUT.json
+# JOB: {"model_dir", "dtype": "float32"|"float64", "modules": [{"name","r","alpha","scaling"}],
+#       "init_adapter": path|null, "optimizer": {"beta1","beta2","eps","weight_decay","max_grad_norm"},
+#       "steps": [{"lr", "micro_batches": [{"input_ids","labels","attention_mask","position_ids"?}]}],
+#       "eval_batches"?: [...], "dropout_masks"?: ignored (reference runs dropout p=0),
+#       "output_adapter": path|null}
+# OUT: {"steps": [{"loss","grad_norm","label_tokens"}], "eval": [{"loss_sum","label_tokens"}]}
+import json
+import math
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+
+# ---------------------------------------------------------------- safetensors (numpy + struct)
+_ST_DTYPES = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "I64": np.int64, "I32": np.int32,
+              "U8": np.uint8, "I8": np.int8, "BOOL": np.bool_, "U16": np.uint16, "I16": np.int16}
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n).decode("utf-8"))
+        data = f.read()
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        b, t = e["data_offsets"]
+        raw = data[b:t]
+        shape = e["shape"]
+        if e["dtype"] == "BF16":
+            u16 = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
+            arr = u16.view(np.float32).reshape(shape)
+        else:
+            arr = np.frombuffer(raw, dtype=np.dtype(_ST_DTYPES[e["dtype"]]).newbyteorder("<")).reshape(shape)
+        out[name] = arr
+    return out
+
+
+def write_safetensors(path, tensors, metadata):
+    header = {"__metadata__": metadata}
+    offset = 0
+    blobs = []
+    for name in sorted(tensors):
+        arr = np.ascontiguousarray(tensors[name].astype("<f4"))
+        raw = arr.tobytes()
+        header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [offset, offset + len(raw)]}
+        offset += len(raw)
+        blobs.append(raw)
+    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for raw in blobs:
+            f.write(raw)
+
+
+def load_checkpoint(model_dir):
+    index = os.path.join(model_dir, "model.safetensors.index.json")
+    if os.path.exists(index):
+        with open(index) as f:
+            files = sorted(set(json.load(f)["weight_map"].values()))
+    else:
+        files = ["model.safetensors"]
+    weights = {}
+    for fn in files:
+        weights.update(read_safetensors(os.path.join(model_dir, fn)))
+    return weights
+
+
+# ---------------------------------------------------------------- LoRA (peft/tuners/lora/layer.py Linear.forward)
+class Lora:
+    def __init__(self, adapters, scaling):
+        self.adapters = adapters  # module name -> (A [r,in], B [out,r]) leaf tensors
+        self.scaling = scaling
+
+    def apply(self, name, x, base_out):
+        if name not in self.adapters:
+            return base_out
+        a, b = self.adapters[name]
+        # base(x) + lora_B(lora_A(dropout(x))) * scaling; dropout p=0 is nn.Identity
+        return base_out + (x @ a.t()) @ b.t() * self.scaling[name]
+
+
+def linear(w, name, x, lora):
+    """nn.Linear: x @ W^T + b, W [out, in]."""
+    out = x @ w[name + ".weight"].t()
+    if name + ".bias" in w:
+        out = out + w[name + ".bias"]
+    return lora.apply(name, x, out)
+
+
+def conv1d(w, name, x, lora):
+    """transformers.pytorch_utils.Conv1D: x @ W + b, W [in, out]."""
+    out = x @ w[name + ".weight"] + w[name + ".bias"]
+    return lora.apply(name, x, out)
+
+
+# ---------------------------------------------------------------- attention masks (masking_utils: causal + padding)
+def attention_bias(attention_mask, position_ids, dtype):
+    """Additive mask [B,1,S,S]: 0 where key j is visible from query i, finfo.min elsewhere.
+    Causal, keys with attention_mask 0 hidden; with explicit position_ids, a new segment starts at each
+    position 0 (packed sequences: block-diagonal causal)."""
+    bsz, seq = attention_mask.shape
+    i = torch.arange(seq)
+    allowed = (i[None, :] <= i[:, None])[None].expand(bsz, seq, seq)
+    allowed = allowed & (attention_mask[:, None, :] > 0)
+    if position_ids is not None:
+        seg = torch.cumsum((position_ids == 0).long(), dim=-1)
+        allowed = allowed & (seg[:, :, None] == seg[:, None, :])
+    bias = torch.zeros(bsz, 1, seq, seq, dtype=dtype)
+    bias.masked_fill_(~allowed[:, None], torch.finfo(dtype).min)
+    return bias
+
+
+def attend(q, k, v, bias, scale, divide=False):
+    """eager_attention_forward: softmax(q k^T * scale + mask) in fp32, @ v. q,k,v: [B,H,S,D].
+    GPT-2's version divides by sqrt(head_dim) instead (modeling_gpt2.eager_attention_forward)."""
+    scores = torch.matmul(q, k.transpose(2, 3))
+    scores = (scores / math.sqrt(q.shape[-1]) if divide else scores * scale) + bias
+    probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
+    return torch.matmul(probs, v)
+
+
+# ---------------------------------------------------------------- Llama / Mistral / Qwen2 (modeling_llama.py)
+def rope_inv_freq(cfg, head_dim, ftype):
+    """modeling_rope_utils: default / linear / llama3 / dynamic (within max_position_embeddings).
+    transformers computes in fp32; the float64 mode computes in float64 (for tight checks)."""
+    params = cfg.get("rope_parameters") or {}
+    theta = params.get("rope_theta", cfg.get("rope_theta", 10000.0))
+    scaling = cfg.get("rope_scaling") or (params if "rope_type" in params or "type" in params else None)
+    inv = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).to(ftype) / head_dim))
+    if scaling is None:
+        return inv
+    rtype = scaling.get("rope_type", scaling.get("type", "default"))
+    if rtype == "linear":
+        return inv / scaling["factor"]
+    if rtype == "llama3":
+        factor = scaling["factor"]
+        low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+        old = scaling["original_max_position_embeddings"]
+        low_wavelen, high_wavelen = old / low, old / high
+        wavelen = 2 * math.pi / inv
+        inv_l = torch.where(wavelen > low_wavelen, inv / factor, inv)
+        smooth = (old / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * inv_l / factor + smooth * inv_l
+        is_medium = ~(wavelen < high_wavelen) * ~(wavelen > low_wavelen)
+        return torch.where(is_medium, smoothed, inv_l)
+    if rtype in ("default", "dynamic"):
+        return inv
+    raise ValueError(f"unsupported rope_type {rtype}")
+
+
+def rotate_half(x):
+    h = x.shape[-1] // 2
+    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+def rms_norm(x, weight, eps):
+    """LlamaRMSNorm: fp32 x * rsqrt(mean(x^2) + eps), cast back, times weight."""
+    dtype = x.dtype
+    h = x.to(torch.float32) if dtype != torch.float64 else x
+    var = h.pow(2).mean(-1, keepdim=True)
+    h = h * torch.rsqrt(var + eps)
+    return weight * h.to(dtype)
+
+
+def llama_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
+    hidden = cfg["hidden_size"]
+    n_heads = cfg["num_attention_heads"]
+    n_kv = cfg.get("num_key_value_heads") or n_heads
+    head_dim = cfg.get("head_dim") or hidden // n_heads
+    eps = cfg.get("rms_norm_eps", 1e-6)
+    bsz, seq = input_ids.shape
+    explicit_pos = position_ids is not None
+    if not explicit_pos:
+        position_ids = torch.arange(seq)[None].expand(bsz, seq)
+    ftype = torch.float64 if dtype == torch.float64 else torch.float32
+    inv = rope_inv_freq(cfg, head_dim, ftype)  # fp32 as transformers
+    freqs = position_ids.to(ftype)[:, :, None] * inv[None, None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos().to(dtype)[:, None], emb.sin().to(dtype)[:, None]
+    bias = attention_bias(attention_mask, position_ids if explicit_pos else None, dtype)
+    h = w["model.embed_tokens.weight"][input_ids]
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}"
+        res = h
+        x = rms_norm(h, w[p + ".input_layernorm.weight"], eps)
+        q = linear(w, p + ".self_attn.q_proj", x, lora).view(bsz, seq, n_heads, head_dim).transpose(1, 2)
+        k = linear(w, p + ".self_attn.k_proj", x, lora).view(bsz, seq, n_kv, head_dim).transpose(1, 2)
+        v = linear(w, p + ".self_attn.v_proj", x, lora).view(bsz, seq, n_kv, head_dim).transpose(1, 2)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        rep = n_heads // n_kv  # repeat_kv
+        k = k.repeat_interleave(rep, dim=1)
+        v = v.repeat_interleave(rep, dim=1)
+        o = attend(q, k, v, bias, head_dim ** -0.5).transpose(1, 2).reshape(bsz, seq, n_heads * head_dim)
+        h = res + linear(w, p + ".self_attn.o_proj", o, lora)
+        res = h
+        x = rms_norm(h, w[p + ".post_attention_layernorm.weight"], eps)
+        g = linear(w, p + ".mlp.gate_proj", x, lora)
+        u = linear(w, p + ".mlp.up_proj", x, lora)
+        h = res + linear(w, p + ".mlp.down_proj", torch.nn.functional.silu(g) * u, lora)
+    h = rms_norm(h, w["model.norm.weight"], eps)
+    tied = cfg.get("tie_word_embeddings", False) or "lm_head.weight" not in w
+    head = w["model.embed_tokens.weight"] if tied else w["lm_head.weight"]
+    return lora.apply("lm_head", h, h @ head.t())
+
+
+# ---------------------------------------------------------------- GPT-2 (modeling_gpt2.py)
+def gelu_new(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+def gpt2_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
+    hidden = cfg["n_embd"]
+    n_heads = cfg["n_head"]
+    head_dim = hidden // n_heads
+    eps = cfg.get("layer_norm_epsilon", 1e-5)
+    bsz, seq = input_ids.shape
+    explicit_pos = position_ids is not None
+    if not explicit_pos:
+        position_ids = torch.arange(seq)[None].expand(bsz, seq)
+    bias = attention_bias(attention_mask, position_ids if explicit_pos else None, dtype)
+    h = w["transformer.wte.weight"][input_ids] + w["transformer.wpe.weight"][position_ids]
+
+    def ln(x, name):
+        return torch.nn.functional.layer_norm(x, (hidden,), w[name + ".weight"], w[name + ".bias"], eps)
+
+    for i in range(cfg["n_layer"]):
+        p = f"transformer.h.{i}"
+        res = h
+        x = ln(h, p + ".ln_1")
+        qkv = conv1d(w, p + ".attn.c_attn", x, lora)
+        q, k, v = (t.view(bsz, seq, n_heads, head_dim).transpose(1, 2) for t in qkv.split(hidden, dim=2))
+        o = attend(q, k, v, bias, None, divide=True).transpose(1, 2).reshape(bsz, seq, hidden)
+        h = res + conv1d(w, p + ".attn.c_proj", o, lora)
+        res = h
+        x = ln(h, p + ".ln_2")
+        h = res + conv1d(w, p + ".mlp.c_proj", gelu_new(conv1d(w, p + ".mlp.c_fc", x, lora)), lora)
+    h = ln(h, "transformer.ln_f")
+    return h @ w["transformer.wte.weight"].t()
+
+
+def normalise_gpt2_keys(w):
+    """The hub gpt2 file has no `transformer.` prefix and carries attn.bias buffers."""
+    out = {}
+    for k, v in w.items():
+        if k.endswith(".attn.bias") or k.endswith(".attn.masked_bias"):
+            continue
+        out[k if k.startswith("transformer.") or k.startswith("lm_head") else "transformer." + k] = v
+    return out
+
+
+# ---------------------------------------------------------------- loss (loss_utils.ForCausalLMLoss)
+def loss_sum(logits, labels):
+    """Summed CE over shifted labels != -100, in fp32 (or fp64), and the label-token count."""
+    logits = logits.float() if logits.dtype != torch.float64 else logits
+    shift_logits = logits[:, :-1].reshape(-1, logits.shape[-1])
+    shift_labels = labels[:, 1:].reshape(-1)
+    total = torch.nn.functional.cross_entropy(shift_logits, shift_labels, ignore_index=-100, reduction="sum")
+    return total, int((shift_labels != -100).sum())
+
+
+def main():
+    job_path, out_path = sys.argv[1], sys.argv[2]
+    with open(job_path) as f:
+        job = json.load(f)
+    dtype = torch.float64 if job.get("dtype") == "float64" else torch.float32
+    torch.manual_seed(0)
+    torch.set_num_threads(int(job.get("threads", 2)))
+    model_dir = job["model_dir"]
+    with open(os.path.join(model_dir, "config.json")) as f:
+        cfg = json.load(f)
+    w = {k: torch.from_numpy(np.array(v, dtype=np.float64)).to(dtype) for k, v in load_checkpoint(model_dir).items()}
+    is_gpt2 = cfg.get("model_type") == "gpt2"
+    if is_gpt2:
+        w = normalise_gpt2_keys(w)
+    forward = gpt2_forward if is_gpt2 else llama_forward
+
+    init = read_safetensors(job["init_adapter"]) if job.get("init_adapter") else {}
+    adapters, scaling, params, names = {}, {}, [], []
+    for m in job["modules"]:
+        key = "base_model.model." + m["name"]
+        a = torch.tensor(np.array(init[key + ".lora_A.weight"], dtype=np.float64), dtype=dtype, requires_grad=True)
+        b = torch.tensor(np.array(init[key + ".lora_B.weight"], dtype=np.float64), dtype=dtype, requires_grad=True)
+        adapters[m["name"]] = (a, b)
+        scaling[m["name"]] = float(m["scaling"])
+        params += [a, b]
+        names += [key + ".lora_A.weight", key + ".lora_B.weight"]
+    lora = Lora(adapters, scaling)
+    opt = job["optimizer"]
+    optim = torch.optim.AdamW(params, lr=1e-3, betas=(opt["beta1"], opt["beta2"]), eps=opt["eps"],
+                              weight_decay=opt["weight_decay"])
+
+    def batch_loss(mb):
+        ids = torch.tensor(mb["input_ids"], dtype=torch.int64)
+        labels = torch.tensor(mb["labels"], dtype=torch.int64)
+        mask = torch.tensor(mb.get("attention_mask") or np.ones(ids.shape, dtype=np.int64).tolist())
+        pos = torch.tensor(mb["position_ids"], dtype=torch.int64) if mb.get("position_ids") else None
+        return loss_sum(forward(cfg, w, lora, ids, mask, pos, dtype), labels)
+
+    results = []
+    for step in job["steps"]:
+        optim.zero_grad(set_to_none=True)
+        mbs = step["micro_batches"]
+        n_items = sum(int((torch.tensor(mb["labels"])[:, 1:] != -100).sum()) for mb in mbs)
+        total = 0.0
+        for mb in mbs:  # Trainer: each micro-batch loss = sum / num_items_in_batch, backward accumulates
+            s, _ = batch_loss(mb)
+            loss = s / n_items
+            loss.backward()
+            total += float(loss.detach())
+        max_norm = float(opt["max_grad_norm"])
+        if max_norm > 0:
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+        else:
+            grad_norm = float(torch.norm(torch.stack([torch.norm(p.grad.detach(), 2) for p in params]), 2))
+        for g in optim.param_groups:
+            g["lr"] = float(step["lr"])
+        optim.step()
+        results.append({"loss": total, "grad_norm": grad_norm, "label_tokens": n_items})
+
+    evals = []
+    with torch.no_grad():
+        for mb in job.get("eval_batches", []):
+            s, n = batch_loss(mb)
+            evals.append({"loss_sum": float(s), "label_tokens": n})
+
+    if job.get("output_adapter"):
+        write_safetensors(job["output_adapter"],
+                          {n: p.detach().to(torch.float64).numpy() for n, p in zip(names, params)},
+                          {"format": "pt"})
+    with open(out_path, "w") as f:
+        json.dump({"steps": results, "eval": evals, "parameter_names": names}, f)
+
+
+if __name__ == "__main__":
+    main()

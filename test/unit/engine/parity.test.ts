@@ -1,0 +1,121 @@
+// Parity of engine.step with the PyTorch reference (test/reference/torch_ref.py, transformers + PEFT + torch AdamW
+// math) in fp32: per-step loss and grad_norm, final adapter, eval loss, on tiny llama / qwen2 / gpt2 fixtures.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import type { ModelInventory } from '../../../src/core/hf/types';
+import { createEngine } from '../../../src/core/train/engine';
+import type { Batch, LoraTarget, OptimizerOptions, StepResult } from '../../../src/core/train/engineApi';
+import { Rng } from '../../../src/core/util/random';
+import { randomBatch, randomState, relErr, runReference, targetsFor, tinyModel, tmpDir, writeAdapter } from './helpers';
+
+interface Case {
+  inventory: ModelInventory;
+  targets: LoraTarget[];
+  optimizer: OptimizerOptions;
+  steps: { lr: number; microBatches: Batch[] }[];
+  evalBatch: Batch;
+}
+
+/** Two rows packed into each row: position ids restart at 0 where the second sequence begins. */
+function packed(rng: Rng, vocab: number, rows: number, seqLen: number): Batch {
+  const b = randomBatch(rng, vocab, rows, seqLen, 0);
+  const pos = new BigInt64Array(rows * seqLen);
+  for (let r = 0; r < rows; r++) {
+    const cut = 3 + r * 2;
+    for (let t = 0; t < seqLen; t++) pos[r * seqLen + t] = BigInt(t < cut ? t : t - cut);
+    b.labels[r * seqLen + cut] = -100n; // first token of the second sequence has no prediction from the first
+  }
+  return { ...b, positionIds: pos };
+}
+
+async function runCase(c: Case, dir: string): Promise<{ mine: StepResult[]; ref: ReturnType<typeof runReference>; adapterErr: number; evalMine: number }> {
+  const init = randomState(c.targets, 11, 0.3, 0.3);
+  const initFile = `${dir}/init.safetensors`;
+  writeAdapter(initFile, init);
+  const engine = await createEngine({
+    inventory: c.inventory, targets: c.targets, loraDropout: 0, optimizer: c.optimizer, device: 'cpu', precision: 'fp32', cacheDir: `${dir}/cache`, threads: 1,
+  });
+  try {
+    await engine.setState(init);
+    const mine: StepResult[] = [];
+    for (const s of c.steps) mine.push(await engine.step(s.microBatches, s.lr, 0));
+    const evalMine = (await engine.evalLoss(c.evalBatch)).lossSum;
+    const ref = runReference({ inventory: c.inventory, targets: c.targets, initAdapter: initFile, optimizer: c.optimizer, steps: c.steps, evalBatches: [c.evalBatch] }, dir);
+    const state = await engine.getState();
+    let adapterErr = 0;
+    for (const [k, v] of state.params) {
+      const r = ref.adapter.get(k);
+      assert.ok(r !== undefined, `reference adapter has ${k}`);
+      adapterErr = Math.max(adapterErr, relErr(v, r));
+    }
+    return { mine, ref, adapterErr, evalMine };
+  } finally {
+    await engine.dispose();
+  }
+}
+
+function checkParity(name: string, c: Case, r: Awaited<ReturnType<typeof runCase>>): void {
+  assert.equal(r.mine.length, r.ref.steps.length);
+  r.mine.forEach((m, i) => {
+    const ref = r.ref.steps[i]!;
+    if (process.env['PARITY_DEBUG'] !== undefined) console.log(name, i + 1, m.loss, ref.loss, (m.loss - ref.loss) / ref.loss, m.gradNorm, ref.grad_norm, (m.gradNorm - ref.grad_norm) / ref.grad_norm);
+    assert.equal(m.labelTokens, ref.label_tokens, `${name} step ${i + 1} label tokens`);
+    assert.ok(Math.abs(m.loss - ref.loss) <= 1e-4 * Math.abs(ref.loss), `${name} step ${i + 1} loss ${m.loss} vs torch ${ref.loss}`);
+    assert.ok(Math.abs(m.gradNorm - ref.grad_norm) <= 1e-3 * ref.grad_norm, `${name} step ${i + 1} grad_norm ${m.gradNorm} vs torch ${ref.grad_norm}`);
+  });
+  assert.ok(r.adapterErr <= 1e-3, `${name} final adapter relative error ${r.adapterErr}`);
+  const refEval = r.ref.eval[0]!.loss_sum;
+  assert.ok(Math.abs(r.evalMine - refEval) <= 1e-4 * Math.abs(refEval), `${name} eval loss ${r.evalMine} vs torch ${refEval}`);
+  // The case must exercise clipping in some steps and not in others, and the adapter must have moved.
+  const clipped = r.ref.steps.filter((s) => s.grad_norm > c.optimizer.maxGradNorm).length;
+  assert.ok(clipped > 0 && clipped < r.ref.steps.length, `${name}: clipping active in ${clipped}/${r.ref.steps.length} steps`);
+}
+
+const lrs = (n: number, peak: number): number[] => Array.from({ length: n }, (_, i) => (peak * (i + 1)) / n);
+
+describe('engine parity with the PyTorch reference (fp32)', function () {
+  this.timeout(120_000);
+  const dirs: string[] = [];
+  after(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
+
+  it('llama: GQA, llama3 rope_scaling, all-linear targets, padding, packing, weight decay, clipping', async () => {
+    const dir = tmpDir('parity-llama');
+    dirs.push(dir);
+    const inventory = await tinyModel('llama', `${dir}/model`, {
+      rope_scaling: { rope_type: 'llama3', factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 8 },
+    });
+    assert.equal(inventory.spec.numKvHeads * 2, inventory.spec.numHeads);
+    const targets = targetsFor(inventory, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], 4, 8);
+    targets[1] = { ...targets[1]!, r: 2, alpha: 16, scaling: 8 };
+    const rng = new Rng(5);
+    const V = inventory.spec.vocabSize;
+    const steps = lrs(8, 0.005).map((lr, i) => ({ lr, microBatches: [i === 3 ? packed(rng, V, 2, 12) : randomBatch(rng, V, 3, 12 + (i % 3))] }));
+    const c: Case = { inventory, targets, optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, maxGradNorm: 5.5 }, steps, evalBatch: randomBatch(rng, V, 2, 9) };
+    checkParity('llama', c, await runCase(c, dir));
+  });
+
+  it('qwen2: q/k/v bias, tied embeddings, gradient accumulation 2, prompt tokens masked', async () => {
+    const dir = tmpDir('parity-qwen2');
+    dirs.push(dir);
+    const inventory = await tinyModel('qwen2', `${dir}/model`);
+    assert.ok(inventory.spec.qkvBias && inventory.spec.tieWordEmbeddings);
+    const targets = targetsFor(inventory, ['q_proj', 'k_proj', 'v_proj', 'o_proj'], 4, 4);
+    const rng = new Rng(6);
+    const V = inventory.spec.vocabSize;
+    const steps = lrs(8, 0.01).map((lr) => ({ lr, microBatches: [randomBatch(rng, V, 2, 10, 3, 3), randomBatch(rng, V, 3, 7, 2, 2)] }));
+    const c: Case = { inventory, targets, optimizer: { beta1: 0.9, beta2: 0.99, eps: 1e-6, weightDecay: 0.1, maxGradNorm: 2.6 }, steps, evalBatch: randomBatch(rng, V, 2, 8) };
+    checkParity('qwen2', c, await runCase(c, dir));
+  });
+
+  it('gpt2: Conv1D targets (c_attn, c_proj, c_fc), learned positions, tied head, padding', async () => {
+    const dir = tmpDir('parity-gpt2');
+    dirs.push(dir);
+    const inventory = await tinyModel('gpt2', `${dir}/model`, undefined, undefined, 3);
+    const targets = targetsFor(inventory, ['c_attn', 'attn.c_proj', 'c_fc', 'mlp.c_proj'], 4, 16);
+    const rng = new Rng(7);
+    const V = inventory.spec.vocabSize;
+    const steps = lrs(8, 0.005).map((lr) => ({ lr, microBatches: [randomBatch(rng, V, 3, 11)] }));
+    const c: Case = { inventory, targets, optimizer: { beta1: 0.85, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 4.5 }, steps, evalBatch: randomBatch(rng, V, 3, 6) };
+    checkParity('gpt2', c, await runCase(c, dir));
+  });
+});

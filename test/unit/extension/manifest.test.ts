@@ -1,0 +1,80 @@
+// package.json's contributions against CONTRACTS.md §5 and the command table: ids, titles, category,
+// menus that name real commands, the activity-bar container with its views, and settings.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+interface Manifest {
+  activationEvents: string[];
+  contributes: {
+    commands: { command: string; title: string; category: string; enablement?: string }[];
+    menus: Record<string, { command: string; when?: string }[]>;
+    viewsContainers: { activitybar: { id: string; title: string; icon: string }[] };
+    views: Record<string, { id: string; type?: string; name: string }[]>;
+    configuration: { properties: Record<string, { default: unknown }> };
+  };
+}
+
+const root = path.resolve(__dirname, '../../..');
+const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as Manifest;
+const c = manifest.contributes;
+
+describe('extension manifest', () => {
+  it('contributes the contract commands under category PEFT with their exact titles', () => {
+    const byId = new Map(c.commands.map((x) => [x.command, x]));
+    const required: Record<string, string> = {
+      'peftStudio.newProject': 'New Adapter Project',
+      'peftStudio.train': 'Train Adapter',
+      'peftStudio.stop': 'Stop Training',
+      'peftStudio.resume': 'Resume Training',
+      'peftStudio.openDashboard': 'Open Training Dashboard',
+      'peftStudio.count': 'Count Trainable Parameters',
+      'peftStudio.estimate': 'Estimate Training Memory',
+      'peftStudio.compareRuns': 'Compare Runs',
+      'peftStudio.openDemo': 'Open Demo Project',
+    };
+    for (const [id, title] of Object.entries(required)) assert.equal(byId.get(id)?.title, title, id);
+    for (const x of c.commands) {
+      assert.equal(x.category, 'PEFT', x.command);
+      assert.match(x.command, /^peftStudio\.[a-zA-Z]+$/);
+    }
+  });
+
+  it('the command table registers exactly the contributed commands', () => {
+    const src = fs.readFileSync(path.join(root, 'src/extension/commands.ts'), 'utf8');
+    const table = src.slice(src.indexOf('export const COMMANDS'));
+    const ids = [...table.matchAll(/^ {2}'(peftStudio\.\w+)':/gm)].map((m) => m[1]);
+    assert.deepEqual([...ids].sort(), c.commands.map((x) => x.command).sort());
+  });
+
+  it('every menu entry names a contributed command', () => {
+    const ids = new Set(c.commands.map((x) => x.command));
+    let entries = 0;
+    for (const [menu, items] of Object.entries(c.menus)) {
+      for (const item of items) {
+        assert.ok(ids.has(item.command), `${menu}: ${item.command}`);
+        entries++;
+      }
+    }
+    assert.ok(c.menus['explorer/context']?.some((m) => m.command === 'peftStudio.train' && /peft-train\.yaml/.test(m.when ?? '')));
+    assert.ok(c.menus['editor/title']?.some((m) => m.command === 'peftStudio.train'));
+    assert.ok(entries > 20);
+  });
+
+  it('has the PEFT Studio activity-bar container with the dashboard webview view and the runs tree', () => {
+    const container = c.viewsContainers.activitybar.find((x) => x.id === 'peftStudio');
+    assert.equal(container?.title, 'PEFT Studio');
+    assert.ok(fs.existsSync(path.join(root, container?.icon ?? 'missing')), 'icon file exists');
+    const views = c.views['peftStudio'] ?? [];
+    assert.deepEqual(views.map((v) => [v.id, v.type ?? 'tree']), [['peftStudio.dashboard', 'webview'], ['peftStudio.runs', 'tree']]);
+    assert.ok(manifest.activationEvents.includes('onView:peftStudio.dashboard'));
+  });
+
+  it('declares the settings the extension reads', () => {
+    const src = ['runManager.ts', 'runsStore.ts', 'cli.ts'].map((f) => fs.readFileSync(path.join(root, 'src/extension', f), 'utf8')).join('\n');
+    const read = new Set([...src.matchAll(/get<\w+>\('(\w+)'/g)].map((m) => `peftStudio.${m[1]}`));
+    assert.ok(read.size >= 4);
+    for (const key of read) assert.ok(key in c.configuration.properties, key);
+    assert.equal(c.configuration.properties['peftStudio.outputDir']?.default, 'runs');
+  });
+});

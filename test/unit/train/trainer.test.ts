@@ -1,0 +1,165 @@
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeFixture } from '../../../src/core/fixtures/makeFixture';
+import { writeSampleData } from '../../../src/core/fixtures/sampleData';
+import { runTraining, TrainingFailed } from '../../../src/core/train/trainer';
+import { readSafetensorsHeader, readTensorAsFloat32 } from '../../../src/core/safetensors/read';
+import type { DoneEvent, RunEvent, RunInfo, StepEvent } from '../../../src/shared/protocol';
+
+let root: string;
+let proj: string;
+
+const recipe = (extra: { training?: string; dataset?: string; top?: string; lr?: string; warmup?: number } = {}): string => `base_model: ./model
+dataset:
+  train: data/prompt_completion/train.jsonl
+  eval: data/prompt_completion/eval.jsonl
+  max_length: 96
+${extra.dataset ?? ''}training:
+  per_device_train_batch_size: 2
+  gradient_accumulation_steps: 2
+  learning_rate: ${extra.lr ?? '5.0e-3'}
+  warmup_steps: ${extra.warmup ?? 2}
+  seed: 7
+${extra.training ?? ''}device: cpu
+output_dir: runs
+${extra.top ?? ''}`;
+
+async function train(name: string, text: string, more: { resume?: string; stopAt?: number } = {}): Promise<{ events: RunEvent[]; done: DoneEvent }> {
+  const file = join(proj, `${name}.yaml`);
+  writeFileSync(file, text);
+  const events: RunEvent[] = [];
+  const ac = new AbortController();
+  const done = await runTraining({
+    configFile: file,
+    signal: ac.signal,
+    ...(more.resume !== undefined ? { resume: more.resume } : {}),
+    onEvent: (e) => {
+      events.push(e);
+      if (e.event === 'step' && e.step === more.stopAt) ac.abort();
+    },
+  });
+  return { events, done };
+}
+
+const steps = (ev: RunEvent[]): StepEvent[] => ev.filter((e): e is StepEvent => e.event === 'step');
+
+describe('trainer (real runs on a tiny Llama fixture)', function () {
+  this.timeout(120000);
+
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'peft-trainer-'));
+    proj = join(root, 'proj');
+    await makeFixture({ arch: 'llama', outDir: join(proj, 'model'), size: 'tiny', seed: 3 });
+    writeSampleData(join(proj, 'data'), { trainCount: 24, evalCount: 4, formats: ['prompt_completion'] });
+    writeFileSync(join(proj, 'adapter_config.json'), JSON.stringify({ r: 4, lora_alpha: 8, lora_dropout: 0.1, target_modules: ['q_proj', 'v_proj', 'down_proj'], task_type: 'CAUSAL_LM' }));
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it('trains: the loss falls, the run folder is complete and metrics.jsonl holds the contract records', async () => {
+    const { events, done } = await train('fall', recipe({ lr: '5.0e-2', training: '  max_steps: 24\n  eval_steps: 12\n  save_steps: 12\n', top: 'run_name: fall\n' }));
+    const s = steps(events);
+    assert.equal(s.length, 24);
+    const mean = (xs: StepEvent[]): number => xs.reduce((a, e) => a + e.loss, 0) / xs.length;
+    assert.ok(mean(s.slice(-6)) < mean(s.slice(0, 6)) - 0.2 && s[23]!.loss < s[0]!.loss - 0.3, `loss did not fall: ${mean(s.slice(0, 6))} → ${mean(s.slice(-6))}`);
+    assert.equal(s[0]!.lr, 0); // linear warmup: the first step uses lambda(0) = 0
+    assert.equal(s[1]!.lr, 5e-2 / 2);
+    const evals = events.filter((e) => e.event === 'eval');
+    assert.deepEqual(evals.map((e) => e.step), [12, 24]);
+    const dir = done.run_dir;
+    assert.equal(dir, join(proj, 'runs', 'fall'));
+    // metrics.jsonl = exactly the emitted records, one per line
+    const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as RunEvent);
+    assert.deepEqual(lines, events);
+    const start = events[0]!;
+    assert.equal(start.event, 'start');
+    if (start.event === 'start') {
+      assert.equal(start.trainable, 2 * (4 * (64 + 64) + 4 * (64 + 32) + 4 * (128 + 64)));
+      assert.equal(start.device, 'cpu');
+      assert.equal(start.max_steps, 24);
+    }
+    for (const e of s) {
+      assert.deepEqual(Object.keys(e).slice(0, 9), ['event', 'step', 'epoch', 'loss', 'lr', 'grad_norm', 'tokens', 'tokens_per_s', 'elapsed_s']);
+    }
+    assert.equal(s[23]!.epoch, 4); // 24 steps × 4 sequences / 24 examples
+    assert.equal(events[events.length - 1]!.event, 'done');
+    assert.equal(done.final_loss, s[23]!.loss);
+    // run.json, checkpoints and the PEFT adapter
+    const info = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as RunInfo;
+    assert.equal(info.status, 'completed');
+    assert.equal(info.last_step, 24);
+    assert.deepEqual(readdirSync(join(dir, 'checkpoints')).sort(), ['step-12', 'step-24']);
+    for (const f of ['adapter_model.safetensors', 'adapter_config.json', 'optimizer.safetensors', 'trainer_state.json']) {
+      assert.ok(existsSync(join(dir, 'checkpoints', 'step-12', f)), f);
+    }
+    const h = readSafetensorsHeader(join(done.adapter_dir, 'adapter_model.safetensors'));
+    assert.deepEqual(h.metadata, { format: 'pt' });
+    const a = h.tensors.get('base_model.model.model.layers.1.mlp.down_proj.lora_A.weight')!;
+    assert.deepEqual([a.dtype, a.shape], ['F32', [4, 128]]);
+    assert.deepEqual(h.tensors.get('base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight')!.shape, [32, 4]);
+    assert.equal(h.tensors.size, 12);
+    const cfg = JSON.parse(readFileSync(join(done.adapter_dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(cfg['peft_type'], 'LORA');
+    assert.equal(cfg['base_model_name_or_path'], join(proj, 'model'));
+    assert.equal(cfg['r'], 4);
+    // B moved away from its zero init
+    const b = readTensorAsFloat32(h.tensors.get('base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight')!);
+    assert.ok(b.some((x) => x !== 0));
+  });
+
+  it('resumes exactly: 8 steps straight = 4 steps, stop, resume 4 (same losses, same adapter bytes)', async () => {
+    const cfg = recipe({ training: '  max_steps: 8\n', dataset: '  shuffle: true\n' });
+    const straight = await train('straight', cfg + 'run_name: straight\n');
+    const first = await train('halves', cfg + 'run_name: halves\n', { stopAt: 4 });
+    assert.equal(first.done.stopped, true);
+    assert.equal(steps(first.events).length, 4);
+    const halvesDir = join(proj, 'runs', 'halves');
+    assert.equal((JSON.parse(readFileSync(join(halvesDir, 'run.json'), 'utf8')) as RunInfo).status, 'stopped');
+    assert.ok(existsSync(join(halvesDir, 'checkpoints', 'step-4', 'trainer_state.json')));
+    const second = await train('halves', cfg + 'run_name: halves\n', { resume: halvesDir });
+    const start = second.events[0]!;
+    assert.ok(start.event === 'start' && start.resumed_from_step === 4);
+    const resumed = [...steps(first.events), ...steps(second.events)];
+    assert.deepEqual(resumed.map((e) => e.step), [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.deepEqual(resumed.map((e) => e.loss), steps(straight.events).map((e) => e.loss));
+    assert.deepEqual(resumed.map((e) => e.lr), steps(straight.events).map((e) => e.lr));
+    assert.deepEqual(resumed.map((e) => e.grad_norm), steps(straight.events).map((e) => e.grad_norm));
+    const bytes = (d: string): Buffer => readFileSync(join(d, 'adapter_model.safetensors'));
+    assert.ok(bytes(second.done.adapter_dir).equals(bytes(straight.done.adapter_dir)), 'adapters differ');
+    // metrics.jsonl was appended: both halves are in it
+    const lines = readFileSync(join(halvesDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as RunEvent);
+    assert.equal(lines.filter((e) => e.event === 'start').length, 2);
+    assert.equal(steps(lines).length, 8);
+    assert.equal((JSON.parse(readFileSync(join(halvesDir, 'run.json'), 'utf8')) as RunInfo).status, 'completed');
+  });
+
+  it('stops on a non-finite loss, names the step and what to try, keeps the last good checkpoint', async () => {
+    let caught: unknown;
+    const events: RunEvent[] = [];
+    writeFileSync(join(proj, 'nan.yaml'), recipe({ lr: '1.0e+38', warmup: 0, training: '  max_steps: 6\n  max_grad_norm: 0\n  save_steps: 1\n', top: 'run_name: nan\n' }));
+    try {
+      await runTraining({ configFile: join(proj, 'nan.yaml'), onEvent: (e) => events.push(e) });
+    } catch (e) {
+      caught = e;
+    }
+    assert.ok(caught instanceof TrainingFailed, String(caught) + JSON.stringify(events.slice(-3)));
+    const err = events[events.length - 1]!;
+    assert.equal(err.event, 'error');
+    if (err.event !== 'error') return;
+    assert.equal(err.step, 2); // step 1's loss is computed before its (huge) update
+    assert.match(err.message, /training diverged at step 2: the loss is NaN|training diverged at step 2: the (loss|gradient norm) is (NaN|Infinity)/);
+    assert.match(err.message, /lower training\.learning_rate.*max_grad_norm.*check the data/);
+    assert.equal(err.checkpoint, join(proj, 'runs', 'nan', 'checkpoints', 'step-1'));
+    const info = JSON.parse(readFileSync(join(proj, 'runs', 'nan', 'run.json'), 'utf8')) as RunInfo;
+    assert.equal(info.status, 'failed');
+    assert.equal(info.last_step, 1);
+    assert.ok(!existsSync(join(proj, 'runs', 'nan', 'adapter')));
+    assert.deepEqual(readdirSync(join(proj, 'runs', 'nan', 'checkpoints')), ['step-1']);
+  });
+
+  it('bad input fails before a run folder exists, and an existing run folder is not overwritten', async () => {
+    await assert.rejects(train('badkey', recipe({ training: '  max_step: 3\n' })), /unknown key "training.max_step"\. Did you mean "max_steps"\?/);
+    await assert.rejects(train('again', recipe({ top: 'run_name: fall\n' })), /run folder already exists/);
+  });
+});

@@ -1,0 +1,117 @@
+// peft-train.yaml diagnostics: unknown keys (did-you-mean + fix), types/ranges, paths, base model, device,
+// max_length vs the model, warmup vs the run length — on real files in a temp dir.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadModel } from '../../../src/core/hf/loadModel';
+import { applyEdits, summarizeRecipe, validate, type Problem } from '../../../src/core/validate';
+import { checkRecipeValue, recipeDefaults, recipeField, recipeKeys } from '../../../src/core/train/recipeSchema';
+import { at, byCode, gpt2ConfigModel, llamaConfigModel, one, tempDir } from './helpers';
+
+describe('validate peft-train.yaml', () => {
+  let dir: string;
+  const run = (text: string, extra = {}): Problem[] => validate(text, { path: path.join(dir, 'peft-train.yaml'), loadModel, availableDevices: ['cpu', 'webgpu'], ...extra });
+  const ok = 'base_model: ./model\nadapter_config: ./adapter_config.json\ndataset:\n  train: data/train.jsonl\n';
+
+  before(() => {
+    dir = tempDir();
+    llamaConfigModel(dir, 4);
+    gpt2ConfigModel(dir);
+    fs.mkdirSync(path.join(dir, 'data'));
+    fs.writeFileSync(path.join(dir, 'data', 'train.jsonl'), Array.from({ length: 40 }, (_, i) => JSON.stringify({ text: `example ${i}` })).join('\n') + '\n');
+    fs.writeFileSync(path.join(dir, 'adapter_config.json'), '{}');
+  });
+
+  it('accepts a complete recipe', () => {
+    assert.deepEqual(run(ok + 'training:\n  learning_rate: 2.0e-4\n  max_steps: 10\ndevice: cpu\n'), []);
+  });
+
+  it('warns on unknown keys with did-you-mean, and the fix renames them', () => {
+    const text = ok + 'training:\n  learnign_rate: 1e-4\n';
+    const p = one(run(text), 'unknown-key');
+    assert.equal(p.severity, 'warning');
+    assert.deepEqual(at(p), [5, 2, 5, 15]);
+    assert.match(p.message, /Did you mean "learning_rate"\?/);
+    assert.equal(applyEdits(text, p.fix!.edits), ok + 'training:\n  learning_rate: 1e-4\n');
+  });
+
+  it('says where a key belongs when it is in the wrong section', () => {
+    const p = one(run(ok + 'max_length: 128\n'), 'unknown-key');
+    assert.match(p.message, /dataset\.max_length/);
+  });
+
+  it('checks types, ranges and enums at the value', () => {
+    const text = ok + 'training:\n  per_device_train_batch_size: 0\n  learning_rate: fast\n  lr_scheduler_type: cosin\n';
+    const ps = byCode(run(text), 'bad-value');
+    assert.equal(ps.length, 3);
+    assert.deepEqual(at(ps[0]!), [5, 31, 5, 32]);
+    assert.match(ps[0]!.message, />= 1/);
+    assert.match(ps[1]!.message, /must be a number/);
+    assert.equal(applyEdits(text, ps[2]!.fix!.edits).endsWith('lr_scheduler_type: cosine\n'), true);
+  });
+
+  it('reports YAML syntax errors and missing required keys', () => {
+    assert.equal(byCode(run('base_model: [\n'), 'yaml-syntax')[0]!.severity, 'error');
+    const ps = run('adapter_config: ./adapter_config.json\n');
+    assert.deepEqual(byCode(ps, 'missing-key').map((p) => p.message.split('"')[1]), ['base_model', 'dataset.train']);
+  });
+
+  it('reports missing paths and a base_model that is neither a folder nor a hub id', () => {
+    const ps = run('base_model: ./nope/model\nadapter_config: ./missing.json\ndataset:\n  train: data/none.jsonl\n');
+    assert.equal(one(ps, 'base-model-not-found').severity, 'error');
+    assert.deepEqual(byCode(ps, 'path-not-found').map((p) => p.range.start.line), [1, 3]);
+    const hub = run('base_model: Qwen/Qwen2.5-0.5B\ndataset:\n  train: data/train.jsonl\n');
+    assert.equal(one(hub, 'base-model-hub').severity, 'info');
+  });
+
+  it('reports a device that is not available here', () => {
+    const p = one(run(ok + 'device: cuda\n'), 'device-unavailable');
+    assert.equal(p.severity, 'error');
+    assert.deepEqual(at(p), [4, 8, 4, 12]);
+  });
+
+  it('compares max_length with max_position_embeddings (error for learned positions)', () => {
+    const llamaLong = 'base_model: ./model\ndataset:\n  train: data/train.jsonl\n  max_length: 1024\n';
+    assert.equal(one(run(llamaLong), 'max-length-too-long').severity, 'warning');
+    const g = one(run('base_model: ./gpt2\ndataset:\n  train: data/train.jsonl\n  max_length: 512\n'), 'max-length-too-long');
+    assert.equal(g.severity, 'error');
+    assert.match(g.message, /max_position_embeddings \(128\)/);
+  });
+
+  it('warns when warmup is longer than the run (from max_steps or the data size)', () => {
+    assert.match(one(run(ok + 'training:\n  max_steps: 10\n  warmup_steps: 10\n'), 'warmup-too-long').message, /10 steps/);
+    // 40 examples, batch 4, accumulation 2 → 5 steps per epoch, 2 epochs → 10 steps
+    const p = one(run(ok + 'training:\n  num_train_epochs: 2\n  gradient_accumulation_steps: 2\n  warmup_steps: 12\n'), 'warmup-too-long');
+    assert.match(p.message, /10 steps: 40 examples/);
+    assert.deepEqual(run(ok + 'training:\n  warmup_steps: 5\n  num_train_epochs: 2\n'), []);
+  });
+
+  it('summarizes the recipe for its neighbours', () => {
+    const s = summarizeRecipe(ok, path.join(dir, 'peft-train.yaml'))!;
+    assert.equal(s.baseModelDir, path.join(dir, 'model'));
+    assert.equal(s.adapterConfig, path.join(dir, 'adapter_config.json'));
+    assert.deepEqual(s.datasets, [path.join(dir, 'data', 'train.jsonl')]);
+  });
+
+  it('never throws on hostile input', () => {
+    for (const t of ['', '- a\n- b', 'a: [', ':::', 'training: 5', 'dataset:\n  train: [1, 2]', '!!binary x', '&a [*a]', 'base_model: *x']) assert.ok(Array.isArray(run(t)));
+  });
+});
+
+describe('recipe schema', () => {
+  it('describes every key of CONTRACTS.md §1 with defaults', () => {
+    const d = recipeDefaults() as { training: Record<string, unknown>; dataset: Record<string, unknown> };
+    assert.equal(d.training['learning_rate'], 2e-4);
+    assert.equal(d.dataset['max_length'], 512);
+    assert.deepEqual(recipeKeys('dataset'), ['train', 'eval', 'format', 'max_length', 'packing', 'shuffle', 'train_on_prompt']);
+    assert.equal(recipeField('training.adam_beta2')!.hf, 'adam_beta2');
+  });
+
+  it('checks values', () => {
+    assert.equal(checkRecipeValue(recipeField('training.max_steps')!, -2), '"training.max_steps" must be -1 or a positive number of steps, got -2');
+    assert.equal(checkRecipeValue(recipeField('training.max_steps')!, 100), null);
+    assert.equal(checkRecipeValue(recipeField('training.adam_beta1')!, 1), '"training.adam_beta1" must be >= 0 and < 1, got 1');
+    assert.equal(checkRecipeValue(recipeField('dataset.eval')!, null), null);
+    assert.equal(checkRecipeValue(recipeField('device')!, 'gpu'), '"device" must be one of auto, cpu, webgpu, cuda, got "gpu"');
+  });
+});

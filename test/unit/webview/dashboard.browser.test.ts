@@ -1,0 +1,111 @@
+// The dashboard webview in a real browser (Debian's chromium via playwright-core): bundles webview/src with
+// esbuild, stands in for the host's postMessage, and checks what is drawn (points, tables, live updates).
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { build } from 'esbuild';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { HostToWebview, RunSummary, RunView } from '../../../src/shared/dashboard';
+import { applyEvent, emptyRunView } from '../../../src/core/runs/runState';
+import { startEvent, stepEvent } from '../runs/events';
+
+const CHROMIUM = '/usr/bin/chromium';
+const root = path.resolve(__dirname, '../../..');
+
+function runView(name: string, steps: number, evalEvery = 0): RunView {
+  const dir = `/w/runs/${name}`;
+  const v = applyEvent(emptyRunView(dir), {
+    ...startEvent(dir, 50), run_name: name,
+    modules: [0, 1].flatMap((l) => [{ name: `model.layers.${l}.self_attn.q_proj`, r: 8, in: 64, out: 64, params: 1024 }, { name: `model.layers.${l}.self_attn.v_proj`, r: 8, in: 64, out: 32, params: 768 }]),
+    trainable: 3584,
+    total: 1_003_584,
+  } as ReturnType<typeof startEvent>);
+  for (let s = 1; s <= steps; s++) {
+    applyEvent(v, { ...stepEvent(s, 3 * Math.exp(-s / 20) + 0.5), rss_bytes: (200 + s) * 1048576 });
+    if (evalEvery > 0 && s % evalEvery === 0) applyEvent(v, { event: 'eval', step: s, eval_loss: 3 * Math.exp(-s / 20) + 0.6 });
+  }
+  v.info = { name, status: 'running', config_file: '/w/peft-train.yaml', recipe: { training: { learning_rate: 2e-4 } }, adapter_config: { r: 8 }, base_model: '/w/models/tiny', device: 'cpu', started_at: '2026-11-28T10:00:00Z' };
+  return v;
+}
+
+function summary(v: RunView, live: boolean): RunSummary {
+  return { dir: v.dir, name: v.name, status: v.status, lastStep: v.steps.length, maxSteps: 50, checkpoints: [], live, startedAt: v.info?.started_at ?? '', baseModel: '/w/models/tiny' };
+}
+
+describe('dashboard webview (chromium)', function () {
+  this.timeout(60000);
+  let browser: Browser | undefined;
+  let page: Page;
+  let tmp: string;
+
+  before(async function () {
+    if (!fs.existsSync(CHROMIUM)) this.skip(); // the e2e setup (scripts/setup-e2e.sh) installs it
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-webview-'));
+    await build({ entryPoints: [path.join(root, 'webview/src/main.ts')], bundle: true, format: 'iife', platform: 'browser', target: 'es2022', outfile: path.join(tmp, 'dashboard.js'), logLevel: 'silent' });
+    fs.copyFileSync(path.join(root, 'media/dashboard.css'), path.join(tmp, 'dashboard.css'));
+    fs.writeFileSync(path.join(tmp, 'index.html'), `<!DOCTYPE html><html><head><link rel="stylesheet" href="dashboard.css">
+<script>window.__posted = []; let st; window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => st, setState: (s) => { st = s; } });</script>
+</head><body class="vscode-dark" style="--vscode-charts-blue:#3794ff;--vscode-foreground:#ccc"><main id="app"></main><script src="dashboard.js"></script></body></html>`);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    page = await browser.newPage({ viewport: { width: 700, height: 1400 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`file://${path.join(tmp, 'index.html')}`);
+    await page.waitForFunction(() => (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === 'ready'));
+    assert.deepEqual(errors, []);
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const send = (m: HostToWebview): Promise<void> => page.evaluate((msg) => window.postMessage(msg, '*'), m);
+  const posted = (): Promise<{ type: string; dir?: string; dirs?: string[] }[]> => page.evaluate(() => (window as unknown as { __posted: { type: string }[] }).__posted);
+
+  it('lists runs, selects the first, and draws its loss, eval and metric charts', async () => {
+    const a = runView('run-a', 40, 10);
+    const b = runView('run-b', 25);
+    await send({ type: 'runs', runs: [summary(a, true), summary(b, false)] });
+    await page.waitForSelector('#runs-list tbody tr[data-run-dir="/w/runs/run-a"]');
+    assert.equal(await page.getAttribute('#runs-list', 'data-count'), '2');
+    assert.ok((await posted()).some((m) => m.type === 'selectRun' && m.dir === '/w/runs/run-a'), 'asks the host for the selected run');
+    await send({ type: 'run', run: a });
+    // smoothing 0.6 by default: raw 40 + smoothed 40 + eval 4
+    await page.waitForSelector('#loss-chart[data-points="84"]');
+    assert.equal(await page.getAttribute('#loss-chart', 'data-series'), '3');
+    assert.equal(await page.getAttribute('#memory-chart', 'data-points'), '40');
+    assert.equal(await page.getAttribute('#lr-chart', 'data-points'), '40');
+    assert.equal(await page.textContent('#run-title'), 'run-a');
+    assert.equal(await page.textContent('[data-stat="memory"] dd'), '240 MiB');
+    const box = await page.$eval('#loss-chart', (c) => { const r = c.getBoundingClientRect(); return [r.width, r.height]; });
+    assert.ok((box[0] ?? 0) > 200 && (box[1] ?? 0) > 100, `canvas is laid out: ${box.join('x')}`);
+  });
+
+  it('shows the parameter table totals and groups', async () => {
+    assert.equal(await page.getAttribute('#param-table', 'data-trainable'), '3584');
+    assert.equal(await page.getAttribute('#param-table', 'data-modules'), '4');
+    const rows = await page.$$eval('#param-by-target tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    assert.deepEqual(rows, [['q_proj', '2', '2,048', '57.14%'], ['v_proj', '2', '1,536', '42.86%']]);
+    assert.match(await page.textContent('#param-table .param-summary') ?? '', /trainable 3,584 .* of 1,003,584 .* 0\.357%/);
+    assert.match(await page.textContent('#config-recipe') ?? '', /"learning_rate": 0.0002/);
+  });
+
+  it('applies live events, and the smoothing control changes the drawn series', async () => {
+    await send({ type: 'event', dir: '/w/runs/run-a', record: { ...stepEvent(41, 0.9), rss_bytes: 300 * 1048576 } });
+    await page.waitForSelector('#loss-chart[data-points="86"]');
+    assert.equal(await page.textContent('[data-stat="step"] dd'), '41 / 50');
+    await page.$eval('#smoothing', (e) => { (e as HTMLInputElement).value = '0'; e.dispatchEvent(new Event('input')); });
+    await page.waitForSelector('#loss-chart[data-points="45"]');
+  });
+
+  it('Compare Runs overlays the chosen runs', async () => {
+    await send({ type: 'compare', runs: [runView('run-a', 40), runView('run-b', 25)] });
+    await page.waitForSelector('#compare-view:not([hidden]) #compare-chart[data-points="65"]');
+    if (process.env['PEFT_SCREENSHOT'] !== undefined) await page.screenshot({ path: process.env['PEFT_SCREENSHOT'], fullPage: true });
+    assert.match(await page.getAttribute('#compare-chart', 'aria-label') ?? '', /run-a \(40 points\), run-b \(25 points\)/);
+    await page.click('#runs-list tbody tr[data-run-dir="/w/runs/run-b"]');
+    assert.ok((await posted()).some((m) => m.type === 'selectRun' && m.dir === '/w/runs/run-b'));
+  });
+});
