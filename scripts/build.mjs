@@ -14,6 +14,8 @@ const nodeCommon = {
   sourcemap: !production,
   minify: production,
   external: ['vscode', 'onnxruntime-node'],
+  // jsonc-parser's UMD "main" requires './impl/*' at run time, which a bundle cannot resolve: take its ESM build.
+  mainFields: ['module', 'main'],
   logLevel: 'warning',
 };
 

@@ -15,7 +15,9 @@ export function runCli(context: vscode.ExtensionContext, args: string[], cwd?: s
   const node = vscode.workspace.getConfiguration('peftStudio').get<string>('nodePath') || process.execPath;
   log(`$ peft-studio ${args.join(' ')}`);
   return new Promise((resolve) => {
-    execFile(node, [cli, ...args], { cwd, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    // dist/cli.js exports main(argv) (bin/peft-studio.js calls it; bin/ is not shipped in the extension)
+    const script = `require(${JSON.stringify(cli)}).main(process.argv.slice(1)).then((c) => { process.exitCode = c; })`;
+    execFile(node, ['-e', script, '--', ...args], { cwd, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
       if (stderr.trim() !== '') log(stderr.trimEnd());
       resolve({ code, stdout, stderr });

@@ -90,8 +90,8 @@ const openAdapterFolder: CommandFactory = (s) => async (arg) => {
 
 /** The table: command id → factory. package.json `contributes.commands` lists the same ids. */
 export const COMMANDS: Readonly<Record<string, CommandFactory>> = {
-  'peftStudio.newProject': () => newProject,
-  'peftStudio.openDemo': () => openDemo,
+  'peftStudio.newProject': (s) => () => newProject(s.context),
+  'peftStudio.openDemo': (s) => () => openDemo(s.context),
   'peftStudio.train': train,
   'peftStudio.stop': (s) => (arg) => s.manager.stop(pathOf(arg)),
   'peftStudio.resume': resume,

@@ -3,7 +3,8 @@
 import * as vscode from 'vscode';
 import { registerCommands } from './commands';
 import { DashboardViewProvider } from './dashboard/dashboardView';
-import { disposeLog } from './log';
+import { registerLanguageFeatures } from './language/index';
+import { disposeLog, errorText, showError } from './log';
 import { RunManager } from './runManager';
 import { RunsStore } from './runsStore';
 import { RunsTreeProvider } from './runsTree';
@@ -19,6 +20,12 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.window.createTreeView('peftStudio.runs', { treeDataProvider: tree, showCollapseAll: true }),
   );
   registerCommands({ context, manager, store, tree, dashboard });
+  try {
+    registerLanguageFeatures(context);
+  } catch (e) {
+    // validation is independent of training and the dashboard: report it and keep the rest working
+    void showError(`PEFT Studio could not start config validation: ${errorText(e)}`);
+  }
   void vscode.commands.executeCommand('setContext', 'peftStudio.training', false);
 }
 

@@ -1,17 +1,15 @@
-// The project commands: New Adapter Project and Open Demo Project (scaffolding through src/core), and Count
-// Trainable Parameters / Estimate Training Memory (through the CLI's --json output, CONTRACTS.md §3).
+// The project commands: New Adapter Project, Open Demo Project, Count Trainable Parameters and Estimate Training
+// Memory, each through the bundled CLI's --json output (CONTRACTS.md §3) in a child process, off the extension host.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { parse as parseYaml } from 'yaml';
-import { scaffoldProject, type ScaffoldTemplate } from '../core/scaffold/scaffold';
-import { makeFixture } from '../core/fixtures/makeFixture';
 import { runCliJson } from './cli';
 import { errorText, log, outputChannel, showError } from './log';
 import { RECIPE_FILE, resolveConfigFile } from './pick';
 
-const TEMPLATES: (vscode.QuickPickItem & { template: ScaffoldTemplate })[] = [
+const TEMPLATES: (vscode.QuickPickItem & { template: 'chat' | 'instruct' | 'text' })[] = [
   { label: 'chat', description: 'conversations ("messages"), rendered with the model\'s chat template', template: 'chat' },
   { label: 'instruct', description: 'instruction / input / output (alpaca)', template: 'instruct' },
   { label: 'text', description: 'plain text ("text")', template: 'text' },
@@ -50,7 +48,13 @@ async function openProject(dir: string): Promise<void> {
   else if (c === 'Show peft-train.yaml') await vscode.window.showTextDocument(recipe);
 }
 
-export async function newProject(): Promise<void> {
+interface InitJson {
+  dir: string;
+  files: string[];
+  warnings: string[];
+}
+
+export async function newProject(context: vscode.ExtensionContext): Promise<void> {
   const dir = await pickFolder('Create Adapter Project Here');
   if (dir === undefined) return;
   const model = await pickModel();
@@ -58,7 +62,8 @@ export async function newProject(): Promise<void> {
   const t = await vscode.window.showQuickPick(TEMPLATES, { placeHolder: 'Sample data format' });
   if (t === undefined) return;
   try {
-    const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'PEFT: creating the adapter project…' }, () => scaffoldProject({ dir, model, template: t.template, baseDir: dir }));
+    const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'PEFT: creating the adapter project…' },
+      () => runCliJson<InitJson>(context, ['init', dir, '--model', model, '--template', t.template], dir));
     for (const w of r.warnings) log(`warning: ${w}`);
     log(`created ${r.files.join(', ')}`);
     await openProject(dir);
@@ -68,7 +73,7 @@ export async function newProject(): Promise<void> {
 }
 
 /** A small llama model and data set made locally (no download) with a ready recipe, to try training at once. */
-export async function openDemo(): Promise<void> {
+export async function openDemo(context: vscode.ExtensionContext): Promise<void> {
   const parent = await pickFolder('Create the Demo Project in This Folder');
   if (parent === undefined) return;
   const dir = path.join(parent, 'peft-studio-demo');
@@ -77,11 +82,11 @@ export async function openDemo(): Promise<void> {
     await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'PEFT: creating the demo project' }, async (progress) => {
       if (!fs.existsSync(path.join(modelDir, 'config.json'))) {
         progress.report({ message: 'making a small Llama model and tokenizer…' });
-        await makeFixture({ arch: 'llama', size: 'small', outDir: modelDir, seed: 42 });
+        await runCliJson<unknown>(context, ['fixture', '--arch', 'llama', '--size', 'small', '--seed', '42', modelDir], parent);
       }
       if (!fs.existsSync(path.join(dir, RECIPE_FILE))) {
         progress.report({ message: 'writing adapter_config.json, peft-train.yaml and data…' });
-        await scaffoldProject({ dir, model: modelDir, template: 'instruct', baseDir: dir });
+        await runCliJson<InitJson>(context, ['init', dir, '--model', modelDir, '--template', 'instruct'], parent);
       }
     });
     log(`demo project ready in ${dir}`);

@@ -20,7 +20,11 @@ export class RunsStore implements vscode.Disposable {
   constructor(private readonly manager: RunManager) {
     const runFiles = vscode.workspace.createFileSystemWatcher('**/{run.json,metrics.jsonl}');
     const recipes = vscode.workspace.createFileSystemWatcher('**/peft-train.yaml');
-    const onRunFile = (u: vscode.Uri): void => this.fireSoon(u);
+    const onRunFile = (u: vscode.Uri): void => {
+      // a live run's metrics reach the views as events; re-reading every run at each step would be waste
+      if (path.basename(u.fsPath) === 'metrics.jsonl' && manager.isLive(path.dirname(u.fsPath))) return;
+      this.fireSoon(u);
+    };
     const onRecipe = (u: vscode.Uri): void => {
       this.readRecipe(u);
       this.fireSoon(u);

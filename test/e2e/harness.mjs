@@ -220,17 +220,21 @@ function makeDriver(ctx) {
   return d;
 }
 
+/** F1 with the input showing ">"; retried because an editor that takes focus late closes the quick input. */
 async function openPalette(page) {
   const input = page.locator('.quick-input-widget .quick-input-box input');
-  for (let attempt = 0; attempt < 3; attempt++) {
-    await page.keyboard.press('Escape');
-    await page.keyboard.press('F1');
+  for (let attempt = 1; ; attempt++) {
     try {
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('F1');
       await input.waitFor({ state: 'visible', timeout: 5_000 });
-      break;
+      await input.fill('>', { timeout: 3_000 });
+      await sleep(100);
+      if (await input.isVisible()) return;
+      throw new Error('the command palette closed again');
     } catch (e) {
-      if (attempt === 2) throw e;
+      if (attempt >= 4) throw e;
+      await sleep(500);
     }
   }
-  await input.fill('>');
 }

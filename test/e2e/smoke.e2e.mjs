@@ -11,6 +11,9 @@ export function workspace() {
   const dir = mkdtempSync(path.join(tmpdir(), 'peft-e2e-smoke-'));
   writeFileSync(path.join(dir, 'peft-train.yaml'), 'base_model: ./model\ndataset:\n  train: data/train.jsonl\n');
   writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 8, lora_alpha: 16, target_modules: ['q_proj', 'v_proj'] }, null, 2));
+  // for the harness self-checks below: a JSON syntax error (VS Code's own JSON support reports it) and a Markdown file
+  writeFileSync(path.join(dir, 'broken.json'), '{ "a": 1,, }\n');
+  writeFileSync(path.join(dir, 'NOTES.md'), '# Harness notes\n\nThe preview is a webview.\n');
   return dir;
 }
 
@@ -46,7 +49,8 @@ export const tests = [
   {
     name: 'the PEFT commands of the manifest are in the palette',
     async run(vscode) {
-      const contributed = (pkg.contributes?.commands ?? []).filter((c) => c.category === 'PEFT' && typeof c.title === 'string');
+      const hidden = new Set((pkg.contributes?.menus?.commandPalette ?? []).filter((m) => m.when === 'false').map((m) => m.command));
+      const contributed = (pkg.contributes?.commands ?? []).filter((c) => c.category === 'PEFT' && typeof c.title === 'string' && !hidden.has(c.command));
       if (contributed.length === 0) {
         console.log('    (package.json contributes no PEFT commands yet: nothing to look for)');
         return;
@@ -54,6 +58,36 @@ export const tests = [
       const entries = await vscode.paletteEntries('PEFT: ');
       const missing = contributed.map((c) => `PEFT: ${c.title}`).filter((t) => !entries.some((e) => e.includes(t)));
       if (missing.length > 0) throw new Error(`missing from the palette: ${missing.join(', ')}; shown: ${entries.join(' | ')}`);
+    },
+  },
+  {
+    name: 'harness: Problems panel rows (a JSON syntax error from VS Code\'s JSON support)',
+    async run(vscode) {
+      await vscode.runCommand('Go to File...');
+      await vscode.page.keyboard.type('broken.json');
+      await vscode.page.locator('.quick-input-list .monaco-list-row').filter({ hasText: 'broken.json' }).first().waitFor();
+      await vscode.page.keyboard.press('Enter');
+      await vscode.page.locator('.tabs-container .tab.active').filter({ hasText: 'broken.json' }).waitFor({ timeout: 15_000 });
+      const deadline = Date.now() + 30_000;
+      let rows = [];
+      while (!rows.some((r) => /Property expected|Value expected|Trailing comma/i.test(r))) {
+        if (Date.now() > deadline) throw new Error(`no JSON problem listed; rows: ${JSON.stringify(rows)}`);
+        rows = await vscode.problems();
+      }
+    },
+  },
+  {
+    name: 'harness: webview frame lookup (Markdown preview)',
+    async run(vscode) {
+      await vscode.runCommand('Go to File...');
+      await vscode.page.keyboard.type('NOTES.md');
+      await vscode.page.locator('.quick-input-list .monaco-list-row').filter({ hasText: 'NOTES.md' }).first().waitFor();
+      await vscode.page.keyboard.press('Enter');
+      await vscode.page.locator('.tabs-container .tab.active').filter({ hasText: 'NOTES.md' }).waitFor({ timeout: 15_000 });
+      await vscode.runCommand('Markdown: Open Preview to the Side');
+      const frame = await vscode.webviewFrame('h1', 30_000);
+      const title = await frame.locator('h1').first().innerText();
+      if (title.trim() !== 'Harness notes') throw new Error(`preview h1 is "${title}"`);
     },
   },
   {

@@ -6,7 +6,8 @@
 # JOB: {"model_dir", "dtype": "float32"|"float64", "modules": [{"name","r","alpha","scaling"}],
 #       "init_adapter": path|null, "optimizer": {"beta1","beta2","eps","weight_decay","max_grad_norm"},
 #       "steps": [{"lr", "micro_batches": [{"input_ids","labels","attention_mask","position_ids"?}]}],
-#       "eval_batches"?: [...], "dropout_masks"?: ignored (reference runs dropout p=0),
+#       "eval_batches"?: [...], micro-batches may carry "dropout_masks": {module: [B][S][in]} (the engine's
+#       host-drawn inverted-dropout masks; without them dropout is p=0),
 #       "output_adapter": path|null}
 # OUT: {"steps": [{"loss","grad_norm","label_tokens"}], "eval": [{"loss_sum","label_tokens"}]}
 import json
@@ -81,12 +82,15 @@ class Lora:
     def __init__(self, adapters, scaling):
         self.adapters = adapters  # module name -> (A [r,in], B [out,r]) leaf tensors
         self.scaling = scaling
+        self.masks = {}  # module name -> inverted-dropout mask [B,S,in] (0 or 1/(1-p)), when the job gives one
 
     def apply(self, name, x, base_out):
         if name not in self.adapters:
             return base_out
         a, b = self.adapters[name]
         # base(x) + lora_B(lora_A(dropout(x))) * scaling; dropout p=0 is nn.Identity
+        if name in self.masks:
+            x = x * self.masks[name]
         return base_out + (x @ a.t()) @ b.t() * self.scaling[name]
 
 
@@ -306,6 +310,7 @@ def main():
         labels = torch.tensor(mb["labels"], dtype=torch.int64)
         mask = torch.tensor(mb.get("attention_mask") or np.ones(ids.shape, dtype=np.int64).tolist())
         pos = torch.tensor(mb["position_ids"], dtype=torch.int64) if mb.get("position_ids") else None
+        lora.masks = {k: torch.tensor(v, dtype=dtype) for k, v in (mb.get("dropout_masks") or {}).items()}
         return loss_sum(forward(cfg, w, lora, ids, mask, pos, dtype), labels)
 
     results = []

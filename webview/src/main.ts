@@ -165,7 +165,7 @@ window.addEventListener('message', (ev: MessageEvent<HostToWebview>) => {
   switch (m.type) {
     case 'runs':
       runs = m.runs;
-      if (state.selected === undefined && runs[0] !== undefined) select(runs[0].dir);
+      if ((state.selected === undefined || !runs.some((r) => r.dir === state.selected)) && runs[0] !== undefined) select(runs[0].dir);
       break;
     case 'run':
       if (m.run.dir === state.selected) current = m.run;

@@ -131,7 +131,7 @@ export const demoCommand: CliCommand = {
     io.out(`Loss ${losses[0]?.toFixed(3)} → ${losses[losses.length - 1]?.toFixed(3)}  ${sparkline(losses)}`);
     if (evals.length > 0) io.out(`Eval loss: ${evals.map((x) => x.toFixed(3)).join(' → ')}`);
     io.out(`Adapter (PEFT format): ${r.done.adapter_dir}`);
-    io.out(`Run folder: ${r.done.run_dir}  (resume or retrain: peft-studio train ${recipe})`);
+    io.out(`Run folder: ${r.done.run_dir}  (train again: peft-studio train ${recipe})`);
     io.out('');
     io.out('Load it in Python with PEFT:');
     io.out(pythonSnippet(join(dir, 'model'), r.done.adapter_dir));

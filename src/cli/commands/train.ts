@@ -6,6 +6,7 @@ import { runTraining, TrainingFailed } from '../../core/train/trainer';
 import type { DoneEvent, RunEvent, StepEvent } from '../../shared/protocol';
 
 const fmt = (x: number): string => (Math.abs(x) >= 1e-3 && Math.abs(x) < 1e4 ? x.toFixed(4) : x.toExponential(3));
+const fmtLr = (x: number): string => (x === 0 ? '0' : x.toExponential(3));
 
 export function formatDuration(s: number): string {
   if (!Number.isFinite(s)) return '?';
@@ -21,7 +22,7 @@ export function progressLine(e: StepEvent, maxSteps: number, width = 24): string
   const frac = maxSteps > 0 ? Math.min(1, e.step / maxSteps) : 0;
   const filled = Math.round(frac * width);
   const bar = '#'.repeat(filled) + '.'.repeat(width - filled);
-  return `[${bar}] ${e.step}/${maxSteps} loss ${fmt(e.loss)} lr ${e.lr.toExponential(3)} ${Math.round(e.tokens_per_s)} tok/s ETA ${formatDuration(e.eta_s ?? Number.NaN)}`;
+  return `[${bar}] ${e.step}/${maxSteps} loss ${fmt(e.loss)} lr ${fmtLr(e.lr)} ${Math.round(e.tokens_per_s)} tok/s ETA ${formatDuration(e.eta_s ?? Number.NaN)}`;
 }
 
 /** Human-readable rendering of run events: a live progress line on a TTY, plain lines elsewhere. */
@@ -46,7 +47,7 @@ export class ProgressPrinter {
           this.write(`\r${progressLine(e, this.maxSteps)}\x1b[K`);
           this.liveLine = true;
         } else {
-          this.line(`step ${e.step}/${this.maxSteps} loss ${fmt(e.loss)} lr ${e.lr.toExponential(3)} grad_norm ${fmt(e.grad_norm)} ${Math.round(e.tokens_per_s)} tok/s`);
+          this.line(`step ${e.step}/${this.maxSteps} loss ${fmt(e.loss)} lr ${fmtLr(e.lr)} grad_norm ${fmt(e.grad_norm)} ${Math.round(e.tokens_per_s)} tok/s`);
         }
         break;
       case 'eval':

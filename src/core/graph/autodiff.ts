@@ -1,19 +1,20 @@
 // Reverse-mode autodiff over the IR (tinygrad style): VJP rules per primitive, fan-out summed and un-broadcasting done here.
 // Only nodes on a path from a `wrt` value to the loss get backward nodes; frozen weights get no gradient graph at all.
 import { dimEq, shapeEq, shapeStr } from './dims';
-import { type Graph, GraphError, type Node, type Value, isFloat } from './ir';
+import { type Graph, GraphError, type Node, Value, isFloat, weightAmong } from './ir';
 import { add, reduceSum } from './ops';
-import { expand } from './opsShape';
+import { expand, zerosLike } from './opsShape';
 import { elementwiseRules } from './vjp/elementwise';
 import { gatherRules } from './vjp/gather';
 import { matmulRules } from './vjp/matmul';
+import { normRules } from './vjp/norm';
 import { reduceRules } from './vjp/reduce';
 import { shapeRules } from './vjp/shape';
-import type { VjpRule } from './vjp/types';
+import { type Grad, ScatterAdd, type VjpRule } from './vjp/types';
 
 /** All VJP rules by ONNX op type. */
 export const VJP_RULES: Readonly<Record<string, VjpRule>> = {
-  ...elementwiseRules, ...matmulRules, ...reduceRules, ...shapeRules, ...gatherRules,
+  ...elementwiseRules, ...matmulRules, ...reduceRules, ...shapeRules, ...gatherRules, ...normRules,
 };
 
 /** Sums the broadcast axes of `grad` so it has `x`'s shape (leading axes dropped, size-1 axes kept as 1). */
@@ -58,60 +59,60 @@ export function gradients(g: Graph, loss: Value, wrt: Value[]): Map<Value, Value
     if (!n.outputs.some((o) => relevant.has(o))) continue;
     for (const x of n.inputs) if (x !== undefined && fromWrt.has(x)) relevant.add(x);
   }
-  // 3. Walk the nodes backwards, pushing gradient contributions to inputs.
-  const contrib = new Map<Value, Value[]>();
-  const push = (v: Value, d: Value): void => {
-    const list = contrib.get(v);
-    if (list === undefined) contrib.set(v, [d]);
-    else list.push(d);
-  };
-  const seed = loss.rank === 0 ? g.scalar(1, loss.dtype) : expand(g.scalar(1, loss.dtype), loss.shape);
-  push(loss, seed);
-  const gradOf = (v: Value): Value | undefined => {
-    const list = contrib.get(v);
-    if (list === undefined) return undefined;
-    const s = list.length === 1 ? list[0]! : sumAll(list);
-    contrib.set(v, [s]);
-    return s;
-  };
-  for (let i = nodes.length - 1; i >= 0; i--) {
-    const n = nodes[i]!;
-    const needs = n.inputs.map((x) => x !== undefined && relevant.has(x));
-    if (!needs.some(Boolean)) continue;
-    const dys = n.outputs.map((o) => (relevant.has(o) ? gradOf(o) : undefined));
-    if (dys.every((d) => d === undefined)) continue;
-    const grads = backward(g, n, dys, needs);
-    n.inputs.forEach((x, j) => {
-      const d = grads[j];
-      if (x === undefined || needs[j] !== true || d === undefined) return;
-      push(x, unbroadcast(d, x));
-    });
-  }
-  const out = new Map<Value, Value>();
-  for (const w of wrt) {
-    const d = gradOf(w);
-    out.set(w, d ?? expand(g.scalar(0, w.dtype), w.shape));
-  }
-  return out;
+  // 3. Walk the nodes backwards, pushing gradient contributions to inputs (all backward nodes under the 'grad' scope).
+  return g.scope('grad', () => {
+    const contrib = new Map<Value, (Value | ScatterAdd)[]>();
+    const push = (v: Value, d: Value | ScatterAdd): void => {
+      const list = contrib.get(v);
+      if (list === undefined) contrib.set(v, [d]);
+      else list.push(d);
+    };
+    push(loss, loss.rank === 0 ? g.scalar(1, loss.dtype) : expand(g.scalar(1, loss.dtype), loss.shape));
+    const gradOf = (v: Value): Value | undefined => {
+      const list = contrib.get(v);
+      if (list === undefined) return undefined;
+      const dense = list.filter((d): d is Value => !(d instanceof ScatterAdd));
+      let s = dense.length > 0 ? sumAll(dense) : zerosLike(v);
+      for (const d of list) if (d instanceof ScatterAdd) s = d.apply(s);
+      contrib.set(v, [s]);
+      return s;
+    };
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const n = nodes[i]!;
+      const needs = n.inputs.map((x) => x !== undefined && relevant.has(x));
+      if (!needs.some(Boolean)) continue;
+      const dys = n.outputs.map((o) => (relevant.has(o) ? gradOf(o) : undefined));
+      if (dys.every((d) => d === undefined)) continue;
+      const grads = backward(g, n, dys, needs);
+      n.inputs.forEach((x, j) => {
+        const d = grads[j];
+        if (x === undefined || needs[j] !== true || d === undefined) return;
+        push(x, d instanceof ScatterAdd ? d : unbroadcast(d, x));
+      });
+    }
+    const out = new Map<Value, Value>();
+    for (const w of wrt) out.set(w, gradOf(w) ?? expand(g.scalar(0, w.dtype), w.shape));
+    return out;
+  });
 }
 
-function backward(g: Graph, n: Node, dys: (Value | undefined)[], needs: boolean[]): (Value | undefined)[] {
+function backward(g: Graph, n: Node, dys: (Value | undefined)[], needs: boolean[]): Grad[] {
   const rule = VJP_RULES[n.op];
-  const weight = n.inputs.find((x) => x !== undefined && (x.kind === 'external' || x.kind === 'initializer'));
+  const weight = weightAmong(n.inputs);
   if (rule === undefined) {
     throw new GraphError(`no VJP rule for ${n.op} (node "${n.name}") on the path from a trainable value to the loss`, weight?.name);
   }
-  let grads: (Value | undefined)[];
+  let grads: Grad[];
   try {
-    grads = g.scope(`grad`, () => rule({ g, node: n, dys, needs }));
+    grads = rule({ g, node: n, dys, needs });
   } catch (e) {
     if (e instanceof GraphError) throw e;
     throw new GraphError(`${n.op} node "${n.name}" backward: ${e instanceof Error ? e.message : String(e)}`, weight?.name);
   }
-  // A rule may return a gradient with the input's element count in another layout only via reshape; check dtypes here.
+  // Rules must keep each input's dtype (shapes are reduced by unbroadcast afterwards).
   grads.forEach((d, j) => {
     const x = n.inputs[j];
-    if (d !== undefined && x !== undefined && d.dtype !== x.dtype) {
+    if (d instanceof Value && x !== undefined && d.dtype !== x.dtype) {
       throw new GraphError(`${n.op} node "${n.name}": gradient dtype ${d.dtype} differs from input ${x.dtype}`, x.name);
     }
   });

@@ -1,12 +1,11 @@
 // checkGraph: the gate every emitted graph passes before ORT sees it (defined-before-use, unique names, shapes, outputs).
 // Errors name the node and, when a weight is involved, the HF tensor, so a bad model config points at its tensor.
 import { shapeEq, shapeStr } from './dims';
-import { BYTES, GraphError, type Graph, type Node, type Value } from './ir';
+import { BYTES, GraphError, type Graph, type Node, type Value, weightAmong } from './ir';
 import { NotInferable, inferNode } from './infer';
 
 function weightOf(n: Node): string | undefined {
-  const w = n.inputs.find((x) => x !== undefined && (x.kind === 'external' || (x.kind === 'initializer' && !x.name.includes('const_'))));
-  return w?.name;
+  return weightAmong(n.inputs)?.name;
 }
 
 function fail(n: Node, msg: string, expected?: string, actual?: string): never {

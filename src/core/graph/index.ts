@@ -33,12 +33,18 @@
  * Autodiff: gradients(g, loss, wrt[]) → Map<Value, Value>; rules in vjp/*.ts (VJP_RULES lists the differentiable ops).
  * nn.ts (also as `nn.*`): linear(x2d, W, bias?, {transB}) · nn.softmax = stableSoftmax · logSumExp · logSoftmax
  *        crossEntropy(logits2d, targets1d, ignoreIndex=-100) → {sum, count, mean, perRow} · rmsNorm · layerNorm · silu · geluNew
+ * Differentiable ops (VJP_RULES): Add Sub Mul Div Neg Identity Exp Log Sqrt Reciprocal Pow Tanh Sigmoid Erf Abs Relu Max Min
+ *        Where Cast Softmax Trilu MatMul Gemm ReduceSum ReduceMean ReduceMax ReduceSumSquare Reshape Unsqueeze Squeeze
+ *        Transpose Expand Concat Split Slice(step 1) Gather(axis 0) GatherElements LayerNormalization(Y only).
+ * Errors: GraphError (a PeftStudioError) with context.tensor = the weight involved (seen through Cast/Reshape/...).
  * Opset 18 (Reduce* axes are inputs), IR version 9. Dtypes: float32 float16 bfloat16 float64 int64 int32 int8 uint8 bool.
+ * ORT 1.30 CPU runs all the ops above in float64 except Erf (float only); float64 graphs default to optimization
+ * level 'basic' because the extended QuickGelu fusion of x·σ(x) has only a float kernel.
  */
 export { type Dim, type Shape, shapeStr, shapeEq, dimEq, mulDims, numel, broadcastShapes } from './dims';
 export {
   Graph, Value, Node, GraphError, type DType, type TensorData, type ExternalLocation, type Attr, type Attrs, type ValueType,
-  type NodeOptions, int, float, ints, floats, str, typedArrayOf, toHalf, BYTES, isFloat,
+  type NodeOptions, int, float, ints, floats, str, typedArrayOf, toHalf, BYTES, isFloat, sourceWeight, weightAmong,
 } from './ir';
 export { inferNode, constInts, NotInferable } from './infer';
 export { checkGraph } from './check';

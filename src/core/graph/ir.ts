@@ -114,6 +114,8 @@ export class Graph {
   readonly values = new Map<string, Value>();
   /** Where each symbolic dim can be read at run time: the first graph input that has it, and the axis. */
   readonly symbolSources = new Map<string, { value: Value; axis: number }>();
+  /** Initializers made by constant()/scalar()/int64s() (not weights). */
+  readonly constants = new Set<Value>();
   /** Values autodiff treats as constants (outputs of stopGradient). */
   readonly stopped = new Set<Value>();
   private counter = 0;
@@ -180,6 +182,7 @@ export class Graph {
     const hit = key !== undefined ? this.constCache.get(key) : undefined;
     if (hit !== undefined) return hit;
     const v = this.initializer(this.freshName('const'), dtype, shape, data);
+    this.constants.add(v);
     if (key !== undefined) this.constCache.set(key, v);
     return v;
   }
@@ -237,12 +240,33 @@ export class Graph {
   }
 }
 
+const VIEW_OPS = new Set(['Cast', 'Identity', 'Reshape', 'Transpose', 'Unsqueeze', 'Squeeze']);
+
+/** The weight (external or named initializer) a value is a view or cast of, if any: the HF tensor to blame. */
+export function sourceWeight(v: Value | undefined): Value | undefined {
+  for (let cur = v, hops = 0; cur !== undefined && hops < 8; hops++) {
+    if (cur.kind === 'external' || (cur.kind === 'initializer' && !cur.graph.constants.has(cur))) return cur;
+    const p = cur.producer;
+    if (p === undefined || !VIEW_OPS.has(p.op)) return undefined;
+    cur = p.inputs[0];
+  }
+  return undefined;
+}
+
+/** The first weight among a node's inputs. */
+export function weightAmong(inputs: (Value | undefined)[]): Value | undefined {
+  for (const x of inputs) {
+    const w = sourceWeight(x);
+    if (w !== undefined) return w;
+  }
+  return undefined;
+}
+
 /** Wraps an inference error with the node and, where an input is a weight, the tensor name. */
 export function withNodeContext(e: unknown, op: string, name: string, inputs: (Value | undefined)[]): GraphError {
   const msg = e instanceof Error ? e.message : String(e);
-  const weight = inputs.find((x) => x !== undefined && (x.kind === 'external' || x.kind === 'initializer') && !x.name.includes('/const_'));
   const types = inputs.map((x) => (x === undefined ? '-' : x.toString())).join(', ');
-  return new GraphError(`${op} node "${name}": ${msg} (inputs: ${types})`, weight?.name);
+  return new GraphError(`${op} node "${name}": ${msg} (inputs: ${types})`, weightAmong(inputs)?.name);
 }
 
 export function typedArrayOf(dtype: DType, xs: number[]): TensorData {

@@ -66,7 +66,6 @@ function idFromConfig(config: Record<string, unknown>, key: string): number | nu
 
 /** Loads the tokenizer of a model folder. */
 export async function loadTokenizer(dir: string): Promise<HfTokenizer> {
-  await Promise.resolve();
   const abs = path.resolve(dir);
   const tokenizerFile = path.join(abs, 'tokenizer.json');
   if (!fs.existsSync(tokenizerFile)) {

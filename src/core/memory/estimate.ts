@@ -30,17 +30,24 @@ export interface MemoryEstimate {
   where: 'host' | 'device';
 }
 
+/** Node + onnxruntime-node + our bundle resident before any model (measured: node + ORT alone is 51 MiB). */
+export const RUNTIME_OVERHEAD_BYTES = 60 * 2 ** 20;
+/** One ORT session beyond its tensors: the optimised graph, kernels, thread pool (measured 33-40 MiB on fixtures). */
+export const SESSION_OVERHEAD_BYTES = 35 * 2 ** 20;
 /**
- * Node + onnxruntime-node resident memory before any model (runtime libraries, V8 heap, thread pools, arena slack),
- * calibrated against measured peak RSS of training runs on this machine (see test/unit/memory).
+ * ORT's memory plan holds more than the tensors the backward keeps: forward transients alive at the peak and
+ * alignment (measured: planned block / counted activations = 1.18-1.22 on Llama and GPT-2 fixtures).
  */
-export const RUNTIME_OVERHEAD_BYTES = 120 * 2 ** 20;
+export const PLANNER_FACTOR = 1.2;
 
 const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, U8: 1, I8: 1, BOOL: 1 };
 
 export function dtypeBytes(dtype: string): number {
   return BYTES[dtype.toUpperCase()] ?? 4;
 }
+
+/** Components that live in ORT's activation plan (scaled by PLANNER_FACTOR and doubled by the arena). */
+const ACTIVATION_COMPONENTS = new Set(['LoRA dropout masks', 'logits, softmax and their gradient', 'backward working set', 'attention mask and positions']);
 
 /** Decoder layers whose backward runs: every layer at or above the lowest LoRA target (all of them for lm_head-only: none). */
 function backwardLayers(inv: ModelInventory, targets: LoraTarget[]): number {
@@ -112,7 +119,14 @@ export function estimateMemory(inv: ModelInventory, targets: LoraTarget[], opts:
   // Backward working set: gradient of the residual stream, of the MLP and of one layer's attention scores.
   add('backward working set', L > 0 ? (N * (3 * H + 2 * I) + probs / act) * act : 0, 'running gradients of one layer (residual, MLP, attention scores)');
   add('attention mask and positions', B * T * T * 4 + 4 * N * 8, '[B, 1, T, T] additive mask, ids/positions/targets');
-  if (!gpu) add('runtime (Node + onnxruntime)', RUNTIME_OVERHEAD_BYTES, 'libraries, V8 heap, thread pools and allocator slack');
+  const activations = out.filter((c) => ACTIVATION_COMPONENTS.has(c.name) || c.name.startsWith('activations:')).reduce((a, c) => a + c.bytes, 0);
+  const plan = activations * PLANNER_FACTOR;
+  add('ORT planner slack', plan - activations, `transients alive at the peak and alignment (×${PLANNER_FACTOR} of the tensors above, measured)`);
+  // The first run allocates from the arena tensor by tensor; from the second run on, ORT's memory pattern allocates the
+  // whole plan as one block while the arena keeps the first run's chunks (measured: step 2 adds the planned size again).
+  add('ORT arena: first-run chunks beside the memory-pattern block', plan, 'enableMemPattern: the arena keeps the first run\'s allocations');
+  add('onnxruntime session', SESSION_OVERHEAD_BYTES * sessions, 'optimised graph, kernels and thread pool' + (sessions > 1 ? ' (× 2 sessions)' : ''));
+  if (!gpu) add('runtime (Node + onnxruntime)', RUNTIME_OVERHEAD_BYTES, 'Node, the onnxruntime library and PEFT Studio\'s code');
   const totalBytes = out.reduce((a, c) => a + c.bytes, 0);
   return { components: out, totalBytes, where: gpu ? 'device' : 'host' };
 }

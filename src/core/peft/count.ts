@@ -31,6 +31,8 @@ export interface ParameterBreakdown extends ParameterCount {
   trainableBiases: number;
   /** Trainable copies of modules_to_save modules (not part of `base`). */
   modulesToSave: { name: string; params: number }[];
+  /** TrainableTokens deltas of trainable_token_indices (not part of `base`). */
+  tokenDeltas: { name: string; params: number }[];
   resolved: ResolvedTargets;
 }
 
@@ -41,7 +43,8 @@ function numel(shape: number[]): number {
 /**
  * Count as PEFT does: LoRA A [r, in] + B [out, r] per adapted module; use_dora adds lora_magnitude_vector [out];
  * lora_bias adds lora_B.bias [out]; bias "all" makes every base bias trainable and "lora_only" the biases of adapted
- * modules (both already in total); modules_to_save adds a trainable copy of each matched module (added to total).
+ * modules (both already in total); modules_to_save adds a trainable copy of each matched module and
+ * trainable_token_indices a [n_tokens, dim] delta per embedding (both added to total).
  */
 export function countParametersDetailed(cfg: LoraConfig, inv: ModelInventory): ParameterBreakdown {
   const resolved = resolveTargets(cfg, inv);
@@ -74,11 +77,26 @@ export function countParametersDetailed(cfg: LoraConfig, inv: ModelInventory): P
       modulesToSave.push({ name: nm.name, params });
     }
   }
-  const copies = modulesToSave.reduce((a, m) => a + m.params, 0);
+  // trainable_token_indices: a TrainableTokens delta [n_tokens, dim] per targeted embedding (a tied head shares it).
+  const tokenDeltas: { name: string; params: number }[] = [];
+  const tti = cfg.trainable_token_indices;
+  if (tti !== null) {
+    const byLayer: [string, number[]][] = Array.isArray(tti) ? [[inv.modules[0]?.name ?? 'embed_tokens', tti]] : Object.entries(tti);
+    const embed = inv.modules[0];
+    for (const [layerName, idx] of byLayer) {
+      const m = inv.modules.find((x) => x.name.endsWith(layerName));
+      if (m === undefined) continue;
+      const tiedToEmbedding = m.isOutputHead && inv.spec.tieWordEmbeddings && embed !== undefined && tokenDeltas.some((d) => d.name === embed.name);
+      if (tiedToEmbedding) continue;
+      const dim = m.kind === 'embedding' ? m.outFeatures : m.inFeatures;
+      tokenDeltas.push({ name: m.name, params: new Set(idx).size * dim });
+    }
+  }
+  const copies = modulesToSave.reduce((a, m) => a + m.params, 0) + tokenDeltas.reduce((a, m) => a + m.params, 0);
   const base = inv.totalParameters;
   const trainable = lora + trainableBiases + copies;
   const total = base + lora + copies;
-  return { trainable, total, percent: total > 0 ? (100 * trainable) / total : 0, modules, base, lora, trainableBiases, modulesToSave, resolved };
+  return { trainable, total, percent: total > 0 ? (100 * trainable) / total : 0, modules, base, lora, trainableBiases, modulesToSave, tokenDeltas, resolved };
 }
 
 /** PEFT's print_trainable_parameters numbers plus the per-module LoRA sizes (the `count --json` record). */

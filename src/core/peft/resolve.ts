@@ -107,7 +107,7 @@ export function resolveTargetModules(cfg: LoraConfig, inv: ModelInventory): { ta
 export interface TargetAnalysis extends ResolvedTargets {
   /** The error PEFT would raise (nothing matched, unsupported module, ...), or null. */
   error: InputError | null;
-  /** PEFT's warnings (exclude_modules that excluded nothing). */
+  /** PEFT's warnings (exclude_modules that excluded nothing, fan_in_fan_out forced for Linear/Conv1D). */
   warnings: string[];
 }
 
@@ -121,6 +121,9 @@ export function analyzeTargets(cfg: LoraConfig, inv: ModelInventory): TargetAnal
   const warnings: string[] = [];
   if (cfg.target_parameters !== null && cfg.target_parameters.length > 0) {
     error = new InputError('peft-target-parameters', '`target_parameters` is not supported by PEFT Studio', { hint: 'Use `target_modules` to adapt linear layers' });
+  }
+  if (cfg.layer_replication !== null && cfg.layer_replication.length > 0) {
+    error = new InputError('peft-layer-replication', '`layer_replication` is not supported by PEFT Studio', { hint: 'It changes the model\'s layer stack; remove it' });
   }
   const { targetModules, entries: entryNames } = resolveTargetModules(cfg, inv);
   const allLinear = entryNames.length === 1 && entryNames[0] === 'all-linear';
@@ -171,6 +174,13 @@ export function analyzeTargets(cfg: LoraConfig, inv: ModelInventory): TargetAnal
     }
   }
   for (const rep of report.values()) rep.layers.sort((a, b) => a - b);
+  // LoraModel._create_new_module forces fan_in_fan_out per layer type, with a warning.
+  if (cfg.fan_in_fan_out && targets.some((t) => t.module.kind === 'linear')) {
+    warnings.push('fan_in_fan_out is set to True but the target module is `torch.nn.Linear`. Setting fan_in_fan_out to False.');
+  }
+  if (!cfg.fan_in_fan_out && targets.some((t) => t.module.kind === 'conv1d')) {
+    warnings.push('fan_in_fan_out is set to False but the target module is `Conv1D`. Setting fan_in_fan_out to True.');
+  }
   if (error === null && targets.length === 0) error = noTargetsError(cfg, targetModules, excluded.length, unmatched.length);
   const ex = cfg.exclude_modules;
   if (targets.length > 0 && ex !== null && ex.length > 0 && excluded.length === 0) {
@@ -207,4 +217,49 @@ function noTargetsError(cfg: LoraConfig, tm: string[] | string, nExcluded: numbe
     return new InputError('peft-targets-not-found', `Target modules ${JSON.stringify(tm)} not found in the base model. Please check the target modules and try again.${layersNote()}`);
   }
   return new InputError('peft-no-targets', `No modules were targeted for adaptation. This might be caused by a combination of mismatched target modules and excluded modules. Please check your \`target_modules\` and \`exclude_modules\` configuration. You may also have only targeted modules that are marked to be saved (\`modules_to_save\`).${layersNote()}`);
+}
+
+function pyListCompare(a: string[], b: string[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i] as string;
+    const y = b[i] as string;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return a.length - b.length;
+}
+
+/** PEFT's _find_minimal_target_modules: the fewest name suffixes that match `targets` and none of `others` (sorted). */
+export function findMinimalTargetModules(targets: readonly string[], others: readonly string[]): string[] {
+  const suffixes = (s: string): string[] => {
+    const parts = s.split('.');
+    return parts.map((_, i) => parts.slice(i).join('.')).reverse();
+  };
+  const otherSuffixes = new Set(others.flatMap(suffixes));
+  const required = new Set<string>();
+  const items = [...new Set(targets)].map((t) => [t, suffixes(t)] as const).sort((a, b) => pyListCompare(a[1], b[1]));
+  for (const [item, sfx] of items) {
+    for (const s of sfx) {
+      if (required.has(s) || otherSuffixes.has(s)) continue;
+      if (![...required].some((r) => item.endsWith(`.${r}`))) {
+        required.add(s);
+        break;
+      }
+    }
+  }
+  return required.size === 0 ? [...new Set(targets)].sort() : [...required].sort();
+}
+
+/**
+ * target_modules as PEFT saves them in adapter_config.json after injecting into `inv`: null → the model type's
+ * defaults; "all-linear" → the linear module names; lists of 20 or more names shrunk to suffixes
+ * (MIN_TARGET_MODULES_FOR_OPTIMIZATION); a regex unchanged. PEFT keeps a set, so the order is ours (sorted).
+ */
+export function savedTargetModules(cfg: LoraConfig, inv: ModelInventory): string[] | string {
+  const { targetModules } = resolveTargetModules(cfg, inv);
+  if (typeof targetModules === 'string') return targetModules;
+  if (targetModules.length < 20) return [...new Set(targetModules)];
+  const keys = ['', ...namedModules(inv).map((m) => m.name)];
+  const others = keys.filter((k) => !targetModules.includes(k) && !targetModules.some((t) => k.endsWith(`.${t}`)));
+  const minimal = findMinimalTargetModules(targetModules, others);
+  return minimal.length < new Set(targetModules).size ? minimal : [...new Set(targetModules)];
 }

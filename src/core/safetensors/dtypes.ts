@@ -103,3 +103,25 @@ export function f32ToBf16(value: number): number {
   const lsb = (x >>> 16) & 1;
   return ((x + 0x7fff + lsb) >>> 16) & 0xffff;
 }
+
+/**
+ * An 8-bit float to a number. E4M3 = float8_e4m3fn (bias 7, no inf, S.1111.111 NaN); E5M2 = IEEE-like (bias 15);
+ * the FNUZ variants (bias 8 / 16) have no inf and no -0 (0x80 is NaN); E8M0 is a bare exponent 2^(e-127), 0xFF NaN.
+ */
+export function f8ToF32(byte: number, dtype: 'F8_E4M3' | 'F8_E5M2' | 'F8_E4M3FNUZ' | 'F8_E5M2FNUZ' | 'F8_E8M0'): number {
+  if (dtype === 'F8_E8M0') return byte === 0xff ? NaN : 2 ** (byte - 127);
+  const fnuz = dtype === 'F8_E4M3FNUZ' || dtype === 'F8_E5M2FNUZ';
+  if (fnuz && byte === 0x80) return NaN;
+  const e4 = dtype === 'F8_E4M3' || dtype === 'F8_E4M3FNUZ';
+  const mBits = e4 ? 3 : 2;
+  const bias = (e4 ? 7 : 15) + (fnuz ? 1 : 0);
+  const sign = byte & 0x80 ? -1 : 1;
+  const exp = (byte & 0x7f) >>> mBits;
+  const mant = byte & ((1 << mBits) - 1);
+  const maxExp = e4 ? 15 : 31;
+  if (!fnuz && exp === maxExp) {
+    if (e4) { if (mant === 7) return NaN; } else return mant === 0 ? sign * Infinity : NaN;
+  }
+  if (exp === 0) return sign * (mant / (1 << mBits)) * 2 ** (1 - bias);
+  return sign * (1 + mant / (1 << mBits)) * 2 ** (exp - bias);
+}

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { visit } from 'jsonc-parser';
 import { InputError } from '../errors';
-import { bf16ToF32, dtypeBits, f16ToF32, isSafetensorsDtype, numel } from './dtypes';
+import { bf16ToF32, dtypeBits, f16ToF32, f8ToF32, isSafetensorsDtype, numel } from './dtypes';
 import type { SafetensorsDtype, SafetensorsHeader, TensorEntry } from './types';
 
 export { dtypeBits, dtypeByteSize, numel } from './dtypes';
@@ -196,7 +196,7 @@ export function readTensorBytes(entry: TensorEntry): Buffer {
   return buf;
 }
 
-/** Decode raw bytes of `dtype` to float32 (F32, F16, BF16, F64, BOOL and integer types; 64-bit ints may lose precision). */
+/** Decode raw bytes of `dtype` to float32 (F32, F16, BF16, F64, the F8 types, BOOL and integers; 64-bit ints may lose precision). */
 export function bytesToFloat32(bytes: Uint8Array, dtype: SafetensorsDtype, context: { file: string; tensor: string }): Float32Array {
   const bits = dtypeBits(dtype);
   const n = (bytes.length * 8) / bits;
@@ -223,8 +223,14 @@ export function bytesToFloat32(bytes: Uint8Array, dtype: SafetensorsDtype, conte
     case 'U32': out.set(new Uint32Array(ab, off, n)); break;
     case 'I64': { const v = new BigInt64Array(ab, off, n); for (let i = 0; i < n; i++) out[i] = Number(v[i]!); break; }
     case 'U64': { const v = new BigUint64Array(ab, off, n); for (let i = 0; i < n; i++) out[i] = Number(v[i]!); break; }
+    case 'F8_E4M3': case 'F8_E5M2': case 'F8_E4M3FNUZ': case 'F8_E5M2FNUZ': case 'F8_E8M0': {
+      const u = new Uint8Array(ab, off, n);
+      const table = new Float32Array(256).map((_, b) => f8ToF32(b, dtype));
+      for (let i = 0; i < n; i++) out[i] = table[u[i]!]!;
+      break;
+    }
     default:
-      throw new InputError('safetensors.unsupportedDtype', `cannot convert ${dtype} to float32`, { ...context, hint: 'Supported: F32, F16, BF16, F64, BOOL and integer dtypes' });
+      throw new InputError('safetensors.unsupportedDtype', `cannot convert ${dtype} to float32`, { ...context, hint: 'Supported: F32, F16, BF16, F64, F8_*, BOOL and integer dtypes (not F4, F6_*, C64)' });
   }
   return out;
 }

@@ -4,8 +4,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors';
-import { dtypeBits, dtypeRank, isSafetensorsDtype, numel } from './dtypes';
-import type { TensorToWrite } from './types';
+import { dtypeBits, dtypeRank, f32ToBf16, f32ToF16, isSafetensorsDtype, numel } from './dtypes';
+import type { SafetensorsDtype, TensorToWrite } from './types';
 
 /** Raw bytes of a tensor's data (a view, no copy). */
 function dataBytes(t: TensorToWrite): Uint8Array {
@@ -99,4 +99,14 @@ function writeAll(fd: number, bytes: Uint8Array): void {
     const n = fs.writeSync(fd, bytes, done, Math.min(CHUNK, bytes.length - done));
     done += n;
   }
+}
+
+/** float32 values as the data of a `dtype` tensor (F32 as is; F16/BF16 rounded to nearest even, as torch's .to()). */
+export function fromFloat32(values: Float32Array, dtype: Extract<SafetensorsDtype, 'F32' | 'F16' | 'BF16' | 'F64'>): Float32Array | Uint16Array | Float64Array {
+  if (dtype === 'F32') return values;
+  if (dtype === 'F64') return Float64Array.from(values);
+  const out = new Uint16Array(values.length);
+  const conv = dtype === 'F16' ? f32ToF16 : f32ToBf16;
+  for (let i = 0; i < values.length; i++) out[i] = conv(values[i]!);
+  return out;
 }

@@ -32,7 +32,8 @@ export const newName = (inputName: string): string => `${inputName}.new`;
  */
 export function globalNorm(g: Graph, grads: Value[]): Value {
   const sums = grads.map((gr) => g.op('ReduceSumSquare', [gr], { keepdims: { kind: 'int', value: 0 } }));
-  const total = sums.length === 1 ? (sums[0] as Value) : g.op('Sum', sums);
+  // A chain of Adds, not the variadic Sum (which the WebGPU EP leaves on the CPU).
+  const total = sums.reduce((a, b) => g.op('Add', [a, b]));
   return g.op('Sqrt', [total]);
 }
 

@@ -23,6 +23,9 @@ function toTensor(f: HostFeed, dtype: FloatDtype): ort.Tensor {
   return new ort.Tensor(dtype === 'float64' ? 'float64' : 'float32', f.data, f.dims);
 }
 
+/** Process-wide ORT tuning knobs (benchmarks flip them; see sessionOptions). */
+export const ortTuning = { disablePrepacking: true };
+
 /** ORT session options: all cores, full graph optimisation, MLAS prepacking off (FACTS.md: it keeps a packed copy). */
 export function sessionOptions(opts: Pick<EngineOptions, 'device' | 'threads'>): ort.InferenceSession.SessionOptions {
   return {
@@ -31,7 +34,7 @@ export function sessionOptions(opts: Pick<EngineOptions, 'device' | 'threads'>):
     intraOpNumThreads: opts.threads ?? os.availableParallelism(),
     interOpNumThreads: 1,
     executionMode: 'sequential',
-    extra: { session: { disable_prepacking: '1' } },
+    extra: { session: { disable_prepacking: ortTuning.disablePrepacking ? '1' : '0' } },
   };
 }
 
@@ -208,7 +211,8 @@ class OrtEngine implements TrainEngine {
     return Promise.resolve({ params: copy(s.params), shapes: new Map([...s.shapes].map(([k, v]) => [k, [...v]])), expAvg: copy(s.expAvg), expAvgSq: copy(s.expAvgSq), step: s.step });
   }
 
-  setState(state: EngineState): Promise<void> {
+  async setState(state: EngineState): Promise<void> {
+    await Promise.resolve();
     const take = (m: Map<string, Float32Array>, what: string, key: string, n: number): Float32Array => {
       const v = m.get(key);
       if (v === undefined) throw new InputError('engine.stateMissing', `state has no ${what} for a trainable tensor`, { tensor: key });
@@ -224,7 +228,6 @@ class OrtEngine implements TrainEngine {
       next.shapes.set(p.key, [...p.shape]);
     }
     this.state = next;
-    return Promise.resolve();
   }
 
   async dispose(): Promise<void> {

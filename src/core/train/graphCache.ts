@@ -9,6 +9,9 @@ import type { ModelInventory } from '../hf/types';
 /** Bump when the emitted graphs change meaning: old cache folders are then ignored. */
 export const COMPILER_VERSION = 'peft-studio-graph-1';
 
+/** Written in each cache folder: the model folder its weight links came from (for pruning). */
+const SOURCE_FILE = 'source.json';
+
 /** Identity of a weight file: a changed file (size, mtime, inode) gives a new cache key. */
 export interface FileIdentity {
   name: string;
@@ -84,16 +87,18 @@ function sameFile(a: string, b: string): boolean {
  */
 export function prepareGraphFolder(cacheDir: string, inventory: ModelInventory, key: string): GraphFolder {
   const files = weightFiles(inventory.dir);
+  pruneStale(cacheDir, key);
   const dir = path.join(cacheDir, key);
-  fs.mkdirSync(dir, { recursive: true });
   let linkError: unknown;
   try {
+    fs.mkdirSync(dir, { recursive: true });
     for (const f of files) {
       const target = path.join(dir, path.basename(f));
       if (sameFile(target, f)) continue;
       fs.rmSync(target, { force: true });
       fs.linkSync(fs.realpathSync(f), target); // realpath: a hub-cache snapshot entry is a symlink into blobs/
     }
+    fs.writeFileSync(path.join(dir, SOURCE_FILE), JSON.stringify({ dir: path.resolve(inventory.dir) }));
     return { dir, inModelFolder: false, key };
   } catch (e) {
     linkError = e;
@@ -107,6 +112,35 @@ export function prepareGraphFolder(cacheDir: string, inventory: ModelInventory, 
     });
   }
   return { dir: inventory.dir, inModelFolder: true, key };
+}
+
+/**
+ * Removes cache folders whose weight links no longer match the files of the model folder they came from (recorded in
+ * source.json): the model's files were replaced or deleted, so the folder can never be used again and its hard links
+ * only keep old weights on disk.
+ */
+export function pruneStale(cacheDir: string, keep: string): void {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(cacheDir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (!e.isDirectory() || e.name === keep || !/^[0-9a-f]{24}$/.test(e.name)) continue;
+    const dir = path.join(cacheDir, e.name);
+    try {
+      const source = (JSON.parse(fs.readFileSync(path.join(dir, SOURCE_FILE), 'utf8')) as { dir: string }).dir;
+      const links = fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors'));
+      const stale = links.some((f) => {
+        const original = path.join(source, f);
+        return !fs.existsSync(original) || !sameFile(original, path.join(dir, f));
+      });
+      if (stale) fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // no source.json, or another process is using or removing it: leave it
+    }
+  }
 }
 
 /** Path of one compiled graph (`step`, `grad`, `apply`, `eval`) in a graph folder. */

@@ -103,7 +103,7 @@ export class RunFolder {
       for (const [k, v] of state.expAvg) moments.push({ name: `${k}.exp_avg`, dtype: 'F32' as const, shape: state.shapes.get(k) ?? [v.length], data: v });
       for (const [k, v] of state.expAvgSq) moments.push({ name: `${k}.exp_avg_sq`, dtype: 'F32' as const, shape: state.shapes.get(k) ?? [v.length], data: v });
       writeSafetensors(join(tmp, OPTIMIZER_FILE), moments, { format: 'pt', step: String(state.step) });
-      writeFileSync(join(tmp, TRAINER_STATE), JSON.stringify(trainer, null, 2) + '\n');
+      writeFileSync(join(tmp, TRAINER_STATE), trainerStateJson(trainer));
     });
     return final;
   }
@@ -113,6 +113,12 @@ export class RunFolder {
     writeFolderAtomic(this.adapterDir, (tmp) => writeAdapterFiles(tmp, state, adapterConfigJson));
     return this.adapterDir;
   }
+}
+
+/** trainer_state.json text: indented, with the (long) permutation on one line. */
+export function trainerStateJson(t: TrainerState): string {
+  const marker = '"__order__"';
+  return JSON.stringify({ ...t, data: { ...t.data, order: '__order__' } }, null, 2).replace(marker, JSON.stringify(t.data.order)) + '\n';
 }
 
 function writeAdapterFiles(dir: string, state: EngineState, adapterConfigJson: string): void {

@@ -77,6 +77,9 @@ export async function prepareRun(recipe: Recipe, deviceOverride: string | undefi
     [loraConfig.bias !== 'none', `bias: "${loraConfig.bias}"`],
     [loraConfig.lora_bias, 'lora_bias'],
     [loraConfig.modules_to_save !== null && loraConfig.modules_to_save.length > 0, 'modules_to_save'],
+    [loraConfig.trainable_token_indices !== null, 'trainable_token_indices'],
+    [loraConfig.layer_replication !== null, 'layer_replication'],
+    [loraConfig.target_parameters !== null && loraConfig.target_parameters.length > 0, 'target_parameters'],
   ];
   for (const [on, what] of unsupported) {
     if (on) throw new InputError('trainer-unsupported', `${what} is not supported by the trainer yet`, { file: recipe.adapter_config, hint: 'Plain LoRA (with rslora, rank/alpha patterns and dropout) is supported' });

@@ -57,12 +57,20 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
     }
     // Everything that can be wrong with the inputs fails here, before a run folder exists.
     const prep = await prepareRun(recipe, opts.device, deps, opts.signal);
+    const seen = resumed?.trainer.data.order.length;
+    if (seen !== undefined && seen !== prep.train.sequences.length) {
+      throw new InputError('resume-data-changed', `the training data changed since the checkpoint (${seen} sequences then, ${prep.train.sequences.length} now)`, {
+        file: recipe.dataset.train,
+        hint: 'An exact resume needs the same data, max_length and packing; start a new run instead',
+      });
+    }
     runDir ??= createRunDir(recipe.output_dir, recipe.run_name);
     folder = new RunFolder(runDir);
-    const adapterConfigJson = serializeAdapterConfig(
-      { ...prep.loraConfig, target_modules: prep.targetModules },
-      recipe.base_model,
-    );
+    const spec = prep.inventory.spec;
+    const adapterConfigJson = serializeAdapterConfig({ ...prep.loraConfig, target_modules: prep.targetModules }, recipe.base_model, {
+      // What PeftModel.save_pretrained writes when task_type is null.
+      autoMapping: { base_model_class: spec.architectures[0] ?? 'AutoModelForCausalLM', parent_library: `transformers.models.${spec.modelType}.modeling_${spec.modelType}` },
+    });
     const t = recipe.training;
     const microBatch = t.per_device_train_batch_size;
     const plan = { microBatchSize: microBatch, accumulation: t.gradient_accumulation_steps, padTokenId: prep.tokenizer.padTokenId ?? prep.tokenizer.eosTokenId ?? 0 };

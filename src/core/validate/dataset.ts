@@ -70,7 +70,7 @@ export class DatasetLinter {
     const deadline = budget.ms !== undefined ? performance.now() + budget.ms : Infinity;
     let n = 0;
     while (!this.done && n < maxLines) {
-      if ((n & 31) === 0 && n > 0 && performance.now() > deadline) break;
+      if ((n & 7) === 0 && n > 0 && performance.now() > deadline) break;
       const nl = this.text.indexOf('\n', this.offset);
       const end = nl < 0 ? this.text.length : nl;
       let raw = this.text.slice(this.offset, end);

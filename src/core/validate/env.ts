@@ -73,3 +73,21 @@ export function countExamples(file: string): number | null {
     return null;
   }
 }
+
+/** The first non-blank line of a file parsed as a JSON object (reads at most 1 MiB), or null. */
+export function firstExample(file: string): Record<string, unknown> | null {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const buf = Buffer.alloc(1 << 20);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    const line = buf.subarray(0, n).toString('utf8').split('\n').find((l) => l.trim() !== '');
+    if (line === undefined) return null;
+    const v: unknown = JSON.parse(line);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}

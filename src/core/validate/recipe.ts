@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { checkRecipeValue, recipeField, recipeKeys, RECIPE_FIELDS, type RecipeField } from '../train/recipeSchema';
 import { suggest } from '../util/didYouMean';
 import type { ModelInventory } from '../hf/types';
-import { countExamples, defaultAvailableDevices, defaultPathKind, looksLikeHubId, pathKindOf } from './env';
+import { detectFormat } from './dataset';
+import { countExamples, defaultAvailableDevices, defaultPathKind, firstExample, looksLikeHubId, pathKindOf } from './env';
 import { LineIndex, problem } from './text';
 import type { Problem, RecipeSummary, ValidationContext } from './types';
 import { readYaml, type YamlEntry, type YamlRead } from './yamlWalk';
@@ -133,6 +134,23 @@ function checkSemantics(read: YamlRead, present: Map<string, YamlEntry>, idx: Li
     if (kind === f.pathKind) continue;
     const msg = kind === null ? `${f.pathKind === 'dir' ? 'Folder' : 'File'} not found: ${val} (resolved against ${dir})` : `${val} is a ${kind === 'dir' ? 'folder' : 'file'}; "${f.path}" needs a ${f.pathKind === 'dir' ? 'folder' : 'file'}`;
     out.push(problem(at(f.path), 'error', 'path-not-found', msg));
+  }
+  // init_adapter must be a PEFT adapter folder; the data's format must be the declared one
+  const init = v.get('init_adapter');
+  if (valid('init_adapter') && typeof init === 'string' && pathKindOf(ctx, path.resolve(dir, init)) === 'dir' && pathKindOf(ctx, path.resolve(dir, init, 'adapter_config.json')) !== 'file') {
+    out.push(problem(at('init_adapter'), 'error', 'init-adapter-invalid', `${init} has no adapter_config.json: init_adapter must be a PEFT adapter folder (adapter_config.json + adapter_model.safetensors)`));
+  }
+  const train = v.get('dataset.train');
+  if (valid('dataset.train') && typeof train === 'string' && pathKindOf(ctx, path.resolve(dir, train)) === 'file') {
+    const first = firstExample(path.resolve(dir, train));
+    const seen = first === null ? null : detectFormat(first);
+    const declared = String(v.get('dataset.format'));
+    if (first !== null && seen === null) {
+      out.push(problem(at('dataset.train'), 'warning', 'dataset-format-unknown', `The first example of ${train} has none of the keys of a known format (text, instruction+output, messages, prompt+completion, input_ids): ${Object.keys(first).slice(0, 5).join(', ')}`));
+    } else if (seen !== null && declared !== 'auto' && seen !== declared && valid('dataset.format')) {
+      out.push(problem(at('dataset.format'), 'error', 'dataset-format-mismatch', `dataset.format is "${declared}" but the first example of ${train} is "${seen}"`,
+        { title: `Change to "${seen}"`, edits: [{ range: at('dataset.format'), newText: seen }] }));
+    }
   }
   // base model
   let model: ModelInventory | null = ctx.model ?? null;

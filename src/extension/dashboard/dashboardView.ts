@@ -21,7 +21,15 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     private readonly manager: RunManager,
   ) {
     this.disposables.push(
-      manager.onDidRunEvent((n) => this.post({ type: 'event', dir: n.dir, record: n.record })),
+      manager.onDidRunEvent((n) => {
+        if (n.record.event === 'start') {
+          // a run started from the editor: list it and show it
+          this.selected = n.dir;
+          this.post({ type: 'runs', runs: this.store.list() });
+          this.post({ type: 'select', dir: n.dir });
+        }
+        this.post({ type: 'event', dir: n.dir, record: n.record });
+      }),
       store.onDidChange((uris) => this.onRunsChanged(uris)),
     );
   }
@@ -34,6 +42,10 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     view.webview.html = dashboardHtml(view.webview, this.extensionUri, (b, ...p) => vscode.Uri.joinPath(b, ...p));
     view.webview.onDidReceiveMessage((m: unknown) => {
       if (isWebviewToHost(m)) void this.onMessage(m);
+    }, undefined, this.disposables);
+    // Hidden webviews lose their document (no retainContextWhenHidden): queue until the reload says ready.
+    view.onDidChangeVisibility(() => {
+      if (!view.visible) this.ready = false;
     }, undefined, this.disposables);
     view.onDidDispose(() => {
       this.view = undefined;

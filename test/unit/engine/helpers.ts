@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { type FixtureArch, makeFixture } from '../../../src/core/fixtures/makeFixture';
 import { loadModel } from '../../../src/core/hf/loadModel';
 import type { ModelInventory } from '../../../src/core/hf/types';
+import { dropoutInputName, dropoutMasks } from '../../../src/core/models/feeds';
 import { loraKey } from '../../../src/core/models/lora';
 import { readSafetensorsHeader, readTensorAsFloat32 } from '../../../src/core/safetensors/read';
 import { writeSafetensors } from '../../../src/core/safetensors/write';
@@ -111,9 +112,26 @@ export interface ReferenceJob {
   targets: LoraTarget[];
   initAdapter: string;
   optimizer: OptimizerOptions;
-  steps: { lr: number; microBatches: Batch[] }[];
+  steps: { lr: number; microBatches: Batch[]; dropoutSeed?: number }[];
   evalBatches?: Batch[];
   dtype?: 'float32' | 'float64';
+  /** lora_dropout: the reference gets the masks the engine draws for each step's seed (one micro-batch per step). */
+  dropout?: number;
+}
+
+/** The engine's dropout masks for a micro-batch, as nested lists [B][T][in] per module. */
+function masksJson(b: Batch, targets: LoraTarget[], p: number, seed: number): Record<string, number[][][]> {
+  const out: Record<string, number[][][]> = {};
+  const masks = dropoutMasks(b, targets, p, seed, 'float32');
+  for (const t of targets) {
+    const m = masks.get(dropoutInputName(t.module.name))!.data as Float32Array;
+    const inF = t.module.inFeatures;
+    out[t.module.name] = Array.from({ length: b.batchSize }, (_, r) => Array.from({ length: b.seqLen }, (_, s) => {
+      const o = (r * b.seqLen + s) * inF;
+      return Array.from(m.subarray(o, o + inF));
+    }));
+  }
+  return out;
 }
 
 export interface ReferenceResult {
@@ -138,7 +156,13 @@ export function runReference(job: ReferenceJob, dir: string): ReferenceResult {
     modules: job.targets.map((t) => ({ name: t.module.name, r: t.r, alpha: t.alpha, scaling: t.scaling })),
     init_adapter: job.initAdapter,
     optimizer: { beta1: job.optimizer.beta1, beta2: job.optimizer.beta2, eps: job.optimizer.eps, weight_decay: job.optimizer.weightDecay, max_grad_norm: job.optimizer.maxGradNorm },
-    steps: job.steps.map((s) => ({ lr: s.lr, micro_batches: s.microBatches.map(batchJson) })),
+    steps: job.steps.map((s) => ({
+      lr: s.lr,
+      micro_batches: s.microBatches.map((b) => ({
+        ...batchJson(b),
+        ...(job.dropout !== undefined && job.dropout > 0 ? { dropout_masks: masksJson(b, job.targets, job.dropout, s.dropoutSeed ?? 0) } : {}),
+      })),
+    })),
     eval_batches: (job.evalBatches ?? []).map(batchJson),
     output_adapter: adapterOut,
   }));

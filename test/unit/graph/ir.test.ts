@@ -37,7 +37,13 @@ describe('graph IR: shape inference', () => {
       assert.match(e.message, /tensor "model\.layers\.0\.mlp\.up_proj\.weight"/);
       return true;
     });
+    const bf = g.externalInitializer('model.layers.1.self_attn.o_proj.weight', 'bfloat16', [8, 5], { location: 'model.safetensors', offset: 8, length: 80 });
+    assert.throws(() => G.linear(G.reshape(x, ['B*T', 8]), G.cast(bf, 'float32')), (e: Error) => {
+      assert.equal((e as G.GraphError).context.tensor, 'model.layers.1.self_attn.o_proj.weight', 'blames the weight behind the Cast');
+      return true;
+    });
     assert.throws(() => G.add(x, g.input('bad', 'float32', [7])), /shapes do not broadcast: \[B, T, 8\] vs \[7\]/);
+    assert.throws(() => G.matMul(x, g.constant('float32', [3, 3], new Float32Array(9))), (e: Error) => (e as G.GraphError).context.tensor === undefined);
     assert.throws(() => G.add(x, g.input('i64', 'int64', [8])), /dtype mismatch/);
   });
 });

@@ -62,8 +62,18 @@ const cases: GradCase[] = [
   { name: 'Concat axis 1 with a constant', inputs: { a: { shape: [2, 1] }, b: { shape: [2, 3] } }, f: ({ a, b }, g) => G.concat([a!, g.constant('float64', [2, 2], Float64Array.of(1, 2, 3, 4)), b!], 1) },
   { name: 'Split, one part unused', inputs: { x: { shape: [2, 5] } }, f: ({ x }) => { const [p, , q] = G.split(x!, [1, 2, 2], 1); return G.mul(p!, q!); } },
   { name: 'Slice negative start, two axes', inputs: { x: { shape: [3, 5] } }, f: ({ x }) => G.slice(x!, [1, -3], [3, 5], [0, 1]) },
+  // normalization
+  {
+    name: 'LayerNormalization axis -1, scale and bias', inputs: { x: { shape: [3, 4] }, w: { shape: [4] }, b: { shape: [4] } },
+    f: ({ x, w, b }) => G.layerNormalization(x!, w!, b!, 1e-5, -1),
+  },
+  { name: 'LayerNormalization axis 1 over [3,4], no bias', inputs: { x: { shape: [2, 3, 4] }, w: { shape: [3, 4] } }, f: ({ x, w }) => G.layerNormalization(x!, w!, undefined, 1e-3, 1) },
   // indexing
   { name: 'Gather axis 0 with repeated indices', inputs: { w: { shape: [5, 3] } }, f: ({ w }, g) => G.gather(w!, idx(g, [2, 2], [1, 1, 4, 0])) },
+  {
+    name: 'GatherElements + dense fan-out (scatter-add into the dense sum)', inputs: { x: { shape: [2, 4] } },
+    f: ({ x }, g) => G.add(G.gatherElements(x!, idx(g, [2, 1], [3, 1]), 1), G.reduceSum(G.mul(x!, x!), [1], true)),
+  },
   { name: 'GatherElements axis 1 with repeats', inputs: { x: { shape: [2, 4] } }, f: ({ x }, g) => G.gatherElements(x!, idx(g, [2, 3], [0, 0, 3, 2, 1, 2]), 1) },
 ];
 
@@ -92,6 +102,16 @@ describe('VJP rules: finite differences in float64 through onnxruntime-node', fu
     ];
     const res = await gradCheck(f32, 'float32', 1e-2);
     for (const c of f32) assert.ok(res.get(c.name)!.maxRel < 1e-3, `${c.name}: ${res.get(c.name)!.maxRel}`);
+  });
+  it('scatter-adds a gather gradient into the other contributions, with no zero tensor', () => {
+    const g = new G.Graph();
+    const x = g.input('x', 'float64', [5, 3]);
+    const y = G.add(G.gather(x, g.constant('int64', [2], BigInt64Array.of(1n, 1n))), G.reduceSum(x, [0], true));
+    const n0 = g.nodes.length;
+    G.gradients(g, G.reduceSum(y, undefined, false), [x]);
+    const ops = g.nodes.slice(n0).map((n) => n.op);
+    assert.equal(ops.filter((o) => o === 'ScatterND').length, 1);
+    assert.ok(!ops.includes('ConstantOfShape'), ops.join(' '));
   });
   it('covers every registered VJP rule', () => {
     const covered = new Set<string>();

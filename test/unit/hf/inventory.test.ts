@@ -68,6 +68,7 @@ describe('hf/inventory loadModel', () => {
     assert.deepEqual(head && [head.name, head.weightKey], ['lm_head', 'wte.weight']);
     assert.equal(inv.parameters.some((p) => p.name.endsWith('.attn.bias') || p.name.endsWith('masked_bias')), false);
     assert.equal(inv.parameters.find((p) => p.name === 'transformer.h.1.mlp.c_fc.weight')?.checkpointKey, 'h.1.mlp.c_fc.weight');
+    assert.deepEqual(inv.unusedCheckpointKeys, []);
     // wte 64*16 + wpe 32*16 + ln_f 32 + 2 * (ln_1 32 + c_attn 16*48+48 + c_proj 16*16+16 + ln_2 32 + c_fc 16*64+64 + c_proj 64*16+16)
     const perBlock = 32 + (768 + 48) + (256 + 16) + 32 + (1024 + 64) + (1024 + 16);
     assert.equal(inv.totalParameters, 64 * 16 + 32 * 16 + 32 + 2 * perBlock);
@@ -82,12 +83,33 @@ describe('hf/inventory loadModel', () => {
     assert.equal(inventoryFromConfig(spec, '/x').totalParameters, 124_439_808);
   });
 
+  it('config-only Qwen2.5-0.5B (tied, q/k/v bias) and TinyLlama-1.1B match their published parameter counts', () => {
+    const qwen = parseModelConfig({
+      architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24,
+      num_attention_heads: 14, num_key_value_heads: 2, vocab_size: 151936, tie_word_embeddings: true, rope_theta: 1000000.0,
+    }, 'c.json');
+    // embed 151936*896 + norm 896 + 24 * (q 896*896+896 + k 896*128+128 + v 896*128+128 + o 896*896 + 3*896*4864 + 2*896)
+    assert.equal(inventoryFromConfig(qwen, '/q').totalParameters, 494_032_768);
+    const tiny = parseModelConfig({
+      architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 2048, intermediate_size: 5632, num_hidden_layers: 22,
+      num_attention_heads: 32, num_key_value_heads: 4, vocab_size: 32000,
+    }, 'c.json');
+    assert.equal(inventoryFromConfig(tiny, '/t').totalParameters, 1_100_048_384);
+  });
+
   it('raises InputError naming the tensor when a header shape disagrees with config.json', () => {
     const dir = writeTinyLlama(path.join(root, 'bad-shape'), {
       mutate: (ts) => ts.map((t) => (t.name === 'model.layers.1.mlp.up_proj.weight' ? { ...t, shape: [16, 32], data: new Float32Array(512) } : t)),
     });
     assert.throws(() => loadModel(dir), (e: unknown) =>
       e instanceof InputError && e.context.tensor === 'model.layers.1.mlp.up_proj.weight' && /\[32, 16\]/.test(e.message) && /\[16, 32\]/.test(e.message));
+  });
+
+  it('lists checkpoint tensors config.json does not explain (a third layer for a 2-layer config)', () => {
+    const dir = writeTinyLlama(path.join(root, 'extra'), {
+      mutate: (ts) => [...ts, { name: 'model.layers.2.mlp.up_proj.weight', dtype: 'F32', shape: [32, 16], data: new Float32Array(512) }],
+    });
+    assert.deepEqual(loadModel(dir).unusedCheckpointKeys, ['model.layers.2.mlp.up_proj.weight']);
   });
 
   it('raises InputError for a missing lm_head.weight of an untied model, with a hint about tie_word_embeddings', () => {

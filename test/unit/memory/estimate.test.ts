@@ -2,7 +2,7 @@
 // 2 kv heads, vocab 1000) with LoRA r=8 on q_proj/v_proj, batch 2 × 64 tokens on the CPU.
 import * as assert from 'node:assert/strict';
 import { loadModel } from '../../../src/core/hf/loadModel';
-import { RUNTIME_OVERHEAD_BYTES, estimateMemory, formatBytes } from '../../../src/core/memory/estimate';
+import { PLANNER_FACTOR, RUNTIME_OVERHEAD_BYTES, SESSION_OVERHEAD_BYTES, estimateMemory, formatBytes } from '../../../src/core/memory/estimate';
 import type { LoraTarget } from '../../../src/core/train/engineApi';
 import { llamaConfigModel, tempDir } from '../validate/helpers';
 
@@ -33,6 +33,11 @@ describe('estimateMemory', () => {
     assert.equal(c['logits, softmax and their gradient'], 3 * N * 1000 * 4);
     assert.equal(c['backward working set'], (N * (3 * 64 + 2 * 128) + 2 * 4 * 64 * 64) * 4);
     assert.equal(c['attention mask and positions'], 2 * 64 * 64 * 4 + 4 * N * 8);
+    const acts = 4 * N * (2 * 64 + 128) * 4 + 4 * 2 * 4 * 64 * 64 * 4 + 4 * N * 4 * 128 * 4 + (4 * N * 64 * 4 + 8 * N * 8 * 4) + 3 * N * 1000 * 4 +
+      (N * (3 * 64 + 2 * 128) + 2 * 4 * 64 * 64) * 4 + (2 * 64 * 64 * 4 + 4 * N * 8);
+    assert.equal(c['ORT planner slack'], Math.round(acts * (PLANNER_FACTOR - 1)));
+    assert.equal(c['ORT arena: first-run chunks beside the memory-pattern block'], Math.round(acts * PLANNER_FACTOR));
+    assert.equal(c['onnxruntime session'], SESSION_OVERHEAD_BYTES);
     assert.equal(c['runtime (Node + onnxruntime)'], RUNTIME_OVERHEAD_BYTES);
     assert.equal(e.totalBytes, Object.values(c).reduce((a, b) => a + b, 0));
     assert.equal(e.where, 'host');

@@ -87,4 +87,11 @@ describe('peft/count (print_trainable_parameters)', () => {
     assert.equal(c.percent.toFixed(4), '0.1695');
     assert.equal(c.modules.length, 128);
   });
+
+  it('trainable_token_indices adds a [n_tokens, dim] delta to the input embedding', () => {
+    const c = countParametersDetailed(parseLoraConfig({ r: 4, target_modules: ['q_proj'], trainable_token_indices: [1, 2, 5] }), tiny());
+    assert.deepEqual(c.tokenDeltas, [{ name: 'model.embed_tokens', params: 3 * 32 }]);
+    assert.equal(c.trainable, 4 * 256 + 96);
+    assert.equal(c.total, BASE + 4 * 256 + 96);
+  });
 });

@@ -55,9 +55,22 @@ describe('cli count / inspect', () => {
     assert.match(out, /model\.layers\.\*\.self_attn\.q_proj .* layers 0-2 \(3 of 32\)/);
   });
 
+  it('count accepts an adapter folder or a peft-train.yaml (its adapter_config and base_model)', async () => {
+    const file = adapter('a6', { r: 4, target_modules: ['o_proj'] });
+    fs.writeFileSync(path.join(path.dirname(file), 'peft-train.yaml'), `base_model: ${path.relative(path.dirname(file), llama3)}\nadapter_config: ./adapter_config.json\n`);
+    // o_proj: 4 * (4096 + 4096) = 32,768 per layer, 32 layers
+    for (const arg of [path.dirname(file), path.join(path.dirname(file), 'peft-train.yaml'), file]) {
+      const { code, out } = await run(['count', arg, '--json']);
+      assert.equal(code, 0, arg);
+      assert.equal((JSON.parse(out) as { trainable: number }).trainable, 32 * 32_768);
+    }
+  });
+
   it('count exit codes: 2 without CONFIG or a model, 1 for bad input', async () => {
     assert.equal((await run(['count'])).code, 2);
     assert.equal((await run(['count', adapter('a3', { r: 8 })])).code, 2);
+    assert.equal((await run(['count', adapter('a3h', { r: 8, base_model_name_or_path: 'meta-llama/Meta-Llama-3-8B' })])).code, 2);
+    assert.equal((await run(['count', adapter('a3p', { r: 8, base_model_name_or_path: './models/missing' })])).code, 1);
     const bad = await run(['count', adapter('a4', { r: 0 }), '--model', llama3]);
     assert.equal(bad.code, 1);
     assert.match(bad.err, /`r` should be a positive integer/);

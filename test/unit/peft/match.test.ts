@@ -5,7 +5,7 @@ import { inventoryFromConfig } from '../../../src/core/hf/inventory';
 import type { ModelInventory } from '../../../src/core/hf/types';
 import { parseLoraConfig } from '../../../src/core/peft/loraConfig';
 import { layerIndexOf, patternValue, reFullmatch } from '../../../src/core/peft/match';
-import { namedModules, resolveTargets } from '../../../src/core/peft/resolve';
+import { analyzeTargets, findMinimalTargetModules, namedModules, resolveTargets, savedTargetModules } from '../../../src/core/peft/resolve';
 
 /** A config-only llama: 4 layers, hidden 32, 4 heads, 2 kv heads (head_dim 8), intermediate 64, vocab 100. */
 function llama(extra: Record<string, unknown> = {}): ModelInventory {
@@ -132,5 +132,36 @@ describe('peft/match + resolve: PEFT targeting rules', () => {
     assert.deepEqual(n.slice(0, 5), ['model', 'model.embed_tokens', 'model.layers', 'model.layers.0', 'model.layers.0.self_attn']);
     assert.ok(n.includes('model.layers.3.mlp.act_fn'));
     assert.equal(n[n.length - 1], 'lm_head');
+  });
+
+  it('analyzeTargets reports entries and the error PEFT would raise without throwing; warns on an unused exclude', () => {
+    const a = analyzeTargets(parseLoraConfig({ target_modules: ['qproj', 'vproj'] }), llama());
+    assert.equal(a.targets.length, 0);
+    assert.deepEqual(a.entries.map((e) => [e.entry, e.matched.length]), [['qproj', 0], ['vproj', 0]]);
+    assert.match(a.error?.message ?? '', /not found in the base model/);
+    const w = analyzeTargets(parseLoraConfig({ target_modules: ['q_proj'], exclude_modules: ['nothing_here'] }), llama());
+    assert.equal(w.error, null);
+    assert.match(w.warnings[0] ?? '', /no modules were excluded/);
+    assert.match(analyzeTargets(parseLoraConfig({ target_modules: ['embed_tokens'], lora_bias: true }), llama()).error?.message ?? '', /lora_bias=true is not supported for Embedding/);
+  });
+});
+
+describe('peft/resolve savedTargetModules (what adapter_config.json gets)', () => {
+  it('fills the defaults, shrinks all-linear on a 4-layer llama (28 names) to 7 suffixes, keeps short lists', () => {
+    const inv = inventoryFromConfig(parseModelConfig({ model_type: 'llama', hidden_size: 32, num_attention_heads: 4, num_hidden_layers: 4 }, 'c'), '/m');
+    assert.deepEqual(savedTargetModules(parseLoraConfig({}), inv), ['q_proj', 'v_proj']);
+    assert.deepEqual(savedTargetModules(parseLoraConfig({ target_modules: 'all-linear' }), inv), ['down_proj', 'gate_proj', 'k_proj', 'o_proj', 'q_proj', 'up_proj', 'v_proj']);
+    assert.deepEqual(savedTargetModules(parseLoraConfig({ target_modules: '.*q_proj' }), inv), '.*q_proj');
+    // GPT-2 (3 blocks, 12 Conv1D): below 20 names the full names are saved; c_proj is shared by attn and mlp
+    const g = inventoryFromConfig(parseModelConfig({ model_type: 'gpt2', n_embd: 16, n_head: 4, n_layer: 3 }, 'c'), '/g');
+    assert.equal((savedTargetModules(parseLoraConfig({ target_modules: 'all-linear' }), g) as string[]).length, 12);
+    const g6 = inventoryFromConfig(parseModelConfig({ model_type: 'gpt2', n_embd: 16, n_head: 4, n_layer: 6 }, 'c'), '/g');
+    assert.deepEqual(savedTargetModules(parseLoraConfig({ target_modules: 'all-linear' }), g6), ['c_attn', 'c_fc', 'c_proj']);
+  });
+
+  it('findMinimalTargetModules follows PEFT\'s docstring example', () => {
+    const t = [...Array.from({ length: 100 }, (_, i) => `model.decoder.layers.${i}.self_attn.q_proj`), ...Array.from({ length: 100 }, (_, i) => `model.decoder.layers.${i}.self_attn.v_proj`)];
+    const o = Array.from({ length: 100 }, (_, i) => `model.encoder.layers.${i}.self_attn.k_proj`);
+    assert.deepEqual(findMinimalTargetModules(t, o), ['q_proj', 'v_proj']);
   });
 });

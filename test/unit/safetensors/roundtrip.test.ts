@@ -87,6 +87,10 @@ describe('safetensors write/read round trip', () => {
       { name: 'i8', dtype: 'I8', shape: [2], data: new Int8Array([-128, 127]) },
       { name: 'i64', dtype: 'I64', shape: [2], data: new BigInt64Array([-(2n ** 40n), 9n]) },
       { name: 'bool', dtype: 'BOOL', shape: [2], data: new Uint8Array([1, 0]) },
+      { name: 'e4m3', dtype: 'F8_E4M3', shape: [5], data: new Uint8Array([0x38, 0x7e, 0xb8, 0x01, 0x7f]) },
+      { name: 'e5m2', dtype: 'F8_E5M2', shape: [4], data: new Uint8Array([0x3c, 0x7b, 0x7c, 0xc0]) },
+      { name: 'e4m3fnuz', dtype: 'F8_E4M3FNUZ', shape: [2], data: new Uint8Array([0x40, 0x80]) },
+      { name: 'e8m0', dtype: 'F8_E8M0', shape: [2], data: new Uint8Array([127, 130]) },
     ]);
     const h = readSafetensorsHeader(file);
     const f16 = readTensorAsFloat32(h.tensors.get('f16')!);
@@ -103,6 +107,15 @@ describe('safetensors write/read round trip', () => {
     assert.deepEqual([...readTensorAsFloat32(h.tensors.get('i8')!)], [-128, 127]);
     assert.deepEqual([...readTensorAsFloat32(h.tensors.get('i64')!)], [-(2 ** 40), 9]);
     assert.deepEqual([...readTensorAsFloat32(h.tensors.get('bool')!)], [1, 0]);
+    // float8: 1.0, the max finite values (448, 57344), -1, the smallest subnormal 2^-9, NaN, inf, -2.
+    const e4 = readTensorAsFloat32(h.tensors.get('e4m3')!);
+    assert.deepEqual([...e4.subarray(0, 4)], [1, 448, -1, 2 ** -9]);
+    assert.ok(Number.isNaN(e4[4]));
+    assert.deepEqual([...readTensorAsFloat32(h.tensors.get('e5m2')!)], [1, 57344, Infinity, -2]);
+    const fnuz = readTensorAsFloat32(h.tensors.get('e4m3fnuz')!);
+    assert.equal(fnuz[0], 1);
+    assert.ok(Number.isNaN(fnuz[1]));
+    assert.deepEqual([...readTensorAsFloat32(h.tensors.get('e8m0')!)], [1, 8]);
   });
 
   it('rejects bad tensors on write with the tensor named', () => {

@@ -2,29 +2,13 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeFixture } from '../../../src/core/fixtures/makeFixture';
-import { writeSampleData } from '../../../src/core/fixtures/sampleData';
+import { makeProject, recipe } from './project';
 import { runTraining, TrainingFailed } from '../../../src/core/train/trainer';
 import { readSafetensorsHeader, readTensorAsFloat32 } from '../../../src/core/safetensors/read';
 import type { DoneEvent, RunEvent, RunInfo, StepEvent } from '../../../src/shared/protocol';
 
 let root: string;
 let proj: string;
-
-const recipe = (extra: { training?: string; dataset?: string; top?: string; lr?: string; warmup?: number } = {}): string => `base_model: ./model
-dataset:
-  train: data/prompt_completion/train.jsonl
-  eval: data/prompt_completion/eval.jsonl
-  max_length: 96
-${extra.dataset ?? ''}training:
-  per_device_train_batch_size: 2
-  gradient_accumulation_steps: 2
-  learning_rate: ${extra.lr ?? '5.0e-3'}
-  warmup_steps: ${extra.warmup ?? 2}
-  seed: 7
-${extra.training ?? ''}device: cpu
-output_dir: runs
-${extra.top ?? ''}`;
 
 async function train(name: string, text: string, more: { resume?: string; stopAt?: number } = {}): Promise<{ events: RunEvent[]; done: DoneEvent }> {
   const file = join(proj, `${name}.yaml`);
@@ -51,9 +35,7 @@ describe('trainer (real runs on a tiny Llama fixture)', function () {
   before(async () => {
     root = mkdtempSync(join(tmpdir(), 'peft-trainer-'));
     proj = join(root, 'proj');
-    await makeFixture({ arch: 'llama', outDir: join(proj, 'model'), size: 'tiny', seed: 3 });
-    writeSampleData(join(proj, 'data'), { trainCount: 24, evalCount: 4, formats: ['prompt_completion'] });
-    writeFileSync(join(proj, 'adapter_config.json'), JSON.stringify({ r: 4, lora_alpha: 8, lora_dropout: 0.1, target_modules: ['q_proj', 'v_proj', 'down_proj'], task_type: 'CAUSAL_LM' }));
+    await makeProject(proj);
   });
   after(() => rmSync(root, { recursive: true, force: true }));
 
@@ -156,6 +138,35 @@ describe('trainer (real runs on a tiny Llama fixture)', function () {
     assert.equal(info.last_step, 1);
     assert.ok(!existsSync(join(proj, 'runs', 'nan', 'adapter')));
     assert.deepEqual(readdirSync(join(proj, 'runs', 'nan', 'checkpoints')), ['step-1']);
+  });
+
+  it('trains packed rows (position ids restart per example) and logs the packing in its notes', async () => {
+    const { events, done } = await train('packed', recipe({ dataset: '  packing: true\n  shuffle: false\n', training: '  max_steps: 3\n', top: 'run_name: packed\n' }));
+    const s = steps(events);
+    assert.equal(s.length, 3);
+    assert.ok(s.every((e) => Number.isFinite(e.loss) && e.loss > 0));
+    // 24 examples packed into rows of 96 tokens: far fewer sequences than examples
+    const note = events.find((e) => e.event === 'log' && e.message.startsWith('train data:'));
+    assert.ok(note !== undefined && note.event === 'log');
+    const m = /24 examples \(prompt_completion\) → (\d+) sequences/.exec(note.message);
+    assert.ok(m !== null && Number(m[1]) < 12, note.message);
+    // every row but the last is full: 4 rows × 96 tokens per step
+    assert.equal(s[0]!.tokens, 4 * 96);
+    assert.ok(existsSync(join(done.adapter_dir, 'adapter_model.safetensors')));
+  });
+
+  it('init_adapter continues from an existing adapter: its first loss is the trained one, not the fresh one', async () => {
+    const fall = join(proj, 'runs', 'fall');
+    const fallSteps = steps(readFileSync(join(fall, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as RunEvent));
+    const { events } = await train('cont', recipe({ lr: '5.0e-2', training: '  max_steps: 1\n', top: `run_name: cont\ninit_adapter: runs/fall/adapter\n` }));
+    const first = steps(events)[0]!.loss;
+    assert.ok(first < fallSteps[0]!.loss - 0.2, `${first} vs fresh ${fallSteps[0]!.loss}`);
+    // with the wrong rank the shapes do not fit: the error names the tensor and both shapes
+    writeFileSync(join(proj, 'adapter_r8.json'), JSON.stringify({ r: 8, lora_alpha: 8, target_modules: ['q_proj', 'v_proj', 'down_proj'], task_type: 'CAUSAL_LM' }));
+    await assert.rejects(
+      train('cont8', recipe({ top: 'adapter_config: adapter_r8.json\ninit_adapter: runs/fall/adapter\n', training: '  max_steps: 1\n' })),
+      /adapter_model\.safetensors, tensor "base_model\.model\.model\.layers\.0\.self_attn\.q_proj\.lora_A\.weight": the adapter tensor does not fit .*\(expected \[8, 64\], got \[4, 64\]\)/,
+    );
   });
 
   it('bad input fails before a run folder exists, and an existing run folder is not overwritten', async () => {

@@ -11,6 +11,12 @@ import { applyEvent, emptyRunView } from '../../../src/core/runs/runState';
 import { startEvent, stepEvent } from '../runs/events';
 
 const CHROMIUM = '/usr/bin/chromium';
+
+/** What the page's stand-in for acquireVsCodeApi records (this tsconfig has no DOM lib). */
+interface PageGlobals {
+  __posted: { type: string; dir?: string; dirs?: string[] }[];
+  postMessage(m: unknown, origin: string): void;
+}
 const root = path.resolve(__dirname, '../../..');
 
 function runView(name: string, steps: number, evalEvery = 0): RunView {
@@ -52,7 +58,7 @@ describe('dashboard webview (chromium)', function () {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`file://${path.join(tmp, 'index.html')}`);
-    await page.waitForFunction(() => (window as unknown as { __posted: { type: string }[] }).__posted.some((m) => m.type === 'ready'));
+    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).__posted.some((m) => m.type === 'ready'));
     assert.deepEqual(errors, []);
   });
 
@@ -61,8 +67,8 @@ describe('dashboard webview (chromium)', function () {
     if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  const send = (m: HostToWebview): Promise<void> => page.evaluate((msg) => window.postMessage(msg, '*'), m);
-  const posted = (): Promise<{ type: string; dir?: string; dirs?: string[] }[]> => page.evaluate(() => (window as unknown as { __posted: { type: string }[] }).__posted);
+  const send = (m: HostToWebview): Promise<void> => page.evaluate((msg) => (globalThis as unknown as PageGlobals).postMessage(msg, '*'), m);
+  const posted = (): Promise<PageGlobals['__posted']> => page.evaluate(() => (globalThis as unknown as PageGlobals).__posted);
 
   it('lists runs, selects the first, and draws its loss, eval and metric charts', async () => {
     const a = runView('run-a', 40, 10);
@@ -96,7 +102,7 @@ describe('dashboard webview (chromium)', function () {
     await send({ type: 'event', dir: '/w/runs/run-a', record: { ...stepEvent(41, 0.9), rss_bytes: 300 * 1048576 } });
     await page.waitForSelector('#loss-chart[data-points="86"]');
     assert.equal(await page.textContent('[data-stat="step"] dd'), '41 / 50');
-    await page.$eval('#smoothing', (e) => { (e as HTMLInputElement).value = '0'; e.dispatchEvent(new Event('input')); });
+    await page.$eval('#smoothing', (e) => { (e as unknown as { value: string }).value = '0'; e.dispatchEvent(new Event('input')); });
     await page.waitForSelector('#loss-chart[data-points="45"]');
   });
 

@@ -101,7 +101,10 @@ describe('webview data shaping', () => {
     assert.equal(formatBytes(100), '100 B');
     assert.equal(formatPercent(0.3647), '0.365%');
     assert.equal(formatPercent(12.5), '12.50%');
-    assert.equal(formatValue(2e-4), '2.0e-4');
+    assert.equal(formatValue(2e-4), '2e-4');
+    assert.equal(formatValue(1.05e-4), '1.05e-4');
+    assert.equal(formatValue(1.1e-4), '1.1e-4');
+    assert.equal(formatValue(2.5e7), '2.5e7');
     assert.equal(formatValue(2.31456), '2.315');
     assert.equal(formatValue(12345), '12,345');
   });

@@ -42,13 +42,13 @@ export function formatDuration(seconds: number | undefined): string {
   return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
 }
 
-/** A compact number for axis ticks and tables: 2.31, 0.000200 → 2.0e-4, 12,345. */
+/** A compact number for axis ticks and tables: 2.315, 0.0002 → 2e-4, 0.000105 → 1.05e-4, 12,345. */
 export function formatValue(x: number | undefined): string {
   if (x === undefined) return '–';
   if (!Number.isFinite(x)) return String(x);
   const a = Math.abs(x);
   if (a === 0) return '0';
-  if (a < 1e-3 || a >= 1e6) return x.toExponential(1);
+  if (a < 1e-3 || a >= 1e6) return x.toExponential(2).replace(/\.?0+e/, 'e').replace('e+', 'e');
   if (a >= 1000) return formatInteger(x);
   return Number(x.toPrecision(4)).toString();
 }

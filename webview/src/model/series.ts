@@ -15,6 +15,8 @@ export interface Series {
   role: 'raw' | 'smoothed' | 'eval' | 'value';
   /** Index into the theme palette; raw and smoothed of one run share it. */
   colorIndex: number;
+  /** false = no legend entry (a run's eval points in Compare share its colour). */
+  legend?: boolean;
 }
 
 export interface ChartSpec {
@@ -65,9 +67,9 @@ export function compareChart(runs: readonly RunView[], smoothing: number, maxPoi
   runs.forEach((run, i) => {
     const ys = emaSmooth(run.steps.map((s) => s.loss), smoothing);
     series.push({ label: labels[i] ?? run.name, points: downsample(run.steps.map((s, j) => ({ x: s.step, y: ys[j] ?? s.loss })), maxPoints), role: 'smoothed', colorIndex: i });
-    if (run.evals.length > 0) series.push({ label: `${labels[i] ?? run.name} (eval)`, points: run.evals.map((e) => ({ x: e.step, y: e.eval_loss })), role: 'eval', colorIndex: i });
+    if (run.evals.length > 0) series.push({ label: `${labels[i] ?? run.name} (eval)`, points: run.evals.map((e) => ({ x: e.step, y: e.eval_loss })), role: 'eval', colorIndex: i, legend: false });
   });
-  return { id: 'compare-chart', title: 'Compare runs: train loss', yLabel: 'cross-entropy loss (nats)', xLabel: 'step', series, yFormat: 'value' };
+  return { id: 'compare-chart', title: 'Compare runs: train loss (dashed: eval)', yLabel: 'cross-entropy loss (nats)', xLabel: 'step', series, yFormat: 'value' };
 }
 
 /**

@@ -139,7 +139,11 @@ export class ChartPanel {
         },
       },
       plugins: {
-        legend: { display: spec.series.length > 1, position: 'bottom', labels: { color: theme.foreground, font, boxWidth: 12, boxHeight: 2 } },
+        legend: {
+          display: spec.series.filter((s) => s.legend !== false).length > 1,
+          position: 'bottom',
+          labels: { color: theme.foreground, font, boxWidth: 12, boxHeight: 2, filter: (item) => spec.series[item.datasetIndex ?? -1]?.legend !== false },
+        },
         tooltip: { callbacks: { label: (c) => `${c.dataset.label ?? ''}: ${tick(c.parsed.y ?? NaN)}`, title: (items) => `step ${items[0]?.parsed.x ?? ''}` } },
       },
     };

@@ -43,7 +43,7 @@ export function runsList(runs: readonly RunSummary[], selected: string | undefin
   if (runs.length === 0) {
     return el('p', { id: 'runs-list', class: 'empty', 'data-count': '0' }, 'No runs yet. Run "PEFT: Train Adapter" on a peft-train.yaml, or "PEFT: Open Demo Project".');
   }
-  const head = el('tr', {}, ...['', 'Run', 'Status', 'Started', 'Base model', 'Steps', 'Loss'].map((t, i) => el('th', i === 0 ? { 'aria-label': 'Compare' } : { scope: 'col' }, t)));
+  const head = el('tr', {}, ...['', 'Run', 'Status', 'Started', 'Base model', 'Steps', 'Loss'].map((t, i) => el('th', i === 0 ? { 'aria-label': 'Compare' } : { scope: 'col', class: ['', '', '', 'col-started', 'col-model', 'num', 'num'][i] ?? '' }, t)));
   const body = el('tbody');
   for (const r of runs) {
     const box = el('input', { type: 'checkbox', 'aria-label': `Compare ${r.name}`, class: 'compare-box' });
@@ -53,8 +53,8 @@ export function runsList(runs: readonly RunSummary[], selected: string | undefin
     const steps = r.maxSteps !== undefined ? `${r.lastStep}/${r.maxSteps}` : String(r.lastStep);
     const loss = r.finalLoss ?? r.lastLoss;
     const status = el('span', { class: `status status-${r.status}` }, r.live && r.status === 'running' ? 'training' : r.status);
-    const row = el('tr', { 'data-run-dir': r.dir, 'data-status': r.status, tabindex: '0', title: r.error ?? r.dir },
-      el('td', {}, box), cell(r.name, 'name'), el('td', {}, status), cell(formatStart(r.startedAt)), cell(shortModel(r.baseModel)), cell(steps, 'num'), cell(formatValue(loss), 'num'));
+    const row = el('tr', { 'data-run-dir': r.dir, 'data-status': r.status, tabindex: '0', title: [`${r.name} · started ${formatStart(r.startedAt)} · base model ${r.baseModel ?? '–'}`, r.error, r.dir].filter((x) => x !== undefined).join('\n') },
+      el('td', {}, box), cell(r.name, 'name'), el('td', {}, status), cell(formatStart(r.startedAt), 'col-started'), cell(shortModel(r.baseModel), 'col-model'), cell(steps, 'num'), cell(formatValue(loss), 'num'));
     if (r.dir === selected) row.classList.add('selected');
     row.setAttribute('aria-selected', String(r.dir === selected));
     row.addEventListener('click', () => h.onSelect(r.dir));
@@ -93,14 +93,14 @@ export function paramTable(t: ParamTable | undefined): HTMLElement {
     const body = el('tbody', {}, ...rows.map((g) => el('tr', {}, cell(g.key), cell(String(g.modules), 'num'), cell(formatInteger(g.params), 'num'), cell(formatPercent(g.percentOfTrainable), 'num'))));
     if (id === 'param-by-target' && t.otherTrainable !== 0) body.append(el('tr', {}, cell('other (biases, modules_to_save)'), cell('–', 'num'), cell(formatInteger(t.otherTrainable), 'num'), cell(formatPercent(t.trainable > 0 ? (100 * t.otherTrainable) / t.trainable : 0), 'num')));
     return el('table', { id, class: 'grid compact', 'aria-label': caption }, el('caption', {}, caption),
-      el('thead', {}, el('tr', {}, ...['', 'modules', 'params', '% of trainable'].map((h) => el('th', { scope: 'col' }, h)))), body);
+      el('thead', {}, el('tr', {}, ...['', 'modules', 'params', '% of trainable'].map((h, i) => el('th', { scope: 'col', class: i > 0 ? 'num' : '' }, h)))), body);
   };
   wrap.append(groupTable('Per target module', 'param-by-target', t.byTarget), groupTable('Per layer', 'param-by-layer', t.byLayer));
   if (t.modules.length > 0) {
     const rows = t.modules.map((m) => el('tr', {}, cell(m.name, 'name'), cell(String(m.r), 'num'), cell(String(m.in), 'num'), cell(String(m.out), 'num'), cell(formatInteger(m.params), 'num')));
     wrap.append(el('details', {}, el('summary', {}, `All ${t.modules.length} adapted modules`),
       el('table', { id: 'param-modules', class: 'grid compact', 'aria-label': 'Adapted modules' },
-        el('thead', {}, el('tr', {}, ...['module', 'r', 'in', 'out', 'params'].map((h) => el('th', { scope: 'col' }, h)))), el('tbody', {}, ...rows))));
+        el('thead', {}, el('tr', {}, ...['module', 'r', 'in', 'out', 'params'].map((h, i) => el('th', { scope: 'col', class: i > 0 ? 'num' : '' }, h)))), el('tbody', {}, ...rows))));
   }
   return wrap;
 }

@@ -39,8 +39,11 @@ export const elementwiseRules: Record<string, VjpRule> = {
   Sigmoid: (a) => [mul(dyOf(a), mul(out(a), sub(1, out(a))))],
   // y = erf x: ∂y/∂x = 2/√π · e^(−x²).
   Erf: (a) => [mul(dyOf(a), mul(exp(neg(mul(inp(a, 0), inp(a, 0)))), 2 / Math.sqrt(Math.PI)))],
-  // y = |x|: ∂y/∂x = sign(x) (0 at 0, as torch).
-  Abs: (a) => [mul(dyOf(a), a.g.op('Sign', [inp(a, 0)]))],
+  // y = |x|: ∂y/∂x = sign(x) = [x > 0] − [x < 0] (0 at 0, as torch; Sign itself leaves the WebGPU EP).
+  Abs: (a) => {
+    const x = inp(a, 0);
+    return [mul(dyOf(a), sub(maskOf(greater(x, 0), x), maskOf(less(x, 0), x)))];
+  },
   // y = max(x, 0): ∂y/∂x = [x > 0].
   Relu: (a) => [mul(dyOf(a), maskOf(greater(inp(a, 0), 0), inp(a, 0)))],
   // y = max(a, b): the larger input gets dy; ties split it evenly (torch.maximum).

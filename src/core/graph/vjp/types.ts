@@ -11,7 +11,16 @@ export interface VjpArgs {
   needs: boolean[];
 }
 
-export type VjpRule = (a: VjpArgs) => (Value | undefined)[];
+/**
+ * A sparse gradient (Gather*, as scatter-add of dy at the gathered indices): the engine applies it to the sum of the
+ * input's other contributions, or to zeros when there are none, so no zero tensor + Add is built for it.
+ */
+export class ScatterAdd {
+  constructor(readonly apply: (base: Value) => Value) {}
+}
+
+export type Grad = Value | ScatterAdd | undefined;
+export type VjpRule = (a: VjpArgs) => Grad[];
 
 /** The single output gradient of a one-output node. */
 export function dyOf(a: VjpArgs): Value {
@@ -32,6 +41,6 @@ export function out(a: VjpArgs, i = 0): Value {
 }
 
 /** Builds the gradient for input i only when it is needed. */
-export function when(a: VjpArgs, i: number, f: () => Value): Value | undefined {
+export function when<T extends Value | ScatterAdd>(a: VjpArgs, i: number, f: () => T): T | undefined {
   return a.needs[i] === true ? f() : undefined;
 }

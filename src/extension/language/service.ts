@@ -1,0 +1,152 @@
+// The language service of the extension host: validates open PEFT files on open and on every edit (debounced),
+// lints big data sets in time-boxed slices, and caches model inventories and tokenizers per folder.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { loadTokenizer } from '../../core/hf/tokenizer';
+import type { ModelInventory } from '../../core/hf/types';
+import { DatasetLinter, fileKind, summarizeRecipe, validate, type FileKind, type RecipeSummary, type TokenCounter, type ValidationContext } from '../../core/validate';
+import { InventoryCache, findRecipeFor } from '../../core/validate/context';
+import { modelForAdapter } from '../../core/validate/adapterModel';
+import { toDiagnostics } from './convert';
+
+const DEBOUNCE_MS = 300;
+/** A dataset slice runs at most this long before yielding to the extension host. */
+const SLICE_MS = 15;
+
+export class LanguageService implements vscode.Disposable {
+  readonly diagnostics = vscode.languages.createDiagnosticCollection('peft-studio');
+  readonly inventories = new InventoryCache();
+  private readonly tokenizers = new Map<string, Promise<TokenCounter | null>>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly lintRuns = new Map<string, { cancelled: boolean }>();
+  private readonly changed = new vscode.EventEmitter<void>();
+  /** Fires after diagnostics or caches change (CodeLens refresh). */
+  readonly onDidChange = this.changed.event;
+
+  /** The kind of a document this service handles, or null. */
+  kindOf(doc: vscode.TextDocument): FileKind | null {
+    if (doc.uri.scheme !== 'file' && doc.uri.scheme !== 'untitled') return null;
+    const kind = fileKind(doc.fileName);
+    if (kind === 'adapter_config') return kind;
+    if (kind === 'recipe') return /peft[-_.]?train.*\.ya?ml$|\.peft\.ya?ml$/i.test(path.basename(doc.fileName)) ? kind : null;
+    if (kind === 'dataset') {
+      if (doc.fileName.split(path.sep).includes('data')) return kind;
+      return this.recipeFor(doc.fileName)?.datasets.includes(path.resolve(doc.fileName)) === true ? kind : null;
+    }
+    return null;
+  }
+
+  /** The recipe beside a file, reading open (unsaved) documents before the disk. */
+  recipeFor(file: string): RecipeSummary | null {
+    return findRecipeFor(file, (p) => {
+      const open = vscode.workspace.textDocuments.find((d) => d.fileName === p);
+      if (open !== undefined) return open.getText();
+      try {
+        return fs.readFileSync(p, 'utf8');
+      } catch {
+        return null;
+      }
+    });
+  }
+
+  context(doc: vscode.TextDocument): ValidationContext {
+    const kind = this.kindOf(doc) ?? 'unknown';
+    return { path: doc.fileName, kind, recipe: kind === 'recipe' ? null : this.recipeFor(doc.fileName), loadModel: (d) => this.inventories.get(d) };
+  }
+
+  /** The base model for a document (adapter: recipe / base_model_name_or_path; recipe: its base_model). */
+  modelFor(doc: vscode.TextDocument): ModelInventory | null {
+    const kind = this.kindOf(doc);
+    if (kind === 'recipe') {
+      const s = summarizeRecipe(doc.getText(), doc.fileName);
+      return s?.baseModelDir ? this.inventories.get(s.baseModelDir) : null;
+    }
+    if (kind !== 'adapter_config') return null;
+    let base: unknown;
+    try {
+      base = (JSON.parse(doc.getText()) as Record<string, unknown>)['base_model_name_or_path'];
+    } catch {
+      base = undefined;
+    }
+    return modelForAdapter(this.context(doc), base);
+  }
+
+  schedule(doc: vscode.TextDocument, delay = DEBOUNCE_MS): void {
+    if (this.kindOf(doc) === null) return;
+    const key = doc.uri.toString();
+    clearTimeout(this.timers.get(key));
+    this.timers.set(key, setTimeout(() => {
+      this.timers.delete(key);
+      void this.validateNow(doc);
+    }, delay));
+  }
+
+  async validateNow(doc: vscode.TextDocument): Promise<void> {
+    const kind = this.kindOf(doc);
+    if (kind === null || doc.isClosed) return;
+    if (kind === 'dataset') return this.lintDataset(doc);
+    this.diagnostics.set(doc.uri, toDiagnostics(validate(doc.getText(), this.context(doc))));
+    this.changed.fire();
+  }
+
+  /** Lints a JSONL file in slices of SLICE_MS, publishing as it goes; a newer edit cancels the run. */
+  private async lintDataset(doc: vscode.TextDocument): Promise<void> {
+    const key = doc.uri.toString();
+    const prev = this.lintRuns.get(key);
+    if (prev) prev.cancelled = true;
+    const run = { cancelled: false };
+    this.lintRuns.set(key, run);
+    const recipe = this.recipeFor(doc.fileName);
+    const tokenizer = recipe?.baseModelDir ? await this.tokenizer(recipe.baseModelDir) : null;
+    const linter = new DatasetLinter(doc.getText(), { format: recipe?.format ?? 'auto', maxLength: recipe?.maxLength ?? 512, trainOnPrompt: recipe?.trainOnPrompt ?? false, tokenizer });
+    let slices = 0;
+    while (!run.cancelled && !linter.step({ ms: SLICE_MS })) {
+      if (++slices % 20 === 0) this.diagnostics.set(doc.uri, toDiagnostics(linter.problems()));
+      await new Promise((r) => setImmediate(r));
+    }
+    if (run.cancelled || doc.isClosed) return;
+    this.lintRuns.delete(key);
+    this.diagnostics.set(doc.uri, toDiagnostics(linter.problems()));
+  }
+
+  private tokenizer(dir: string): Promise<TokenCounter | null> {
+    let t = this.tokenizers.get(dir);
+    if (t === undefined) {
+      t = loadTokenizer(dir).then(
+        (tok) => ({ count: (s: string) => tok.encode(s, { addSpecialTokens: false }).length }),
+        () => null,
+      );
+      this.tokenizers.set(dir, t);
+    }
+    return t;
+  }
+
+  /** A model file changed on disk: forget what was cached for its folder and revalidate every open PEFT file. */
+  invalidate(file: string): void {
+    this.inventories.invalidate(file);
+    for (const k of [...this.tokenizers.keys()]) if (file.startsWith(k + path.sep)) this.tokenizers.delete(k);
+    this.revalidateAll();
+  }
+
+  revalidateAll(): void {
+    for (const d of vscode.workspace.textDocuments) this.schedule(d, 50);
+    this.changed.fire();
+  }
+
+  forget(doc: vscode.TextDocument): void {
+    const key = doc.uri.toString();
+    clearTimeout(this.timers.get(key));
+    this.timers.delete(key);
+    const run = this.lintRuns.get(key);
+    if (run) run.cancelled = true;
+    this.diagnostics.delete(doc.uri);
+  }
+
+  dispose(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    for (const r of this.lintRuns.values()) r.cancelled = true;
+    this.diagnostics.dispose();
+    this.changed.dispose();
+  }
+}

@@ -1,0 +1,98 @@
+// The dashboard and Runs view in a real VS Code: a workspace with finished run folders on disk (as after a
+// reload) shows them in the Runs tree and the dashboard webview with their loss curve and parameter table.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+const STEPS = 30;
+
+function writeRun(root, name, started, finalLoss) {
+  const dir = path.join(root, 'runs', name);
+  mkdirSync(path.join(dir, 'checkpoints', 'step-15'), { recursive: true });
+  mkdirSync(path.join(dir, 'checkpoints', 'step-30'), { recursive: true });
+  mkdirSync(path.join(dir, 'adapter'), { recursive: true });
+  writeFileSync(path.join(dir, 'adapter', 'adapter_config.json'), '{"peft_type": "LORA"}');
+  writeFileSync(path.join(dir, 'run.json'), JSON.stringify({
+    name, status: 'completed', config_file: path.join(root, 'peft-train.yaml'), recipe: { training: { max_steps: STEPS } },
+    adapter_config: { r: 8, target_modules: ['q_proj', 'v_proj'] }, base_model: path.join(root, 'models', 'tiny'), device: 'cpu',
+    started_at: started, finished_at: started, max_steps: STEPS, last_step: STEPS,
+  }, null, 2));
+  const lines = [{
+    event: 'start', run_dir: dir, run_name: name, trainable: 3584, total: 1003584, device: 'cpu', base_model: path.join(root, 'models', 'tiny'),
+    max_steps: STEPS, time: started,
+    modules: [0, 1].flatMap((l) => [{ name: `model.layers.${l}.self_attn.q_proj`, r: 8, in: 64, out: 64, params: 1024 }, { name: `model.layers.${l}.self_attn.v_proj`, r: 8, in: 64, out: 32, params: 768 }]),
+  }];
+  for (let s = 1; s <= STEPS; s++) {
+    lines.push({ event: 'step', step: s, epoch: s / STEPS, loss: finalLoss + 2 * Math.exp(-s / 8), lr: 2e-4, grad_norm: 0.8, tokens: 256 * s, tokens_per_s: 900, elapsed_s: s * 0.5, rss_bytes: 300 * 1048576 });
+    if (s % 10 === 0) lines.push({ event: 'eval', step: s, eval_loss: finalLoss + 0.1 + 2 * Math.exp(-s / 8) });
+  }
+  lines.push({ event: 'done', run_dir: dir, adapter_dir: path.join(dir, 'adapter'), final_loss: finalLoss });
+  writeFileSync(path.join(dir, 'metrics.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+}
+
+export function workspace() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'peft-e2e-dashboard-'));
+  writeFileSync(path.join(dir, 'peft-train.yaml'), 'base_model: ./models/tiny\nadapter_config: ./adapter_config.json\ndataset:\n  train: data/train.jsonl\noutput_dir: runs\n');
+  writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 8, lora_alpha: 16, target_modules: ['q_proj', 'v_proj'] }, null, 2));
+  writeRun(dir, 'first-run', '2026-11-27T10:00:00.000Z', 1.25);
+  writeRun(dir, 'second-run', '2026-11-28T10:00:00.000Z', 0.75);
+  return dir;
+}
+
+/** Contributed commands reach the palette once the extension host has scanned the extension. */
+async function runWhenAvailable(vscode, title, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await vscode.paletteEntries(title)).some((e) => e.includes(title))) {
+    if (Date.now() > deadline) throw new Error(`"${title}" never appeared in the palette`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  await vscode.runCommand(title);
+}
+
+export const tests = [
+  {
+    name: 'Open Training Dashboard shows the runs from disk with their charts and parameter table',
+    timeoutMs: 90_000,
+    async run(vscode, ws) {
+      await runWhenAvailable(vscode, 'PEFT: Open Training Dashboard');
+      const frame = await vscode.webviewFrame('#runs-list', 60_000);
+      await frame.locator('#runs-list[data-count="2"]').waitFor({ timeout: 30_000 });
+      const names = await frame.locator('#runs-list tbody td.name').allInnerTexts();
+      if (names.join(',') !== 'second-run,first-run') throw new Error(`runs listed: ${names.join(',')}`);
+      // the newest run is selected; smoothing on: raw + smoothed + 3 eval points
+      await frame.locator(`#run-detail[data-run-dir="${path.join(ws, 'runs', 'second-run')}"]`).waitFor({ timeout: 30_000 });
+      await frame.locator(`#loss-chart[data-points="${2 * STEPS + 3}"]`).waitFor({ timeout: 30_000 });
+      const trainable = await frame.locator('#param-table').getAttribute('data-trainable');
+      if (trainable !== '3584') throw new Error(`param table trainable = ${trainable}`);
+      await vscode.screenshot('dashboard-runs');
+    },
+  },
+  {
+    name: 'selecting a run in the dashboard shows its curve; Compare overlays two runs',
+    timeoutMs: 60_000,
+    async run(vscode, ws) {
+      const frame = await vscode.webviewFrame('#runs-list', 30_000);
+      await frame.locator(`#runs-list tr[data-run-dir="${path.join(ws, 'runs', 'first-run')}"] td.name`).click();
+      await frame.locator(`#run-detail[data-run-dir="${path.join(ws, 'runs', 'first-run')}"]`).waitFor({ timeout: 20_000 });
+      const boxes = frame.locator('#runs-list input.compare-box');
+      await boxes.nth(0).check();
+      await boxes.nth(1).check();
+      await frame.locator('#compare-button').click();
+      await frame.locator(`#compare-view:not([hidden]) #compare-chart[data-points="${2 * STEPS + 6}"]`).waitFor({ timeout: 20_000 });
+      await vscode.screenshot('dashboard-compare');
+    },
+  },
+  {
+    name: 'the Runs view lists both runs with their checkpoints',
+    timeoutMs: 60_000,
+    async run(vscode) {
+      await vscode.runCommand('PEFT Studio: Focus on Runs View');
+      const rows = vscode.page.locator('.monaco-list-row').filter({ hasText: 'second-run' });
+      await rows.first().waitFor({ timeout: 30_000 });
+      await rows.first().click();
+      await vscode.page.keyboard.press('ArrowRight');
+      await vscode.page.locator('.monaco-list-row').filter({ hasText: 'step 30' }).first().waitFor({ timeout: 10_000 });
+      await vscode.screenshot('runs-tree');
+    },
+  },
+];

@@ -1,0 +1,72 @@
+// Training from the editor in a real VS Code: "PEFT: Train Adapter" on a tiny fixture project forks the worker,
+// the dashboard follows the run live, and the finished run is in the Runs view; Count Trainable Parameters answers.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { REPO } from './harness.mjs';
+
+const STEPS = 8;
+
+function cli(...args) {
+  const script = `require(${JSON.stringify(path.join(REPO, 'dist', 'cli.js'))}).main(process.argv.slice(1)).then((c) => { process.exitCode = c; })`;
+  const r = spawnSync(process.execPath, ['-e', script, '--', ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`peft-studio ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
+export function workspace() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'peft-e2e-train-'));
+  cli('fixture', '--arch', 'llama', '--size', 'tiny', path.join(dir, 'models', 'tiny'));
+  cli('init', dir, '--model', path.join(dir, 'models', 'tiny'), '--template', 'instruct');
+  const file = path.join(dir, 'peft-train.yaml');
+  const y = readFileSync(file, 'utf8').replace(/max_steps: *-?\d+/, `max_steps: ${STEPS}`).replace(/save_steps: *\d+/, 'save_steps: 4')
+    .replace(/max_length: *\d+/, 'max_length: 128').replace(/run_name: *\S+/, 'run_name: editor-run').replace(/device: *\S+/, 'device: cpu');
+  writeFileSync(file, y);
+  return dir;
+}
+
+async function runWhenAvailable(vscode, title, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await vscode.paletteEntries(title)).some((e) => e.includes(title))) {
+    if (Date.now() > deadline) throw new Error(`"${title}" never appeared in the palette`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  await vscode.runCommand(title);
+}
+
+export const tests = [
+  {
+    name: 'Train Adapter trains in a worker and the dashboard shows the finished run',
+    timeoutMs: 180_000,
+    async run(vscode, ws) {
+      await runWhenAvailable(vscode, 'PEFT: Train Adapter');
+      const done = await vscode.waitForNotification(/editor-run: done · step 8\/8 · final loss \d/, 150_000);
+      const frame = await vscode.webviewFrame('#runs-list', 30_000);
+      const runDir = path.join(ws, 'runs', 'editor-run');
+      await frame.locator(`#runs-list tr[data-run-dir="${runDir}"][data-status="completed"]`).waitFor({ timeout: 30_000 });
+      await frame.locator(`#runs-list tr[data-run-dir="${runDir}"] td.name`).click();
+      await frame.locator(`#run-detail[data-run-dir="${runDir}"][data-status="completed"]`).waitFor({ timeout: 20_000 });
+      await frame.locator(`#loss-chart[data-points="${2 * STEPS + 1}"]`).waitFor({ timeout: 20_000 }); // raw + smoothed + final eval
+      const trainable = Number(await frame.locator('#param-table').getAttribute('data-trainable'));
+      if (!(trainable > 0)) throw new Error(`parameter table trainable = ${trainable}`);
+      const info = JSON.parse(readFileSync(path.join(runDir, 'run.json'), 'utf8'));
+      if (info.status !== 'completed') throw new Error(`run.json status ${info.status}; notification: ${done}`);
+      await vscode.screenshot('training-done');
+    },
+  },
+  {
+    name: 'Count Trainable Parameters reports PEFT\'s numbers for the open adapter_config.json',
+    timeoutMs: 60_000,
+    async run(vscode, ws) {
+      const expected = JSON.parse(cli('count', path.join(ws, 'adapter_config.json'), '--json'));
+      await vscode.page.keyboard.press('Escape');
+      await runWhenAvailable(vscode, 'PEFT: Count Trainable Parameters');
+      // one adapter_config.json and one recipe in the workspace: pick the adapter config when asked
+      const pick = vscode.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: 'adapter_config.json' }).first();
+      if (await pick.isVisible().catch(() => false)) await pick.click();
+      else await pick.waitFor({ timeout: 5_000 }).then(() => pick.click()).catch(() => {});
+      await vscode.waitForNotification(new RegExp(`trainable params: ${expected.trainable.toLocaleString('en-US')} \\|\\| all params: ${expected.total.toLocaleString('en-US')}`), 30_000);
+    },
+  },
+];

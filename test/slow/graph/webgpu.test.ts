@@ -1,0 +1,51 @@
+// The compiler's forward + backward ops on the WebGPU EP (lavapipe on CI machines, FACTS.md) agree with the CPU EP.
+// Needs a Vulkan driver (mesa-vulkan-drivers from bookworm-backports); run with `npm run test:slow`.
+import { strict as assert } from 'node:assert';
+import * as G from '../../../src/core/graph';
+
+function build(): G.Graph {
+  const g = new G.Graph('webgpu_check');
+  const x = g.input('x', 'float32', ['B', 'T', 8]);
+  const W = g.input('W', 'float32', [6, 8]);
+  const E = g.input('E', 'float32', [10, 8]);
+  const ids = g.input('ids', 'int64', ['B', 'T']);
+  const t = g.input('t', 'int64', ['B*T']);
+  const h = G.add(G.reshape(x, ['B*T', 8]), G.reshape(G.gather(E, ids), ['B*T', 8]));
+  let y = G.geluNew(G.layerNorm(G.linear(G.rmsNorm(h, g.scalar(1), 1e-6), W), g.scalar(1), undefined, 1e-5));
+  y = G.mul(y, G.silu(y));
+  const y3 = G.reshape(y, ['B', 'T', 6]);
+  const tri = G.trilu(G.matMul(G.softmax(G.matMul(y3, G.transpose(y3, [0, 2, 1])), -1), y3), false);
+  const flat = G.reshape(tri, ['B*T', 6]);
+  const [p, q] = G.split(flat, [3, 3], 1);
+  const z = G.concat([G.max(p!, q!), G.abs(q!), G.relu(p!), G.slice(flat, [1], [4], [1])], 1);
+  const z2 = G.layerNormalization(z, g.constant('float32', [12], new Float32Array(12).fill(1)), undefined);
+  const ce = G.crossEntropy(G.pow(G.sqrt(G.exp(z2)), 2), t);
+  g.output(ce.mean, 'loss');
+  for (const [v, d] of G.gradients(g, ce.mean, [W, E, x])) g.output(d, `grad.${v.name}`);
+  return g;
+}
+
+describe('graph compiler on the WebGPU EP', function () {
+  this.timeout(300000);
+  it('gives the CPU results for forward and backward (symbolic B, T; gather scatter-add; LayerNormalization)', async function () {
+    if (process.env['XDG_RUNTIME_DIR'] === undefined) process.env['XDG_RUNTIME_DIR'] = '/tmp';
+    const g = build();
+    const B = 2;
+    const T = 3;
+    const feeds: Record<string, G.Feed> = {
+      x: { data: Float32Array.from({ length: B * T * 8 }, (_, i) => Math.sin(i)), dims: [B, T, 8] },
+      W: Float32Array.from({ length: 48 }, (_, i) => Math.cos(i)),
+      E: Float32Array.from({ length: 80 }, (_, i) => Math.sin(3 * i)),
+      ids: { data: BigInt64Array.from({ length: B * T }, (_, i) => BigInt(i % 10)), dims: [B, T] },
+      t: { data: BigInt64Array.from({ length: B * T }, (_, i) => (i === 2 ? -100n : BigInt(i % 12))), dims: [B * T] },
+    };
+    const cpu = await G.runGraph(g, feeds, { executionProviders: ['cpu'] });
+    const gpu = await G.runGraph(g, feeds, { executionProviders: ['webgpu'] });
+    for (const [k, v] of Object.entries(cpu)) {
+      const a = v.data as Float32Array;
+      const b = gpu[k]!.data as Float32Array;
+      assert.equal(a.length, b.length);
+      for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= 1e-4 * (1 + Math.abs(a[i]!)), `${k}[${i}]: cpu ${a[i]} webgpu ${b[i]}`);
+    }
+  });
+});
