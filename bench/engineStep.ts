@@ -36,8 +36,10 @@ export interface EngineResult {
   seq: number;
   adaptedModules: number;
   trainableParams: number;
-  /** createEngine + first session open (graph compile when the cache is cold). */
+  /** createEngine (loads nothing yet: graphs compile and sessions open lazily in the first step). */
   setupS: number;
+  /** The first step, session open included (graph compile too when the cache is cold). */
+  firstStepS: number;
   stepS: number[];
   medianStepS: number;
   tokensPerS: number;
@@ -45,6 +47,8 @@ export interface EngineResult {
   firstLoss: number;
   losses: number[];
   peakRssBytes: number;
+  /** RSS after the last step, sessions still open (steady state: weights, arena, packed copies). */
+  steadyRssBytes: number;
   profileFiles: string[];
 }
 
@@ -52,11 +56,12 @@ const TARGETS = { qkvo: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], 'all-linear': 
 
 /**
  * ORT profiling without touching the engine: wrap InferenceSession.create so every session the engine opens gets
- * `enableProfiling`, and keep the sessions to call endProfiling() on (it returns nothing in Node; the file is named
- * `<prefix>_<date>.json`).
+ * `enableProfiling`, and keep the sessions to call endProfiling() on (the file is `<prefix>_<date>.json`).
+ * `restore` puts the original create back (the wrapper must not outlive the job: tests share the process).
  */
-function profileSessions(prefix: string): ort.InferenceSession[] {
+function profileSessions(prefix: string): { opened: ort.InferenceSession[]; restore: () => void } {
   const opened: ort.InferenceSession[] = [];
+  const desc = Object.getOwnPropertyDescriptor(ort.InferenceSession, 'create');
   const original = ort.InferenceSession.create.bind(ort.InferenceSession) as (path: string, options?: ort.InferenceSession.SessionOptions) => Promise<ort.InferenceSession>;
   const patched = async (path: string, options?: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> => {
     const s = await original(path, { ...options, enableProfiling: true, profileFilePrefix: prefix });
@@ -64,7 +69,10 @@ function profileSessions(prefix: string): ort.InferenceSession[] {
     return s;
   };
   Object.defineProperty(ort.InferenceSession, 'create', { value: patched, configurable: true, writable: true });
-  return opened;
+  const restore = (): void => {
+    if (desc !== undefined) Object.defineProperty(ort.InferenceSession, 'create', desc);
+  };
+  return { opened, restore };
 }
 
 function readTokens(file: string, n: number): BigInt64Array {
@@ -77,6 +85,14 @@ function readTokens(file: string, n: number): BigInt64Array {
 
 export async function runEngineJob(job: EngineJob): Promise<EngineResult> {
   const profiled = job.profilePrefix !== undefined ? profileSessions(job.profilePrefix) : null;
+  try {
+    return await runSteps(job, profiled?.opened ?? null);
+  } finally {
+    profiled?.restore();
+  }
+}
+
+async function runSteps(job: EngineJob, profiled: ort.InferenceSession[] | null): Promise<EngineResult> {
   const inventory = loadModel(job.modelDir);
   const cfg = parseLoraConfig({ peft_type: 'LORA', task_type: 'CAUSAL_LM', r: job.r, lora_alpha: job.alpha, lora_dropout: 0, target_modules: TARGETS[job.targets] });
   const { targets } = resolveTargets(cfg, inventory);
@@ -93,17 +109,22 @@ export async function runEngineJob(job: EngineJob): Promise<EngineResult> {
   const losses: number[] = [];
   let setupS = 0;
   let firstLoss = NaN;
+  let firstStepS = NaN;
   for (let i = 0; i < job.warmup + job.steps; i++) {
     const s0 = performance.now();
     const r = await engine.step([batch], 2e-4, i);
     const dt = (performance.now() - s0) / 1000;
-    if (i === 0) setupS = (s0 - t0) / 1000;
+    if (i === 0) {
+      setupS = (s0 - t0) / 1000;
+      firstStepS = dt;
+    }
     if (i === 0) firstLoss = r.loss;
     if (i >= job.warmup) {
       stepS.push(dt);
       losses.push(r.loss);
     }
   }
+  const steadyRssBytes = process.memoryUsage.rss();
   if (profiled !== null) for (const s of profiled) s.endProfiling();
   const trainable = targets.reduce((s, t) => s + t.r * (t.module.inFeatures + t.module.outFeatures), 0);
   await engine.dispose();
@@ -114,13 +135,14 @@ export async function runEngineJob(job: EngineJob): Promise<EngineResult> {
     .map((f) => path.join(path.dirname(prefix), f)).filter((f) => f.startsWith(`${prefix}_`) && f.endsWith('.json'));
   return {
     engine: 'peft-studio-ort', device: job.device, threads: job.threads, batch: job.batch, seq: job.seq,
-    adaptedModules: targets.length, trainableParams: trainable, setupS, stepS,
+    adaptedModules: targets.length, trainableParams: trainable, setupS, firstStepS, stepS,
     medianStepS: sorted[Math.floor(sorted.length / 2)] ?? NaN,
     tokensPerS: (n * stepS.length) / total,
     firstLoss,
     losses,
     // process.resourceUsage().maxRSS is in KiB (getrusage ru_maxrss)
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    steadyRssBytes,
     profileFiles,
   };
 }

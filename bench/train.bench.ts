@@ -157,14 +157,14 @@ async function main(): Promise<void> {
   log(`model ${modelDir}: ${(inv.totalParameters / 1e6).toFixed(1)}M params; batch ${a.batch} × seq ${a.seq}, ${a.threads} threads, device ${a.device}`);
   log('compiling / warming the graph cache (not measured)...');
   const prep = await runOurs(child, { ...job, steps: 1, warmup: 0 });
-  log(`  setup ${prep.setupS.toFixed(1)} s, first step ${prep.stepS[0]?.toFixed(2)} s`);
+  log(`  first step (graph compile + session open) ${prep.firstStepS.toFixed(1)} s, peak RSS ${(prep.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
 
   const ours: EngineResult[] = [];
   const torch: TorchResult[] = [];
   for (let r = 0; r < a.rounds; r++) {
     const o = await runOurs(child, job);
     ours.push(o);
-    log(`round ${r + 1}: ours  ${o.tokensPerS.toFixed(1)} tok/s, median step ${o.medianStepS.toFixed(2)} s, peak RSS ${(o.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
+    log(`round ${r + 1}: ours  ${o.tokensPerS.toFixed(1)} tok/s, median step ${o.medianStepS.toFixed(2)} s, peak RSS ${(o.peakRssBytes / 2 ** 20).toFixed(0)} MiB (after the steps ${(o.steadyRssBytes / 2 ** 20).toFixed(0)} MiB)`);
     if (a.torch !== 'none') {
       const t = await runTorch(a, modelDir, tokens);
       if (t.skipped !== undefined) {

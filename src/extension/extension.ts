@@ -12,7 +12,7 @@ import { RunsTreeProvider } from './runsTree';
 export function activate(context: vscode.ExtensionContext): void {
   const manager = new RunManager(context);
   const store = new RunsStore(manager);
-  const tree = new RunsTreeProvider(store);
+  const tree = new RunsTreeProvider(store, manager);
   const dashboard = new DashboardViewProvider(context.extensionUri, store, manager);
   context.subscriptions.push(
     manager, store, tree, dashboard,

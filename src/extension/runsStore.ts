@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { parse as parseYaml } from 'yaml';
 import type { RunSummary, RunView } from '../shared/dashboard';
-import { readRun, readRuns, summarize } from '../core/runs/readRuns';
+import { listRunDirs, readRun, summarize } from '../core/runs/readRuns';
 import type { RunManager } from './runManager';
 
 export class RunsStore implements vscode.Disposable {
@@ -16,6 +16,7 @@ export class RunsStore implements vscode.Disposable {
   private recipeOutputDirs = new Map<string, string>();
   private pending: vscode.Uri[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private readonly cache = new Map<string, { key: string; summary: RunSummary }>();
 
   constructor(private readonly manager: RunManager) {
     const runFiles = vscode.workspace.createFileSystemWatcher('**/{run.json,metrics.jsonl}');
@@ -52,7 +53,9 @@ export class RunsStore implements vscode.Disposable {
 
   /** Every run, newest first, with live runs' in-memory state (fresher than the files). */
   list(): RunSummary[] {
-    const runs = readRuns(this.outputDirs());
+    const runs = listRunDirs(this.outputDirs())
+      .map((d) => this.summaryOf(d))
+      .sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? '') || a.name.localeCompare(b.name));
     for (const live of this.manager.live()) {
       if (live.view.dir === '') continue;
       const i = runs.findIndex((r) => path.resolve(r.dir) === path.resolve(live.view.dir));
@@ -61,6 +64,23 @@ export class RunsStore implements vscode.Disposable {
       else runs.unshift(s);
     }
     return runs;
+  }
+
+  /** A run's summary, re-read only when one of its files or folders changed (size + mtime). */
+  private summaryOf(dir: string): RunSummary {
+    const key = ['run.json', 'metrics.jsonl', 'checkpoints', 'adapter'].map((f) => {
+      try {
+        const st = fs.statSync(path.join(dir, f));
+        return `${st.mtimeMs}:${st.size}`;
+      } catch {
+        return '-';
+      }
+    }).join('|');
+    const hit = this.cache.get(dir);
+    if (hit?.key === key) return { ...hit.summary };
+    const summary = summarize(readRun(dir));
+    this.cache.set(dir, { key, summary });
+    return { ...summary };
   }
 
   /** One run in full: the live view while it trains, else read from its folder. */

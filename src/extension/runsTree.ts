@@ -2,6 +2,7 @@
 // drive the item actions (open adapter folder, resume from here, delete run, open in dashboard, stop).
 import * as vscode from 'vscode';
 import type { RunSummary } from '../shared/dashboard';
+import type { RunManager } from './runManager';
 import type { RunsStore } from './runsStore';
 
 export type RunsTreeNode =
@@ -21,10 +22,20 @@ const STATUS_ICON: Record<RunSummary['status'], [string, string | undefined]> = 
 export class RunsTreeProvider implements vscode.TreeDataProvider<RunsTreeNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<RunsTreeNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
-  private readonly sub: vscode.Disposable;
+  private readonly subs: vscode.Disposable[];
+  private throttle: NodeJS.Timeout | undefined;
 
-  constructor(private readonly store: RunsStore) {
-    this.sub = store.onDidChange(() => this.changed.fire(undefined));
+  constructor(private readonly store: RunsStore, manager: RunManager) {
+    this.subs = [
+      store.onDidChange(() => this.changed.fire(undefined)),
+      // live runs' step and loss, at most once a second
+      manager.onDidRunEvent(() => {
+        this.throttle ??= setTimeout(() => {
+          this.throttle = undefined;
+          this.changed.fire(undefined);
+        }, 1000);
+      }),
+    ];
   }
 
   refresh(): void {
@@ -61,7 +72,8 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsTreeNode>, 
   }
 
   dispose(): void {
-    this.sub.dispose();
+    if (this.throttle !== undefined) clearTimeout(this.throttle);
+    for (const d of this.subs) d.dispose();
     this.changed.dispose();
   }
 }

@@ -54,6 +54,8 @@ export const tests = [
     name: 'Open Training Dashboard shows the runs from disk with their charts and parameter table',
     timeoutMs: 90_000,
     async run(vscode, ws) {
+      const cspViolations = [];
+      vscode.page.on('console', (m) => { if (/Content Security Policy|Refused to (load|apply|execute)/.test(m.text())) cspViolations.push(m.text()); });
       await runWhenAvailable(vscode, 'PEFT: Open Training Dashboard');
       const frame = await vscode.webviewFrame('#runs-list', 60_000);
       await frame.locator('#runs-list[data-count="2"]').waitFor({ timeout: 30_000 });
@@ -65,6 +67,7 @@ export const tests = [
       const trainable = await frame.locator('#param-table').getAttribute('data-trainable');
       if (trainable !== '3584') throw new Error(`param table trainable = ${trainable}`);
       await vscode.screenshot('dashboard-runs');
+      if (cspViolations.length > 0) throw new Error(`CSP violations in the dashboard: ${cspViolations.join(' | ')}`);
     },
   },
   {

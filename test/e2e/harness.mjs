@@ -54,7 +54,7 @@ export function installExtension(extensionsDir) {
   const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8'));
   const dest = path.join(extensionsDir, `${pkg.publisher}.${pkg.name}-${pkg.version}`);
   mkdirSync(dest, { recursive: true });
-  for (const f of ['package.json', 'dist', 'media', 'README.md', 'LICENSE', 'package.nls.json']) {
+  for (const f of ['package.json', 'dist', 'media', 'schemas', 'README.md', 'LICENSE', 'package.nls.json']) {
     const src = path.join(REPO, f);
     if (existsSync(src)) cpSync(src, path.join(dest, f), { recursive: true });
   }

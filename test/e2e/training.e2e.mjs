@@ -23,6 +23,8 @@ export function workspace() {
   const y = readFileSync(file, 'utf8').replace(/max_steps: *-?\d+/, `max_steps: ${STEPS}`).replace(/save_steps: *\d+/, 'save_steps: 4')
     .replace(/max_length: *\d+/, 'max_length: 128').replace(/run_name: *\S+/, 'run_name: editor-run').replace(/device: *\S+/, 'device: cpu');
   writeFileSync(file, y);
+  // a long run for the stop test, opened in the editor and trained from there
+  writeFileSync(path.join(dir, 'long-run.yaml'), y.replace(`max_steps: ${STEPS}`, 'max_steps: 5000').replace('run_name: editor-run', 'run_name: long-run'));
   return dir;
 }
 
@@ -67,6 +69,32 @@ export const tests = [
       if (await pick.isVisible().catch(() => false)) await pick.click();
       else await pick.waitFor({ timeout: 5_000 }).then(() => pick.click()).catch(() => {});
       await vscode.waitForNotification(new RegExp(`trainable params: ${expected.trainable.toLocaleString('en-US')} \\|\\| all params: ${expected.total.toLocaleString('en-US')}`), 30_000);
+    },
+  },
+  {
+    name: 'Stop from the dashboard ends a long run as stopped, with its adapter',
+    timeoutMs: 180_000,
+    async run(vscode, ws) {
+      await vscode.page.keyboard.press('Escape');
+      await vscode.page.keyboard.press('Control+P');
+      await vscode.page.keyboard.type('long-run.yaml');
+      await new Promise((r) => setTimeout(r, 1000));
+      await vscode.page.keyboard.press('Enter');
+      await vscode.page.locator('.tab').filter({ hasText: 'long-run.yaml' }).first().waitFor({ timeout: 20_000 });
+      await runWhenAvailable(vscode, 'PEFT: Train Adapter');
+      const runDir = path.join(ws, 'runs', 'long-run');
+      const frame = await vscode.webviewFrame('#runs-list', 30_000);
+      // the dashboard selects the run the editor started and follows it live
+      await frame.locator(`#run-detail[data-run-dir="${runDir}"][data-status="running"]`).waitFor({ timeout: 60_000 });
+      await frame.locator('#stop-button:not([disabled])').waitFor({ timeout: 20_000 });
+      await vscode.page.locator('.statusbar-item').filter({ hasText: /PEFT step \d+\/5000/ }).first().waitFor({ timeout: 20_000 });
+      await frame.locator('#stop-button').click();
+      await vscode.waitForNotification(/long-run: stopped · step \d+\/5000/, 90_000);
+      await frame.locator(`#run-detail[data-run-dir="${runDir}"][data-status="stopped"]`).waitFor({ timeout: 20_000 });
+      const info = JSON.parse(readFileSync(path.join(runDir, 'run.json'), 'utf8'));
+      if (info.status !== 'stopped') throw new Error(`run.json status ${info.status}`);
+      readFileSync(path.join(runDir, 'adapter', 'adapter_config.json'), 'utf8');
+      await vscode.screenshot('training-stopped');
     },
   },
 ];

@@ -47,6 +47,7 @@ export function reshape(x: Value, target: readonly Dim[], o: NodeOptions = {}): 
     if (divDims(numel(x.shape), known) !== undefined) return g.op('Reshape', [x, g.int64s(enc as number[])], {}, o);
   }
   if (unknown.length === 0) return g.op('Reshape', [x, g.int64s(enc as number[])], {}, o);
+  if (target.some((d) => d === 0 || d === -1)) throw new GraphError('reshape: 0/-1 cannot be mixed with symbolic dims that need run-time sizes', x.name, undefined, `[${target.join(', ')}]`);
   if (!dimEq(numel(x.shape), numel(target))) throw new GraphError(`reshape changes the element count`, x.name, `${String(numel(x.shape))}`, `${String(numel(target))}`);
   return g.op('Reshape', [x, shapeTensor(g, target)], {}, { ...o, outputTypes: [{ dtype: x.dtype, shape: target.map(normDim) }] });
 }

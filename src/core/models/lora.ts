@@ -41,12 +41,10 @@ export class LoraSet {
     const e = this.byModule.get(module);
     if (e === undefined) return base;
     this.used.add(module);
-    return this.g.scope(module, () => {
-      const x = e.mask !== undefined ? G.mul(x2d, e.mask) : x2d;
-      const xa = G.gemm(x, e.a, { transB: true, name: `${module}.lora_A` });
-      const xab = G.gemm(xa, e.b, { transB: true, name: `${module}.lora_B` });
-      return G.add(base, G.mul(xab, e.t.scaling));
-    });
+    const x = e.mask !== undefined ? G.mul(x2d, e.mask, { name: `${module}.lora_dropout` }) : x2d;
+    const xa = G.gemm(x, e.a, { transB: true, name: `${module}.lora_A` });
+    const xab = G.gemm(xa, e.b, { transB: true, name: `${module}.lora_B` });
+    return G.add(base, G.mul(xab, e.t.scaling, { name: `${module}.scaling` }), { name: `${module}.add_lora` });
   }
 
   /** Throws when a target was never reached by the builder (a name the architecture does not have). */

@@ -1,5 +1,13 @@
 // The training graphs of one model + LoRA configuration: `step` (forward + backward + clip + AdamW: one session.run
 // per optimizer step), `grad` + `apply` (gradient accumulation over micro-batches), and `eval` (forward + loss only).
+/*
+ * Gradient accumulation (design choice): with one micro-batch the fused `step` graph runs forward, backward, clip and
+ * AdamW in one session.run. With k > 1 micro-batches the engine runs the `grad` graph once per micro-batch (peak memory
+ * of one micro-batch, as torch) and the tiny `apply` graph once. Every token's loss weight is 1/N where N counts the
+ * label tokens of the whole optimizer step, so the summed micro-batch losses and gradients are exactly the token-weighted
+ * mean of transformers' Trainer (loss_sum / num_items_in_batch); gradients are summed on the host in fp32 (torch's
+ * `.grad +=`). The `eval` graph is forward + loss only (weights 1 give a summed loss), opened on first use.
+ */
 import * as G from '../graph';
 import type { Graph, Value } from '../graph';
 import type { ModelInventory } from '../hf/types';

@@ -34,6 +34,7 @@ export function sessionOptions(opts: Pick<EngineOptions, 'device' | 'threads'>):
     intraOpNumThreads: opts.threads ?? os.availableParallelism(),
     interOpNumThreads: 1,
     executionMode: 'sequential',
+    logSeverityLevel: 3,
     extra: { session: { disable_prepacking: ortTuning.disablePrepacking ? '1' : '0' } },
   };
 }
@@ -133,11 +134,16 @@ class OrtEngine implements TrainEngine {
     return feeds;
   }
 
-  private stateFeeds(feeds: Record<string, ort.Tensor>, lr: number, withParams: boolean): void {
+  private paramFeeds(feeds: Record<string, ort.Tensor>): void {
+    for (const p of this.params) feeds[p.key] = new ort.Tensor('float32', this.state.params.get(p.key) as Float32Array, p.shape);
+  }
+
+  /** Parameters, moments, lr and the 1-based step number t of the update about to happen. */
+  private stateFeeds(feeds: Record<string, ort.Tensor>, lr: number): void {
     const scalar = (x: number): ort.Tensor => new ort.Tensor('float32', Float32Array.of(x), []);
+    this.paramFeeds(feeds);
     for (const p of this.params) {
       const shape = p.shape;
-      if (withParams) feeds[p.key] = new ort.Tensor('float32', this.state.params.get(p.key) as Float32Array, shape);
       feeds[expAvgName(p.key)] = new ort.Tensor('float32', this.state.expAvg.get(p.key) as Float32Array, shape);
       feeds[expAvgSqName(p.key)] = new ort.Tensor('float32', this.state.expAvgSq.get(p.key) as Float32Array, shape);
     }
@@ -169,8 +175,7 @@ class OrtEngine implements TrainEngine {
     const scalarOf = (out: ort.InferenceSession.OnnxValueMapType, name: string): number => Number((out[name]?.data as Float32Array)[0]);
     if (microBatches.length === 1) {
       const feeds = this.batchFeeds(microBatches[0]!, weight, dropoutSeed);
-      for (const p of this.params) feeds[p.key] = new ort.Tensor('float32', this.state.params.get(p.key) as Float32Array, p.shape);
-      this.stateFeeds(feeds, lr, false);
+      this.stateFeeds(feeds, lr);
       const out = await (await this.session('step')).run(feeds);
       this.takeUpdates(out);
       return { loss: scalarOf(out, OUTPUT.loss), gradNorm: scalarOf(out, OUTPUT.gradNorm), labelTokens, inputTokens };
@@ -181,7 +186,7 @@ class OrtEngine implements TrainEngine {
     let loss = 0;
     for (let i = 0; i < microBatches.length; i++) {
       const feeds = this.batchFeeds(microBatches[i]!, weight, dropoutSeed + i * 0x9e3779b1);
-      for (const p of this.params) feeds[p.key] = new ort.Tensor('float32', this.state.params.get(p.key) as Float32Array, p.shape);
+      this.paramFeeds(feeds);
       const out = await grad.run(feeds);
       loss += scalarOf(out, OUTPUT.loss);
       for (const p of this.params) {
@@ -191,7 +196,7 @@ class OrtEngine implements TrainEngine {
       }
     }
     const feeds: Record<string, ort.Tensor> = {};
-    this.stateFeeds(feeds, lr, true);
+    this.stateFeeds(feeds, lr);
     for (const p of this.params) feeds[gradName(p.key)] = new ort.Tensor('float32', acc.get(p.key) as Float32Array, p.shape);
     const out = await (await this.session('apply')).run(feeds);
     this.takeUpdates(out);
@@ -200,7 +205,7 @@ class OrtEngine implements TrainEngine {
 
   async evalLoss(batch: Batch): Promise<{ lossSum: number; labelTokens: number }> {
     const feeds = this.batchFeeds(batch, 1, 0);
-    for (const p of this.params) feeds[p.key] = new ort.Tensor('float32', this.state.params.get(p.key) as Float32Array, p.shape);
+    this.paramFeeds(feeds);
     const out = await (await this.session('eval')).run(feeds);
     return { lossSum: Number((out[OUTPUT.loss]?.data as Float32Array)[0]), labelTokens: countLabelTokens(batch) };
   }

@@ -1,9 +1,9 @@
 // peft-train.yaml → Recipe: parsed with `yaml`, checked against RECIPE_FIELDS (the same schema the validator
 // and the editor use), defaults filled in, relative paths resolved against the YAML file's folder.
-import { existsSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { LineCounter, isMap, isScalar, parseDocument, type Node as YamlNode } from 'yaml';
 import { InputError } from '../errors';
+import { isHubId } from '../hf/hub';
 import { didYouMean } from '../util/didYouMean';
 import type { DataFormat } from './data/formats';
 import { checkRecipeValue, recipeDefaults, recipeField, recipeKeys, RECIPE_FIELDS } from './recipeSchema';
@@ -56,13 +56,6 @@ export interface Recipe {
   device: 'auto' | 'cpu' | 'webgpu' | 'cuda';
   output_dir: string;
   run_name: string | null;
-}
-
-/** A hub id (org/name) rather than a local folder: not present on disk and not written like a path. */
-export function looksLikeHubId(value: string, baseDir: string): boolean {
-  if (value.startsWith('.') || value.startsWith('/') || value.startsWith('~') || isAbsolute(value) || value.includes('\\')) return false;
-  if (existsSync(resolve(baseDir, value))) return false;
-  return /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(value) || /^[A-Za-z0-9][\w.-]*$/.test(value);
 }
 
 export function parseRecipe(text: string, file: string): Recipe {
@@ -130,7 +123,7 @@ export function parseRecipe(text: string, file: string): Recipe {
   const ds = v.dataset;
   return {
     file: abs,
-    base_model: looksLikeHubId(baseModel, baseDir) ? baseModel : rel(baseModel),
+    base_model: isHubId(baseModel, baseDir) ? baseModel : rel(baseModel),
     adapter_config: rel(v['adapter_config']),
     init_adapter: v['init_adapter'] === null ? null : rel(v['init_adapter']),
     dataset: {

@@ -1,6 +1,7 @@
 // The training loop, one code path for the CLI and the worker: prepare the run, initialise or load LoRA,
 // step the engine with the schedule's lr, log/eval/checkpoint, resume exactly, stop cleanly, fail loudly on NaN.
 import { InputError, errorMessage } from '../errors';
+import { estimateMemory } from '../memory/estimate';
 import { serializeAdapterConfig } from '../peft/save';
 import { Rng } from '../util/random';
 import type { DoneEvent, RunEvent, RunInfo, StepEvent } from '../../shared/protocol';
@@ -119,6 +120,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       base_model: recipe.base_model,
       max_steps: totalSteps,
       modules: moduleCounts(prep.targets),
+      ...memoryEstimate(prep, microBatch),
       ...(resumed !== null ? { resumed_from_step: resumed.trainer.global_step } : {}),
       time: startedAt,
     });
@@ -225,6 +227,25 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
     throw new TrainingFailed(e, ev);
   } finally {
     await engine?.dispose();
+  }
+}
+
+/** The estimator's peak for this run's shapes (longest sequence, micro-batch), when it can tell. */
+function memoryEstimate(prep: PreparedRun, microBatch: number): { memory_estimate_bytes?: number } {
+  try {
+    const seqLen = prep.train.sequences.reduce((m, q) => Math.max(m, q.inputIds.length), 1);
+    const e = estimateMemory(prep.inventory, prep.targets, {
+      batchSize: microBatch,
+      seqLen,
+      device: prep.device,
+      precision: 'fp32',
+      gradAccum: prep.recipe.training.gradient_accumulation_steps,
+      loraDropout: prep.loraConfig.lora_dropout,
+      withEval: prep.eval !== null,
+    });
+    return { memory_estimate_bytes: e.totalBytes };
+  } catch {
+    return {};
   }
 }
 

@@ -1,5 +1,10 @@
 // Measures ORT's MLAS prepacking trade (FACTS.md `session.disable_prepacking`) on a 2-D Gemm with a ~50 MB external
 // weight: session-creation time, run time and RSS, each config in its own process. Run: npx tsx test/slow/graph/prepackBench.ts
+// Measured 2026-11-28 on the shared 2-core node (load average 10-14, so times are best-of and only indicative), W 52 MB:
+//   forward only (Gemm transB=1): RSS peak +12 MB and steady ±0 with prepacking (ORT frees the unpacked original);
+//     create 230-680 ms vs 30-120 ms; best run 78-149 ms vs 122-238 ms.
+//   forward + backward (W also read by Gemm(dY, W) transB=0): steady +55-75 MB (one extra weight copy), peak 273-282 vs
+//     215-229 MB; create 300-780 ms vs 35-120 ms; best run 144-412 vs 171-480 ms (no clear winner under this load).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';

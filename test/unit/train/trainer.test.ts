@@ -60,6 +60,8 @@ describe('trainer (real runs on a tiny Llama fixture)', function () {
       assert.equal(start.trainable, 2 * (4 * (64 + 64) + 4 * (64 + 32) + 4 * (128 + 64)));
       assert.equal(start.device, 'cpu');
       assert.equal(start.max_steps, 24);
+      assert.ok((start.memory_estimate_bytes ?? 0) > 50 * 2 ** 20, String(start.memory_estimate_bytes));
+      assert.equal(start.modules?.length, 6);
     }
     for (const e of s) {
       assert.deepEqual(Object.keys(e).slice(0, 9), ['event', 'step', 'epoch', 'loss', 'lr', 'grad_norm', 'tokens', 'tokens_per_s', 'elapsed_s']);

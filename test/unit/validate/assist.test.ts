@@ -49,7 +49,7 @@ describe('editor assistance', () => {
     assert.ok(typeof s !== 'string');
     assert.equal(s.trainable, 28 * (8 * (64 + 64) + 8 * (64 + 32)));
     assert.equal(s.total, inv.totalParameters + s.trainable);
-    assert.match(lensTitle(s), /^▶ Train · 50K trainable params \(\d\.\d\d%\) · est\. \d+(\.\d)? MiB$/);
+    assert.match(lensTitle(s), /^▶ Train · 50K trainable params \(\d\.\d\d%\) · est\. \d+(\.\d)? (MiB|GiB)$/);
     assert.equal(lensTitle(trainSummary('{"target_modules": ["nope"]}', inv, null, ['cpu'])), '▶ Train');
   });
 

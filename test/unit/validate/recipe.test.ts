@@ -86,6 +86,15 @@ describe('validate peft-train.yaml', () => {
     assert.deepEqual(run(ok + 'training:\n  warmup_steps: 5\n  num_train_epochs: 2\n'), []);
   });
 
+  it('checks the declared data format against the first example, and init_adapter', () => {
+    const text = ok.replace('dataset:\n', 'dataset:\n  format: alpaca\n');
+    const p = one(run(text), 'dataset-format-mismatch');
+    assert.deepEqual([p.severity, ...at(p)], ['error', 3, 10, 3, 16]);
+    assert.equal(applyEdits(text, p.fix!.edits).includes('format: text'), true);
+    fs.mkdirSync(path.join(dir, 'old-adapter'), { recursive: true });
+    assert.equal(one(run(ok + 'init_adapter: ./old-adapter\n'), 'init-adapter-invalid').range.start.line, 4);
+  });
+
   it('summarizes the recipe for its neighbours', () => {
     const s = summarizeRecipe(ok, path.join(dir, 'peft-train.yaml'))!;
     assert.equal(s.baseModelDir, path.join(dir, 'model'));

@@ -1,5 +1,6 @@
 // Number and time formatting for the dashboard's labels, tables and axes (pure, no DOM).
 // Keeps units explicit: bytes in KiB/MiB/GiB, parameter counts in K/M/B, durations in s/m/h.
+export { formatDuration } from '../../../src/core/runs/runState';
 
 export function formatCount(n: number): string {
   if (!Number.isFinite(n)) return String(n);
@@ -31,15 +32,6 @@ export function formatPercent(p: number): string {
   if (p === 0) return '0%';
   if (Math.abs(p) < 0.01) return `${p.toExponential(1)}%`;
   return `${p < 1 ? p.toFixed(3) : p.toFixed(2)}%`;
-}
-
-export function formatDuration(seconds: number | undefined): string {
-  if (seconds === undefined || !Number.isFinite(seconds)) return '–';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
 }
 
 /** A compact number for axis ticks and tables: 2.315, 0.0002 → 2e-4, 0.000105 → 1.05e-4, 12,345. */
