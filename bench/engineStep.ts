@@ -26,6 +26,8 @@ export interface EngineJob {
   cacheDir: string;
   /** When set, ORT profiling is on for the engine's sessions and the trace is written with this prefix. */
   profilePrefix?: string;
+  /** Extra ORT session options merged over the engine's (experiments: enableCpuMemArena, extra.session.*). */
+  sessionOptions?: ort.InferenceSession.SessionOptions;
 }
 
 export interface EngineResult {
@@ -55,16 +57,18 @@ export interface EngineResult {
 const TARGETS = { qkvo: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], 'all-linear': 'all-linear' } as const;
 
 /**
- * ORT profiling without touching the engine: wrap InferenceSession.create so every session the engine opens gets
- * `enableProfiling`, and keep the sessions to call endProfiling() on (the file is `<prefix>_<date>.json`).
- * `restore` puts the original create back (the wrapper must not outlive the job: tests share the process).
+ * Session experiments without touching the engine: wrap InferenceSession.create so every session the engine opens
+ * gets `extra` options (enableProfiling, arena or prepacking switches), and keep the sessions (endProfiling() writes
+ * `<prefix>_<date>.json`). `restore` puts the original create back (the wrapper must not outlive the job).
  */
-function profileSessions(prefix: string): { opened: ort.InferenceSession[]; restore: () => void } {
+function wrapSessions(extra: ort.InferenceSession.SessionOptions): { opened: ort.InferenceSession[]; restore: () => void } {
   const opened: ort.InferenceSession[] = [];
   const desc = Object.getOwnPropertyDescriptor(ort.InferenceSession, 'create');
   const original = ort.InferenceSession.create.bind(ort.InferenceSession) as (path: string, options?: ort.InferenceSession.SessionOptions) => Promise<ort.InferenceSession>;
   const patched = async (path: string, options?: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> => {
-    const s = await original(path, { ...options, enableProfiling: true, profileFilePrefix: prefix });
+    const merged: ort.InferenceSession.SessionOptions = { ...options, ...extra };
+    if (options?.extra !== undefined && extra.extra !== undefined) merged.extra = { ...options.extra, ...extra.extra, session: { ...(options.extra['session'] as object), ...(extra.extra['session'] as object) } };
+    const s = await original(path, merged);
     opened.push(s);
     return s;
   };
@@ -84,11 +88,13 @@ function readTokens(file: string, n: number): BigInt64Array {
 }
 
 export async function runEngineJob(job: EngineJob): Promise<EngineResult> {
-  const profiled = job.profilePrefix !== undefined ? profileSessions(job.profilePrefix) : null;
+  const extra: ort.InferenceSession.SessionOptions = { ...(job.sessionOptions ?? {}) };
+  if (job.profilePrefix !== undefined) Object.assign(extra, { enableProfiling: true, profileFilePrefix: job.profilePrefix });
+  const wrapped = Object.keys(extra).length > 0 ? wrapSessions(extra) : null;
   try {
-    return await runSteps(job, profiled?.opened ?? null);
+    return await runSteps(job, job.profilePrefix !== undefined ? (wrapped?.opened ?? null) : null);
   } finally {
-    profiled?.restore();
+    wrapped?.restore();
   }
 }
 

@@ -23,18 +23,19 @@ const HELP = `usage: npx tsx bench/train.bench.ts [options]
   --model-dir DIR            a Llama-family HF folder (default: the bench fixture, ~32M params, made once)
   --torch cpu|cuda|none      device of the PyTorch reference (default: cpu for --device cpu, cuda otherwise)
   --peak-tflops X            the GPU's fp32 matrix peak, to print the fraction reached
+  --session-options JSON     extra ORT session options for our engine (experiments), e.g. '{"enableCpuMemArena":false}'
   --profile                  one more run of ours with ORT profiling; prints the top ops
   --json                     one JSON object on stdout instead of the table`;
 
 interface Args {
   device: DeviceName; steps: number; warmup: number; rounds: number; seq: number; batch: number; threads: number;
   targets: 'qkvo' | 'all-linear'; r: number; alpha: number; modelDir: string | null; torch: 'cpu' | 'cuda' | 'none';
-  peakTflops: number | null; profile: boolean; json: boolean;
+  peakTflops: number | null; profile: boolean; json: boolean; sessionOptions: Record<string, unknown> | null;
 }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { device: 'cpu', steps: 3, warmup: 1, rounds: 2, seq: 256, batch: 4, threads: 2, targets: 'qkvo', r: 16, alpha: 32,
-    modelDir: null, torch: 'cpu', peakTflops: null, profile: false, json: false };
+    modelDir: null, torch: 'cpu', peakTflops: null, profile: false, json: false, sessionOptions: null };
   let torchSet = false;
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
@@ -64,6 +65,7 @@ function parseArgs(argv: string[]): Args {
       case '--torch': { const t = v(); if (t !== 'cpu' && t !== 'cuda' && t !== 'none') throw new Error(`--torch: cpu, cuda or none, got ${t}`); a.torch = t; torchSet = true; break; }
       case '--peak-tflops': a.peakTflops = Number(v()); break;
       case '--profile': a.profile = true; break;
+      case '--session-options': a.sessionOptions = JSON.parse(v()) as Record<string, unknown>; break;
       case '--json': a.json = true; break;
       case '--help': case '-h': process.stdout.write(`${HELP}\n`); return process.exit(0);
       default: throw new Error(`unknown option ${k}\n${HELP}`);
@@ -100,11 +102,13 @@ function tokensFile(batch: number, seq: number, vocab: number): string {
 
 /** Bundles the engine child (so its RSS is node + our code, not a TypeScript loader). */
 async function bundleChild(): Promise<string> {
-  const out = path.join(CACHE, 'engineStep.cjs');
+  // One file per bench process (several benches may run at once); it must sit under the repo to resolve onnxruntime-node.
+  const out = path.join(CACHE, `engineStep-${process.pid}.cjs`);
   await esbuild.build({
     entryPoints: [path.join(__dirname, 'engineStep.ts')], outfile: out, bundle: true, platform: 'node', format: 'cjs', target: 'node20',
     external: ['onnxruntime-node'], mainFields: ['module', 'main'], logLevel: 'warning',
   });
+  process.on('exit', () => fs.rmSync(out, { force: true }));
   return out;
 }
 
@@ -152,7 +156,8 @@ async function main(): Promise<void> {
   const tokens = tokensFile(a.batch, a.seq, inv.spec.vocabSize);
   const child = await bundleChild();
   const job: EngineJob = { modelDir, tokensFile: tokens, batch: a.batch, seq: a.seq, steps: a.steps, warmup: a.warmup, threads: a.threads,
-    device: a.device, targets: a.targets, r: a.r, alpha: a.alpha, cacheDir: path.join(CACHE, 'graphs') };
+    device: a.device, targets: a.targets, r: a.r, alpha: a.alpha, cacheDir: path.join(CACHE, 'graphs'),
+    ...(a.sessionOptions !== null ? { sessionOptions: a.sessionOptions } : {}) };
 
   log(`model ${modelDir}: ${(inv.totalParameters / 1e6).toFixed(1)}M params; batch ${a.batch} × seq ${a.seq}, ${a.threads} threads, device ${a.device}`);
   log('compiling / warming the graph cache (not measured)...');

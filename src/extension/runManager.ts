@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import type { RunEvent } from '../shared/protocol';
 import type { RunView } from '../shared/dashboard';
 import { WorkerRun } from '../core/runs/workerProcess';
-import { fractionDone, statusLine, formatLoss } from '../core/runs/runState';
+import { describeEvent, fractionDone, statusLine } from '../core/runs/runState';
 import { log, outputChannel, showError } from './log';
 
 export interface LiveRun {
@@ -172,25 +172,5 @@ export class RunManager implements vscode.Disposable {
 
   private updateContext(): void {
     void vscode.commands.executeCommand('setContext', 'peftStudio.training', this.runs.size > 0);
-  }
-}
-
-/** The output channel's line for one event. */
-export function describeEvent(e: RunEvent): string {
-  switch (e.event) {
-    case 'start':
-      return `start ${e.run_name}: ${e.trainable.toLocaleString('en-US')} trainable of ${e.total.toLocaleString('en-US')} parameters on ${e.device}${e.device_reason !== undefined ? ` (${e.device_reason})` : ''}, ${e.max_steps} steps, run folder ${e.run_dir}${e.resumed_from_step !== undefined ? `, resumed from step ${e.resumed_from_step}` : ''}`;
-    case 'step':
-      return `step ${e.step} epoch ${e.epoch.toFixed(2)} loss ${formatLoss(e.loss)} lr ${e.lr.toExponential(2)} grad_norm ${e.grad_norm.toFixed(3)} tokens/s ${e.tokens_per_s.toFixed(0)}`;
-    case 'eval':
-      return `eval at step ${e.step}: eval_loss ${formatLoss(e.eval_loss)}`;
-    case 'checkpoint':
-      return `checkpoint step ${e.step}: ${e.path}`;
-    case 'done':
-      return `${e.stopped === true ? 'stopped' : 'done'}: final loss ${formatLoss(e.final_loss)}, adapter ${e.adapter_dir}`;
-    case 'error':
-      return `error${e.step !== undefined ? ` at step ${e.step}` : ''}: ${e.message}${e.checkpoint !== undefined ? ` (checkpoint kept: ${e.checkpoint})` : ''}`;
-    case 'log':
-      return `${e.level}: ${e.message}`;
   }
 }

@@ -3,9 +3,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { parse as parseYaml } from 'yaml';
 import type { RunSummary, RunView } from '../shared/dashboard';
-import { listRunDirs, readRun, summarize } from '../core/runs/readRuns';
+import { listRunDirs, readRun, recipeOutputDir, summarize } from '../core/runs/readRuns';
 import type { RunManager } from './runManager';
 
 export class RunsStore implements vscode.Disposable {
@@ -121,17 +120,4 @@ export class RunsStore implements vscode.Disposable {
       this.changed.fire(uris);
     }, 500);
   }
-}
-
-/** The recipe's output_dir (default "runs"), resolved against its folder; tolerant of broken YAML. */
-export function recipeOutputDir(recipeFile: string): string {
-  let out = 'runs';
-  try {
-    const doc: unknown = parseYaml(fs.readFileSync(recipeFile, 'utf8'));
-    const v = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>)['output_dir'] : undefined;
-    if (typeof v === 'string' && v.trim() !== '') out = v;
-  } catch {
-    // a half-typed recipe: keep the default
-  }
-  return path.resolve(path.dirname(recipeFile), out);
 }

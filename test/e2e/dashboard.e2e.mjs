@@ -1,6 +1,6 @@
 // The dashboard and Runs view in a real VS Code: a workspace with finished run folders on disk (as after a
 // reload) shows them in the Runs tree and the dashboard webview with their loss curve and parameter table.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -96,6 +96,29 @@ export const tests = [
       await vscode.page.keyboard.press('ArrowRight');
       await vscode.page.locator('.monaco-list-row').filter({ hasText: 'step 30' }).first().waitFor({ timeout: 10_000 });
       await vscode.screenshot('runs-tree');
+    },
+  },
+  {
+    name: 'Delete Run asks for confirmation, deletes the folder, and the views drop the run',
+    timeoutMs: 60_000,
+    async run(vscode, ws) {
+      const dir = path.join(ws, 'runs', 'first-run');
+      await runWhenAvailable(vscode, 'PEFT: Delete Run');
+      const row = vscode.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: 'first-run' }).first();
+      await row.waitFor({ state: 'visible', timeout: 10_000 });
+      await row.click();
+      const dialog = vscode.page.locator('.monaco-dialog-box');
+      await dialog.waitFor({ state: 'visible', timeout: 10_000 });
+      const text = await dialog.innerText();
+      if (!text.includes('first-run') || !text.includes('2 checkpoints')) throw new Error(`confirmation says: ${text}`);
+      await dialog.locator('.monaco-button').filter({ hasText: 'Delete' }).first().click();
+      const deadline = Date.now() + 15_000;
+      while (existsSync(dir)) {
+        if (Date.now() > deadline) throw new Error(`${dir} still exists`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const frame = await vscode.webviewFrame('#runs-list', 10_000);
+      await frame.locator('#runs-list[data-count="1"]').waitFor({ timeout: 15_000 });
     },
   },
 ];

@@ -37,6 +37,28 @@ async function runWhenAvailable(vscode, title, timeoutMs = 60_000) {
   await vscode.runCommand(title);
 }
 
+/** Quick Open (Ctrl+P): fills the input once it is shown, picks the file, waits for its tab. */
+async function openFile(vscode, name) {
+  const { page } = vscode;
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  for (let attempt = 0; ; attempt++) {
+    await page.keyboard.press('Escape');
+    await page.locator('.monaco-workbench').click({ position: { x: 700, y: 5 } }).catch(() => {});
+    await page.keyboard.press('Control+P');
+    try {
+      await input.waitFor({ state: 'visible', timeout: 5_000 });
+      await input.fill(name);
+      const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: name }).first();
+      await row.waitFor({ state: 'visible', timeout: 10_000 });
+      await row.click();
+      await page.locator('.tab').filter({ hasText: name }).first().waitFor({ timeout: 10_000 });
+      return;
+    } catch (e) {
+      if (attempt === 2) throw e;
+    }
+  }
+}
+
 export const tests = [
   {
     name: 'Train Adapter trains in a worker and the dashboard shows the finished run',
@@ -75,12 +97,7 @@ export const tests = [
     name: 'Stop from the dashboard ends a long run as stopped, with its adapter',
     timeoutMs: 180_000,
     async run(vscode, ws) {
-      await vscode.page.keyboard.press('Escape');
-      await vscode.page.keyboard.press('Control+P');
-      await vscode.page.keyboard.type('long-run.yaml');
-      await new Promise((r) => setTimeout(r, 1000));
-      await vscode.page.keyboard.press('Enter');
-      await vscode.page.locator('.tab').filter({ hasText: 'long-run.yaml' }).first().waitFor({ timeout: 20_000 });
+      await openFile(vscode, 'long-run.yaml');
       await runWhenAvailable(vscode, 'PEFT: Train Adapter');
       const runDir = path.join(ws, 'runs', 'long-run');
       const frame = await vscode.webviewFrame('#runs-list', 30_000);

@@ -15,6 +15,7 @@
  *   g.output(loss, 'loss'); g.output(grads.get(A)!, 'grad.lora_A');
  *   checkGraph(g);                                // also run by toOnnxModel/writeOnnx; throws GraphError naming node + tensor
  *   writeOnnx(g, path.join(modelDir, 'step.onnx'));     // beside the weights: ORT resolves external data in that folder
+ *                                                 // (nodes no output needs are not written: ORT would run them)
  *   const s = await GraphSession.create(g, { dir: modelDir, sessionOptions: { extra: { session: { disable_prepacking: '1' } } } });
  *   const out = await s.run({ input_ids: { data, dims: [2, 16] }, lora_A: a });  // → { name: { data, dims } }
  *   await runGraph(g, feeds)                       // one-shot (temp folder when there is no external data)
@@ -33,7 +34,7 @@
  * Autodiff: gradients(g, loss, wrt[]) → Map<Value, Value>; rules in vjp/*.ts (VJP_RULES lists the differentiable ops).
  * nn.ts (also as `nn.*`): linear(x2d, W, bias?, {transB}) · nn.softmax = stableSoftmax · logSumExp · logSoftmax
  *        crossEntropy(logits2d, targets1d, ignoreIndex=-100) → {sum, count, mean, perRow} · rmsNorm · layerNorm · silu · geluNew
- * Differentiable ops (VJP_RULES): Add Sub Mul Div Neg Identity Exp Log Sqrt Reciprocal Pow Tanh Sigmoid Erf Abs Relu Max Min
+ * Differentiable ops (VJP_RULES): Add Sum Sub Mul Div Neg Identity Exp Log Sqrt Reciprocal Pow Tanh Sigmoid Erf Abs Relu Max Min
  *        Where Cast Softmax Trilu MatMul Gemm ReduceSum ReduceMean ReduceMax ReduceSumSquare Reshape Unsqueeze Squeeze
  *        Transpose Expand Concat Split Slice(step 1) Gather(axis 0) GatherElements LayerNormalization(Y only).
  * Errors: GraphError (a PeftStudioError) with context.tensor = the weight involved (seen through Cast/Reshape/...).
@@ -44,11 +45,11 @@
 export { type Dim, type Shape, shapeStr, shapeEq, dimEq, mulDims, numel, broadcastShapes } from './dims';
 export {
   Graph, Value, Node, GraphError, type DType, type TensorData, type ExternalLocation, type Attr, type Attrs, type ValueType,
-  type NodeOptions, int, float, ints, floats, str, typedArrayOf, toHalf, BYTES, isFloat, sourceWeight, weightAmong,
+  type NodeOptions, int, float, ints, floats, str, typedArrayOf, toHalf, toBfloat16, BYTES, isFloat, sourceWeight, weightAmong,
 } from './ir';
 export { inferNode, constInts, NotInferable } from './infer';
 export { checkGraph } from './check';
-export { toModelProto, toOnnxModel, writeOnnx, readOnnx, OPSET, IR_VERSION } from './writer';
+export { toModelProto, toOnnxModel, writeOnnx, readOnnx, liveSubgraph, type WriteOptions, OPSET, IR_VERSION } from './writer';
 export { GraphSession, runGraph, type RunOptions, type HostTensor, type Feed } from './runner';
 export { onnxDataType, dtypeFromOnnx } from './onnxTypes';
 export { weightFromSafetensors, dtypeFromSafetensors } from './weights';

@@ -278,8 +278,15 @@ export function typedArrayOf(dtype: DType, xs: number[]): TensorData {
     case 'int8': return Int8Array.from(xs);
     case 'uint8': case 'bool': return Uint8Array.from(xs);
     case 'float16': return Uint16Array.from(xs, toHalf);
-    case 'bfloat16': return Uint16Array.from(xs, (x) => new Uint32Array(Float32Array.of(x).buffer)[0]! >>> 16);
+    case 'bfloat16': return Uint16Array.from(xs, toBfloat16);
   }
+}
+
+/** float → bfloat16 bits (round to nearest even, as torch's .to(torch.bfloat16)). */
+export function toBfloat16(x: number): number {
+  const b = new Uint32Array(Float32Array.of(x).buffer)[0]!;
+  if (Number.isNaN(x)) return 0x7fc0;
+  return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
 /** float → IEEE half bits (round to nearest even). */

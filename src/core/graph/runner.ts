@@ -13,7 +13,7 @@ import { writeOnnx } from './writer';
 export interface RunOptions {
   /** Folder to write the .onnx file into: the weights' folder when the graph has external data. Default: a temp folder. */
   dir?: string;
-  /** File name inside `dir` (default graph.onnx). */
+  /** File name inside `dir`, kept after release. Default: a unique name, deleted on release. */
   fileName?: string;
   executionProviders?: ort.InferenceSession.SessionOptions['executionProviders'];
   /** Default 'all', or 'basic' for graphs with float64 values (see defaultLevel). */
@@ -21,6 +21,8 @@ export interface RunOptions {
   /** Any other session options (extra config entries such as session.disable_prepacking, threads, logging). */
   sessionOptions?: ort.InferenceSession.SessionOptions;
 }
+
+let fileCounter = 0;
 
 /** A fed or fetched tensor: data plus dims (dims may be omitted in feeds when the input's shape is static). */
 export interface HostTensor {
@@ -36,6 +38,7 @@ export class GraphSession {
     readonly graph: Graph,
     readonly file: string,
     private readonly tempDir: string | undefined,
+    private readonly tempFile: boolean,
   ) {}
 
   static async create(g: Graph, opts: RunOptions = {}): Promise<GraphSession> {
@@ -45,7 +48,7 @@ export class GraphSession {
     }
     const tempDir = opts.dir === undefined ? fs.mkdtempSync(path.join(os.tmpdir(), 'peft-graph-')) : undefined;
     const dir = opts.dir ?? (tempDir as string);
-    const file = path.join(dir, opts.fileName ?? 'graph.onnx');
+    const file = path.join(dir, opts.fileName ?? `peft-graph-${process.pid}-${++fileCounter}.onnx`);
     writeOnnx(g, file);
     const so: ort.InferenceSession.SessionOptions = {
       ...opts.sessionOptions,
@@ -54,9 +57,10 @@ export class GraphSession {
     };
     try {
       const session = await ort.InferenceSession.create(file, so);
-      return new GraphSession(session, g, file, tempDir);
+      return new GraphSession(session, g, file, tempDir, opts.fileName === undefined);
     } catch (e) {
       if (tempDir !== undefined) fs.rmSync(tempDir, { recursive: true, force: true });
+      else if (opts.fileName === undefined) fs.rmSync(file, { force: true });
       throw new PeftStudioError('ort_session', `onnxruntime could not load the graph: ${e instanceof Error ? e.message : String(e)}`, { file });
     }
   }
@@ -84,6 +88,7 @@ export class GraphSession {
   async release(): Promise<void> {
     await this.session.release();
     if (this.tempDir !== undefined) fs.rmSync(this.tempDir, { recursive: true, force: true });
+    else if (this.tempFile) fs.rmSync(this.file, { force: true });
   }
 }
 

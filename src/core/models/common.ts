@@ -5,9 +5,8 @@ import { InputError } from '../errors';
 import * as G from '../graph';
 import type { Graph, Value } from '../graph';
 import type { ModelInventory } from '../hf/types';
-import { readSafetensorsHeader } from '../safetensors/read';
+import { openCheckpoint } from '../safetensors/checkpoint';
 import type { TensorEntry } from '../safetensors/types';
-import { weightFiles } from '../train/graphCache';
 import type { LoraSet } from './lora';
 
 export type ComputeDtype = 'float32' | 'float64';
@@ -26,9 +25,7 @@ const ST_TO_IR: Record<string, G.DType> = { F32: 'float32', F16: 'float16', BF16
 
 /** All tensors of a checkpoint folder (single file or shards), by checkpoint name. */
 export function checkpointTensors(dir: string): Map<string, TensorEntry> {
-  const out = new Map<string, TensorEntry>();
-  for (const f of weightFiles(dir)) for (const [k, e] of readSafetensorsHeader(f).tensors) out.set(k, e);
-  return out;
+  return openCheckpoint(dir).tensors;
 }
 
 /**

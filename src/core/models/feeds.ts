@@ -11,8 +11,6 @@ export const INPUT = {
   attentionBias: 'attention_bias',
   targets: 'targets',
   lossWeights: 'loss_weights',
-  lr: 'lr',
-  step: 'step',
 } as const;
 
 /** Name of the dropout-mask input of one LoRA target. */

@@ -12,7 +12,7 @@ import * as G from '../graph';
 import type { Graph, Value } from '../graph';
 import type { ModelInventory } from '../hf/types';
 import type { TensorEntry } from '../safetensors/types';
-import { type ParamGrad, clipAndAdamW, expAvgName, expAvgSqName, newName } from '../train/adamw';
+import { type ParamGrad, adamwInputs, clipAndAdamW, expAvgName, expAvgSqName, newName } from '../train/adamw';
 import type { LoraTarget, OptimizerOptions } from '../train/engineApi';
 import { type ComputeDtype, type ModelInputs, VarBuilder, WeightStore, weightedCrossEntropy } from './common';
 import { INPUT } from './feeds';
@@ -61,10 +61,6 @@ export function buildForward(name: string, o: ModelGraphOptions): ForwardGraph {
   return { g, lora, loss };
 }
 
-function optimizerInputs(g: Graph, dtype: ComputeDtype): { lr: Value; t: Value } {
-  return { lr: g.input(INPUT.lr, dtype, []), t: g.input(INPUT.step, dtype, []) };
-}
-
 function outputUpdates(g: Graph, updated: ReturnType<typeof clipAndAdamW>['updated']): void {
   for (const u of updated) {
     g.output(u.param, newName(u.name));
@@ -73,11 +69,11 @@ function outputUpdates(g: Graph, updated: ReturnType<typeof clipAndAdamW>['updat
   }
 }
 
-/** One optimizer step in one graph: inputs batch + params + moments + lr + step; outputs loss, grad_norm, new state. */
+/** One optimizer step in one graph: inputs batch + params + moments + AdamW scalars; outputs loss, grad_norm, new state. */
 export function buildStepGraph(o: ModelGraphOptions): Graph {
   const { g, lora, loss } = buildForward('peft_step', o);
   const grads = G.gradients(g, loss, lora.params.map((p) => p.value));
-  const { lr, t } = optimizerInputs(g, o.dtype);
+  const scalars = adamwInputs(g, o.dtype);
   const items: ParamGrad[] = lora.params.map((p) => ({
     name: p.key,
     param: p.value,
@@ -85,7 +81,7 @@ export function buildStepGraph(o: ModelGraphOptions): Graph {
     expAvg: g.input(expAvgName(p.key), o.dtype, p.shape),
     expAvgSq: g.input(expAvgSqName(p.key), o.dtype, p.shape),
   }));
-  const { gradNorm, updated } = clipAndAdamW(g, items, o.optimizer, lr, t);
+  const { gradNorm, updated } = clipAndAdamW(g, items, o.optimizer, scalars);
   g.output(loss, OUTPUT.loss);
   g.output(gradNorm, OUTPUT.gradNorm);
   outputUpdates(g, updated);
@@ -111,8 +107,7 @@ export function buildApplyGraph(params: { key: string; shape: number[] }[], opti
     expAvg: g.input(expAvgName(p.key), dtype, p.shape),
     expAvgSq: g.input(expAvgSqName(p.key), dtype, p.shape),
   }));
-  const { lr, t } = optimizerInputs(g, dtype);
-  const { gradNorm, updated } = clipAndAdamW(g, items, optimizer, lr, t);
+  const { gradNorm, updated } = clipAndAdamW(g, items, optimizer, adamwInputs(g, dtype));
   g.output(gradNorm, OUTPUT.gradNorm);
   outputUpdates(g, updated);
   return g;

@@ -2,6 +2,7 @@
 // so the dashboard and tree rebuild after a reload and a half-written file never breaks the listing.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { isRunEvent, type RunEvent, type RunInfo } from '../../shared/protocol';
 import type { RunSummary, RunView } from '../../shared/dashboard';
 import { applyEvent, applyRunInfo, emptyRunView, lastStep, maxSteps } from './runState';
@@ -173,6 +174,19 @@ export function markRunFailed(dir: string, message: string, opts: { lastStep?: n
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(tmp, JSON.stringify(o, null, 2) + '\n');
   fs.renameSync(tmp, file);
+}
+
+/** The recipe's output_dir (default "runs"), resolved against its folder; tolerant of broken YAML. */
+export function recipeOutputDir(recipeFile: string): string {
+  let out = 'runs';
+  try {
+    const doc: unknown = parseYaml(fs.readFileSync(recipeFile, 'utf8'));
+    const v = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>)['output_dir'] : undefined;
+    if (typeof v === 'string' && v.trim() !== '') out = v;
+  } catch {
+    // a half-typed recipe: keep the default
+  }
+  return path.resolve(path.dirname(recipeFile), out);
 }
 
 function isDir(p: string): boolean {

@@ -53,14 +53,13 @@ export class WorkerRun {
     this.child.on('message', (m: unknown) => this.onMessage(m));
     this.finished = new Promise((resolve) => {
       let spawnError: Error | undefined;
-      this.child.on('error', (err) => {
-        spawnError = err;
-        this.log(`worker error: ${err.message}`);
-      });
-      this.child.on('exit', (code, signal) => {
+      let ended = false;
+      const onEnd = (code: number | null, signal: NodeJS.Signals | null): void => {
+        if (ended) return;
+        ended = true;
         if (this.stopTimer !== undefined) clearTimeout(this.stopTimer);
         let crash = applyWorkerExit(this.view, code, signal);
-        if (crash !== undefined && spawnError !== undefined) crash += ` (${spawnError.message})`;
+        if (crash !== undefined && spawnError !== undefined) crash = `${crash.replace(/\.$/, '')} (${spawnError.message}).`;
         if (crash !== undefined && this.view.start !== undefined) {
           try {
             markRunFailed(this.view.dir, crash, { lastStep: lastStep(this.view) });
@@ -69,7 +68,14 @@ export class WorkerRun {
           }
         }
         resolve({ view: this.view, exitCode: code, signal, ...(crash !== undefined ? { crash } : {}) });
+      };
+      this.child.on('error', (err) => {
+        spawnError = err;
+        this.log(`worker error: ${err.message}`);
+        // a process that never started (bad execPath) emits no 'exit'
+        if (this.child.pid === undefined) onEnd(null, null);
       });
+      this.child.on('exit', onEnd);
     });
     const msg: HostToWorker = { type: 'train', config: opts.config };
     if (opts.resume !== undefined) msg.resume = opts.resume;

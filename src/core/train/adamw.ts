@@ -38,21 +38,51 @@ export function globalNorm(g: Graph, grads: Value[]): Value {
 }
 
 /**
- * clip_grad_norm_(max_norm) + AdamW.step() (torch/optim/adamw.py `_single_tensor_adamw`):
+ * The per-step scalars of torch's AdamW (torch/optim/adamw.py `_single_tensor_adamw`), which torch computes in Python
+ * double precision from lr and the step number t: step_size = lr / (1 − β1^t), bias_correction2_sqrt = sqrt(1 − β2^t),
+ * and the decoupled decay factor 1 − lr·wd. The engine computes them on the host the same way and feeds them as fp32
+ * scalars, so one graph serves every step and every lr (1 − β2^t in fp32 would lose ~1e-5 to cancellation at t = 1).
+ */
+export interface AdamWScalars {
+  stepSize: number;
+  bc2Sqrt: number;
+  decay: number;
+}
+
+export function adamwScalars(lr: number, t: number, opt: OptimizerOptions): AdamWScalars {
+  return {
+    stepSize: lr / (1 - opt.beta1 ** t),
+    bc2Sqrt: Math.sqrt(1 - opt.beta2 ** t),
+    decay: 1 - lr * opt.weightDecay,
+  };
+}
+
+/** Graph input names of the AdamW scalars. */
+export const ADAMW_INPUT = { stepSize: 'adamw.step_size', bc2Sqrt: 'adamw.bias_correction2_sqrt', decay: 'adamw.decay' } as const;
+
+/** Declares the three scalar inputs in a graph. */
+export function adamwInputs(g: Graph, dtype: Value['dtype']): Record<keyof AdamWScalars, Value> {
+  return {
+    stepSize: g.input(ADAMW_INPUT.stepSize, dtype, []),
+    bc2Sqrt: g.input(ADAMW_INPUT.bc2Sqrt, dtype, []),
+    decay: g.input(ADAMW_INPUT.decay, dtype, []),
+  };
+}
+
+/**
+ * clip_grad_norm_(max_norm) + AdamW.step():
  *   coef = min(max_norm / (norm + 1e-6), 1);  g ← g·coef            (skipped when max_norm = 0)
- *   p ← p·(1 − lr·wd)
+ *   p ← p·(1 − lr·wd)                                                (skipped when wd = 0)
  *   m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
- *   p ← p − (lr / (1−β1^t)) · m / (sqrt(v) / sqrt(1−β2^t) + eps)
- * `lr` and `t` (the 1-based step number of this update) are scalar graph inputs of the parameters' dtype.
+ *   p ← p − step_size · m / (sqrt(v) / bias_correction2_sqrt + eps)
  */
 export function clipAndAdamW(
   g: Graph,
   items: ParamGrad[],
   opt: OptimizerOptions,
-  lr: Value,
-  t: Value,
+  scalars: Record<keyof AdamWScalars, Value>,
 ): { gradNorm: Value; updated: UpdatedParam[] } {
-  const dtype = lr.dtype;
+  const dtype = scalars.stepSize.dtype;
   const c = (x: number): Value => g.scalar(x, dtype);
   return g.scope('optimizer', () => {
     const gradNorm = globalNorm(g, items.map((it) => it.grad));
@@ -61,21 +91,16 @@ export function clipAndAdamW(
       const raw = g.op('Div', [c(opt.maxGradNorm), g.op('Add', [gradNorm, c(1e-6)])]);
       coef = g.op('Min', [raw, c(1)]);
     }
-    const bc1 = g.op('Sub', [c(1), g.op('Pow', [c(opt.beta1), t])]);
-    const bc2 = g.op('Sub', [c(1), g.op('Pow', [c(opt.beta2), t])]);
-    const stepSize = g.op('Div', [lr, bc1]);
-    const bc2Sqrt = g.op('Sqrt', [bc2]);
-    const decay = g.op('Sub', [c(1), g.op('Mul', [lr, c(opt.weightDecay)])]);
     const updated = items.map((it) => {
       const grad = coef !== undefined ? g.op('Mul', [it.grad, coef]) : it.grad;
-      const p0 = opt.weightDecay !== 0 ? g.op('Mul', [it.param, decay]) : it.param;
+      const p0 = opt.weightDecay !== 0 ? g.op('Mul', [it.param, scalars.decay]) : it.param;
       const m = g.op('Add', [g.op('Mul', [it.expAvg, c(opt.beta1)]), g.op('Mul', [grad, c(1 - opt.beta1)])], {}, { name: newName(it.expAvg.name) });
       const v = g.op('Add', [
         g.op('Mul', [it.expAvgSq, c(opt.beta2)]),
         g.op('Mul', [g.op('Mul', [grad, grad]), c(1 - opt.beta2)]),
       ], {}, { name: newName(it.expAvgSq.name) });
-      const denom = g.op('Add', [g.op('Div', [g.op('Sqrt', [v]), bc2Sqrt]), c(opt.eps)]);
-      const p = g.op('Sub', [p0, g.op('Mul', [stepSize, g.op('Div', [m, denom])])], {}, { name: newName(it.param.name) });
+      const denom = g.op('Add', [g.op('Div', [g.op('Sqrt', [v]), scalars.bc2Sqrt]), c(opt.eps)]);
+      const p = g.op('Sub', [p0, g.op('Mul', [scalars.stepSize, g.op('Div', [m, denom])])], {}, { name: newName(it.param.name) });
       return { name: it.name, param: p, expAvg: m, expAvgSq: v };
     });
     return { gradNorm, updated };

@@ -12,7 +12,7 @@ import {
 import { loraKey } from '../models/lora';
 import { OUTPUT, buildApplyGraph, buildEvalGraph, buildGradGraph, buildStepGraph, gradName, type ModelGraphOptions } from '../models/stepGraph';
 import { Rng } from '../util/random';
-import { expAvgName, expAvgSqName, newName } from './adamw';
+import { ADAMW_INPUT, adamwScalars, expAvgName, expAvgSqName, newName } from './adamw';
 import type { Batch, EngineOptions, EngineState, StepResult, TrainEngine } from './engineApi';
 import { type GraphFolder, cacheKey, graphPath, prepareGraphFolder } from './graphCache';
 
@@ -138,7 +138,7 @@ class OrtEngine implements TrainEngine {
     for (const p of this.params) feeds[p.key] = new ort.Tensor('float32', this.state.params.get(p.key) as Float32Array, p.shape);
   }
 
-  /** Parameters, moments, lr and the 1-based step number t of the update about to happen. */
+  /** Parameters, moments, and the AdamW scalars of lr and the 1-based step number t of the update about to happen. */
   private stateFeeds(feeds: Record<string, ort.Tensor>, lr: number): void {
     const scalar = (x: number): ort.Tensor => new ort.Tensor('float32', Float32Array.of(x), []);
     this.paramFeeds(feeds);
@@ -147,8 +147,10 @@ class OrtEngine implements TrainEngine {
       feeds[expAvgName(p.key)] = new ort.Tensor('float32', this.state.expAvg.get(p.key) as Float32Array, shape);
       feeds[expAvgSqName(p.key)] = new ort.Tensor('float32', this.state.expAvgSq.get(p.key) as Float32Array, shape);
     }
-    feeds[INPUT.lr] = scalar(lr);
-    feeds[INPUT.step] = scalar(this.state.step + 1);
+    const sc = adamwScalars(lr, this.state.step + 1, this.opts.optimizer);
+    feeds[ADAMW_INPUT.stepSize] = scalar(sc.stepSize);
+    feeds[ADAMW_INPUT.bc2Sqrt] = scalar(sc.bc2Sqrt);
+    feeds[ADAMW_INPUT.decay] = scalar(sc.decay);
   }
 
   private takeUpdates(out: ort.InferenceSession.OnnxValueMapType): void {

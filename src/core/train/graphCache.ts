@@ -5,9 +5,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors';
 import type { ModelInventory } from '../hf/types';
+import { openCheckpoint } from '../safetensors/checkpoint';
 
 /** Bump when the emitted graphs change meaning: old cache folders are then ignored. */
-export const COMPILER_VERSION = 'peft-studio-graph-1';
+export const COMPILER_VERSION = 'peft-studio-graph-2';
 
 /** Written in each cache folder: the model folder its weight links came from (for pruning). */
 const SOURCE_FILE = 'source.json';
@@ -25,30 +26,9 @@ export function fileIdentity(file: string): FileIdentity {
   return { name: path.basename(file), size: st.size, mtimeMs: Math.floor(st.mtimeMs), ino: st.ino };
 }
 
-/** Safetensors files of a checkpoint folder: the shards named in model.safetensors.index.json, else model.safetensors. */
+/** Safetensors files of a checkpoint folder (model.safetensors, or the shards of model.safetensors.index.json). */
 export function weightFiles(dir: string): string[] {
-  const index = path.join(dir, 'model.safetensors.index.json');
-  if (fs.existsSync(index)) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(fs.readFileSync(index, 'utf8'));
-    } catch (e) {
-      throw new InputError('model.badIndex', `cannot parse the shard index: ${String(e)}`, { file: index });
-    }
-    const map = (parsed as { weight_map?: Record<string, string> }).weight_map;
-    if (map === undefined || typeof map !== 'object') {
-      throw new InputError('model.badIndex', 'the shard index has no weight_map', { file: index });
-    }
-    return [...new Set(Object.values(map))].sort().map((f) => path.join(dir, f));
-  }
-  const single = path.join(dir, 'model.safetensors');
-  if (!fs.existsSync(single)) {
-    throw new InputError('model.noWeights', 'no model.safetensors (or model.safetensors.index.json) in the model folder', {
-      file: dir,
-      hint: 'Training needs the weights in safetensors format',
-    });
-  }
-  return [single];
+  return openCheckpoint(dir).files;
 }
 
 /** A stable hash of everything the compiled graphs depend on. */

@@ -17,6 +17,8 @@ export interface Completion {
   kind: 'property' | 'value' | 'module';
   detail?: string;
   documentation?: string;
+  /** The text it replaces (the whole string token when the cursor is inside one); default: the word at the cursor. */
+  range?: Range;
 }
 
 export interface HoverInfo {
@@ -32,8 +34,22 @@ function layersText(layers: number[], numLayers: number): string {
   return `${layers.length} of ${numLayers} layers (${layers.join(', ')})`;
 }
 
-/** Completions in adapter_config.json at `offset`. */
-export function adapterCompletions(text: string, offset: number, model: ModelInventory | null): Completion[] {
+/**
+ * Completions in adapter_config.json at `offset`. `schemaItems: false` leaves out what the JSON schema
+ * (schemas/adapter_config.schema.json) already offers in VS Code — keys, enums, booleans — keeping the model's names.
+ */
+export function adapterCompletions(text: string, offset: number, model: ModelInventory | null, schemaItems = true): Completion[] {
+  const items = adapterCompletionItems(text, offset, model).filter((c) => schemaItems || c.kind === 'module');
+  const loc = getLocation(text, offset);
+  const n = loc.previousNode;
+  if (n?.type === 'string' && offset > n.offset && offset < n.offset + n.length) {
+    const range = new LineIndex(text).range(n.offset, n.offset + n.length);
+    return items.map((c) => ({ ...c, range }));
+  }
+  return items;
+}
+
+function adapterCompletionItems(text: string, offset: number, model: ModelInventory | null): Completion[] {
   const loc = getLocation(text, offset);
   const read = readJson(text);
   const present = new Set(read.props.map((p) => p.key));
@@ -66,8 +82,11 @@ export function adapterCompletions(text: string, offset: number, model: ModelInv
   return [];
 }
 
-/** Hover in adapter_config.json: the field's doc and PEFT default; on target_modules, what each entry matched. */
-export function adapterHover(text: string, offset: number, model: ModelInventory | null): HoverInfo | null {
+/**
+ * Hover in adapter_config.json: the field's PEFT default (and doc unless `withDoc` is false: VS Code shows the JSON
+ * schema's description already); on target_modules, what each entry matched in the model.
+ */
+export function adapterHover(text: string, offset: number, model: ModelInventory | null, withDoc = true): HoverInfo | null {
   const read = readJson(text);
   const idx = new LineIndex(text);
   for (const p of read.props) {
@@ -79,7 +98,7 @@ export function adapterHover(text: string, offset: number, model: ModelInventory
     const f = loraField(p.key);
     const lines: string[] = [];
     if (f === undefined) lines.push(`**${p.key}**: not a LoraConfig field (PEFT 0.20 ignores it)`);
-    else lines.push(`**${f.name}** \`${f.types.join(' | ')}\` — PEFT default \`${show(f.default)}\``, '', f.doc);
+    else lines.push(`**${f.name}** \`${f.types.join(' | ')}\` — PEFT default \`${show(f.default)}\``, ...(withDoc ? ['', f.doc] : []));
     if (p.key === 'target_modules' && model !== null) {
       const tm = typeof p.value === 'string' || Array.isArray(p.value) ? (p.value as string | string[]) : null;
       const m = matchTargets(model, { targetModules: tm });

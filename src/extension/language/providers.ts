@@ -39,13 +39,12 @@ export class CompletionProvider implements vscode.CompletionItemProvider {
   provideCompletionItems(doc: vscode.TextDocument, pos: vscode.Position): vscode.CompletionItem[] {
     const kind = this.service.kindOf(doc);
     let items: Completion[] = [];
-    if (kind === 'adapter_config') items = adapterCompletions(doc.getText(), doc.offsetAt(pos), this.service.modelFor(doc));
+    if (kind === 'adapter_config') items = adapterCompletions(doc.getText(), doc.offsetAt(pos), this.service.modelFor(doc), false);
     else if (kind === 'recipe') items = recipeCompletions(doc.getText(), pos.line, pos.character);
-    const word = doc.getWordRangeAtPosition(pos, /"?[\w.-]*"?/);
     return items.map((c) => {
       const item = new vscode.CompletionItem(c.label, KIND[c.kind]);
       item.insertText = c.insertText;
-      if (word !== undefined) item.range = word;
+      if (c.range !== undefined) item.range = toRange(c.range);
       if (c.detail !== undefined) item.detail = c.detail;
       if (c.documentation !== undefined) item.documentation = new vscode.MarkdownString(c.documentation);
       item.filterText = c.insertText;
@@ -60,7 +59,7 @@ export class HoverProvider implements vscode.HoverProvider {
   provideHover(doc: vscode.TextDocument, pos: vscode.Position): vscode.Hover | null {
     const kind = this.service.kindOf(doc);
     const offset = doc.offsetAt(pos);
-    const h = kind === 'adapter_config' ? adapterHover(doc.getText(), offset, this.service.modelFor(doc)) : kind === 'recipe' ? recipeHover(doc.getText(), offset) : null;
+    const h = kind === 'adapter_config' ? adapterHover(doc.getText(), offset, this.service.modelFor(doc), false) : kind === 'recipe' ? recipeHover(doc.getText(), offset) : null;
     return h === null ? null : new vscode.Hover(new vscode.MarkdownString(h.markdown), toRange(h.range));
   }
 }

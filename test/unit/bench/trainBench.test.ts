@@ -1,6 +1,7 @@
 // The training bench's measuring parts (bench/benchLib.ts, bench/engineStep.ts): FLOPs per token of the bench
 // model, a real profiled engine run summarised per op, and the result table's ratios.
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -63,6 +64,17 @@ describe('training bench', () => {
     assert.ok(Math.abs(shares - 1) < 1e-9);
     assert.ok(s.kernelMs > 0 && s.kernelMs <= s.runMs * 2 + 1, `kernel ${s.kernelMs} ms vs run ${s.runMs} ms`);
     for (let i = 1; i < s.ops.length; i++) assert.ok(s.ops[i - 1]!.msPerRun >= s.ops[i]!.msPerRun);
+
+    // The PyTorch side of the bench on the same tokens: same first-step loss (B = 0), same trainable size.
+    const py = spawnSync('/usr/bin/python3', [path.join(__dirname, '../../../bench/torch_lora_step.py'), '--model-dir', model, '--tokens', tokens,
+      '--batch', '2', '--seq', '16', '--steps', '2', '--warmup', '1', '--threads', '1', '--r', '4', '--alpha', '8'], { encoding: 'utf8' });
+    assert.equal(py.status, 0, py.stderr);
+    const t = JSON.parse(py.stdout) as { first_loss: number; losses: number[]; trainable_params: number; step_s: number[]; peak_rss_bytes: number };
+    assert.ok(Math.abs(t.first_loss - r.firstLoss) < 1e-4, `torch ${t.first_loss} vs ours ${r.firstLoss}`);
+    assert.equal(t.trainable_params, r.trainableParams);
+    assert.equal(t.step_s.length, 2);
+    assert.ok(t.losses[1]! < t.first_loss);
+    assert.ok(t.peak_rss_bytes > 50 * 2 ** 20);
   });
 
   it('prints ratios ours / torch in the table', () => {

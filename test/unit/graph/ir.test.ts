@@ -48,6 +48,24 @@ describe('graph IR: shape inference', () => {
   });
 });
 
+describe('graph IR: half-precision constants', () => {
+  it('encodes float16 (round to nearest even, subnormals, overflow) and bfloat16, and ORT reads them back', async () => {
+    assert.deepEqual([1, 0.1, 1 + 2 ** -8, 1 + 3 * 2 ** -8].map(G.toBfloat16), [0x3f80, 0x3dcd, 0x3f80, 0x3f82]);
+    assert.deepEqual([1, -2, 65504, 1e6, 2 ** -24, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 0.1].map(G.toHalf), [0x3c00, 0xc000, 0x7bff, 0x7c00, 0x0001, 0x3c00, 0x3c02, 0x2e66]);
+    const xs = [1, -2.5, 0.1, 3e-5, 1000.75];
+    const g = new G.Graph();
+    g.output(G.cast(g.constant('float16', [5], G.typedArrayOf('float16', xs)), 'float32'), 'h');
+    g.output(G.cast(g.constant('bfloat16', [5], G.typedArrayOf('bfloat16', xs)), 'float32'), 'b');
+    const out = await G.runGraph(g, {});
+    const h = Array.from(out['h']!.data as Float32Array);
+    const b = Array.from(out['b']!.data as Float32Array);
+    xs.forEach((x, i) => {
+      assert.ok(Math.abs(h[i]! - x) <= Math.max(Math.abs(x) * 2 ** -11, 2 ** -25), `fp16 ${x} → ${h[i]}`);
+      assert.ok(Math.abs(b[i]! - x) <= Math.abs(x) * 2 ** -9, `bf16 ${x} → ${b[i]}`);
+    });
+  });
+});
+
 describe('graph IR: checkGraph', () => {
   it('rejects an input used before it is defined and one that is not in the graph', () => {
     const g = new G.Graph();
@@ -103,6 +121,18 @@ describe('graph IR: ONNX writer and runner', () => {
     assert.deepEqual(t.externalData!.map((e) => [e.key, e.value]), [['location', 'model.safetensors'], ['offset', '128'], ['length', '48']]);
     assert.equal(m.graph!.node![0]!.opType, 'Gemm');
   });
+  it('writes only the nodes and initializers the outputs need', () => {
+    const g = new G.Graph();
+    const x = g.input('x', 'float32', [2]);
+    const unused = g.initializer('unused.weight', 'float32', [2], Float32Array.of(1, 2));
+    G.matMul(G.unsqueeze(G.add(x, unused), [0]), G.unsqueeze(x, [1]));
+    g.output(G.exp(x), 'y');
+    const m = G.toModelProto(g);
+    assert.deepEqual(m.graph!.node!.map((n) => n.opType), ['Exp', 'Identity']);
+    assert.deepEqual(m.graph!.initializer!.map((t) => t.name), []);
+    assert.deepEqual(m.graph!.input!.map((t) => t.name), ['x']);
+    assert.equal(G.toModelProto(g, { prune: false }).graph!.node!.length, g.nodes.length);
+  });
   it('runs one session with different symbolic batch/sequence sizes, gradients included', async () => {
     const g = new G.Graph();
     const x = g.input('x', 'float32', ['B', 'T', 3]);
@@ -156,17 +186,24 @@ describe('graph IR: external data in a real safetensors file', () => {
     const h = G.mul(x, G.cast(norm, 'float32'));
     const y = G.add(G.linear(h, W), G.mul(G.linear(G.linear(h, A), B), 2));
     const forwardNodes = g.nodes.length;
-    const grads = G.gradients(g, G.reduceSum(y, undefined, false), [A, B]);
+    const loss = G.reduceSum(y, undefined, false);
+    const grads = G.gradients(g, loss, [A, B]);
     const backward = g.nodes.slice(forwardNodes);
     assert.ok(!backward.some((n) => n.inputs.includes(W)), 'the frozen weight feeds no backward node');
     assert.ok(!backward.some((n) => n.outputs.some((o) => G.shapeEq(o.shape, [4, 3]))), 'no gradient of W is built');
     g.output(y, 'y');
     g.output(grads.get(A)!, 'dA');
     g.output(grads.get(B)!, 'dB');
+    g.output(loss, 'loss');
+    const live = new Set(G.liveSubgraph(g).nodes);
+    assert.deepEqual(g.nodes.filter((n) => !live.has(n)).map((n) => n.name), [], 'autodiff builds no dead nodes');
     const xv = Float32Array.of(1, 0, -1, 0.5, 2, 1);
     const Av = Float32Array.of(1, 0, 0, 0, 1, 0);
-    const out = await G.runGraph(g, { x: { data: xv, dims: [2, 3] }, lora_A: Av, lora_B: new Float32Array(8) }, { dir });
-    assert.ok(fs.existsSync(path.join(dir, 'graph.onnx')));
+    const out = await G.runGraph(g, { x: { data: xv, dims: [2, 3] }, lora_A: Av, lora_B: new Float32Array(8) }, { dir, fileName: 'step.onnx' });
+    assert.ok(fs.existsSync(path.join(dir, 'step.onnx')), 'a named graph file stays beside the weights');
+    const again = await G.runGraph(g, { x: { data: xv, dims: [2, 3] }, lora_A: Av, lora_B: new Float32Array(8) }, { dir });
+    assert.deepEqual(again['y']!.data, out['y']!.data);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['model.safetensors', 'step.onnx'], 'an unnamed graph file is removed on release');
     const expectY = [0, 1].flatMap((r) => [0, 1, 2, 3].map((o) => [0, 1, 2].reduce((p, k) => p + xv[r * 3 + k]! * (k + 1) * Wv[o * 3 + k]!, 0)));
     assert.deepEqual(Array.from(out['y']!.data as Float32Array), expectY);
     // dB[o, j] = 2 · Σ_rows (A h)[row, j] with A selecting h[:, 0] and h[:, 1].

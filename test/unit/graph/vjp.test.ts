@@ -14,6 +14,7 @@ const cases: GradCase[] = [
   { name: 'Mul broadcast [3,1]*[1,4]', inputs: { a: { shape: [3, 1] }, b: { shape: [1, 4] } }, f: ({ a, b }) => G.mul(a!, b!) },
   { name: 'Div broadcast [2,3]/[2,1]', inputs: { a: { shape: [2, 3] }, b: { shape: [2, 1], gen: 'positive' } }, f: ({ a, b }) => G.div(a!, b!) },
   { name: 'fan-out x*x + exp(x) - x', inputs: { x: { shape: [2, 3] } }, f: ({ x }) => G.sub(G.add(G.mul(x!, x!), G.exp(x!)), x!) },
+  { name: 'Sum variadic with broadcast and a repeated input', inputs: { a: { shape: [2, 3] }, b: { shape: [3] } }, f: ({ a, b }, g) => g.op('Sum', [a!, b!, a!]) },
   { name: 'Neg', inputs: { x: { shape: [5] } }, f: ({ x }) => G.neg(x!) },
   { name: 'Identity', inputs: { x: { shape: [5] } }, f: ({ x }) => G.identity(x!) },
   { name: 'Exp', inputs: { x: { shape: [2, 3] } }, f: ({ x }) => G.exp(x!) },

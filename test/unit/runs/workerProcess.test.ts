@@ -101,4 +101,13 @@ describe('WorkerRun (forked worker)', function () {
     assert.match(r.crash ?? '', /killed by SIGKILL at step 2/);
     assert.equal(readRunInfo(runDir)?.status, 'failed');
   });
+
+  it('a worker that cannot start (bad node binary) ends as a failed run instead of hanging', async () => {
+    const logs: string[] = [];
+    const run = new WorkerRun({ workerPath: workerScript(root, runDir, 1, 'done'), config: '/p/c.yaml', execPath: path.join(root, 'no-such-node'), onLog: (l) => logs.push(l) });
+    const r = await run.finished;
+    assert.equal(r.view.status, 'failed');
+    assert.match(r.crash ?? '', /before the first step without finishing \(spawn .*ENOENT\)\.$/);
+    assert.ok(logs.some((l) => l.includes('ENOENT')));
+  });
 });

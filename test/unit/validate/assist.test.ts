@@ -19,6 +19,13 @@ describe('editor assistance', () => {
     const mods = adapterCompletions(text, text.indexOf('""') + 1, inv);
     assert.deepEqual(mods.map((c) => c.label), ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj', 'lm_head']);
     assert.equal(mods[0]!.detail, '28 module(s), 64 → 64');
+    // inside a string token: the item replaces the whole token (quotes included)
+    const inside = '{\n  "target_modules": ["q_proj", "", "v_prj"]\n}';
+    const at = inside.indexOf('""') + 1;
+    const items = adapterCompletions(inside, at, inv, false);
+    assert.deepEqual(items[0]!.range, { start: { line: 1, character: 31 }, end: { line: 1, character: 33 } });
+    assert.ok(items.every((c) => c.kind === 'module'));
+    assert.deepEqual(adapterCompletions('{\n  \n}', 4, inv, false), []); // keys come from the JSON schema in VS Code
     const bias = '{"bias": ""}';
     assert.deepEqual(adapterCompletions(bias, bias.indexOf('""') + 1, inv).map((c) => c.label), ['none', 'all', 'lora_only']);
   });

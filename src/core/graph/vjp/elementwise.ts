@@ -10,6 +10,8 @@ const maskOf = (cond: Value, like: Value): Value => cast(cond, like.dtype);
 export const elementwiseRules: Record<string, VjpRule> = {
   // y = a + b: ∂y/∂a = ∂y/∂b = 1.
   Add: (a) => [when(a, 0, () => dyOf(a)), when(a, 1, () => dyOf(a))],
+  // y = Σᵢ xᵢ (variadic Sum): ∂y/∂xᵢ = 1.
+  Sum: (a) => a.node.inputs.map((_, i) => when(a, i, () => dyOf(a))),
   // y = a − b: ∂y/∂a = 1, ∂y/∂b = −1.
   Sub: (a) => [when(a, 0, () => dyOf(a)), when(a, 1, () => neg(dyOf(a)))],
   // y = a·b: ∂y/∂a = b, ∂y/∂b = a.
