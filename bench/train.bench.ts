@@ -24,6 +24,7 @@ const HELP = `usage: npx tsx bench/train.bench.ts [options]
   --torch cpu|cuda|none      device of the PyTorch reference (default: cpu for --device cpu, cuda otherwise)
   --peak-tflops X            the GPU's fp32 matrix peak, to print the fraction reached
   --session-options JSON     extra ORT session options for our engine (experiments), e.g. '{"enableCpuMemArena":false}'
+  --variant NAME=JSON        also run ours with these extra session options, interleaved in each round (repeatable)
   --profile                  one more run of ours with ORT profiling; prints the top ops
   --json                     one JSON object on stdout instead of the table`;
 
@@ -31,11 +32,12 @@ interface Args {
   device: DeviceName; steps: number; warmup: number; rounds: number; seq: number; batch: number; threads: number;
   targets: 'qkvo' | 'all-linear'; r: number; alpha: number; modelDir: string | null; torch: 'cpu' | 'cuda' | 'none';
   peakTflops: number | null; profile: boolean; json: boolean; sessionOptions: Record<string, unknown> | null;
+  variants: { name: string; options: Record<string, unknown> }[];
 }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { device: 'cpu', steps: 3, warmup: 1, rounds: 2, seq: 256, batch: 4, threads: 2, targets: 'qkvo', r: 16, alpha: 32,
-    modelDir: null, torch: 'cpu', peakTflops: null, profile: false, json: false, sessionOptions: null };
+    modelDir: null, torch: 'cpu', peakTflops: null, profile: false, json: false, sessionOptions: null, variants: [] };
   let torchSet = false;
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
@@ -66,6 +68,13 @@ function parseArgs(argv: string[]): Args {
       case '--peak-tflops': a.peakTflops = Number(v()); break;
       case '--profile': a.profile = true; break;
       case '--session-options': a.sessionOptions = JSON.parse(v()) as Record<string, unknown>; break;
+      case '--variant': {
+        const x = v();
+        const eq = x.indexOf('=');
+        if (eq <= 0) throw new Error(`--variant wants NAME=JSON, got ${x}`);
+        a.variants.push({ name: x.slice(0, eq), options: JSON.parse(x.slice(eq + 1)) as Record<string, unknown> });
+        break;
+      }
       case '--json': a.json = true; break;
       case '--help': case '-h': process.stdout.write(`${HELP}\n`); return process.exit(0);
       default: throw new Error(`unknown option ${k}\n${HELP}`);
@@ -164,12 +173,16 @@ async function main(): Promise<void> {
   const prep = await runOurs(child, { ...job, steps: 1, warmup: 0 });
   log(`  first step (graph compile + session open) ${prep.firstStepS.toFixed(1)} s, peak RSS ${(prep.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
 
-  const ours: EngineResult[] = [];
+  const variants = [{ name: '', job }, ...a.variants.map((x) => ({ name: x.name, job: { ...job, sessionOptions: { ...(job.sessionOptions ?? {}), ...x.options } } }))];
+  const oursBy = variants.map(() => [] as EngineResult[]);
+  const ours = oursBy[0]!;
   const torch: TorchResult[] = [];
   for (let r = 0; r < a.rounds; r++) {
-    const o = await runOurs(child, job);
-    ours.push(o);
-    log(`round ${r + 1}: ours  ${o.tokensPerS.toFixed(1)} tok/s, median step ${o.medianStepS.toFixed(2)} s, peak RSS ${(o.peakRssBytes / 2 ** 20).toFixed(0)} MiB (after the steps ${(o.steadyRssBytes / 2 ** 20).toFixed(0)} MiB)`);
+    for (let vi = 0; vi < variants.length; vi++) {
+      const o = await runOurs(child, variants[vi]!.job);
+      oursBy[vi]!.push(o);
+      log(`round ${r + 1}: ours${variants[vi]!.name !== '' ? ` [${variants[vi]!.name}]` : ''}  ${o.tokensPerS.toFixed(1)} tok/s, median step ${o.medianStepS.toFixed(2)} s, peak RSS ${(o.peakRssBytes / 2 ** 20).toFixed(0)} MiB (after the steps ${(o.steadyRssBytes / 2 ** 20).toFixed(0)} MiB)`);
+    }
     if (a.torch !== 'none') {
       const t = await runTorch(a, modelDir, tokens);
       if (t.skipped !== undefined) {
@@ -197,21 +210,25 @@ async function main(): Promise<void> {
   const side = (xs: { tokensPerS: number; medianStepS: number; peakRssBytes: number }[]): SideResult => ({
     tokensPerS: median(xs.map((x) => x.tokensPerS)), medianStepS: median(xs.map((x) => x.medianStepS)), peakRssBytes: Math.max(...xs.map((x) => x.peakRssBytes)),
   });
-  const oursSide = side(ours);
   const torchSide = torch.length > 0 ? side(torch.map((t) => ({ tokensPerS: t.tokens_per_s, medianStepS: t.median_step_s, peakRssBytes: t.peak_rss_bytes }))) : null;
-  const gflops = (flops.total * oursSide.tokensPerS) / 1e9;
-  const row: BenchRow = { device: a.device, ours: oursSide, torch: torchSide, flops, peakFraction: a.peakTflops !== null && a.device !== 'cpu' ? gflops / (a.peakTflops * 1000) : null };
+  const rows: BenchRow[] = variants.map((v, vi) => {
+    const oursSide = side(oursBy[vi]!);
+    const gflops = (flops.total * oursSide.tokensPerS) / 1e9;
+    return { device: v.name === '' ? a.device : `${a.device} [${v.name}]`, ours: oursSide, torch: torchSide, flops,
+      peakFraction: a.peakTflops !== null && a.device !== 'cpu' ? gflops / (a.peakTflops * 1000) : null };
+  });
+  const row = rows[0]!;
   const firstLoss = { ours: ours[0]?.firstLoss ?? NaN, torch: torch[0]?.first_loss ?? NaN };
 
   if (a.json) {
     process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '' }, args: a, modelDir,
-      totalParameters: inv.totalParameters, formula: FLOPS_FORMULA, row, firstLoss, ours, torch, profile })}\n`);
+      totalParameters: inv.totalParameters, formula: FLOPS_FORMULA, row, rows, firstLoss, ours, variants: variants.slice(1).map((v, i) => ({ name: v.name, options: v.job.sessionOptions, runs: oursBy[i + 1] })), torch, profile })}\n`);
     return;
   }
   const lines = [
     `LoRA r=${a.r} on ${a.targets} of ${(inv.totalParameters / 1e6).toFixed(1)}M-param ${inv.spec.modelType}, batch ${a.batch} × seq ${a.seq}, ${a.threads} threads, `
       + `${a.warmup} warm-up + ${a.steps} timed steps × ${a.rounds} interleaved rounds (medians; RSS = max)`,
-    formatTable([row]),
+    formatTable(rows),
     FLOPS_FORMULA,
     `  N = ${(flops.baseMatmulParams / 1e6).toFixed(2)}M → 4N = ${(flops.base / 1e6).toFixed(1)} MFLOP, attention ${(flops.attention / 1e6).toFixed(1)} MFLOP, `
       + `total ${(flops.total / 1e6).toFixed(1)} MFLOP/token (LoRA ${(flops.lora / 1e6).toFixed(2)} MFLOP/token not counted)`,

@@ -238,3 +238,99 @@ async function openPalette(page) {
     }
   }
 }
+
+// ---- Editor helpers (validation suite): functions of a driver from startVSCode(), for the active editor ----
+
+/** Quick Open (Ctrl+P): types `name`, picks the first row that shows it, waits for its tab to be the active one. */
+export async function openFile(vscode, name, timeoutMs = 15_000) {
+  const { page } = vscode;
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('Control+P');
+      await input.waitFor({ state: 'visible', timeout: 5_000 });
+      await input.fill(name);
+      const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: name }).first();
+      await row.waitFor({ state: 'visible', timeout: timeoutMs });
+      await row.click();
+      await page.locator('.editor-group-container.active .tab.active').filter({ hasText: name }).waitFor({ timeout: timeoutMs });
+      await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().waitFor({ timeout: timeoutMs });
+      await page.mouse.move(150, 700); // off the tab (its "Close" tooltip) and the text (hovers), onto the explorer's free space
+      return;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await sleep(500);
+    }
+  }
+}
+
+/** Go to Line/Column (Ctrl+G) in the active editor, 1-based; waits for the status bar to show the cursor there. */
+export async function goTo(vscode, line, column = 1) {
+  const { page } = vscode;
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  const status = page.locator('#status\\.editor\\.selection');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('Control+G');
+      await input.waitFor({ state: 'visible', timeout: 5_000 });
+      await input.fill(`:${line}:${column}`);
+      await sleep(150);
+      await page.keyboard.press('Enter');
+      await status.filter({ hasText: new RegExp(`Ln ${line}, Col ${column}\\b`) }).waitFor({ timeout: 5_000 });
+      return;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await sleep(500);
+    }
+  }
+}
+
+/** The Problems panel's rows as shown now, without opening it ([] when hidden); aria labels as in `problems()`. */
+export async function problemRows(vscode) {
+  return vscode.page.locator('.markers-panel .monaco-list-row').evaluateAll(
+    (rows) => rows.map((r) => (r.getAttribute('aria-label') ?? r.textContent ?? '').trim()));
+}
+
+/**
+ * Shows the Problems panel (once) and polls its rows until `predicate(rows)` holds; returns those rows. The error
+ * lists the rows last shown. Focus stays in the panel: use goTo()/openFile() to get back to an editor.
+ */
+export async function waitForProblems(vscode, predicate, timeoutMs = 30_000) {
+  const panel = vscode.page.locator('.markers-panel').first();
+  if (!(await panel.isVisible().catch(() => false))) {
+    await vscode.runCommand('View: Focus Problems');
+    await panel.waitFor({ state: 'visible', timeout: 10_000 });
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = await problemRows(vscode);
+    if (predicate(rows)) return rows;
+    if (Date.now() > deadline) throw new Error(`the Problems panel did not reach the expected state within ${timeoutMs} ms; rows: ${JSON.stringify(rows, null, 1)}`);
+    await sleep(300);
+  }
+}
+
+/** The CodeLenses of the active editor: [{ text, title }] (title = the command's tooltip). */
+export async function codeLenses(vscode) {
+  return vscode.page.locator('.editor-group-container.active .monaco-editor .codelens-decoration a').evaluateAll(
+    (links) => links.map((a) => ({ text: (a.textContent ?? '').trim(), title: a.getAttribute('title') ?? '' })));
+}
+
+/** Puts the cursor at line:column of the active editor, shows the hover (Ctrl+K Ctrl+I) and returns its text once it matches `re`. */
+export async function hoverText(vscode, line, column, re = /./, timeoutMs = 20_000) {
+  const { page } = vscode;
+  const hover = page.locator('.monaco-editor .monaco-hover:not(.hidden)').filter({ hasText: re }).first();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await goTo(vscode, line, column);
+      await page.keyboard.press('Control+K');
+      await page.keyboard.press('Control+I');
+      await hover.waitFor({ state: 'visible', timeout: timeoutMs / 2 });
+      return await hover.innerText();
+    } catch (e) {
+      if (attempt >= 2) throw e;
+    }
+  }
+}

@@ -1,6 +1,7 @@
 // The same training graph on the WebGPU EP (Mesa lavapipe here: slow, software Vulkan) gives the CPU's numbers.
 // Needs mesa-vulkan-drivers from bookworm-backports (FACTS.md); fails with that hint when no adapter is found.
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createEngine } from '../../src/core/train/engine';
 import type { DeviceName, StepResult } from '../../src/core/train/engineApi';
@@ -42,6 +43,22 @@ describe('engine on WebGPU (lavapipe)', function () {
         assert.ok(Math.abs(c.gradNorm - gpu.r[i]!.gradNorm) < 1e-3 * c.gradNorm, `step ${i + 1} grad_norm`);
       });
       for (const [k, v] of cpu.p) assert.ok(relErr(gpu.p.get(k)!, v) < 1e-3, k);
+      // Placement (FACTS.md: read ORT's verbose "Node placements"): only shape plumbing, int casts and the embedding
+      // lookup may stay on the CPU; no compute op of the step graph falls back.
+      const step = fs.readdirSync(`${dir}/cache`).map((k) => `${dir}/cache/${k}/step.onnx`).find((f) => fs.existsSync(f))!;
+      const script = `const ort = require(${JSON.stringify(require.resolve('onnxruntime-node'))}); ort.env.logLevel = 'verbose';
+        ort.InferenceSession.create(${JSON.stringify(step)}, { executionProviders: ['webgpu'], logSeverityLevel: 0 }).then((s) => s.release());`;
+      const res = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: process.env, maxBuffer: 1 << 28 });
+      const log = `${res.stdout}${res.stderr}`.split('\n');
+      const start = log.findIndex((l) => l.includes('Node(s) placed on [CPUExecutionProvider]'));
+      const cpuOps: string[] = [];
+      for (let i = start + 1; start >= 0 && i < log.length && !log[i]!.includes('Node(s) placed on'); i++) {
+        const m = /\]\s+(\w+) \(/.exec(log[i]!);
+        if (m !== null) cpuOps.push(m[1]!);
+      }
+      assert.ok(log.some((l) => l.includes('Node(s) placed on [WebGpuExecutionProvider]')), 'placement log found');
+      const allowed = new Set(['Shape', 'Concat', 'Reshape', 'Gather', 'Cast', 'Mul', 'ConstantOfShape', 'Unsqueeze', 'Squeeze', 'Slice', 'Expand']);
+      assert.deepEqual(cpuOps.filter((op) => !allowed.has(op)), [], `ops on the CPU: ${cpuOps.join(', ')}`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -39,7 +39,10 @@ export function checkGraph(g: Graph): Graph {
     }
     define(v, 'initializer');
   }
+  const nodeNames = new Set<string>();
   for (const n of g.nodes) {
+    if (n.name === '' || nodeNames.has(n.name)) fail(n, 'node name is empty or used twice');
+    nodeNames.add(n.name);
     n.inputs.forEach((x, i) => {
       if (x === undefined) return;
       if (!defined.has(x)) {

@@ -21,6 +21,7 @@
  *   await runGraph(g, feeds)                       // one-shot (temp folder when there is no external data)
  *
  * weightFromSafetensors(g, entry) → external initializer named by the HF tensor (entry from safetensors/read.ts).
+ * checkExternalData(g, dir): each weight's file is in dir (no symlink out of it) and long enough; GraphSession runs it.
  * Graph: input(name,dtype,shape) · initializer(name,dtype,shape,data) · externalInitializer(name,dtype,shape,loc)
  *        constant(dtype,shape,data) · scalar(x,dtype) · int64s(xs) · node(op,inputs,attrs,opts)→Value[] · op(...)→Value
  *        output(v,name?) · scope(prefix,fn) · nodes/inputs/initializers/outputs/values
@@ -36,7 +37,8 @@
  *        crossEntropy(logits2d, targets1d, ignoreIndex=-100) → {sum, count, mean, perRow} · rmsNorm · layerNorm · silu · geluNew
  * Differentiable ops (VJP_RULES): Add Sum Sub Mul Div Neg Identity Exp Log Sqrt Reciprocal Pow Tanh Sigmoid Erf Abs Relu Max Min
  *        Where Cast Softmax Trilu MatMul Gemm ReduceSum ReduceMean ReduceMax ReduceSumSquare Reshape Unsqueeze Squeeze
- *        Transpose Expand Concat Split Slice(step 1) Gather(axis 0) GatherElements LayerNormalization(Y only).
+ *        Transpose Expand Concat Split Slice(step 1) Gather GatherElements LayerNormalization(Y only).
+ * Debugging: formatGraph(g, {limit}) (one line per input/weight/node with shapes) · opCounts(g).
  * Errors: GraphError (a PeftStudioError) with context.tensor = the weight involved (seen through Cast/Reshape/...).
  * Opset 18 (Reduce* axes are inputs), IR version 9. Dtypes: float32 float16 bfloat16 float64 int64 int32 int8 uint8 bool.
  * ORT 1.30 CPU runs all the ops above in float64 except Erf (float only); float64 graphs default to optimization
@@ -52,7 +54,8 @@ export { checkGraph } from './check';
 export { toModelProto, toOnnxModel, writeOnnx, readOnnx, liveSubgraph, type WriteOptions, OPSET, IR_VERSION } from './writer';
 export { GraphSession, runGraph, type RunOptions, type HostTensor, type Feed } from './runner';
 export { onnxDataType, dtypeFromOnnx } from './onnxTypes';
-export { weightFromSafetensors, dtypeFromSafetensors } from './weights';
+export { weightFromSafetensors, dtypeFromSafetensors, checkExternalData } from './weights';
+export { formatGraph, opCounts } from './debug';
 export * from './ops';
 export * from './opsShape';
 export { gradients, unbroadcast, VJP_RULES } from './autodiff';

@@ -221,7 +221,7 @@ export function inferNode(op: string, inputs: (Value | undefined)[], attrs: Attr
       for (const v of vs.slice(1)) {
         if (v.rank !== r || v.shape.some((d, i) => i !== axis && !dimEq(d, out[i]!))) throw new Error(`Concat shapes differ off axis ${axis}: ${vs.map((q) => shapeStr(q.shape)).join(', ')}`);
       }
-      out[axis] = mulDims(1, vs.map((v) => v.shape[axis]!).reduce<Dim>((p, q) => addDims(p, q), 0));
+      out[axis] = normDim(vs.map((v) => v.shape[axis]!).reduce<Dim>((p, q) => addDims(p, q), 0));
       return one(dtype, out);
     }
     case 'Slice': {
@@ -329,5 +329,5 @@ export function addDims(a: Dim, b: Dim): Dim {
   if (a === 0) return b;
   if (b === 0) return a;
   if (dimEq(a, b)) return mulDims(2, a);
-  throw new Error(`cannot add dims ${a} and ${b}`);
+  throw new NotInferable(`cannot add dims ${a} and ${b}; pass outputTypes`);
 }

@@ -118,6 +118,7 @@ export class Graph {
   readonly constants = new Set<Value>();
   /** Values autodiff treats as constants (outputs of stopGradient). */
   readonly stopped = new Set<Value>();
+  private readonly nodeNames = new Set<string>();
   private counter = 0;
   private scopes: string[] = [];
   private readonly constCache = new Map<string, Value>();
@@ -139,7 +140,7 @@ export class Graph {
     const prefix = this.scopes.length > 0 ? `${this.scopes.join('.')}/` : '';
     let name: string;
     do name = `${prefix}${base}_${this.counter++}`;
-    while (this.values.has(name));
+    while (this.values.has(name) || this.nodeNames.has(name));
     return name;
   }
 
@@ -201,6 +202,7 @@ export class Graph {
   node(op: string, inputs: (Value | undefined)[], attrs: Attrs = {}, opts: NodeOptions = {}): Value[] {
     for (const x of inputs) if (x !== undefined && x.graph !== this) throw new GraphError(`${op}: input belongs to another graph`, x.name);
     const name = opts.name ?? this.freshName(op);
+    if (this.nodeNames.has(name)) throw new GraphError(`duplicate node name "${name}" (ORT rejects the model)`);
     let types: ValueType[];
     try {
       types = opts.outputTypes ?? inferNode(op, inputs, attrs);
@@ -212,6 +214,7 @@ export class Graph {
       return this.register(new Value(this, outName, t.dtype, t.shape.map(normDim), 'node'));
     });
     const node = new Node(op, name, inputs, outputs, attrs);
+    this.nodeNames.add(name);
     for (const o of outputs) o.producer = node;
     this.nodes.push(node);
     return outputs;

@@ -1,9 +1,9 @@
 // Composite layers built from primitive ops (so autodiff needs no extra rules): linear, stable softmax/log-softmax,
 // cross-entropy with ignore_index, RMSNorm, LayerNorm, SiLU, gelu_new — each as transformers computes it.
-import { type DType, type Value } from './ir';
+import { type DType, type Value, typedArrayOf } from './ir';
 import {
-  abs, add, cast, div, exp, gemm, less, log, max, mul, reciprocal, reduceMax, reduceMean, reduceSum, sigmoid, sqrt, sub,
-  tanh,
+  add, cast, div, equal, exp, gemm, less, log, max, mul, not, reciprocal, reduceMax, reduceMean, reduceSum, sigmoid, sqrt,
+  sub, tanh, where,
 } from './ops';
 import { gatherElements, squeeze, unsqueeze } from './opsShape';
 
@@ -53,16 +53,18 @@ export interface CrossEntropyResult {
 
 /**
  * torch.nn.functional.cross_entropy(logits2d [N, V], targets [N] int64, ignore_index): the target logit is gathered with
- * GatherElements and the ignore mask comes from a float compare (no Equal(int64)/OneHot, which leave the WebGPU EP).
+ * GatherElements (no OneHot/LogSoftmax, which leave the WebGPU EP). The ignore mask is an int64 compare on [N] (ORT keeps
+ * that tiny shape-like arithmetic on the CPU); targets are never cast to float (fp16 cannot hold ids above 2048).
  * Targets must lie in [0, V) or equal ignoreIndex.
  */
 export function crossEntropy(logits: Value, targets: Value, ignoreIndex = -100): CrossEntropyResult {
   if (logits.rank !== 2 || targets.rank !== 1) throw new Error('crossEntropy expects logits [N, V] and targets [N]');
   const dt: DType = logits.dtype;
-  const tf = cast(targets, dt);
-  const ignored = ignoreIndex < 0 ? less(tf, 0) : less(abs(sub(tf, ignoreIndex)), 0.5);
-  const valid = sub(1, cast(ignored, dt));
-  const safe = cast(mul(tf, valid), 'int64');
+  const g = logits.graph;
+  const idx = (x: number): Value => g.constant(targets.dtype, [], typedArrayOf(targets.dtype, [x]));
+  const ignored = ignoreIndex < 0 ? less(targets, idx(0)) : equal(targets, idx(ignoreIndex));
+  const valid = cast(not(ignored), dt);
+  const safe = where(ignored, idx(0), targets);
   const picked = squeeze(gatherElements(logits, unsqueeze(safe, [1]), 1), [1]);
   const lse = squeeze(logSumExp(logits, 1), [1]);
   const perRow = mul(sub(lse, picked), valid);

@@ -8,6 +8,7 @@ import { PeftStudioError } from '../errors';
 import { shapeStr } from './dims';
 import type { Graph, TensorData, Value } from './ir';
 import { ORT_TYPE } from './onnxTypes';
+import { checkExternalData } from './weights';
 import { writeOnnx } from './writer';
 
 export interface RunOptions {
@@ -50,6 +51,7 @@ export class GraphSession {
     const dir = opts.dir ?? (tempDir as string);
     const file = path.join(dir, opts.fileName ?? `peft-graph-${process.pid}-${++fileCounter}.onnx`);
     writeOnnx(g, file);
+    if (hasExternal) checkExternalData(g, dir);
     const so: ort.InferenceSession.SessionOptions = {
       ...opts.sessionOptions,
       executionProviders: opts.executionProviders ?? opts.sessionOptions?.executionProviders ?? ['cpu'],

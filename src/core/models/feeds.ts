@@ -62,18 +62,18 @@ export function attentionBias(b: Batch, dtype: FloatDtype): HostFeed {
   const T = b.seqLen;
   const out = floatArray(dtype, b.batchSize * T * T);
   const seg = new Int32Array(T);
+  const valid = new Uint8Array(T);
   for (let r = 0; r < b.batchSize; r++) {
     let s = 0;
     for (let t = 0; t < T; t++) {
       if (b.positionIds !== undefined && b.positionIds[r * T + t] === 0n) s++;
       seg[t] = s;
+      valid[t] = b.attentionMask[r * T + t] !== 0n ? 1 : 0;
     }
-    const base = r * T * T;
     for (let i = 0; i < T; i++) {
-      for (let j = 0; j < T; j++) {
-        const visible = j <= i && b.attentionMask[r * T + j] !== 0n && seg[i] === seg[j];
-        out[base + i * T + j] = visible ? 0 : MASK_MIN;
-      }
+      const row = (r * T + i) * T;
+      for (let j = 0; j <= i; j++) out[row + j] = valid[j] === 1 && seg[j] === seg[i] ? 0 : MASK_MIN;
+      out.fill(MASK_MIN, row + i + 1, row + T);
     }
   }
   return { data: out, dims: [b.batchSize, 1, T, T] };
@@ -124,20 +124,23 @@ export function checkInputIds(b: Batch, vocabSize: number): void {
   }
 }
 
+/** The value kept elements are scaled by: 1 / (1-p) as torch's fp32 `noise.div_(1 - p)` computes it. */
+export const dropoutScale = (p: number): number => Math.fround(1 / Math.fround(1 - p));
+
 /**
- * Inverted-dropout masks for the LoRA inputs (torch nn.Dropout: keep with probability 1-p, scale by 1/(1-p)),
- * one [B, T, in] tensor per target, drawn from Rng(seed) in target order. Empty when p = 0.
+ * Keep-masks for the LoRA inputs (torch nn.Dropout: keep with probability 1-p; the graph scales kept values by
+ * 1/(1-p)), one uint8 [B*T, in] tensor per target (1 byte per element: 4× less than fp32 masks), drawn from Rng(seed)
+ * in target order. Empty when p = 0.
  */
-export function dropoutMasks(b: Batch, targets: LoraTarget[], p: number, seed: number, dtype: FloatDtype): Map<string, HostFeed> {
-  const out = new Map<string, HostFeed>();
+export function dropoutMasks(b: Batch, targets: LoraTarget[], p: number, seed: number): Map<string, { data: Uint8Array; dims: number[] }> {
+  const out = new Map<string, { data: Uint8Array; dims: number[] }>();
   if (p <= 0) return out;
   const rng = new Rng(seed);
-  const scale = 1 / (1 - p);
   for (const t of targets) {
     const n = b.batchSize * b.seqLen * t.module.inFeatures;
-    const m = floatArray(dtype, n);
-    for (let i = 0; i < n; i++) m[i] = rng.uniform() >= p ? scale : 0;
-    out.set(dropoutInputName(t.module.name), { data: m, dims: [b.batchSize, b.seqLen, t.module.inFeatures] });
+    const m = new Uint8Array(n);
+    for (let i = 0; i < n; i++) m[i] = rng.uniform() >= p ? 1 : 0;
+    out.set(dropoutInputName(t.module.name), { data: m, dims: [b.batchSize * b.seqLen, t.module.inFeatures] });
   }
   return out;
 }

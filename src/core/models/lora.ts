@@ -4,7 +4,7 @@ import { InputError } from '../errors';
 import * as G from '../graph';
 import type { Graph, Value } from '../graph';
 import type { LoraTarget } from '../train/engineApi';
-import { dropoutInputName } from './feeds';
+import { dropoutInputName, dropoutScale } from './feeds';
 
 /** PEFT's saved key of a LoRA tensor (no adapter name): base_model.model.<module>.lora_A.weight. */
 export const loraKey = (module: string, which: 'A' | 'B'): string => `base_model.model.${module}.lora_${which}.weight`;
@@ -30,7 +30,10 @@ export class LoraSet {
       const bShape = [m.outFeatures, t.r];
       const a = g.input(loraKey(m.name, 'A'), dtype, aShape);
       const b = g.input(loraKey(m.name, 'B'), dtype, bShape);
-      const mask = dropout > 0 ? g.input(dropoutInputName(m.name), dtype, ['B*T', m.inFeatures]) : undefined;
+      // torch's dropout noise: bernoulli(1-p).div_(1-p) in fp32, then one multiply of x by it.
+      const mask = dropout > 0
+        ? G.mul(G.cast(g.input(dropoutInputName(m.name), 'uint8', ['B*T', m.inFeatures]), dtype), dropoutScale(dropout), { name: `${m.name}.lora_dropout.noise` })
+        : undefined;
       this.params.push({ key: a.name, shape: aShape, value: a }, { key: b.name, shape: bShape, value: b });
       this.byModule.set(m.name, { t, a, b, mask });
     }

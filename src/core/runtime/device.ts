@@ -17,6 +17,12 @@ export interface ProbeResult {
 export interface DeviceProbes {
   cuda(): Promise<ProbeResult>;
   webgpu(): Promise<ProbeResult>;
+  /**
+   * Whether the machine has a GPU device node at all. A WebGPU adapter without one is a software
+   * rasteriser (Mesa's lavapipe): it proves the GPU code path but is far slower than the CPU, so
+   * `auto` does not pick it (an explicit `device: webgpu` still does).
+   */
+  hardwareGpu(): ProbeResult;
 }
 
 export interface DeviceChoice {
@@ -51,6 +57,10 @@ export async function chooseDevice(request: DeviceRequest, probes: DeviceProbes)
     case 'auto': {
       const c = await probes.cuda();
       if (c.available) return { device: 'cuda', reason: 'auto: the CUDA provider loaded' };
+      const hw = probes.hardwareGpu();
+      if (!hw.available) {
+        return { device: 'cpu', reason: `auto: CUDA unavailable (${c.detail ?? 'not installed'}); no GPU device (${hw.detail ?? 'none found'}), so any WebGPU adapter would be a software one; using the CPU` };
+      }
       const w = await probes.webgpu();
       if (w.available) return { device: 'webgpu', reason: `auto: CUDA unavailable (${c.detail ?? 'not installed'}); a WebGPU adapter was found` };
       return { device: 'cpu', reason: `auto: CUDA unavailable (${c.detail ?? 'not installed'}); WebGPU unavailable (${w.detail ?? 'no adapter'}); using the CPU` };
@@ -89,6 +99,19 @@ async function tryProvider(name: 'webgpu' | 'cuda'): Promise<ProbeResult> {
   }
 }
 
+/** Linux: a DRM render node or an NVIDIA device node. Other platforms: assume yes (D3D12/Metal adapters are hardware). */
+export function hardwareGpuPresent(devDir = '/dev'): ProbeResult {
+  if (process.platform !== 'linux') return { available: true };
+  try {
+    const dri = fs.existsSync(path.join(devDir, 'dri')) ? fs.readdirSync(path.join(devDir, 'dri')).filter((f) => f.startsWith('renderD')) : [];
+    const nvidia = fs.readdirSync(devDir).filter((f) => /^nvidia\d+$/.test(f));
+    if (dri.length + nvidia.length > 0) return { available: true };
+    return { available: false, detail: `no ${path.join(devDir, 'dri', 'renderD*')} or ${path.join(devDir, 'nvidia*')}` };
+  } catch (e) {
+    return { available: false, detail: e instanceof Error ? e.message : String(e) };
+  }
+}
+
 let cached: { cuda?: Promise<ProbeResult>; webgpu?: Promise<ProbeResult> } = {};
 
 /** Probes of the real runtime: a two-node session on the provider (results cached per process). */
@@ -100,6 +123,9 @@ export const runtimeProbes: DeviceProbes = {
       return tryProvider('cuda');
     })();
     return cached.cuda;
+  },
+  hardwareGpu() {
+    return hardwareGpuPresent();
   },
   webgpu() {
     if (process.platform === 'linux' && process.env['XDG_RUNTIME_DIR'] === undefined) process.env['XDG_RUNTIME_DIR'] = '/tmp';

@@ -23,11 +23,26 @@ function toTensor(f: HostFeed, dtype: FloatDtype): ort.Tensor {
   return new ort.Tensor(dtype === 'float64' ? 'float64' : 'float32', f.data, f.dims);
 }
 
-/** Process-wide ORT tuning knobs (benchmarks flip them; see sessionOptions). */
-export const ortTuning = { disablePrepacking: true };
+/**
+ * Process-wide ORT tuning. MLAS prepacking keeps a packed copy of every constant GEMM operand per session (FACTS.md:
+ * +1× the weights for each open graph) and was ~15% faster here (bench/train.bench.ts, 32M-param llama, 2 threads:
+ * 181 vs 157 tok/s, RSS 611 vs 501 MiB). 'auto' prepacks only when that copy is cheap: weights ≤ 1 GiB and ≤ 10% of RAM.
+ */
+export const ortTuning: { prepacking: 'auto' | boolean } = { prepacking: 'auto' };
 
-/** ORT session options: all cores, full graph optimisation, MLAS prepacking off (FACTS.md: it keeps a packed copy). */
-export function sessionOptions(opts: Pick<EngineOptions, 'device' | 'threads'>): ort.InferenceSession.SessionOptions {
+/** Bytes of the base weights once cast to fp32 (what a prepacked copy costs). */
+function fp32WeightBytes(inventory: EngineOptions['inventory']): number {
+  return inventory.totalParameters * 4;
+}
+
+export function usePrepacking(inventory: EngineOptions['inventory']): boolean {
+  if (ortTuning.prepacking !== 'auto') return ortTuning.prepacking;
+  const bytes = fp32WeightBytes(inventory);
+  return bytes <= 2 ** 30 && bytes <= os.totalmem() * 0.1;
+}
+
+/** ORT session options: all cores, full graph optimisation, prepacking per `usePrepacking`. */
+export function sessionOptions(opts: Pick<EngineOptions, 'device' | 'threads' | 'inventory'>): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: [opts.device],
     graphOptimizationLevel: 'all',
@@ -35,7 +50,7 @@ export function sessionOptions(opts: Pick<EngineOptions, 'device' | 'threads'>):
     interOpNumThreads: 1,
     executionMode: 'sequential',
     logSeverityLevel: 3,
-    extra: { session: { disable_prepacking: ortTuning.disablePrepacking ? '1' : '0' } },
+    extra: { session: { disable_prepacking: usePrepacking(opts.inventory) ? '0' : '1' } },
   };
 }
 
@@ -128,8 +143,8 @@ class OrtEngine implements TrainEngine {
       [INPUT.targets]: toTensor(targets, this.dtype),
       [INPUT.lossWeights]: toTensor(weights, this.dtype),
     };
-    for (const [name, m] of dropoutMasks(b, this.opts.targets, this.opts.loraDropout, dropoutSeed, this.dtype)) {
-      feeds[name] = toTensor({ data: m.data, dims: [b.batchSize * b.seqLen, m.dims[2]!] }, this.dtype);
+    for (const [name, m] of dropoutMasks(b, this.opts.targets, this.opts.loraDropout, dropoutSeed)) {
+      feeds[name] = new ort.Tensor('uint8', m.data, m.dims);
     }
     return feeds;
   }
@@ -258,6 +273,12 @@ export function createEngine(opts: EngineOptions): Promise<TrainEngine> {
   if (opts.targets.length === 0) {
     return Promise.reject(new InputError('engine.noTargets', 'no LoRA targets: nothing to train', { hint: 'Check target_modules in adapter_config.json' }));
   }
+  const odd = opts.targets.find((t) => t.module.kind !== 'linear' && t.module.kind !== 'conv1d');
+  if (odd !== undefined) {
+    return Promise.reject(new InputError('engine.unsupportedTarget', `LoRA on ${odd.module.kind} layers is not supported by the training engine yet`, {
+      tensor: odd.module.name, hint: 'Target Linear/Conv1D layers (e.g. q_proj, v_proj, c_attn); exclude embeddings and norms',
+    }));
+  }
   if (!(opts.loraDropout >= 0 && opts.loraDropout < 1)) {
     return Promise.reject(new InputError('engine.badDropout', 'lora_dropout must be in [0, 1)', { actual: String(opts.loraDropout) }));
   }
@@ -267,7 +288,7 @@ export function createEngine(opts: EngineOptions): Promise<TrainEngine> {
   ]);
   const key = cacheKey(opts.inventory, {
     targets: opts.targets.map((t) => [t.module.name, t.r, t.scaling, t.module.inFeatures, t.module.outFeatures]),
-    dropout: opts.loraDropout > 0,
+    dropout: opts.loraDropout,
     optimizer: opts.optimizer,
     precision: opts.precision,
   });

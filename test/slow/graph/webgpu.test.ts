@@ -1,9 +1,10 @@
 // The compiler's forward + backward ops on the WebGPU EP (lavapipe on CI machines, FACTS.md) agree with the CPU EP.
-// Needs a Vulkan driver (mesa-vulkan-drivers from bookworm-backports); run with `npm run test:slow`.
+// Needs a Vulkan driver (mesa-vulkan-drivers from bookworm-backports) and fails with that hint without one; npm run test:slow.
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import * as G from '../../../src/core/graph';
 
-function build(): G.Graph {
+export function build(): G.Graph {
   const g = new G.Graph('webgpu_check');
   const x = g.input('x', 'float32', ['B', 'T', 8]);
   const W = g.input('W', 'float32', [6, 8]);
@@ -25,10 +26,38 @@ function build(): G.Graph {
   return g;
 }
 
-describe('graph compiler on the WebGPU EP', function () {
+/** Child mode: open the graph on WebGPU with verbose logging (ORT prints "Node placements" to stderr). */
+async function placementChild(): Promise<void> {
+  const s = await G.GraphSession.create(build(), { executionProviders: ['webgpu'], sessionOptions: { logSeverityLevel: 0 } });
+  await s.release();
+}
+
+if (process.argv[2] !== 'placement') describe('graph compiler on the WebGPU EP', function () {
   this.timeout(300000);
-  it('gives the CPU results for forward and backward (symbolic B, T; gather scatter-add; LayerNormalization)', async function () {
+  before(() => {
     if (process.env['XDG_RUNTIME_DIR'] === undefined) process.env['XDG_RUNTIME_DIR'] = '/tmp';
+  });
+  it('places every float op of forward and backward on WebGPU (only int64 shape arithmetic on the CPU)', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', __filename, 'placement'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const log = r.stdout + r.stderr;
+    const start = log.indexOf('Node placements');
+    assert.ok(start >= 0, `no placement log (exit ${r.status}): ${log.slice(-2000)}`);
+    const g = build();
+    const byName = new Map(g.nodes.map((n) => [n.name, n]));
+    const onCpu: string[] = [];
+    let ep = '';
+    for (const line of log.slice(start).split('\n')) {
+      const m = /Node\(s\) placed on \[(\w+)\]/.exec(line);
+      if (m !== null) ep = m[1]!;
+      const n = /VerifyEachNodeIsAssignedToAnEp\]\s+(\w+) \((.+)\)\s*$/.exec(line);
+      if (n !== null && ep === 'CPUExecutionProvider') {
+        const node = byName.get(n[2]!);
+        if (node === undefined || node.outputs.some((o) => G.isFloat(o.dtype))) onCpu.push(`${n[1]} ${n[2]}`);
+      }
+    }
+    assert.deepEqual(onCpu, [], 'float ops that fell back to the CPU');
+  });
+  it('gives the CPU results for forward and backward (symbolic B, T; gather scatter-add; LayerNormalization)', async function () {
     const g = build();
     const B = 2;
     const T = 3;
@@ -40,7 +69,9 @@ describe('graph compiler on the WebGPU EP', function () {
       t: { data: BigInt64Array.from({ length: B * T }, (_, i) => (i === 2 ? -100n : BigInt(i % 12))), dims: [B * T] },
     };
     const cpu = await G.runGraph(g, feeds, { executionProviders: ['cpu'] });
-    const gpu = await G.runGraph(g, feeds, { executionProviders: ['webgpu'] });
+    const gpu = await G.runGraph(g, feeds, { executionProviders: ['webgpu'] }).catch((e: unknown) => {
+      throw new Error(`no WebGPU adapter? install mesa-vulkan-drivers from bookworm-backports (FACTS.md): ${String(e)}`);
+    });
     for (const [k, v] of Object.entries(cpu)) {
       const a = v.data as Float32Array;
       const b = gpu[k]!.data as Float32Array;
@@ -49,3 +80,5 @@ describe('graph compiler on the WebGPU EP', function () {
     }
   });
 });
+
+if (process.argv[2] === 'placement') void placementChild();

@@ -5,6 +5,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../../../src/core/errors';
 import type { ModelInventory } from '../../../src/core/hf/types';
+import { loadModel } from '../../../src/core/hf/loadModel';
+import { readSafetensorsHeader, readTensorAsFloat32 } from '../../../src/core/safetensors/read';
+import { writeSafetensors } from '../../../src/core/safetensors/write';
 import { createEngine } from '../../../src/core/train/engine';
 import type { Batch, EngineOptions, LoraTarget } from '../../../src/core/train/engineApi';
 import { Rng } from '../../../src/core/util/random';
@@ -120,8 +123,10 @@ describe('training engine', function () {
     await e2.dispose();
   });
 
-  it('rejects fp16, unknown targets, out-of-vocabulary tokens and bad state with InputErrors', async () => {
+  it('rejects fp16, embedding or unknown targets, out-of-vocabulary tokens and bad state with InputErrors', async () => {
     await assert.rejects(createEngine(options(inv, targets, path.join(dir, 'c'), { precision: 'fp16' })), (e: unknown) => e instanceof InputError && /fp16/.test(e.message));
+    const embed = inv.modules.find((m) => m.kind === 'embedding')!;
+    await assert.rejects(createEngine(options(inv, [{ module: embed, r: 4, alpha: 8, scaling: 2 }], path.join(dir, 'c'))), (e: unknown) => e instanceof InputError && e.message.includes(embed.name));
     const ghost: LoraTarget = { ...targets[0]!, module: { ...targets[0]!.module, name: 'model.layers.9.self_attn.q_proj' } };
     const e = await createEngine(options(inv, [ghost], path.join(dir, 'c')));
     await assert.rejects(e.step([randomBatch(new Rng(1), inv.spec.vocabSize, 1, 4)], 1e-3, 0), /model\.layers\.9\.self_attn\.q_proj/);
@@ -134,5 +139,32 @@ describe('training engine', function () {
     s.params.set(ok.parameterNames[0]!, new Float32Array(3));
     await assert.rejects(ok.setState(s), (err: unknown) => err instanceof InputError && err.message.includes(ok.parameterNames[0]!));
     await ok.dispose();
+  });
+
+  it('reads a sharded checkpoint (model.safetensors.index.json) in place, with the same numbers', async () => {
+    const shardDir = path.join(dir, 'sharded');
+    fs.mkdirSync(shardDir);
+    fs.copyFileSync(path.join(inv.dir, 'config.json'), path.join(shardDir, 'config.json'));
+    const entries = [...readSafetensorsHeader(path.join(inv.dir, 'model.safetensors')).tensors.values()];
+    const files = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'];
+    const weightMap: Record<string, string> = {};
+    files.forEach((f, k) => {
+      const part = entries.filter((_, i) => i % 2 === k);
+      for (const e of part) weightMap[e.name] = f;
+      writeSafetensors(path.join(shardDir, f), part.map((e) => ({ name: e.name, dtype: 'F32' as const, shape: e.shape, data: readTensorAsFloat32(e) })));
+    });
+    fs.writeFileSync(path.join(shardDir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    const sharded = loadModel(shardDir);
+    const b = randomBatch(new Rng(8), inv.spec.vocabSize, 2, 9);
+    const losses: number[] = [];
+    for (const [model, ts] of [[inv, targets], [sharded, targetsFor(sharded, ['q_proj', 'v_proj'], 4, 8)]] as const) {
+      const e = await createEngine(options(model, ts, path.join(dir, 'cache-shards')));
+      await e.setState(randomState(ts, 2));
+      losses.push((await e.evalLoss(b)).lossSum);
+      await e.dispose();
+    }
+    assert.equal(losses[1], losses[0]);
+    const linked = fs.readdirSync(path.join(dir, 'cache-shards')).flatMap((k) => fs.readdirSync(path.join(dir, 'cache-shards', k)));
+    for (const f of files) assert.ok(linked.includes(f), `${f} hard-linked into the cache`);
   });
 });

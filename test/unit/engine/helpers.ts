@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { type FixtureArch, makeFixture } from '../../../src/core/fixtures/makeFixture';
 import { loadModel } from '../../../src/core/hf/loadModel';
 import type { ModelInventory } from '../../../src/core/hf/types';
-import { dropoutInputName, dropoutMasks } from '../../../src/core/models/feeds';
+import { dropoutInputName, dropoutMasks, dropoutScale } from '../../../src/core/models/feeds';
 import { loraKey } from '../../../src/core/models/lora';
 import { readSafetensorsHeader, readTensorAsFloat32 } from '../../../src/core/safetensors/read';
 import { writeSafetensors } from '../../../src/core/safetensors/write';
@@ -122,9 +122,10 @@ export interface ReferenceJob {
 /** The engine's dropout masks for a micro-batch, as nested lists [B][T][in] per module. */
 function masksJson(b: Batch, targets: LoraTarget[], p: number, seed: number): Record<string, number[][][]> {
   const out: Record<string, number[][][]> = {};
-  const masks = dropoutMasks(b, targets, p, seed, 'float32');
+  const masks = dropoutMasks(b, targets, p, seed);
+  const noise = dropoutScale(p);
   for (const t of targets) {
-    const m = masks.get(dropoutInputName(t.module.name))!.data as Float32Array;
+    const m = Float32Array.from(masks.get(dropoutInputName(t.module.name))!.data, (k) => k * noise);
     const inF = t.module.inFeatures;
     out[t.module.name] = Array.from({ length: b.batchSize }, (_, r) => Array.from({ length: b.seqLen }, (_, s) => {
       const o = (r * b.seqLen + s) * inF;

@@ -150,4 +150,33 @@ describe('engine parity with the PyTorch reference (fp32)', function () {
     r.mine.forEach((m, i) => assert.ok(Math.abs(m.loss - r.ref.steps[i]!.loss) <= 1e-4 * r.ref.steps[i]!.loss, `bf16 step ${i + 1} loss`));
     assert.ok(r.adapterErr <= 1e-3, `bf16 adapter error ${r.adapterErr}`);
   });
+
+  it('llama variants: attention_bias + mlp_bias, head_dim != hidden/heads, linear rope_scaling, no GQA, tied head', async () => {
+    const dir = tmpDir('parity-variant');
+    dirs.push(dir);
+    const inventory = await tinyModel('llama', `${dir}/model`, {
+      attention_bias: true, mlp_bias: true, head_dim: 24, num_key_value_heads: 4, rope_theta: 5000.0,
+      rope_scaling: { rope_type: 'linear', factor: 2.0 },
+    }, true);
+    assert.ok(inventory.spec.oBias && inventory.spec.mlpBias && inventory.spec.headDim === 24 && inventory.spec.tieWordEmbeddings);
+    const targets = targetsFor(inventory, ['q_proj', 'o_proj', 'up_proj', 'down_proj'], 4, 8);
+    const rng = new Rng(10);
+    const V = inventory.spec.vocabSize;
+    const steps = lrs(8, 0.005).map((lr) => ({ lr, microBatches: [randomBatch(rng, V, 2, 11)] }));
+    const c: Case = { inventory, targets, optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, maxGradNorm: 3 }, steps, evalBatch: randomBatch(rng, V, 2, 7) };
+    checkParity('llama-variant', c, await runCase(c, dir));
+  });
+
+  it('gpt2 hub layout (no `transformer.` prefix, attn.bias buffers): weights found under their checkpoint names', async () => {
+    const dir = tmpDir('parity-hub');
+    dirs.push(dir);
+    await makeFixture({ arch: 'gpt2', outDir: `${dir}/model`, gpt2Layout: 'hub', seed: 4 });
+    const inventory = loadModel(`${dir}/model`);
+    const targets = targetsFor(inventory, ['c_attn', 'c_fc'], 4, 8);
+    const rng = new Rng(12);
+    const V = inventory.spec.vocabSize;
+    const steps = [0.01, 0.01, 0.01].map((lr) => ({ lr, microBatches: [randomBatch(rng, V, 2, 9)] }));
+    const c: Case = { inventory, targets, optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0 }, steps, evalBatch: randomBatch(rng, V, 2, 6) };
+    checkParity('gpt2-hub', c, await runCase(c, dir));
+  });
 });

@@ -81,6 +81,7 @@ describe('graph IR: checkGraph', () => {
     n.outputs[0]!.producer = n;
     g.nodes.push(n);
     assert.throws(() => G.checkGraph(g), /Add node "bad_add": input 1 "ghost" is not in this graph/);
+    assert.throws(() => G.neg(a, { name: b.producer!.name, outputNames: ['other'] }), /duplicate node name "Exp_\d+"/);
   });
   it('rejects a shape mismatch and names the HF tensor', () => {
     const g = new G.Graph();
@@ -132,6 +133,10 @@ describe('graph IR: ONNX writer and runner', () => {
     assert.deepEqual(m.graph!.initializer!.map((t) => t.name), []);
     assert.deepEqual(m.graph!.input!.map((t) => t.name), ['x']);
     assert.equal(G.toModelProto(g, { prune: false }).graph!.node!.length, g.nodes.length);
+    const text = G.formatGraph(g);
+    assert.match(text, /^ {2}weight unused\.weight: float32\[2\]$/m);
+    assert.match(text, /^ {2}Unsqueeze_\d+: float32\[1, 2\] = Unsqueeze\(Add_\d+, const_\d+\)$/m);
+    assert.deepEqual(G.opCounts(g).slice(0, 1), [['Unsqueeze', 2]]);
   });
   it('runs one session with different symbolic batch/sequence sizes, gradients included', async () => {
     const g = new G.Graph();
@@ -223,6 +228,26 @@ describe('graph IR: external data in a real safetensors file', () => {
     const users = g.nodes.slice(n0).filter((n) => n.inputs.includes(W));
     assert.deepEqual(users.map((n) => [n.op, n.attrs['transA'], n.attrs['transB']]), [['Gemm', undefined, undefined]]);
     assert.ok(!g.nodes.some((n) => n.op === 'Transpose'));
+  });
+  it('checks external files before ORT: a symlink out of the folder and a range past the end name the tensor', () => {
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-graph-ext2-'));
+    try {
+      fs.writeFileSync(path.join(other, 'real.safetensors'), new Uint8Array(64));
+      fs.symlinkSync(path.join(other, 'real.safetensors'), path.join(dir, 'linked.safetensors'));
+      const g = new G.Graph();
+      g.externalInitializer('model.embed_tokens.weight', 'float32', [4], { location: 'linked.safetensors', offset: 8, length: 16 });
+      assert.throws(() => G.checkExternalData(g, dir), /tensor "model\.embed_tokens\.weight".*resolves outside the graph folder/);
+      fs.linkSync(path.join(other, 'real.safetensors'), path.join(dir, 'hard.safetensors'));
+      const h = new G.Graph();
+      h.externalInitializer('a', 'float32', [4], { location: 'hard.safetensors', offset: 48, length: 16 });
+      G.checkExternalData(h, dir);
+      h.externalInitializer('b', 'float32', [4], { location: 'hard.safetensors', offset: 56, length: 16 });
+      assert.throws(() => G.checkExternalData(h, dir), /tensor "b": external data range ends past the end of hard\.safetensors \(expected ≤ 64 bytes, got 72\)/);
+    } finally {
+      fs.rmSync(path.join(dir, 'linked.safetensors'), { force: true });
+      fs.rmSync(path.join(dir, 'hard.safetensors'), { force: true });
+      fs.rmSync(other, { recursive: true, force: true });
+    }
   });
   it('refuses to run a graph with external data without the weights folder', async () => {
     const g = new G.Graph();

@@ -61,6 +61,15 @@ describe('nn composites: values', () => {
     const out = await G.runGraph(g, { x: new Float32Array(6), t: BigInt64Array.of(-100n, -100n) });
     assert.equal(out['mean']!.data[0], 0);
   });
+  it('cross-entropy with a non-negative ignore_index ignores exactly that label', async () => {
+    const g = new G.Graph();
+    const ce = G.crossEntropy(g.input('x', 'float64', [3, 4]), g.input('t', 'int64', [3]), 2);
+    g.output(ce.perRow, 'rows');
+    const x = [0, 1, 2, 3, 3, 2, 1, 0, 1, 1, 1, 1];
+    const out = await G.runGraph(g, { x: Float64Array.from(x), t: BigInt64Array.of(3n, 2n, 0n) });
+    const lse = (r: number[]): number => Math.log(r.reduce((p, v) => p + Math.exp(v), 0));
+    close(out['rows']!.data as Float64Array, [lse(x.slice(0, 4)) - 3, 0, lse(x.slice(8)) - 1], 1e-12, 'rows');
+  });
   it('linear is one Gemm with transB=1 for [out,in] weights and transB=0 for Conv1D [in,out]', async () => {
     const g = new G.Graph();
     const x = g.input('x', 'float64', [2, 3]);

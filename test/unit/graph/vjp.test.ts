@@ -71,6 +71,8 @@ const cases: GradCase[] = [
   { name: 'LayerNormalization axis 1 over [3,4], no bias', inputs: { x: { shape: [2, 3, 4] }, w: { shape: [3, 4] } }, f: ({ x, w }) => G.layerNormalization(x!, w!, undefined, 1e-3, 1) },
   // indexing
   { name: 'Gather axis 0 with repeated indices', inputs: { w: { shape: [5, 3] } }, f: ({ w }, g) => G.gather(w!, idx(g, [2, 2], [1, 1, 4, 0])) },
+  { name: 'Gather axis 1, 2-D indices with repeats', inputs: { w: { shape: [2, 4, 3] } }, f: ({ w }, g) => G.gather(w!, idx(g, [2, 2], [3, 0, 3, 1]), 1) },
+  { name: 'Gather axis -1, scalar index', inputs: { w: { shape: [2, 4] } }, f: ({ w }, g) => G.gather(w!, g.constant('int64', [], BigInt64Array.of(2n)), -1) },
   {
     name: 'GatherElements + dense fan-out (scatter-add into the dense sum)', inputs: { x: { shape: [2, 4] } },
     f: ({ x }, g) => G.add(G.gatherElements(x!, idx(g, [2, 1], [3, 1]), 1), G.reduceSum(G.mul(x!, x!), [1], true)),
@@ -113,6 +115,14 @@ describe('VJP rules: finite differences in float64 through onnxruntime-node', fu
     const ops = g.nodes.slice(n0).map((n) => n.op);
     assert.equal(ops.filter((o) => o === 'ScatterND').length, 1);
     assert.ok(!ops.includes('ConstantOfShape'), ops.join(' '));
+  });
+  it('names the op and node when a path to the loss has no VJP rule, and ignores rule-less ops off the path', () => {
+    const g = new G.Graph();
+    const x = g.input('x', 'float32', [3]);
+    const frozen = g.op('Cos', [g.input('pos', 'float32', [3])]);
+    const dx = G.gradients(g, G.reduceSum(G.mul(x, frozen), undefined, false), [x]).get(x)!;
+    assert.deepEqual(dx.shape, [3]);
+    assert.throws(() => G.gradients(g, G.reduceSum(g.op('Cos', [x]), undefined, false), [x]), /no VJP rule for Cos \(node "Cos_\d+"\)/);
   });
   it('covers every registered VJP rule', () => {
     const covered = new Set<string>();

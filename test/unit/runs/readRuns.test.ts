@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { listCheckpoints, markRunFailed, readMetrics, readRun, readRunInfo, readRuns } from '../../../src/core/runs/readRuns';
+import { listCheckpoints, markRunFailed, readMetrics, readRun, readRunInfo, readRuns, recipeOutputDir } from '../../../src/core/runs/readRuns';
 import { startEvent, stepEvent } from './events';
 
 function writeRun(root: string, name: string, opts: { status: string; started: string; steps: number; done?: boolean; truncate?: boolean; checkpoints?: number[] }): string {
@@ -92,5 +92,16 @@ describe('readRuns', () => {
     const s = readRuns([root])[0];
     assert.equal(s?.status, 'failed');
     assert.equal(s?.error, 'worker crashed');
+  });
+
+  it('recipeOutputDir resolves output_dir against the recipe folder, defaulting to runs', () => {
+    const f = path.join(root, 'proj', 'peft-train.yaml');
+    fs.mkdirSync(path.dirname(f));
+    fs.writeFileSync(f, 'base_model: ./m\noutput_dir: ../experiments # where runs go\n');
+    assert.equal(recipeOutputDir(f), path.join(root, 'experiments'));
+    fs.writeFileSync(f, 'base_model: ./m\n');
+    assert.equal(recipeOutputDir(f), path.join(root, 'proj', 'runs'));
+    fs.writeFileSync(f, 'output_dir: [unclosed\n');
+    assert.equal(recipeOutputDir(f), path.join(root, 'proj', 'runs'), 'a half-typed recipe keeps the default');
   });
 });

@@ -2,7 +2,7 @@
 // Event records are exactly CONTRACTS.md §4's.
 import * as assert from 'node:assert/strict';
 import { startEvent, stepEvent } from './events';
-import { applyEvent, applyWorkerExit, emptyRunView, etaSeconds, fractionDone, formatDuration, statusLine } from '../../../src/core/runs/runState';
+import { applyEvent, applyWorkerExit, describeEvent, emptyRunView, etaSeconds, fractionDone, formatDuration, statusLine } from '../../../src/core/runs/runState';
 
 describe('runState', () => {
   it('folds a start → steps → eval → checkpoint → done sequence', () => {
@@ -70,5 +70,14 @@ describe('runState', () => {
     assert.deepEqual(v.steps.map((s) => s.loss), [9, 8, 7, 6, 5.5, 4.5]);
     // ETA measured only over the resumed part: 4 s/step, 4 steps left
     assert.equal(etaSeconds(v), 16);
+  });
+
+  it('describeEvent writes one log line per event with its numbers', () => {
+    assert.equal(describeEvent({ ...stepEvent(7, 2.345678), lr: 2e-4, grad_norm: 0.51234, tokens_per_s: 912.4 }),
+      'step 7 epoch 0.70 loss 2.3457 lr 2.00e-4 grad_norm 0.512 tokens/s 912');
+    assert.equal(describeEvent(startEvent('/runs/r1', 10, 4)),
+      'start r1: 1,024 trainable of 101,024 parameters on cpu, 10 steps, run folder /runs/r1, resumed from step 4');
+    assert.equal(describeEvent({ event: 'error', message: 'NaN loss', step: 3, checkpoint: '/c/step-2' }), 'error at step 3: NaN loss (checkpoint kept: /c/step-2)');
+    assert.equal(describeEvent({ event: 'done', run_dir: '/r', adapter_dir: '/r/adapter', final_loss: 1.5, stopped: true }), 'stopped: final loss 1.5000, adapter /r/adapter');
   });
 });

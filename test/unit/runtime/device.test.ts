@@ -1,13 +1,16 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
-import { chooseDevice, parseDeviceRequest, runtimeProbes, type DeviceProbes, type ProbeResult } from '../../../src/core/runtime/device';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { chooseDevice, hardwareGpuPresent, parseDeviceRequest, runtimeProbes, type DeviceProbes, type ProbeResult } from '../../../src/core/runtime/device';
 import { InputError } from '../../../src/core/errors';
 
-function probes(cuda: ProbeResult, webgpu: ProbeResult): DeviceProbes & { calls: string[] } {
+function probes(cuda: ProbeResult, webgpu: ProbeResult, hardware: ProbeResult = { available: true }): DeviceProbes & { calls: string[] } {
   const calls: string[] = [];
   return {
     calls,
+    hardwareGpu: () => hardware,
     cuda: async () => { calls.push('cuda'); return cuda; },
     webgpu: async () => { calls.push('webgpu'); return webgpu; },
   };
@@ -25,6 +28,25 @@ describe('device selection', () => {
     const c = await chooseDevice('auto', probes(noCuda, noGpu));
     assert.equal(c.device, 'cpu');
     assert.match(c.reason, /WebGPU unavailable \(No supported adapters\); using the CPU/);
+  });
+  it('auto does not pick a software WebGPU adapter when the machine has no GPU device', async () => {
+    const p = probes(noCuda, yes, { available: false, detail: 'no /dev/dri/renderD*' });
+    const c = await chooseDevice('auto', p);
+    assert.equal(c.device, 'cpu');
+    assert.match(c.reason, /no GPU device \(no \/dev\/dri\/renderD\*\)/);
+    assert.deepEqual(p.calls, ['cuda']);
+    // An explicit request still uses it (this is how CI exercises the WebGPU path on lavapipe).
+    assert.equal((await chooseDevice('webgpu', p)).device, 'webgpu');
+  });
+  it('finds GPU device nodes in a /dev-like folder', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dev-'));
+    assert.equal(hardwareGpuPresent(dir).available, false);
+    fs.mkdirSync(path.join(dir, 'dri'));
+    fs.writeFileSync(path.join(dir, 'dri', 'renderD128'), '');
+    assert.equal(hardwareGpuPresent(dir).available, true);
+    fs.rmSync(path.join(dir, 'dri'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'nvidia0'), '');
+    assert.equal(hardwareGpuPresent(dir).available, true);
   });
   it('cpu never probes a GPU', async () => {
     const p = probes(yes, yes);

@@ -45,8 +45,8 @@ describe('dashboard webview (chromium)', function () {
   let page: Page;
   let tmp: string;
 
-  before(async function () {
-    if (!fs.existsSync(CHROMIUM)) this.skip(); // the e2e setup (scripts/setup-e2e.sh) installs it
+  before(async () => {
+    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it with scripts/setup-e2e.sh (apt-get install chromium)`);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-webview-'));
     await build({ entryPoints: [path.join(root, 'webview/src/main.ts')], bundle: true, format: 'iife', platform: 'browser', target: 'es2022', outfile: path.join(tmp, 'dashboard.js'), logLevel: 'silent' });
     fs.copyFileSync(path.join(root, 'media/dashboard.css'), path.join(tmp, 'dashboard.css'));
