@@ -26,18 +26,19 @@ const HELP = `usage: npx tsx bench/train.bench.ts [options]
   --session-options JSON     extra ORT session options for our engine (experiments), e.g. '{"enableCpuMemArena":false}'
   --variant NAME=JSON        also run ours with these extra session options, interleaved in each round (repeatable)
   --profile                  one more run of ours with ORT profiling; prints the top ops
-  --json                     one JSON object on stdout instead of the table`;
+  --json                     one JSON object on stdout instead of the table
+  --json-out FILE            the table on stdout and the JSON object into FILE`;
 
 interface Args {
   device: DeviceName; steps: number; warmup: number; rounds: number; seq: number; batch: number; threads: number;
   targets: 'qkvo' | 'all-linear'; r: number; alpha: number; modelDir: string | null; torch: 'cpu' | 'cuda' | 'none';
-  peakTflops: number | null; profile: boolean; json: boolean; sessionOptions: Record<string, unknown> | null;
+  peakTflops: number | null; profile: boolean; json: boolean; jsonOut: string | null; sessionOptions: Record<string, unknown> | null;
   variants: { name: string; options: Record<string, unknown> }[];
 }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { device: 'cpu', steps: 3, warmup: 1, rounds: 2, seq: 256, batch: 4, threads: 2, targets: 'qkvo', r: 16, alpha: 32,
-    modelDir: null, torch: 'cpu', peakTflops: null, profile: false, json: false, sessionOptions: null, variants: [] };
+    modelDir: null, torch: 'cpu', peakTflops: null, profile: false, json: false, jsonOut: null, sessionOptions: null, variants: [] };
   let torchSet = false;
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
@@ -76,6 +77,7 @@ function parseArgs(argv: string[]): Args {
         break;
       }
       case '--json': a.json = true; break;
+      case '--json-out': a.jsonOut = path.resolve(v()); break;
       case '--help': case '-h': process.stdout.write(`${HELP}\n`); return process.exit(0);
       default: throw new Error(`unknown option ${k}\n${HELP}`);
     }
@@ -151,7 +153,9 @@ interface TorchResult { skipped?: string; tokens_per_s: number; median_step_s: n
 async function runTorch(a: Args, modelDir: string, tokens: string): Promise<TorchResult> {
   const script = path.join(__dirname, 'torch_lora_step.py');
   const n = String(a.threads);
-  const env = { ...process.env, OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n };
+  // PASSIVE: libgomp's idle workers otherwise spin against OpenBLAS's own threads; measured here it makes torch 3-4× faster
+  // on 2 cores, so the reference runs in its best configuration (override with OMP_WAIT_POLICY in the environment).
+  const env = { OMP_WAIT_POLICY: 'PASSIVE', ...process.env, OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n };
   const args = [script, '--model-dir', modelDir, '--tokens', tokens, '--batch', String(a.batch), '--seq', String(a.seq), '--steps', String(a.steps),
     '--warmup', String(a.warmup), '--threads', n, '--targets', a.targets, '--r', String(a.r), '--alpha', String(a.alpha), '--device', a.torch];
   return JSON.parse(await runChild('/usr/bin/python3', args, env)) as TorchResult;
@@ -159,6 +163,7 @@ async function runTorch(a: Args, modelDir: string, tokens: string): Promise<Torc
 
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
+  const loadStart = os.loadavg()[0] ?? 0;
   fs.mkdirSync(CACHE, { recursive: true });
   const modelDir = a.modelDir ?? (await benchModel());
   const inv = loadModel(modelDir);
@@ -220,14 +225,18 @@ async function main(): Promise<void> {
   const row = rows[0]!;
   const firstLoss = { ours: ours[0]?.firstLoss ?? NaN, torch: torch[0]?.first_loss ?? NaN };
 
+  const load = { start: loadStart, end: os.loadavg()[0] ?? 0 };
+  const json = JSON.stringify({ date: new Date().toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '' }, load, args: a, modelDir,
+      totalParameters: inv.totalParameters, formula: FLOPS_FORMULA, row, rows, firstLoss, ours, variants: variants.slice(1).map((v, i) => ({ name: v.name, options: v.job.sessionOptions, runs: oursBy[i + 1] })), torch, profile });
+  if (a.jsonOut !== null) fs.writeFileSync(a.jsonOut, `${json}\n`);
   if (a.json) {
-    process.stdout.write(`${JSON.stringify({ date: new Date().toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '' }, args: a, modelDir,
-      totalParameters: inv.totalParameters, formula: FLOPS_FORMULA, row, rows, firstLoss, ours, variants: variants.slice(1).map((v, i) => ({ name: v.name, options: v.job.sessionOptions, runs: oursBy[i + 1] })), torch, profile })}\n`);
+    process.stdout.write(`${json}\n`);
     return;
   }
   const lines = [
     `LoRA r=${a.r} on ${a.targets} of ${(inv.totalParameters / 1e6).toFixed(1)}M-param ${inv.spec.modelType}, batch ${a.batch} × seq ${a.seq}, ${a.threads} threads, `
-      + `${a.warmup} warm-up + ${a.steps} timed steps × ${a.rounds} interleaved rounds (medians; RSS = max)`,
+      + `${a.warmup} warm-up + ${a.steps} timed steps × ${a.rounds} interleaved rounds (medians; RSS = max); `
+      + `${os.cpus().length} CPUs, 1-min load average ${load.start.toFixed(1)} at start, ${load.end.toFixed(1)} at end`,
     formatTable(rows),
     FLOPS_FORMULA,
     `  N = ${(flops.baseMatmulParams / 1e6).toFixed(2)}M → 4N = ${(flops.base / 1e6).toFixed(1)} MFLOP, attention ${(flops.attention / 1e6).toFixed(1)} MFLOP, `

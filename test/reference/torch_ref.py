@@ -251,7 +251,7 @@ def gpt2_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
         x = ln(h, p + ".ln_2")
         h = res + conv1d(w, p + ".mlp.c_proj", gelu_new(conv1d(w, p + ".mlp.c_fc", x, lora)), lora)
     h = ln(h, "transformer.ln_f")
-    return h @ w["transformer.wte.weight"].t()
+    return lora.apply("lm_head", h, h @ w["transformer.wte.weight"].t())
 
 
 def normalise_gpt2_keys(w):

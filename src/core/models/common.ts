@@ -11,6 +11,12 @@ import type { LoraSet } from './lora';
 
 export type ComputeDtype = 'float32' | 'float64';
 
+/** What a model builder returns: the final (normed) hidden states [B*T, hidden] and the output head weight [vocab, hidden]. */
+export interface FinalHidden {
+  hidden: Value;
+  head: Value;
+}
+
 /** The graph inputs every model builder reads. */
 export interface ModelInputs {
   /** int64 [B, T]. */

@@ -1,5 +1,5 @@
 // Host-side inputs of the model graphs, computed from a Batch: position ids, the additive attention mask (causal +
-// padding, block-diagonal for packed rows), HF-shifted targets with per-token loss weights, LoRA dropout masks.
+// padding, block-diagonal for packed rows), the HF-shifted label rows with loss weights, LoRA dropout keep-masks.
 import { InputError } from '../errors';
 import type { Batch, LoraTarget } from '../train/engineApi';
 import { Rng } from '../util/random';
@@ -9,7 +9,11 @@ export const INPUT = {
   inputIds: 'input_ids',
   positionIds: 'position_ids',
   attentionBias: 'attention_bias',
+  /** Flat row (r·T + t) of each position whose next label counts, int64 [L]. */
+  labelIndex: 'label_index',
+  /** Its target token, int64 [L]. */
   targets: 'targets',
+  /** Its loss weight, float [L]. */
   lossWeights: 'loss_weights',
 } as const;
 
@@ -93,13 +97,16 @@ export function countInputTokens(b: Batch): number {
 }
 
 /**
- * HF shift (loss_utils.ForCausalLMLoss): logits at t predict labels[t+1]; the last position and -100 labels get
- * weight 0 (target 0). Valid tokens get `weight` (1/N over the optimizer step, or 1 for summed eval losses).
+ * The rows of the loss, HF shift included (loss_utils.ForCausalLMLoss: logits at t predict labels[t+1], -100 and the
+ * last position ignored): `index` = flat row r·T + t of each predicting position, its `target` token and its `weight`
+ * (1/N over the optimizer step, or 1 for summed eval losses). Only these rows reach lm_head and the cross-entropy, so
+ * prompt, padding and last positions cost no vocabulary-sized logits. With no label token at all, one dummy row of
+ * weight 0 keeps the shapes non-empty (loss 0, gradients 0).
  */
-export function shiftedTargets(b: Batch, weight: number, dtype: FloatDtype, vocabSize: number): { targets: HostFeed; weights: HostFeed } {
+export function labelRows(b: Batch, weight: number, dtype: FloatDtype, vocabSize: number): { index: HostFeed; targets: HostFeed; weights: HostFeed } {
   const T = b.seqLen;
-  const targets = new BigInt64Array(b.batchSize * T);
-  const weights = floatArray(dtype, b.batchSize * T);
+  const index: bigint[] = [];
+  const targets: bigint[] = [];
   for (let r = 0; r < b.batchSize; r++) {
     for (let t = 0; t + 1 < T; t++) {
       const label = b.labels[r * T + t + 1]!;
@@ -107,11 +114,16 @@ export function shiftedTargets(b: Batch, weight: number, dtype: FloatDtype, voca
       if (label < 0n || label >= BigInt(vocabSize)) {
         throw new InputError('engine.badLabel', `label ${label} at row ${r}, position ${t + 1} is outside the vocabulary`, { expected: `0..${vocabSize - 1} or -100` });
       }
-      targets[r * T + t] = label;
-      weights[r * T + t] = weight;
+      index.push(BigInt(r * T + t));
+      targets.push(label);
     }
   }
-  return { targets: { data: targets, dims: [b.batchSize, T] }, weights: { data: weights, dims: [b.batchSize, T] } };
+  const n = Math.max(index.length, 1);
+  const weights = floatArray(dtype, n);
+  if (index.length > 0) weights.fill(weight);
+  const idx = index.length > 0 ? BigInt64Array.from(index) : new BigInt64Array(1);
+  const tg = index.length > 0 ? BigInt64Array.from(targets) : new BigInt64Array(1);
+  return { index: { data: idx, dims: [n] }, targets: { data: tg, dims: [n] }, weights: { data: weights, dims: [n] } };
 }
 
 /** Checks token ids against the vocabulary (a Gather out of range would fail deep inside ORT). */

@@ -3,12 +3,12 @@
 import * as G from '../graph';
 import type { Value } from '../graph';
 import type { ModelSpec } from '../hf/types';
-import { type ModelInputs, type VarBuilder, conv1d, geluNew, layerNorm } from './common';
+import { type FinalHidden, type ModelInputs, type VarBuilder, conv1d, geluNew, layerNorm } from './common';
 import { attention, splitHeads } from './llama';
 import type { LoraSet } from './lora';
 
-/** Logits [B*T, vocab] of GPT2LMHeadModel (model-internal dropouts off). */
-export function gpt2Logits(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs, lora: LoraSet): Value {
+/** Final hidden states [B*T, hidden] and the (tied) head weight of GPT2LMHeadModel (model-internal dropouts off). */
+export function gpt2Hidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs, lora: LoraSet): FinalHidden {
   const g = inputs.inputIds.graph;
   const H = spec.hiddenSize;
   const D = spec.headDim;
@@ -33,7 +33,5 @@ export function gpt2Logits(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs,
       return G.add(h1, conv1d(lb.pp('mlp.c_proj'), m, I, H, lora));
     });
   }
-  const hn = ln(tr.pp('ln_f'), h);
-  const logits = G.gemm(hn, wte, { transB: true, name: 'lm_head.Gemm' });
-  return lora.apply('lm_head', hn, logits);
+  return { hidden: ln(tr.pp('ln_f'), h), head: wte };
 }

@@ -3,7 +3,7 @@
 import * as G from '../graph';
 import type { Value } from '../graph';
 import type { ModelSpec } from '../hf/types';
-import { type ComputeDtype, type ModelInputs, type VarBuilder, linear, rmsNorm, silu } from './common';
+import { type ComputeDtype, type FinalHidden, type ModelInputs, type VarBuilder, linear, rmsNorm, silu } from './common';
 import type { LoraSet } from './lora';
 
 /**
@@ -78,8 +78,8 @@ export function splitHeads(x2d: Value, heads: number, headDim: number): Value {
   return G.transpose(G.reshape(x2d, ['B', 'T', heads, headDim]), [0, 2, 1, 3]);
 }
 
-/** Logits [B*T, vocab] of LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM. */
-export function llamaLogits(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs, lora: LoraSet, dtype: ComputeDtype): Value {
+/** Final hidden states [B*T, hidden] and the head weight of LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM. */
+export function llamaHidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs, lora: LoraSet, dtype: ComputeDtype): FinalHidden {
   const g = inputs.inputIds.graph;
   const H = spec.hiddenSize;
   const D = spec.headDim;
@@ -109,6 +109,5 @@ export function llamaLogits(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs
   }
   const hn = rmsNorm(h, vb.get('model.norm.weight', [H]), spec.normEps);
   const head = !spec.tieWordEmbeddings && vb.has('lm_head.weight') ? vb.get('lm_head.weight', [spec.vocabSize, H]) : embed;
-  const logits = G.gemm(hn, head, { transB: true, name: 'lm_head.Gemm' });
-  return lora.apply('lm_head', hn, logits);
+  return { hidden: hn, head };
 }

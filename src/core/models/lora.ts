@@ -39,12 +39,16 @@ export class LoraSet {
     }
   }
 
-  /** base + B(A(dropout(x2d)))·scaling when `module` is a target, else base unchanged. */
-  apply(module: string, x2d: Value, base: Value): Value {
+  /**
+   * base + B(A(dropout(x2d)))·scaling when `module` is a target, else base unchanged. `rows`: x2d holds only these
+   * rows of the [B*T, in] activations (lm_head on the label rows), so the dropout mask is gathered the same way.
+   */
+  apply(module: string, x2d: Value, base: Value, rows?: Value): Value {
     const e = this.byModule.get(module);
     if (e === undefined) return base;
     this.used.add(module);
-    const x = e.mask !== undefined ? G.mul(x2d, e.mask, { name: `${module}.lora_dropout` }) : x2d;
+    const mask = e.mask !== undefined && rows !== undefined ? G.gather(e.mask, rows) : e.mask;
+    const x = mask !== undefined ? G.mul(x2d, mask, { name: `${module}.lora_dropout` }) : x2d;
     const xa = G.gemm(x, e.a, { transB: true, name: `${module}.lora_A` });
     const xab = G.gemm(xa, e.b, { transB: true, name: `${module}.lora_B` });
     return G.add(base, G.mul(xab, e.t.scaling, { name: `${module}.scaling` }), { name: `${module}.add_lora` });

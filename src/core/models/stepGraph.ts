@@ -16,8 +16,8 @@ import { type ParamGrad, adamwInputs, clipAndAdamW, expAvgName, expAvgSqName, ne
 import type { LoraTarget, OptimizerOptions } from '../train/engineApi';
 import { type ComputeDtype, type ModelInputs, VarBuilder, WeightStore, weightedCrossEntropy } from './common';
 import { INPUT } from './feeds';
-import { gpt2Logits } from './gpt2';
-import { llamaLogits } from './llama';
+import { gpt2Hidden } from './gpt2';
+import { llamaHidden } from './llama';
 import { LoraSet } from './lora';
 
 export interface ModelGraphOptions {
@@ -51,13 +51,17 @@ export function buildForward(name: string, o: ModelGraphOptions): ForwardGraph {
     positionIds: g.input(INPUT.positionIds, 'int64', ['B', 'T']),
     attentionBias: g.input(INPUT.attentionBias, o.dtype, ['B', 1, 'T', 'T']),
   };
-  const targets = g.input(INPUT.targets, 'int64', ['B', 'T']);
-  const weights = g.input(INPUT.lossWeights, o.dtype, ['B', 'T']);
+  const labelIndex = g.input(INPUT.labelIndex, 'int64', ['L']);
+  const targets = g.input(INPUT.targets, 'int64', ['L']);
+  const weights = g.input(INPUT.lossWeights, o.dtype, ['L']);
   const lora = new LoraSet(g, o.targets, o.dtype, o.dropout);
   const vb = new VarBuilder(new WeightStore(g, o.inventory, o.dtype, o.tensors));
-  const logits = spec.family === 'gpt2' ? gpt2Logits(spec, vb, inputs, lora) : llamaLogits(spec, vb, inputs, lora, o.dtype);
+  const { hidden, head } = spec.family === 'gpt2' ? gpt2Hidden(spec, vb, inputs, lora) : llamaHidden(spec, vb, inputs, lora, o.dtype);
+  // lm_head only on the rows whose next label counts (same numbers per row as the full [B*T, vocab] logits).
+  const rows = G.gather(hidden, labelIndex);
+  const logits = lora.apply('lm_head', rows, G.gemm(rows, head, { transB: true, name: 'lm_head.Gemm' }), labelIndex);
   lora.checkAllUsed();
-  const loss = g.scope('loss', () => weightedCrossEntropy(logits, G.reshape(targets, ['B*T', 1]), G.reshape(weights, ['B*T', 1])));
+  const loss = g.scope('loss', () => weightedCrossEntropy(logits, G.unsqueeze(targets, [1]), G.unsqueeze(weights, [1])));
   return { g, lora, loss };
 }
 
@@ -69,11 +73,11 @@ function outputUpdates(g: Graph, updated: ReturnType<typeof clipAndAdamW>['updat
   }
 }
 
-/** One optimizer step in one graph: inputs batch + params + moments + AdamW scalars; outputs loss, grad_norm, new state. */
+/** One optimizer step in one graph: inputs batch + params + moments + lr + step; outputs loss, grad_norm, new state. */
 export function buildStepGraph(o: ModelGraphOptions): Graph {
   const { g, lora, loss } = buildForward('peft_step', o);
   const grads = G.gradients(g, loss, lora.params.map((p) => p.value));
-  const scalars = adamwInputs(g, o.dtype);
+  const scalars = adamwInputs(g, o.dtype, o.optimizer);
   const items: ParamGrad[] = lora.params.map((p) => ({
     name: p.key,
     param: p.value,
@@ -107,7 +111,7 @@ export function buildApplyGraph(params: { key: string; shape: number[] }[], opti
     expAvg: g.input(expAvgName(p.key), dtype, p.shape),
     expAvgSq: g.input(expAvgSqName(p.key), dtype, p.shape),
   }));
-  const { gradNorm, updated } = clipAndAdamW(g, items, optimizer, adamwInputs(g, dtype));
+  const { gradNorm, updated } = clipAndAdamW(g, items, optimizer, adamwInputs(g, dtype, optimizer));
   g.output(gradNorm, OUTPUT.gradNorm);
   outputUpdates(g, updated);
   return g;

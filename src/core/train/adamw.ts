@@ -1,6 +1,6 @@
 // The optimizer part of the training graph: torch clip_grad_norm_ over all LoRA gradients, then torch.optim.AdamW,
 // as standard ONNX ops, so that the step graph's one session.run is one optimizer step (params and moments in and out).
-import type { Graph, Value } from '../graph/ir';
+import { type Graph, type Value, cast } from '../graph';
 import type { OptimizerOptions } from './engineApi';
 
 /** One trainable tensor at the end of the backward pass. */
@@ -37,36 +37,25 @@ export function globalNorm(g: Graph, grads: Value[]): Value {
   return g.op('Sqrt', [total]);
 }
 
+/** Graph input names: the learning rate and the 1-based step number t of this update, float64 scalars. */
+export const ADAMW_INPUT = { lr: 'lr', step: 'step' } as const;
+
 /**
  * The per-step scalars of torch's AdamW (torch/optim/adamw.py `_single_tensor_adamw`), which torch computes in Python
- * double precision from lr and the step number t: step_size = lr / (1 − β1^t), bias_correction2_sqrt = sqrt(1 − β2^t),
- * and the decoupled decay factor 1 − lr·wd. The engine computes them on the host the same way and feeds them as fp32
- * scalars, so one graph serves every step and every lr (1 − β2^t in fp32 would lose ~1e-5 to cancellation at t = 1).
+ * double precision: step_size = lr / (1 − β1^t), bias_correction2_sqrt = sqrt(1 − β2^t), decay = 1 − lr·wd. Here they
+ * are computed in the graph from the float64 inputs `lr` and `step` in float64 too (a handful of scalar ops; 1 − β2^t
+ * in fp32 would lose ~1e-5 to cancellation at t = 1), then cast to the parameters' dtype, as torch's kernels cast them.
  */
-export interface AdamWScalars {
-  stepSize: number;
-  bc2Sqrt: number;
-  decay: number;
-}
-
-export function adamwScalars(lr: number, t: number, opt: OptimizerOptions): AdamWScalars {
-  return {
-    stepSize: lr / (1 - opt.beta1 ** t),
-    bc2Sqrt: Math.sqrt(1 - opt.beta2 ** t),
-    decay: 1 - lr * opt.weightDecay,
-  };
-}
-
-/** Graph input names of the AdamW scalars. */
-export const ADAMW_INPUT = { stepSize: 'adamw.step_size', bc2Sqrt: 'adamw.bias_correction2_sqrt', decay: 'adamw.decay' } as const;
-
-/** Declares the three scalar inputs in a graph. */
-export function adamwInputs(g: Graph, dtype: Value['dtype']): Record<keyof AdamWScalars, Value> {
-  return {
-    stepSize: g.input(ADAMW_INPUT.stepSize, dtype, []),
-    bc2Sqrt: g.input(ADAMW_INPUT.bc2Sqrt, dtype, []),
-    decay: g.input(ADAMW_INPUT.decay, dtype, []),
-  };
+export function adamwInputs(g: Graph, dtype: Value['dtype'], opt: OptimizerOptions): Record<'stepSize' | 'bc2Sqrt' | 'decay', Value> {
+  const lr = g.input(ADAMW_INPUT.lr, 'float64', []);
+  const t = g.input(ADAMW_INPUT.step, 'float64', []);
+  const d = (x: number): Value => g.scalar(x, 'float64');
+  const out = (v: Value): Value => cast(v, dtype);
+  return g.scope('optimizer.scalars', () => ({
+    stepSize: out(g.op('Div', [lr, g.op('Sub', [d(1), g.op('Pow', [d(opt.beta1), t])])])),
+    bc2Sqrt: out(g.op('Sqrt', [g.op('Sub', [d(1), g.op('Pow', [d(opt.beta2), t])])])),
+    decay: out(g.op('Sub', [d(1), g.op('Mul', [lr, d(opt.weightDecay)])])),
+  }));
 }
 
 /**
@@ -80,7 +69,7 @@ export function clipAndAdamW(
   g: Graph,
   items: ParamGrad[],
   opt: OptimizerOptions,
-  scalars: Record<keyof AdamWScalars, Value>,
+  scalars: Record<'stepSize' | 'bc2Sqrt' | 'decay', Value>,
 ): { gradNorm: Value; updated: UpdatedParam[] } {
   const dtype = scalars.stepSize.dtype;
   const c = (x: number): Value => g.scalar(x, dtype);

@@ -7,12 +7,12 @@ import { InputError, PeftStudioError, errorMessage } from '../errors';
 import { type Graph, writeOnnx } from '../graph';
 import {
   INPUT, type FloatDtype, type HostFeed, attentionBias, checkBatch, checkInputIds, countInputTokens, countLabelTokens,
-  dropoutMasks, positionIds, shiftedTargets,
+  dropoutMasks, labelRows, positionIds,
 } from '../models/feeds';
 import { loraKey } from '../models/lora';
 import { OUTPUT, buildApplyGraph, buildEvalGraph, buildGradGraph, buildStepGraph, gradName, type ModelGraphOptions } from '../models/stepGraph';
 import { Rng } from '../util/random';
-import { ADAMW_INPUT, adamwScalars, expAvgName, expAvgSqName, newName } from './adamw';
+import { ADAMW_INPUT, expAvgName, expAvgSqName, newName } from './adamw';
 import type { Batch, EngineOptions, EngineState, StepResult, TrainEngine } from './engineApi';
 import { type GraphFolder, cacheKey, graphPath, prepareGraphFolder } from './graphCache';
 
@@ -117,7 +117,7 @@ class OrtEngine implements TrainEngine {
   private async open(kind: Kind): Promise<ort.InferenceSession> {
     const file = graphPath(this.folder, kind);
     if (!fs.existsSync(file)) {
-      const tmp = `${file}.tmp-${process.pid}`;
+      const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
       writeOnnx(this.build(kind), tmp);
       fs.renameSync(tmp, file);
     }
@@ -135,11 +135,12 @@ class OrtEngine implements TrainEngine {
     checkBatch(b);
     const spec = this.opts.inventory.spec;
     checkInputIds(b, spec.vocabSize);
-    const { targets, weights } = shiftedTargets(b, weight, this.dtype, spec.vocabSize);
+    const { index, targets, weights } = labelRows(b, weight, this.dtype, spec.vocabSize);
     const feeds: Record<string, ort.Tensor> = {
       [INPUT.inputIds]: new ort.Tensor('int64', b.inputIds, [b.batchSize, b.seqLen]),
       [INPUT.positionIds]: new ort.Tensor('int64', positionIds(b), [b.batchSize, b.seqLen]),
       [INPUT.attentionBias]: toTensor(attentionBias(b, this.dtype), this.dtype),
+      [INPUT.labelIndex]: toTensor(index, this.dtype),
       [INPUT.targets]: toTensor(targets, this.dtype),
       [INPUT.lossWeights]: toTensor(weights, this.dtype),
     };
@@ -153,19 +154,17 @@ class OrtEngine implements TrainEngine {
     for (const p of this.params) feeds[p.key] = new ort.Tensor('float32', this.state.params.get(p.key) as Float32Array, p.shape);
   }
 
-  /** Parameters, moments, and the AdamW scalars of lr and the 1-based step number t of the update about to happen. */
+  /** Parameters, moments, lr and the 1-based step number t of the update about to happen. */
   private stateFeeds(feeds: Record<string, ort.Tensor>, lr: number): void {
-    const scalar = (x: number): ort.Tensor => new ort.Tensor('float32', Float32Array.of(x), []);
+    const scalar = (x: number): ort.Tensor => new ort.Tensor('float64', Float64Array.of(x), []);
     this.paramFeeds(feeds);
     for (const p of this.params) {
       const shape = p.shape;
       feeds[expAvgName(p.key)] = new ort.Tensor('float32', this.state.expAvg.get(p.key) as Float32Array, shape);
       feeds[expAvgSqName(p.key)] = new ort.Tensor('float32', this.state.expAvgSq.get(p.key) as Float32Array, shape);
     }
-    const sc = adamwScalars(lr, this.state.step + 1, this.opts.optimizer);
-    feeds[ADAMW_INPUT.stepSize] = scalar(sc.stepSize);
-    feeds[ADAMW_INPUT.bc2Sqrt] = scalar(sc.bc2Sqrt);
-    feeds[ADAMW_INPUT.decay] = scalar(sc.decay);
+    feeds[ADAMW_INPUT.lr] = scalar(lr);
+    feeds[ADAMW_INPUT.step] = scalar(this.state.step + 1);
   }
 
   private takeUpdates(out: ort.InferenceSession.OnnxValueMapType): void {

@@ -124,11 +124,12 @@ describe('engine parity with the PyTorch reference (fp32)', function () {
     checkParity('gpt2', c, await runCase(c, dir));
   });
 
-  it('llama with lora_dropout 0.2 and no clipping: host-drawn masks give the torch result for the same masks', async () => {
+  it('llama with lora_dropout 0.2 (lm_head targeted too) and no clipping: host-drawn masks give the torch result', async () => {
     const dir = tmpDir('parity-dropout');
     dirs.push(dir);
     const inventory = await tinyModel('llama', `${dir}/model`);
-    const targets = targetsFor(inventory, ['q_proj', 'v_proj', 'down_proj'], 4, 8);
+    const targets = targetsFor(inventory, ['q_proj', 'v_proj', 'down_proj', 'lm_head'], 4, 8);
+    assert.ok(targets.some((t) => t.module.name === 'lm_head'), 'lm_head targeted (its mask is gathered to the label rows)');
     const rng = new Rng(8);
     const V = inventory.spec.vocabSize;
     const steps = lrs(8, 0.005).map((lr, i) => ({ lr, microBatches: [randomBatch(rng, V, 2, 10)], dropoutSeed: 100 + i }));

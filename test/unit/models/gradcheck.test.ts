@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { type Feed, GraphSession } from '../../../src/core/graph';
 import type { ModelInventory } from '../../../src/core/hf/types';
-import { INPUT, attentionBias, countLabelTokens, positionIds, shiftedTargets } from '../../../src/core/models/feeds';
+import { INPUT, attentionBias, countLabelTokens, labelRows, positionIds } from '../../../src/core/models/feeds';
 import { type ModelGraphOptions, buildEvalGraph, buildGradGraph, gradName } from '../../../src/core/models/stepGraph';
 import type { Batch, LoraTarget } from '../../../src/core/train/engineApi';
 import { prepareGraphFolder } from '../../../src/core/train/graphCache';
@@ -13,11 +13,12 @@ import { randomBatch, randomState, targetsFor, tinyModel, tmpDir } from '../engi
 
 function feedsOf(b: Batch, inv: ModelInventory): Record<string, Feed> {
   const n = countLabelTokens(b);
-  const { targets, weights } = shiftedTargets(b, 1 / n, 'float64', inv.spec.vocabSize);
+  const { index, targets, weights } = labelRows(b, 1 / n, 'float64', inv.spec.vocabSize);
   return {
     [INPUT.inputIds]: { data: b.inputIds, dims: [b.batchSize, b.seqLen] },
     [INPUT.positionIds]: { data: positionIds(b), dims: [b.batchSize, b.seqLen] },
     [INPUT.attentionBias]: attentionBias(b, 'float64'),
+    [INPUT.labelIndex]: index,
     [INPUT.targets]: targets,
     [INPUT.lossWeights]: weights,
   };
@@ -72,13 +73,13 @@ describe('model graphs: LoRA gradients vs finite differences (float64)', functio
   const dirs: string[] = [];
   after(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
 
-  it('llama (GQA, llama3 rope_scaling, all linear layers, padded and packed rows)', async () => {
+  it('llama (GQA, llama3 rope_scaling, all linear layers + lm_head, padded and packed rows)', async () => {
     const dir = tmpDir('gc-llama');
     dirs.push(dir);
     const inv = await tinyModel('llama', `${dir}/model`, {
       rope_scaling: { rope_type: 'llama3', factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 8 },
     });
-    const targets = targetsFor(inv, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], 2, 4);
+    const targets = targetsFor(inv, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj', 'lm_head'], 2, 4);
     const b = randomBatch(new Rng(1), inv.spec.vocabSize, 3, 9);
     b.positionIds = positionIds(b).map((p, i) => (i < 9 && p >= 4n ? p - 4n : p)); // row 0 packs two sequences
     await gradCheck(inv, targets, b, dir);

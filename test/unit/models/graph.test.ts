@@ -7,7 +7,7 @@ import type { Graph, Value } from '../../../src/core/graph';
 import { loadModel } from '../../../src/core/hf/loadModel';
 import type { ModelInventory } from '../../../src/core/hf/types';
 import { checkpointTensors } from '../../../src/core/models/common';
-import { attentionBias, MASK_MIN, shiftedTargets } from '../../../src/core/models/feeds';
+import { attentionBias, labelRows, MASK_MIN } from '../../../src/core/models/feeds';
 import { ropeInvFreq } from '../../../src/core/models/llama';
 import { buildStepGraph } from '../../../src/core/models/stepGraph';
 import type { LoraTarget } from '../../../src/core/train/engineApi';
@@ -104,9 +104,12 @@ describe('model graphs: structure', function () {
     };
     const m = Array.from(attentionBias(b, 'float32').data as Float32Array, (x) => (x === 0 ? 1 : Math.fround(MASK_MIN) === x ? 0 : NaN));
     assert.deepEqual(m, [1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0]); // token 3 is padding: hidden as a key
-    const { targets, weights } = shiftedTargets(b, 0.5, 'float32', 10);
-    assert.deepEqual(Array.from(targets.data as BigInt64Array), [6n, 0n, 0n, 0n]);
-    assert.deepEqual(Array.from(weights.data as Float32Array), [0.5, 0, 0, 0]);
+    const { index, targets, weights } = labelRows(b, 0.5, 'float32', 10);
+    assert.deepEqual(Array.from(index.data as BigInt64Array), [0n]); // position 0 predicts label 6 at position 1
+    assert.deepEqual(Array.from(targets.data as BigInt64Array), [6n]);
+    assert.deepEqual(Array.from(weights.data as Float32Array), [0.5]);
+    const none = labelRows({ ...b, labels: BigInt64Array.from([1n, -100n, -100n, -100n]) }, 1, 'float32', 10);
+    assert.deepEqual([none.index.dims, Array.from(none.weights.data as Float32Array)], [[1], [0]], 'no label: one dummy row of weight 0');
     // _compute_llama3_parameters with factor 8, low 1, high 4, original 8192, theta 500000, head_dim 128.
     const inv = ropeInvFreq({
       headDim: 128, ropeTheta: 500000, ropeScaling: { ropeType: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 },
