@@ -8,6 +8,7 @@ import { parseLoraConfig } from '../src/core/peft/loraConfig';
 import { resolveTargets } from '../src/core/peft/resolve';
 import { createEngine } from '../src/core/train/engine';
 import type { Batch, DeviceName } from '../src/core/train/engineApi';
+import { median } from './benchLib';
 
 /** What the parent passes (one JSON argument); the same fields drive bench/torch_lora_step.py. */
 export interface EngineJob {
@@ -116,25 +117,28 @@ async function runSteps(job: EngineJob, profiled: ort.InferenceSession[] | null)
   let setupS = 0;
   let firstLoss = NaN;
   let firstStepS = NaN;
-  for (let i = 0; i < job.warmup + job.steps; i++) {
-    const s0 = performance.now();
-    const r = await engine.step([batch], 2e-4, i);
-    const dt = (performance.now() - s0) / 1000;
-    if (i === 0) {
-      setupS = (s0 - t0) / 1000;
-      firstStepS = dt;
+  let steadyRssBytes = 0;
+  try {
+    for (let i = 0; i < job.warmup + job.steps; i++) {
+      const s0 = performance.now();
+      const r = await engine.step([batch], 2e-4, i);
+      const dt = (performance.now() - s0) / 1000;
+      if (i === 0) {
+        setupS = (s0 - t0) / 1000;
+        firstStepS = dt;
+        firstLoss = r.loss;
+      }
+      if (i >= job.warmup) {
+        stepS.push(dt);
+        losses.push(r.loss);
+      }
     }
-    if (i === 0) firstLoss = r.loss;
-    if (i >= job.warmup) {
-      stepS.push(dt);
-      losses.push(r.loss);
-    }
+    steadyRssBytes = process.memoryUsage.rss();
+    if (profiled !== null) for (const s of profiled) s.endProfiling();
+  } finally {
+    await engine.dispose();
   }
-  const steadyRssBytes = process.memoryUsage.rss();
-  if (profiled !== null) for (const s of profiled) s.endProfiling();
   const trainable = targets.reduce((s, t) => s + t.r * (t.module.inFeatures + t.module.outFeatures), 0);
-  await engine.dispose();
-  const sorted = [...stepS].sort((a, b) => a - b);
   const total = stepS.reduce((a, b) => a + b, 0);
   const prefix = job.profilePrefix;
   const profileFiles = prefix === undefined ? [] : fs.readdirSync(path.dirname(prefix))
@@ -142,7 +146,7 @@ async function runSteps(job: EngineJob, profiled: ort.InferenceSession[] | null)
   return {
     engine: 'peft-studio-ort', device: job.device, threads: job.threads, batch: job.batch, seq: job.seq,
     adaptedModules: targets.length, trainableParams: trainable, setupS, firstStepS, stepS,
-    medianStepS: sorted[Math.floor(sorted.length / 2)] ?? NaN,
+    medianStepS: median(stepS),
     tokensPerS: (n * stepS.length) / total,
     firstLoss,
     losses,

@@ -241,7 +241,7 @@ async function main(): Promise<void> {
     FLOPS_FORMULA,
     `  N = ${(flops.baseMatmulParams / 1e6).toFixed(2)}M → 4N = ${(flops.base / 1e6).toFixed(1)} MFLOP, attention ${(flops.attention / 1e6).toFixed(1)} MFLOP, `
       + `total ${(flops.total / 1e6).toFixed(1)} MFLOP/token (LoRA ${(flops.lora / 1e6).toFixed(2)} MFLOP/token not counted)`,
-    `first-step loss (same tokens, B = 0): ours ${firstLoss.ours.toFixed(5)}, torch ${firstLoss.torch.toFixed(5)}`,
+    `first-step loss (same tokens, B = 0): ours ${firstLoss.ours.toFixed(5)}, torch ${torch.length > 0 ? firstLoss.torch.toFixed(5) : 'n/a'}`,
   ];
   if (profile !== null) lines.push(formatProfile(profile));
   process.stdout.write(`${lines.join('\n')}\n`);

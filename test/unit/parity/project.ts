@@ -1,0 +1,174 @@
+// A training project as the hidden end-to-end check writes one: a small model, adapter_config.json, an init_adapter
+// folder with non-zero A and B, a `tokenized` JSONL data set and a peft-train.yaml; plus the reference run.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { FixtureArch } from '../../../src/core/fixtures/makeFixture';
+import type { ModelInventory } from '../../../src/core/hf/types';
+import { readSafetensorsHeader, readTensorAsFloat32 } from '../../../src/core/safetensors/read';
+import { writeSafetensors } from '../../../src/core/safetensors/write';
+import { Rng } from '../../../src/core/util/random';
+import { PYTHON, tinyModel } from '../engine/helpers';
+
+export const TRAINER_REF = path.resolve(__dirname, '../../reference/trainer_ref.py');
+
+/** One JSONL line of `format: tokenized`. */
+export interface Row {
+  input_ids: number[];
+  labels?: number[];
+}
+
+export interface ParityCase {
+  arch: FixtureArch;
+  overrides?: Record<string, unknown>;
+  targetModules: string[];
+  r: number;
+  alpha: number;
+  rows: Row[];
+  maxLength: number;
+  microBatch: number;
+  accumulation: number;
+  steps: number;
+  lr: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  loggingSteps?: number;
+}
+
+export interface Project {
+  dir: string;
+  recipe: string;
+  modelDir: string;
+  inventory: ModelInventory;
+  /** PEFT keys of the adapter -> [rows, cols]. */
+  shapes: Map<string, [number, number]>;
+}
+
+/**
+ * Data rows of lengths 4..maxLen: a third without `labels` (train on every token), a third with a masked prompt,
+ * a third with -100 scattered inside; token ids avoid 0..3 (special tokens of the fixture tokenizers).
+ */
+export function makeRows(rng: Rng, vocab: number, n: number, minLen: number, maxLen: number): Row[] {
+  const rows: Row[] = [];
+  for (let i = 0; i < n; i++) {
+    const len = minLen + ((i * 5 + 3) % (maxLen - minLen + 1));
+    const ids = Array.from({ length: len }, () => 4 + rng.int(vocab - 4));
+    if (i % 3 === 0) rows.push({ input_ids: ids });
+    else if (i % 3 === 1) rows.push({ input_ids: ids, labels: ids.map((t, j) => (j < 3 ? -100 : t)) });
+    else rows.push({ input_ids: ids, labels: ids.map((t, j) => (j % 4 === 2 ? -100 : t)) });
+  }
+  return rows;
+}
+
+const yamlRecipe = (c: ParityCase, runName: string): string => `base_model: ./model
+adapter_config: ./adapter_config.json
+init_adapter: ./init_adapter
+dataset:
+  train: data/train.jsonl
+  format: tokenized
+  max_length: ${c.maxLength}
+  packing: false
+  shuffle: false
+training:
+  max_steps: ${c.steps}
+  per_device_train_batch_size: ${c.microBatch}
+  gradient_accumulation_steps: ${c.accumulation}
+  learning_rate: ${c.lr}
+  lr_scheduler_type: constant
+  warmup_steps: 0
+  weight_decay: ${c.weightDecay}
+  adam_beta1: 0.9
+  adam_beta2: 0.999
+  adam_epsilon: 1.0e-8
+  max_grad_norm: ${c.maxGradNorm}
+  seed: 42
+  logging_steps: ${c.loggingSteps ?? 1}
+device: cpu
+output_dir: runs
+run_name: ${runName}
+`;
+
+/** Writes the whole project into `dir`; returns the recipe path. The init adapter is seeded N(0, 0.2²) in A and B. */
+export async function writeProject(dir: string, c: ParityCase, seed: number): Promise<Project> {
+  const modelDir = path.join(dir, 'model');
+  const inventory = await tinyModel(c.arch, modelDir, c.overrides);
+  const adapterConfig = { peft_type: 'LORA', task_type: 'CAUSAL_LM', r: c.r, lora_alpha: c.alpha, lora_dropout: 0.0, target_modules: c.targetModules, bias: 'none' };
+  fs.writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify(adapterConfig, null, 2));
+  const mods = inventory.modules.filter((m) => (m.kind === 'linear' || m.kind === 'conv1d') && c.targetModules.some((t) => m.name === t || m.name.endsWith(`.${t}`)));
+  const shapes = new Map<string, [number, number]>();
+  const rng = new Rng(seed);
+  const tensors = mods.flatMap((m) => {
+    const a: [number, number] = [c.r, m.inFeatures];
+    const b: [number, number] = [m.outFeatures, c.r];
+    const key = `base_model.model.${m.name}`;
+    shapes.set(`${key}.lora_A.weight`, a);
+    shapes.set(`${key}.lora_B.weight`, b);
+    return ([['lora_A', a], ['lora_B', b]] as const).map(([w, shape]) => {
+      const data = new Float32Array(shape[0] * shape[1]);
+      rng.fillNormal(data, 0, 0.2);
+      return { name: `${key}.${w}.weight`, dtype: 'F32' as const, shape: [...shape], data };
+    });
+  });
+  fs.mkdirSync(path.join(dir, 'init_adapter'), { recursive: true });
+  writeSafetensors(path.join(dir, 'init_adapter', 'adapter_model.safetensors'), tensors, { format: 'pt' });
+  fs.writeFileSync(path.join(dir, 'init_adapter', 'adapter_config.json'), JSON.stringify({ ...adapterConfig, base_model_name_or_path: modelDir }, null, 2));
+  fs.mkdirSync(path.join(dir, 'data'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'data', 'train.jsonl'), c.rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const recipe = path.join(dir, 'peft-train.yaml');
+  fs.writeFileSync(recipe, yamlRecipe(c, 'parity'));
+  return { dir, recipe, modelDir, inventory, shapes };
+}
+
+/** Another recipe beside the first (same model, data, adapters) with a different logging_steps and run_name. */
+export function writeVariant(p: Project, c: ParityCase, file: string, runName: string): string {
+  const recipe = path.join(p.dir, file);
+  fs.writeFileSync(recipe, yamlRecipe(c, runName));
+  return recipe;
+}
+
+export interface RefStep {
+  loss: number;
+  grad_norm: number;
+  label_tokens: number;
+  lr: number;
+  epoch: number;
+  examples: number[];
+}
+
+export interface RefRun {
+  steps: RefStep[];
+  adapter: Map<string, Float32Array>;
+  modules: { name: string; r: number; alpha: number; scaling: number }[];
+}
+
+/** Runs test/reference/trainer_ref.py on the recipe (PyTorch, fp32). */
+export function runTrainerRef(p: Project): RefRun {
+  const out = path.join(p.dir, 'ref.json');
+  const adapter = path.join(p.dir, 'ref_adapter.safetensors');
+  const r = spawnSync(PYTHON, [TRAINER_REF, p.recipe, out, '--output-adapter', adapter], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2' } });
+  if (r.status !== 0) throw new Error(`trainer_ref.py failed (${r.status}): ${r.stderr}`);
+  const json = JSON.parse(fs.readFileSync(out, 'utf8')) as { steps: RefStep[]; modules: RefRun['modules'] };
+  return { steps: json.steps, modules: json.modules, adapter: readAll(adapter) };
+}
+
+export function readAll(file: string): Map<string, Float32Array> {
+  return new Map([...readSafetensorsHeader(file).tensors].map(([k, e]) => [k, readTensorAsFloat32(e)]));
+}
+
+/** max |a - b| / max |b| over one tensor. */
+export function maxRelToPeak(a: Float32Array, b: Float32Array): number {
+  let diff = 0;
+  let peak = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    peak = Math.max(peak, Math.abs(b[i]!));
+  }
+  return diff / peak;
+}
+
+/** Largest elementwise |a - b| / (|b| + atol): numpy allclose's rtol needed with that atol. */
+export function elementwiseRtol(a: Float32Array, b: Float32Array, atol: number): number {
+  let worst = 0;
+  for (let i = 0; i < b.length; i++) worst = Math.max(worst, (Math.abs(a[i]! - b[i]!) - atol) / Math.abs(b[i]!));
+  return Math.max(0, worst);
+}
