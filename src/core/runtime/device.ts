@@ -32,7 +32,8 @@ export interface DeviceChoice {
 
 export const CUDA_HELP =
   'The CUDA provider of onnxruntime-node is not installed. With an NVIDIA GPU, CUDA 12 and cuDNN 9 on the system and internet access, ' +
-  'run `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` in the folder that holds node_modules/onnxruntime-node, ' +
+  'run `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install` in the folder that holds node_modules ' +
+  '(PEFT Studio denies that install script in package.json so that a plain `npm ci` downloads nothing), ' +
   'or use `device: webgpu` / `device: cpu`';
 
 export const WEBGPU_HELP =

@@ -181,7 +181,7 @@ function checkSemantics(read: YamlRead, present: Map<string, YamlEntry>, idx: Li
   if (valid('device') && typeof device === 'string' && device !== 'auto') {
     const avail = ctx.availableDevices ?? defaultAvailableDevices();
     if (!avail.includes(device)) {
-      const hint = device === 'cuda' ? 'The CUDA provider of onnxruntime-node is not installed (ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node, with CUDA 12 + cuDNN 9)' : 'onnxruntime-node here has no such backend';
+      const hint = device === 'cuda' ? 'The CUDA provider of onnxruntime-node is not installed (ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install, with CUDA 12 + cuDNN 9)' : 'onnxruntime-node here has no such backend';
       out.push(problem(at('device'), 'error', 'device-unavailable', `device "${device}" is not available here (available: ${avail.join(', ')}). ${hint}; or use "device: auto".`));
     }
   }
