@@ -192,8 +192,10 @@ function checkSemantics(read: YamlRead, present: Map<string, YamlEntry>, idx: Li
   const maxLength = num(v.get('dataset.max_length'), 512);
   if (model !== null && valid('dataset.max_length') && maxLength > model.spec.maxPositionEmbeddings) {
     const learned = model.spec.family === 'gpt2';
-    out.push(problem(at('dataset.max_length'), learned ? 'error' : 'warning', 'max-length-too-long',
-      `dataset.max_length ${maxLength} exceeds the model's max_position_embeddings (${model.spec.maxPositionEmbeddings})` + (learned ? ': GPT-2 has no position embedding beyond it' : ': quality degrades past the trained context')));
+    // A warning either way, as in the trainer: it refuses only an example that is actually longer (GPT-2).
+    out.push(problem(at('dataset.max_length'), 'warning', 'max-length-too-long',
+      `dataset.max_length ${maxLength} exceeds the model's max_position_embeddings (${model.spec.maxPositionEmbeddings})` +
+      (learned ? `: GPT-2 has no position embedding beyond it, so training fails on any example longer than ${model.spec.maxPositionEmbeddings} tokens` : ': quality degrades past the trained context')));
   }
   checkSchedule(v, at, dir, out);
 }

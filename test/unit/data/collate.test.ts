@@ -10,10 +10,11 @@ const ex = (line: number, ids: number[], labels?: number[]): TokenizedExample =>
 const n = (a: BigInt64Array): number[] => Array.from(a, Number);
 
 describe('sequences and batches', () => {
-  it('truncates to max_length and counts it; drops examples with no label left and says which lines', () => {
+  it('truncates to max_length and counts it; drops examples whose labels truncation cut off; reports unlabeled ones', () => {
     const p = prepareSequences([ex(1, [1, 2, 3, 4, 5, 6]), ex(2, [1, 2, 3]), ex(3, [1, 2, 3, 4, 5], [-100, -100, -100, -100, 5]), ex(4, [7, 8], [7, -100])], 4, false);
     assert.equal(p.truncated, 2);
-    assert.deepEqual(p.dropped, [3, 4]); // 3: the answer was cut off; 4: only position 0 is labelled (never predicted)
+    assert.deepEqual(p.dropped, [3]); // 3: the answer was cut off by truncation
+    assert.deepEqual(p.unlabeled, [4]); // 4: only position 0 is labelled (never predicted), as written
     assert.deepEqual(p.sequences.map((s) => s.inputIds), [[1, 2, 3, 4], [1, 2, 3]]);
     assert.equal(countLabelTokens([9, -100, 4, 5]), 2);
   });
@@ -79,5 +80,20 @@ describe('sequences and batches', () => {
     const notes = datasetNotes(d, 8, 'train').map((x) => x.message);
     assert.ok(notes.some((m) => m.includes('2 of 3 examples were longer than max_length 8')));
     assert.ok(notes.some((m) => m.includes('1 examples had no label token left') && m.includes('lines 1 of d.jsonl')));
+  });
+});
+
+describe('examples with no label token', () => {
+  it('are a clear error naming the file and line, with the count of others', () => {
+    const text = ['{"input_ids":[1,2,3]}', '{"input_ids":[4,5,6],"labels":[-100,-100,-100]}', '{"input_ids":[7]}', '{"input_ids":[8,9]}'].join('\n');
+    assert.throws(
+      () => buildDataset(parseJsonl(text, 'd.jsonl'), { file: 'd.jsonl', format: 'tokenized', maxLength: 8, packing: false, trainOnPrompt: false, tokenizer: new CharTokenizer() }),
+      (e: unknown) => {
+        assert.ok(e instanceof Error);
+        assert.match(e.message, /^d\.jsonl:2: this example has no label token to learn from \(and 1 more: lines 3\)/);
+        assert.match(e.message, /train_on_prompt/);
+        return true;
+      },
+    );
   });
 });

@@ -18,10 +18,16 @@ export interface PreparedSequences {
   /** Examples longer than max_length that lost tokens (not packed). */
   truncated: number;
   /**
-   * Examples dropped because no label token is left (after truncation the answer was cut off, or every label
-   * is -100). They are dropped, not fatal, so one overlong example does not stop a run; the count is logged.
+   * Examples dropped because truncation to max_length cut off every label token (the answer). They are
+   * dropped, not fatal, so one overlong example does not stop a run; the count and lines are logged.
    */
   dropped: number[];
+  /**
+   * Examples that have no label token as written (every label -100, an empty answer, a single token):
+   * a data error, reported by the caller with the file and line (nothing would be learnt from them, and
+   * silently skipping them would shift which examples each step uses).
+   */
+  unlabeled: number[];
 }
 
 /** Label tokens that produce a loss: labels at positions >= 1 (the logits at t - 1 predict the label at t). */
@@ -34,8 +40,13 @@ export function countLabelTokens(labels: readonly number[]): number {
 export function prepareSequences(examples: readonly TokenizedExample[], maxLength: number, packing: boolean): PreparedSequences {
   let truncated = 0;
   const dropped: number[] = [];
+  const unlabeled: number[] = [];
   const kept: TokenizedExample[] = [];
   for (const ex of examples) {
+    if (countLabelTokens(ex.labels) === 0) {
+      unlabeled.push(ex.line);
+      continue;
+    }
     let e = ex;
     if (!packing && e.inputIds.length > maxLength) {
       truncated++;
@@ -45,7 +56,7 @@ export function prepareSequences(examples: readonly TokenizedExample[], maxLengt
     else kept.push(e);
   }
   const sequences = packing ? pack(kept, maxLength) : kept.map((e) => ({ inputIds: e.inputIds, labels: e.labels, lines: [e.line] }));
-  return { sequences, truncated, dropped };
+  return { sequences, truncated, dropped, unlabeled };
 }
 
 /**

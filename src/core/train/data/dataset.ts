@@ -50,6 +50,15 @@ export function buildDataset(records: readonly JsonlRecord[], opts: DatasetOptio
     }
   }
   const prepared = prepareSequences(examples, opts.maxLength, opts.packing);
+  if (prepared.unlabeled.length > 0) {
+    const n = prepared.unlabeled.length;
+    const more = n > 1 ? ` (and ${n - 1} more: lines ${prepared.unlabeled.slice(1, 6).join(', ')}${n > 6 ? ', ...' : ''})` : '';
+    throw new InputError('data-no-labels', `this example has no label token to learn from${more}`, {
+      file,
+      line: prepared.unlabeled[0]!,
+      hint: 'Give it an answer (or labels that are not all -100; the first token is never predicted), set dataset.train_on_prompt: true, or remove it',
+    });
+  }
   if (prepared.sequences.length === 0) {
     throw new InputError('data-no-labels', `none of the ${examples.length} examples has a token to learn from after masking and truncation`, {
       file,
