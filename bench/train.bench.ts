@@ -25,6 +25,7 @@ const HELP = `usage: npx tsx bench/train.bench.ts [options]
   --peak-tflops X            the GPU's fp32 matrix peak, to print the fraction reached
   --session-options JSON     extra ORT session options for our engine (experiments), e.g. '{"enableCpuMemArena":false}'
   --variant NAME=JSON        also run ours with these extra session options, interleaved in each round (repeatable)
+  --fresh-cache              delete bench/.cache/graphs first (after graph-compiler changes)
   --profile                  one more run of ours with ORT profiling; prints the top ops
   --json                     one JSON object on stdout instead of the table
   --json-out FILE            the table on stdout and the JSON object into FILE`;
@@ -32,13 +33,13 @@ const HELP = `usage: npx tsx bench/train.bench.ts [options]
 interface Args {
   device: DeviceName; steps: number; warmup: number; rounds: number; seq: number; batch: number; threads: number;
   targets: 'qkvo' | 'all-linear'; r: number; alpha: number; modelDir: string | null; torch: 'cpu' | 'cuda' | 'none';
-  peakTflops: number | null; profile: boolean; json: boolean; jsonOut: string | null; sessionOptions: Record<string, unknown> | null;
+  peakTflops: number | null; profile: boolean; freshCache: boolean; json: boolean; jsonOut: string | null; sessionOptions: Record<string, unknown> | null;
   variants: { name: string; options: Record<string, unknown> }[];
 }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { device: 'cpu', steps: 3, warmup: 1, rounds: 2, seq: 256, batch: 4, threads: 2, targets: 'qkvo', r: 16, alpha: 32,
-    modelDir: null, torch: 'cpu', peakTflops: null, profile: false, json: false, jsonOut: null, sessionOptions: null, variants: [] };
+    modelDir: null, torch: 'cpu', peakTflops: null, profile: false, freshCache: false, json: false, jsonOut: null, sessionOptions: null, variants: [] };
   let torchSet = false;
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
@@ -68,6 +69,7 @@ function parseArgs(argv: string[]): Args {
       case '--torch': { const t = v(); if (t !== 'cpu' && t !== 'cuda' && t !== 'none') throw new Error(`--torch: cpu, cuda or none, got ${t}`); a.torch = t; torchSet = true; break; }
       case '--peak-tflops': a.peakTflops = Number(v()); break;
       case '--profile': a.profile = true; break;
+      case '--fresh-cache': a.freshCache = true; break;
       case '--session-options': a.sessionOptions = JSON.parse(v()) as Record<string, unknown>; break;
       case '--variant': {
         const x = v();
@@ -165,6 +167,7 @@ async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   const loadStart = os.loadavg()[0] ?? 0;
   fs.mkdirSync(CACHE, { recursive: true });
+  if (a.freshCache) fs.rmSync(path.join(CACHE, 'graphs'), { recursive: true, force: true });
   const modelDir = a.modelDir ?? (await benchModel());
   const inv = loadModel(modelDir);
   const tokens = tokensFile(a.batch, a.seq, inv.spec.vocabSize);
