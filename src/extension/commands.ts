@@ -24,7 +24,7 @@ const train: CommandFactory = (s) => async (arg) => {
   const recipe = await resolveRecipe(arg);
   if (recipe === undefined) return;
   const run = await s.manager.start(recipe);
-  if (run !== undefined) await s.dashboard.show();
+  if (run !== undefined) await s.dashboard.show(undefined, { preserveFocus: true });
 };
 
 const resume: CommandFactory = (s) => async (arg) => {

@@ -1,5 +1,5 @@
 // The extension's entry point: registers the command table, language features, the runs tree and the
-// dashboard view. Everything here is a thin adapter over src/core; training runs in a forked worker (src/worker).
+// dashboard (side view + editor panel). Everything here is a thin adapter over src/core; training runs in a forked worker (src/worker).
 import * as vscode from 'vscode';
 import { registerCommands } from './commands';
 import { DashboardViewProvider } from './dashboard/dashboardView';
@@ -16,7 +16,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const dashboard = new DashboardViewProvider(context.extensionUri, store, manager);
   context.subscriptions.push(
     manager, store, tree, dashboard,
-    vscode.window.registerWebviewViewProvider(DashboardViewProvider.viewType, dashboard),
+    ...dashboard.register(),
     vscode.window.createTreeView('peftStudio.runs', { treeDataProvider: tree, showCollapseAll: true }),
   );
   registerCommands({ context, manager, store, tree, dashboard });

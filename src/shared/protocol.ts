@@ -33,6 +33,10 @@ export interface StepEvent {
   eta_s?: number;
   /** Resident set size of the worker in bytes. */
   rss_bytes?: number;
+  /** fp16 (training.fp16 on a GPU): the loss scale the step used (torch GradScaler). */
+  loss_scale?: number;
+  /** fp16: the gradients overflowed, so the update was skipped and the scale halved (grad_norm is then not finite). */
+  skipped?: boolean;
 }
 
 export interface EvalEvent {

@@ -86,6 +86,31 @@ export const tests = [
     },
   },
   {
+    name: 'the dashboard panel comes back after a window reload, with its selected run',
+    timeoutMs: 90_000,
+    async run(vscode, ws) {
+      await vscode.page.reload();
+      await vscode.page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+      const frame = await vscode.webviewFrame(`body[data-place="panel"] #run-detail[data-run-dir="${path.join(ws, 'runs', 'first-run')}"]`, 60_000);
+      await frame.locator(`#loss-chart[data-points="${2 * STEPS + 3}"]`).waitFor({ timeout: 30_000 });
+    },
+  },
+  {
+    name: 'the side-bar view is the same dashboard in one column, with the Runs tree collapsed below it',
+    timeoutMs: 60_000,
+    async run(vscode, ws) {
+      await vscode.runCommand('PEFT Studio: Focus on Dashboard View');
+      const frame = await vscode.webviewFrame('body[data-place="view"] #runs-list[data-count="2"]', 60_000);
+      await frame.locator(`#run-detail[data-run-dir]`).waitFor({ timeout: 30_000 });
+      const [loss, lr] = await Promise.all(['#loss-chart-panel', '#lr-chart-panel'].map((s) => frame.locator(s).boundingBox()));
+      if (loss === null || lr === null || !(lr.y >= loss.y + loss.height) || Math.abs(lr.x - loss.x) > 1) throw new Error(`side view not one column: ${JSON.stringify({ loss, lr })}`);
+      const lossTop = await vscode.page.locator('.pane-header').filter({ hasText: 'Runs' }).first().boundingBox();
+      if (lossTop === null || lossTop.y < 600) throw new Error(`the Runs tree takes the side bar: its header is at y=${lossTop?.y}`);
+      await vscode.screenshot('dashboard-side');
+      void ws;
+    },
+  },
+  {
     name: 'the Runs view lists both runs with their checkpoints',
     timeoutMs: 60_000,
     async run(vscode) {

@@ -77,13 +77,14 @@ const title = el('h2', { id: 'run-title' });
 const stopButton = button({ id: 'stop-button', label: 'Stop', ariaLabel: 'Stop training', onClick: () => post({ type: 'command', command: 'stop', ...(current ? { dir: current.dir } : {}) }) });
 const resumeButton = button({ id: 'resume-button', label: 'Resume', ariaLabel: 'Resume this run', onClick: () => post({ type: 'command', command: 'resume', ...(current ? { dir: current.dir } : {}) }) });
 const adapterButton = button({ id: 'open-adapter-button', label: 'Open adapter', ariaLabel: 'Open the adapter folder', onClick: () => post({ type: 'command', command: 'openAdapter', ...(current ? { dir: current.dir } : {}) }) });
+lossPanel.addControl(el('div', { class: 'smoothing' }, el('label', { for: 'smoothing' }, 'Smoothing'), smoothingInput, smoothingValue));
 detail.append(
-  el('div', { class: 'toolbar' }, title, stopButton, resumeButton, adapterButton),
+  el('div', { class: 'toolbar run-toolbar' }, title, stopButton, resumeButton, adapterButton),
   statsHost,
-  el('div', { class: 'smoothing' }, el('label', { for: 'smoothing' }, 'Smoothing'), smoothingInput, smoothingValue),
   el('div', { class: 'charts' }, lossPanel.element, ...metricPanels.map(([, p]) => p.element)),
-  el('h3', {}, 'Trainable parameters'), paramsHost,
-  el('h3', {}, 'Configuration'), configHost,
+  el('div', { class: 'extras' },
+    el('section', { class: 'card', 'aria-label': 'Trainable parameters' }, el('h3', {}, 'Trainable parameters'), paramsHost),
+    el('section', { class: 'card', 'aria-label': 'Configuration' }, el('h3', {}, 'Configuration'), configHost)),
 );
 compareSection.append(el('div', { class: 'toolbar' }, el('h2', {}, 'Compare runs'), button({ id: 'close-compare-button', label: 'Close', ariaLabel: 'Close the comparison', onClick: () => { state.comparing = false; save(); schedule(); } })), comparePanel.element);
 
@@ -196,13 +197,16 @@ window.addEventListener('message', (ev: MessageEvent<HostToWebview>) => {
   schedule();
 });
 
-// Theme switches change the body class; chart colours come from CSS variables, so redraw.
-new MutationObserver(() => {
+// A theme switch changes the body class (light/dark/high contrast) and the --vscode-* variables VS Code sets on
+// <html>'s style; chart colours are read from those variables, so redraw the charts with the new ones.
+const retheme = new MutationObserver(() => {
   const theme = readTheme();
   lossPanel.retheme(theme);
   for (const [, p] of metricPanels) p.retheme(theme);
   comparePanel.retheme(theme);
-}).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+});
+retheme.observe(document.body, { attributes: true, attributeFilter: ['class', 'data-vscode-theme-id', 'data-vscode-theme-name'] });
+retheme.observe(document.documentElement, { attributes: true, attributeFilter: ['style'] });
 
 render();
 post({ type: 'ready' });

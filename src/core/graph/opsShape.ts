@@ -107,10 +107,12 @@ export function expandLike(x: Value, like: Value, o: NodeOptions = {}): Value {
   return expand(x, like.shape, o);
 }
 
-/** Zeros with the shape and dtype of `like` (ConstantOfShape of Shape(like), or a constant when static and small). */
+/**
+ * Zeros with the shape and dtype of `like`: Expand of a scalar zero to Shape(like). Not ConstantOfShape: the WebGPU EP
+ * has no float ConstantOfShape kernel, so the zeros would be filled on the CPU and copied to the GPU every step.
+ */
 export function zerosLike(like: Value, o: NodeOptions = {}): Value {
   const g = like.graph;
-  const value = { kind: 'tensor' as const, dtype: like.dtype, shape: [1], data: new (like.dtype === 'float64' ? Float64Array : Float32Array)(1) };
-  if (like.dtype !== 'float32' && like.dtype !== 'float64') throw new GraphError('zerosLike supports float32/float64', like.name);
-  return g.op('ConstantOfShape', [shapeTensor(g, like.shape)], { value }, { ...o, outputTypes: [{ dtype: like.dtype, shape: [...like.shape] }] });
+  if (like.dtype !== 'float32' && like.dtype !== 'float64' && like.dtype !== 'float16') throw new GraphError('zerosLike supports float32/float16/float64', like.name);
+  return g.op('Expand', [g.scalar(0, like.dtype), shapeTensor(g, like.shape)], {}, { ...o, outputTypes: [{ dtype: like.dtype, shape: [...like.shape] }] });
 }

@@ -10,6 +10,8 @@ import type { TensorEntry } from '../safetensors/types';
 import type { LoraSet } from './lora';
 
 export type ComputeDtype = 'float32' | 'float64';
+/** Dtype of weights and activations: the compute dtype, or float16 for mixed precision (fp32 master LoRA weights). */
+export type ActivationDtype = ComputeDtype | 'float16';
 
 /** What a model builder returns: the final (normed) hidden states [B*T, hidden] and the output head weight [vocab, hidden]. */
 export interface FinalHidden {
@@ -21,7 +23,7 @@ export interface FinalHidden {
 export interface ModelInputs {
   /** int64 [B, T]. */
   inputIds: Value;
-  /** int64 [B, T]. */
+  /** [B, T]: int64 for GPT-2, float for the Llama family (feeds.positionFeed). */
   positionIds: Value;
   /** Additive mask [B, 1, T, T] (feeds.attentionBias). */
   attentionBias: Value;
@@ -47,7 +49,7 @@ export class WeightStore {
   constructor(
     readonly g: Graph,
     readonly inventory: ModelInventory,
-    readonly dtype: ComputeDtype,
+    readonly dtype: ActivationDtype,
     private readonly tensors: Map<string, TensorEntry> = checkpointTensors(inventory.dir),
   ) {
     for (const m of inventory.modules) {
@@ -126,20 +128,33 @@ export function conv1d(vb: VarBuilder, x2d: Value, inF: number, outF: number, lo
   return lora.apply(vb.prefix, x2d, y);
 }
 
-/** LlamaRMSNorm: x · 1/sqrt(mean(x²) + eps) · weight, over the last axis. */
+/** x in fp32 (autocast's fp32 ops on fp16 activations); unchanged otherwise. */
+export const toFloat32 = (x: Value): Value => (x.dtype === 'float16' ? G.cast(x, 'float32') : x);
+
+/**
+ * LlamaRMSNorm: x · 1/sqrt(mean(x²) + eps) · weight, over the last axis. With fp16 activations it computes in fp32 and
+ * casts back before the weight, as transformers: `weight * hidden_states.to(input_dtype)`.
+ */
 export function rmsNorm(x: Value, weight: Value, eps: number): Value {
-  const ms = G.reduceMean(G.mul(x, x), [-1]);
+  const xf = toFloat32(x);
+  const ms = G.reduceMean(G.mul(xf, xf), [-1]);
   const inv = G.reciprocal(G.sqrt(G.add(ms, eps)));
-  return G.mul(weight, G.mul(x, inv));
+  const y = G.mul(xf, inv);
+  return G.mul(weight, y.dtype === x.dtype ? y : G.cast(y, x.dtype));
 }
 
-/** nn.LayerNorm over the last axis (biased variance, as torch). */
+/**
+ * nn.LayerNorm over the last axis (biased variance, as torch). fp16 activations: computed in fp32 with fp32 weights
+ * (torch autocast runs layer_norm in fp32), the result cast to fp16 for the matmul that reads it.
+ */
 export function layerNorm(x: Value, weight: Value, bias: Value, eps: number): Value {
-  const mean = G.reduceMean(x, [-1]);
-  const xc = G.sub(x, mean);
+  const xf = toFloat32(x);
+  const mean = G.reduceMean(xf, [-1]);
+  const xc = G.sub(xf, mean);
   const v = G.reduceMean(G.mul(xc, xc), [-1]);
   const y = G.mul(xc, G.reciprocal(G.sqrt(G.add(v, eps))));
-  return G.add(G.mul(y, weight), bias);
+  const out = G.add(G.mul(y, toFloat32(weight)), toFloat32(bias));
+  return out.dtype === x.dtype ? out : G.cast(out, x.dtype);
 }
 
 export const silu = (x: Value): Value => G.mul(x, G.sigmoid(x));
@@ -156,7 +171,8 @@ export function geluNew(x: Value): Value {
  * The max (a constant to autodiff) is subtracted for stability; log-softmax is composed from ReduceMax/Sub/Exp/
  * ReduceSum/Log, not LogSoftmax (FACTS.md: it leaves the WebGPU EP).
  */
-export function weightedCrossEntropy(logits2d: Value, targets: Value, weights: Value): Value {
+export function weightedCrossEntropy(logits16or32: Value, targets: Value, weights: Value): Value {
+  const logits2d = toFloat32(logits16or32); // transformers' ForCausalLMLoss: logits.float()
   const m = logits2d.graph.stopGradient(G.reduceMax(logits2d, [-1]));
   const shifted = G.sub(logits2d, m);
   const lse = G.log(G.reduceSum(G.exp(shifted), [-1]));

@@ -58,6 +58,22 @@ export function positionIds(b: Batch): BigInt64Array {
 }
 
 /**
+ * The `position_ids` feed of a model graph: int64 for GPT-2 (a Gather into wpe), floats for the Llama family (only
+ * multiplied by inv_freq; fed as floats so that no int64→float Cast leaves the GPU).
+ */
+export function positionFeed(b: Batch, family: string, dtype: FloatDtype): HostFeed {
+  const ids = positionIds(b);
+  const dims = [b.batchSize, b.seqLen];
+  if (family === 'gpt2') return { data: ids, dims };
+  const out = floatArray(dtype, ids.length);
+  for (let i = 0; i < ids.length; i++) out[i] = Number(ids[i]!);
+  return { data: out, dims };
+}
+
+/** dtype of the `position_ids` input of a model family's graphs (see positionFeed). */
+export const positionDtype = (family: string, dtype: FloatDtype): 'int64' | FloatDtype => (family === 'gpt2' ? 'int64' : dtype);
+
+/**
  * Additive attention mask [B, 1, T, T]: 0 where query i may see key j, MASK_MIN elsewhere. Causal (j ≤ i), keys with
  * attention_mask 0 hidden; with explicit position ids a new segment starts at every position 0 and keys of other
  * segments are hidden (packed sequences). Fed from the host: no Range/Equal(int64) ops in the graph (FACTS.md).

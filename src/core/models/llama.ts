@@ -3,7 +3,7 @@
 import * as G from '../graph';
 import type { Value } from '../graph';
 import type { ModelSpec } from '../hf/types';
-import { type ComputeDtype, type FinalHidden, type ModelInputs, type VarBuilder, linear, rmsNorm, silu } from './common';
+import { type ActivationDtype, type ComputeDtype, type FinalHidden, type ModelInputs, type VarBuilder, linear, rmsNorm, silu, toFloat32 } from './common';
 import type { LoraSet } from './lora';
 
 /**
@@ -32,15 +32,21 @@ export function ropeInvFreq(spec: ModelSpec): number[] {
   });
 }
 
-/** cos and sin tables [B, 1, T, head_dim] from the position ids (LlamaRotaryEmbedding.forward). */
-function rotaryTables(spec: ModelSpec, positionIds: Value, dtype: ComputeDtype): { cos: Value; sin: Value } {
-  const g = positionIds.graph;
+/**
+ * cos and sin tables [B, 1, T, head_dim] from the position ids (LlamaRotaryEmbedding.forward), in fp32 (or float64)
+ * and then cast to the activations' dtype, as transformers (`cos.to(x.dtype)`). The positions come from the host as
+ * floats (exact below 2^24): an int64→float Cast would run on the CPU under the WebGPU EP.
+ */
+function rotaryTables(spec: ModelSpec, positions: Value, dtype: ComputeDtype, act: ActivationDtype): { cos: Value; sin: Value } {
+  const g = positions.graph;
   return g.scope('model.rotary_emb', () => {
     const invData = ropeInvFreq(spec);
     const inv = g.constant(dtype, [invData.length], dtype === 'float64' ? Float64Array.from(invData) : Float32Array.from(invData));
-    const freqs = G.mul(G.unsqueeze(G.cast(positionIds, dtype), [2]), inv);
+    const pos = positions.dtype === dtype ? positions : G.cast(positions, dtype);
+    const freqs = G.mul(G.unsqueeze(pos, [2]), inv);
     const emb = G.concat([freqs, freqs], -1);
-    return { cos: G.unsqueeze(g.op('Cos', [emb]), [1]), sin: G.unsqueeze(g.op('Sin', [emb]), [1]) };
+    const out = (v: Value): Value => G.unsqueeze(act === dtype ? v : G.cast(v, act), [1]);
+    return { cos: out(g.op('Cos', [emb])), sin: out(g.op('Sin', [emb])) };
   });
 }
 
@@ -59,16 +65,22 @@ function applyRope(x: Value, cos: Value, sin: Value, headDim: number): Value {
 export function attention(q: Value, k: Value, v: Value, bias: Value, heads: number, kvHeads: number, headDim: number, divide = false): Value {
   const groups = heads / kvHeads;
   const scale = (s: Value): Value => (divide ? G.div(s, Math.sqrt(headDim)) : G.mul(s, headDim ** -0.5));
+  // fp16 activations: scores in fp16, then mask + softmax in fp32 and the probabilities back to fp16
+  // (eager attention: softmax(attn_weights, dtype=torch.float32).to(query.dtype)); the mask is fp32 (finfo.min).
+  const probs = (scores: Value, b: Value): Value => {
+    const p = G.softmax(G.add(toFloat32(scores), b), -1);
+    return p.dtype === q.dtype ? p : G.cast(p, q.dtype);
+  };
   let out: Value;
   if (groups === 1) {
-    const scores = G.add(scale(G.matMul(q, G.transpose(k, [0, 1, 3, 2]))), bias);
-    out = G.matMul(G.softmax(scores, -1), v);
+    const scores = scale(G.matMul(q, G.transpose(k, [0, 1, 3, 2])));
+    out = G.matMul(probs(scores, bias), v);
   } else {
     const q5 = G.reshape(q, ['B', kvHeads, groups, 'T', headDim]);
     const k5 = G.unsqueeze(k, [2]);
     const v5 = G.unsqueeze(v, [2]);
-    const scores = G.add(scale(G.matMul(q5, G.transpose(k5, [0, 1, 2, 4, 3]))), G.unsqueeze(bias, [1]));
-    out = G.reshape(G.matMul(G.softmax(scores, -1), v5), ['B', heads, 'T', headDim]);
+    const scores = scale(G.matMul(q5, G.transpose(k5, [0, 1, 2, 4, 3])));
+    out = G.reshape(G.matMul(probs(scores, G.unsqueeze(bias, [1])), v5), ['B', heads, 'T', headDim]);
   }
   return G.reshape(G.transpose(out, [0, 2, 1, 3]), ['B*T', heads * headDim]);
 }
@@ -79,13 +91,13 @@ export function splitHeads(x2d: Value, heads: number, headDim: number): Value {
 }
 
 /** Final hidden states [B*T, hidden] and the head weight of LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM. */
-export function llamaHidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs, lora: LoraSet, dtype: ComputeDtype): FinalHidden {
+export function llamaHidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs, lora: LoraSet, dtype: ComputeDtype, act: ActivationDtype = dtype): FinalHidden {
   const g = inputs.inputIds.graph;
   const H = spec.hiddenSize;
   const D = spec.headDim;
   const embed = vb.get('model.embed_tokens.weight', [spec.vocabSize, H]);
   let h = G.reshape(G.gather(embed, inputs.inputIds), ['B*T', H]);
-  const { cos, sin } = rotaryTables(spec, inputs.positionIds, dtype);
+  const { cos, sin } = rotaryTables(spec, inputs.positionIds, dtype, act);
   for (let i = 0; i < spec.numLayers; i++) {
     const lb = vb.pp(`model.layers.${i}`);
     h = g.scope(lb.prefix, () => {

@@ -21,7 +21,12 @@ export class LoraSet {
   private readonly byModule = new Map<string, { t: LoraTarget; a: Value; b: Value; mask: Value | undefined }>();
   private readonly used = new Set<string>();
 
-  constructor(readonly g: Graph, targets: LoraTarget[], dtype: 'float32' | 'float64', dropout: number) {
+  /**
+   * `dtype`: the master dtype of A and B (graph inputs); `act`: the activations' dtype. With fp16 activations A and B
+   * are cast to fp16 for the matmuls (torch autocast runs the adapter's Linear layers in fp16; gradients reach the
+   * fp32 masters through the Cast).
+   */
+  constructor(readonly g: Graph, targets: LoraTarget[], dtype: 'float32' | 'float64', dropout: number, private readonly act: 'float32' | 'float64' | 'float16' = dtype) {
     for (const t of targets) {
       const m = t.module;
       if (this.byModule.has(m.name)) throw new InputError('lora.duplicateTarget', 'module targeted twice', { tensor: m.name });
@@ -32,7 +37,7 @@ export class LoraSet {
       const b = g.input(loraKey(m.name, 'B'), dtype, bShape);
       // torch's dropout noise: bernoulli(1-p).div_(1-p) in fp32, then one multiply of x by it.
       const mask = dropout > 0
-        ? G.mul(G.cast(g.input(dropoutInputName(m.name), 'uint8', ['B*T', m.inFeatures]), dtype), dropoutScale(dropout), { name: `${m.name}.lora_dropout.noise` })
+        ? G.mul(G.cast(g.input(dropoutInputName(m.name), 'uint8', ['B*T', m.inFeatures]), act), dropoutScale(dropout), { name: `${m.name}.lora_dropout.noise` })
         : undefined;
       this.params.push({ key: a.name, shape: aShape, value: a }, { key: b.name, shape: bShape, value: b });
       this.byModule.set(m.name, { t, a, b, mask });
@@ -49,8 +54,9 @@ export class LoraSet {
     this.used.add(module);
     const mask = e.mask !== undefined && rows !== undefined ? G.gather(e.mask, rows) : e.mask;
     const x = mask !== undefined ? G.mul(x2d, mask, { name: `${module}.lora_dropout` }) : x2d;
-    const xa = G.gemm(x, e.a, { transB: true, name: `${module}.lora_A` });
-    const xab = G.gemm(xa, e.b, { transB: true, name: `${module}.lora_B` });
+    const low = (w: Value): Value => (w.dtype === this.act ? w : G.cast(w, this.act, { name: `${w.name}.autocast` }));
+    const xa = G.gemm(x, low(e.a), { transB: true, name: `${module}.lora_A` });
+    const xab = G.gemm(xa, low(e.b), { transB: true, name: `${module}.lora_B` });
     return G.add(base, G.mul(xab, e.t.scaling, { name: `${module}.scaling` }), { name: `${module}.add_lora` });
   }
 

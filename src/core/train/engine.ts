@@ -7,16 +7,18 @@ import { InputError, PeftStudioError, errorMessage } from '../errors';
 import { type Graph, writeOnnx } from '../graph';
 import {
   INPUT, type FloatDtype, type HostFeed, attentionBias, checkBatch, checkInputIds, countInputTokens, countLabelTokens,
-  dropoutMasks, labelRows, positionIds,
+  dropoutMasks, labelRows, positionFeed,
 } from '../models/feeds';
 import { loraKey } from '../models/lora';
-import { OUTPUT, buildApplyGraph, buildEvalGraph, buildGradGraph, buildStepGraph, gradName, type ModelGraphOptions } from '../models/stepGraph';
+import { GRAD_SCALER, LOSS_SCALE_INPUT, type LossScaleState, SCALAR_INPUT, adamwScalars, isSkippedNorm, updateLossScale } from '../models/optimizerFeeds';
+import { OUTPUT, buildApplyGraph, buildEvalGraph, buildGradGraph, buildReadBackGraph, buildStepGraph, gradName, type ModelGraphOptions } from '../models/stepGraph';
+import { DeviceState } from '../runtime/deviceState';
 import { Rng } from '../util/random';
-import { ADAMW_INPUT, expAvgName, expAvgSqName, newName } from './adamw';
+import { expAvgName, expAvgSqName, newName } from './adamw';
 import type { Batch, EngineOptions, EngineState, StepResult, TrainEngine } from './engineApi';
 import { type GraphFolder, cacheKey, graphPath, prepareGraphFolder } from './graphCache';
 
-type Kind = 'step' | 'grad' | 'apply' | 'eval';
+type Kind = 'step' | 'grad' | 'apply' | 'eval' | 'readBack';
 
 function toTensor(f: HostFeed, dtype: FloatDtype): ort.Tensor {
   if (f.data instanceof BigInt64Array) return new ort.Tensor('int64', f.data, f.dims);
@@ -30,6 +32,9 @@ function toTensor(f: HostFeed, dtype: FloatDtype): ort.Tensor {
  */
 export const ortTuning: { prepacking: 'auto' | boolean } = { prepacking: 'auto' };
 
+/** `hostState`: bring the state back to the CPU after every WebGPU step (for measuring what keeping it there saves). */
+export const engineTuning: { hostState: boolean } = { hostState: false };
+
 /** Bytes of the base weights once cast to fp32 (what a prepacked copy costs). */
 function fp32WeightBytes(inventory: EngineOptions['inventory']): number {
   return inventory.totalParameters * 4;
@@ -42,8 +47,12 @@ export function usePrepacking(inventory: EngineOptions['inventory']): boolean {
 }
 
 /** ORT session options: all cores, full graph optimisation, prepacking per `usePrepacking`. */
-export function sessionOptions(opts: Pick<EngineOptions, 'device' | 'threads' | 'inventory'>): ort.InferenceSession.SessionOptions {
+export function sessionOptions(
+  opts: Pick<EngineOptions, 'device' | 'threads' | 'inventory'>,
+  outputLocations: Record<string, ort.Tensor.DataLocation> = {},
+): ort.InferenceSession.SessionOptions {
   return {
+    ...(Object.keys(outputLocations).length > 0 ? { preferredOutputLocation: outputLocations } : {}),
     executionProviders: [opts.device],
     graphOptimizationLevel: 'all',
     intraOpNumThreads: opts.threads ?? os.availableParallelism(),
@@ -76,9 +85,11 @@ function defaultState(params: { key: string; shape: number[] }[]): EngineState {
 class OrtEngine implements TrainEngine {
   readonly parameterNames: readonly string[];
   readonly device: EngineOptions['device'];
-  private state: EngineState;
+  private readonly state: DeviceState;
   private readonly sessions = new Map<Kind, Promise<ort.InferenceSession>>();
   private readonly dtype: FloatDtype = 'float32';
+  private readonly fp16: boolean;
+  private lossScale: LossScaleState = { scale: GRAD_SCALER.initScale, growthTracker: 0 };
 
   constructor(
     private readonly opts: EngineOptions,
@@ -87,20 +98,24 @@ class OrtEngine implements TrainEngine {
   ) {
     this.parameterNames = params.map((p) => p.key);
     this.device = opts.device;
-    this.state = defaultState(params);
+    this.fp16 = opts.precision === 'fp16';
+    // Only the WebGPU EP can leave outputs on the device in Node (CUDA outputs always come back: FACTS.md).
+    this.state = new DeviceState(params.map((p) => ({ ...p, expAvg: expAvgName(p.key), expAvgSq: expAvgSqName(p.key) })), opts.device === 'webgpu' && !engineTuning.hostState);
+    this.state.upload(defaultState(params));
   }
 
   private graphOptions(): ModelGraphOptions {
     const o = this.opts;
-    return { inventory: o.inventory, targets: o.targets, dropout: o.loraDropout, dtype: this.dtype, optimizer: o.optimizer };
+    return { inventory: o.inventory, targets: o.targets, dropout: o.loraDropout, dtype: this.dtype, optimizer: o.optimizer, fp16: this.fp16, optimizerScalars: 'host' };
   }
 
   private build(kind: Kind): Graph {
     switch (kind) {
       case 'step': return buildStepGraph(this.graphOptions());
       case 'grad': return buildGradGraph(this.graphOptions());
-      case 'apply': return buildApplyGraph(this.params, this.opts.optimizer, this.dtype);
+      case 'apply': return buildApplyGraph(this.params, this.opts.optimizer, this.dtype, 'host', this.fp16);
       case 'eval': return buildEvalGraph(this.graphOptions());
+      case 'readBack': return buildReadBackGraph(this.params, this.dtype);
     }
   }
 
@@ -121,8 +136,9 @@ class OrtEngine implements TrainEngine {
       writeOnnx(this.build(kind), tmp);
       fs.renameSync(tmp, file);
     }
+    const updates = kind === 'step' || kind === 'apply' ? this.state.outputLocations(newName) : {};
     try {
-      return await ort.InferenceSession.create(file, sessionOptions(this.opts));
+      return await ort.InferenceSession.create(file, sessionOptions(this.opts, updates));
     } catch (e) {
       throw new PeftStudioError('engine.session', `onnxruntime could not open the ${kind} graph on ${this.opts.device}: ${errorMessage(e)}`, {
         file,
@@ -138,7 +154,7 @@ class OrtEngine implements TrainEngine {
     const { index, targets, weights } = labelRows(b, weight, this.dtype, spec.vocabSize);
     const feeds: Record<string, ort.Tensor> = {
       [INPUT.inputIds]: new ort.Tensor('int64', b.inputIds, [b.batchSize, b.seqLen]),
-      [INPUT.positionIds]: new ort.Tensor('int64', positionIds(b), [b.batchSize, b.seqLen]),
+      [INPUT.positionIds]: toTensor(positionFeed(b, spec.family, this.dtype), this.dtype),
       [INPUT.attentionBias]: toTensor(attentionBias(b, this.dtype), this.dtype),
       [INPUT.labelIndex]: toTensor(index, this.dtype),
       [INPUT.targets]: toTensor(targets, this.dtype),
@@ -147,38 +163,32 @@ class OrtEngine implements TrainEngine {
     for (const [name, m] of dropoutMasks(b, this.opts.targets, this.opts.loraDropout, dropoutSeed)) {
       feeds[name] = new ort.Tensor('uint8', m.data, m.dims);
     }
+    if (this.fp16) feeds[LOSS_SCALE_INPUT] = new ort.Tensor('float32', Float32Array.of(this.lossScale.scale), []);
     return feeds;
   }
 
-  private paramFeeds(feeds: Record<string, ort.Tensor>): void {
-    for (const p of this.params) feeds[p.key] = new ort.Tensor('float32', this.state.params.get(p.key) as Float32Array, p.shape);
-  }
-
-  /** Parameters, moments, lr and the 1-based step number t of the update about to happen. */
+  /** Parameters, moments and AdamW's scalars for update t = step + 1 (float64 on the host, fed as float32). */
   private stateFeeds(feeds: Record<string, ort.Tensor>, lr: number): void {
-    const scalar = (x: number): ort.Tensor => new ort.Tensor('float64', Float64Array.of(x), []);
-    this.paramFeeds(feeds);
-    for (const p of this.params) {
-      const shape = p.shape;
-      feeds[expAvgName(p.key)] = new ort.Tensor('float32', this.state.expAvg.get(p.key) as Float32Array, shape);
-      feeds[expAvgSqName(p.key)] = new ort.Tensor('float32', this.state.expAvgSq.get(p.key) as Float32Array, shape);
-    }
-    feeds[ADAMW_INPUT.lr] = scalar(lr);
-    feeds[ADAMW_INPUT.step] = scalar(this.state.step + 1);
+    const scalar = (x: number): ort.Tensor => new ort.Tensor('float32', Float32Array.of(x), []);
+    this.state.feed(feeds, true);
+    const s = adamwScalars(this.opts.optimizer, lr, this.state.step + 1);
+    feeds[SCALAR_INPUT.stepSize] = scalar(s.stepSize);
+    feeds[SCALAR_INPUT.bc2Sqrt] = scalar(s.bc2Sqrt);
+    feeds[SCALAR_INPUT.decay] = scalar(s.decay);
   }
 
-  private takeUpdates(out: ort.InferenceSession.OnnxValueMapType): void {
-    const f32 = (name: string): Float32Array => {
-      const t = out[name];
-      if (t === undefined) throw new PeftStudioError('engine.output', 'missing graph output', { tensor: name });
-      return Float32Array.from(t.data as Float32Array);
-    };
-    for (const p of this.params) {
-      this.state.params.set(p.key, f32(newName(p.key)));
-      this.state.expAvg.set(p.key, f32(newName(expAvgName(p.key))));
-      this.state.expAvgSq.set(p.key, f32(newName(expAvgSqName(p.key))));
-    }
-    this.state.step += 1;
+  /** fp16: GradScaler.update() after a step; a step whose gradients held inf/nan left the state unchanged. */
+  private afterStep(skipped: boolean): Pick<StepResult, 'skipped' | 'lossScale'> {
+    if (!this.fp16) return {};
+    const used = this.lossScale.scale;
+    this.lossScale = updateLossScale(this.lossScale, skipped);
+    return { skipped, lossScale: used };
+  }
+
+  private takeUpdates(out: ort.InferenceSession.OnnxValueMapType, skipped: boolean): void {
+    const step = this.state.step;
+    this.state.take(out, newName);
+    if (skipped) this.state.step = step; // torch: a skipped optimizer.step() does not advance AdamW's step count
   }
 
   async step(microBatches: Batch[], lr: number, dropoutSeed: number): Promise<StepResult> {
@@ -193,18 +203,22 @@ class OrtEngine implements TrainEngine {
       const feeds = this.batchFeeds(microBatches[0]!, weight, dropoutSeed);
       this.stateFeeds(feeds, lr);
       const out = await (await this.session('step')).run(feeds);
-      this.takeUpdates(out);
-      return { loss: scalarOf(out, OUTPUT.loss), gradNorm: scalarOf(out, OUTPUT.gradNorm), labelTokens, inputTokens };
+      const gradNorm = scalarOf(out, OUTPUT.gradNorm);
+      const skipped = this.fp16 && (isSkippedNorm(gradNorm) || scalarOf(out, OUTPUT.foundInf) !== 0);
+      this.takeUpdates(out, skipped);
+      return { loss: scalarOf(out, OUTPUT.loss), gradNorm, labelTokens, inputTokens, ...this.afterStep(skipped) };
     }
     // Gradient accumulation: one grad run per micro-batch, gradients summed in fp32 (as torch's .grad +=), then apply.
     const grad = await this.session('grad');
     const acc = new Map(this.params.map((p) => [p.key, new Float32Array(p.shape[0]! * p.shape[1]!)]));
     let loss = 0;
+    let saturated = false;
     for (let i = 0; i < microBatches.length; i++) {
       const feeds = this.batchFeeds(microBatches[i]!, weight, dropoutSeed + i * 0x9e3779b1);
-      this.paramFeeds(feeds);
+      this.state.feed(feeds, false);
       const out = await grad.run(feeds);
       loss += scalarOf(out, OUTPUT.loss);
+      if (this.fp16 && scalarOf(out, OUTPUT.gradsFinite) === 0) saturated = true;
       for (const p of this.params) {
         const a = acc.get(p.key) as Float32Array;
         const gd = out[gradName(p.key)]?.data as Float32Array;
@@ -215,45 +229,47 @@ class OrtEngine implements TrainEngine {
     this.stateFeeds(feeds, lr);
     for (const p of this.params) feeds[gradName(p.key)] = new ort.Tensor('float32', acc.get(p.key) as Float32Array, p.shape);
     const out = await (await this.session('apply')).run(feeds);
-    this.takeUpdates(out);
-    return { loss, gradNorm: scalarOf(out, OUTPUT.gradNorm), labelTokens, inputTokens };
+    const gradNorm = scalarOf(out, OUTPUT.gradNorm);
+    const skipped = this.fp16 && (saturated || isSkippedNorm(gradNorm) || scalarOf(out, OUTPUT.foundInf) !== 0);
+    if (skipped) {
+      // A saturated micro-batch: the apply graph updated with wrong gradients; keep the old state (GradScaler skip).
+      for (const t of Object.values(out)) if (t.location === 'gpu-buffer') t.dispose();
+      return { loss, gradNorm, labelTokens, inputTokens, ...this.afterStep(true) };
+    }
+    this.takeUpdates(out, false);
+    return { loss, gradNorm, labelTokens, inputTokens, ...this.afterStep(false) };
   }
 
   async evalLoss(batch: Batch): Promise<{ lossSum: number; labelTokens: number }> {
     const feeds = this.batchFeeds(batch, 1, 0);
-    this.paramFeeds(feeds);
+    delete feeds[LOSS_SCALE_INPUT];
+    this.state.feed(feeds, false);
     const out = await (await this.session('eval')).run(feeds);
     return { lossSum: Number((out[OUTPUT.loss]?.data as Float32Array)[0]), labelTokens: countLabelTokens(batch) };
   }
 
-  getState(): Promise<EngineState> {
-    const copy = (m: Map<string, Float32Array>): Map<string, Float32Array> => new Map([...m].map(([k, v]) => [k, Float32Array.from(v)]));
-    const s = this.state;
-    return Promise.resolve({ params: copy(s.params), shapes: new Map([...s.shapes].map(([k, v]) => [k, [...v]])), expAvg: copy(s.expAvg), expAvgSq: copy(s.expAvgSq), step: s.step });
+  /** Host copies of the state: downloads the GPU-resident tensors (checkpoints, the final adapter). */
+  async getState(): Promise<EngineState> {
+    const s = await this.state.download(async (feeds) => (await this.session('readBack')).run(feeds));
+    if (this.fp16) s.lossScale = { ...this.lossScale };
+    return s;
   }
 
   async setState(state: EngineState): Promise<void> {
     await Promise.resolve();
-    const take = (m: Map<string, Float32Array>, what: string, key: string, n: number): Float32Array => {
-      const v = m.get(key);
-      if (v === undefined) throw new InputError('engine.stateMissing', `state has no ${what} for a trainable tensor`, { tensor: key });
-      if (v.length !== n) throw new InputError('engine.stateShape', `${what} has the wrong size`, { tensor: key, expected: String(n), actual: String(v.length) });
-      return Float32Array.from(v);
-    };
-    const next: EngineState = { params: new Map(), shapes: new Map(), expAvg: new Map(), expAvgSq: new Map(), step: state.step };
-    for (const p of this.params) {
-      const n = p.shape[0]! * p.shape[1]!;
-      next.params.set(p.key, take(state.params, 'parameter', p.key, n));
-      next.expAvg.set(p.key, state.expAvg.has(p.key) ? take(state.expAvg, 'exp_avg', p.key, n) : new Float32Array(n));
-      next.expAvgSq.set(p.key, state.expAvgSq.has(p.key) ? take(state.expAvgSq, 'exp_avg_sq', p.key, n) : new Float32Array(n));
-      next.shapes.set(p.key, [...p.shape]);
-    }
-    this.state = next;
+    this.state.upload(state);
+    if (this.fp16) this.lossScale = state.lossScale !== undefined ? { ...state.lossScale } : { scale: GRAD_SCALER.initScale, growthTracker: 0 };
+  }
+
+  /** Where the trainable state lives between steps ('gpu-buffer' on WebGPU after the first step). */
+  stateLocation(): string {
+    return this.state.location();
   }
 
   async dispose(): Promise<void> {
     const all = [...this.sessions.values()];
     this.sessions.clear();
+    this.state.release();
     for (const s of all) {
       try {
         await (await s).release();
@@ -266,8 +282,10 @@ class OrtEngine implements TrainEngine {
 
 /** Creates the engine for a model + LoRA targets; graphs compile on first use (step/grad/apply/eval). */
 export function createEngine(opts: EngineOptions): Promise<TrainEngine> {
-  if (opts.precision === 'fp16') {
-    return Promise.reject(new InputError('engine.fp16', 'fp16 training is not supported yet', { hint: 'Use precision fp32' }));
+  if (opts.precision === 'fp16' && opts.device === 'cpu') {
+    return Promise.reject(new InputError('engine.fp16', 'fp16 training needs a GPU device: onnxruntime\'s CPU provider has no fp16 MatMul', {
+      hint: 'Use precision fp32 (training.fp16: false) on the CPU, or device: webgpu / cuda',
+    }));
   }
   if (opts.targets.length === 0) {
     return Promise.reject(new InputError('engine.noTargets', 'no LoRA targets: nothing to train', { hint: 'Check target_modules in adapter_config.json' }));

@@ -63,6 +63,10 @@ export interface StepResult {
   labelTokens: number;
   /** Number of input tokens (attention mask = 1). */
   inputTokens: number;
+  /** fp16 only: the gradients held inf/nan, so the update was skipped (GradScaler) and gradNorm is not finite. */
+  skipped?: boolean;
+  /** fp16 only: the loss scale this step used. */
+  lossScale?: number;
 }
 
 /** Trainable state, keyed by PEFT adapter key (base_model.model.<module>.lora_A.weight). */
@@ -74,6 +78,8 @@ export interface EngineState {
   expAvgSq: Map<string, Float32Array>;
   /** Optimizer steps taken (AdamW bias correction uses step + 1 for the next one). */
   step: number;
+  /** fp16 only: GradScaler's state (scale, good steps since it last changed); absent = initial (2^16, 0). */
+  lossScale?: { scale: number; growthTracker: number };
 }
 
 export interface TrainEngine {

@@ -8,7 +8,7 @@ import type { ModelInventory } from '../hf/types';
 import { openCheckpoint } from '../safetensors/checkpoint';
 
 /** Bump when the emitted graphs change meaning: old cache folders are then ignored. */
-export const COMPILER_VERSION = 'peft-studio-graph-5';
+export const COMPILER_VERSION = 'peft-studio-graph-6';
 
 /** Written in each cache folder: the model folder its weight links came from (for pruning). */
 const SOURCE_FILE = 'source.json';

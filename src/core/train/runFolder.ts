@@ -28,6 +28,8 @@ export interface TrainerState {
   total_tokens: number;
   elapsed_s: number;
   last_loss: number | null;
+  /** fp16 runs: GradScaler's state (engineApi EngineState.lossScale). */
+  loss_scale?: { scale: number; growthTracker: number };
 }
 
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
@@ -203,7 +205,7 @@ export function loadCheckpoint(path: string): { runDir: string; checkpoint: Load
     expAvg.set(name, readTensorAsFloat32(m));
     expAvgSq.set(name, readTensorAsFloat32(v));
   }
-  return { runDir, checkpoint: { dir, trainer, state: { params, shapes, expAvg, expAvgSq, step: trainer.optimizer_step } } };
+  return { runDir, checkpoint: { dir, trainer, state: { params, shapes, expAvg, expAvgSq, step: trainer.optimizer_step, ...(trainer.loss_scale !== undefined ? { lossScale: trainer.loss_scale } : {}) } } };
 }
 
 /** The commit of the git repository holding `dir`, if any (git missing or no repo: undefined). */

@@ -88,13 +88,7 @@ export async function prepareRun(recipe: Recipe, deviceOverride: string | undefi
   if (targets.length === 0) {
     throw new InputError('no-targets', 'adapter_config.json targets no module of the model', { file: recipe.adapter_config });
   }
-  const maxPos = inventory.spec.maxPositionEmbeddings;
-  if (maxPos > 0 && recipe.dataset.max_length > maxPos) {
-    throw new InputError('max-length', `dataset.max_length ${recipe.dataset.max_length} exceeds the model's max_position_embeddings ${maxPos}`, {
-      file: recipe.file,
-    });
-  }
-  const tokenizer = await deps.loadTokenizer(modelDir);
+  const tokenizer = await loadDataTokenizer(modelDir, recipe, inventory, deps);
   const dataOpts = {
     maxLength: recipe.dataset.max_length,
     packing: recipe.dataset.packing,
@@ -111,6 +105,7 @@ export async function prepareRun(recipe: Recipe, deviceOverride: string | undefi
     evalData = loadDataset({ ...dataOpts, packing: false, file: recipe.dataset.eval });
     notes.push(...datasetNotes(evalData, recipe.dataset.max_length, 'eval'));
   }
+  checkSequenceLengths(recipe, inventory, [train, evalData], notes);
   const request = (deviceOverride ?? recipe.device) as DeviceRequest;
   if (!['auto', 'cpu', 'webgpu', 'cuda'].includes(request)) {
     throw new InputError('device', `unknown device "${request}"`, { hint: 'Use auto, cpu, webgpu or cuda' });
@@ -118,6 +113,41 @@ export async function prepareRun(recipe: Recipe, deviceOverride: string | undefi
   const choice = await deps.chooseDevice(request);
   if (recipe.training.fp16 && choice.device === 'cpu') notes.push({ level: 'warning', message: 'training.fp16 is ignored on the CPU (onnxruntime CPU computes in fp32)' });
   return { recipe, modelDir, inventory, loraConfig, targets, targetModules, tokenizer, train, eval: evalData, device: choice.device, deviceReason: choice.reason, notes };
+}
+
+/**
+ * max_length is a truncation limit, not a shape (as in HF/TRL): a max_length above max_position_embeddings is only a
+ * warning while every sequence fits; a longer sequence is an error (RoPE models would run but past their context).
+ */
+function checkSequenceLengths(recipe: Recipe, inventory: ModelInventory, sets: (LoadedDataset | null)[], notes: LogNote[]): void {
+  const maxPos = inventory.spec.maxPositionEmbeddings;
+  if (maxPos <= 0 || recipe.dataset.max_length <= maxPos) return;
+  const longest = sets.reduce((m, d) => d === null ? m : d.sequences.reduce((n, q) => Math.max(n, q.inputIds.length), m), 0);
+  if (longest > maxPos) {
+    throw new InputError('max-length', `a sequence has ${longest} tokens but the model's max_position_embeddings is ${maxPos} (dataset.max_length is ${recipe.dataset.max_length})`, {
+      file: recipe.file,
+      hint: `Set dataset.max_length to at most ${maxPos}`,
+    });
+  }
+  notes.push({ level: 'warning', message: `dataset.max_length ${recipe.dataset.max_length} exceeds the model's max_position_embeddings ${maxPos}; every sequence fits (longest ${longest} tokens)` });
+}
+
+/**
+ * The model's tokenizer. A model folder without tokenizer.json still trains `tokenized` data (HF's Trainer needs no
+ * tokenizer for input_ids): padding then uses config.json's pad/eos id, and a text format fails with the original error.
+ */
+async function loadDataTokenizer(modelDir: string, recipe: Recipe, inventory: ModelInventory, deps: TrainerDeps): Promise<DataTokenizer> {
+  try {
+    return await deps.loadTokenizer(modelDir);
+  } catch (e) {
+    const format = recipe.dataset.format;
+    if (!(e instanceof InputError && e.code === 'tokenizer.missing') || (format !== 'tokenized' && format !== 'auto')) throw e;
+    const { eosTokenId, padTokenId } = inventory.spec;
+    const needsTokenizer = (): never => {
+      throw e;
+    };
+    return { encode: needsTokenizer, applyChatTemplate: needsTokenizer, eosTokenId: Array.isArray(eosTokenId) ? (eosTokenId[0] ?? null) : eosTokenId, padTokenId };
+  }
 }
 
 /** Folder for compiled graphs: beside the runs, so hard links to a project-local model stay on one file system. */

@@ -151,7 +151,9 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
     });
     const checkpoint = async (): Promise<void> => {
       const state = await eng.getState();
-      lastGood = folder!.writeCheckpoint(state, trainerState(), adapterConfigJson);
+      // The engine's count and fp16 loss scale: a skipped fp16 step does not advance AdamW (GradScaler).
+      const saved = { ...trainerState(), optimizer_step: state.step, ...(state.lossScale !== undefined ? { loss_scale: state.lossScale } : {}) };
+      lastGood = folder!.writeCheckpoint(state, saved, adapterConfigJson);
       emit({ event: 'checkpoint', step, path: lastGood });
     };
     const evaluate = async (): Promise<void> => {
@@ -170,7 +172,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       const { batches } = nextStepBatches(stream, prep.train.sequences, plan);
       const lr = schedule.lrAt(next);
       const res = await eng.step(batches, lr, dropoutRng.nextUint32());
-      if (!Number.isFinite(res.loss) || !Number.isFinite(res.gradNorm)) {
+      if (!Number.isFinite(res.loss) || (res.skipped !== true && !Number.isFinite(res.gradNorm))) {
         const what = !Number.isFinite(res.loss) ? `the loss is ${res.loss}` : `the gradient norm is ${res.gradNorm}`;
         throw new InputError('non-finite', `training diverged at step ${next}: ${what} (lr ${lr})`, {
           hint: `Try a lower training.learning_rate, enable clipping with training.max_grad_norm (e.g. 1.0), and check the data${lastGood !== undefined ? `; the last good checkpoint is kept at ${lastGood}` : ''}`,
@@ -195,6 +197,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
           elapsed_s: round(now, 3),
           eta_s: round(perStep * (totalSteps - step), 1),
           rss_bytes: process.memoryUsage.rss(),
+          ...(res.lossScale !== undefined ? { loss_scale: res.lossScale, ...(res.skipped === true ? { skipped: true } : {}) } : {}),
         };
         emit(rec);
         window = { time: now, tokens: totalTokens };

@@ -1,18 +1,15 @@
-// The "PEFT Studio" dashboard webview view: sends the runs list and the selected run's data, forwards live
-// events, and answers the webview's requests. Posts nothing before the webview says `ready`.
+// The training dashboard's two homes, one host implementation (DashboardHost) for both: the "Dashboard" webview
+// view in the PEFT Studio side bar, and a wide editor-area panel (Open Training Dashboard) restored after reload.
 import * as vscode from 'vscode';
-import type { HostToWebview, RunView } from '../../shared/dashboard';
-import { isWebviewToHost, type WebviewToHost } from '../../shared/dashboard';
 import type { RunManager } from '../runManager';
 import type { RunsStore } from '../runsStore';
-import { dashboardHtml } from './html';
+import { DashboardHost, webviewOptions } from './dashboardHost';
 
-export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
+export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode.WebviewPanelSerializer, vscode.Disposable {
   static readonly viewType = 'peftStudio.dashboard';
-  private view: vscode.WebviewView | undefined;
-  private ready = false;
-  private queue: HostToWebview[] = [];
-  private selected: string | undefined;
+  static readonly panelType = 'peftStudio.dashboardPanel';
+  private readonly hosts = new Set<DashboardHost>();
+  private panel: { panel: vscode.WebviewPanel; host: DashboardHost } | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
@@ -21,115 +18,87 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     private readonly manager: RunManager,
   ) {
     this.disposables.push(
-      manager.onDidRunEvent((n) => {
-        if (n.record.event === 'start') {
-          // a run started from the editor: list it and show it
-          this.selected = n.dir;
-          this.post({ type: 'runs', runs: this.store.list() });
-          this.post({ type: 'select', dir: n.dir });
-        }
-        this.post({ type: 'event', dir: n.dir, record: n.record });
-      }),
-      store.onDidChange((uris) => this.onRunsChanged(uris)),
+      manager.onDidRunEvent((n) => { for (const h of this.hosts) h.runEvent(n.dir, n.record); }),
+      store.onDidChange((uris) => { for (const h of this.hosts) h.runsChanged(uris); }),
     );
   }
 
+  /** Registers the side view and the panel serializer; returns their disposables. */
+  register(): vscode.Disposable[] {
+    return [
+      vscode.window.registerWebviewViewProvider(DashboardViewProvider.viewType, this),
+      vscode.window.registerWebviewPanelSerializer(DashboardViewProvider.panelType, this),
+    ];
+  }
+
   resolveWebviewView(view: vscode.WebviewView): void {
-    this.view = view;
-    this.ready = false;
-    const webviewRoot = vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview');
-    view.webview.options = { enableScripts: true, localResourceRoots: [webviewRoot, vscode.Uri.joinPath(this.extensionUri, 'media')] };
-    view.webview.html = dashboardHtml(view.webview, this.extensionUri, (b, ...p) => vscode.Uri.joinPath(b, ...p));
-    view.webview.onDidReceiveMessage((m: unknown) => {
-      if (isWebviewToHost(m)) void this.onMessage(m);
-    }, undefined, this.disposables);
-    // Hidden webviews lose their document (no retainContextWhenHidden): queue until the reload says ready.
-    view.onDidChangeVisibility(() => {
-      if (!view.visible) this.ready = false;
-    }, undefined, this.disposables);
-    view.onDidDispose(() => {
-      this.view = undefined;
-      this.ready = false;
-    }, undefined, this.disposables);
+    const host = this.attach(view.webview, 'view');
+    view.onDidChangeVisibility(() => { if (!view.visible) host.hidden(); });
+    view.onDidDispose(() => this.detach(host));
   }
 
-  /** Reveals the view and selects `dir`. */
-  async show(dir?: string): Promise<void> {
-    if (dir !== undefined) {
-      this.selected = dir;
-      this.post({ type: 'select', dir });
-    }
-    await vscode.commands.executeCommand(`${DashboardViewProvider.viewType}.focus`);
+  /** Restores the panel after a window reload; the webview restores its own selection from getState. */
+  deserializeWebviewPanel(panel: vscode.WebviewPanel): Promise<void> {
+    this.adoptPanel(panel);
+    return Promise.resolve();
   }
 
-  /** Reveals the view with the chosen runs' loss curves overlaid. */
-  async compare(dirs: string[]): Promise<void> {
-    this.post({ type: 'compare', runs: dirs.map((d) => this.store.read(d)) });
+  /** Opens (or reveals) the wide dashboard panel and selects `dir` in it. */
+  show(dir?: string, opts: { preserveFocus?: boolean } = {}): Promise<void> {
+    const host = this.openPanel(opts.preserveFocus === true);
+    if (dir !== undefined) host.select(dir);
+    return Promise.resolve();
+  }
+
+  /** Reveals the side-bar view and selects `dir` in it. */
+  async showInSideBar(dir?: string): Promise<void> {
     await vscode.commands.executeCommand(`${DashboardViewProvider.viewType}.focus`);
+    if (dir !== undefined) for (const h of this.hosts) if (h.place === 'view') h.select(dir);
+  }
+
+  /** Opens the panel with the chosen runs' loss curves overlaid. */
+  compare(dirs: string[]): Promise<void> {
+    this.openPanel(false).compare(dirs);
+    return Promise.resolve();
   }
 
   dispose(): void {
+    this.panel?.panel.dispose();
+    for (const h of this.hosts) h.dispose();
+    this.hosts.clear();
     for (const d of this.disposables) d.dispose();
   }
 
-  private post(m: HostToWebview): void {
-    if (!this.ready || this.view === undefined) {
-      // Only the latest of each kind matters before ready; live events are rebuilt from the run on select.
-      if (m.type !== 'event') this.queue = [...this.queue.filter((q) => q.type !== m.type), m];
-      return;
+  private openPanel(preserveFocus: boolean): DashboardHost {
+    if (this.panel !== undefined) {
+      if (!this.panel.panel.visible) this.panel.panel.reveal(undefined, preserveFocus);
+      return this.panel.host;
     }
-    void this.view.webview.postMessage(m);
+    const panel = vscode.window.createWebviewPanel(DashboardViewProvider.panelType, 'Training Dashboard',
+      { viewColumn: vscode.ViewColumn.Active, preserveFocus }, webviewOptions(this.extensionUri));
+    return this.adoptPanel(panel);
   }
 
-  private async onMessage(m: WebviewToHost): Promise<void> {
-    switch (m.type) {
-      case 'ready': {
-        this.ready = true;
-        this.post({ type: 'runs', runs: this.store.list() });
-        const queued = this.queue.filter((q) => q.type !== 'runs');
-        this.queue = [];
-        for (const q of queued) this.post(q);
-        return;
-      }
-      case 'refresh':
-        this.store.refresh();
-        this.post({ type: 'runs', runs: this.store.list() });
-        if (this.selected !== undefined) this.sendRun(this.selected);
-        return;
-      case 'selectRun':
-        this.selected = m.dir;
-        this.sendRun(m.dir);
-        return;
-      case 'compareRuns':
-        this.post({ type: 'compare', runs: m.dirs.map((d) => this.store.read(d)) });
-        return;
-      case 'command':
-        await this.runCommand(m.command, m.dir);
-        return;
-    }
+  private adoptPanel(panel: vscode.WebviewPanel): DashboardHost {
+    panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'peft-studio.svg');
+    const host = this.attach(panel.webview, 'panel');
+    this.panel = { panel, host };
+    panel.onDidChangeViewState(() => { if (!panel.visible) host.hidden(); });
+    panel.onDidDispose(() => {
+      if (this.panel?.panel === panel) this.panel = undefined;
+      this.detach(host);
+    });
+    return host;
   }
 
-  private async runCommand(command: 'stop' | 'resume' | 'openAdapter' | 'train', dir: string | undefined): Promise<void> {
-    if (command === 'stop') await this.manager.stop(dir);
-    else if (command === 'resume') await vscode.commands.executeCommand('peftStudio.resume', dir);
-    else if (command === 'train') await vscode.commands.executeCommand('peftStudio.train');
-    else if (dir !== undefined) await vscode.commands.executeCommand('peftStudio.openAdapterFolder', dir);
+  private attach(webview: vscode.Webview, place: 'view' | 'panel'): DashboardHost {
+    const host = new DashboardHost(webview, place, this.extensionUri, this.store, this.manager);
+    this.hosts.add(host);
+    return host;
   }
 
-  private sendRun(dir: string): void {
-    let run: RunView;
-    try {
-      run = this.store.read(dir);
-    } catch {
-      return;
-    }
-    this.post({ type: 'run', run });
-  }
-
-  private onRunsChanged(uris: vscode.Uri[]): void {
-    this.post({ type: 'runs', runs: this.store.list() });
-    const sel = this.selected;
-    if (sel === undefined || this.manager.isLive(sel)) return;
-    if (uris.length === 0 || uris.some((u) => u.fsPath.startsWith(sel))) this.sendRun(sel);
+  private detach(host: DashboardHost): void {
+    host.dispose();
+    this.hosts.delete(host);
   }
 }

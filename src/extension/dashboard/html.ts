@@ -7,7 +7,10 @@ export function nonce(): string {
   return randomBytes(18).toString('base64').replace(/[+/=]/g, '');
 }
 
-export function dashboardHtml(webview: vscode.Webview, extensionUri: vscode.Uri, uriJoin: (base: vscode.Uri, ...p: string[]) => vscode.Uri): string {
+/** Where a dashboard is shown: the narrow side-bar view or a wide editor-area panel (styles differ a little). */
+export type DashboardPlace = 'view' | 'panel';
+
+export function dashboardHtml(webview: vscode.Webview, extensionUri: vscode.Uri, uriJoin: (base: vscode.Uri, ...p: string[]) => vscode.Uri, place: DashboardPlace = 'view'): string {
   const n = nonce();
   const script = webview.asWebviewUri(uriJoin(extensionUri, 'dist', 'webview', 'dashboard.js'));
   const style = webview.asWebviewUri(uriJoin(extensionUri, 'dist', 'webview', 'dashboard.css'));
@@ -29,7 +32,7 @@ export function dashboardHtml(webview: vscode.Webview, extensionUri: vscode.Uri,
 <link rel="stylesheet" href="${style.toString()}">
 <title>PEFT Studio Dashboard</title>
 </head>
-<body>
+<body data-place="${place}">
 <main id="app" aria-label="PEFT Studio training dashboard"></main>
 <script nonce="${n}" src="${script.toString()}"></script>
 </body>

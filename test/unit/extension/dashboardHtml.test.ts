@@ -28,6 +28,11 @@ describe('dashboard HTML', () => {
     assert.ok(html.includes('id="app"'));
   });
 
+  it('tells the webview where it is shown (side view or editor panel), for the layout', () => {
+    assert.match(dashboardHtml(webview, ext, join), /<body data-place="view">/);
+    assert.match(dashboardHtml(webview, ext, join, 'panel'), /<body data-place="panel">/);
+  });
+
   it('uses a new nonce each time', () => {
     const n = (h: string): string | undefined => /nonce-([A-Za-z0-9]+)/.exec(h)?.[1];
     assert.notEqual(n(dashboardHtml(webview, ext, join)), n(dashboardHtml(webview, ext, join)));

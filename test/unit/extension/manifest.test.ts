@@ -70,6 +70,17 @@ describe('extension manifest', () => {
     assert.ok(manifest.activationEvents.includes('onView:peftStudio.dashboard'));
   });
 
+  it('restores the dashboard panel after a reload, and leaves the side bar height to the dashboard', () => {
+    const src = fs.readFileSync(path.join(root, 'src/extension/dashboard/dashboardView.ts'), 'utf8');
+    const panelType = /static readonly panelType = '([\w.]+)'/.exec(src)?.[1];
+    assert.equal(panelType, 'peftStudio.dashboardPanel');
+    assert.match(src, /registerWebviewPanelSerializer\(DashboardViewProvider\.panelType/);
+    assert.ok(manifest.activationEvents.includes(`onWebviewPanel:${panelType}`), 'the serializer needs its activation event');
+    const runs = (c.views['peftStudio'] ?? []).find((v) => v.id === 'peftStudio.runs') as { visibility?: string } | undefined;
+    assert.equal(runs?.visibility, 'collapsed');
+    assert.ok(c.menus['view/title']?.some((m) => m.command === 'peftStudio.openDashboard' && m.when === 'view == peftStudio.dashboard'));
+  });
+
   it('declares the settings the extension reads', () => {
     const src = ['runManager.ts', 'runsStore.ts', 'cli.ts'].map((f) => fs.readFileSync(path.join(root, 'src/extension', f), 'utf8')).join('\n');
     const read = new Set([...src.matchAll(/get<\w+>\('(\w+)'/g)].map((m) => `peftStudio.${m[1]}`));

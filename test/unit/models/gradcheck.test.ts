@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { type Feed, GraphSession } from '../../../src/core/graph';
 import type { ModelInventory } from '../../../src/core/hf/types';
-import { INPUT, attentionBias, countLabelTokens, labelRows, positionIds } from '../../../src/core/models/feeds';
+import { INPUT, attentionBias, countLabelTokens, labelRows, positionFeed, positionIds } from '../../../src/core/models/feeds';
 import { type ModelGraphOptions, buildEvalGraph, buildGradGraph, gradName } from '../../../src/core/models/stepGraph';
 import type { Batch, LoraTarget } from '../../../src/core/train/engineApi';
 import { prepareGraphFolder } from '../../../src/core/train/graphCache';
@@ -16,7 +16,7 @@ function feedsOf(b: Batch, inv: ModelInventory): Record<string, Feed> {
   const { index, targets, weights } = labelRows(b, 1 / n, 'float64', inv.spec.vocabSize);
   return {
     [INPUT.inputIds]: { data: b.inputIds, dims: [b.batchSize, b.seqLen] },
-    [INPUT.positionIds]: { data: positionIds(b), dims: [b.batchSize, b.seqLen] },
+    [INPUT.positionIds]: positionFeed(b, inv.spec.family, 'float64'),
     [INPUT.attentionBias]: attentionBias(b, 'float64'),
     [INPUT.labelIndex]: index,
     [INPUT.targets]: targets,

@@ -33,7 +33,21 @@ export interface ParityCase {
   weightDecay: number;
   maxGradNorm: number;
   loggingSteps?: number;
+  /** Remove the tokenizer files: a model made with save_pretrained of the model alone (tokenized data needs none). */
+  noTokenizer?: boolean;
+  /** Write adapter_config.json as LoraConfig.save_pretrained does: every field, nulls and defaults included. */
+  fullDump?: boolean;
 }
+
+/** What PEFT 0.17's LoraConfig(...).save_pretrained() writes for fields left at their defaults (hand-copied). */
+const PEFT_SAVED_DEFAULTS = {
+  alpha_pattern: {}, auto_mapping: null, base_model_name_or_path: null, bias: 'none', corda_config: null, eva_config: null,
+  exclude_modules: null, fan_in_fan_out: false, inference_mode: false, init_lora_weights: true, layer_replication: null,
+  layers_pattern: null, layers_to_transform: null, loftq_config: {}, lora_bias: false, megatron_config: null,
+  megatron_core: 'megatron.core', modules_to_save: null, peft_type: 'LORA', peft_version: '0.17.1', qalora_group_size: 16,
+  rank_pattern: {}, revision: null, target_parameters: null, task_type: 'CAUSAL_LM', trainable_token_indices: null,
+  use_dora: false, use_qalora: false, use_rslora: false,
+};
 
 export interface Project {
   dir: string;
@@ -92,7 +106,11 @@ run_name: ${runName}
 export async function writeProject(dir: string, c: ParityCase, seed: number): Promise<Project> {
   const modelDir = path.join(dir, 'model');
   const inventory = await tinyModel(c.arch, modelDir, c.overrides);
-  const adapterConfig = { peft_type: 'LORA', task_type: 'CAUSAL_LM', r: c.r, lora_alpha: c.alpha, lora_dropout: 0.0, target_modules: c.targetModules, bias: 'none' };
+  if (c.noTokenizer === true) for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) fs.rmSync(path.join(modelDir, f));
+  const adapterConfig = {
+    ...(c.fullDump === true ? PEFT_SAVED_DEFAULTS : {}),
+    peft_type: 'LORA', task_type: 'CAUSAL_LM', r: c.r, lora_alpha: c.alpha, lora_dropout: 0.0, target_modules: c.targetModules, bias: 'none',
+  };
   fs.writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify(adapterConfig, null, 2));
   const mods = inventory.modules.filter((m) => (m.kind === 'linear' || m.kind === 'conv1d') && c.targetModules.some((t) => m.name === t || m.name.endsWith(`.${t}`)));
   const shapes = new Map<string, [number, number]>();

@@ -114,4 +114,47 @@ describe('dashboard webview (chromium)', function () {
     await page.click('#runs-list tbody tr[data-run-dir="/w/runs/run-b"]');
     assert.ok((await posted()).some((m) => m.type === 'selectRun' && m.dir === '/w/runs/run-b'));
   });
+
+  it('lays the charts out as a grid when wide and in one column when narrow; legends name the run', async () => {
+    await send({ type: 'select', dir: '/w/runs/run-a' });
+    await send({ type: 'run', run: runView('run-a', 40, 10) });
+    await page.waitForSelector('#run-detail[data-run-dir="/w/runs/run-a"] #loss-chart[data-points="44"]'); // smoothing 0 since the test above
+    assert.equal(await page.getAttribute('#loss-chart', 'data-legend'), 'run-a · train | run-a · eval');
+    assert.equal(await page.getAttribute('#lr-chart', 'data-legend'), 'run-a');
+    assert.equal(await page.getAttribute('#loss-chart', 'data-y-label'), 'cross-entropy loss (nats)');
+    assert.equal(await page.getAttribute('#memory-chart', 'data-y-label'), 'RSS (MiB)');
+    const boxes = (): Promise<Record<string, { left: number; top: number; right: number; bottom: number }>> => page.$$eval('.chart-panel', (els) =>
+      Object.fromEntries(els.map((e) => { const r = e.getBoundingClientRect(); return [e.id, { left: r.left, top: r.top, right: r.right, bottom: r.bottom }]; })));
+    await page.setViewportSize({ width: 1300, height: 800 });
+    await page.waitForTimeout(100);
+    let b = await boxes();
+    const loss = b['loss-chart-panel'];
+    const lr = b['lr-chart-panel'];
+    const grad = b['grad-norm-chart-panel'];
+    const mem = b['memory-chart-panel'];
+    assert.ok(loss !== undefined && lr !== undefined && grad !== undefined && mem !== undefined);
+    assert.ok(lr.left >= loss.right && grad.left >= lr.right, `wide: lr and grad norm right of the loss card ${JSON.stringify(b)}`);
+    assert.ok(Math.abs(lr.top - loss.top) < 1 && mem.bottom <= loss.bottom + 1, `wide: loss spans the two metric rows ${JSON.stringify(b)}`);
+    await page.setViewportSize({ width: 320, height: 1400 });
+    await page.waitForTimeout(100);
+    b = await boxes();
+    const ids = ['loss-chart-panel', 'lr-chart-panel', 'grad-norm-chart-panel', 'tokens-chart-panel', 'memory-chart-panel'];
+    for (let i = 1; i < ids.length; i++) {
+      const prev = b[ids[i - 1] ?? ''];
+      const cur = b[ids[i] ?? ''];
+      assert.ok(prev !== undefined && cur !== undefined && cur.top >= prev.bottom && Math.abs(cur.left - prev.left) < 1, `narrow: one column ${JSON.stringify(b)}`);
+    }
+    await page.setViewportSize({ width: 700, height: 1400 });
+  });
+
+  it('re-themes the charts live when VS Code switches the theme (body class and --vscode-* variables)', async () => {
+    const before = await page.getAttribute('#loss-chart', 'data-colors');
+    assert.match(before ?? '', /run-a · train=#3794ff/);
+    await page.evaluate(() => {
+      const d = (globalThis as unknown as { document: { body: { className: string; style: { setProperty(k: string, v: string): void } } } }).document;
+      d.body.style.setProperty('--vscode-charts-blue', '#1a85ff');
+      d.body.className = 'vscode-light';
+    });
+    await page.waitForFunction(() => ((globalThis as unknown as { document: { getElementById(id: string): { dataset: Record<string, string> } | null } }).document.getElementById('loss-chart')?.dataset['colors'] ?? '').includes('=#1a85ff'));
+  });
 });

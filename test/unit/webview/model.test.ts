@@ -38,19 +38,22 @@ describe('webview data shaping', () => {
     applyEvent(v, { event: 'eval', step: 3, eval_loss: 2.75 });
     const c = lossChart(v, 0.5);
     assert.equal(c.id, 'loss-chart');
-    assert.deepEqual(c.series.map((s) => [s.label, s.role, s.points.length]), [['train (raw)', 'raw', 3], ['train (smoothed)', 'smoothed', 3], ['eval', 'eval', 1]]);
+    assert.deepEqual(c.series.map((s) => [s.label, s.role, s.points.length]), [['r · train (raw)', 'raw', 3], ['r · train (smoothed)', 'smoothed', 3], ['r · eval', 'eval', 1]]);
     close(c.series[1]?.points.map((p) => p.y) ?? [], [4, 8 / 3, 2.5 / 0.875]);
     assert.deepEqual(c.series[1]?.points.map((p) => p.x), [1, 2, 3]);
     assert.deepEqual(c.series[2]?.points, [{ x: 3, y: 2.75 }]);
-    assert.deepEqual(lossChart(v, 0).series.map((s) => s.label), ['train', 'eval']);
+    assert.deepEqual(lossChart(v, 0).series.map((s) => s.label), ['r · train', 'r · eval']);
+    assert.equal(c.yLabel, 'cross-entropy loss (nats)');
+    assert.deepEqual(c.series.map((s) => s.legend !== false), [false, true, true], 'the raw line has no legend entry');
   });
 
   it('metric charts take their field from every step that has it', () => {
     const v = run([3, 2]);
     const mem = metricChart(v, 'rss_bytes');
     assert.equal(mem.id, 'memory-chart');
-    assert.equal(mem.yFormat, 'bytes');
-    assert.deepEqual(mem.series[0]?.points, [{ x: 1, y: 100 * 1048576 }, { x: 2, y: 101 * 1048576 }]);
+    assert.equal(mem.yLabel, 'RSS (MiB)');
+    assert.deepEqual(mem.series[0]?.points, [{ x: 1, y: 100 }, { x: 2, y: 101 }], 'plotted in MiB');
+    assert.equal(mem.series[0]?.label, v.name, 'the legend names the run');
     assert.deepEqual(metricChart(v, 'lr').series[0]?.points.map((p) => p.y), [1e-4, 1e-4]);
     const noRss = run([1]);
     delete noRss.steps[0]?.rss_bytes;

@@ -15,7 +15,7 @@ export interface Series {
   role: 'raw' | 'smoothed' | 'eval' | 'value';
   /** Index into the theme palette; raw and smoothed of one run share it. */
   colorIndex: number;
-  /** false = no legend entry (a run's eval points in Compare share its colour). */
+  /** false = no legend entry (a run's raw loss under its smoothed line; its eval points in Compare). */
   legend?: boolean;
 }
 
@@ -31,11 +31,14 @@ export interface ChartSpec {
 
 export type MetricName = 'lr' | 'grad_norm' | 'tokens_per_s' | 'rss_bytes';
 
-const METRICS: Record<MetricName, { id: string; title: string; yLabel: string; yFormat: 'value' | 'bytes' }> = {
-  lr: { id: 'lr-chart', title: 'Learning rate', yLabel: 'learning rate', yFormat: 'value' },
-  grad_norm: { id: 'grad-norm-chart', title: 'Gradient norm', yLabel: 'L2 norm (before clipping)', yFormat: 'value' },
-  tokens_per_s: { id: 'tokens-chart', title: 'Throughput', yLabel: 'tokens / s', yFormat: 'value' },
-  rss_bytes: { id: 'memory-chart', title: 'Memory (worker RSS)', yLabel: 'resident memory', yFormat: 'bytes' },
+const MIB = 1024 * 1024;
+
+/** Per metric: its chart, its y axis title with the unit, and the factor from the logged value to the plotted one. */
+const METRICS: Record<MetricName, { id: string; title: string; yLabel: string; yFormat: 'value' | 'bytes'; scale: number }> = {
+  lr: { id: 'lr-chart', title: 'Learning rate', yLabel: 'learning rate', yFormat: 'value', scale: 1 },
+  grad_norm: { id: 'grad-norm-chart', title: 'Gradient norm', yLabel: 'L2 norm (before clipping)', yFormat: 'value', scale: 1 },
+  tokens_per_s: { id: 'tokens-chart', title: 'Throughput', yLabel: 'tokens / s', yFormat: 'value', scale: 1 },
+  rss_bytes: { id: 'memory-chart', title: 'Memory (worker RSS)', yLabel: 'RSS (MiB)', yFormat: 'value', scale: 1 / MIB },
 };
 
 export const MAX_POINTS = 2000;
@@ -44,20 +47,21 @@ export function lossChart(run: RunView, smoothing: number, maxPoints = MAX_POINT
   const raw = run.steps.map((s) => ({ x: s.step, y: s.loss }));
   const smooth = emaSmooth(raw.map((p) => p.y), smoothing);
   const series: Series[] = [];
-  if (smoothing > 0) series.push({ label: 'train (raw)', points: downsample(raw, maxPoints), role: 'raw', colorIndex: 0 });
-  series.push({ label: smoothing > 0 ? 'train (smoothed)' : 'train', points: downsample(raw.map((p, i) => ({ x: p.x, y: smooth[i] ?? p.y })), maxPoints), role: 'smoothed', colorIndex: 0 });
-  if (run.evals.length > 0) series.push({ label: 'eval', points: run.evals.map((e) => ({ x: e.step, y: e.eval_loss })), role: 'eval', colorIndex: 1 });
+  const name = run.name;
+  if (smoothing > 0) series.push({ label: `${name} · train (raw)`, points: downsample(raw, maxPoints), role: 'raw', colorIndex: 0, legend: false });
+  series.push({ label: `${name} · train${smoothing > 0 ? ' (smoothed)' : ''}`, points: downsample(raw.map((p, i) => ({ x: p.x, y: smooth[i] ?? p.y })), maxPoints), role: 'smoothed', colorIndex: 0 });
+  if (run.evals.length > 0) series.push({ label: `${name} · eval`, points: run.evals.map((e) => ({ x: e.step, y: e.eval_loss })), role: 'eval', colorIndex: 1 });
   return { id: 'loss-chart', title: 'Loss', yLabel: 'cross-entropy loss (nats)', xLabel: 'step', series, yFormat: 'value' };
 }
 
 export function metricChart(run: RunView, metric: MetricName, maxPoints = MAX_POINTS): ChartSpec {
-  const m = METRICS[metric];
+  const { scale, ...m } = METRICS[metric];
   const points: Point[] = [];
   for (const s of run.steps) {
     const y = s[metric];
-    if (typeof y === 'number') points.push({ x: s.step, y });
+    if (typeof y === 'number') points.push({ x: s.step, y: y * scale });
   }
-  return { ...m, xLabel: 'step', series: [{ label: m.title, points: downsample(points, maxPoints), role: 'value', colorIndex: colorOf(metric) }] };
+  return { ...m, xLabel: 'step', series: [{ label: run.name, points: downsample(points, maxPoints), role: 'value', colorIndex: colorOf(metric) }] };
 }
 
 /** One smoothed train-loss line per run (plus its eval points), labelled by run name made unique. */

@@ -19,10 +19,14 @@ interface Theme {
 export function readTheme(): Theme {
   const css = getComputedStyle(document.body);
   const v = (name: string, fallback: string): string => css.getPropertyValue(name).trim() || fallback;
+  const foreground = v('--vscode-charts-foreground', v('--vscode-foreground', '#cccccc'));
+  // charts.lines is 50% grey in the default themes: strong for a grid under thin curves, so fainter except in high contrast
+  const highContrast = document.body.classList.contains('vscode-high-contrast') || document.body.classList.contains('vscode-high-contrast-light');
+  const lines = v('--vscode-charts-lines', 'rgba(128,128,128,0.5)');
   return {
     palette: PALETTE_VARS.map((name, i) => v(name, PALETTE_FALLBACK[i] ?? '#888888')),
-    foreground: v('--vscode-charts-foreground', v('--vscode-foreground', '#cccccc')),
-    grid: v('--vscode-charts-lines', 'rgba(128,128,128,0.25)'),
+    foreground,
+    grid: highContrast ? lines : withAlpha(foreground, 0.14),
     font: v('--vscode-font-family', 'sans-serif'),
   };
 }
@@ -45,7 +49,7 @@ type LineDataset = ChartDataset<'line', Point[]>;
 
 function dataset(s: Series, theme: Theme): LineDataset {
   const base = theme.palette[s.colorIndex % theme.palette.length] ?? '#888888';
-  const color = s.role === 'raw' ? withAlpha(base, 0.3) : base;
+  const color = s.role === 'raw' ? withAlpha(base, 0.22) : base;
   return {
     label: s.label,
     data: s.points,
@@ -61,20 +65,29 @@ function dataset(s: Series, theme: Theme): LineDataset {
   };
 }
 
+/** The drawn colour of each series, "label=colour;..." (a data attribute the tests read to see re-theming). */
+function datasetsColors(spec: ChartSpec, theme: Theme): string {
+  return spec.series.map((s) => `${s.label}=${theme.palette[s.colorIndex % theme.palette.length] ?? ''}`).join(';');
+}
+
 /** One chart panel: a heading, a fixed-height canvas box, and an empty-state line. */
 export class ChartPanel {
   readonly element: HTMLElement;
   private readonly canvas: HTMLCanvasElement;
+  private readonly header: HTMLElement;
   private readonly empty: HTMLElement;
   private chart: Chart<'line', Point[]> | undefined;
   private spec: ChartSpec | undefined;
 
   constructor(id: string, title: string) {
     this.element = document.createElement('section');
-    this.element.className = 'panel chart-panel';
+    this.element.className = 'panel chart-panel card';
     this.element.id = `${id}-panel`;
     const h = document.createElement('h3');
     h.textContent = title;
+    this.header = document.createElement('div');
+    this.header.className = 'card-header';
+    this.header.append(h);
     const box = document.createElement('div');
     box.className = 'chart-box';
     this.canvas = document.createElement('canvas');
@@ -85,8 +98,8 @@ export class ChartPanel {
     this.empty = document.createElement('p');
     this.empty.className = 'empty';
     this.empty.textContent = 'No data yet.';
-    box.append(this.canvas);
-    this.element.append(h, box, this.empty);
+    box.append(this.canvas, this.empty);
+    this.element.append(this.header, box);
   }
 
   update(spec: ChartSpec, theme: Theme): void {
@@ -94,6 +107,9 @@ export class ChartPanel {
     const points = spec.series.reduce((n, s) => n + s.points.length, 0);
     this.canvas.dataset['points'] = String(points);
     this.canvas.dataset['series'] = String(spec.series.length);
+    this.canvas.dataset['legend'] = spec.series.filter((s) => s.legend !== false).map((s) => s.label).join(' | ');
+    this.canvas.dataset['yLabel'] = spec.yLabel;
+    this.canvas.dataset['colors'] = datasetsColors(spec, theme);
     this.canvas.setAttribute('aria-label', `${spec.title}: ${spec.series.map((s) => `${s.label} (${s.points.length} points)`).join(', ')}`);
     this.empty.hidden = points > 0;
     const datasets = spec.series.map((s) => dataset(s, theme));
@@ -104,6 +120,11 @@ export class ChartPanel {
       this.chart.options = this.options(spec, theme);
       this.chart.update('none');
     }
+  }
+
+  /** Puts a control (the loss chart's smoothing slider) at the right of the card's heading. */
+  addControl(control: HTMLElement): void {
+    this.header.append(control);
   }
 
   /** Re-reads the theme (body class changed) and redraws. */
@@ -119,6 +140,7 @@ export class ChartPanel {
   private options(spec: ChartSpec, theme: Theme): NonNullable<Chart<'line', Point[]>['options']> {
     const tick = spec.yFormat === 'bytes' ? (v: number | string) => formatBytes(Number(v)) : (v: number | string) => formatValue(Number(v));
     const font = { family: theme.font, size: 11 };
+    const legendItems = spec.series.filter((s) => s.legend !== false).length;
     return {
       animation: false,
       responsive: true,
@@ -128,21 +150,24 @@ export class ChartPanel {
         x: {
           type: 'linear',
           title: { display: true, text: spec.xLabel, color: theme.foreground, font },
-          ticks: { color: theme.foreground, font, maxTicksLimit: 6, maxRotation: 0, autoSkip: true, precision: 0 },
+          ticks: { color: theme.foreground, font, maxTicksLimit: 8, maxRotation: 0, autoSkip: true, autoSkipPadding: 16, precision: 0 },
+          border: { color: theme.grid },
           grid: { color: theme.grid },
         },
         y: {
           type: 'linear',
           title: { display: true, text: spec.yLabel, color: theme.foreground, font },
-          ticks: { color: theme.foreground, font, maxTicksLimit: 5, callback: tick },
+          ticks: { color: theme.foreground, font, maxTicksLimit: 6, autoSkipPadding: 8, callback: tick },
+          border: { color: theme.grid },
           grid: { color: theme.grid },
         },
       },
       plugins: {
         legend: {
-          display: spec.series.filter((s) => s.legend !== false).length > 1,
-          position: 'bottom',
-          labels: { color: theme.foreground, font, boxWidth: 12, boxHeight: 2, filter: (item) => spec.series[item.datasetIndex ?? -1]?.legend !== false },
+          display: legendItems > 0,
+          position: 'top',
+          align: 'end',
+          labels: { color: theme.foreground, font, boxWidth: 14, boxHeight: 2, padding: 8, filter: (item) => spec.series[item.datasetIndex ?? -1]?.legend !== false },
         },
         tooltip: { callbacks: { label: (c) => `${c.dataset.label ?? ''}: ${tick(c.parsed.y ?? NaN)}`, title: (items) => `step ${items[0]?.parsed.x ?? ''}` } },
       },

@@ -1,0 +1,212 @@
+// The whole editor flow in a real VS Code, from the command palette only: New Adapter Project on a fixture model (its
+// folder prompts answered in the simple file dialog), a planted mistake in Problems, Train, Stop, Resume, and the wide
+// dashboard in the light and the dark theme (screenshots test-output/e2e/dashboard-light.png and dashboard-dark.png).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { REPO, goTo, openFile, waitForProblems } from './harness.mjs';
+
+const STEPS = 600;
+const EVAL_STEPS = 100;
+const RUN = 'palette-run';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function cli(...args) {
+  const script = `require(${JSON.stringify(path.join(REPO, 'dist', 'cli.js'))}).main(process.argv.slice(1)).then((c) => { process.exitCode = c; })`;
+  const r = spawnSync(process.execPath, ['-e', script, '--', ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`peft-studio ${args.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+/** A workspace with only the tiny llama fixture and an empty folder for the project. */
+export function workspace() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'peft-e2e-project-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true })); // run.mjs only removes the folders it made
+  cli('fixture', '--arch', 'llama', path.join(dir, 'models', 'tiny'));
+  mkdirSync(path.join(dir, 'my-adapter'));
+  return dir;
+}
+
+async function waitFor(predicate, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await predicate()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+async function runWhenAvailable(vscode, title, timeoutMs = 60_000) {
+  await waitFor(async () => (await vscode.paletteEntries(title)).some((e) => e.includes(title)), timeoutMs, `"${title}" in the palette`);
+  await vscode.runCommand(title);
+}
+
+const quickInput = (vscode) => vscode.page.locator('.quick-input-widget .quick-input-box input');
+const quickRow = (vscode, text) => vscode.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: text }).first();
+
+/**
+ * Answers showOpenDialog, which code-server shows as its simple file dialog: a quick input holding a path, listing that
+ * folder's subfolders, with the dialog's open label as its OK button. Types `folder`, waits for its listing (`shows`:
+ * the row labels, in order), clicks OK.
+ */
+async function answerFolderDialog(vscode, folder, shows, okLabel) {
+  const input = quickInput(vscode);
+  await input.waitFor({ state: 'visible', timeout: 15_000 });
+  const widget = vscode.page.locator('.quick-input-widget');
+  await widget.locator('.monaco-list-row').first().waitFor({ state: 'visible', timeout: 15_000 }); // the dialog has listed its start folder
+  await input.fill(`${folder}/`);
+  const rows = widget.locator('.quick-input-list .monaco-list-row');
+  await waitFor(async () => JSON.stringify((await rows.allInnerTexts()).map((t) => t.trim())) === JSON.stringify(shows), 15_000, `the dialog to list ${folder}`);
+  await widget.locator('.monaco-button').filter({ hasText: okLabel }).first().click();
+  await waitFor(async () => !(await widget.locator('.monaco-button').filter({ hasText: okLabel }).first().isVisible().catch(() => false)), 15_000, `the dialog to accept ${folder}`);
+}
+
+async function pickRow(vscode, text) {
+  const row = quickRow(vscode, text);
+  await row.waitFor({ state: 'visible', timeout: 15_000 });
+  await row.click();
+}
+
+/** The dashboard panel's frame, once it shows `selector`. */
+const dashboard = (vscode, selector = '#runs-list', timeoutMs = 30_000) => vscode.webviewFrame(`body[data-place="panel"] ${selector}`, timeoutMs);
+
+/** Preferences: Color Theme from the palette, the theme typed into its picker. */
+async function setColorTheme(vscode, theme) {
+  await vscode.runCommand('Preferences: Color Theme');
+  const input = quickInput(vscode);
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(theme);
+  const row = vscode.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: theme }).first();
+  await row.waitFor({ state: 'visible', timeout: 10_000 });
+  await row.click();
+  await input.waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+export const tests = [
+  {
+    name: 'New Adapter Project from the palette scaffolds a project on the fixture model and opens its files',
+    timeoutMs: 120_000,
+    async run(vscode, ws) {
+      const proj = path.join(ws, 'my-adapter');
+      await runWhenAvailable(vscode, 'PEFT: New Adapter Project');
+      await answerFolderDialog(vscode, proj, ['..'], 'Create Adapter Project Here'); // an empty folder
+      await pickRow(vscode, 'Local model folder');
+      await answerFolderDialog(vscode, path.join(ws, 'models', 'tiny'), ['..'], 'Use This Model Folder'); // files are not listed
+      await pickRow(vscode, 'instruct');
+      await vscode.page.locator('.tab.active').filter({ hasText: 'peft-train.yaml' }).first().waitFor({ timeout: 60_000 });
+      for (const f of ['adapter_config.json', 'peft-train.yaml', path.join('data', 'train.jsonl')]) {
+        if (!existsSync(path.join(proj, f))) throw new Error(`New Adapter Project did not write ${f}`);
+      }
+      const recipe = readFileSync(path.join(proj, 'peft-train.yaml'), 'utf8');
+      if (!recipe.includes(path.join(ws, 'models', 'tiny'))) throw new Error(`the recipe does not name the chosen model:\n${recipe}`);
+      await openFile(vscode, 'train.jsonl');
+      await openFile(vscode, 'adapter_config.json');
+      await vscode.screenshot('project-created');
+    },
+  },
+  {
+    name: 'a mistake typed into adapter_config.json shows in the Problems panel, and goes with the undo',
+    timeoutMs: 90_000,
+    async run(vscode, ws) {
+      const file = path.join(ws, 'my-adapter', 'adapter_config.json');
+      const lines = readFileSync(file, 'utf8').split('\n');
+      const line = lines.findIndex((l) => l.includes('"q_proj"')) + 1;
+      if (line === 0) throw new Error('the scaffolded adapter_config.json targets no q_proj');
+      await openFile(vscode, 'adapter_config.json');
+      await goTo(vscode, line, lines[line - 1].indexOf('q_proj"') + 1 + 'q_proj'.length);
+      await vscode.page.keyboard.type('x');
+      const planted = new RegExp(`^Error: Target module "q_projx" is not found in the base model \\(llama\\).* at line ${line}\\b`);
+      await waitForProblems(vscode, (rows) => rows.some((r) => planted.test(r)), 60_000);
+      await vscode.screenshot('project-problem');
+      await goTo(vscode, line, 1);
+      await vscode.page.keyboard.press('Control+Z');
+      await waitForProblems(vscode, (rows) => !rows.some((r) => r.includes('q_projx')), 30_000);
+      await vscode.runCommand('File: Save');
+    },
+  },
+  {
+    name: 'Train Adapter from the palette: the dashboard panel\'s loss chart grows live and its parameter table matches count',
+    timeoutMs: 150_000,
+    async run(vscode, ws) {
+      const proj = path.join(ws, 'my-adapter');
+      const recipe = path.join(proj, 'peft-train.yaml');
+      writeFileSync(recipe, readFileSync(recipe, 'utf8').replace(/max_steps: *-?\d+/, `max_steps: ${STEPS}`).replace(/eval_steps: *\d+/, `eval_steps: ${EVAL_STEPS}`)
+        .replace(/learning_rate: *\S+/, 'learning_rate: 1.0e-3').replace(/run_name: *\S+/, `run_name: ${RUN}`).replace(/device: *\S+/, 'device: cpu'));
+      await openFile(vscode, 'peft-train.yaml');
+      await runWhenAvailable(vscode, 'PEFT: Train Adapter');
+      const runDir = path.join(proj, 'runs', RUN);
+      const frame = await dashboard(vscode, `#run-detail[data-run-dir="${runDir}"]`, 60_000);
+      const seen = [];
+      await waitFor(async () => {
+        const running = await frame.locator(`#run-detail[data-status="running"]`).count() > 0;
+        const n = Number(await frame.locator('#loss-chart').getAttribute('data-points'));
+        if (running && n > 0 && n !== seen[seen.length - 1]) seen.push(n);
+        return seen.length >= 4;
+      }, 60_000, 'the loss chart to receive points while the run trains');
+      for (let i = 1; i < seen.length; i++) if (!(seen[i] > seen[i - 1])) throw new Error(`data-points did not grow: ${seen.join(', ')}`);
+      const expected = JSON.parse(cli('count', path.join(proj, 'adapter_config.json'), '--json'));
+      const table = frame.locator('#param-table');
+      const shown = [Number(await table.getAttribute('data-trainable')), Number(await table.getAttribute('data-total'))];
+      if (shown[0] !== expected.trainable || shown[1] !== expected.total) throw new Error(`parameter table ${shown.join('/')} vs count ${expected.trainable}/${expected.total}`);
+      console.log(`    loss chart points seen while training: ${seen.join(' → ')}; params ${shown.join(' / ')}`);
+    },
+  },
+  {
+    name: 'Stop Training and Resume Training from the palette: the run continues from its checkpoint to the end',
+    timeoutMs: 240_000,
+    async run(vscode, ws) {
+      const runDir = path.join(ws, 'my-adapter', 'runs', RUN);
+      if (!existsSync(runDir)) throw new Error(`no run folder ${runDir}: the Train test failed`);
+      await vscode.runCommand('PEFT: Stop Training');
+      const stopped = await vscode.waitForNotification(new RegExp(`${RUN}: stopped · step \\d+/${STEPS}`), 90_000);
+      const at = Number(/step (\d+)\//.exec(stopped)?.[1]);
+      if (!(at > 0 && at < STEPS)) throw new Error(`stopped at step ${at}`);
+      if (!existsSync(path.join(runDir, 'checkpoints', `step-${at}`))) throw new Error(`no checkpoint step-${at} after the stop`);
+      await vscode.runCommand('Notifications: Clear All Notifications').catch(() => {});
+      await runWhenAvailable(vscode, 'PEFT: Resume Training');
+      await pickRow(vscode, RUN);
+      await vscode.waitForNotification(new RegExp(`${RUN}: done · step ${STEPS}/${STEPS}`), 200_000);
+      const frame = await dashboard(vscode, `#run-detail[data-run-dir="${runDir}"][data-status="completed"]`, 30_000);
+      const step = await frame.locator('[data-stat="step"] dd').innerText();
+      if (step !== `${STEPS} / ${STEPS}`) throw new Error(`dashboard step: ${step}`);
+      const records = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const resumed = records.filter((r) => r.event === 'start' && r.resumed_from_step !== undefined);
+      if (resumed.length !== 1 || resumed[0].resumed_from_step !== at) throw new Error(`start records after the resume: ${JSON.stringify(resumed.map((r) => r.resumed_from_step))} (stopped at ${at})`);
+      const steps = records.filter((r) => r.event === 'step' && r.step > at).map((r) => r.step);
+      if (steps[0] !== at + 1 || steps[steps.length - 1] !== STEPS) throw new Error(`resumed steps ran ${steps[0]}..${steps[steps.length - 1]}`);
+      console.log(`    stopped at step ${at}, resumed to ${STEPS}`);
+    },
+  },
+  {
+    name: 'the wide dashboard in the light and the dark theme (screenshots), re-themed live',
+    timeoutMs: 120_000,
+    async run(vscode, ws) {
+      const runDir = path.join(ws, 'my-adapter', 'runs', RUN);
+      await vscode.runCommand('Notifications: Clear All Notifications').catch(() => {});
+      await vscode.runCommand('View: Hide Panel').catch(() => {});
+      await vscode.runCommand('View: Close Primary Side Bar').catch(() => {});
+      await runWhenAvailable(vscode, 'PEFT: Open Training Dashboard');
+      const frame = await dashboard(vscode, `#run-detail[data-run-dir="${runDir}"][data-status="completed"]`, 30_000);
+      const colors = {};
+      for (const [theme, kind] of [['Default Light Modern', 'vscode-light'], ['Default Dark Modern', 'vscode-dark']]) {
+        await setColorTheme(vscode, theme);
+        await frame.locator(`body.${kind}`).waitFor({ timeout: 30_000 });
+        await sleep(1000);
+        colors[kind] = await frame.locator('#loss-chart').getAttribute('data-colors');
+        await vscode.page.mouse.move(5, 880);
+        await vscode.screenshot(`dashboard-${kind.replace('vscode-', '')}`);
+      }
+      if (colors['vscode-light'] === colors['vscode-dark']) throw new Error(`the chart colours did not follow the theme: ${colors['vscode-light']}`);
+      const wide = await frame.locator('body').evaluate(() => {
+        const r = (id) => document.getElementById(id)?.getBoundingClientRect();
+        const loss = r('loss-chart-panel');
+        const lr = r('lr-chart-panel');
+        const mem = r('memory-chart-panel');
+        return { width: window.innerWidth, height: window.innerHeight, lossRight: loss?.right ?? 0, lrLeft: lr?.left ?? 0, memBottom: mem?.bottom ?? Infinity };
+      });
+      if (!(wide.lrLeft >= wide.lossRight)) throw new Error(`not laid out as a grid: ${JSON.stringify(wide)}`);
+      if (!(wide.memBottom <= wide.height)) throw new Error(`charts below the fold: ${JSON.stringify(wide)}`);
+    },
+  },
+];
