@@ -1,5 +1,5 @@
-// The dashboard and Runs view in a real VS Code: a workspace with finished run folders on disk (as after a
-// reload) shows them in the Runs tree and the dashboard webview with their loss curve and parameter table.
+// The dashboard and Runs view in a real VS Code: a workspace with finished run folders on disk (as after a reload)
+// shows them in the Runs tree and the dashboard (editor panel, restored on reload, and side view) with curves and tables.
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -89,7 +89,8 @@ export const tests = [
     name: 'the dashboard panel comes back after a window reload, with its selected run',
     timeoutMs: 90_000,
     async run(vscode, ws) {
-      await vscode.page.reload();
+      await vscode.runCommand('Developer: Reload Window'); // shuts the workbench down properly: its editors are saved and restored
+      await vscode.page.waitForEvent('load', { timeout: 60_000 }).catch(() => {});
       await vscode.page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
       const frame = await vscode.webviewFrame(`body[data-place="panel"] #run-detail[data-run-dir="${path.join(ws, 'runs', 'first-run')}"]`, 60_000);
       await frame.locator(`#loss-chart[data-points="${2 * STEPS + 3}"]`).waitFor({ timeout: 30_000 });
@@ -98,16 +99,15 @@ export const tests = [
   {
     name: 'the side-bar view is the same dashboard in one column, with the Runs tree collapsed below it',
     timeoutMs: 60_000,
-    async run(vscode, ws) {
+    async run(vscode) {
       await vscode.runCommand('PEFT Studio: Focus on Dashboard View');
       const frame = await vscode.webviewFrame('body[data-place="view"] #runs-list[data-count="2"]', 60_000);
       await frame.locator(`#run-detail[data-run-dir]`).waitFor({ timeout: 30_000 });
       const [loss, lr] = await Promise.all(['#loss-chart-panel', '#lr-chart-panel'].map((s) => frame.locator(s).boundingBox()));
       if (loss === null || lr === null || !(lr.y >= loss.y + loss.height) || Math.abs(lr.x - loss.x) > 1) throw new Error(`side view not one column: ${JSON.stringify({ loss, lr })}`);
-      const lossTop = await vscode.page.locator('.pane-header').filter({ hasText: 'Runs' }).first().boundingBox();
-      if (lossTop === null || lossTop.y < 600) throw new Error(`the Runs tree takes the side bar: its header is at y=${lossTop?.y}`);
+      const runsHeader = await vscode.page.locator('.pane-header').filter({ hasText: 'Runs' }).first().boundingBox();
+      if (runsHeader === null || runsHeader.y < 600) throw new Error(`the Runs tree takes the side bar: its header is at y=${runsHeader?.y}`);
       await vscode.screenshot('dashboard-side');
-      void ws;
     },
   },
   {

@@ -126,7 +126,7 @@ export const tests = [
     },
   },
   {
-    name: 'Train Adapter from the palette: the dashboard panel\'s loss chart grows live and its parameter table matches count',
+    name: 'Train Adapter from the palette: the panel\'s loss chart grows live and its parameter table matches count',
     timeoutMs: 150_000,
     async run(vscode, ws) {
       const proj = path.join(ws, 'my-adapter');
@@ -179,7 +179,7 @@ export const tests = [
     },
   },
   {
-    name: 'the wide dashboard in the light and the dark theme (screenshots), re-themed live',
+    name: 'the wide panel in the light and the dark theme (screenshots), re-themed live',
     timeoutMs: 120_000,
     async run(vscode, ws) {
       const runDir = path.join(ws, 'my-adapter', 'runs', RUN);

@@ -46,7 +46,7 @@ export function usePrepacking(inventory: EngineOptions['inventory']): boolean {
   return bytes <= 2 ** 30 && bytes <= os.totalmem() * 0.1;
 }
 
-/** ORT session options: all cores, full graph optimisation, prepacking per `usePrepacking`. */
+/** ORT session options: all cores, full graph optimisation, no memory pattern, prepacking per `usePrepacking`. */
 export function sessionOptions(
   opts: Pick<EngineOptions, 'device' | 'threads' | 'inventory'>,
   outputLocations: Record<string, ort.Tensor.DataLocation> = {},
@@ -58,6 +58,10 @@ export function sessionOptions(
     intraOpNumThreads: opts.threads ?? os.availableParallelism(),
     interOpNumThreads: 1,
     executionMode: 'sequential',
+    // ORT's memory pattern allocates the whole activation plan as one block from the second run on while its
+    // arena keeps the first run's chunks: activations held twice (bench/train.bench.ts: peak 1508 → 941 MiB on
+    // the 32M bench model with it off, at the same tokens/s). WebGPU turns it off by itself.
+    enableMemPattern: false,
     logSeverityLevel: 3,
     extra: { session: { disable_prepacking: usePrepacking(opts.inventory) ? '0' : '1' } },
   };
