@@ -50,12 +50,6 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     return Promise.resolve();
   }
 
-  /** Reveals the side-bar view and selects `dir` in it. */
-  async showInSideBar(dir?: string): Promise<void> {
-    await vscode.commands.executeCommand(`${DashboardViewProvider.viewType}.focus`);
-    if (dir !== undefined) for (const h of this.hosts) if (h.place === 'view') h.select(dir);
-  }
-
   /** Opens the panel with the chosen runs' loss curves overlaid. */
   compare(dirs: string[]): Promise<void> {
     this.openPanel(false).compare(dirs);
@@ -71,11 +65,13 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
 
   private openPanel(preserveFocus: boolean): DashboardHost {
     if (this.panel !== undefined) {
-      if (!this.panel.panel.visible) this.panel.panel.reveal(undefined, preserveFocus);
+      if (!this.panel.panel.visible) this.panel.panel.reveal(this.panel.panel.viewColumn, preserveFocus);
       return this.panel.host;
     }
+    // The panel keeps its document while hidden behind other editors: live charts keep their points, and revealing a
+    // discarded webview from the extension left it blank in VS Code 1.100 (web); the side view reloads (getState).
     const panel = vscode.window.createWebviewPanel(DashboardViewProvider.panelType, 'Training Dashboard',
-      { viewColumn: vscode.ViewColumn.Active, preserveFocus }, webviewOptions(this.extensionUri));
+      { viewColumn: vscode.ViewColumn.Active, preserveFocus }, { ...webviewOptions(this.extensionUri), retainContextWhenHidden: true });
     return this.adoptPanel(panel);
   }
 
@@ -83,7 +79,6 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'peft-studio.svg');
     const host = this.attach(panel.webview, 'panel');
     this.panel = { panel, host };
-    panel.onDidChangeViewState(() => { if (!panel.visible) host.hidden(); });
     panel.onDidDispose(() => {
       if (this.panel?.panel === panel) this.panel = undefined;
       this.detach(host);
