@@ -7,6 +7,7 @@ import { resolveTargets } from '../peft/resolve';
 import { chooseDevice, runtimeProbes } from '../runtime/device';
 import type { DataTokenizer } from './data/formats';
 import { createEngine } from './engine';
+import { availableHostMemory } from '../memory/fit';
 import type { TrainerDeps } from './setup';
 
 /** The data pipeline's view of an HF tokenizer. */
@@ -29,4 +30,5 @@ export const defaultDeps: TrainerDeps = {
   loadTokenizer: async (dir) => dataTokenizer(await loadTokenizer(dir)),
   chooseDevice: (request) => chooseDevice(request, runtimeProbes),
   createEngine,
+  availableMemory: availableHostMemory,
 };

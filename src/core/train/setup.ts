@@ -23,6 +23,8 @@ export interface TrainerDeps {
   loadTokenizer(dir: string): Promise<DataTokenizer>;
   chooseDevice(request: DeviceRequest): Promise<{ device: DeviceName; reason: string }>;
   createEngine(opts: EngineOptions): Promise<TrainEngine>;
+  /** Host memory the run may use, in bytes (MemAvailable); checked against the estimate on the CPU. */
+  availableMemory(): number;
 }
 
 export interface LogNote {

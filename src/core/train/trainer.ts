@@ -1,7 +1,8 @@
 // The training loop, one code path for the CLI and the worker: prepare the run, initialise or load LoRA,
 // step the engine with the schedule's lr, log/eval/checkpoint, resume exactly, stop cleanly, fail loudly on NaN.
 import { InputError, errorMessage } from '../errors';
-import { estimateMemory } from '../memory/estimate';
+import { estimateMemory, type MemoryEstimate } from '../memory/estimate';
+import { checkMemoryFits } from '../memory/fit';
 import { serializeAdapterConfig } from '../peft/save';
 import { Rng } from '../util/random';
 import type { DoneEvent, RunEvent, RunInfo, StepEvent } from '../../shared/protocol';
@@ -65,6 +66,11 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
         hint: 'An exact resume needs the same data, max_length and packing; start a new run instead',
       });
     }
+    const estimate = estimateRun(prep, recipe.training.per_device_train_batch_size);
+    if (estimate !== null && prep.device === 'cpu' && process.env['PEFT_STUDIO_SKIP_MEMORY_CHECK'] !== '1') {
+      const verdict = checkMemoryFits(estimate, deps.availableMemory());
+      if (verdict.level === 'warning') prep.notes.push({ level: 'warning', message: verdict.message });
+    }
     runDir ??= createRunDir(recipe.output_dir, recipe.run_name);
     folder = new RunFolder(runDir);
     const spec = prep.inventory.spec;
@@ -120,7 +126,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       base_model: recipe.base_model,
       max_steps: totalSteps,
       modules: moduleCounts(prep.targets),
-      ...memoryEstimate(prep, microBatch),
+      ...(estimate !== null ? { memory_estimate_bytes: estimate.totalBytes } : {}),
       ...(resumed !== null ? { resumed_from_step: resumed.trainer.global_step } : {}),
       time: startedAt,
     });
@@ -234,21 +240,21 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
 }
 
 /** The estimator's peak for this run's shapes (longest sequence, micro-batch), when it can tell. */
-function memoryEstimate(prep: PreparedRun, microBatch: number): { memory_estimate_bytes?: number } {
+function estimateRun(prep: PreparedRun, microBatch: number): MemoryEstimate | null {
   try {
     const seqLen = prep.train.sequences.reduce((m, q) => Math.max(m, q.inputIds.length), 1);
-    const e = estimateMemory(prep.inventory, prep.targets, {
+    return estimateMemory(prep.inventory, prep.targets, {
       batchSize: microBatch,
       seqLen,
       device: prep.device,
-      precision: 'fp32',
+      precision: prep.recipe.training.fp16 && prep.device !== 'cpu' ? 'fp16' : 'fp32',
       gradAccum: prep.recipe.training.gradient_accumulation_steps,
       loraDropout: prep.loraConfig.lora_dropout,
       withEval: prep.eval !== null,
     });
-    return { memory_estimate_bytes: e.totalBytes };
   } catch {
-    return {};
+    // The estimate is advice: a model shape it does not know must not stop training.
+    return null;
   }
 }
 

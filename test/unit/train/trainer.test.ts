@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeProject, recipe } from './project';
 import { runTraining, TrainingFailed } from '../../../src/core/train/trainer';
+import { defaultDeps } from '../../../src/core/train/deps';
 import { readSafetensorsHeader, readTensorAsFloat32 } from '../../../src/core/safetensors/read';
 import type { DoneEvent, RunEvent, RunInfo, StepEvent } from '../../../src/shared/protocol';
 
@@ -174,5 +175,28 @@ describe('trainer (real runs on a tiny Llama fixture)', function () {
   it('bad input fails before a run folder exists, and an existing run folder is not overwritten', async () => {
     await assert.rejects(train('badkey', recipe({ training: '  max_step: 3\n' })), /unknown key "training.max_step"\. Did you mean "max_steps"\?/);
     await assert.rejects(train('again', recipe({ top: 'run_name: fall\n' })), /run folder already exists/);
+  });
+
+  it('refuses a run whose estimated peak exceeds the available memory, before a run folder exists', async () => {
+    const file = join(proj, 'oom.yaml');
+    writeFileSync(file, recipe({ training: '  max_steps: 2\n', top: 'run_name: oom\n' }));
+    const deps = { ...defaultDeps, availableMemory: () => 64 * 2 ** 20 };
+    await assert.rejects(runTraining({ configFile: file, deps, onEvent: () => undefined }), (e: unknown) => {
+      assert.ok(e instanceof Error);
+      assert.match(e.message, /this run needs about [\d.]+ MiB but only 64.0 MiB of memory is available \(largest parts: onnxruntime session/);
+      assert.match(e.message, /per_device_train_batch_size/);
+      return true;
+    });
+    assert.equal(existsSync(join(proj, 'runs', 'oom')), false);
+    // The same recipe with plenty of memory reports its estimate; with 10% to spare it warns and goes ahead.
+    const probe: RunEvent[] = [];
+    await runTraining({ configFile: file, onEvent: (e) => probe.push(e) });
+    const start = probe[0]!;
+    assert.ok(start.event === 'start' && start.memory_estimate_bytes !== undefined && start.memory_estimate_bytes > 64 * 2 ** 20);
+    const estimate = start.memory_estimate_bytes;
+    writeFileSync(file, recipe({ training: '  max_steps: 2\n', top: 'run_name: oom-tight\n' }));
+    const events: RunEvent[] = [];
+    await runTraining({ configFile: file, deps: { ...defaultDeps, availableMemory: () => estimate * 1.1 }, onEvent: (e) => events.push(e) });
+    assert.ok(events.some((e) => e.event === 'log' && e.level === 'warning' && /this run needs about .*, 91% of the/.test(e.message)));
   });
 });
