@@ -25,6 +25,8 @@ export interface TrainerState {
   seed: number;
   /** Optimizer steps taken (AdamW bias correction). */
   optimizer_step: number;
+  /** LR-scheduler steps taken (fp16 steps skipped by the loss scaler do not count); absent in older checkpoints. */
+  scheduler_step?: number;
   total_tokens: number;
   elapsed_s: number;
   last_loss: number | null;

@@ -142,6 +142,9 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
     const elapsed = (): number => elapsedBefore + (performance.now() - t0) / 1000;
     let window = { time: elapsed(), tokens: totalTokens };
     let step = ts?.global_step ?? 0;
+    // Steps the LR scheduler has taken: as the HF Trainer, a step that the fp16 loss scaler skipped does not
+    // advance the schedule (`if not optimizer_step_was_skipped: lr_scheduler.step()`); equal to `step` in fp32.
+    let scheduled = ts?.scheduler_step ?? ts?.global_step ?? 0;
     const trainerState = (): TrainerState => ({
       format_version: 1,
       global_step: step,
@@ -151,6 +154,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       rng: dropoutRng.getState(),
       seed: t.seed,
       optimizer_step: step,
+      scheduler_step: scheduled,
       total_tokens: totalTokens,
       elapsed_s: elapsed(),
       last_loss: lastLoss,
@@ -176,7 +180,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       const next = step + 1;
       currentStep = next;
       const { batches } = nextStepBatches(stream, prep.train.sequences, plan);
-      const lr = schedule.lrAt(next);
+      const lr = schedule.lrAt(scheduled + 1);
       const res = await eng.step(batches, lr, dropoutRng.nextUint32());
       if (!Number.isFinite(res.loss) || (res.skipped !== true && !Number.isFinite(res.gradNorm))) {
         const what = !Number.isFinite(res.loss) ? `the loss is ${res.loss}` : `the gradient norm is ${res.gradNorm}`;
@@ -185,6 +189,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
         });
       }
       step = next;
+      if (res.skipped !== true) scheduled++;
       lastLoss = res.loss;
       totalTokens += res.inputTokens;
       if (step % t.logging_steps === 0 || step === totalSteps) {

@@ -177,6 +177,29 @@ describe('trainer (real runs on a tiny Llama fixture)', function () {
     await assert.rejects(train('again', recipe({ top: 'run_name: fall\n' })), /run folder already exists/);
   });
 
+  it('does not advance the LR schedule on a step the fp16 loss scaler skipped (HF Trainer semantics)', async () => {
+    // The real engine, with its result for step 2 reported as skipped, as an fp16 overflow would (the overflow
+    // itself is exercised on WebGPU in test/slow/webgpu/engineGpu.test.ts).
+    const deps = {
+      ...defaultDeps,
+      createEngine: async (o: Parameters<typeof defaultDeps.createEngine>[0]) => {
+        const eng = await defaultDeps.createEngine(o);
+        let n = 0;
+        const step = eng.step.bind(eng);
+        eng.step = async (...a: Parameters<typeof eng.step>) => ({ ...(await step(...a)), ...(++n === 2 ? { skipped: true, lossScale: 32768 } : { lossScale: 65536 }) });
+        return eng;
+      },
+    };
+    const file = join(proj, 'skip.yaml');
+    writeFileSync(file, recipe({ lr: '1.0e-2', warmup: 0, training: '  max_steps: 4\n', top: 'run_name: skip\n' }));
+    const events: RunEvent[] = [];
+    await runTraining({ configFile: file, deps, onEvent: (e) => events.push(e) });
+    const s = steps(events);
+    assert.deepEqual(s.map((e) => e.skipped === true), [false, true, false, false]);
+    // linear over 4 steps without warmup: lr_k = 1e-2 · (1 − (k−1)/4) for scheduler step k; step 3 reuses step 2's.
+    assert.deepEqual(s.map((e) => e.lr), [1e-2, 0.75e-2, 0.75e-2, 0.5e-2]);
+  });
+
   it('refuses a run whose estimated peak exceeds the available memory, before a run folder exists', async () => {
     const file = join(proj, 'oom.yaml');
     writeFileSync(file, recipe({ training: '  max_steps: 2\n', top: 'run_name: oom\n' }));
