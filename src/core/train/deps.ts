@@ -21,7 +21,7 @@ export function dataTokenizer(t: HfTokenizer): DataTokenizer {
 }
 
 export const defaultDeps: TrainerDeps = {
-  resolveModel: (pathOrId, signal) => resolveModel(pathOrId, signal !== undefined ? { signal } : {}),
+  resolveModel: (pathOrId, signal, onProgress) => resolveModel(pathOrId, { ...(signal !== undefined ? { signal } : {}), ...(onProgress !== undefined ? { onProgress } : {}) }),
   loadModel,
   resolveTargets: (config, inventory) => {
     const r = resolveTargets(config, inventory);

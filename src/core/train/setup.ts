@@ -13,7 +13,7 @@ import { parseRecipe, type Recipe } from './recipe';
 
 export interface TrainerDeps {
   /** Local folder of a model given as a folder or a hub id (downloads when needed). */
-  resolveModel(pathOrId: string, signal?: AbortSignal): Promise<string>;
+  resolveModel(pathOrId: string, signal?: AbortSignal, onProgress?: (p: DownloadProgress) => void): Promise<string>;
   loadModel(dir: string): ModelInventory;
   /**
    * PEFT's matching rules: the adapted modules with r, alpha and scaling, and target_modules as PEFT saves it
@@ -67,9 +67,22 @@ export function readLoraConfig(file: string, warnings: LoraConfigWarning[]): Lor
   return parseLoraConfig(json, file, { warnings });
 }
 
-export async function prepareRun(recipe: Recipe, deviceOverride: string | undefined, deps: TrainerDeps, signal?: AbortSignal): Promise<PreparedRun> {
+/** A hub download's progress, as resolveModel reports it (bytes of `file` so far, of `total` when known). */
+export interface DownloadProgress {
+  file: string;
+  bytes: number;
+  total: number | null;
+}
+
+export async function prepareRun(
+  recipe: Recipe,
+  deviceOverride: string | undefined,
+  deps: TrainerDeps,
+  signal?: AbortSignal,
+  onDownload?: (p: DownloadProgress) => void,
+): Promise<PreparedRun> {
   const notes: LogNote[] = [];
-  const modelDir = await deps.resolveModel(recipe.base_model, signal);
+  const modelDir = await deps.resolveModel(recipe.base_model, signal, onDownload);
   const inventory = deps.loadModel(modelDir);
   const warnings: LoraConfigWarning[] = [];
   const loraConfig = readLoraConfig(recipe.adapter_config, warnings);

@@ -13,7 +13,7 @@ import type { EngineState, TrainEngine } from './engineApi';
 import { initLoraParams, loadAdapterParams } from './loraInit';
 import { createRunDir, gitCommit, loadCheckpoint, RunFolder, type LoadedCheckpoint, type TrainerState } from './runFolder';
 import { LrSchedule } from './schedule';
-import { configDir, graphCacheDir, moduleCounts, prepareRun, readRecipeFile, type PreparedRun, type TrainerDeps } from './setup';
+import { configDir, graphCacheDir, moduleCounts, prepareRun, readRecipeFile, type DownloadProgress, type PreparedRun, type TrainerDeps } from './setup';
 
 export interface RunTrainingOptions {
   configFile: string;
@@ -58,7 +58,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       lastGood = resumed.dir;
     }
     // Everything that can be wrong with the inputs fails here, before a run folder exists.
-    const prep = await prepareRun(recipe, opts.device, deps, opts.signal);
+    const prep = await prepareRun(recipe, opts.device, deps, opts.signal, downloadReporter(recipe.base_model, emit));
     const seen = resumed?.trainer.data.order.length;
     if (seen !== undefined && seen !== prep.train.sequences.length) {
       throw new InputError('resume-data-changed', `the training data changed since the checkpoint (${seen} sequences then, ${prep.train.sequences.length} now)`, {
@@ -303,4 +303,23 @@ async function evalLoss(engine: TrainEngine, prep: PreparedRun, batchSize: numbe
     count += r.labelTokens;
   }
   return count > 0 ? sum / count : Number.NaN;
+}
+
+/**
+ * Turns hub download progress into `log` events (before a run folder exists they reach the CLI and the editor
+ * only): one when a file starts, then at most one every 2 s, and one when it completes.
+ */
+export function downloadReporter(model: string, emit: (e: RunEvent) => void, now: () => number = () => performance.now()): (p: DownloadProgress) => void {
+  const last = new Map<string, number>();
+  const mib = (n: number): string => (n / 2 ** 20).toFixed(1);
+  return (p) => {
+    const t = now();
+    const done = p.total !== null && p.bytes >= p.total;
+    const prev = last.get(p.file);
+    if (prev !== undefined && !done && t - prev < 2000) return;
+    if (prev === Infinity) return;
+    last.set(p.file, done ? Infinity : t);
+    const of = p.total !== null ? ` / ${mib(p.total)} MiB (${p.total > 0 ? Math.floor((100 * p.bytes) / p.total) : 100}%)` : '';
+    emit({ event: 'log', level: 'info', message: `downloading ${model}: ${p.file} ${mib(p.bytes)} MiB${of}` });
+  };
 }
