@@ -100,7 +100,10 @@ function isObject(v: unknown): v is Json {
  * rope_theta + rope_scaling (transformers v4) or rope_parameters (v5, possibly per layer type) →
  * theta and scaling. `type` is the old name of `rope_type`.
  */
-function parseRope(c: Json, file: string): { theta: number; scaling: RopeScaling | null } {
+/** RoPE types transformers knows that our graphs do not compute: the model can be read, counted and validated, not trained. */
+const ROPE_TYPES_READ_ONLY = ['yarn', 'longrope', 'dynamic_yarn', 'su', 'mrope'];
+
+function parseRope(c: Json, file: string): { theta: number; scaling: RopeScaling | null; unsupported?: string } {
   let params: Json | null = null;
   if (isObject(c['rope_parameters'])) {
     const rp = c['rope_parameters'];
@@ -118,6 +121,7 @@ function parseRope(c: Json, file: string): { theta: number; scaling: RopeScaling
   const rawType = scalingSrc['rope_type'] ?? scalingSrc['type'] ?? 'default';
   if (typeof rawType !== 'string') throw new InputError('model-config-value', '"rope_scaling.rope_type" must be a string', { file, actual: JSON.stringify(rawType) });
   const supported = ['default', 'linear', 'dynamic', 'llama3'];
+  if (ROPE_TYPES_READ_ONLY.includes(rawType)) return { theta, scaling: null, unsupported: `rope_type "${rawType}" (supported for training: ${supported.join(', ')})` };
   if (!supported.includes(rawType)) {
     throw new InputError('model-config-rope', `rope_type "${rawType}" is not supported`, { file, hint: `Supported: ${supported.join(', ')}.${didYouMean(rawType, supported)}` });
   }
@@ -142,6 +146,31 @@ function parseRope(c: Json, file: string): { theta: number; scaling: RopeScaling
   const orig = num('original_max_position_embeddings', false);
   if (orig !== undefined) scaling.originalMaxPositionEmbeddings = orig;
   return { theta, scaling };
+}
+
+/** Dropout probabilities above 0 among `keys` (absent keys take `dflt`, the config class default). */
+function dropouts(c: Json, keys: string[], dflt: number, file: string): Record<string, number> {
+  const r = new Reader(c, file);
+  const out: Record<string, number> = {};
+  for (const k of keys) {
+    const p = r.num(k, dflt);
+    if (p > 0) out[k] = p;
+  }
+  return out;
+}
+
+/**
+ * The sliding-window width transformers applies in some layer, or null. Mistral: `sliding_window` on every layer.
+ * Qwen2: only with `use_sliding_window`, on layers >= `max_window_layers` (or those `layer_types` marks sliding).
+ */
+function slidingWindowOf(c: Json, modelType: string, numLayers: number, file: string): number | null {
+  const r = new Reader(c, file);
+  if (!r.has('sliding_window')) return null;
+  if (modelType === 'mistral') return r.int('sliding_window', 4096);
+  if (modelType !== 'qwen2' || !r.bool('use_sliding_window', false)) return null;
+  const types = c['layer_types'];
+  const anySliding = Array.isArray(types) ? types.includes('sliding_attention') : r.int('max_window_layers', 28) < numLayers;
+  return anySliding ? r.int('sliding_window', 4096) : null;
 }
 
 /** Parse a config.json object into a ModelSpec. `file` names the config in errors. */
@@ -179,8 +208,16 @@ export function parseModelConfig(json: unknown, file: string): ModelSpec {
     if (hidden % heads !== 0) {
       throw new InputError('model-config-value', `n_embd (${hidden}) is not a multiple of n_head (${heads})`, { file });
     }
+    const unsupported: string[] = [];
+    const act = r.str('activation_function', d.act);
+    // gelu_pytorch_tanh is the same tanh approximation as gelu_new.
+    if (act !== 'gelu_new' && act !== 'gelu_pytorch_tanh') unsupported.push(`activation_function "${act}" (supported: gelu_new)`);
+    if (!r.bool('scale_attn_weights', true)) unsupported.push('scale_attn_weights false');
+    if (r.bool('scale_attn_by_inverse_layer_idx', false)) unsupported.push('scale_attn_by_inverse_layer_idx true');
+    // GPT2Config's dropouts default to 0.1 when the key is absent.
+    const dropout = dropouts(json, ['attn_pdrop', 'resid_pdrop', 'embd_pdrop'], 0.1, file);
     return {
-      family: 'gpt2', modelType, architectures,
+      family: 'gpt2', modelType, architectures, unsupportedForTraining: unsupported, internalDropout: dropout, slidingWindow: null,
       vocabSize: r.int('vocab_size', d.vocab), hiddenSize: hidden, intermediateSize: r.int('n_inner', 4 * hidden),
       numLayers: r.int('n_layer', d.layers), numHeads: heads, numKvHeads: heads, headDim: hidden / heads,
       maxPositionEmbeddings: r.int('n_positions', d.maxPos), normEps: r.num('layer_norm_epsilon', d.eps),
@@ -203,15 +240,20 @@ export function parseModelConfig(json: unknown, file: string): ModelSpec {
   }
   const rope = parseRope(json, file);
   const attentionBias = modelType === 'llama' ? r.bool('attention_bias', false) : false;
+  const act = r.str('hidden_act', d.act);
+  const unsupported = act === 'silu' || act === 'swish' ? [] : [`hidden_act "${act}" (supported: silu)`];
+  if (rope.unsupported !== undefined) unsupported.push(rope.unsupported);
+  const numLayers = r.int('num_hidden_layers', d.layers);
   return {
-    family: 'llama', modelType, architectures,
+    family: 'llama', modelType, architectures, unsupportedForTraining: unsupported,
+    internalDropout: dropouts(json, ['attention_dropout'], 0, file), slidingWindow: slidingWindowOf(json, modelType, numLayers, file),
     vocabSize: r.int('vocab_size', d.vocab), hiddenSize: hidden, intermediateSize: r.int('intermediate_size', d.intermediate ?? 4 * hidden),
-    numLayers: r.int('num_hidden_layers', d.layers), numHeads: heads, numKvHeads: kvHeads, headDim,
+    numLayers, numHeads: heads, numKvHeads: kvHeads, headDim,
     maxPositionEmbeddings: r.int('max_position_embeddings', d.maxPos), normEps: r.num('rms_norm_eps', d.eps),
     ropeTheta: rope.theta, ropeScaling: rope.scaling, tieWordEmbeddings: r.bool('tie_word_embeddings', d.tie),
     qkvBias: modelType === 'qwen2' ? true : attentionBias, oBias: attentionBias,
     mlpBias: modelType === 'llama' ? r.bool('mlp_bias', false) : false,
-    hiddenAct: r.str('hidden_act', d.act), torchDtype,
+    hiddenAct: act, torchDtype,
     bosTokenId: r.tokenId('bos_token_id', d.bos), eosTokenId: r.tokenIds('eos_token_id', d.eos), padTokenId: r.tokenId('pad_token_id', null),
   };
 }
