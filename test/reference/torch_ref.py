@@ -251,7 +251,9 @@ def gpt2_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
         x = ln(h, p + ".ln_2")
         h = res + conv1d(w, p + ".mlp.c_proj", gelu_new(conv1d(w, p + ".mlp.c_fc", x, lora)), lora)
     h = ln(h, "transformer.ln_f")
-    return lora.apply("lm_head", h, h @ w["transformer.wte.weight"].t())
+    tied = cfg.get("tie_word_embeddings", True) or "lm_head.weight" not in w
+    head = w["transformer.wte.weight"] if tied else w["lm_head.weight"]
+    return lora.apply("lm_head", h, h @ head.t())
 
 
 def normalise_gpt2_keys(w):

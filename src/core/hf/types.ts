@@ -46,6 +46,12 @@ export interface ModelSpec {
   bosTokenId: number | null;
   eosTokenId: number | number[] | null;
   padTokenId: number | null;
+  /** config.json settings the graph builders do not compute (e.g. `hidden_act "gelu"`): the trainer refuses them. */
+  unsupportedForTraining?: string[];
+  /** Model-internal dropout probabilities above 0 (attn_pdrop, attention_dropout, ...): the trainer runs without them. */
+  internalDropout?: Record<string, number>;
+  /** Sliding-window attention width when some layer uses one (Mistral sliding_window; Qwen2 use_sliding_window). */
+  slidingWindow?: number | null;
 }
 
 export type ModuleKind = 'linear' | 'conv1d' | 'embedding' | 'layernorm' | 'rmsnorm';

@@ -33,5 +33,7 @@ export function gpt2Hidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs,
       return G.add(h1, conv1d(lb.pp('mlp.c_proj'), m, I, H, lora));
     });
   }
-  return { hidden: ln(tr.pp('ln_f'), h), head: wte };
+  // tie_word_embeddings false (not GPT2Config's default): GPT2LMHeadModel keeps its own lm_head.weight.
+  const head = !spec.tieWordEmbeddings && vb.has('lm_head.weight') ? vb.get('lm_head.weight', [spec.vocabSize, H]) : wte;
+  return { hidden: ln(tr.pp('ln_f'), h), head };
 }
