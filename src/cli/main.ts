@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { commands } from './commands/index';
 import type { CliIO } from './command';
 import { InputError, PeftStudioError, UsageError, errorMessage } from '../core/errors';
+import { didYouMean } from '../core/util/didYouMean';
 
 const VERSION = '0.1.0';
 
@@ -25,19 +26,25 @@ function topHelp(): string {
 
 export async function main(argv: string[], io: CliIO = defaultIO()): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    io.out(topHelp());
-    return name === undefined ? 2 : 0;
+  if (name === undefined) {
+    // No command is a usage error: the usage goes to stderr so that stdout stays clean for scripts.
+    io.err(`peft-studio: missing command\n\n${topHelp()}`);
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    // `peft-studio help COMMAND` is `peft-studio COMMAND --help`.
+    const topic = name === 'help' ? rest[0] : undefined;
+    const c = topic === undefined ? undefined : commands.find((x) => x.name === topic);
+    if (topic !== undefined && c === undefined) return unknownCommand(topic, io);
+    io.out(c !== undefined ? c.help : topHelp());
+    return 0;
   }
   if (name === '--version' || name === '-V') {
     io.out(VERSION);
     return 0;
   }
   const command = commands.find((c) => c.name === name);
-  if (command === undefined) {
-    io.err(`peft-studio: unknown command "${name}". Commands: ${commands.map((c) => c.name).join(', ')}.`);
-    return 2;
-  }
+  if (command === undefined) return unknownCommand(name, io);
   let parsed;
   try {
     parsed = parseArgs({
@@ -70,7 +77,24 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
   }
 }
 
+function unknownCommand(name: string, io: CliIO): number {
+  const names = commands.map((c) => c.name);
+  const what = name.startsWith('-') ? `unknown option "${name}"` : `unknown command "${name}".${didYouMean(name, names)}`;
+  io.err(`peft-studio: ${what}\n\n${topHelp()}`);
+  return 2;
+}
+
+let pipeGuard = false;
+
 function defaultIO(): CliIO {
+  if (!pipeGuard) {
+    pipeGuard = true;
+    // `peft-studio inspect MODEL | head`: a closed pipe ends the output quietly instead of an EPIPE stack trace.
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
   return {
     out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
     err: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),

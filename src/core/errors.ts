@@ -27,7 +27,9 @@ export class PeftStudioError extends Error {
     if (c.tensor !== undefined) where.push(`tensor "${c.tensor}"`);
     let text = where.length > 0 ? `${where.join(', ')}: ${message}` : message;
     if (c.expected !== undefined || c.actual !== undefined) {
-      text += ` (expected ${c.expected ?? '?'}, got ${c.actual ?? '?'})`;
+      // Only the side that is known: "(got array)" rather than "(expected ?, got array)".
+      const parts = [c.expected !== undefined ? `expected ${c.expected}` : '', c.actual !== undefined ? `got ${c.actual}` : ''].filter((x) => x !== '');
+      text += ` (${parts.join(', ')})`;
     }
     if (c.hint !== undefined) text += `. ${c.hint}`;
     return text;

@@ -107,12 +107,12 @@ export const tests = [
     },
   },
   {
-    name: 'peft-train.yaml: a misspelt key warns with "Did you mean"; a data set line that is not JSON is an error at its line',
+    name: 'peft-train.yaml: a misspelt key is an error with "Did you mean"; a data set line that is not JSON is an error at its line',
     timeoutMs: 90_000,
     async run(vscode, ws) {
       const key = positionOf(path.join(ws, 'peft-train.yaml'), 'learnig_rate');
       await openFile(vscode, 'peft-train.yaml');
-      const misspelt = new RegExp(`^Warning: Unknown key "training\\.learnig_rate"\\. Did you mean "learning_rate"\\? at line ${key.line} and character ${key.column}\\b`);
+      const misspelt = new RegExp(`^Error: Unknown key "training\\.learnig_rate"\\. Did you mean "learning_rate"\\? at line ${key.line} and character ${key.column}\\b`);
       await waitForProblems(vscode, (rows) => rows.some((r) => misspelt.test(r)), 60_000);
       await vscode.screenshot('validation-recipe-problems');
 

@@ -8,6 +8,7 @@ import { InputError, UsageError } from '../../core/errors';
 import { loadModel } from '../../core/hf/loadModel';
 import { findBaseModelDir, readAdapterConfigFile } from '../../core/peft/adapterFile';
 import { countParametersDetailed } from '../../core/peft/count';
+import { modelDirOf } from '../modelArg';
 import type { ParameterBreakdown } from '../../core/peft/count';
 
 /** 1234567 → "1,234,567" (Python's `{:,d}`). */
@@ -105,7 +106,7 @@ export const countCommand: CliCommand = {
     if (modelOpt !== undefined && (typeof modelOpt !== 'string' || modelOpt === '')) throw new UsageError('--model needs a folder');
     const { configFile, recipeModel } = configFromArg(file);
     const adapter = readAdapterConfigFile(configFile);
-    const explicit = typeof modelOpt === 'string' ? modelOpt : recipeModel;
+    const explicit = typeof modelOpt === 'string' ? modelDirOf(modelOpt) : recipeModel;
     const modelDir = findBaseModelDir(adapter.file, adapter.config, explicit);
     if (modelDir === null) {
       const b = adapter.config.base_model_name_or_path;

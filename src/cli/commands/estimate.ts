@@ -1,7 +1,6 @@
 // `peft-studio estimate CONFIG [--model DIR] [--json]`: training memory by component (core/memory/estimate.ts)
 // for a peft-train.yaml (batch, length, device from the recipe) or an adapter_config.json + options.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { CliCommand } from '../command';
 import { InputError, UsageError } from '../../core/errors';
 import { loadModel } from '../../core/hf/loadModel';
@@ -11,6 +10,7 @@ import { resolveTargets } from '../../core/peft/resolve';
 import { chooseDevice, runtimeProbes } from '../../core/runtime/device';
 import type { DeviceName } from '../../core/train/engineApi';
 import { parseRecipe } from '../../core/train/recipe';
+import { modelDirOf } from '../modelArg';
 
 function intOpt(v: unknown, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -67,7 +67,7 @@ export const estimateCommand: CliCommand = {
       }
       const r = parseRecipe(text, file);
       adapterFile = r.adapter_config;
-      modelDir = typeof args.values['model'] === 'string' ? path.resolve(args.values['model']) : fs.existsSync(r.base_model) ? r.base_model : null;
+      modelDir = typeof args.values['model'] === 'string' ? modelDirOf(args.values['model']) : fs.existsSync(r.base_model) ? r.base_model : null;
       if (modelDir === null) throw new InputError('model-not-local', `base_model "${r.base_model}" is not a local folder: download it first (peft-studio train does) or pass --model DIR`, { file });
       batch = r.training.per_device_train_batch_size;
       seqLen = r.dataset.max_length;
@@ -80,7 +80,7 @@ export const estimateCommand: CliCommand = {
       modelDir = null;
     }
     const adapter = readAdapterConfigFile(adapterFile);
-    modelDir ??= findBaseModelDir(adapter.file, adapter.config, typeof args.values['model'] === 'string' ? args.values['model'] : undefined);
+    modelDir ??= findBaseModelDir(adapter.file, adapter.config, typeof args.values['model'] === 'string' ? modelDirOf(args.values['model']) : undefined);
     if (modelDir === null) throw new UsageError('no base model: pass --model DIR', 'The folder must hold config.json');
     const inv = loadModel(modelDir);
     const { targets } = resolveTargets(adapter.config, inv);

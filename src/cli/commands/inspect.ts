@@ -1,8 +1,8 @@
 // `peft-studio inspect MODEL [--json]`: a base model's architecture, hyper-parameters and module inventory by layer,
 // read from config.json and the safetensors headers only (the names target_modules and rank_pattern match against).
-import * as path from 'node:path';
 import type { CliCommand } from '../command';
 import { UsageError } from '../../core/errors';
+import { modelDirOf } from '../modelArg';
 import { loadModel } from '../../core/hf/loadModel';
 import type { ModelInventory, ModuleInfo } from '../../core/hf/types';
 import { defaultTargetModules } from '../../core/peft/defaults';
@@ -76,7 +76,7 @@ export const inspectCommand: CliCommand = {
     const [dir, ...extra] = args.positionals;
     if (dir === undefined) throw new UsageError('missing MODEL', 'Example: peft-studio inspect ./models/my-model');
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
-    const inv = loadModel(path.resolve(dir));
+    const inv = loadModel(modelDirOf(dir));
     if (args.values['json'] === true) {
       io.out(JSON.stringify({ dir: inv.dir, source: inv.source, spec: inv.spec, totalParameters: inv.totalParameters, modules: inv.modules, parameters: inv.parameters }));
       return 0;

@@ -1,7 +1,10 @@
 // `peft-studio train CONFIG [--json] [--resume RUN_DIR] [--device D]`: runs the trainer in this process, with a
 // progress line on a terminal, one line per logged step otherwise, or the run records as JSON lines (CONTRACTS §3-4).
 import type { CliCommand, CliIO } from '../command';
-import { PeftStudioError, UsageError } from '../../core/errors';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { InputError, PeftStudioError, UsageError, errorMessage } from '../../core/errors';
+import { didYouMean } from '../../core/util/didYouMean';
 import { runTraining, TrainingFailed } from '../../core/train/trainer';
 import type { DoneEvent, RunEvent, StepEvent } from '../../shared/protocol';
 
@@ -128,6 +131,7 @@ export const trainCommand: CliCommand = {
   summary: 'Train a LoRA adapter from a peft-train.yaml recipe',
   help: [
     'Usage: peft-studio train CONFIG [--json] [--resume RUN_DIR] [--device auto|cpu|webgpu|cuda]',
+    '       peft-studio train --resume RUN_DIR [--json]       (the recipe the run was started from)',
     '',
     'Trains the adapter described by CONFIG (a peft-train.yaml) and writes a run folder under its output_dir:',
     'run.json, metrics.jsonl, checkpoints/step-N/ and adapter/ (PEFT format).',
@@ -145,13 +149,32 @@ export const trainCommand: CliCommand = {
     device: { type: 'string' },
   },
   async run(args, io) {
-    if (args.positionals.length !== 1) throw new UsageError(args.positionals.length === 0 ? 'missing CONFIG (a peft-train.yaml)' : 'expected one CONFIG');
     const resume = args.values['resume'];
     const device = args.values['device'];
+    if (args.positionals.length > 1) throw new UsageError(`expected one CONFIG, got ${args.positionals.length}`);
+    if (args.positionals.length === 0 && typeof resume !== 'string') throw new UsageError('missing CONFIG (a peft-train.yaml)', 'Example: peft-studio train peft-train.yaml');
+    if (typeof device === 'string' && !(DEVICES as readonly string[]).includes(device)) {
+      throw new UsageError(`--device must be one of ${DEVICES.join(', ')}, got "${device}".${didYouMean(device, DEVICES)}`);
+    }
+    const json = args.values['json'] === true;
+    let configFile: string;
+    try {
+      configFile = args.positionals[0] ?? recipeOfRun(resume as string);
+      if (basename(configFile).toLowerCase() === 'adapter_config.json') {
+        throw new InputError('train-not-a-recipe', 'this is a PEFT adapter config, not a training recipe', {
+          file: configFile,
+          hint: 'Pass the peft-train.yaml that points to it (adapter_config: ./adapter_config.json); `peft-studio init DIR --model M` writes one',
+        });
+      }
+    } catch (e) {
+      // With --json every failure is also an error record on stdout, as the trainer's own failures are.
+      if (json && e instanceof InputError) io.out(JSON.stringify({ event: 'error', message: e.message } satisfies RunEvent));
+      throw e;
+    }
     const r = await trainWithOutput(
       {
-        configFile: args.positionals[0]!,
-        json: args.values['json'] === true,
+        configFile,
+        json,
         ...(typeof resume === 'string' ? { resume } : {}),
         ...(typeof device === 'string' ? { device } : {}),
       },
@@ -160,3 +183,29 @@ export const trainCommand: CliCommand = {
     return r.code;
   },
 };
+
+const DEVICES = ['auto', 'cpu', 'webgpu', 'cuda'] as const;
+
+/**
+ * `train --resume RUN_DIR` without CONFIG: the recipe the run was started from (run.json's config_file), found from
+ * the run folder or from one of its checkpoints/step-N folders.
+ */
+export function recipeOfRun(resume: string): string {
+  const abs = resolve(resume);
+  const runDir = existsSync(join(abs, 'trainer_state.json')) ? dirname(dirname(abs)) : abs;
+  const info = join(runDir, 'run.json');
+  if (!existsSync(info)) {
+    throw new InputError('resume-no-run', `${existsSync(abs) ? 'not a run folder (no run.json)' : 'the folder to resume does not exist'}`, {
+      file: abs,
+      hint: 'Give the run folder (runs/<name>) or one of its checkpoints/step-N folders, or pass the recipe too: peft-studio train CONFIG --resume RUN_DIR',
+    });
+  }
+  let cfg: unknown;
+  try {
+    cfg = (JSON.parse(readFileSync(info, 'utf8')) as { config_file?: unknown }).config_file;
+  } catch (e) {
+    throw new InputError('resume-bad-run', `run.json is not valid JSON: ${errorMessage(e)}`, { file: info });
+  }
+  if (typeof cfg !== 'string' || cfg === '') throw new InputError('resume-bad-run', 'run.json names no config_file', { file: info, hint: 'Pass the recipe: peft-studio train CONFIG --resume RUN_DIR' });
+  return cfg;
+}

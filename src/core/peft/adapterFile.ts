@@ -36,7 +36,15 @@ export function readAdapterConfigFile(file: string): AdapterConfigFile {
   const raw: unknown = parseJsonc(text, errors, { allowTrailingComma: false, disallowComments: true });
   const first = errors[0];
   if (first !== undefined) {
-    throw new InputError('adapter-config-json', `invalid JSON: ${printParseErrorCode(first.error)}`, { file: abs, line: lineOf(text, first.offset) });
+    // "CloseBracketExpected" → "close bracket expected", at line:column, with what to do.
+    const what = printParseErrorCode(first.error).replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+    const line = lineOf(text, first.offset);
+    const column = first.offset - text.lastIndexOf('\n', first.offset - 1);
+    throw new InputError('adapter-config-json', text.trim() === '' ? 'the file is empty' : `invalid JSON: ${what} at column ${column}`, {
+      file: abs,
+      line,
+      hint: `An adapter config is one JSON object of LoraConfig fields; \`peft-studio validate ${path.basename(abs)}\` lists every problem`,
+    });
   }
   const warnings: LoraConfigWarning[] = [];
   const config = parseLoraConfig(raw, abs, { warnings });

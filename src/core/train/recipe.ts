@@ -89,7 +89,7 @@ export function parseRecipe(text: string, file: string): Recipe {
         const allowed = recipeKeys(section);
         const elsewhere = RECIPE_FIELDS.find((f) => f.path.endsWith('.' + key) || (f.path === key && section !== ''));
         const hint = elsewhere !== undefined ? ` "${key}" belongs at "${elsewhere.path}".` : didYouMean(key, allowed);
-        throw new InputError('recipe-unknown-key', `unknown key "${path}".${hint}`, {
+        throw new InputError('recipe-unknown-key', hint === '' ? `unknown key "${path}"` : `unknown key "${path}".${hint}`, {
           file: abs,
           ...(line !== undefined ? { line } : {}),
           // The list of allowed keys only when there is no better suggestion.

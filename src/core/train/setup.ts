@@ -84,6 +84,7 @@ export async function prepareRun(
   const notes: LogNote[] = [];
   const modelDir = await deps.resolveModel(recipe.base_model, signal, onDownload);
   const inventory = deps.loadModel(modelDir);
+  checkModelSupport(inventory, modelDir, notes);
   const warnings: LoraConfigWarning[] = [];
   const loraConfig = readLoraConfig(recipe.adapter_config, warnings);
   for (const w of warnings) notes.push({ level: 'warning', message: `${recipe.adapter_config}: ${w.key}: ${w.message}` });
@@ -103,7 +104,7 @@ export async function prepareRun(
   if (targets.length === 0) {
     throw new InputError('no-targets', 'adapter_config.json targets no module of the model', { file: recipe.adapter_config });
   }
-  const tokenizer = await loadDataTokenizer(modelDir, recipe, inventory, deps);
+  const tokenizer = await loadDataTokenizer(modelDir, recipe, inventory, deps, notes);
   const dataOpts = {
     maxLength: recipe.dataset.max_length,
     packing: recipe.dataset.packing,
@@ -131,13 +132,37 @@ export async function prepareRun(
 }
 
 /**
+ * config.json settings the graph builders do not compute are refused (InputError naming config.json); model-internal
+ * dropouts are a warning: the trainer runs the base model as model.eval() would, with lora_dropout only.
+ */
+function checkModelSupport(inventory: ModelInventory, modelDir: string, notes: LogNote[]): void {
+  const spec = inventory.spec;
+  const unsupported = spec.unsupportedForTraining ?? [];
+  if (unsupported.length > 0) {
+    throw new InputError('model-unsupported', `the trainer does not implement ${unsupported.join(', ')}`, {
+      file: join(modelDir, 'config.json'), hint: 'PEFT Studio trains the standard Llama/Mistral/Qwen2 (silu) and GPT-2 (gelu_new) computations',
+    });
+  }
+  const drop = Object.entries(spec.internalDropout ?? {});
+  if (drop.length > 0) {
+    notes.push({ level: 'warning', message: `config.json sets ${drop.map(([k, p]) => `${k} ${p}`).join(', ')}: PEFT Studio trains without the model's internal dropout (only lora_dropout applies)` });
+  }
+}
+
+/**
  * max_length is a truncation limit, not a shape (as in HF/TRL): a max_length above max_position_embeddings is only a
  * warning while every sequence fits; a longer sequence is an error (RoPE models would run but past their context).
  */
 function checkSequenceLengths(recipe: Recipe, inventory: ModelInventory, sets: (LoadedDataset | null)[], notes: LogNote[]): void {
   const maxPos = inventory.spec.maxPositionEmbeddings;
-  if (maxPos <= 0 || recipe.dataset.max_length <= maxPos) return;
   const longest = sets.reduce((m, d) => d === null ? m : d.sequences.reduce((n, q) => Math.max(n, q.inputIds.length), m), 0);
+  const window = inventory.spec.slidingWindow ?? null;
+  if (window !== null && longest > window) {
+    throw new InputError('sliding-window', `a sequence has ${longest} tokens, more than the model's sliding_window ${window}: sliding-window attention is not implemented`, {
+      file: recipe.file, hint: `Set dataset.max_length to at most ${window}`,
+    });
+  }
+  if (maxPos <= 0 || recipe.dataset.max_length <= maxPos) return;
   if (longest > maxPos) {
     throw new InputError('max-length', `a sequence has ${longest} tokens but the model's max_position_embeddings is ${maxPos} (dataset.max_length is ${recipe.dataset.max_length})`, {
       file: recipe.file,
@@ -148,15 +173,17 @@ function checkSequenceLengths(recipe: Recipe, inventory: ModelInventory, sets: (
 }
 
 /**
- * The model's tokenizer. A model folder without tokenizer.json still trains `tokenized` data (HF's Trainer needs no
- * tokenizer for input_ids): padding then uses config.json's pad/eos id, and a text format fails with the original error.
+ * The model's tokenizer. A model folder without tokenizer.json (or with one this runtime cannot build) still trains
+ * `tokenized` data (HF's Trainer needs no tokenizer for input_ids): padding then uses config.json's pad/eos id, and a
+ * text format fails with the original error when it first encodes.
  */
-async function loadDataTokenizer(modelDir: string, recipe: Recipe, inventory: ModelInventory, deps: TrainerDeps): Promise<DataTokenizer> {
+async function loadDataTokenizer(modelDir: string, recipe: Recipe, inventory: ModelInventory, deps: TrainerDeps, notes: LogNote[]): Promise<DataTokenizer> {
   try {
     return await deps.loadTokenizer(modelDir);
   } catch (e) {
     const format = recipe.dataset.format;
-    if (!(e instanceof InputError && e.code === 'tokenizer.missing') || (format !== 'tokenized' && format !== 'auto')) throw e;
+    if (!(e instanceof InputError && e.code.startsWith('tokenizer.')) || (format !== 'tokenized' && format !== 'auto')) throw e;
+    if (e.code !== 'tokenizer.missing' && format === 'tokenized') notes.push({ level: 'warning', message: `the model's tokenizer is not usable (${e.message}); token ids are taken as given and padded with config.json's pad/eos id` });
     const { eosTokenId, padTokenId } = inventory.spec;
     const needsTokenizer = (): never => {
       throw e;

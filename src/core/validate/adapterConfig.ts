@@ -47,7 +47,10 @@ export function validateAdapterConfig(text: string, ctx: ValidationContext): Pro
   }
   const val = (k: string): unknown => (badValue.has(k) ? undefined : byKey.get(k)?.value);
   crossField(byKey, val, idx, out);
-  if (!out.some((p) => p.severity === 'error' && (p.code === 'json-syntax' || p.code === 'bad-type'))) {
+  // Model checks run unless the JSON is broken or a key they read is unusable (then they would check the defaults):
+  // a wrong `r` or `bias` must not hide a target_modules entry that matches nothing.
+  const modelKeys = ['target_modules', 'exclude_modules', 'layers_to_transform', 'layers_pattern'];
+  if (!out.some((p) => p.code === 'json-syntax') && !modelKeys.some((k) => badValue.has(k))) {
     checkAgainstModel(byKey, val, idx, ctx, out);
   }
   return out;
@@ -118,16 +121,16 @@ function checkValue(key: string, v: unknown, node: Node, idx: LineIndex, out: Pr
     case 'task_type': {
       if (v === null) return true;
       const opts = TASK_TYPES as readonly string[];
-      if (!opts.includes(v as string)) return err('bad-enum', `Invalid task type ${typeName(v)}: must be one of ${opts.join(', ')}`, enumFix(idx, node, String(v), opts));
+      if (!opts.includes(v as string)) return err('bad-enum', `Invalid task type ${JSON.stringify(v)}: must be one of ${opts.join(', ')}`, enumFix(idx, node, String(v), opts));
       if (v !== 'CAUSAL_LM') out.push(problem(r, 'warning', 'task-type', `PEFT Studio trains causal language models; task_type "${String(v)}" is not supported for training`, { title: 'Change to "CAUSAL_LM"', edits: [replaceNode(idx, node, 'CAUSAL_LM')] }));
       return true;
     }
     case 'peft_type':
-      return v === null || v === 'LORA' ? true : err('bad-enum', `peft_type ${typeName(v)} is not supported: this is a LoraConfig (peft_type "LORA")`, { title: 'Change to "LORA"', edits: [replaceNode(idx, node, 'LORA')] });
+      return v === null || v === 'LORA' ? true : err('bad-enum', `peft_type ${JSON.stringify(v)} is not supported: this is a LoraConfig (peft_type "LORA")`, { title: 'Change to "LORA"', edits: [replaceNode(idx, node, 'LORA')] });
     case 'init_lora_weights': {
       if (isValidInitLoraWeights(v)) return true;
       const opts = INIT_LORA_WEIGHTS_VALUES.filter((x): x is string => typeof x === 'string' && !x.includes('['));
-      return err('bad-enum', `Unknown init_lora_weights ${typeName(v)}: use true, false, ${opts.map((o) => `"${o}"`).join(', ')} or "pissa_niter_<N>"`, enumFix(idx, node, String(v), opts));
+      return err('bad-enum', `Unknown init_lora_weights value ${JSON.stringify(v)}: use true, false, ${opts.map((o) => `"${o}"`).join(', ')} or "pissa_niter_<N>"`, enumFix(idx, node, String(v), opts));
     }
     case 'layers_to_transform': {
       const list = Array.isArray(v) ? (v as number[]) : typeof v === 'number' ? [v] : [];

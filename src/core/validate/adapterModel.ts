@@ -17,8 +17,10 @@ export function modelForAdapter(ctx: ValidationContext, baseNameOrPath: unknown)
   const dirs: string[] = [];
   if (ctx.recipe?.baseModelDir) dirs.push(ctx.recipe.baseModelDir);
   if (typeof baseNameOrPath === 'string' && baseNameOrPath !== '') {
-    const p = path.resolve(path.dirname(path.resolve(ctx.path)), baseNameOrPath);
-    if (pathKindOf(ctx, p) === 'dir') dirs.push(p);
+    // Relative to the config's folder, then to the working directory (where PEFT's from_pretrained resolves it).
+    for (const p of [path.resolve(path.dirname(path.resolve(ctx.path)), baseNameOrPath), path.resolve(baseNameOrPath)]) {
+      if (!dirs.includes(p) && pathKindOf(ctx, p) === 'dir') dirs.push(p);
+    }
   }
   for (const d of dirs) {
     try {
@@ -58,8 +60,12 @@ export function checkAgainstModel(byKey: Map<string, JsonProp>, val: (k: string)
     const node = tmProp === undefined ? undefined : entryNodes[i];
     const range = node ? nodeRange(idx, node) : tmProp ? nodeRange(idx, tmProp.keyNode) : idx.range(0, 1);
     const data = { entry: e.entry, matched: e.matched.map((x) => x.name), layers: e.layers };
+    if (e.matched.length === 0 && typeof m.spec === 'string' && m.spec !== 'all-linear') {
+      out.push(regexProblem(e.entry, range, node, idx, choices, inv));
+      return;
+    }
     if (e.matched.length === 0) {
-      const best = typeof m.spec === 'string' ? [] : suggest(e.entry, choices, 3);
+      const best = suggest(e.entry, choices, 3);
       const fix = node && best.length > 0 ? { title: `Replace with "${best[0]}"`, edits: [replaceNode(idx, node, best[0])] } : undefined;
       out.push(problem(range, 'error', 'target-not-found', `Target module "${e.entry}" is not found in the base model (${inv.spec.modelType}).` +
         (best.length > 0 ? ` Did you mean "${best[0]}"?` : '') + ` Linear layers: ${choices.join(', ')}`, fix, { ...data, suggestions: best.length > 0 ? best : choices }));
@@ -91,7 +97,7 @@ export function checkAgainstModel(byKey: Map<string, JsonProp>, val: (k: string)
       if (!any) out.push(problem(nodeRange(idx, byKey.get('layers_pattern')!.valueNode ?? byKey.get('layers_pattern')!.keyNode), 'error', 'layers-pattern-not-found', `layers_pattern ${JSON.stringify(lp)} matches no module list of the model (its layers are "${layerListName(inv)}")`));
     }
   }
-  if (m.targets.length === 0 && !out.some((p) => p.code === 'target-not-found' || p.code === 'layer-out-of-range')) {
+  if (m.targets.length === 0 && !out.some((p) => p.code === 'target-not-found' || p.code === 'layer-out-of-range' || p.code === 'bad-regex')) {
     out.push(problem(tmProp ? nodeRange(idx, tmProp.keyNode) : idx.range(0, 1), 'error', 'no-targets', 'No module is left to adapt after exclude_modules and layers_to_transform'));
   }
   // rank_pattern / alpha_pattern keys vs the targets
@@ -125,6 +131,25 @@ export function checkAgainstModel(byKey: Map<string, JsonProp>, val: (k: string)
       }
     }
   }
+}
+
+/**
+ * target_modules given as a string: PEFT takes it as a regex that must fullmatch the whole module name. An invalid one
+ * is `bad-regex`; one that matches nothing explains the rule, and a plain module name gets a fix to the list form.
+ */
+function regexProblem(entry: string, range: Problem['range'], node: Node | undefined, idx: LineIndex, choices: string[], inv: ModelInventory): Problem {
+  try {
+    new RegExp(pyRegex(entry));
+  } catch (err) {
+    return problem(range, 'error', 'bad-regex', `target_modules "${entry}" is not a valid regular expression: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const example = inv.modules.find((x) => x.kind === 'linear' || x.kind === 'conv1d')?.name ?? choices[0] ?? '';
+  const plain = choices.includes(entry);
+  const fix = node !== undefined && plain ? { title: `Change to ["${entry}"]`, edits: [replaceNode(idx, node, [entry])] } : undefined;
+  return problem(range, 'error', 'target-not-found',
+    `Target module regex "${entry}" matches no module of the base model (${inv.spec.modelType}): a string target_modules must match the whole name, e.g. "${example}".` +
+      (plain ? ` Write ["${entry}"] to match it by name in every layer.` : '') + ` Linear layers: ${choices.join(', ')}`,
+    fix, { entry, matched: [], layers: [], suggestions: choices });
 }
 
 /** Parent modules (model.layers.0.self_attn, ...) — modules_to_save may name containers. */

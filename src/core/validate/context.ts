@@ -38,7 +38,7 @@ const RECIPE_NAMES = ['peft-train.yaml', 'peft-train.yml'];
 
 /**
  * The recipe that refers to `file` (as adapter_config or a dataset), searching the file's folder and up to
- * two parents for peft-train.yaml; for adapter_config.json a recipe in its own folder counts even without a reference.
+ * two parents for peft-train.yaml; for adapter_config.json a recipe in its own folder with no adapter_config counts too.
  */
 export function findRecipeFor(file: string, readText: (p: string) => string | null = readOrNull): RecipeSummary | null {
   const abs = path.resolve(file);
@@ -51,7 +51,9 @@ export function findRecipeFor(file: string, readText: (p: string) => string | nu
       const s = summarizeRecipe(text, p);
       if (s === null) continue;
       if (s.adapterConfig === abs || s.datasets.includes(abs)) return s;
-      if (up === 0 && path.basename(abs) === 'adapter_config.json') return s;
+      // A recipe that names another adapter config is not this one's (CONTRACTS §3: "a peft-train.yaml beside it
+      // that points to it"); one with `adapter_config: null` still is.
+      if (up === 0 && path.basename(abs) === 'adapter_config.json' && s.adapterConfig === null) return s;
     }
     const parent = path.dirname(dir);
     if (parent === dir) break;

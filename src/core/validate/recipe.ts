@@ -75,7 +75,7 @@ export function validateRecipe(text: string, ctx: ValidationContext): Problem[] 
     if (!f.required || present.has(f.path)) continue;
     const parent = f.path.includes('.') ? present.get(f.path.slice(0, f.path.lastIndexOf('.'))) : undefined;
     const at = parent ? idx.range(parent.keyRange[0], parent.keyRange[1]) : idx.range(0, 0);
-    out.push(problem(at, 'error', 'missing-key', `"${f.path}" is required: ${f.doc.split('.')[0]}.`));
+    out.push(problem(at, 'error', 'missing-key', `"${f.path}" is required: ${firstSentence(f.doc)}`));
   }
   if (out.some((p) => p.code === 'yaml-syntax')) return out;
   checkSemantics(read, present, idx, ctx, out);
@@ -97,7 +97,9 @@ function checkEntry(e: YamlEntry, idx: LineIndex, out: Problem[]): void {
     else if (elsewhere !== undefined) msg += ` "${e.key}" belongs at "${elsewhere.path}".`;
     else msg += ` Known keys${section === '' ? '' : ` under ${section}`}: ${candidates.join(', ')}.`;
     const fix = best !== undefined ? { title: `Change to "${best}"`, edits: [{ range: keyRange, newText: best }] } : undefined;
-    out.push(problem(keyRange, 'warning', 'unknown-key', msg, fix, best !== undefined ? { suggestion: best } : undefined));
+    // An error, not a warning: `peft-studio train` refuses a recipe with an unknown key (a typo would silently fall
+    // back to a default), so validate must not pass it with exit code 0.
+    out.push(problem(keyRange, 'error', 'unknown-key', msg, fix, best !== undefined ? { suggestion: best } : undefined));
     return;
   }
   const why = checkRecipeValue(f, e.value);
@@ -176,6 +178,14 @@ function checkSemantics(read: YamlRead, present: Map<string, YamlEntry>, idx: Li
       out.push(problem(at('base_model'), 'info', 'base-model-hub', `"${base}" is not a local folder: it will be downloaded from the Hugging Face hub (model checks skipped until then)`));
     }
   }
+  // a config-only folder: enough to validate, count and estimate; training needs the weights and the tokenizer
+  if (model !== null && ctx.model === undefined && typeof base === 'string') {
+    const local = path.resolve(dir, base);
+    const missing = [model.source === 'config' ? 'no .safetensors weights' : '', pathKindOf(ctx, path.join(local, 'tokenizer.json')) === 'file' || v.get('dataset.format') === 'tokenized' ? '' : 'no tokenizer.json'].filter((x) => x !== '');
+    if (missing.length > 0) {
+      out.push(problem(at('base_model'), 'warning', 'base-model-incomplete', `${base} has ${missing.join(' and ')}: validate, count and estimate work, but train needs the files save_pretrained() writes`));
+    }
+  }
   // device
   const device = v.get('device');
   if (valid('device') && typeof device === 'string' && device !== 'auto') {
@@ -226,4 +236,10 @@ function checkSchedule(v: Map<string, unknown>, at: (p: string, w?: 'key' | 'val
   if (num(v.get('training.eval_steps'), 0) > 0 && v.get('dataset.eval') === null) {
     out.push(problem(at('training.eval_steps'), 'warning', 'eval-without-data', 'eval_steps is set but dataset.eval is null: no evaluation will run'));
   }
+}
+
+/** The first sentence of a field's doc (a period followed by a space or the end; not the one in "config.json"). */
+function firstSentence(doc: string): string {
+  const m = /^.*?[.!?](?=\s|$)/s.exec(doc);
+  return m !== null ? m[0] : doc;
 }

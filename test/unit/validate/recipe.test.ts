@@ -3,6 +3,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { makeFixture } from '../../../src/core/fixtures/makeFixture';
 import { loadModel } from '../../../src/core/hf/loadModel';
 import { applyEdits, summarizeRecipe, validate, type Problem } from '../../../src/core/validate';
 import { checkRecipeValue, recipeDefaults, recipeField, recipeKeys } from '../../../src/core/train/recipeSchema';
@@ -23,13 +24,24 @@ describe('validate peft-train.yaml', () => {
   });
 
   it('accepts a complete recipe', () => {
-    assert.deepEqual(run(ok + 'training:\n  learning_rate: 2.0e-4\n  max_steps: 10\ndevice: cpu\n'), []);
+    // The model here is config-only on purpose (fast): the one remark is that train would need its weights.
+    assert.deepEqual(run(ok + 'training:\n  learning_rate: 2.0e-4\n  max_steps: 10\ndevice: cpu\n').map((p) => [p.code, p.severity]), [['base-model-incomplete', 'warning']]);
   });
 
-  it('warns on unknown keys with did-you-mean, and the fix renames them', () => {
+  it('warns that a config-only base model can be validated and counted but not trained, and is quiet for a full one', async () => {
+    const p = one(run(ok), 'base-model-incomplete');
+    assert.deepEqual([p.severity, ...at(p)], ['warning', 0, 12, 0, 19]); // 0-based: the value of base_model on line 1
+    assert.match(p.message, /no \.safetensors weights and no tokenizer\.json/);
+    await makeFixture({ arch: 'llama', outDir: path.join(dir, 'full'), seed: 0 });
+    assert.deepEqual(run(ok.replace('./model', './full')).filter((x) => x.code === 'base-model-incomplete'), []);
+    fs.rmSync(path.join(dir, 'full', 'tokenizer.json'));
+    assert.match(one(run(ok.replace('./model', './full')), 'base-model-incomplete').message, /has no tokenizer\.json:/);
+  });
+
+  it('reports unknown keys as errors (train refuses them) with did-you-mean, and the fix renames them', () => {
     const text = ok + 'training:\n  learnign_rate: 1e-4\n';
     const p = one(run(text), 'unknown-key');
-    assert.equal(p.severity, 'warning');
+    assert.equal(p.severity, 'error');
     assert.deepEqual(at(p), [5, 2, 5, 15]);
     assert.match(p.message, /Did you mean "learning_rate"\?/);
     assert.equal(applyEdits(text, p.fix!.edits), ok + 'training:\n  learning_rate: 1e-4\n');
@@ -83,7 +95,7 @@ describe('validate peft-train.yaml', () => {
     // 40 examples, batch 4, accumulation 2 → 5 steps per epoch, 2 epochs → 10 steps
     const p = one(run(ok + 'training:\n  num_train_epochs: 2\n  gradient_accumulation_steps: 2\n  warmup_steps: 12\n'), 'warmup-too-long');
     assert.match(p.message, /10 steps: 40 examples/);
-    assert.deepEqual(run(ok + 'training:\n  warmup_steps: 5\n  num_train_epochs: 2\n'), []);
+    assert.deepEqual(run(ok + 'training:\n  warmup_steps: 5\n  num_train_epochs: 2\n').filter((x) => x.code !== 'base-model-incomplete'), []);
   });
 
   it('checks the declared data format against the first example, and init_adapter', () => {
