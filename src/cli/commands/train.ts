@@ -108,8 +108,10 @@ export async function trainWithOutput(
       signal: controller.signal,
       onEvent: (e) => {
         opts.onEvent?.(e);
-        if (opts.json) io.out(JSON.stringify(e));
-        else printer.event(e);
+        // stdout carries exactly the contract's records (= metrics.jsonl); log lines go to stderr.
+        if (!opts.json) printer.event(e);
+        else if (e.event === 'log') io.err(`peft-studio train: ${e.level === 'warning' ? 'warning: ' : ''}${e.message}`);
+        else io.out(JSON.stringify(e));
       },
     });
     return { code: 0, done };
@@ -137,7 +139,7 @@ export const trainCommand: CliCommand = {
     'run.json, metrics.jsonl, checkpoints/step-N/ and adapter/ (PEFT format).',
     '',
     'Options:',
-    '  --json            print the run records (start, step, eval, checkpoint, done, error) as JSON lines',
+    '  --json            print the run records (start, step, eval, checkpoint, done, error) as JSON lines (= metrics.jsonl); log lines go to stderr',
     '  --resume RUN_DIR  continue a run from its latest checkpoint (or from a checkpoints/step-N folder), exactly',
     '  --device D        override the recipe\'s device',
     '',

@@ -73,8 +73,12 @@ export class RunFolder {
     return join(this.dir, 'adapter');
   }
 
+  /**
+   * metrics.jsonl holds exactly the record kinds of CONTRACTS.md §4 (start, step, eval, checkpoint, done, error);
+   * free-form `log` records (truncation counts, warnings, downloads) go to log.jsonl beside it.
+   */
   appendEvent(e: RunEvent): void {
-    appendFileSync(this.metricsFile, JSON.stringify(e) + '\n');
+    appendFileSync(e.event === 'log' ? join(this.dir, 'log.jsonl') : this.metricsFile, JSON.stringify(e) + '\n');
   }
 
   writeRunInfo(info: RunInfo): void {

@@ -66,7 +66,11 @@ describe('peft-studio train matches PyTorch + transformers + PEFT end to end (hi
     const { p, records } = await runCase('gpt2', c, 33);
     // max_length 512 (the default) is above n_positions 128: a warning while the data fits, an error once a row does not.
     assert.equal(p.inventory.spec.maxPositionEmbeddings, 128);
-    assert.ok(records.some((r) => r.event === 'log' && r.level === 'warning' && /max_position_embeddings 128/.test(r.message)));
+    assert.ok(records.every((r) => r.event !== 'log'), '--json stdout holds only the contract records');
+    const start = records[0]!;
+    assert.ok(start.event === 'start');
+    const logs = fs.readFileSync(path.join(start.run_dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as RunEvent);
+    assert.ok(logs.some((r) => r.event === 'log' && r.level === 'warning' && /max_position_embeddings 128/.test(r.message)));
     fs.writeFileSync(path.join(p.dir, 'data', 'long.jsonl'), JSON.stringify({ input_ids: Array.from({ length: 130 }, (_, i) => 4 + i) }) + '\n');
     const long = path.join(p.dir, 'long.yaml');
     fs.writeFileSync(long, fs.readFileSync(writeVariant(p, c, 'long.yaml', 'long'), 'utf8').replace('data/train.jsonl', 'data/long.jsonl'));

@@ -54,7 +54,13 @@ describe('trainer (real runs on a tiny Llama fixture)', function () {
     assert.equal(dir, join(proj, 'runs', 'fall'));
     // metrics.jsonl = exactly the emitted records, one per line
     const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as RunEvent);
-    assert.deepEqual(lines, events);
+    assert.deepEqual(lines, events.filter((e) => e.event !== 'log'));
+    const contract = new Set(['start', 'step', 'eval', 'checkpoint', 'done', 'error']);
+    assert.ok(lines.every((e) => contract.has(e.event)), 'metrics.jsonl holds only the record kinds of CONTRACTS §4');
+    // the free-form log records sit beside it
+    const logs = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as RunEvent);
+    assert.deepEqual(logs, events.filter((e) => e.event === 'log'));
+    assert.ok(logs.length > 0);
     const start = events[0]!;
     assert.equal(start.event, 'start');
     if (start.event === 'start') {
