@@ -25,7 +25,8 @@ export const defaultDeps: TrainerDeps = {
   loadModel,
   resolveTargets: (config, inventory) => {
     const r = resolveTargets(config, inventory);
-    return { targets: r.targets, targetModules: r.targetModules };
+    const unmatched = typeof config.target_modules === 'string' ? [] : r.entries.filter((e) => e.matched.length === 0).map((e) => e.entry);
+    return { targets: r.targets, targetModules: r.targetModules, unmatched };
   },
   loadTokenizer: async (dir) => dataTokenizer(await loadTokenizer(dir)),
   chooseDevice: (request) => chooseDevice(request, runtimeProbes),

@@ -19,7 +19,7 @@ export interface TrainerDeps {
    * PEFT's matching rules: the adapted modules with r, alpha and scaling, and target_modules as PEFT saves it
    * (a null config value resolved to the model type's defaults).
    */
-  resolveTargets(config: LoraConfig, inventory: ModelInventory): { targets: LoraTarget[]; targetModules: string[] | string };
+  resolveTargets(config: LoraConfig, inventory: ModelInventory): { targets: LoraTarget[]; targetModules: string[] | string; unmatched?: string[] };
   loadTokenizer(dir: string): Promise<DataTokenizer>;
   chooseDevice(request: DeviceRequest): Promise<{ device: DeviceName; reason: string }>;
   createEngine(opts: EngineOptions): Promise<TrainEngine>;
@@ -100,7 +100,11 @@ export async function prepareRun(
   for (const [on, what] of unsupported) {
     if (on) throw new InputError('trainer-unsupported', `${what} is not supported by the trainer yet`, { file: recipe.adapter_config, hint: 'Plain LoRA (with rslora, rank/alpha patterns and dropout) is supported' });
   }
-  const { targets, targetModules } = deps.resolveTargets(loraConfig, inventory);
+  const { targets, targetModules, unmatched } = deps.resolveTargets(loraConfig, inventory);
+  // PEFT raises only when nothing matches; an entry that matches nothing (a typo beside valid ones) trains silently there.
+  for (const entry of unmatched ?? []) {
+    notes.push({ level: 'warning', message: `${recipe.adapter_config}: target_modules entry "${entry}" matches no module of the model; training the others (\`peft-studio validate\` suggests names)` });
+  }
   if (targets.length === 0) {
     throw new InputError('no-targets', 'adapter_config.json targets no module of the model', { file: recipe.adapter_config });
   }

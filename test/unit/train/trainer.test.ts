@@ -206,6 +206,19 @@ describe('trainer (real runs on a tiny Llama fixture)', function () {
     assert.deepEqual(s.map((e) => e.lr), [1e-2, 0.75e-2, 0.75e-2, 0.5e-2]);
   });
 
+  it('warns about a target_modules entry that matches nothing while others match (PEFT trains silently)', async () => {
+    const cfg = JSON.parse(readFileSync(join(proj, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(proj, 'typo_adapter.json'), JSON.stringify({ ...cfg, target_modules: ['q_proj', 'vv_proj'] }));
+    const file = join(proj, 'typo.yaml');
+    writeFileSync(file, recipe({ training: '  max_steps: 1\n', top: 'adapter_config: ./typo_adapter.json\nrun_name: typo\n' }));
+    const events: RunEvent[] = [];
+    await runTraining({ configFile: file, onEvent: (e) => events.push(e) });
+    const warn = events.find((e) => e.event === 'log' && e.level === 'warning' && e.message.includes('"vv_proj" matches no module'));
+    assert.ok(warn !== undefined, JSON.stringify(events.filter((e) => e.event === 'log')));
+    const start = events[0]!;
+    assert.ok(start.event === 'start' && start.modules !== undefined && start.modules.every((m) => m.name.endsWith('q_proj')));
+  });
+
   it('refuses a run whose estimated peak exceeds the available memory, before a run folder exists', async () => {
     const file = join(proj, 'oom.yaml');
     writeFileSync(file, recipe({ training: '  max_steps: 2\n', top: 'run_name: oom\n' }));
