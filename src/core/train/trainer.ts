@@ -172,6 +172,9 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
     };
 
     let stopped = false;
+    if (resumed !== null && step >= totalSteps) {
+      emit({ event: 'log', level: 'info', message: `the run was already complete at step ${step} of ${totalSteps}: nothing to resume (the adapter is rewritten from the last checkpoint)` });
+    }
     while (step < totalSteps) {
       if (opts.signal?.aborted === true) {
         stopped = true;

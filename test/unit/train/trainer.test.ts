@@ -206,6 +206,14 @@ describe('trainer (real runs on a tiny Llama fixture)', function () {
     assert.deepEqual(s.map((e) => e.lr), [1e-2, 0.75e-2, 0.75e-2, 0.5e-2]);
   });
 
+  it('resuming a finished run says so and takes no step', async () => {
+    const first = await train('finished', recipe({ training: '  max_steps: 2\n', top: 'run_name: finished\n' }));
+    const again = await train('finished', recipe({ training: '  max_steps: 2\n', top: 'run_name: finished\n' }), { resume: first.done.run_dir });
+    assert.equal(steps(again.events).length, 0);
+    assert.ok(again.events.some((e) => e.event === 'log' && /already complete at step 2 of 2/.test(e.message)));
+    assert.equal(again.done.final_loss, first.done.final_loss);
+  });
+
   it('warns about a target_modules entry that matches nothing while others match (PEFT trains silently)', async () => {
     const cfg = JSON.parse(readFileSync(join(proj, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(join(proj, 'typo_adapter.json'), JSON.stringify({ ...cfg, target_modules: ['q_proj', 'vv_proj'] }));
