@@ -1,5 +1,5 @@
 // `peft-studio demo [--dir DIR] [--steps N] [--json]`: the embedded default — makes (or reuses) the `small` Llama
-// fixture and the built-in data set, writes a recipe, trains a LoRA for about a minute, and shows where it went.
+// fixture and the built-in data set, writes a recipe, trains a LoRA for under a minute, and shows where it went.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CliCommand } from '../command';
@@ -91,7 +91,7 @@ export function pythonSnippet(modelDir: string, adapterDir: string): string {
 
 export const demoCommand: CliCommand = {
   name: 'demo',
-  summary: 'Train a LoRA on a built-in small model and data set (no download), in about a minute',
+  summary: 'Train a LoRA on a built-in small model and data set (no download), in under a minute on 2 cores',
   help: [
     'Usage: peft-studio demo [--dir DIR] [--steps N] [--json]',
     '',
@@ -101,7 +101,7 @@ export const demoCommand: CliCommand = {
     '',
     'Options:',
     `  --dir DIR    demo folder (default ./${DEFAULT_DEMO_DIR})`,
-    `  --steps N    optimizer steps (default ${DEFAULT_DEMO_STEPS}, about a minute on 2 cores)`,
+    `  --steps N    optimizer steps (default ${DEFAULT_DEMO_STEPS}, under a minute on 2 cores)`,
     '  --json       print the run records as JSON lines (as `train --json`)',
   ].join('\n'),
   options: {

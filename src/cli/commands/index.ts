@@ -9,4 +9,4 @@ import { estimateCommand } from './estimate';
 import { trainCommand } from './train';
 import { demoCommand } from './demo';
 
-export const commands: CliCommand[] = [initCommand, countCommand, inspectCommand, fixtureCommand, validateCommand, estimateCommand, trainCommand, demoCommand];
+export const commands: CliCommand[] = [demoCommand, initCommand, validateCommand, countCommand, estimateCommand, trainCommand, inspectCommand, fixtureCommand];
