@@ -85,6 +85,13 @@ export function checkAgainstModel(byKey: Map<string, JsonProp>, val: (k: string)
       }
     }
   });
+  // exclude_modules that excludes nothing (PEFT warns: "You have passed exclude_modules=... but no modules were excluded")
+  const exProp = byKey.get('exclude_modules');
+  const exVal = val('exclude_modules');
+  const exSet = typeof exVal === 'string' ? exVal !== '' : Array.isArray(exVal) && exVal.length > 0;
+  if (exProp !== undefined && exSet && m.excludedCount === 0 && m.targets.length > 0) {
+    out.push(problem(nodeRange(idx, exProp.valueNode ?? exProp.keyNode), 'warning', 'exclude-unused', `exclude_modules ${JSON.stringify(exVal)} excludes none of the ${m.targets.length} targeted modules`));
+  }
   // layers_to_transform
   const lttProp = byKey.get('layers_to_transform');
   if (lttProp?.valueNode && (Array.isArray(ltt) || typeof ltt === 'number')) {

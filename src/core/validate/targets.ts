@@ -15,6 +15,8 @@ export interface TargetMatch {
   /** The adapted modules after exclude_modules and layers_to_transform. */
   targets: ModuleInfo[];
   entries: EntryMatch[];
+  /** How many matched modules exclude_modules removed (PEFT warns when it is set and removes none). */
+  excludedCount: number;
   /** target_modules as used (null → the model type's defaults). */
   spec: string[] | string | null;
 }
@@ -76,7 +78,9 @@ export function matchTargets(inv: ModelInventory, o: TargetOptions): TargetMatch
     chosen = mods.filter((m) => set.has(m));
   }
   const ex = o.excludeModules ?? null;
+  const before = chosen.length;
   if (ex !== null) chosen = chosen.filter((m) => !(typeof ex === 'string' ? fullMatch(ex, m.name) : ex.some((e) => entryMatches(m.name, e))));
+  const excludedCount = before - chosen.length;
   const ltt = o.layersToTransform ?? null;
   if (ltt !== null && typeof spec !== 'string') {
     const want = new Set(Array.isArray(ltt) ? ltt : [ltt]);
@@ -85,7 +89,7 @@ export function matchTargets(inv: ModelInventory, o: TargetOptions): TargetMatch
       return i !== null && want.has(i);
     });
   }
-  return { targets: chosen, entries, spec };
+  return { targets: chosen, entries, spec, excludedCount };
 }
 
 function entryOf(entry: string, matched: ModuleInfo[]): EntryMatch {

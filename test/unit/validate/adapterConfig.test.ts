@@ -88,6 +88,16 @@ describe('validate adapter_config.json', () => {
     assert.deepEqual((p.data as { layers: number[] }).layers, [3]);
   });
 
+  it('warns when exclude_modules excludes none of the targets, as PEFT does', () => {
+    const text = '{"peft_type": "LORA", "target_modules": ["q_proj", "v_proj"], "exclude_modules": ["o_proj"]}';
+    const p = one(run(text), 'exclude-unused');
+    assert.equal(p.severity, 'warning');
+    assert.match(p.message, /exclude_modules \["o_proj"\] excludes none of the 56 targeted modules/);
+    assert.deepEqual(at(p), [0, 81, 0, 91]); // the value ["o_proj"]
+    // one that excludes something is fine
+    assert.equal(run('{"peft_type": "LORA", "target_modules": ["q_proj", "v_proj"], "exclude_modules": ["layers.0.self_attn.q_proj"]}').filter((x) => x.code === 'exclude-unused').length, 0);
+  });
+
   it('checks a regex target, layers_to_transform, rank_pattern and modules_to_save against the model', () => {
     assert.deepEqual(run('{"peft_type": "LORA", "target_modules": ".*\\\\.(q|v)_proj"}'), []);
     assert.equal(one(run('{"peft_type": "LORA", "target_modules": ".*attn\\\\.qq"}'), 'target-not-found').severity, 'error');
