@@ -188,17 +188,20 @@ async function fetchIntoCache(s: HubSession, storage: string, commit: string, f:
   const pointer = path.join(storage, 'snapshots', commit, f.path);
   if ((await fileSize(pointer)) === f.size) return;
   const blob = path.join(storage, 'blobs', f.etag);
-  for (let running = inflight.get(blob); running !== undefined; running = inflight.get(blob)) await running.catch(() => undefined);
-  if ((await fileSize(blob)) !== f.size) {
+  // Look up and register the job with no await in between, so concurrent callers share one download.
+  let job = inflight.get(blob);
+  if (job === undefined) {
     const url = `${s.endpoint}/${s.repo}/resolve/${commit}/${f.path.split('/').map(encodeURIComponent).join('/')}`;
-    const job = downloadBlob(s, { file: f.path, url, blobPath: blob, size: f.size, onProgress });
+    job = (async (): Promise<void> => {
+      try {
+        if ((await fileSize(blob)) !== f.size) await downloadBlob(s, { file: f.path, url, blobPath: blob, size: f.size, onProgress });
+      } finally {
+        inflight.delete(blob);
+      }
+    })();
     inflight.set(blob, job);
-    try {
-      await job;
-    } finally {
-      inflight.delete(blob);
-    }
   }
+  await job;
   await linkIntoSnapshot(blob, pointer);
 }
 
