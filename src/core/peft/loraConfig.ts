@@ -70,7 +70,8 @@ export interface ParseOptions {
   warnings?: LoraConfigWarning[];
 }
 
-function jsonTypeOf(v: unknown): JsonType {
+/** The JSON type of a parsed value, with integers told apart from other numbers. */
+export function jsonTypeOf(v: unknown): JsonType {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
   if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';

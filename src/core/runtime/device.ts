@@ -79,6 +79,30 @@ function ortBinDir(): string {
   return path.join(path.dirname(pkg), 'bin', 'napi-v6', process.platform, process.arch);
 }
 
+const CUDA_PROVIDER_LIB = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+
+let installed: Device[] | undefined;
+
+/**
+ * The providers installed here, from files alone (no native code is loaded, so the editor's extension host can
+ * ask on every validation): cpu always; webgpu where onnxruntime-node's binding for this platform exists (1.30
+ * bundles the WebGPU provider on Linux, Windows and macOS); cuda when its provider library sits beside it.
+ * Whether an adapter or a driver is really there is the probes' job (runtimeProbes), at training time.
+ */
+export function installedDevices(): Device[] {
+  if (installed !== undefined) return installed;
+  const out: Device[] = ['cpu'];
+  try {
+    const bin = ortBinDir();
+    if (fs.existsSync(bin) && ['linux', 'win32', 'darwin'].includes(process.platform)) out.push('webgpu');
+    if (fs.existsSync(path.join(bin, CUDA_PROVIDER_LIB))) out.push('cuda');
+  } catch {
+    // onnxruntime-node missing: only the CPU is certain (training says what is wrong).
+  }
+  installed = out;
+  return out;
+}
+
 function shorten(message: string): string {
   const m = /Failed to get a WebGPU adapter: ([^\n]*)/.exec(message) ?? /(Failed to load shared library[^\n]*)/.exec(message);
   const text = m?.[1] ?? message.split('\n')[0] ?? message;
@@ -119,8 +143,7 @@ let cached: { cuda?: Promise<ProbeResult>; webgpu?: Promise<ProbeResult> } = {};
 export const runtimeProbes: DeviceProbes = {
   cuda() {
     cached.cuda ??= (async () => {
-      const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
-      if (!fs.existsSync(path.join(ortBinDir(), lib))) return { available: false, detail: 'CUDA provider library not installed' };
+      if (!installedDevices().includes('cuda')) return { available: false, detail: 'CUDA provider library not installed' };
       return tryProvider('cuda');
     })();
     return cached.cuda;

@@ -1,7 +1,7 @@
 // Validation of adapter_config.json (PEFT 0.20 LoraConfig): syntax, unknown keys (did-you-mean + fix), types,
 // ranges and enums, LoraConfig.__post_init__'s cross-field rules; model checks live in adapterModel.ts.
 import type { Node } from 'jsonc-parser';
-import { INIT_LORA_WEIGHTS_VALUES, LORA_FIELD_NAMES, TASK_TYPES, isValidInitLoraWeights, loraField, type JsonType } from '../peft/loraConfig';
+import { INIT_LORA_WEIGHTS_VALUES, LORA_FIELD_NAMES, TASK_TYPES, isValidInitLoraWeights, jsonTypeOf, loraField, type JsonType } from '../peft/loraConfig';
 import { suggest } from '../util/didYouMean';
 import { checkAgainstModel } from './adapterModel';
 import { pyRegex } from './targets';
@@ -9,14 +9,6 @@ import { nodeRange, readJson, replaceNode, type JsonProp } from './jsonTree';
 import { LineIndex, problem, typeName } from './text';
 import type { Problem, ValidationContext } from './types';
 
-function jsonType(v: unknown): JsonType {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
-  if (typeof v === 'boolean') return 'boolean';
-  if (typeof v === 'string') return 'string';
-  return 'object';
-}
 
 const accepts = (types: readonly JsonType[], t: JsonType): boolean => types.includes(t) || (t === 'integer' && types.includes('number'));
 const typeWords = (types: readonly JsonType[]): string =>
@@ -69,7 +61,7 @@ function checkProp(p: JsonProp, idx: LineIndex, out: Problem[]): boolean {
   }
   if (p.valueNode === undefined) return false;
   const vr = nodeRange(idx, p.valueNode);
-  const t = jsonType(p.value);
+  const t = jsonTypeOf(p.value);
   if (!accepts(spec.types, t)) {
     let fix;
     if (typeof p.value === 'string' && spec.types.includes('integer') && /^-?\d+$/.test(p.value.trim())) fix = { title: `Change to ${Number(p.value)}`, edits: [replaceNode(idx, p.valueNode, Number(p.value))] };
@@ -84,7 +76,7 @@ function checkProp(p: JsonProp, idx: LineIndex, out: Problem[]): boolean {
     for (const child of p.valueNode.children) {
       const itemNode = t === 'object' ? child.children?.[1] : child;
       if (itemNode === undefined) continue;
-      const it = jsonType(itemNode.value ?? (itemNode.type === 'array' ? [] : itemNode.type === 'object' ? {} : null));
+      const it = jsonTypeOf(itemNode.value ?? (itemNode.type === 'array' ? [] : itemNode.type === 'object' ? {} : null));
       if (!accepts(spec.items, it)) {
         out.push(problem(nodeRange(idx, itemNode), 'error', 'bad-type', `Every entry of "${p.key}" must be ${typeWords(spec.items)}`));
         ok = false;

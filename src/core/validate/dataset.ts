@@ -1,10 +1,12 @@
 // Lint of a JSONL data set: non-JSON lines, lines not fitting the declared/detected format, empty answers,
 // examples longer than max_length (counted with the tokenizer when known), duplicates. Incremental: step() lints a slice.
+import { formatOfKeys, type DataFormat } from '../train/data/formats';
 import { createHash } from 'node:crypto';
 import { problem } from './text';
 import type { Problem, Range, TokenCounter } from './types';
 
-export type DatasetFormat = 'text' | 'alpaca' | 'messages' | 'prompt_completion' | 'tokenized';
+/** The data formats of CONTRACTS.md §1 (one definition, the trainer's). */
+export type DatasetFormat = DataFormat;
 
 export interface DatasetLintOptions {
   /** 'auto' or a DatasetFormat (as dataset.format in the recipe). */
@@ -24,15 +26,8 @@ const REQUIRED: Record<DatasetFormat, string[]> = {
   tokenized: ['input_ids'],
 };
 
-/** The format an example's keys suggest, or null. */
-export function detectFormat(o: Record<string, unknown>): DatasetFormat | null {
-  if ('messages' in o) return 'messages';
-  if ('input_ids' in o) return 'tokenized';
-  if ('instruction' in o && 'output' in o) return 'alpaca';
-  if ('prompt' in o && 'completion' in o) return 'prompt_completion';
-  if ('text' in o) return 'text';
-  return null;
-}
+/** The format an example's keys suggest, or null: the trainer's rule, so the lint and `format: auto` agree. */
+export const detectFormat: (o: Record<string, unknown>) => DatasetFormat | null = formatOfKeys;
 
 export class DatasetLinter {
   private offset = 0;

@@ -1,7 +1,7 @@
 // What the validator may look up outside the text, with safe defaults: paths on disk, devices
 // onnxruntime-node can use here, hub ids, and data-set line counts (cached by size and mtime).
+import { installedDevices } from '../runtime/device';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { PathKind, ValidationContext } from './types';
 
 export function defaultPathKind(p: string): PathKind {
@@ -27,32 +27,9 @@ export function looksLikeHubId(s: string): boolean {
   return /^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(\/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$/.test(s) && !s.includes('..') && !s.endsWith('.');
 }
 
-let devicesCache: string[] | undefined;
-
-/**
- * Devices usable here: cpu always; webgpu when onnxruntime-node bundles it; cuda when its provider library is
- * installed next to the binding (listSupportedBackends reports cuda as bundled:false until it is).
- */
+/** Devices usable here, as the recipe check and the CodeLens need them: runtime/device.ts's file-only look. */
 export function defaultAvailableDevices(): string[] {
-  if (devicesCache !== undefined) return devicesCache;
-  const out = ['cpu'];
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const ort = require('onnxruntime-node') as { listSupportedBackends?: () => { name: string; bundled: boolean }[] };
-    const backends = ort.listSupportedBackends?.() ?? [];
-    const bin = path.join(path.dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch);
-    for (const b of backends) {
-      if (b.name === 'webgpu' && b.bundled) out.push('webgpu');
-      if (b.name === 'cuda') {
-        const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
-        if (b.bundled || fs.existsSync(path.join(bin, lib))) out.push('cuda');
-      }
-    }
-  } catch {
-    // onnxruntime-node missing: only the CPU is certain (training would fail anyway and say so).
-  }
-  devicesCache = out;
-  return out;
+  return installedDevices();
 }
 
 const lineCounts = new Map<string, { size: number; mtimeMs: number; lines: number }>();

@@ -12,13 +12,14 @@ import type { RunEvent } from '../../../src/shared/protocol';
 
 const ENV_KEYS = ['HF_HOME', 'HF_ENDPOINT', 'HF_TOKEN', 'HF_HUB_CACHE', 'HUGGINGFACE_HUB_CACHE', 'HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'];
 
-describe('a fixture model served by the stand-in hub', () => {
-  let tmp: string;
+/** A scratch folder and a stand-in hub for one suite, with the HF_* environment saved and restored around it. */
+function scratchHub(prefix: string): { tmp(): string; serve(id: string, dir: string): Promise<void> } {
+  let tmp = '';
   let server: HubServer | undefined;
   const saved: Record<string, string | undefined> = {};
   before(async () => {
     for (const k of ENV_KEYS) saved[k] = process.env[k];
-    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'peft-hub-fixture-'));
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
   });
   after(async () => {
     await server?.close();
@@ -28,15 +29,28 @@ describe('a fixture model served by the stand-in hub', () => {
       else process.env[k] = saved[k];
     }
   });
+  return {
+    tmp: () => tmp,
+    /** Serves every file of `dir` as repo `id` and points HF_ENDPOINT / HF_HOME at the server and the scratch folder. */
+    async serve(id, dir) {
+      const names = await fs.readdir(dir);
+      const files = await Promise.all(names.map(async (n) => ({ path: n, data: await fs.readFile(path.join(dir, n)) })));
+      server = await startHubServer([{ id, files }]);
+      for (const k of ENV_KEYS) delete process.env[k];
+      process.env['HF_HOME'] = path.join(tmp, 'hf');
+      process.env['HF_ENDPOINT'] = server.url;
+    },
+  };
+}
+
+describe('a fixture model served by the stand-in hub', () => {
+  const hub = scratchHub('peft-hub-fixture-');
 
   it('downloads into the HF cache a snapshot that loads like the original and hard-links for ORT', async () => {
+    const tmp = hub.tmp();
     const fx = await makeFixture({ arch: 'llama', outDir: path.join(tmp, 'src'), seed: 3 });
     const names = await fs.readdir(fx.dir);
-    const files = await Promise.all(names.map(async (n) => ({ path: n, data: await fs.readFile(path.join(fx.dir, n)) })));
-    server = await startHubServer([{ id: 'fixtures/tiny-llama', files }]);
-    for (const k of ENV_KEYS) delete process.env[k];
-    process.env['HF_HOME'] = path.join(tmp, 'hf');
-    process.env['HF_ENDPOINT'] = server.url;
+    await hub.serve('fixtures/tiny-llama', fx.dir);
 
     const dir = await resolveModel('fixtures/tiny-llama');
     assert.ok(dir.startsWith(path.join(tmp, 'hf', 'hub', 'models--fixtures--tiny-llama', 'snapshots')));
@@ -58,31 +72,13 @@ describe('a fixture model served by the stand-in hub', () => {
 });
 
 describe('training a model given as a hub id', () => {
-  let tmp: string;
-  let server: HubServer | undefined;
-  const saved: Record<string, string | undefined> = {};
-  before(async () => {
-    for (const k of ENV_KEYS) saved[k] = process.env[k];
-    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'peft-hub-train-'));
-  });
-  after(async () => {
-    await server?.close();
-    await fs.rm(tmp, { recursive: true, force: true });
-    for (const k of ENV_KEYS) {
-      if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
-    }
-  });
+  const hub = scratchHub('peft-hub-train-');
 
   it('downloads it into the HF cache with progress in the log, trains, and names the hub id in the adapter', async function () {
     this.timeout(120000);
+    const tmp = hub.tmp();
     const fx = await makeFixture({ arch: 'gpt2', outDir: path.join(tmp, 'src'), seed: 5 });
-    const names = await fs.readdir(fx.dir);
-    const files = await Promise.all(names.map(async (n) => ({ path: n, data: await fs.readFile(path.join(fx.dir, n)) })));
-    server = await startHubServer([{ id: 'fixtures/tiny-gpt2', files }]);
-    for (const k of ENV_KEYS) delete process.env[k];
-    process.env['HF_HOME'] = path.join(tmp, 'hf');
-    process.env['HF_ENDPOINT'] = server.url;
+    await hub.serve('fixtures/tiny-gpt2', fx.dir);
 
     const proj = path.join(tmp, 'proj');
     await fs.mkdir(path.join(proj, 'data'), { recursive: true });
