@@ -134,6 +134,29 @@ describe('merge (W + scaling·B·A into a plain HF folder)', function () {
     assert.equal((JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as Record<string, unknown>)['torch_dtype'], 'bfloat16');
   });
 
+  it('model card: base, LoRA settings, and the run with its losses when the adapter is RUN_DIR/adapter', function () {
+    const run = path.join(tmp, 'runs', 'run-7');
+    fs.mkdirSync(run, { recursive: true });
+    fs.cpSync(path.join(tmp, 'ad-llama-false'), path.join(run, 'adapter'), { recursive: true });
+    fs.writeFileSync(path.join(run, 'run.json'), JSON.stringify({ name: 'run-7', status: 'completed', config_file: 'peft-train.yaml', recipe: {}, adapter_config: {}, base_model: 'tiny', device: 'cpu', started_at: '2026-01-01T00:00:00Z' }));
+    const events = [
+      { event: 'start', run_dir: run, run_name: 'run-7', trainable: 1, total: 2, device: 'cpu', base_model: 'tiny', max_steps: 2, time: '2026-01-01T00:00:00Z' },
+      { event: 'step', step: 1, epoch: 0.5, loss: 2.5, lr: 1e-3, grad_norm: 1, tokens: 10, tokens_per_s: 1, elapsed_s: 1 },
+      { event: 'step', step: 2, epoch: 1, loss: 2.25, lr: 1e-3, grad_norm: 1, tokens: 10, tokens_per_s: 1, elapsed_s: 2 },
+      { event: 'eval', step: 2, eval_loss: 2.375 },
+      { event: 'done', run_dir: run, adapter_dir: path.join(run, 'adapter'), final_loss: 2.25 },
+    ];
+    fs.writeFileSync(path.join(run, 'metrics.jsonl'), events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    const out = path.join(tmp, 'merged-run');
+    mergeToHfFolder({ modelDir: path.join(tmp, 'llama'), adapterDir: path.join(run, 'adapter'), outDir: out, baseName: 'org/tiny-llama' });
+    const card = fs.readFileSync(path.join(out, 'README.md'), 'utf8');
+    assert.match(card, /^---\nbase_model: "org\/tiny-llama"\n/);
+    assert.match(card, /^# run-7 \(merged\)$/m);
+    assert.match(card, /Training run: `run-7` \(completed, step 2 of 2, cpu\)/);
+    assert.match(card, /Final training loss: 2\.2500/);
+    assert.match(card, /Eval loss: 2\.3750 \(step 2\)/);
+  });
+
   it('refuses bad input with the file and what to do', async function () {
     const model = path.join(tmp, 'llama');
     const broken = path.join(tmp, 'ad-broken');
