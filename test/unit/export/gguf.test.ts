@@ -147,6 +147,17 @@ describe('GGUF export (read back with @huggingface/gguf)', function () {
     assert.ok(g.p.tensorInfos.every((t) => t.name !== 'output.weight'));
   });
 
+  it('mistral is written as arch llama, with the llama q/k permutation', async function () {
+    const dir = path.join(tmp, 'mistral');
+    await makeFixture({ arch: 'llama', outDir: dir, overrides: { model_type: 'mistral', architectures: ['MistralForCausalLM'], sliding_window: 4096 } });
+    exportGgufModel({ modelDir: dir, out: path.join(tmp, 'mistral.gguf'), type: 'f32' });
+    const g = await readGguf(path.join(tmp, 'mistral.gguf'));
+    assert.equal(g.meta('general.architecture'), 'llama');
+    assert.equal(g.meta('llama.attention.head_count_kv'), 2);
+    const q = readTensorAsFloat32(openCheckpoint(dir).tensors.get('model.layers.0.self_attn.q_proj.weight')!);
+    assert.ok(same(g.f32('blk.0.attn_q.weight'), swapaxesPermute(q, 64, 64, 4)));
+  });
+
   it('gpt2 (hub layout): Conv1D weights transposed to [out, in], causal-mask buffers dropped, position_embd', async function () {
     exportGgufModel({ modelDir: path.join(tmp, 'gpt2'), out: path.join(tmp, 'gpt2.gguf'), type: 'f32' });
     const g = await readGguf(path.join(tmp, 'gpt2.gguf'));
