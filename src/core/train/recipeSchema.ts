@@ -1,5 +1,6 @@
 // The schema of peft-train.yaml (CONTRACTS.md §1): every key with type, default, range, hover doc and the
 // HF TrainingArguments name it mirrors. The trainer parses with it; the validator and the editor report from it.
+import { folderNameProblem } from '../util/safePath';
 
 export type RecipeFieldType = 'section' | 'string' | 'path' | 'integer' | 'number' | 'boolean' | 'enum';
 
@@ -22,6 +23,8 @@ export interface RecipeField {
   maxExclusive?: boolean;
   /** For `path`: what must exist there (relative paths resolve against the YAML file's folder). */
   pathKind?: 'file' | 'dir';
+  /** For `string`: the value names one folder (no separators, no `..`; see util/safePath). */
+  folderName?: boolean;
   /** Markdown shown on hover and in completions. */
   doc: string;
   /** The transformers TrainingArguments field of the same meaning, when there is one. */
@@ -109,7 +112,7 @@ export const RECIPE_FIELDS: readonly RecipeField[] = [
     doc: 'Where to train: `auto` (cuda, else webgpu, else cpu — whichever onnxruntime-node can use here), `cpu`, `webgpu`, `cuda`.' }),
   F({ path: 'output_dir', type: 'path', pathKind: 'dir', default: 'runs', hf: 'output_dir',
     doc: 'Folder that receives one run folder per training run (created when missing).' }),
-  F({ path: 'run_name', type: 'string', nullable: true, default: null, hf: 'run_name',
+  F({ path: 'run_name', type: 'string', nullable: true, default: null, hf: 'run_name', folderName: true,
     doc: 'Name of the run folder inside `output_dir`; `null` = a timestamp.' }),
 ];
 
@@ -143,6 +146,10 @@ export function checkRecipeValue(field: RecipeField, value: unknown): string | n
     case 'string':
     case 'path':
       if (typeof value !== 'string') return `"${field.path}" must be a string, got ${describe(value)}`;
+      if (field.folderName === true) {
+        const why = folderNameProblem(value);
+        return why === null ? null : `"${field.path}" ${why}`;
+      }
       return value.trim() === '' ? `"${field.path}" must not be empty` : null;
     case 'boolean':
       return typeof value === 'boolean' ? null : `"${field.path}" must be true or false, got ${describe(value)}`;

@@ -51,11 +51,13 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
     const recipe = readRecipeFile(opts.configFile);
     let resumed: LoadedCheckpoint | null = null;
     let runDir: string | undefined;
+    let skippedCheckpoints: string[] = [];
     if (opts.resume !== undefined) {
       const r = loadCheckpoint(opts.resume);
       resumed = r.checkpoint;
       runDir = r.runDir;
       lastGood = resumed.dir;
+      skippedCheckpoints = r.skipped;
     }
     // Everything that can be wrong with the inputs fails here, before a run folder exists.
     const prep = await prepareRun(recipe, opts.device, deps, opts.signal, downloadReporter(recipe.base_model, emit));
@@ -71,6 +73,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       const verdict = checkMemoryFits(estimate, deps.availableMemory());
       if (verdict.level === 'warning') prep.notes.push({ level: 'warning', message: verdict.message });
     }
+    for (const message of skippedCheckpoints) prep.notes.push({ level: 'warning', message });
     runDir ??= createRunDir(recipe.output_dir, recipe.run_name);
     folder = new RunFolder(runDir);
     const spec = prep.inventory.spec;
