@@ -15,7 +15,6 @@ export function folderNameProblem(name: string): string | null {
   if (name.length > MAX_FOLDER_NAME) return `must be at most ${MAX_FOLDER_NAME} characters, got ${name.length}`;
   if (/[/\\]/.test(name)) return 'must be a folder name, not a path (no "/" or "\\")';
   if (name === '.' || name === '..') return 'must be a folder name, not "." or ".."';
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(name)) return 'must not contain control characters';
   if (/[<>:"|?*]/.test(name)) return 'must not contain any of < > : " | ? * (not allowed in Windows folder names)';
   return null;
