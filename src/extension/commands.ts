@@ -8,6 +8,8 @@ import type { DashboardViewProvider } from './dashboard/dashboardView';
 import { errorText, outputChannel, showError } from './log';
 import { pathOf, pickCheckpoint, pickRuns, resolveRecipe, resolveRun, treeNode } from './pick';
 import { count, estimate, newProject, openDemo } from './projectCommands';
+import type { LanguageService } from './language/service';
+import { preflight } from './trainPreflight';
 
 export interface Services {
   context: vscode.ExtensionContext;
@@ -15,6 +17,8 @@ export interface Services {
   store: RunsStore;
   tree: RunsTreeProvider;
   dashboard: DashboardViewProvider;
+  /** Validation (undefined when it could not start): Train checks the recipe's files with it first. */
+  language: LanguageService | undefined;
 }
 
 type Handler = (...args: unknown[]) => unknown;
@@ -23,6 +27,7 @@ type CommandFactory = (s: Services) => Handler;
 const train: CommandFactory = (s) => async (arg) => {
   const recipe = await resolveRecipe(arg);
   if (recipe === undefined) return;
+  if (!(await preflight(s.language, recipe))) return;
   const run = await s.manager.start(recipe);
   if (run !== undefined) await s.dashboard.show(undefined, { preserveFocus: true });
 };
@@ -44,6 +49,7 @@ const resume: CommandFactory = (s) => async (arg) => {
     await showError(`Run "${run.name}" has no run.json naming its recipe (config_file), so it cannot be resumed.`);
     return;
   }
+  if (!(await preflight(s.language, config))) return;
   const started = await s.manager.start(config, { resume: from });
   if (started !== undefined) await s.dashboard.show(run.dir);
 };

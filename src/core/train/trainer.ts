@@ -1,5 +1,6 @@
 // The training loop, one code path for the CLI and the worker: prepare the run, initialise or load LoRA,
 // step the engine with the schedule's lr, log/eval/checkpoint, resume exactly, stop cleanly, fail loudly on NaN.
+import { basename } from 'node:path';
 import { InputError, errorMessage } from '../errors';
 import { estimateMemory, type MemoryEstimate } from '../memory/estimate';
 import { checkMemoryFits } from '../memory/fit';
@@ -13,6 +14,7 @@ import type { EngineState, TrainEngine } from './engineApi';
 import { initLoraParams, loadAdapterParams } from './loraInit';
 import { createRunDir, gitCommit, loadCheckpoint, RunFolder, type LoadedCheckpoint, type TrainerState } from './runFolder';
 import { LrSchedule } from './schedule';
+import { simulateSlowMachine, waitAtStepGate } from './stepGate';
 import { configDir, graphCacheDir, moduleCounts, prepareRun, readRecipeFile, type DownloadProgress, type PreparedRun, type TrainerDeps } from './setup';
 
 export interface RunTrainingOptions {
@@ -178,7 +180,9 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
     if (resumed !== null && step >= totalSteps) {
       emit({ event: 'log', level: 'info', message: `the run was already complete at step ${step} of ${totalSteps}: nothing to resume (the adapter is rewritten from the last checkpoint)` });
     }
+    const runName = basename(runDir);
     while (step < totalSteps) {
+      await waitAtStepGate(runName, step + 1, opts.signal);
       if (opts.signal?.aborted === true) {
         stopped = true;
         break;
@@ -187,7 +191,9 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       currentStep = next;
       const { batches } = nextStepBatches(stream, prep.train.sequences, plan);
       const lr = schedule.lrAt(scheduled + 1);
+      const stepStart = performance.now();
       const res = await eng.step(batches, lr, dropoutRng.nextUint32());
+      await simulateSlowMachine(performance.now() - stepStart, opts.signal);
       if (!Number.isFinite(res.loss) || (res.skipped !== true && !Number.isFinite(res.gradNorm))) {
         const what = !Number.isFinite(res.loss) ? `the loss is ${res.loss}` : `the gradient norm is ${res.gradNorm}`;
         throw new InputError('non-finite', `training diverged at step ${next}: ${what} (lr ${lr})`, {
