@@ -1,6 +1,8 @@
 // The command table: every `peftStudio.*` command is a factory here, registered in one loop (as
 // rust-analyzer's editors/code does). Each factory gets the extension's services and returns the handler.
+import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { runCliInTerminal } from './cli';
 import type { RunManager } from './runManager';
 import type { RunsStore } from './runsStore';
 import type { RunsTreeProvider } from './runsTree';
@@ -54,6 +56,19 @@ const resume: CommandFactory = (s) => async (arg) => {
   if (started !== undefined) await s.dashboard.show(run.dir);
 };
 
+/** Run Sweep: the recipe's sweep: section through `peft-studio sweep` in a terminal (after the same pre-flight as Train). */
+const sweep: CommandFactory = (s) => async (arg) => {
+  if (!vscode.workspace.isTrusted) {
+    void vscode.window.showErrorMessage('Sweeps train models and are disabled in Restricted Mode: trust the workspace to run one.');
+    return;
+  }
+  const recipe = await resolveRecipe(arg);
+  if (recipe === undefined) return;
+  if (!(await preflight(s.language, recipe))) return;
+  runCliInTerminal(s.context, `PEFT sweep: ${path.basename(path.dirname(recipe))}`, ['sweep', recipe], path.dirname(recipe));
+  await s.dashboard.show(undefined, { preserveFocus: true });
+};
+
 const deleteRun: CommandFactory = (s) => async (arg) => {
   const run = await resolveRun(s.store, arg, 'Delete which run?', (r) => !r.live);
   if (run === undefined) return;
@@ -99,6 +114,7 @@ export const COMMANDS: Readonly<Record<string, CommandFactory>> = {
   'peftStudio.newProject': (s) => () => newProject(s.context),
   'peftStudio.openDemo': (s) => () => openDemo(s.context),
   'peftStudio.train': train,
+  'peftStudio.sweep': sweep,
   'peftStudio.stop': (s) => (arg) => s.manager.stop(pathOf(arg)),
   'peftStudio.resume': resume,
   'peftStudio.openDashboard': (s) => (arg) => s.dashboard.show(pathOf(arg)),
