@@ -8,7 +8,8 @@ import { validateCommand } from './validate';
 import { estimateCommand } from './estimate';
 import { trainCommand } from './train';
 import { demoCommand } from './demo';
+import { sweepCommand } from './sweep';
 import { mergeCommand } from './merge';
 import { exportCommand } from './export';
 
-export const commands: CliCommand[] = [demoCommand, initCommand, validateCommand, countCommand, estimateCommand, trainCommand, inspectCommand, fixtureCommand, mergeCommand, exportCommand];
+export const commands: CliCommand[] = [demoCommand, initCommand, validateCommand, countCommand, estimateCommand, trainCommand, sweepCommand, inspectCommand, fixtureCommand, mergeCommand, exportCommand];
