@@ -10,6 +10,7 @@ import type { CliIO } from '../../../src/cli/command';
 import { exportGgufAdapter, exportGgufModel } from '../../../src/core/export/gguf/exportModel';
 import { translateChatTemplate, writeModelfile } from '../../../src/core/export/gguf/ollama';
 import { decodeQ8_0 } from '../../../src/core/export/gguf/quant';
+import { preTokenizerName } from '../../../src/core/export/gguf/tokenizer';
 import { makeFixture } from '../../../src/core/fixtures/makeFixture';
 import { openCheckpoint } from '../../../src/core/safetensors/checkpoint';
 import { f16ToF32 } from '../../../src/core/safetensors/dtypes';
@@ -217,6 +218,16 @@ describe('GGUF export (read back with @huggingface/gguf)', function () {
     const vb = src('v_proj.lora_B.weight');
     const got = g.f32('blk.1.attn_v.weight.lora_b');
     for (let i = 0; i < vb.length; i++) assert.ok(Math.abs(got[i]! - vb[i]! / 4) <= 1e-7 * Math.abs(vb[i]!), `v lora_b[${i}]`);
+  });
+
+  it('tokenizer.ggml.pre from the pre-tokenizer: GPT-2, SmolLM, Llama 3, Qwen2 patterns; others "default"', function () {
+    const split = (regex: string): unknown => ({ type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false }, { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false }] });
+    assert.deepEqual(preTokenizerName({ type: 'ByteLevel', add_prefix_space: false, use_regex: true }), { name: 'gpt-2', recognised: true });
+    assert.equal(preTokenizerName({ type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, { type: 'ByteLevel', use_regex: true }] }).name, 'smollm');
+    assert.equal(preTokenizerName(split("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")).name, 'llama-bpe');
+    assert.equal(preTokenizerName(split("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")).name, 'qwen2');
+    assert.deepEqual(preTokenizerName(split('\\s+')), { name: 'default', recognised: false });
+    assert.deepEqual(preTokenizerName(null), { name: 'default', recognised: false });
   });
 
   it('Modelfile: FROM/ADAPTER paths, ChatML → Go template, stop tokens; unknown templates are left to the user', function () {

@@ -32,6 +32,10 @@ export function preTokenizerName(pre: unknown): { name: string; recognised: bool
   const p = (typeof pre === 'object' && pre !== null ? pre : {}) as Json;
   if (p['type'] === 'ByteLevel' && p['use_regex'] !== false) return { name: 'gpt-2', recognised: true };
   const parts = p['type'] === 'Sequence' && Array.isArray(p['pretokenizers']) ? (p['pretokenizers'] as Json[]) : [p];
+  // SmolLM: single digits split off, then GPT-2's ByteLevel regex (llama.cpp's "smollm").
+  if (parts.length === 2 && parts[0]!['type'] === 'Digits' && parts[0]!['individual_digits'] === true && parts[1]!['type'] === 'ByteLevel' && parts[1]!['use_regex'] !== false) {
+    return { name: 'smollm', recognised: true };
+  }
   for (const part of parts) {
     const pattern = part['type'] === 'Split' ? ((part['pattern'] as Json | undefined)?.['Regex'] as string | undefined) : undefined;
     if (pattern !== undefined && KNOWN_SPLITS[pattern] !== undefined) return { name: KNOWN_SPLITS[pattern], recognised: true };
