@@ -1,6 +1,7 @@
 // `peft-studio export gguf MODEL_DIR OUT.gguf [--adapter DIR --merge] [--type f32|f16|q8_0] [--ollama DIR]` and
 // `peft-studio export gguf-adapter ADAPTER_DIR OUT.gguf --model MODEL_DIR [--ollama DIR --base-gguf FILE]` (llama.cpp files).
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { CliCommand, CliIO, ParsedArgs } from '../command';
 import { UsageError } from '../../core/errors';
 import { exportGgufAdapter, exportGgufModel, type GgufExportResult } from '../../core/export/gguf/exportModel';
@@ -66,7 +67,8 @@ export async function exportGgufCli(args: ParsedArgs, io: CliIO): Promise<number
   if (args.values['merge'] === true && typeof adapter !== 'string') throw new UsageError('--merge needs --adapter DIR');
   if (args.values['model'] !== undefined || args.values['base-gguf'] !== undefined) throw new UsageError('--model and --base-gguf belong to export gguf-adapter');
   const modelDir = await modelFolder(model);
-  const r = exportGgufModel({ modelDir, out, ...(typeText !== undefined ? { type: typeText as GgufFileType } : {}), ...(typeof adapter === 'string' ? { adapterDir: adapter } : {}) });
+  // general.name: the folder or hub repo name as the user gave it (a hub snapshot folder is named by its commit).
+  const r = exportGgufModel({ modelDir, out, name: path.basename(model.replace(/[\\/]+$/, '')), ...(typeText !== undefined ? { type: typeText as GgufFileType } : {}), ...(typeof adapter === 'string' ? { adapterDir: adapter } : {}) });
   const ollama = args.values['ollama'];
   const modelfile = typeof ollama === 'string' ? writeModelfile({ dir: ollama, from: r.file, chatTemplate: r.chatTemplate ?? null, eosToken: r.eosToken ?? null }).file : null;
   return report(io, args.values['json'] === true, r, modelfile);
