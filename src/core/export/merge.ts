@@ -6,9 +6,9 @@ import { InputError } from '../errors';
 import { loadModel } from '../hf/loadModel';
 import type { ModelInventory } from '../hf/types';
 import { openCheckpoint } from '../safetensors/checkpoint';
-import { readTensorAsFloat32, readTensorBytes } from '../safetensors/read';
+import { readTensorAsFloat32 } from '../safetensors/read';
 import { fromFloat32 } from '../safetensors/write';
-import { writeCheckpointStreamed, type StreamedTensor } from '../safetensors/writeStream';
+import { tensorChunks, writeCheckpointStreamed, type StreamedTensor } from '../safetensors/writeStream';
 import type { SafetensorsDtype } from '../safetensors/types';
 import { loadAdapter, mergeInto, readLoraFactors, type LoadedAdapter } from './adapterWeights';
 import { modelCard } from './modelCard';
@@ -61,7 +61,7 @@ export function mergedTensors(inv: ModelInventory, adapter: LoadedAdapter | null
     out.push({
       name, dtype: cast, shape: [...entry.shape],
       data: () => {
-        if (m === undefined && cast === entry.dtype) return readTensorBytes(entry);
+        if (m === undefined && cast === entry.dtype) return tensorChunks(entry);
         const w = readTensorAsFloat32(entry);
         if (m !== undefined) {
           const { a, b } = readLoraFactors(m);

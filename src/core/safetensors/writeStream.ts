@@ -12,8 +12,8 @@ export interface StreamedTensor {
   name: string;
   dtype: SafetensorsDtype;
   shape: number[];
-  /** Called once when the tensor is written; must return exactly numel·bits/8 bytes. */
-  data: () => Uint8Array;
+  /** Called once when the tensor is written; must return exactly numel·bits/8 bytes (at once, or in chunks). */
+  data: () => Uint8Array | Iterable<Uint8Array>;
 }
 
 export function streamedByteLength(t: Pick<StreamedTensor, 'dtype' | 'shape'>): number {
@@ -36,10 +36,15 @@ export function writeSafetensorsStreamed(file: string, tensors: readonly Streame
   try {
     write(header);
     for (const t of ordered) {
-      const bytes = t.data();
+      const produced = t.data();
       const want = streamedByteLength(t);
-      if (bytes.byteLength !== want) throw new Error(`tensor ${t.name}: ${bytes.byteLength} bytes produced, ${want} expected`);
-      write(bytes);
+      let got = 0;
+      for (const chunk of produced instanceof Uint8Array ? [produced] : produced) {
+        got += chunk.byteLength;
+        if (got > want) break;
+        write(chunk);
+      }
+      if (got !== want) throw new Error(`tensor ${t.name}: ${got} bytes produced, ${want} expected`);
     }
     fs.closeSync(fd);
   } catch (e) {
@@ -49,6 +54,22 @@ export function writeSafetensorsStreamed(file: string, tensors: readonly Streame
   }
   fs.renameSync(tmp, abs);
   return total;
+}
+
+/** A tensor's bytes straight from its file, `chunkBytes` at a time (copying without holding the whole tensor). */
+export function* tensorChunks(entry: { file: string; offset: number; length: number }, chunkBytes = 1 << 22): Generator<Uint8Array> {
+  const fd = fs.openSync(entry.file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(Math.min(chunkBytes, Math.max(entry.length, 1)));
+    for (let done = 0; done < entry.length;) {
+      const n = fs.readSync(fd, buf, 0, Math.min(buf.length, entry.length - done), entry.offset + done);
+      if (n <= 0) throw new Error(`${entry.file}: file ends inside a tensor`);
+      done += n;
+      yield buf.subarray(0, n);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** "5GB", "500MB", "10GiB", "1000" (bytes) → bytes; units as transformers' convert_file_size_to_int (GB = 10^9). */
