@@ -262,6 +262,10 @@ describe('GGUF export (read back with @huggingface/gguf)', function () {
     const adapter = await run(['export', 'gguf-adapter', ad.dir, path.join(tmp, 'cli-lora.gguf'), '--model', model, '--json']);
     assert.equal(adapter.code, 0, adapter.err);
     assert.equal((JSON.parse(adapter.out) as { tensors: number }).tensors, 4);
+    const withOllama = await run(['export', 'gguf-adapter', ad.dir, path.join(tmp, 'cli-ollama2', 'lora.gguf'), '--model', model, '--ollama', path.join(tmp, 'cli-ollama2'), '--base-gguf', path.join(tmp, 'cli-ollama2', 'base.gguf')]);
+    assert.equal(withOllama.code, 0, withOllama.err);
+    const mf = fs.readFileSync(path.join(tmp, 'cli-ollama2', 'Modelfile'), 'utf8');
+    assert.match(mf, /^FROM \.\/base\.gguf\nADAPTER \.\/lora\.gguf\nTEMPLATE """/m);
     assert.equal((await run(['export', 'gguf', model, path.join(tmp, 'x.gguf'), '--adapter', ad.dir])).code, 2);
     assert.equal((await run(['export', 'ggfu', model, path.join(tmp, 'x.gguf')])).code, 2);
     assert.equal((await run(['export', 'gguf', model, path.join(tmp, 'x.gguf'), '--type', 'q4'])).code, 2);
