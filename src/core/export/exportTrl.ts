@@ -2,7 +2,7 @@
 // accelerate_config.yaml, train.py, adapter_config.json, peft_studio.json, data, requirements, sky.yaml, k8s, README).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { stringify } from 'yaml';
+import { pyYaml } from './pyYaml';
 import { InputError, UsageError } from '../errors';
 import { readAdapterConfigFile } from '../peft/adapterFile';
 import { detectFormat, type DataFormat } from '../train/data/formats';
@@ -49,7 +49,7 @@ export function checkTrlOptions(req: TrlExportRequest): TrlExportOptions {
   return { strategy, gpus, nodes, quantization: q };
 }
 
-const yamlFile = (header: string, value: unknown): string => `# ${header}\n${stringify(value, { lineWidth: 0 })}`;
+const yamlFile = (header: string, value: unknown): string => `# ${header}\n${pyYaml(value)}`;
 
 /** Everything the export writes, without touching the disk (the golden tests compare this). */
 export function buildTrlExport(req: TrlExportRequest): TrlExport {

@@ -1,6 +1,6 @@
 // The launch side of an exported TRL project: requirements.txt (pinned), sky.yaml (SkyPilot, multi-node rank and
 // address variables), k8s-job.yaml (an indexed Job + headless Service) and the README that explains all three.
-import { stringify } from 'yaml';
+import { pyYaml } from './pyYaml';
 import { OPTIONAL_PINS, TRL_PINS } from './pins';
 import type { FidelityNote, TrlExportOptions } from './trlConfig';
 
@@ -44,7 +44,7 @@ export function skyYaml(c: LaunchContext): string {
       ? 'HEAD_IP=$(echo "$SKYPILOT_NODE_IPS" | head -n1)\n' + multiNodeLaunch('$SKYPILOT_NODE_RANK', '$SKYPILOT_NUM_NODES', '$SKYPILOT_NUM_GPUS_PER_NODE', '$HEAD_IP')
       : `${LAUNCH} ${SCRIPT}\n`,
   };
-  return `# SkyPilot task (sky launch sky.yaml). Written by peft-studio export trl.\n${stringify(task, { lineWidth: 0 })}`;
+  return `# SkyPilot task (sky launch sky.yaml). Written by peft-studio export trl.\n${pyYaml(task)}`;
 }
 
 export function k8sJobYaml(c: LaunchContext, image = `pytorch/pytorch:${TRL_PINS.torch}-cuda12.8-cudnn9-devel`): string {
@@ -79,7 +79,7 @@ export function k8sJobYaml(c: LaunchContext, image = `pytorch/pytorch:${TRL_PINS
     },
   };
   return `# Kubernetes: kubectl apply -f k8s-job.yaml (the project folder must be on the volume ${name}-work at /work).\n` +
-    `${stringify(service, { lineWidth: 0 })}---\n${stringify(job, { lineWidth: 0 })}`;
+    `${pyYaml(service)}---\n${pyYaml(job)}`;
 }
 
 export function readme(c: LaunchContext): string {

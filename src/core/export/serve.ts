@@ -2,7 +2,7 @@
 // (vllm serve BASE --enable-lora --lora-modules NAME=PATH --max-lora-rank R --max-loras N) or LoRAX, plus the lint.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { stringify } from 'yaml';
+import { pyYaml } from './pyYaml';
 import { InputError, UsageError } from '../errors';
 import { validate } from '../validate';
 import { maxRankOf, vllmMaxLoraRank, type ServingEngine } from '../validate/serving';
@@ -140,8 +140,8 @@ export function buildServeExport(req: ServeRequest): ServeExport {
   const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: `${service}-lora` }, spec: { selector: labels, ports: [{ port: 8000, targetPort: 8000 }] } };
   const header = `# ${req.engine} serving ${req.model} with ${req.adapters.map((a) => a.name).join(', ')}. Written by peft-studio export serve.`;
   const files = new Map<string, string>([
-    ['docker-compose.yaml', `${header}\n${stringify(compose, { lineWidth: 0 })}`],
-    ['k8s.yaml', `${header}\n# The adapter folders go on the PersistentVolumeClaim lora-adapters, one sub-folder per name.\n${stringify(deployment, { lineWidth: 0 })}---\n${stringify(svc, { lineWidth: 0 })}`],
+    ['docker-compose.yaml', `${header}\n${pyYaml(compose)}`],
+    ['k8s.yaml', `${header}\n# The adapter folders go on the PersistentVolumeClaim lora-adapters, one sub-folder per name.\n${pyYaml(deployment)}---\n${pyYaml(svc)}`],
   ]);
   return { files, maxLoraRank, problems };
 }
