@@ -3,7 +3,7 @@
 import { stringify } from 'yaml';
 
 export function pyYaml(value: unknown): string {
-  return stringify(value, { version: '1.1', lineWidth: 0 }).replace(
+  return stringify(value, { version: '1.1', lineWidth: 0, aliasDuplicateObjects: false }).replace(
     /^(\s*(?:- )?[^\n:]*: |\s*- )(-?\d+)(?:\.(\d+))?e([-+]?)(\d+)$/gm,
     (_m, pre: string, int: string, frac: string | undefined, sign: string, exp: string) => `${pre}${int}.${frac ?? '0'}e${sign === '' ? '+' : sign}${exp}`,
   );

@@ -69,9 +69,9 @@ function engineArgs(req: ServeRequest, maxRank: number): string[] {
     return [req.model, '--enable-lora', '--lora-modules', ...req.adapters.map((a) => `${a.name}=${MOUNT(a.name)}`),
       '--max-lora-rank', String(maxRank), '--max-loras', String(req.adapters.length), '--host', '0.0.0.0', '--port', '8000'];
   }
-  // LoRAX loads adapters per request (adapter_id = the mounted path, adapter_source = local); preload makes the first
-  // request fast and fails at start-up if an adapter cannot be read.
-  return ['--model-id', req.model, '--adapter-source', 'local', '--port', '8000',
+  // LoRAX loads adapters per request (adapter_id = the mounted path; local is the default source here); preloading
+  // (lorax-launcher --preloaded-adapter-ids) avoids the cold start and fails at start-up if an adapter cannot be read.
+  return ['--model-id', req.model, '--default-adapter-source', 'local', '--preloaded-adapter-source', 'local', '--port', '8000',
     '--max-active-adapters', String(Math.max(1, req.adapters.length)),
     ...req.adapters.flatMap((a) => ['--preloaded-adapter-ids', MOUNT(a.name)])];
 }
