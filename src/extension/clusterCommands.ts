@@ -77,7 +77,8 @@ export async function launchOnCluster(context: vscode.ExtensionContext, arg: unk
     await showError(`${dir} is not an exported project (no sft_config.yaml): run PEFT: Export for Cluster… first.`);
     return;
   }
-  const command = vscode.workspace.getConfiguration('peftStudio', vscode.Uri.file(dir)).get<string>('clusterLaunchCommand', 'sky launch -c peft sky.yaml').trim();
+  const config = vscode.workspace.getConfiguration('peftStudio', vscode.Uri.file(dir));
+  const command = config.get<string>('clusterLaunchCommand', 'sky launch -c peft sky.yaml').trim();
   if (command === '') {
     await showError('Set peftStudio.clusterLaunchCommand (e.g. "sky launch -c peft sky.yaml" or "kubectl apply -f k8s-job.yaml").');
     return;
@@ -85,5 +86,12 @@ export async function launchOnCluster(context: vscode.ExtensionContext, arg: unk
   const terminal = vscode.window.createTerminal({ name: `PEFT cluster: ${path.basename(dir)}`, cwd: dir });
   terminal.show();
   terminal.sendText(command);
-  outputChannel().appendLine(`Launch on Cluster: \`${command}\` in ${dir}; the run folder is ${path.join(dir, 'runs')} (copy it into the recipe's output_dir to see it in the Runs view).`);
+  // Pull the run folder while it trains: the Runs view and dashboard watch <export>/runs.
+  const sync = config.get<string>('clusterSyncCommand', '').trim();
+  const every = Math.max(5, config.get<number>('clusterSyncSeconds', 30));
+  if (sync !== '') {
+    const puller = vscode.window.createTerminal({ name: `PEFT cluster sync: ${path.basename(dir)}`, cwd: dir });
+    puller.sendText(`while true; do ${sync}; sleep ${every}; done`);
+  }
+  outputChannel().appendLine(`Launch on Cluster: \`${command}\` in ${dir}; its run folder appears under ${path.join(dir, 'runs')}${sync !== '' ? ` (pulled every ${every} s by \`${sync}\`)` : ''}.`);
 }

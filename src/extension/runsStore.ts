@@ -1,5 +1,5 @@
-// Where runs live and what they are: the output folders (each workspace recipe's output_dir, the
-// peftStudio.outputDir setting, folders of live runs), read with src/core/runs, refreshed by file watchers.
+// Where runs live and what they are: the output folders (each workspace recipe's output_dir, runs/ of exported
+// cluster projects, the peftStudio.outputDir setting, folders of live runs), read with src/core/runs, refreshed by file watchers.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -101,8 +101,11 @@ export class RunsStore implements vscode.Disposable {
 
   private async scanRecipes(): Promise<void> {
     const found = await vscode.workspace.findFiles('**/peft-train.yaml', '**/node_modules/**', 200);
+    // projects written by `export trl` (marked by peft_studio.json) keep their cluster runs in runs/
+    const exported = await vscode.workspace.findFiles('**/peft_studio.json', '**/node_modules/**', 200);
     this.recipeOutputDirs = new Map();
     for (const u of found) this.readRecipe(u);
+    for (const u of exported) this.recipeOutputDirs.set(u.fsPath, path.join(path.dirname(u.fsPath), 'runs'));
     this.fireSoon();
   }
 

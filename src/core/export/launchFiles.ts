@@ -112,7 +112,7 @@ export function readme(c: LaunchContext): string {
     '### SkyPilot',
     '```bash',
     'sky launch -c peft sky.yaml',
-    `sky rsync-down peft ~/sky_workdir/${c.runDir} ./${c.runDir}   # the run folder, for PEFT Studio's Runs view`,
+    `rsync -az peft:sky_workdir/${c.runDir}/ ${c.runDir}/   # the run folder, for PEFT Studio's Runs view (sky adds the ssh alias)`,
     '```',
     `sky.yaml asks for \`${c.accelerator}:${c.opts.gpus}\` on ${c.opts.nodes} node(s)${c.opts.nodes > 1 ? '; every node runs accelerate with its `$SKYPILOT_NODE_RANK` and the first of `$SKYPILOT_NODE_IPS` as the head' : ''}.`,
     '',
@@ -125,7 +125,7 @@ export function readme(c: LaunchContext): string {
     '## The run folder',
     '',
     `train.py writes \`${c.runDir}/metrics.jsonl\` and \`run.json\` in PEFT Studio's format (main process only) and the adapter to \`${c.runDir}/adapter/\`. ` +
-      'Copy the folder into the recipe\'s output_dir (or point PEFT Studio at it) and it shows in the Runs tree and the dashboard next to local runs.',
+      'PEFT Studio shows run folders under this project\'s `runs/` (and the recipe\'s output_dir) in the Runs tree and the dashboard next to local runs; **PEFT: Launch on Cluster** pulls it there while it trains.',
     '',
     '## Where this differs from a local PEFT Studio run',
     '',
