@@ -359,11 +359,21 @@ class PeftStudioMetricsCallback(TrainerCallback):
 
 # ---- the run ----
 
+def lora_config_dict(path):
+    """adapter_config.json without the keys PEFT writes but LoraConfig(...) does not take."""
+    with open(path, encoding="utf-8") as f:
+        cfg = json.load(f)
+    for k in ("peft_type", "base_model_name_or_path", "revision", "auto_mapping", "peft_version", "inference_mode"):
+        cfg.pop(k, None)
+    return cfg
+
+
 def main():
     from datasets import Dataset
-    from peft import LoraConfig, PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
-    from trl import DatasetMixtureConfig, ModelConfig, ScriptArguments, SFTConfig, SFTTrainer, TrlParser
+    from peft import LoraConfig, set_peft_model_state_dict
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer
+    from trl import DatasetMixtureConfig, ModelConfig, ScriptArguments, SFTConfig, SFTTrainer, TrlParser, get_quantization_config
 
     parser = TrlParser((ScriptArguments, SFTConfig, ModelConfig, DatasetMixtureConfig))
     _, args, model_args, _ = parser.parse_args_and_config(fail_with_unknown_args=False)
@@ -383,29 +393,20 @@ def main():
             print(f"{name} data: {d['examples']} examples ({d['format']}) -> {len(d['sequences'])} sequences; "
                   f"{d['truncated']} truncated, {len(d['dropped'])} dropped", file=sys.stderr)
 
-    quant = None
-    if model_args.load_in_4bit:
-        quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=model_args.bnb_4bit_quant_type,
-                                   bnb_4bit_use_double_quant=model_args.use_bnb_nested_quant,
-                                   bnb_4bit_compute_dtype=model_args.dtype,
-                                   bnb_4bit_quant_storage=model_args.bnb_4bit_quant_storage or model_args.dtype)
-    model = AutoModelForCausalLM.from_pretrained(
-        model_args.model_name_or_path, revision=model_args.model_revision, dtype=model_args.dtype,
-        attn_implementation=model_args.attn_implementation, quantization_config=quant)
+    # The model is created by SFTTrainer (as "trl sft" does), so device placement under DDP / DeepSpeed / FSDP and
+    # 4-bit loading follow TRL. The LoraConfig is the full adapter_config.json (or the init adapter's).
+    args.model_init_kwargs = {"revision": model_args.model_revision, "trust_remote_code": args.trust_remote_code,
+                              "attn_implementation": model_args.attn_implementation, "dtype": model_args.dtype}
+    init = ps.get("init_adapter")
+    peft_config = LoraConfig(**lora_config_dict(os.path.join(HERE, init or "", "adapter_config.json") if init
+                                                else os.path.join(HERE, ps["adapter_config"])))
 
-    peft_config = None
-    if ps.get("init_adapter"):
-        model = PeftModel.from_pretrained(model, os.path.join(HERE, ps["init_adapter"]), is_trainable=True)
-    else:
-        with open(os.path.join(HERE, ps["adapter_config"]), encoding="utf-8") as f:
-            cfg = json.load(f)
-        for k in ("peft_type", "base_model_name_or_path", "revision", "auto_mapping", "peft_version", "inference_mode"):
-            cfg.pop(k, None)
-        peft_config = LoraConfig(**cfg)
-
-    # The data is prepared above exactly as PEFT Studio does; TRL must not re-tokenize, truncate or pack it.
+    # The data is prepared above exactly as PEFT Studio does, labels included: TRL must not re-tokenize, truncate,
+    # pack or mask it again.
     args.packing = False
     args.padding_free = False
+    args.completion_only_loss = False
+    args.assistant_only_loss = False
     args.remove_unused_columns = False
     args.dataset_kwargs = {"skip_prepare_dataset": True}
     args.include_num_input_tokens_seen = "non_padding"
@@ -413,13 +414,16 @@ def main():
     run_dir = os.path.abspath(args.output_dir)
     callback = PeftStudioMetricsCallback(run_dir, {
         "name": os.path.basename(run_dir), "config_file": ps.get("recipe", ""), "base_model": model_args.model_name_or_path,
-        "device": "cuda", "recipe": ps.get("recipe_snapshot"), "adapter_config": ps.get("adapter_snapshot")})
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(cols(train)),
+        "device": "cuda"})
+    trainer = SFTTrainer(model=model_args.model_name_or_path, args=args, train_dataset=Dataset.from_list(cols(train)),
                          eval_dataset=Dataset.from_list(cols(evald)) if evald else None,
                          processing_class=tokenizer, data_collator=Collator(pad_id), peft_config=peft_config,
-                         callbacks=[callback])
-    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
-    callback.info.update(trainable=trainable, total=sum(p.numel() for p in trainer.model.parameters()))
+                         quantization_config=get_quantization_config(model_args), callbacks=[callback])
+    if init:
+        # Continue from the adapter's weights (PEFT key layout, as PEFT Studio writes it).
+        set_peft_model_state_dict(trainer.model, load_file(os.path.join(HERE, init, "adapter_model.safetensors")))
+    params = list(trainer.model.parameters())
+    callback.info.update(trainable=sum(p.numel() for p in params if p.requires_grad), total=sum(p.numel() for p in params))
     try:
         trainer.train()
         if evald is not None:

@@ -189,7 +189,8 @@ export function fidelityNotes(recipe: Recipe, lora: LoraConfig, raw: Record<stri
     notes.push({ level: 'warning', topic: 'adapter config', message: 'target_modules is null (PEFT\'s defaults for the model type); the sft_config.yaml for `trl sft` says all-linear instead. train.py uses adapter_config.json as written.' });
   }
   if (recipe.init_adapter !== null) {
-    notes.push({ level: 'info', topic: 'init_adapter', message: 'init_adapter is copied to init_adapter/ and loaded as a trainable PEFT adapter by train.py; `trl sft` cannot resume from an adapter.' });
+    notes.push({ level: opts.strategy === 'zero3' ? 'warning' : 'info', topic: 'init_adapter', message: 'init_adapter is copied to init_adapter/; train.py builds the LoRA from its adapter_config.json and loads its weights before training (`trl sft` cannot resume from an adapter).' +
+      (opts.strategy === 'zero3' ? ' With ZeRO-3 the parameters are already partitioned at that point: use zero2 or fsdp2 to continue from an adapter.' : '') });
   }
   notes.push({ level: 'info', topic: 'versions', message: `Pinned: ${Object.entries(TRL_PINS).map(([k, v]) => `${k}==${v}`).join(', ')}.` });
   return notes;

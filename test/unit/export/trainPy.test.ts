@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readRun, summarize } from '../../../src/core/runs/readRuns';
+import { buildTrlExport, writeTrlExport } from '../../../src/core/export/exportTrl';
 import { TRAIN_PY } from '../../../src/core/export/trainPy';
 import { collate } from '../../../src/core/train/data/collate';
 import { buildDataset } from '../../../src/core/train/data/dataset';
@@ -101,6 +102,50 @@ describe('export trl: train.py', function () {
       else assert.deepEqual(py.batch['attention_mask'], rows(b.attentionMask), what);
     });
     assert.ok(compared > 500, `compared ${compared} tokens`);
+  });
+
+  it('main(): hands TRL our prepared rows, collator and full LoraConfig, with TRL\'s own preparation switched off', function () {
+    if (!hasTorch) this.skip();
+    // TRL, PEFT, datasets and safetensors are stubbed (not installable here); the stub trainer runs two steps
+    // through train.py's collator and callback. Everything else is the exported project as written.
+    const proj = path.join(dir, 'proj');
+    fs.mkdirSync(path.join(proj, 'data'), { recursive: true });
+    fs.mkdirSync(path.join(proj, 'init'), { recursive: true });
+    const adapter = { peft_type: 'LORA', base_model_name_or_path: 'Qwen/Qwen2.5-0.5B', r: 8, lora_alpha: 16, target_modules: ['q_proj', 'v_proj'], rank_pattern: { v_proj: 4 }, use_rslora: true };
+    fs.writeFileSync(path.join(proj, 'adapter_config.json'), JSON.stringify(adapter));
+    fs.writeFileSync(path.join(proj, 'init', 'adapter_config.json'), JSON.stringify({ ...adapter, r: 4 }));
+    fs.writeFileSync(path.join(proj, 'init', 'adapter_model.safetensors'), 'stub');
+    const text = Array.from({ length: 8 }, (_, i) => JSON.stringify({ prompt: `Q${i}: ${'x'.repeat(i)}?`, completion: ` A${i}` })).join('\n') + '\n';
+    fs.writeFileSync(path.join(proj, 'data', 'train.jsonl'), text);
+    fs.writeFileSync(path.join(proj, 'peft-train.yaml'), 'base_model: Qwen/Qwen2.5-0.5B\ninit_adapter: init\ndataset:\n  train: data/train.jsonl\n  eval: data/train.jsonl\n  shuffle: false\ntraining:\n  max_steps: 2\n  per_device_train_batch_size: 4\nrun_name: glue\n');
+    const out = path.join(dir, 'exported');
+    writeTrlExport(buildTrlExport({ recipeFile: path.join(proj, 'peft-train.yaml') }), out);
+    const r = JSON.parse(execFileSync(PY, [DRIVER, 'main', path.join(out, 'train.py'), 'x', '--config', path.join(out, 'sft_config.yaml')], { cwd: out, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as {
+      model: string; peft_config: Record<string, unknown>; quantization: unknown; flags: Record<string, unknown>; rows: number; eval_rows: number; batches: Record<string, number[][]>[]; loaded: string[][];
+    };
+    assert.equal(r.model, 'Qwen/Qwen2.5-0.5B');
+    // init_adapter: its own LoraConfig (r 4), then its weights
+    assert.deepEqual(r.peft_config, { r: 4, lora_alpha: 16, target_modules: ['q_proj', 'v_proj'], rank_pattern: { v_proj: 4 }, use_rslora: true });
+    assert.deepEqual(r.loaded, [['base_model.model.x.lora_A.weight', 'path']]);
+    assert.equal(r.quantization, null);
+    assert.deepEqual(r.flags, {
+      packing: false, padding_free: false, completion_only_loss: false, assistant_only_loss: false, remove_unused_columns: false,
+      dataset_kwargs: { skip_prepare_dataset: true }, model_init_kwargs: { revision: 'main', trust_remote_code: false, attn_implementation: null, dtype: 'float32' },
+    });
+    assert.equal(r.rows, 8);
+    assert.equal(r.eval_rows, 8);
+    const ds = buildDataset(parseJsonl(text, 'train.jsonl'), { file: 'train.jsonl', format: 'auto', maxLength: 512, packing: false, trainOnPrompt: false, tokenizer: new CharTokenizer() });
+    for (const k of [0, 1]) {
+      const b = collate(ds.sequences.slice(4 * k, 4 * k + 4), 0);
+      const rows = (x: BigInt64Array): number[][] => Array.from({ length: b.batchSize }, (_, i) => Array.from(x.slice(i * b.seqLen, (i + 1) * b.seqLen), Number));
+      assert.deepEqual(r.batches[k]!['input_ids'], rows(b.inputIds));
+      assert.deepEqual(r.batches[k]!['labels'], rows(b.labels).map((x) => [-100, ...x.slice(1)]));
+    }
+    const view = readRun(path.join(out, 'runs', 'glue'));
+    assert.equal(view.status, 'completed');
+    assert.deepEqual(view.steps.map((s) => s.lr), [1e-4, 2e-4], 'the rate each step used');
+    assert.deepEqual(view.evals.map((e) => e.eval_loss), [1.5]);
+    assert.equal(view.start?.trainable, 32);
   });
 
   it('its metrics callback writes a run folder our run reader reads (live and the recorded log)', function () {
