@@ -2,7 +2,7 @@
 // (test/fixtures/export/trl-config-fields.json) was taken from the sources of these versions.
 export const TRL_PINS = {
   trl: '1.9.0',
-  transformers: '5.0.0',
+  transformers: '5.2.0',
   accelerate: '1.14.0',
   peft: '0.20.0',
   datasets: '4.7.0',
