@@ -108,6 +108,8 @@ export function readme(c: LaunchContext): string {
     'pip install -r requirements.txt',
     `${LAUNCH} ${SCRIPT}`,
     '```',
+    'Without train.py, TRL\'s own CLI reads the same settings (text, prompt_completion and messages data only; see the differences below):',
+    '`trl sft --config sft_config.yaml --accelerate_config accelerate_config.yaml` (TRL passes the accelerate config on to `accelerate launch`).',
     '',
     '### SkyPilot',
     '```bash',
