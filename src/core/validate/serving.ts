@@ -65,7 +65,7 @@ export function checkServing(byKey: Map<string, JsonProp>, val: (k: string) => u
   const emb = names.filter((n) => EMBEDDING_NAMES.has(n));
   const head = names.filter((n) => HEAD_NAMES.has(n));
   if (on('vllm') && emb.length + head.length > 0) {
-    push('target_modules', 'info', 'vllm-embedding-lora', `vLLM serves LoRA on ${[...emb, ...head].join(', ')} only for models that declare them as LoRA modules; for others it refuses the adapter ("expected target modules in ..."). Check the model's LoRA support in vLLM before relying on it.`);
+    push('target_modules', 'info', 'vllm-embedding-lora', `vLLM serves LoRA on ${[...emb, ...head].join(', ')} only for models that declare those modules as LoRA modules; for other models it refuses the adapter ("expected target modules in ..."). Check the model's LoRA support in vLLM before relying on it.`);
   }
   if (on('llama.cpp') && head.includes('lm_head')) {
     push('target_modules', 'info', 'llamacpp-lm-head', 'llama.cpp refuses LoRA on lm_head when the model ties it to the embeddings ("lm_head is present in adapter, but is ignored in base model").');
