@@ -91,10 +91,9 @@ export function buildTrlExport(req: TrlExportRequest): TrlExport {
     init_adapter: initRel,
     dataset: { train: trainRel, eval: evalRel, format, max_length: recipe.dataset.max_length, packing: recipe.dataset.packing, shuffle: recipe.dataset.shuffle, train_on_prompt: recipe.dataset.train_on_prompt },
   };
-  const baseModelIsLocal = path.isAbsolute(recipe.base_model);
   const ctx: LaunchContext = {
     runName, opts: options, accelerator: req.accelerator ?? 'H100', packing: recipe.dataset.packing, runDir: `${paths.outputDir}/${runName}`,
-    recipeFile: path.basename(recipe.file), notes, baseModelIsLocal,
+    recipeFile: path.basename(recipe.file), notes,
   };
   const files = new Map<string, string>([
     ['sft_config.yaml', yamlFile('TRL / transformers settings: accelerate launch ... train.py --config sft_config.yaml (or trl sft --config sft_config.yaml)', sft)],

@@ -13,7 +13,6 @@ export interface LaunchContext {
   runDir: string;
   recipeFile: string;
   notes: FidelityNote[];
-  baseModelIsLocal: boolean;
 }
 
 const LAUNCH = 'accelerate launch --config_file accelerate_config.yaml';
@@ -135,6 +134,5 @@ export function readme(c: LaunchContext): string {
     ...infos.map((n) => `- **${n.topic}**: ${n.message}`),
     '',
   ];
-  if (c.baseModelIsLocal) out.push('> base_model was a local folder: copy it to the cluster and set `model_name_or_path` in sft_config.yaml, or use a hub id.', '');
   return out.join('\n');
 }

@@ -1,5 +1,6 @@
 // A parsed recipe + adapter config → the keys of TRL's `sft_config.yaml` (ScriptArguments, SFTConfig = HF
 // TrainingArguments + SFT keys, ModelConfig, DatasetMixtureConfig) and the fidelity notes where TRL differs from us.
+import * as path from 'node:path';
 import type { LoraConfig } from '../peft/loraConfig';
 import type { DataFormat } from '../train/data/formats';
 import type { Recipe } from '../train/recipe';
@@ -109,7 +110,7 @@ export function sftConfig(recipe: Recipe, lora: LoraConfig, format: DataFormat, 
     gradient_checkpointing: true,
     logging_strategy: 'steps',
     logging_steps: t.logging_steps,
-    logging_first_step: true,
+    logging_first_step: false,
     eval_strategy: recipe.dataset.eval !== null && t.eval_steps > 0 ? 'steps' : 'no',
     ...(recipe.dataset.eval !== null && t.eval_steps > 0 ? { eval_steps: t.eval_steps } : {}),
     save_strategy: t.save_steps > 0 ? 'steps' : 'no',
@@ -167,7 +168,7 @@ export function fidelityNotes(recipe: Recipe, lora: LoraConfig, raw: Record<stri
   }
   notes.push({ level: 'info', topic: 'initialisation', message: 'LoRA A is drawn by torch from training.seed with the same distribution (init_lora_weights), but not the same numbers as our generator: losses agree in distribution, not bit for bit. Set init_adapter to start both from the same weights.' });
   if (t.logging_steps > 1) {
-    notes.push({ level: 'warning', topic: 'logged loss', message: `logging_steps: ${t.logging_steps} — transformers logs the mean loss of the last ${t.logging_steps} steps; our trainer logs the loss of the logged step. logging_steps: 1 makes them the same.` });
+    notes.push({ level: 'warning', topic: 'logged loss', message: `logging_steps: ${t.logging_steps} — transformers logs the mean loss of the last ${t.logging_steps} steps, and not the final step unless it falls on a multiple; our trainer logs the loss of the logged step and always the last one. logging_steps: 1 makes them the same.` });
   }
   if (recipe.dataset.eval !== null) {
     notes.push({ level: 'info', topic: 'eval loss', message: 'eval_loss: transformers averages per-batch mean losses; our trainer takes the mean over all label tokens of the eval set. They agree when eval examples have equal label counts.' });
@@ -191,6 +192,9 @@ export function fidelityNotes(recipe: Recipe, lora: LoraConfig, raw: Record<stri
   if (recipe.init_adapter !== null) {
     notes.push({ level: opts.strategy === 'zero3' ? 'warning' : 'info', topic: 'init_adapter', message: 'init_adapter is copied to init_adapter/; train.py builds the LoRA from its adapter_config.json and loads its weights before training (`trl sft` cannot resume from an adapter).' +
       (opts.strategy === 'zero3' ? ' With ZeRO-3 the parameters are already partitioned at that point: use zero2 or fsdp2 to continue from an adapter.' : '') });
+  }
+  if (path.isAbsolute(recipe.base_model)) {
+    notes.push({ level: 'warning', topic: 'base model', message: `base_model is the local folder ${recipe.base_model}: the cluster cannot read it. Upload it and set model_name_or_path in sft_config.yaml, or use a hub id.` });
   }
   notes.push({ level: 'info', topic: 'versions', message: `Pinned: ${Object.entries(TRL_PINS).map(([k, v]) => `${k}==${v}`).join(', ')}.` });
   return notes;

@@ -129,6 +129,10 @@ describe('export trl', function () {
     assert.equal(sft['attn_implementation'], 'flash_attention_2');
     assert.equal(sft['assistant_only_loss'], true);
     assert.match(p.files.get('README.md')!, /\*\*packing\*\* \(warning\)/);
+    const local = project(root, 'local', PLAIN.replace('Qwen/Qwen2.5-0.5B', './models/tiny'), [{ text: 'a b c' }]);
+    const l = buildTrlExport({ recipeFile: local });
+    assert.match(l.notes.find((n) => n.topic === 'base model')?.message ?? '', /local folder .*models\/tiny: the cluster cannot read it/);
+    assert.ok(!multi.notes.some((n) => n.topic === 'base model'), 'a hub id needs no upload');
   });
 
   it('CLI: writes the project, exit 2 on a bad strategy or single_gpu with several GPUs, exit 1 on a bad recipe', async () => {
