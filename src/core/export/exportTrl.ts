@@ -110,6 +110,11 @@ export function buildTrlExport(req: TrlExportRequest): TrlExport {
 
 /** Writes the export into outDir (created; existing files of the same names are replaced). */
 export function writeTrlExport(exp: TrlExport, outDir: string): string[] {
+  for (const [rel, src] of exp.copies) {
+    if (path.resolve(outDir, rel) === path.resolve(src)) {
+      throw new UsageError(`OUT_DIR ${outDir} would overwrite the recipe's own ${rel}`, 'Export into a new folder, e.g. cluster/');
+    }
+  }
   const written: string[] = [];
   const put = (rel: string, write: (abs: string) => void): void => {
     const abs = path.join(outDir, rel);

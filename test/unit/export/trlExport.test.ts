@@ -151,6 +151,7 @@ describe('export trl', function () {
     assert.equal(await main(['export', 'trl', plain, out, '--accelerate', 'zero4'], b.io), 2);
     assert.match(b.err.join('\n'), /--accelerate must be one of single_gpu, multi_gpu, zero2, zero3, fsdp2/);
     assert.equal(await main(['export', 'trl', plain, out, '--gpus', '2'], io().io), 2);
+    assert.equal(await main(['export', 'trl', plain, path.dirname(plain)], io().io), 2, 'exporting over the recipe\'s own files');
     const bad = path.join(root, 'bad.yaml');
     fs.writeFileSync(bad, 'base_model: x/y\ndataset:\n  train: nope.jsonl\n  max_lenght: 3\n');
     const c = io();
