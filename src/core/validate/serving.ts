@@ -70,6 +70,12 @@ export function checkServing(byKey: Map<string, JsonProp>, val: (k: string) => u
   if (on('llama.cpp') && head.includes('lm_head')) {
     push('target_modules', 'info', 'llamacpp-lm-head', 'llama.cpp refuses LoRA on lm_head when the model ties it to the embeddings ("lm_head is present in adapter, but is ignored in base model").');
   }
+  const r = val('r');
+  const alpha = val('lora_alpha');
+  if (on('llama.cpp') && val('use_rslora') === true) {
+    const fix = typeof r === 'number' && typeof alpha === 'number' ? ` For the conversion, write a copy with use_rslora false and lora_alpha ${+(alpha * Math.sqrt(r)).toFixed(4)} (lora_alpha × √r).` : '';
+    push('use_rslora', 'warning', 'llamacpp-rslora', `llama.cpp silently drops use_rslora: the GGUF adapter stores lora_alpha and llama.cpp scales by lora_alpha / r, not lora_alpha / √r.${fix}`);
+  }
   const ap = val('alpha_pattern');
   if (on('llama.cpp') && typeof ap === 'object' && ap !== null && Object.keys(ap).length > 0) {
     push('alpha_pattern', 'warning', 'llamacpp-alpha-pattern', 'llama.cpp silently ignores alpha_pattern: the GGUF adapter stores one lora_alpha, so the modules it names are scaled by lora_alpha / r instead.');

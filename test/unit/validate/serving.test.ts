@@ -76,6 +76,12 @@ const RULES: Rule[] = [
     breaks: { alpha_pattern: { v_proj: 64 } }, passes: { alpha_pattern: {} }, severity: 'warning', engine: /^llama\.cpp/,
   },
   {
+    code: 'llamacpp-rslora',
+    source: 'ggml-org/llama.cpp convert_lora_to_gguf.py: set_gguf_parameters writes only adapter.lora.alpha = lparams["lora_alpha"] and never '
+      + 'reads use_rslora; the runtime scales a LoRA by alpha / rank (llama-adapter)',
+    breaks: { use_rslora: true }, passes: { use_rslora: false }, severity: 'warning', engine: /^llama\.cpp/,
+  },
+  {
     code: 'lorax-target',
     source: 'predibase/lorax docs/models/adapters/lora.md "Target Modules": q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, lm_head '
       + '(Llama, Mistral); c_attn, c_proj, w1, w2, lm_head (Qwen); c_attn, c_proj, c_fc (GPT2)',
@@ -100,6 +106,11 @@ describe('serving-compatibility lint', () => {
     const text = JSON.stringify({ ...BASE, use_dora: true, modules_to_save: ['lm_head'] });
     assert.deepEqual(codes(validate(text, { path: 'adapter_config.json', model: null })), []);
     assert.deepEqual(codes(validate(text, { path: 'adapter_config.json', model: null, servingEngines: ['llama.cpp'] })), ['llamacpp-dora', 'llamacpp-modules-to-save']);
+  });
+
+  it('llamacpp-rslora says which lora_alpha keeps the scale (alpha x sqrt(r))', () => {
+    const p = lint({ use_rslora: true, r: 16, lora_alpha: 32 }).find((x) => x.code === 'llamacpp-rslora')!;
+    assert.match(p.message, /lora_alpha 128 \(lora_alpha × √r\)/);
   });
 
   it('the problem points at the key that causes it', () => {
