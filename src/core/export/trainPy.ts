@@ -423,7 +423,8 @@ def main():
         # Continue from the adapter's weights (PEFT key layout, as PEFT Studio writes it).
         set_peft_model_state_dict(trainer.model, load_file(os.path.join(HERE, init, "adapter_model.safetensors")))
     params = list(trainer.model.parameters())
-    callback.info.update(trainable=sum(p.numel() for p in params if p.requires_grad), total=sum(p.numel() for p in params))
+    numel = lambda p: int(getattr(p, "ds_numel", 0) or p.numel())  # noqa: E731 - ZeRO-3 partitions parameters at load
+    callback.info.update(trainable=sum(numel(p) for p in params if p.requires_grad), total=sum(numel(p) for p in params))
     try:
         trainer.train()
         if evald is not None:
