@@ -36,9 +36,16 @@ export async function exportForCluster(context: vscode.ExtensionContext, arg: un
   }
   const quant = await vscode.window.showQuickPick([{ label: 'none', description: 'base weights as the recipe says' }, { label: '4bit', description: 'QLoRA: NF4 base weights (bitsandbytes)' }], { placeHolder: 'Quantization of the base model' });
   if (quant === undefined) return;
+  const precision = await vscode.window.showQuickPick([
+    { label: 'recipe', description: 'as peft-train.yaml says (fp32 unless fp16)' },
+    { label: 'bf16', description: 'bf16 mixed precision: what a large base model wants on recent GPUs' },
+    { label: 'fp16', description: 'fp16 mixed precision with loss scaling' },
+    { label: 'fp32', description: 'full precision, as a local CPU run' },
+  ], { placeHolder: 'Precision on the cluster' });
+  if (precision === undefined) return;
   const out = await vscode.window.showInputBox({ prompt: 'Folder for the exported project', value: path.join(path.dirname(recipe), `cluster-${strategy.label}`) });
   if (out === undefined || out.trim() === '') return;
-  const args = ['export', 'trl', recipe, out.trim(), '--accelerate', strategy.label, '--gpus', gpus, '--nodes', nodes, ...(quant.label === '4bit' ? ['--quantization', '4bit'] : [])];
+  const args = ['export', 'trl', recipe, out.trim(), '--accelerate', strategy.label, '--gpus', gpus, '--nodes', nodes, ...(quant.label === '4bit' ? ['--quantization', '4bit'] : []), ...(precision.label !== 'recipe' ? ['--precision', precision.label] : [])];
   try {
     const r = await runCliJson<ExportJson>(context, args, path.dirname(recipe));
     await context.workspaceState.update(LAST_EXPORT, r.dir);

@@ -63,6 +63,7 @@ export const tests = [
       await answerInput(vscode, /^8$/, '2'); // GPUs per node
       await answerInput(vscode, /^1$/); // nodes
       await pickRow(vscode, 'none'); // quantization
+      await pickRow(vscode, 'recipe'); // precision
       await answerInput(vscode, new RegExp(`${OUT}$`)); // the folder
       const out = path.join(ws, OUT);
       await waitFor(() => existsSync(path.join(out, 'README.md')), 60_000, `${OUT}/README.md`);

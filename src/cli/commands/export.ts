@@ -27,6 +27,7 @@ function runTrl(args: ParsedArgs, io: CliIO): number {
     ...(nodes !== undefined ? { nodes } : {}),
     quantization: str('quantization') ?? null,
     ...(str('accelerator') !== undefined ? { accelerator: str('accelerator')! } : {}),
+    ...(str('precision') !== undefined ? { precision: str('precision')! } : {}),
   });
   const files = writeTrlExport(exp, outDir);
   if (args.values['json'] === true) {
@@ -71,7 +72,7 @@ export const exportCommand: CliCommand = {
   name: 'export',
   summary: 'Export a recipe to TRL + accelerate for a cluster, or adapters to a vLLM / LoRAX server',
   help: [
-    'Usage: peft-studio export trl RECIPE OUT_DIR [--accelerate single_gpu|multi_gpu|zero2|zero3|fsdp2] [--gpus N] [--nodes N] [--quantization 4bit] [--json]',
+    'Usage: peft-studio export trl RECIPE OUT_DIR [--accelerate single_gpu|multi_gpu|zero2|zero3|fsdp2] [--gpus N] [--nodes N] [--quantization 4bit] [--precision bf16] [--json]',
     '       peft-studio export serve vllm|lorax --model BASE --adapter NAME=DIR [--adapter NAME=DIR]... [--out DIR] [--json]',
     '',
     'export trl writes sft_config.yaml (TRL CLI keys), adapter_config.json, peft_studio.json, accelerate_config.yaml,',
@@ -85,6 +86,7 @@ export const exportCommand: CliCommand = {
     '  --gpus N           GPUs per node (default 1 for single_gpu, else 8)',
     '  --nodes N          machines (default 1)',
     '  --quantization Q   4bit: QLoRA (bitsandbytes NF4; with FSDP/ZeRO-3 the 4-bit storage dtype is set)',
+    '  --precision P      fp32, fp16 or bf16 instead of the recipe\'s (a large base model wants bf16)',
     '  --accelerator T    SkyPilot accelerator name for sky.yaml (default H100)',
     '  --model BASE       serve: the base model (hub id or path inside the container)',
     '  --adapter NAME=DIR serve: an adapter folder (adapter_config.json + adapter_model.safetensors); repeatable',
@@ -97,6 +99,7 @@ export const exportCommand: CliCommand = {
     nodes: { type: 'string' },
     quantization: { type: 'string' },
     accelerator: { type: 'string' },
+    precision: { type: 'string' },
     model: { type: 'string', short: 'm' },
     adapter: { type: 'string', multiple: true },
     out: { type: 'string', short: 'o' },

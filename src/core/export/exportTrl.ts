@@ -21,6 +21,8 @@ export interface TrlExportRequest {
   quantization?: string | null;
   /** SkyPilot accelerator name (default H100). */
   accelerator?: string;
+  /** fp32, fp16 or bf16 instead of the recipe's precision. */
+  precision?: string;
 }
 
 export interface TrlExport {
@@ -46,7 +48,9 @@ export function checkTrlOptions(req: TrlExportRequest): TrlExportOptions {
   if (strategy === 'single_gpu' && (gpus > 1 || nodes > 1)) {
     throw new UsageError(`--accelerate single_gpu runs one process: got --gpus ${gpus} --nodes ${nodes}`, 'Use multi_gpu, zero2, zero3 or fsdp2 for more than one GPU');
   }
-  return { strategy, gpus, nodes, quantization: q };
+  const p = req.precision;
+  if (p !== undefined && p !== 'fp32' && p !== 'fp16' && p !== 'bf16') throw new UsageError(`--precision must be fp32, fp16 or bf16, got "${p}"`);
+  return { strategy, gpus, nodes, quantization: q, ...(p !== undefined ? { precision: p } : {}) };
 }
 
 const yamlFile = (header: string, value: unknown): string => `# ${header}\n${pyYaml(value)}`;
@@ -97,7 +101,7 @@ export function buildTrlExport(req: TrlExportRequest): TrlExport {
   };
   const files = new Map<string, string>([
     ['sft_config.yaml', yamlFile('TRL / transformers settings: accelerate launch ... train.py --config sft_config.yaml (or trl sft --config sft_config.yaml)', sft)],
-    ['accelerate_config.yaml', yamlFile(`accelerate config (${options.strategy}): accelerate launch --config_file accelerate_config.yaml`, accelerateConfig(options, mixedPrecisionOf(recipe)))],
+    ['accelerate_config.yaml', yamlFile(`accelerate config (${options.strategy}): accelerate launch --config_file accelerate_config.yaml`, accelerateConfig(options, mixedPrecisionOf(recipe, options)))],
     ['peft_studio.json', JSON.stringify(psJson, null, 2) + '\n'],
     ['train.py', TRAIN_PY],
     ['requirements.txt', requirementsTxt(options, recipe.dataset.packing)],

@@ -15,6 +15,8 @@ export interface TrlExportOptions {
   gpus: number;
   nodes: number;
   quantization: '4bit' | null;
+  /** Overrides the recipe's fp16 / bf16 (undefined = as the recipe says). */
+  precision?: 'fp32' | 'fp16' | 'bf16';
 }
 
 /** A difference between TRL + transformers and PEFT Studio's trainer, with the setting that matches (if any). */
@@ -43,8 +45,9 @@ export function loraKeysWithoutCliFlag(raw: Record<string, unknown>): string[] {
   return Object.keys(raw).filter((k) => !LORA_KEYS_WITH_CLI_FLAG.has(k) && !LORA_KEYS_NOT_CONFIG.has(k)).sort();
 }
 
-/** The mixed precision the recipe asks for ('no' = fp32, as our local run computes). */
-export function mixedPrecisionOf(recipe: Recipe): 'no' | 'fp16' | 'bf16' {
+/** The mixed precision of the recipe ('no' = fp32, as our local run computes), or of --precision when given. */
+export function mixedPrecisionOf(recipe: Recipe, opts?: TrlExportOptions): 'no' | 'fp16' | 'bf16' {
+  if (opts?.precision !== undefined) return opts.precision === 'fp32' ? 'no' : opts.precision;
   return recipe.training.fp16 ? 'fp16' : recipe.training.bf16 ? 'bf16' : 'no';
 }
 
@@ -54,7 +57,7 @@ export function mixedPrecisionOf(recipe: Recipe): 'no' | 'fp16' | 'bf16' {
  */
 export function sftConfig(recipe: Recipe, lora: LoraConfig, format: DataFormat, paths: ExportPaths, opts: TrlExportOptions): Record<string, unknown> {
   const t = recipe.training;
-  const precision = mixedPrecisionOf(recipe);
+  const precision = mixedPrecisionOf(recipe, opts);
   const cfg: Record<string, unknown> = {
     // ModelConfig
     model_name_or_path: recipe.base_model,
@@ -176,8 +179,11 @@ export function fidelityNotes(recipe: Recipe, lora: LoraConfig, raw: Record<stri
   if (recipe.dataset.packing) {
     notes.push({ level: 'warning', topic: 'packing', message: 'Packing needs FlashAttention-2 (attn_implementation: flash_attention_2, flash-attn in requirements.txt): it turns the restarting position ids into a block-diagonal mask as our engine does. Other attention kernels let packed examples attend to each other.' });
   }
-  if (mixedPrecisionOf(recipe) === 'no') {
-    notes.push({ level: 'info', topic: 'precision', message: 'fp32 as the recipe says (a local run computes in fp32). For a large base model set training.bf16: true in the recipe and export again.' });
+  const precision = mixedPrecisionOf(recipe, opts);
+  if (precision !== mixedPrecisionOf(recipe)) {
+    notes.push({ level: 'warning', topic: 'precision', message: `${precision} mixed precision (--precision) where the recipe says ${mixedPrecisionOf(recipe) === 'no' ? 'fp32' : mixedPrecisionOf(recipe)}: losses differ from a local run at ${precision} rounding.` });
+  } else if (precision === 'no') {
+    notes.push({ level: 'info', topic: 'precision', message: 'fp32 as the recipe says (a local run computes in fp32). For a large base model export with --precision bf16.' });
   }
   if (opts.quantization === '4bit') {
     notes.push({ level: 'warning', topic: 'quantization', message: 'QLoRA: the base weights are 4-bit NF4 (bitsandbytes), not the weights a local run uses: losses differ at the quantization error.' });

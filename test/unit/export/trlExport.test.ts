@@ -76,7 +76,7 @@ describe('export trl', function () {
   const CASES: [string, () => TrlExportRequest][] = [
     ['single_gpu', () => ({ recipeFile: plain })],
     ['multi_gpu', () => ({ recipeFile: plain, strategy: 'multi_gpu', gpus: 4 })],
-    ['zero2', () => ({ recipeFile: plain, strategy: 'zero2', gpus: 8 })],
+    ['zero2', () => ({ recipeFile: plain, strategy: 'zero2', gpus: 8, precision: 'bf16' })],
     ['zero3', () => ({ recipeFile: packed, strategy: 'zero3', gpus: 8, nodes: 2, quantization: '4bit' })],
     ['fsdp2', () => ({ recipeFile: packed, strategy: 'fsdp2', gpus: 8, nodes: 4, quantization: '4bit', accelerator: 'A100-80GB' })],
   ];
@@ -117,6 +117,10 @@ describe('export trl', function () {
 
   it('says where TRL differs from us, with the setting that matches', () => {
     const multi = buildTrlExport({ recipeFile: plain, strategy: 'zero2', gpus: 8 });
+    const bf16 = buildTrlExport({ recipeFile: plain, strategy: 'zero2', gpus: 8, precision: 'bf16' });
+    assert.match(bf16.notes.find((n) => n.topic === 'precision' && n.level === 'warning')?.message ?? '', /bf16 mixed precision \(--precision\) where the recipe says fp32/);
+    assert.match(bf16.files.get('accelerate_config.yaml')!, /^mixed_precision: bf16$/m);
+    assert.match(bf16.files.get('sft_config.yaml')!, /^bf16: true$/m);
     const batch = multi.notes.find((n) => n.topic === 'effective batch');
     assert.equal(batch?.level, 'warning');
     assert.match(batch!.message, /Set gradient_accumulation_steps: 1 to keep 32/);
@@ -150,6 +154,7 @@ describe('export trl', function () {
     const b = io();
     assert.equal(await main(['export', 'trl', plain, out, '--accelerate', 'zero4'], b.io), 2);
     assert.match(b.err.join('\n'), /--accelerate must be one of single_gpu, multi_gpu, zero2, zero3, fsdp2/);
+    assert.equal(await main(['export', 'trl', plain, out, '--precision', 'fp8'], io().io), 2);
     assert.equal(await main(['export', 'trl', plain, out, '--gpus', '2'], io().io), 2);
     assert.equal(await main(['export', 'trl', plain, path.dirname(plain)], io().io), 2, 'exporting over the recipe\'s own files');
     const bad = path.join(root, 'bad.yaml');
