@@ -4,9 +4,10 @@ import { fixtureCommand } from './fixture';
 import { initCommand } from './init';
 import { countCommand } from './count';
 import { inspectCommand } from './inspect';
+import { inspectDataCommand } from './inspectData';
 import { validateCommand } from './validate';
 import { estimateCommand } from './estimate';
 import { trainCommand } from './train';
 import { demoCommand } from './demo';
 
-export const commands: CliCommand[] = [demoCommand, initCommand, validateCommand, countCommand, estimateCommand, trainCommand, inspectCommand, fixtureCommand];
+export const commands: CliCommand[] = [demoCommand, initCommand, validateCommand, countCommand, estimateCommand, trainCommand, inspectCommand, inspectDataCommand, fixtureCommand];
