@@ -14,6 +14,7 @@ import { InputError } from '../../../src/core/errors';
 import type { Batch } from '../../../src/core/train/engineApi';
 import type { DataFormat } from '../../../src/core/train/data/formats';
 import { CharTokenizer } from './charTokenizer';
+import { main } from '../../../src/cli/main';
 import { makeProject, recipe } from '../train/project';
 
 const tok = new CharTokenizer();
@@ -163,6 +164,30 @@ describe('dataset inspector', () => {
       const ev = await inspectData({ configFile: file, split: 'eval', index: 2 });
       assert.equal(ev.stats.examples, 3);
       assert.equal(ev.example.firstStep, undefined);
+    });
+
+    it('CLI: --json prints the inspection, the text view marks masked and trained tokens; bad options exit 2, bad input 1', async () => {
+      const file = join(proj, 'prompt_completion.yaml');
+      writeFileSync(file, recipe());
+      const run = async (argv: string[]): Promise<{ code: number; out: string; err: string }> => {
+        let out = '';
+        let err = '';
+        const code = await main(argv, { out: (t) => (out += t + '\n'), err: (t) => (err += t + '\n'), isTTY: false });
+        return { code, out, err };
+      };
+      const j = await run(['inspect-data', file, '--index', '3', '--json']);
+      assert.equal(j.code, 0);
+      const r = JSON.parse(j.out) as { split: string; example: ExampleView; stats: { examples: number } };
+      assert.deepEqual([r.split, r.example.index, r.stats.examples], ['train', 3, 12]);
+      const t = await run(['inspect-data', file, '--line', '1']);
+      assert.equal(t.code, 0);
+      assert.match(t.out, /example 0 \(line 1\): kept/);
+      assert.match(t.out, /masked +"<\|begin_of_text\|>" +\[special\]/);
+      assert.match(t.out, /trained +"<\|end_of_text\|>" +\[special\]/);
+      assert.match(t.out, /steps: 12 sequences ÷ 4 per optimizer step = 3 steps an epoch/);
+      assert.equal((await run(['inspect-data', file, '--index', 'x'])).code, 2);
+      assert.equal((await run(['inspect-data', file, '--index', '1', '--line', '1'])).code, 2);
+      assert.equal((await run(['inspect-data', file, '--index', '99'])).code, 1);
     });
   });
 });
