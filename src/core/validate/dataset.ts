@@ -1,7 +1,8 @@
 // Lint of a JSONL data set: non-JSON lines, lines not fitting the declared/detected format, empty answers,
 // examples longer than max_length (counted with the tokenizer when known), duplicates. Incremental: step() lints a slice.
 import { formatOfKeys, type DataFormat } from '../train/data/formats';
-import { createHash } from 'node:crypto';
+import type { LintSeverities } from './lint/kinds';
+import { DataSafetyLint } from './lint/safety';
 import { problem } from './text';
 import type { Problem, Range, TokenCounter } from './types';
 
@@ -16,6 +17,10 @@ export interface DatasetLintOptions {
   tokenizer?: TokenCounter | null;
   /** At most this many diagnostics per code (the rest are summarised); default 100. */
   maxPerCode?: number;
+  /** Severities of the data-safety lint (dataset.lint in the recipe); defaults when absent. */
+  lint?: LintSeverities;
+  /** The training set, when this file is the recipe's eval set (train/eval leakage). */
+  reference?: { file: string; text: string } | null;
 }
 
 const REQUIRED: Record<DatasetFormat, string[]> = {
@@ -33,7 +38,8 @@ export class DatasetLinter {
   private offset = 0;
   private line = 0;
   private format: DatasetFormat | null;
-  private readonly seen = new Map<string, number>();
+  private readonly safety: DataSafetyLint;
+  private finished_ = false;
   private readonly counts = new Map<string, number>();
   private readonly out: Problem[] = [];
   private tooLong = 0;
@@ -48,6 +54,7 @@ export class DatasetLinter {
     this.format = f in REQUIRED ? (f as DatasetFormat) : null;
     this.maxLength = opts.maxLength ?? 512;
     this.maxPerCode = opts.maxPerCode ?? 100;
+    this.safety = new DataSafetyLint({ ...(opts.lint !== undefined ? { severities: opts.lint } : {}), reference: opts.reference ?? null }, () => this.format);
   }
 
   get finished(): boolean {
@@ -82,6 +89,12 @@ export class DatasetLinter {
   /** Problems so far, with the summaries (too long, capped codes) when finished. */
   problems(): Problem[] {
     if (!this.done) return [...this.out];
+    if (!this.finished_) {
+      // Set-wide checks (backdoor triggers) once, after the last line.
+      this.finished_ = true;
+      const lines = this.text.split('\n');
+      this.safety.finish((l) => lines[l]?.replace(/\r$/, '').length ?? 0, (p) => this.addProblem(p));
+    }
     const extra: Problem[] = [];
     const top: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
     if (this.tooLong > 0) {
@@ -96,9 +109,13 @@ export class DatasetLinter {
   }
 
   private add(range: Range, severity: Problem['severity'], code: string, message: string, data?: Record<string, unknown>): void {
-    const c = (this.counts.get(code) ?? 0) + 1;
-    this.counts.set(code, c);
-    if (c <= this.maxPerCode) this.out.push(problem(range, severity, code, message, undefined, data));
+    this.addProblem(problem(range, severity, code, message, undefined, data));
+  }
+
+  private addProblem(p: Problem): void {
+    const c = (this.counts.get(p.code) ?? 0) + 1;
+    this.counts.set(p.code, c);
+    if (c <= this.maxPerCode) this.out.push(p);
   }
 
   private lintLine(raw: string, line: number): void {
@@ -142,10 +159,7 @@ export class DatasetLinter {
       this.tokensCut += tokens - this.maxLength;
       this.add(whole, 'info', 'too-long', `Example is ${this.opts.tokenizer || fmt === 'tokenized' ? '' : '~'}${tokens} tokens, longer than max_length ${this.maxLength}: ${tokens - this.maxLength} will be cut`, { tokens });
     }
-    const h = createHash('sha1').update(raw.trim()).digest('base64');
-    const first = this.seen.get(h);
-    if (first !== undefined) this.add(whole, 'warning', 'duplicate', `Duplicate of line ${first + 1}`, { firstLine: first });
-    else this.seen.set(h, line);
+    this.safety.line(raw, line, o, (p) => this.addProblem(p));
   }
 
   private count(s: string): number {

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { loadTokenizer } from '../../core/hf/tokenizer';
 import type { ModelInventory } from '../../core/hf/types';
-import { DatasetLinter, fileKind, summarizeRecipe, validate, type FileKind, type RecipeSummary, type TokenCounter, type ValidationContext } from '../../core/validate';
+import { DatasetLinter, datasetLintOptions, fileKind, summarizeRecipe, validate, type FileKind, type RecipeSummary, type TokenCounter, type ValidationContext } from '../../core/validate';
 import { InventoryCache, findRecipeFor } from '../../core/validate/context';
 import { modelForAdapter } from '../../core/validate/adapterModel';
 import { toDiagnostics } from './convert';
@@ -99,7 +99,7 @@ export class LanguageService implements vscode.Disposable {
     this.lintRuns.set(key, run);
     const recipe = this.recipeFor(doc.fileName);
     const tokenizer = recipe?.baseModelDir ? await this.tokenizer(recipe.baseModelDir) : null;
-    const linter = new DatasetLinter(doc.getText(), { format: recipe?.format ?? 'auto', maxLength: recipe?.maxLength ?? 512, trainOnPrompt: recipe?.trainOnPrompt ?? false, tokenizer });
+    const linter = new DatasetLinter(doc.getText(), datasetLintOptions({ path: doc.fileName, recipe, tokenizer, readFile: (p) => this.openText(p) }));
     let slices = 0;
     while (!run.cancelled && !linter.step({ ms: SLICE_MS })) {
       if (++slices % 20 === 0) this.diagnostics.set(doc.uri, toDiagnostics(linter.problems()));
@@ -108,6 +108,17 @@ export class LanguageService implements vscode.Disposable {
     if (run.cancelled || doc.isClosed) return;
     this.lintRuns.delete(key);
     this.diagnostics.set(doc.uri, toDiagnostics(linter.problems()));
+  }
+
+  /** A file's text: the open editor's (unsaved edits included), else the disk's; null when unreadable. */
+  private openText(file: string): string | null {
+    const open = vscode.workspace.textDocuments.find((d) => path.resolve(d.fileName) === file);
+    if (open !== undefined) return open.getText();
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch {
+      return null;
+    }
   }
 
   private tokenizer(dir: string): Promise<TokenCounter | null> {
