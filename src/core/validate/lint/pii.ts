@@ -4,6 +4,8 @@ import type { PatternRule } from './patterns';
 
 const DOC_DOMAINS = /@(?:[a-z0-9-]+\.)?(?:example\.(?:com|org|net)|test|invalid|localhost|domain\.com|email\.com)$/i;
 const NOT_PEOPLE = /^(?:git|noreply|no-reply|donotreply|do-not-reply)@/i;
+/** `icon@2x.png`, `module@1.0.js`: file names, not addresses. */
+const FILE_EXT = /\.(?:png|jpe?g|gif|svg|webp|ico|js|mjs|cjs|ts|tsx|jsx|py|css|scss|json|ya?ml|md|txt|html?|lock|zip|gz|tar|whl|so|dll|exe)$/i;
 
 /** Luhn (ISO/IEC 7812) checksum over a digit string. */
 export function luhnValid(digits: string): boolean {
@@ -86,7 +88,7 @@ export const PII_RULES: readonly PatternRule[] = [
   {
     name: 'email', what: 'an e-mail address',
     re: /[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9][A-Za-z0-9.-]{0,252}\.[A-Za-z]{2,24}\b/g, hints: ['@'],
-    accept: (m) => !DOC_DOMAINS.test(m) && !NOT_PEOPLE.test(m) && !/^[._-]/.test(m), mask: '[EMAIL]',
+    accept: (m) => !DOC_DOMAINS.test(m) && !NOT_PEOPLE.test(m) && !FILE_EXT.test(m) && !/^[._-]/.test(m), mask: '[EMAIL]',
   },
   { name: 'card-number', what: 'a payment card number (passes the Luhn check)', re: /(?<![\d.-])\d[\d -]{11,22}\d(?![\d-]|\.\d)/g, accept: cardAccept, mask: '[CARD]' },
   { name: 'iban', what: 'an IBAN (passes the mod-97 check)', re: /\b[A-Z]{2}\d{2}[A-Z0-9 ]{11,40}/g, accept: (m) => ibanPrefix(m) > 0, length: ibanPrefix, mask: '[IBAN]' },

@@ -1,7 +1,7 @@
 // The data-safety lint of a JSONL data set, one example at a time: secrets, personal data, exact and near duplicates,
 // train/eval leakage, backdoor triggers and injection-like completions, as Problems with per-kind severities and fixes.
 import { createHash } from 'node:crypto';
-import type { DataFormat } from '../../train/data/formats';
+import { formatOfKeys, type DataFormat } from '../../train/data/formats';
 import type { Problem, QuickFix, Range, Severity } from '../types';
 import { TriggerFinder } from './backdoor';
 import { INJECTION_RULES } from './injection';
@@ -93,7 +93,8 @@ export class DataSafetyLint {
         continue;
       }
       if (typeof o !== 'object' || o === null || Array.isArray(o)) continue;
-      const t = this.textOf(o as Record<string, unknown>);
+      const f = formatOfKeys(o as Record<string, unknown>);
+      const t = f === null ? null : exampleText(o as Record<string, unknown>, f);
       if (t === null) continue;
       const id = identity(t);
       if (!this.refExact.has(id)) this.refExact.set(id, line);
