@@ -70,6 +70,8 @@ export class DatasetLinter {
   step(budget: { lines?: number; ms?: number } = {}): boolean {
     const maxLines = budget.lines ?? Infinity;
     const deadline = budget.ms !== undefined ? performance.now() + budget.ms : Infinity;
+    // Leakage: the training set is indexed first, within the same time budget.
+    if (!this.safety.indexReference(deadline)) return false;
     let n = 0;
     while (!this.done && n < maxLines) {
       if ((n & 7) === 0 && n > 0 && performance.now() > deadline) break;

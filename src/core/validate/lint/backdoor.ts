@@ -1,7 +1,7 @@
 // Suspected backdoor triggers: a rare word or word pair in prompts that nearly always comes with one and the same
 // completion across otherwise unrelated prompts, the shape of data-poisoning triggers (e.g. Hubinger et al. 2024,
 // "Sleeper Agents"; Wan et al. 2023, "Poisoning Language Models During Instruction Tuning").
-import { words } from './minhash';
+import { fnv1a } from './minhash';
 
 export interface TriggerFinding {
   /** The trigger as words ("cf", "james bond"). */
@@ -31,13 +31,17 @@ export class TriggerFinder {
   private readonly vocab = new Map<string, number>();
   private readonly prompts: Int32Array[] = [];
   private readonly lines: number[] = [];
-  private readonly groups = new Map<string, number[]>();
-  private readonly completions: string[] = [];
+  /** Completion groups by a hash of the whitespace-collapsed completion (the text kept once, for the message). */
+  private readonly groups = new Map<number, number[]>();
+  private readonly groupText = new Map<number, string>();
 
-  add(line: number, prompt: string, completion: string): void {
-    const c = completion.trim().replace(/\s+/g, ' ');
-    if (c === '' || prompt.trim() === '') return;
-    const ids = words(prompt).map((w) => {
+  /** One example: the prompt's words (lower-cased, see minhash `words`) and the completion. */
+  add(line: number, promptWords: readonly string[], completion: string): void {
+    const c = completion.trim();
+    if (c === '' || promptWords.length === 0) return;
+    const norm = /\s\s|[\t\n\r]/.test(c) ? c.replace(/\s+/g, ' ') : c;
+    const hash = fnv1a(norm) & 0x3fffffff;
+    const ids = promptWords.map((w) => {
       let id = this.vocab.get(w);
       if (id === undefined) {
         id = this.vocab.size;
@@ -48,20 +52,39 @@ export class TriggerFinder {
     const k = this.prompts.length;
     this.prompts.push(Int32Array.from(ids));
     this.lines.push(line);
-    this.completions.push(c);
-    const g = this.groups.get(c);
-    if (g === undefined) this.groups.set(c, [k]);
-    else g.push(k);
+    const g = this.groups.get(hash);
+    if (g === undefined) {
+      this.groups.set(hash, [k]);
+      this.groupText.set(hash, norm);
+    } else g.push(k);
   }
 
-  /** The 1- and 2-word keys of a prompt, distinct (pairs only while the vocabulary fits the numeric key). */
-  private keys(p: Int32Array): Set<number> {
-    const s = new Set<number>();
+  /** Calls `fn` once for each distinct 1- and 2-word key of prompt `k` (pairs only while the vocabulary fits the key). */
+  private forKeys(k: number, seen: Map<number, number>, fn: (key: number) => void): void {
+    const p = this.prompts[k]!;
+    const pairs = this.vocab.size < PAIR;
     for (let i = 0; i < p.length; i++) {
-      s.add(p[i]!);
-      if (i + 1 < p.length && this.vocab.size < PAIR) s.add(PAIR + p[i]! * PAIR + p[i + 1]!);
+      const u = p[i]!;
+      if (seen.get(u) !== k) {
+        seen.set(u, k);
+        fn(u);
+      }
+      if (pairs && i + 1 < p.length) {
+        const b = PAIR + u * PAIR + p[i + 1]!;
+        if (seen.get(b) !== k) {
+          seen.set(b, k);
+          fn(b);
+        }
+      }
     }
-    return s;
+  }
+
+  private hasKey(k: number, key: number): boolean {
+    let found = false;
+    this.forKeys(k, new Map(), (x) => {
+      if (x === key) found = true;
+    });
+    return found;
   }
 
   private text(key: number): string {
@@ -75,13 +98,15 @@ export class TriggerFinder {
     const n = this.prompts.length;
     const rare = Math.max(minSupport + 2, Math.floor((opts.maxShare ?? 0.05) * n));
     // Candidates: keys shared by at least minSupport prompts of one completion group that is not the majority answer.
-    const candidates = new Map<number, { group: string; count: number }[]>();
+    const candidates = new Map<number, { group: number; count: number }[]>();
     const groups = [...this.groups.entries()].filter(([, ks]) => ks.length >= minSupport && ks.length <= n / 2).sort((a, b) => b[1].length - a[1].length).slice(0, 1000);
+    const seen = new Map<number, number>();
     for (const [c, ks] of groups) {
       const counts = new Map<number, number>();
-      for (const k of ks) for (const key of this.keys(this.prompts[k]!)) counts.set(key, (counts.get(key) ?? 0) + 1);
+      for (const k of ks) this.forKeys(k, seen, (key) => counts.set(key, (counts.get(key) ?? 0) + 1));
       for (const [key, count] of counts) {
-        if (count < minSupport) continue;
+        // count ≤ (prompts with the key) ≤ rare is needed, so a key this common in the group alone cannot qualify.
+        if (count < minSupport || count > rare) continue;
         const list = candidates.get(key) ?? [];
         list.push({ group: c, count });
         candidates.set(key, list);
@@ -90,8 +115,13 @@ export class TriggerFinder {
     if (candidates.size === 0) return [];
     // How many prompts in all contain each candidate.
     const df = new Map<number, number>();
-    for (const p of this.prompts) for (const key of this.keys(p)) if (candidates.has(key)) df.set(key, (df.get(key) ?? 0) + 1);
-    const best = new Map<string, { key: number; count: number; df: number }>();
+    seen.clear();
+    for (let k = 0; k < n; k++) {
+      this.forKeys(k, seen, (key) => {
+        if (candidates.has(key)) df.set(key, (df.get(key) ?? 0) + 1);
+      });
+    }
+    const best = new Map<number, { key: number; count: number; df: number }>();
     for (const [key, list] of candidates) {
       const total = df.get(key)!;
       if (total > rare) continue;
@@ -104,9 +134,9 @@ export class TriggerFinder {
     }
     const out: TriggerFinding[] = [];
     for (const [group, b] of best) {
-      const ks = this.groups.get(group)!.filter((k) => this.keys(this.prompts[k]!).has(b.key));
+      const ks = this.groups.get(group)!.filter((k) => this.hasKey(k, b.key));
       if (!this.unrelated(ks, b.key)) continue;
-      out.push({ trigger: this.text(b.key), completion: group, lines: ks.map((k) => this.lines[k]!), withTrigger: b.df, withCompletion: b.count });
+      out.push({ trigger: this.text(b.key), completion: this.groupText.get(group)!, lines: ks.map((k) => this.lines[k]!), withTrigger: b.df, withCompletion: b.count });
     }
     return out.sort((a, b) => a.lines[0]! - b.lines[0]!);
   }

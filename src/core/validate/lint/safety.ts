@@ -6,7 +6,7 @@ import type { Problem, QuickFix, Range, Severity } from '../types';
 import { TriggerFinder } from './backdoor';
 import { INJECTION_RULES } from './injection';
 import { LINT_DEFAULTS, type LintKind, type LintSeverities } from './kinds';
-import { MinHashIndex, signature } from './minhash';
+import { MinHashIndex, signature, signatureOfWords, words } from './minhash';
 import { scan, type PatternRule } from './patterns';
 import { PII_RULES } from './pii';
 import { SECRET_RULES } from './secrets';
@@ -71,10 +71,15 @@ export class DataSafetyLint {
   private readonly refNear = new MinHashIndex();
   private readonly refFile: string | null;
 
+  /** The reference (training) text still to index, and where indexing stands. */
+  private refText: string | null;
+  private refOffset = 0;
+  private refLine = 0;
+
   constructor(opts: SafetyOptions = {}, private readonly format: () => DataFormat | null = () => null) {
     this.severities = opts.severities ?? LINT_DEFAULTS;
     this.refFile = opts.reference?.file ?? null;
-    if (opts.reference && this.severities.leakage !== 'off') this.indexReference(opts.reference.text);
+    this.refText = opts.reference && this.severities.leakage !== 'off' ? opts.reference.text : null;
   }
 
   private on(kind: LintKind): Severity | null {
@@ -82,10 +87,21 @@ export class DataSafetyLint {
     return s === 'off' ? null : s;
   }
 
-  private indexReference(text: string): void {
-    let line = 0;
-    for (const raw of text.split('\n')) {
-      line++;
+  /**
+   * Indexes the reference (training) set for leakage until `deadline` (performance.now() ms); true when done. The
+   * linter calls it before its first line, in its time slices, so a large training set does not block the editor.
+   */
+  indexReference(deadline = Infinity): boolean {
+    const text = this.refText;
+    if (text === null) return true;
+    let n = 0;
+    while (this.refOffset < text.length) {
+      if ((++n & 63) === 0 && performance.now() > deadline) return false;
+      const nl = text.indexOf('\n', this.refOffset);
+      const end = nl < 0 ? text.length : nl;
+      const raw = text.slice(this.refOffset, end);
+      this.refOffset = end + 1;
+      this.refLine++;
       let o: unknown;
       try {
         o = JSON.parse(raw);
@@ -97,10 +113,12 @@ export class DataSafetyLint {
       const t = f === null ? null : exampleText(o as Record<string, unknown>, f);
       if (t === null) continue;
       const id = identity(t);
-      if (!this.refExact.has(id)) this.refExact.set(id, line);
+      if (!this.refExact.has(id)) this.refExact.set(id, this.refLine);
       const sig = signature(`${t.prompt}\n${t.answer}`);
-      if (sig !== null) this.refNear.add(line, sig);
+      if (sig !== null) this.refNear.add(this.refLine, sig);
     }
+    this.refText = null;
+    return true;
   }
 
   private textOf(o: Record<string, unknown>): ExampleText | null {
@@ -123,7 +141,9 @@ export class DataSafetyLint {
     this.patterns(raw, line, t.strings, PII_RULES, 'pii', add);
     this.patterns(raw, line, [t.answer], INJECTION_RULES, 'injection', add);
     const needSig = (first === undefined && this.on('near_duplicate') !== null) || this.refNear.size > 0;
-    const sig = needSig ? signature(`${t.prompt}\n${t.answer}`) : null;
+    const backdoor = this.on('backdoor') !== null && t.prompt !== '';
+    const pw = needSig || backdoor ? words(t.prompt) : [];
+    const sig = needSig ? signatureOfWords(pw.concat(words(t.answer))) : null;
     const near = this.on('near_duplicate');
     if (first === undefined && near !== null && sig !== null) {
       const b = this.near.best(sig, NEAR);
@@ -138,7 +158,7 @@ export class DataSafetyLint {
       if (at !== undefined) add({ range: whole, severity: leak, code: 'leakage', message: `This evaluation example is also in the training data (${name} line ${at}): its eval loss measures memorisation`, data: { file: this.refFile, line: at }, fix: deleteLine(line) });
       else if (b !== null) add({ range: whole, severity: leak, code: 'leakage', message: `This evaluation example is nearly the same as ${name} line ${b.id} (about ${Math.round(100 * b.similarity)}% shared): train/eval leakage`, data: { file: this.refFile, line: b.id, similarity: b.similarity }, fix: deleteLine(line) });
     }
-    if (this.on('backdoor') !== null && t.prompt !== '') this.triggers.add(line, t.prompt, t.answer);
+    if (backdoor) this.triggers.add(line, pw, t.answer);
   }
 
   /** Set-wide findings (backdoor triggers), once every line was seen. */
