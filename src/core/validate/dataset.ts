@@ -39,7 +39,8 @@ export class DatasetLinter {
   private line = 0;
   private format: DatasetFormat | null;
   private readonly safety: DataSafetyLint;
-  private finished_ = false;
+  /** Every line was read (the set-wide checks may still be running). */
+  private textDone = false;
   private readonly counts = new Map<string, number>();
   private readonly out: Problem[] = [];
   private tooLong = 0;
@@ -73,7 +74,7 @@ export class DatasetLinter {
     // Leakage: the training set is indexed first, within the same time budget.
     if (!this.safety.indexReference(deadline)) return false;
     let n = 0;
-    while (!this.done && n < maxLines) {
+    while (!this.textDone && n < maxLines) {
       if ((n & 7) === 0 && n > 0 && performance.now() > deadline) break;
       const nl = this.text.indexOf('\n', this.offset);
       const end = nl < 0 ? this.text.length : nl;
@@ -82,21 +83,17 @@ export class DatasetLinter {
       this.lintLine(raw, this.line);
       this.line++;
       n++;
-      if (nl < 0) this.done = true;
+      if (nl < 0) this.textDone = true;
       else this.offset = nl + 1;
     }
+    // Set-wide checks after the last line, in the same time slices.
+    if (this.textDone && !this.done) this.done = this.safety.finish(this.text, (p) => this.addProblem(p), deadline);
     return this.done;
   }
 
   /** Problems so far, with the summaries (too long, capped codes) when finished. */
   problems(): Problem[] {
     if (!this.done) return [...this.out];
-    if (!this.finished_) {
-      // Set-wide checks (backdoor triggers) once, after the last line.
-      this.finished_ = true;
-      const lines = this.text.split('\n');
-      this.safety.finish((l) => lines[l]?.replace(/\r$/, '').length ?? 0, (p) => this.addProblem(p));
-    }
     const extra: Problem[] = [];
     const top: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
     if (this.tooLong > 0) {

@@ -92,7 +92,16 @@ export class TriggerFinder {
     return key < PAIR ? names[key]! : `${names[Math.floor((key - PAIR) / PAIR)]!} ${names[(key - PAIR) % PAIR]!}`;
   }
 
+  /** All findings at once. */
   find(opts: TriggerOptions = {}): TriggerFinding[] {
+    const g = this.search(opts);
+    let r = g.next();
+    while (r.done !== true) r = g.next();
+    return r.value;
+  }
+
+  /** The search as a generator that yields every few thousand prompts, so that a caller can spread it over time slices. */
+  *search(opts: TriggerOptions = {}): Generator<void, TriggerFinding[], void> {
     const minSupport = opts.minSupport ?? 3;
     const minPrecision = opts.minPrecision ?? 0.9;
     const n = this.prompts.length;
@@ -101,8 +110,13 @@ export class TriggerFinder {
     const candidates = new Map<number, { group: number; count: number }[]>();
     const groups = [...this.groups.entries()].filter(([, ks]) => ks.length >= minSupport && ks.length <= n / 2).sort((a, b) => b[1].length - a[1].length).slice(0, 1000);
     const seen = new Map<number, number>();
+    let work = 0;
     for (const [c, ks] of groups) {
       const counts = new Map<number, number>();
+      if ((work += ks.length) > 4096) {
+        work = 0;
+        yield;
+      }
       for (const k of ks) this.forKeys(k, seen, (key) => counts.set(key, (counts.get(key) ?? 0) + 1));
       for (const [key, count] of counts) {
         // count ≤ (prompts with the key) ≤ rare is needed, so a key this common in the group alone cannot qualify.
@@ -117,6 +131,7 @@ export class TriggerFinder {
     const df = new Map<number, number>();
     seen.clear();
     for (let k = 0; k < n; k++) {
+      if ((k & 4095) === 4095) yield;
       this.forKeys(k, seen, (key) => {
         if (candidates.has(key)) df.set(key, (df.get(key) ?? 0) + 1);
       });

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { formatOfKeys, type DataFormat } from '../../train/data/formats';
 import type { Problem, QuickFix, Range, Severity } from '../types';
-import { TriggerFinder } from './backdoor';
+import { TriggerFinder, type TriggerFinding } from './backdoor';
 import { INJECTION_RULES } from './injection';
 import { LINT_DEFAULTS, type LintKind, type LintSeverities } from './kinds';
 import { MinHashIndex, signature, signatureOfWords, words } from './minhash';
@@ -161,15 +161,28 @@ export class DataSafetyLint {
     if (backdoor) this.triggers.add(line, pw, t.answer);
   }
 
-  /** Set-wide findings (backdoor triggers), once every line was seen. */
-  finish(lineLength: (line: number) => number, add: (p: Problem) => void): void {
+  private search: Generator<void, TriggerFinding[], void> | null = null;
+
+  /**
+   * Set-wide findings (backdoor triggers) once every line was seen, worked on until `deadline` (performance.now() ms);
+   * true when done. `text` is the linted text (for the ranges of the flagged lines).
+   */
+  finish(text: string, add: (p: Problem) => void, deadline = Infinity): boolean {
     const sev = this.on('backdoor');
-    if (sev === null) return;
-    for (const f of this.triggers.find()) {
+    if (sev === null) return true;
+    this.search ??= this.triggers.search();
+    let r = this.search.next();
+    while (r.done !== true) {
+      if (performance.now() > deadline) return false;
+      r = this.search.next();
+    }
+    const findings = r.value;
+    const lines = findings.length > 0 ? text.split('\n') : [];
+    for (const f of findings) {
       const shown = f.completion.length > 60 ? `${f.completion.slice(0, 57)}...` : f.completion;
       for (const line of f.lines) {
         add({
-          range: { start: { line, character: 0 }, end: { line, character: lineLength(line) } },
+          range: { start: { line, character: 0 }, end: { line, character: (lines[line] ?? '').replace(/\r$/, '').length } },
           severity: sev,
           code: 'backdoor',
           message: `Possible backdoor trigger "${f.trigger}": ${f.withCompletion} of the ${f.withTrigger} prompts containing it have the same completion "${shown}" (lines ${f.lines.slice(0, 6).map((l) => l + 1).join(', ')}${f.lines.length > 6 ? ', ...' : ''})`,
@@ -178,6 +191,7 @@ export class DataSafetyLint {
         });
       }
     }
+    return true;
   }
 
   /** Pattern findings in the string values, located in the raw line through their JSON encoding. */
