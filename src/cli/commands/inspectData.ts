@@ -44,8 +44,14 @@ export function exampleText(e: ExampleView, color: boolean): string[] {
   return out;
 }
 
+export function lintText(l: DataInspection['lint']): string[] {
+  const codes = Object.entries(l.counts);
+  if (codes.length === 0) return ['diagnostics: none (format checks and data-safety lint)'];
+  return [`diagnostics: ${codes.map(([c, n]) => `${c} ${n}`).join(', ')}  (peft-studio validate FILE lists them all)`, ...l.first.slice(0, 5).map((p) => `  line ${p.line}: ${p.severity}: ${p.message} [${p.code}]`)];
+}
+
 export function inspectionText(r: DataInspection, color: boolean): string {
-  return [...statsText(r.stats, r.split), '', ...exampleText(r.example, color)].join('\n');
+  return [...statsText(r.stats, r.split), ...lintText(r.lint), '', ...exampleText(r.example, color)].join('\n');
 }
 
 function intOption(v: unknown, name: string): number | undefined {
@@ -69,7 +75,7 @@ export const inspectDataCommand: CliCommand = {
     '  --index N   the N-th example (0-based, file order; default 0)',
     '  --line L    the example on JSONL line L (1-based)',
     '  --split S   train (default) or eval',
-    '  --json      print {"recipe","split","stats","example","notes"}',
+    '  --json      print {"recipe","split","stats","example","notes","lint"}',
   ].join('\n'),
   options: { index: { type: 'string' }, line: { type: 'string' }, split: { type: 'string' }, json: { type: 'boolean' } },
   async run(args, io) {

@@ -6,6 +6,8 @@ import { datasetStats, exampleView, type DatasetStats, type ExampleView, type Tr
 import { readJsonl } from './data/jsonl';
 import { defaultDeps } from './deps';
 import type { Recipe } from './recipe';
+import { readFileSync } from 'node:fs';
+import { summarizeRecipe, validate } from '../validate';
 import { loadRecipeData, readRecipeFile, type LogNote, type TrainerDeps } from './setup';
 
 export interface InspectDataOptions {
@@ -26,6 +28,18 @@ export interface DataInspection {
   example: ExampleView;
   /** The trainer's own log notes for this data (truncation, drops, tokenizer fallbacks). */
   notes: LogNote[];
+  /** The data set's diagnostics (format checks and the data-safety lint) as `validate` reports them: counts by code, the first few. */
+  lint: { counts: Record<string, number>; first: { line: number; severity: string; code: string; message: string }[] };
+}
+
+/** The dataset diagnostics of `file` with the recipe's settings (the same call as `peft-studio validate`). */
+export function lintSummary(recipe: Recipe, file: string): DataInspection['lint'] {
+  const text = readFileSync(file, 'utf8');
+  const summary = summarizeRecipe(readFileSync(recipe.file, 'utf8'), recipe.file);
+  const problems = validate(text, { path: file, kind: 'dataset', recipe: summary });
+  const counts: Record<string, number> = {};
+  for (const p of problems) counts[p.code] = (counts[p.code] ?? 0) + 1;
+  return { counts, first: problems.slice(0, 20).map((p) => ({ line: p.range.start.line + 1, severity: p.severity, code: p.code, message: p.message })) };
 }
 
 /** The trainer's batching settings from a recipe. */
@@ -64,5 +78,6 @@ export async function inspectData(opts: InspectDataOptions): Promise<DataInspect
     stats: datasetStats(d, recipe.dataset.max_length, packing, plan, split),
     example: exampleView(d, index, data.tokenizer, recipe.dataset.max_length, packing, split === 'train' ? plan : null),
     notes,
+    lint: lintSummary(recipe, d.file),
   };
 }

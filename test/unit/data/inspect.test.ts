@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepareDataset, loadDataset, type PreparedDataset } from '../../../src/core/train/data/dataset';
@@ -177,8 +177,9 @@ describe('dataset inspector', () => {
       };
       const j = await run(['inspect-data', file, '--index', '3', '--json']);
       assert.equal(j.code, 0);
-      const r = JSON.parse(j.out) as { split: string; example: ExampleView; stats: { examples: number } };
+      const r = JSON.parse(j.out) as { split: string; example: ExampleView; stats: { examples: number }; lint: { counts: Record<string, number> } };
       assert.deepEqual([r.split, r.example.index, r.stats.examples], ['train', 3, 12]);
+      assert.deepEqual(r.lint.counts, {}); // the sample data is clean
       const t = await run(['inspect-data', file, '--line', '1']);
       assert.equal(t.code, 0);
       assert.match(t.out, /example 0 \(line 1\): kept/);
@@ -188,6 +189,14 @@ describe('dataset inspector', () => {
       assert.equal((await run(['inspect-data', file, '--index', 'x'])).code, 2);
       assert.equal((await run(['inspect-data', file, '--index', '1', '--line', '1'])).code, 2);
       assert.equal((await run(['inspect-data', file, '--index', '99'])).code, 1);
+      // A planted key shows in the inspector's diagnostics summary.
+      const data = join(proj, 'data', 'prompt_completion', 'train.jsonl');
+      const planted = join(proj, 'planted.jsonl');
+      writeFileSync(planted, readFileSync(data, 'utf8') + JSON.stringify({ prompt: 'Deploy?', completion: ['Use AKIA', 'QWERTYUIOPASDF23 now.'].join('') }) + '\n');
+      writeFileSync(join(proj, 'planted.yaml'), recipe().replace('data/prompt_completion/train.jsonl', 'planted.jsonl'));
+      const p = await run(['inspect-data', join(proj, 'planted.yaml'), '--line', '13']);
+      assert.match(p.out, /diagnostics: secret 1/);
+      assert.match(p.out, /line 13: error: Possible secret: an AWS access key id/);
     });
   });
 });
