@@ -8,6 +8,7 @@ import type { DashboardViewProvider } from './dashboard/dashboardView';
 import { errorText, outputChannel, showError } from './log';
 import { pathOf, pickCheckpoint, pickRuns, resolveRecipe, resolveRun, treeNode } from './pick';
 import { count, estimate, newProject, openDemo } from './projectCommands';
+import { inspectDataset } from './inspector/inspectCommand';
 
 export interface Services {
   context: vscode.ExtensionContext;
@@ -111,6 +112,7 @@ export const COMMANDS: Readonly<Record<string, CommandFactory>> = {
   'peftStudio.deleteRun': deleteRun,
   'peftStudio.openAdapterFolder': openAdapterFolder,
   'peftStudio.showLog': () => () => outputChannel().show(),
+  'peftStudio.inspectDataset': (s) => (arg, line) => inspectDataset(s.context, arg, line),
 };
 
 export function registerCommands(s: Services): void {

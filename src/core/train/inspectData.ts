@@ -2,10 +2,11 @@
 // prepareDataset), summarised, with one example's fed tokens. Shared by the CLI and the editor's inspector.
 import { InputError } from '../errors';
 import { prepareDataset, type PreparedDataset } from './data/dataset';
-import { datasetStats, exampleView, type DatasetStats, type ExampleView, type TrainPlan } from './data/inspect';
+import { datasetStats, exampleView, type TrainPlan } from './data/inspect';
 import { readJsonl } from './data/jsonl';
 import { defaultDeps } from './deps';
 import type { Recipe } from './recipe';
+import type { DataInspectionView } from '../../shared/inspector';
 import { readFileSync } from 'node:fs';
 import { summarizeRecipe, validate } from '../validate';
 import { loadRecipeData, readRecipeFile, type LogNote, type TrainerDeps } from './setup';
@@ -21,16 +22,8 @@ export interface InspectDataOptions {
   signal?: AbortSignal;
 }
 
-export interface DataInspection {
-  recipe: string;
-  split: 'train' | 'eval';
-  stats: DatasetStats;
-  example: ExampleView;
-  /** The trainer's own log notes for this data (truncation, drops, tokenizer fallbacks). */
-  notes: LogNote[];
-  /** The data set's diagnostics (format checks and the data-safety lint) as `validate` reports them: counts by code, the first few. */
-  lint: { counts: Record<string, number>; first: { line: number; severity: string; code: string; message: string }[] };
-}
+/** One inspection (CONTRACTS.md §6); the type is shared with the editor's webview. */
+export type DataInspection = DataInspectionView;
 
 /** The dataset diagnostics of `file` with the recipe's settings (the same call as `peft-studio validate`). */
 export function lintSummary(recipe: Recipe, file: string): DataInspection['lint'] {

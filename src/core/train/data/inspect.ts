@@ -4,58 +4,7 @@ import type { PreparedDataset } from './dataset';
 import { IGNORE_INDEX, type DataTokenizer } from './formats';
 import { countLabelTokens, type Sequence } from './collate';
 import { SequenceStream, epochOrder, totalStepsFor } from './stream';
-
-export interface InspectToken {
-  /** Position in the example (0-based, before truncation). */
-  pos: number;
-  id: number;
-  /** The token decoded on its own (special tokens kept). */
-  text: string;
-  /** The vocabulary entry ("Ġthe"), when the tokenizer can say. */
-  piece?: string;
-  /** -100 = masked (no loss); otherwise the id the logits at pos - 1 are trained to predict. */
-  label: number;
-  special: boolean;
-  /** False for tokens that truncation cut off (shown, never fed). */
-  fed: boolean;
-}
-
-export interface PackedSegment {
-  /** Index of the packed row (a training sequence) and the span of this example in it. */
-  row: number;
-  start: number;
-  end: number;
-}
-
-export interface ExampleView {
-  /** 0-based example index (file order, blank lines skipped) and its 1-based JSONL line. */
-  index: number;
-  line: number;
-  /** kept: trained; dropped: truncation cut every label token; unlabeled: no label token as written (the trainer refuses it). */
-  status: 'kept' | 'dropped' | 'unlabeled';
-  /** Tokens after the chat template / prompt format, before truncation. */
-  length: number;
-  /** Tokens fed to the model (length, or max_length when truncated). */
-  fedLength: number;
-  /** Token position where truncation cut the example, or null. */
-  truncatedAt: number | null;
-  /** Label tokens that produce a loss (as fed). */
-  labelTokens: number;
-  /** The fed tokens decoded (special tokens kept). */
-  text: string;
-  tokens: InspectToken[];
-  /** With packing: the rows and spans the example occupies. */
-  packed?: PackedSegment[];
-  /** Training set: the first optimizer step (1-based) and micro-batch (0-based) that use it in epoch 0. */
-  firstStep?: { step: number; microBatch: number };
-}
-
-export interface HistogramBucket {
-  /** Token lengths in (from, to]; the last bucket of an over-long set is (max_length, longest]. */
-  from: number;
-  to: number;
-  count: number;
-}
+import type { DatasetStats, ExampleView, HistogramBucket, InspectToken } from '../../../shared/inspector';
 
 export interface TrainPlan {
   microBatchSize: number;
@@ -66,25 +15,7 @@ export interface TrainPlan {
   seed: number;
 }
 
-export interface DatasetStats {
-  file: string;
-  format: string;
-  examples: number;
-  sequences: number;
-  maxLength: number;
-  packing: boolean;
-  lengths: { min: number; max: number; mean: number; median: number; p95: number };
-  histogram: HistogramBucket[];
-  truncated: { count: number; tokensCut: number; reason: string };
-  dropped: { count: number; lines: number[]; reason: string };
-  unlabeled: { count: number; lines: number[]; reason: string };
-  /** Non-pad tokens fed per epoch and the share of them that carry a loss. */
-  tokens: { input: number; label: number; labelShare: number };
-  /** Real tokens ÷ tensor slots: packed rows of max_length, or micro-batches padded to their longest row (epoch 0). */
-  efficiency: { value: number; slots: number; how: string };
-  /** Training set only: the epoch/step arithmetic of the run. */
-  steps?: { globalBatch: number; stepsPerEpoch: number; totalSteps: number; epochs: number; sequencesPerEpoch: number };
-}
+export type { DatasetStats, ExampleView, HistogramBucket, InspectToken, PackedSegment } from '../../../shared/inspector';
 
 const LIST = 20;
 
