@@ -82,7 +82,7 @@ function histogram(r: DataInspectionView): HTMLElement {
     options: {
       animation: false,
       maintainAspectRatio: false,
-      plugins: { tooltip: { enabled: true } },
+      plugins: { tooltip: { enabled: true }, legend: { display: false } },
       scales: {
         x: { title: { display: true, text: 'tokens per example (before truncation)', color: theme.foreground }, ticks: { color: theme.foreground }, grid: { color: theme.grid } },
         y: { title: { display: true, text: 'examples', color: theme.foreground }, ticks: { color: theme.foreground, precision: 0 }, grid: { color: theme.grid }, beginAtZero: true },

@@ -2,6 +2,7 @@
 // prepareDataset), summarised, with one example's fed tokens. Shared by the CLI and the editor's inspector.
 import { InputError } from '../errors';
 import { prepareDataset, type PreparedDataset } from './data/dataset';
+import type { DataTokenizer } from './data/formats';
 import { datasetStats, exampleView, type TrainPlan } from './data/inspect';
 import { readJsonl } from './data/jsonl';
 import { defaultDeps } from './deps';
@@ -26,10 +27,11 @@ export interface InspectDataOptions {
 export type DataInspection = DataInspectionView;
 
 /** The dataset diagnostics of `file` with the recipe's settings (the same call as `peft-studio validate`). */
-export function lintSummary(recipe: Recipe, file: string): DataInspection['lint'] {
+export function lintSummary(recipe: Recipe, file: string, tokenizer?: DataTokenizer): DataInspection['lint'] {
   const text = readFileSync(file, 'utf8');
   const summary = summarizeRecipe(readFileSync(recipe.file, 'utf8'), recipe.file);
-  const problems = validate(text, { path: file, kind: 'dataset', recipe: summary });
+  const counter = tokenizer === undefined ? null : { count: (s: string) => tokenizer.encode(s, false).length };
+  const problems = validate(text, { path: file, kind: 'dataset', recipe: summary, tokenizer: counter });
   const counts: Record<string, number> = {};
   for (const p of problems) counts[p.code] = (counts[p.code] ?? 0) + 1;
   return { counts, first: problems.slice(0, 20).map((p) => ({ line: p.range.start.line + 1, severity: p.severity, code: p.code, message: p.message })) };
@@ -71,6 +73,6 @@ export async function inspectData(opts: InspectDataOptions): Promise<DataInspect
     stats: datasetStats(d, recipe.dataset.max_length, packing, plan, split),
     example: exampleView(d, index, data.tokenizer, recipe.dataset.max_length, packing, split === 'train' ? plan : null),
     notes,
-    lint: lintSummary(recipe, d.file),
+    lint: lintSummary(recipe, d.file, data.tokenizer),
   };
 }
