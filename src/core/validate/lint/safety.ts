@@ -15,6 +15,8 @@ import { SECRET_RULES } from './secrets';
 export interface ExampleText {
   prompt: string;
   answer: string;
+  /** Every text the model learns to write (every assistant turn of a conversation; else the answer). */
+  trained: string[];
   /** Every string value, in document order (for secrets and personal data). */
   strings: string[];
 }
@@ -41,16 +43,17 @@ export function exampleText(o: Record<string, unknown>, format: DataFormat): Exa
   stringsOf(o, strings);
   switch (format) {
     case 'text':
-      return { prompt: '', answer: str(o['text']), strings };
+      return { prompt: '', answer: str(o['text']), trained: [str(o['text'])], strings };
     case 'alpaca':
-      return { prompt: `${str(o['instruction'])}\n${str(o['input'])}`, answer: str(o['output']), strings };
+      return { prompt: `${str(o['instruction'])}\n${str(o['input'])}`, answer: str(o['output']), trained: [str(o['output'])], strings };
     case 'prompt_completion':
-      return { prompt: str(o['prompt']), answer: str(o['completion']), strings };
+      return { prompt: str(o['prompt']), answer: str(o['completion']), trained: [str(o['completion'])], strings };
     case 'messages': {
       const msgs = Array.isArray(o['messages']) ? (o['messages'] as unknown[]).map((m) => m as Record<string, unknown>) : [];
       const last = msgs.map((m) => m['role']).lastIndexOf('assistant');
-      if (last < 0) return { prompt: msgs.map((m) => str(m['content'])).join('\n'), answer: '', strings };
-      return { prompt: msgs.slice(0, last).map((m) => str(m['content'])).join('\n'), answer: str(msgs[last]!['content']), strings };
+      const trained = msgs.filter((m) => m['role'] === 'assistant').map((m) => str(m['content']));
+      if (last < 0) return { prompt: msgs.map((m) => str(m['content'])).join('\n'), answer: '', trained, strings };
+      return { prompt: msgs.slice(0, last).map((m) => str(m['content'])).join('\n'), answer: str(msgs[last]!['content']), trained, strings };
     }
     case 'tokenized':
       return null;
@@ -139,7 +142,7 @@ export class DataSafetyLint {
     if (t === null) return;
     this.patterns(raw, line, t.strings, SECRET_RULES, 'secret', add);
     this.patterns(raw, line, t.strings, PII_RULES, 'pii', add);
-    this.patterns(raw, line, [t.answer], INJECTION_RULES, 'injection', add);
+    this.patterns(raw, line, t.trained, INJECTION_RULES, 'injection', add);
     const needSig = (first === undefined && this.on('near_duplicate') !== null) || this.refNear.size > 0;
     const backdoor = this.on('backdoor') !== null && t.prompt !== '';
     const pw = needSig || backdoor ? words(t.prompt) : [];
