@@ -7,6 +7,7 @@ import { ibanValid, luhnValid, PII_RULES } from '../../../src/core/validate/lint
 import { SECRET_RULES } from '../../../src/core/validate/lint/secrets';
 import { INJECTION_RULES } from '../../../src/core/validate/lint/injection';
 import { similarity, signature } from '../../../src/core/validate/lint/minhash';
+import { recipeCompletions } from '../../../src/core/validate/assist';
 import { allSamplePairs, toRecord } from '../../../src/core/fixtures/sampleData';
 
 const jsonl = (...xs: unknown[]): string => xs.map((x) => JSON.stringify(x)).join('\n') + '\n';
@@ -75,6 +76,7 @@ describe('data-safety lint', () => {
         pc('Authorization: Bearer <YOUR_TOKEN> or Bearer ${ACCESS_TOKEN}; the bearer token expires.'),
         pc('postgres://user:password@localhost:5432/db and mysql://root:${DB_PASSWORD}@db/app and https://github.com/org/repo'),
         pc('def sk_learn_pipeline(): return make_pipeline(StandardScaler(), SVC())  # scikit-learn'),
+        pc('model id: sk-learn-style-pipeline-with-2-layers-and-dropout-0-5; branch ghp_fix_for_issue_1234567890_and_more_text'),
         pc('base64 image: iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=='),
       );
       assert.deepEqual(codes(lintDataset(text), 'secret').map((p) => [p.range.start.line, p.data?.['rule']]), []);
@@ -208,6 +210,7 @@ describe('data-safety lint', () => {
     const text = jsonl(pc(k('key ', 'AKIA', 'QWERTYUIOPASDF23', ' mail jane.doe@acme-corp.com')), pc(k('key ', 'AKIA', 'QWERTYUIOPASDF23', ' mail jane.doe@acme-corp.com')));
     const ps = validate(text, { path: '/p/d.jsonl', recipe });
     assert.deepEqual(ps.map((p) => [p.code, p.severity]).sort(), [['duplicate', 'error'], ['secret', 'warning'], ['secret', 'warning']]);
+    assert.deepEqual(recipeCompletions('base_model: ./m\ndataset:\n  train: d.jsonl\n  lint:\n    \n', 4, 4).map((c) => c.label), ['secret', 'pii', 'duplicate', 'near_duplicate', 'leakage', 'backdoor', 'injection']);
     const bad = validate('base_model: ./m\ndataset:\n  train: d.jsonl\n  lint:\n    secrets: off\n    pii: loud\n', { path: '/p/peft-train.yaml', pathKind: () => 'file', model: null });
     assert.ok(bad.some((p) => /secrets/.test(p.message) && /secret/.test(p.message)), JSON.stringify(bad.map((p) => p.message)));
     assert.ok(bad.some((p) => /dataset\.lint\.pii/.test(p.message) && /error, warning, info, off/.test(p.message)), JSON.stringify(bad.map((p) => p.message)));
