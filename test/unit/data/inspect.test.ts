@@ -57,7 +57,7 @@ function assertMatchesTrainer(d: PreparedDataset, v: ExampleView, plan: TrainPla
 const PLAN: TrainPlan = { microBatchSize: 2, accumulation: 2, maxSteps: -1, epochs: 1, shuffle: true, seed: 5 };
 
 describe('dataset inspector', () => {
-  const rows: Record<Exclude<DataFormat, 'tokenized'>, unknown[]> = {
+  const rows: Record<DataFormat, unknown[]> = {
     text: [{ text: 'hello world' }, { text: 'a much longer line of text that will be cut' }, { text: 'xy' }],
     alpaca: [{ instruction: 'Add', input: '1 2', output: '3' }, { instruction: 'Say hi', output: 'hi there, '.repeat(12) }, { instruction: 'x', output: 'y' }],
     prompt_completion: [{ prompt: 'Q: 2+2?', completion: ' 4' }, { prompt: 'P', completion: ' a long completion that truncation cuts short' }, { prompt: 'a', completion: 'b' }],
@@ -66,11 +66,12 @@ describe('dataset inspector', () => {
       { messages: [{ role: 'system', content: 'S' }, { role: 'user', content: 'U' }, { role: 'assistant', content: 'A' }] },
       { messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: 'an answer' }] },
     ],
+    tokenized: [{ input_ids: [5, 6, 7, 8] }, { input_ids: Array.from({ length: 30 }, (_, i) => 10 + i), labels: Array.from({ length: 30 }, (_, i) => (i < 20 ? -100 : 10 + i)) }, { input_ids: [9, 9], labels: [-100, 9] }],
   };
   for (const packing of [false, true]) {
     for (const [format, data] of Object.entries(rows)) {
       it(`${format}${packing ? ', packed' : ''}: every example's fed tokens and labels are the trainer's batch rows`, () => {
-        const maxLength = { text: 24, prompt_completion: 24, alpaca: 260, messages: 120 }[format]!;
+        const maxLength = { text: 24, prompt_completion: 24, alpaca: 260, messages: 120, tokenized: 24 }[format]!;
         const d = prepareDataset(parseJsonl(jsonl(...data, ...data), 'd.jsonl'), { file: 'd.jsonl', format: 'auto', maxLength, packing, trainOnPrompt: false, tokenizer: tok });
         for (let i = 0; i < d.tokenized.length; i++) {
           const v = exampleView(d, i, tok, maxLength, packing, PLAN);
