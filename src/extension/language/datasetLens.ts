@@ -1,5 +1,6 @@
 // The "Inspect" CodeLens on each example of a JSONL data set that a recipe trains on: opens the dataset inspector
 // at that line (PEFT: Inspect Dataset). Lenses stop after the first LENS_LINES examples to stay cheap on huge files.
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LanguageService } from './service';
 
@@ -14,6 +15,8 @@ export class DatasetLensProvider implements vscode.CodeLensProvider {
 
   provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
     if (this.service.kindOf(doc) !== 'dataset') return [];
+    // The inspector needs the recipe (model, tokenizer, max_length) that trains on this file.
+    if (this.service.recipeFor(doc.fileName)?.datasets.includes(path.resolve(doc.fileName)) !== true) return [];
     const out: vscode.CodeLens[] = [];
     const n = Math.min(doc.lineCount, LENS_LINES);
     for (let i = 0; i < n; i++) {
