@@ -1,4 +1,4 @@
-// The dataset inspector's data (CONTRACTS.md §6) and the messages between the extension host and its webview.
+// The dataset inspector's data (CONTRACTS.md §7) and the messages between the extension host and its webview.
 // Pure types (no Node, no DOM): built by src/core/train/data/inspect.ts, sent by src/extension/inspector, drawn by webview/.
 
 export interface InspectToken {

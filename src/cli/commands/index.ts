@@ -9,5 +9,8 @@ import { validateCommand } from './validate';
 import { estimateCommand } from './estimate';
 import { trainCommand } from './train';
 import { demoCommand } from './demo';
+import { sweepCommand } from './sweep';
+import { mergeCommand } from './merge';
+import { exportCommand } from './export';
 
-export const commands: CliCommand[] = [demoCommand, initCommand, validateCommand, countCommand, estimateCommand, trainCommand, inspectCommand, inspectDataCommand, fixtureCommand];
+export const commands: CliCommand[] = [demoCommand, initCommand, validateCommand, countCommand, estimateCommand, trainCommand, sweepCommand, inspectCommand, inspectDataCommand, fixtureCommand, mergeCommand, exportCommand];

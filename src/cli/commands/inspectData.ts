@@ -1,5 +1,5 @@
 // `peft-studio inspect-data RECIPE [--index N | --line L] [--split train|eval] [--json]`: one example's tokens exactly
-// as the trainer feeds them (labels, special tokens, truncation) and the data set's statistics (CONTRACTS.md §6).
+// as the trainer feeds them (labels, special tokens, truncation) and the data set's statistics (CONTRACTS.md §7).
 import type { CliCommand } from '../command';
 import { UsageError } from '../../core/errors';
 import { inspectData, type DataInspection } from '../../core/train/inspectData';

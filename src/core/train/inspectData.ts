@@ -23,7 +23,7 @@ export interface InspectDataOptions {
   signal?: AbortSignal;
 }
 
-/** One inspection (CONTRACTS.md §6); the type is shared with the editor's webview. */
+/** One inspection (CONTRACTS.md §7); the type is shared with the editor's webview. */
 export type DataInspection = DataInspectionView;
 
 /** The dataset diagnostics of `file` with the recipe's settings (the same call as `peft-studio validate`). */
