@@ -80,7 +80,15 @@ export interface DataInspectionView {
   stats: DatasetStats;
   example: ExampleView;
   notes: { level: 'info' | 'warning'; message: string }[];
-  lint: { counts: Record<string, number>; first: { line: number; severity: string; code: string; message: string }[] };
+  /** The file's diagnostics: counts by code, the first few, and those on the inspected example's line. */
+  lint: { counts: Record<string, number>; first: LintRow[]; atExample: LintRow[] };
+}
+
+export interface LintRow {
+  line: number;
+  severity: string;
+  code: string;
+  message: string;
 }
 
 export type HostToInspector =

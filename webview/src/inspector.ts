@@ -130,6 +130,7 @@ function draw(r: DataInspectionView): void {
     el('div', { class: 'toolbar' }, el('h2', {}, `${r.split} data · example ${e.index} (line ${e.line})`), prev, next),
     el('p', { class: 'file' }, r.stats.file),
     el('p', { id: 'example-summary' }, where.join(' · ')),
+    ...r.lint.atExample.map((p) => el('p', { class: `example-problem sev-${p.severity}` }, `${p.severity}: ${p.message} [${p.code}]`)),
     legend,
     tokensView(e),
     el('h3', {}, 'Data set'),

@@ -51,7 +51,8 @@ export function lintText(l: DataInspection['lint']): string[] {
 }
 
 export function inspectionText(r: DataInspection, color: boolean): string {
-  return [...statsText(r.stats, r.split), ...lintText(r.lint), '', ...exampleText(r.example, color)].join('\n');
+  const here = r.lint.atExample.map((p) => `  ${p.severity}: ${p.message} [${p.code}]`);
+  return [...statsText(r.stats, r.split), ...lintText(r.lint), '', ...exampleText(r.example, color), ...(here.length > 0 ? ['diagnostics on this line:', ...here] : [])].join('\n');
 }
 
 function intOption(v: unknown, name: string): number | undefined {

@@ -7,7 +7,7 @@ import { datasetStats, exampleView, type TrainPlan } from './data/inspect';
 import { readJsonl } from './data/jsonl';
 import { defaultDeps } from './deps';
 import type { Recipe } from './recipe';
-import type { DataInspectionView } from '../../shared/inspector';
+import type { DataInspectionView, LintRow } from '../../shared/inspector';
 import { readFileSync } from 'node:fs';
 import { summarizeRecipe, validate } from '../validate';
 import { loadRecipeData, readRecipeFile, type LogNote, type TrainerDeps } from './setup';
@@ -27,14 +27,15 @@ export interface InspectDataOptions {
 export type DataInspection = DataInspectionView;
 
 /** The dataset diagnostics of `file` with the recipe's settings (the same call as `peft-studio validate`). */
-export function lintSummary(recipe: Recipe, file: string, tokenizer?: DataTokenizer): DataInspection['lint'] {
+export function lintSummary(recipe: Recipe, file: string, tokenizer?: DataTokenizer, exampleLine?: number): DataInspection['lint'] {
   const text = readFileSync(file, 'utf8');
   const summary = summarizeRecipe(readFileSync(recipe.file, 'utf8'), recipe.file);
   const counter = tokenizer === undefined ? null : { count: (s: string) => tokenizer.encode(s, false).length };
   const problems = validate(text, { path: file, kind: 'dataset', recipe: summary, tokenizer: counter });
   const counts: Record<string, number> = {};
   for (const p of problems) counts[p.code] = (counts[p.code] ?? 0) + 1;
-  return { counts, first: problems.slice(0, 20).map((p) => ({ line: p.range.start.line + 1, severity: p.severity, code: p.code, message: p.message })) };
+  const row = (p: (typeof problems)[number]): LintRow => ({ line: p.range.start.line + 1, severity: p.severity, code: p.code, message: p.message });
+  return { counts, first: problems.slice(0, 20).map(row), atExample: problems.filter((p) => p.range.start.line + 1 === exampleLine).map(row) };
 }
 
 /** The trainer's batching settings from a recipe. */
@@ -67,12 +68,13 @@ export async function inspectData(opts: InspectDataOptions): Promise<DataInspect
   if (!Number.isInteger(index) || index < 0 || index >= d.tokenized.length) {
     throw new InputError('inspect-index', `example index ${index} is out of range: the ${split} set has ${d.tokenized.length} examples (0 … ${d.tokenized.length - 1})`, { file: d.file });
   }
+  const example = exampleView(d, index, data.tokenizer, recipe.dataset.max_length, packing, split === 'train' ? plan : null);
   return {
     recipe: recipe.file,
     split,
     stats: datasetStats(d, recipe.dataset.max_length, packing, plan, split),
-    example: exampleView(d, index, data.tokenizer, recipe.dataset.max_length, packing, split === 'train' ? plan : null),
+    example,
     notes,
-    lint: lintSummary(recipe, d.file, data.tokenizer),
+    lint: lintSummary(recipe, d.file, data.tokenizer, example.line),
   };
 }

@@ -198,6 +198,7 @@ describe('dataset inspector', () => {
       const p = await run(['inspect-data', join(proj, 'planted.yaml'), '--line', '13']);
       assert.match(p.out, /diagnostics: secret 1/);
       assert.match(p.out, /line 13: error: Possible secret: an AWS access key id/);
+      assert.match(p.out, /diagnostics on this line:\n  error: Possible secret/);
     });
   });
 });
