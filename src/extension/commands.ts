@@ -11,6 +11,7 @@ import { errorText, outputChannel, showError } from './log';
 import { pathOf, pickCheckpoint, pickRuns, resolveRecipe, resolveRun, treeNode } from './pick';
 import { exportForCluster, launchOnCluster } from './clusterCommands';
 import { count, estimate, newProject, openDemo } from './projectCommands';
+import { inspectDataset } from './inspector/inspectCommand';
 import type { LanguageService } from './language/service';
 import { preflight } from './trainPreflight';
 
@@ -136,6 +137,7 @@ export const COMMANDS: Readonly<Record<string, CommandFactory>> = {
   'peftStudio.deleteRun': deleteRun,
   'peftStudio.openAdapterFolder': openAdapterFolder,
   'peftStudio.showLog': () => () => outputChannel().show(),
+  'peftStudio.inspectDataset': (s) => (arg, line) => inspectDataset(s.context, arg, line),
 };
 
 export function registerCommands(s: Services): void {

@@ -4,6 +4,7 @@ import { fixtureCommand } from './fixture';
 import { initCommand } from './init';
 import { countCommand } from './count';
 import { inspectCommand } from './inspect';
+import { inspectDataCommand } from './inspectData';
 import { validateCommand } from './validate';
 import { estimateCommand } from './estimate';
 import { trainCommand } from './train';
@@ -12,4 +13,4 @@ import { sweepCommand } from './sweep';
 import { mergeCommand } from './merge';
 import { exportCommand } from './export';
 
-export const commands: CliCommand[] = [demoCommand, initCommand, validateCommand, countCommand, estimateCommand, trainCommand, sweepCommand, inspectCommand, fixtureCommand, mergeCommand, exportCommand];
+export const commands: CliCommand[] = [demoCommand, initCommand, validateCommand, countCommand, estimateCommand, trainCommand, sweepCommand, inspectCommand, inspectDataCommand, fixtureCommand, mergeCommand, exportCommand];

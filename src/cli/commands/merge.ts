@@ -1,5 +1,5 @@
 // `peft-studio merge --model DIR_OR_ID --adapter DIR OUT [--dtype] [--max-shard-size]`: folds a LoRA adapter into
-// its base model and writes a plain Hugging Face model folder (CONTRACTS.md §6), streaming one tensor at a time.
+// its base model and writes a plain Hugging Face model folder (CONTRACTS.md §7), streaming one tensor at a time.
 import * as fs from 'node:fs';
 import type { CliCommand } from '../command';
 import { UsageError } from '../../core/errors';

@@ -8,6 +8,7 @@ import { didYouMean } from '../util/didYouMean';
 import type { DataFormat } from './data/formats';
 import { checkRecipeValue, recipeDefaults, recipeField, recipeKeys, RECIPE_FIELDS } from './recipeSchema';
 import type { SchedulerType } from './schedule';
+import { lintSeverities, type LintSeverities } from '../validate/lint/kinds';
 
 /** The training settings, with the names of HF TrainingArguments. */
 export interface TrainingArgs {
@@ -41,6 +42,8 @@ export interface DatasetArgs {
   packing: boolean;
   shuffle: boolean;
   train_on_prompt: boolean;
+  /** Severities of the data-safety lint (the validator's; the trainer does not act on them). */
+  lint: LintSeverities;
 }
 
 /** A parsed peft-train.yaml; every path is absolute, every default filled in. */
@@ -155,6 +158,7 @@ export function parseRecipe(text: string, file: string): Recipe {
       packing: ds['packing'] as boolean,
       shuffle: ds['shuffle'] as boolean,
       train_on_prompt: ds['train_on_prompt'] as boolean,
+      lint: lintSeverities(ds['lint'] as Record<string, unknown> | undefined),
     },
     training: { ...(v.training as unknown as TrainingArgs) },
     device: v['device'] as Recipe['device'],

@@ -1,5 +1,6 @@
 // The schema of peft-train.yaml (CONTRACTS.md §1): every key with type, default, range, hover doc and the
 // HF TrainingArguments name it mirrors. The trainer parses with it; the validator and the editor report from it.
+import { LINT_DEFAULTS, LINT_DOCS, LINT_KINDS, LINT_LEVELS } from '../validate/lint/kinds';
 import { folderNameProblem } from '../util/safePath';
 
 export type RecipeFieldType = 'section' | 'string' | 'path' | 'integer' | 'number' | 'boolean' | 'enum' | 'list';
@@ -77,6 +78,9 @@ export const RECIPE_FIELDS: readonly RecipeField[] = [
     doc: 'Shuffle examples each epoch (seeded by `training.seed`); `false` keeps file order.' }),
   F({ path: 'dataset.train_on_prompt', type: 'boolean', default: false,
     doc: '`false`: the loss covers only the answer / assistant tokens; `true`: every token.' }),
+  F({ path: 'dataset.lint', type: 'section', default: undefined,
+    doc: 'Severity of each data-safety check on the JSONL files (`error`, `warning`, `info` or `off`), reported with the other dataset diagnostics; the trainer does not read it.' }),
+  ...LINT_KINDS.map((k) => F({ path: `dataset.lint.${k}`, type: 'enum', enum: LINT_LEVELS, default: LINT_DEFAULTS[k], doc: `${LINT_DOCS[k]} Default \`${LINT_DEFAULTS[k]}\`.` })),
   F({ path: 'training', type: 'section', default: undefined, doc: 'Optimisation settings, named and meant as Hugging Face `TrainingArguments`.' }),
   F({ path: 'training.max_steps', type: 'integer', min: -1, default: -1, hf: 'max_steps',
     doc: 'Total optimizer steps. A value > 0 overrides `num_train_epochs`; -1 = run `num_train_epochs` epochs.' }),
@@ -248,12 +252,13 @@ function describe(v: unknown): string {
 export function recipeDefaults(): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const f of RECIPE_FIELDS) {
-    if (f.type === 'section') {
-      out[f.path] = {};
-      continue;
-    }
     if (f.required) continue;
     const parts = f.path.split('.');
+    if (f.type === 'section') {
+      let node = out;
+      for (const p of parts) node = (node[p] ??= {}) as Record<string, unknown>;
+      continue;
+    }
     let node = out;
     for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
     node[parts[parts.length - 1]!] = f.default;
