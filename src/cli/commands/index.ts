@@ -8,5 +8,6 @@ import { validateCommand } from './validate';
 import { estimateCommand } from './estimate';
 import { trainCommand } from './train';
 import { demoCommand } from './demo';
+import { generateCommand } from './generate';
 
-export const commands: CliCommand[] = [demoCommand, initCommand, validateCommand, countCommand, estimateCommand, trainCommand, inspectCommand, fixtureCommand];
+export const commands: CliCommand[] = [demoCommand, initCommand, validateCommand, countCommand, estimateCommand, trainCommand, generateCommand, inspectCommand, fixtureCommand];
