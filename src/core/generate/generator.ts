@@ -5,18 +5,20 @@ import * as path from 'node:path';
 import { InputError } from '../errors';
 import { GraphSession } from '../graph';
 import { loadModel } from '../hf/loadModel';
-import { type ChatMessage, type HfTokenizer, loadTokenizer } from '../hf/tokenizer';
+import { type HfTokenizer, loadTokenizer } from '../hf/tokenizer';
 import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { cacheKey, prepareGraphFolder } from '../train/graphCache';
 import { sessionOptions } from '../train/engine';
 import type { DeviceName } from '../train/engineApi';
-import { Rng } from '../util/random';
 import { type LoadedAdapter, loadAdapter } from './adapter';
-import { type Feeds, KvCache, adapterFeeds } from './feeds';
+import { type RowPlan, decodeRows } from './decode';
+import { type Feeds, adapterFeeds, stackedFeeds } from './feeds';
 import { type GenerationDefaults, readGenerationDefaults } from './generationConfig';
 import { GEN, buildInferenceGraph } from './graph';
-import { type SamplingOptions, checkSampling, chooseToken, logProb } from './sampling';
-import { TextStream } from './textStream';
+import { type SamplingOptions, checkSampling } from './sampling';
+import type { GenerateControls, GenerateRequest, GenerateResult, TokenEvent } from './types';
+
+export type { GenerateControls, GenerateRequest, GenerateResult, TokenEvent, FinishReason } from './types';
 
 export interface GeneratorOptions {
   device?: DeviceName;
@@ -24,53 +26,13 @@ export interface GeneratorOptions {
   threads?: number;
   /** Adapter folders to load now; their modules decide the graph's LoRA inputs. */
   adapters?: string[];
+  /**
+   * 'single' (default): one adapter per call, LoRA as Gemms. 'stacked': all loaded adapters stacked in the feeds
+   * and an adapter index per row, so generateBatch can give every row its own adapter in one forward pass.
+   */
+  lora?: 'single' | 'stacked';
   /** Folder for the compiled graph (hard links to the weights); default $PEFT_STUDIO_GRAPH_CACHE or the OS temp dir. */
   cacheDir?: string;
-}
-
-/** What to generate from: exactly one of inputIds, prompt (tokenized as is) or messages (the chat template). */
-export interface GenerateRequest extends SamplingOptions {
-  inputIds?: readonly number[];
-  prompt?: string;
-  messages?: readonly ChatMessage[];
-  /** An id from addAdapter, or null/undefined for the base model. */
-  adapter?: string | null;
-  maxNewTokens?: number;
-  /** Seed of the sampling Rng (default 0): the same seed and settings give the same tokens. */
-  seed?: number;
-  /** Generation stops once the new text contains one of these (it is kept in the text, as transformers). */
-  stop?: readonly string[];
-  /** Extra ids that end generation, besides generation_config.json's eos_token_id. */
-  eosTokenIds?: readonly number[];
-  /** Generate max_new_tokens even past an EOS token (benchmarks, parity tests). */
-  ignoreEos?: boolean;
-}
-
-export interface TokenEvent {
-  event: 'token';
-  id: number;
-  /** The text this token completes ('' while a multi-byte character is still incomplete; absent without a tokenizer). */
-  text?: string;
-  logprob: number;
-}
-
-export type FinishReason = 'eos' | 'length' | 'stop' | 'abort';
-
-export interface GenerateResult {
-  tokenIds: number[];
-  logprobs: number[];
-  text?: string;
-  promptTokens: number;
-  finishReason: FinishReason;
-  /** Time from the call to the first new token. */
-  ttftMs: number;
-  /** Decode speed: (n − 1) tokens over the time from the first to the last token (n / total time when n < 2). */
-  tokensPerS: number;
-}
-
-export interface GenerateControls {
-  signal?: AbortSignal;
-  onToken?: (t: TokenEvent) => void;
 }
 
 export class Generator {
@@ -78,6 +40,8 @@ export class Generator {
   private modules: ModuleInfo[] = [];
   private readonly adapters = new Map<string, { adapter: LoadedAdapter; feeds: Feeds | undefined }>();
   private baseFeeds: Feeds | undefined;
+  /** Stacked mode: slot 0 the base (zeros), then the adapters in adapterIds order. */
+  private stacked: Feeds | undefined;
   private busy = false;
 
   private constructor(
@@ -120,6 +84,7 @@ export class Generator {
    */
   async addAdapter(dir: string): Promise<string> {
     const id = this.loadAdapterFiles(dir);
+    this.stacked = undefined;
     const have = new Set(this.modules.map((m) => m.name));
     if ([...this.adapters.get(id)!.adapter.modules.keys()].some((m) => !have.has(m))) await this.openSession();
     return id;
@@ -130,22 +95,31 @@ export class Generator {
     for (const { adapter } of this.adapters.values()) for (const m of adapter.modules.keys()) union.add(m);
     // In the model's module order, so that the graph (and its cache key) does not depend on the load order.
     this.modules = this.inventory.modules.filter((m) => union.has(m.name));
-    const g = buildInferenceGraph({ inventory: this.inventory, loraModules: this.modules });
+    const mode = this.opts.lora === 'stacked' ? { kind: 'stacked' as const } : { kind: 'single' as const };
+    const g = buildInferenceGraph({ inventory: this.inventory, loraModules: this.modules, lora: mode });
     const cacheDir = this.opts.cacheDir ?? process.env['PEFT_STUDIO_GRAPH_CACHE'] ?? path.join(os.tmpdir(), 'peft-studio-graphs');
-    const folder = prepareGraphFolder(cacheDir, this.inventory, cacheKey(this.inventory, { generate: this.modules.map((m) => m.name) }));
+    const folder = prepareGraphFolder(cacheDir, this.inventory, cacheKey(this.inventory, { generate: this.modules.map((m) => m.name), mode: mode.kind }));
     const device = this.opts.device ?? 'cpu';
     const so = sessionOptions({ device, inventory: this.inventory, ...(this.opts.threads !== undefined ? { threads: this.opts.threads } : {}) });
     const next = await GraphSession.create(g, { dir: folder.dir, sessionOptions: so });
     await this.session?.release();
     this.session = next;
     this.baseFeeds = undefined;
+    this.stacked = undefined;
     for (const v of this.adapters.values()) v.feeds = undefined;
   }
 
-  private feedsFor(adapter: string | null | undefined): Feeds {
-    if (adapter === null || adapter === undefined) return (this.baseFeeds ??= adapterFeeds(this.modules, null));
-    const entry = this.adapters.get(adapter) ?? this.adapters.get(path.resolve(adapter));
-    if (entry === undefined) throw new InputError('generate.unknownAdapter', `no adapter "${adapter}" is loaded`, { hint: `Loaded: ${this.adapterIds.join(', ') || 'none'}` });
+  /** The id of a loaded adapter given by id or folder; null for the base model. */
+  private adapterId(adapter: string | null | undefined): string | null {
+    if (adapter === null || adapter === undefined) return null;
+    if (this.adapters.has(adapter)) return adapter;
+    if (this.adapters.has(path.resolve(adapter))) return path.resolve(adapter);
+    throw new InputError('generate.unknownAdapter', `no adapter "${adapter}" is loaded`, { hint: `Loaded: ${this.adapterIds.join(', ') || 'none'}` });
+  }
+
+  private feedsFor(id: string | null): Feeds {
+    if (id === null) return (this.baseFeeds ??= adapterFeeds(this.modules, null));
+    const entry = this.adapters.get(id)!;
     return (entry.feeds ??= adapterFeeds(this.modules, entry.adapter));
   }
 
@@ -179,13 +153,7 @@ export class Generator {
 
   /** Generates one completion; resolves with what was generated when `signal` aborts (finishReason 'abort'). */
   async generate(req: GenerateRequest, controls: GenerateControls = {}): Promise<GenerateResult> {
-    if (this.busy) throw new InputError('generate.busy', 'this Generator is already generating; wait for it or open another');
-    this.busy = true;
-    try {
-      return await this.run(req, controls);
-    } finally {
-      this.busy = false;
-    }
+    return (await this.exclusive(() => this.runRows([req], controls)))[0]!;
   }
 
   /** The same as generate, as an async iterator of token events ending with the result. */
@@ -203,8 +171,26 @@ export class Generator {
     }
   }
 
-  private async run(req: GenerateRequest, controls: GenerateControls): Promise<GenerateResult> {
-    const t0 = performance.now();
+  /** Rows (one per request, each with its own adapter) in one batch: needs a Generator opened with lora 'stacked'. */
+  async generateBatch(reqs: readonly GenerateRequest[], controls: GenerateControls = {}): Promise<GenerateResult[]> {
+    if (this.opts.lora !== 'stacked' && new Set(reqs.map((r) => this.adapterId(r.adapter))).size > 1) {
+      throw new InputError('generate.batchAdapters', 'rows with different adapters need a Generator opened with lora: "stacked"');
+    }
+    if (reqs.length === 0) return [];
+    return this.exclusive(() => this.runRows(reqs, controls));
+  }
+
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.busy) throw new InputError('generate.busy', 'this Generator is already generating; wait for it or open another');
+    this.busy = true;
+    try {
+      return await fn();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private plan(req: GenerateRequest): RowPlan {
     const sampling: SamplingOptions = {
       temperature: req.temperature ?? this.defaults.sampling.temperature ?? 0,
       topK: req.topK ?? this.defaults.sampling.topK ?? 0,
@@ -213,54 +199,28 @@ export class Generator {
     };
     checkSampling(sampling);
     const prompt = this.promptIds(req);
-    const maxNew = Math.min(req.maxNewTokens ?? this.defaults.maxNewTokens ?? 256, this.inventory.spec.maxPositionEmbeddings - prompt.length);
-    if (!Number.isInteger(maxNew) || maxNew < 0) throw new InputError('generate.maxNewTokens', 'max_new_tokens must be an integer ≥ 0', { actual: String(req.maxNewTokens) });
-    const eos = new Set(req.ignoreEos === true ? [] : [...this.defaults.eosTokenIds, ...(req.eosTokenIds ?? [])]);
-    const stop = req.stop ?? [];
-    const rng = new Rng(req.seed ?? 0);
-    const lora = this.feedsFor(req.adapter);
-    const text = this.tokenizer !== null ? new TextStream(this.tokenizer) : undefined;
-    const cache = new KvCache(this.inventory, 1);
-    const fetch = [GEN.logits, ...KvCache.outputs(this.inventory)];
-    const seen = [...prompt];
-    const tokenIds: number[] = [];
-    const logprobs: number[] = [];
-    let finishReason: FinishReason = 'length';
-    let tFirst = 0;
-    let next: number[] = prompt;
-    while (tokenIds.length < maxNew) {
-      if (controls.signal?.aborted === true) {
-        finishReason = 'abort';
-        break;
-      }
-      const out = await this.session!.run({ ...lora, ...cache.stepFeeds([next]) }, fetch);
-      cache.update(out);
-      const logits = out[GEN.logits]!.data as Float32Array;
-      const id = chooseToken(logits, seen, sampling, rng);
-      const lp = logProb(logits, id);
-      tokenIds.push(id);
-      logprobs.push(lp);
-      seen.push(id);
-      if (tokenIds.length === 1) tFirst = performance.now();
-      const piece = text?.push(id);
-      controls.onToken?.({ event: 'token', id, ...(piece !== undefined ? { text: piece } : {}), logprob: lp });
-      if (eos.has(id)) {
-        finishReason = 'eos';
-        break;
-      }
-      if (text !== undefined && stop.some((s) => text.text.includes(s))) {
-        finishReason = 'stop';
-        break;
-      }
-      next = [id];
-    }
-    const tEnd = performance.now();
-    const n = tokenIds.length;
-    const tokensPerS = n >= 2 ? ((n - 1) * 1000) / Math.max(tEnd - tFirst, 1e-6) : n > 0 ? (n * 1000) / Math.max(tEnd - t0, 1e-6) : 0;
+    const asked = req.maxNewTokens ?? this.defaults.maxNewTokens ?? 256;
+    if (!Number.isInteger(asked) || asked < 0) throw new InputError('generate.maxNewTokens', 'max_new_tokens must be an integer ≥ 0', { actual: String(req.maxNewTokens) });
     return {
-      tokenIds, logprobs, ...(text !== undefined ? { text: text.text } : {}), promptTokens: prompt.length, finishReason,
-      ttftMs: n > 0 ? tFirst - t0 : tEnd - t0, tokensPerS,
+      prompt, sampling, seed: req.seed ?? 0, stop: req.stop ?? [],
+      maxNewTokens: Math.min(asked, this.inventory.spec.maxPositionEmbeddings - prompt.length),
+      eos: new Set(req.ignoreEos === true ? [] : [...this.defaults.eosTokenIds, ...(req.eosTokenIds ?? [])]),
     };
+  }
+
+  private async runRows(reqs: readonly GenerateRequest[], controls: GenerateControls): Promise<GenerateResult[]> {
+    const t0 = performance.now();
+    const plans = reqs.map((r) => this.plan(r));
+    const ids = reqs.map((r) => this.adapterId(r.adapter));
+    let lora: Feeds;
+    if (this.opts.lora === 'stacked') {
+      const slots = [null, ...this.adapterIds];
+      this.stacked ??= stackedFeeds(this.modules, slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter)));
+      lora = this.modules.length === 0 ? {} : { ...this.stacked, [GEN.adapterIndex]: { data: BigInt64Array.from(ids, (id) => BigInt(slots.indexOf(id))), dims: [ids.length] } };
+    } else {
+      lora = this.feedsFor(ids[0] ?? null);
+    }
+    return decodeRows(this.session!, this.inventory, this.tokenizer, plans, lora, controls, t0);
   }
 
   /** Releases the session (the generator cannot be used afterwards). */

@@ -41,7 +41,7 @@ export const presentName = (layer: number, which: 'key' | 'value'): string => `p
 /** Stacked-mode LoRA inputs: A transposed [N, in, r] and B transposed and scaled [N, r, out]. */
 export const stackName = (module: string, which: 'A' | 'B'): string => `lora_stack.${module}.${which}`;
 
-export type LoraMode = { kind: 'single' } | { kind: 'stacked'; slots: number };
+export type LoraMode = { kind: 'single' } | { kind: 'stacked' };
 
 export interface InferenceGraphOptions {
   inventory: ModelInventory;
