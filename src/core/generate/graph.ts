@@ -116,10 +116,11 @@ export function buildInferenceGraph(o: InferenceGraphOptions): Graph {
   const full = (x: Value): G.ValueType[] => [{ dtype: x.dtype, shape: ['B', kvHeads, 'S', headDim] }];
   inputs.kvCache = (i, k, v) => {
     const p = past[i]!;
-    const kk = G.concat([p.k, k], 2, { name: `model.layers.${i}.present_key`, outputTypes: full(k) });
-    const vv = G.concat([p.v, v], 2, { name: `model.layers.${i}.present_value`, outputTypes: full(v) });
-    g.output(kk, presentName(i, 'key'));
-    g.output(vv, presentName(i, 'value'));
+    // The Concat outputs are the graph outputs themselves (no Identity copy of the cache per step).
+    const kk = G.concat([p.k, k], 2, { name: `model.layers.${i}.present_key`, outputNames: [presentName(i, 'key')], outputTypes: full(k) });
+    const vv = G.concat([p.v, v], 2, { name: `model.layers.${i}.present_value`, outputNames: [presentName(i, 'value')], outputTypes: full(v) });
+    g.output(kk);
+    g.output(vv);
     return { k: kk, v: vv };
   };
   const vb = new VarBuilder(new WeightStore(g, o.inventory, 'float32', o.tensors));
