@@ -39,7 +39,7 @@ function parseArgs(argv: string[]): Args {
       case '--threads': a.threads = int(); break;
       case '--model-dir': a.modelDir = path.resolve(argv[++i] ?? ''); break;
       case '--json': a.json = true; break;
-      case '--help': case '-h': process.stdout.write(`${HELP}\n`); process.exit(0); break;
+      case '--help': case '-h': process.stdout.write(`${HELP}\n`); return process.exit(0);
       default: throw new Error(`unknown option ${k}\n${HELP}`);
     }
   }

@@ -7,7 +7,8 @@ import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { readAdapterConfigFile } from '../peft/adapterFile';
 import { loraScaling } from '../peft/loraConfig';
 import { patternValue } from '../peft/match';
-import { readSafetensorsHeader, readTensorAsFloat32 } from '../safetensors/read';
+import { readSafetensorsHeader, readTensorAsFloat32, readTensorBytes } from '../safetensors/read';
+import type { TensorEntry } from '../safetensors/types';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
@@ -19,7 +20,7 @@ export interface AdapterModule {
   scaling: number;
   /** [r, in], row-major. */
   a: Float32Array;
-  /** [out, r], row-major, unscaled. */
+  /** B · scaling [out, r], row-major: PEFT's scaling folded in (the graph adds x·Aᵀ·(sB)ᵀ). */
   b: Float32Array;
 }
 
@@ -30,6 +31,13 @@ export interface LoadedAdapter {
 }
 
 const KEY = /^base_model\.model\.(.+)\.lora_([AB])(?:\.default)?\.weight$/;
+
+/** F32 tensors as a view of the bytes read (no second copy); other dtypes converted. */
+function readFloat32(entry: TensorEntry): Float32Array {
+  if (entry.dtype !== 'F32') return readTensorAsFloat32(entry);
+  const bytes = readTensorBytes(entry); // its own ArrayBuffer at offset 0 (aligned)
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+}
 
 const shapeText = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
@@ -72,8 +80,8 @@ export function loadAdapter(dirOrFile: string, inv: ModelInventory): LoadedAdapt
         file: weightsFile, tensor: key, expected: `${shapeText(expected)} for ${name} (${module.inFeatures} -> ${module.outFeatures})`, actual: shapeText(entry.shape),
       });
     }
-    if (which === 'A') p.a = readTensorAsFloat32(entry);
-    else p.b = readTensorAsFloat32(entry);
+    if (which === 'A') p.a = readFloat32(entry);
+    else p.b = readFloat32(entry);
   }
   const modules = new Map<string, AdapterModule>();
   for (const [name, p] of parts) {
@@ -85,7 +93,9 @@ export function loadAdapter(dirOrFile: string, inv: ModelInventory): LoadedAdapt
       throw new InputError('generate.adapterShape', `lora_A and lora_B of ${name} disagree on the rank`, { file: weightsFile, expected: `B [out, ${r}]`, actual: shapeText(p.bShape!) });
     }
     const alpha = patternValue(cfg.alpha_pattern, name, cfg.lora_alpha);
-    modules.set(name, { module: byName.get(name)!, r, scaling: loraScaling(alpha, r, cfg.use_rslora), a: p.a, b: p.b });
+    const scaling = loraScaling(alpha, r, cfg.use_rslora);
+    for (let i = 0; i < p.b.length; i++) p.b[i] = p.b[i]! * scaling;
+    modules.set(name, { module: byName.get(name)!, r, scaling, a: p.a, b: p.b });
   }
   if (modules.size === 0) throw new InputError('generate.adapterEmpty', 'the adapter holds no LoRA weights', { file: weightsFile });
   return { dir, modules };

@@ -80,7 +80,7 @@ export class KvCache {
   }
 }
 
-/** Single mode: A [r, in] and B·scaling [out, r] per module of the graph; rank-1 zeros where the adapter has none. */
+/** Single mode: A [r, in] and B·scaling [out, r] (the adapter's arrays, no copy) per module of the graph; rank-1 zeros where the adapter has none. */
 export function adapterFeeds(modules: readonly ModuleInfo[], adapter: LoadedAdapter | null): Feeds {
   const out: Feeds = {};
   for (const m of modules) {
@@ -91,7 +91,7 @@ export function adapterFeeds(modules: readonly ModuleInfo[], adapter: LoadedAdap
       continue;
     }
     out[loraKey(m.name, 'A')] = { data: e.a, dims: [e.r, m.inFeatures] };
-    out[loraKey(m.name, 'B')] = { data: Float32Array.from(e.b, (x) => x * e.scaling), dims: [m.outFeatures, e.r] };
+    out[loraKey(m.name, 'B')] = { data: e.b, dims: [m.outFeatures, e.r] };
   }
   return out;
 }
@@ -114,7 +114,7 @@ export function stackedFeeds(modules: readonly ModuleInfo[], adapters: readonly 
       if (e === undefined) return;
       for (let k = 0; k < e.r; k++) {
         for (let i = 0; i < inF; i++) A[s * inF * r + i * r + k] = e.a[k * inF + i]!;
-        for (let o = 0; o < outF; o++) B[s * r * outF + k * outF + o] = e.b[o * e.r + k]! * e.scaling;
+        for (let o = 0; o < outF; o++) B[s * r * outF + k * outF + o] = e.b[o * e.r + k]!;
       }
     });
     out[stackName(m.name, 'A')] = { data: A, dims: [N, inF, r] };
