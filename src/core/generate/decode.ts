@@ -57,7 +57,7 @@ export async function decodeRows(
       for (const r of rows) r.finish ??= 'abort';
       break;
     }
-    const out = await session.run({ ...lora, ...cache.stepFeeds(ids, valid) }, fetch);
+    const out = await session.session.run({ ...lora, ...cache.stepFeeds(ids, valid) }, fetch);
     cache.update(out);
     const logits = out[GEN.logits]!.data as Float32Array;
     const now = performance.now();
@@ -80,6 +80,7 @@ export async function decodeRows(
     ids = rows.map((r) => [r.tokenIds.at(-1) ?? 0]);
     valid = rows.map((r) => [r.finish === undefined ? 1 : 0]);
   }
+  cache.release();
   const tEnd = performance.now();
   return rows.map((r) => {
     const n = r.tokenIds.length;

@@ -1,17 +1,20 @@
 // Host-side feeds of the inference graph (graph.ts): the growing KV cache with its per-row key mask, positions and
 // the additive attention mask of each step, and an adapter as a set of LoRA feeds (single or stacked mode).
-import type { HostTensor } from '../graph';
+import * as ort from 'onnxruntime-node';
 import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { MASK_MIN } from '../models/feeds';
 import { loraKey } from '../models/lora';
 import type { LoadedAdapter } from './adapter';
 import { GEN, cacheShape, pastName, presentName, stackName } from './graph';
 
-export type Feeds = Record<string, HostTensor>;
+export type Feeds = Record<string, ort.Tensor>;
+
+const f32 = (data: Float32Array, dims: number[]): ort.Tensor => new ort.Tensor('float32', data, dims);
 
 /**
  * The KV cache of a batch of rows between steps: `past` tensors [B, kvHeads, P, D] per layer (the last step's
- * `present` outputs) and which of the P key positions are real tokens in each row (left padding is not).
+ * `present` outputs, left on the GPU when the session keeps them there) and which of the P key positions are real
+ * tokens in each row (left padding is not).
  */
 export class KvCache {
   private past: Feeds;
@@ -23,7 +26,7 @@ export class KvCache {
     const { layers, kvHeads, headDim } = cacheShape(inv);
     this.past = {};
     for (let i = 0; i < layers; i++) {
-      for (const w of ['key', 'value'] as const) this.past[pastName(i, w)] = { data: new Float32Array(0), dims: [rows, kvHeads, 0, headDim] };
+      for (const w of ['key', 'value'] as const) this.past[pastName(i, w)] = f32(new Float32Array(0), [rows, kvHeads, 0, headDim]);
     }
     this.keyValid = Array.from({ length: rows }, () => []);
   }
@@ -58,19 +61,27 @@ export class KvCache {
     }
     return {
       ...this.past,
-      [GEN.inputIds]: { data: idData, dims: [B, T] },
-      [GEN.positionIds]: { data: pos, dims: [B, T] },
-      [GEN.attentionBias]: { data: bias, dims: [B, 1, T, S] },
+      [GEN.inputIds]: new ort.Tensor('int64', idData, [B, T]),
+      [GEN.positionIds]: gpt2 ? new ort.Tensor('int64', pos as BigInt64Array, [B, T]) : f32(pos as Float32Array, [B, T]),
+      [GEN.attentionBias]: f32(bias, [B, 1, T, S]),
     };
   }
 
-  /** Takes the step's `present` outputs as the next step's past. */
-  update(out: Record<string, HostTensor>): void {
+  /** Takes the step's `present` outputs as the next step's past; GPU buffers of the replaced past are released. */
+  update(out: ort.InferenceSession.OnnxValueMapType): void {
     const { layers } = cacheShape(this.inv);
+    const next: Feeds = {};
     for (let i = 0; i < layers; i++) {
-      for (const w of ['key', 'value'] as const) this.past[pastName(i, w)] = out[presentName(i, w)]!;
+      for (const w of ['key', 'value'] as const) next[pastName(i, w)] = out[presentName(i, w)]!;
     }
-    this.length = this.past[pastName(0, 'key')]!.dims[2]!;
+    this.release();
+    this.past = next;
+    this.length = Number(this.past[pastName(0, 'key')]!.dims[2]);
+  }
+
+  /** Releases GPU buffers the cache holds (CPU tensors are left to the garbage collector). */
+  release(): void {
+    for (const t of Object.values(this.past)) if (t.location !== 'cpu') t.dispose();
   }
 
   /** Names of the graph outputs the cache needs from each step. */
@@ -86,12 +97,12 @@ export function adapterFeeds(modules: readonly ModuleInfo[], adapter: LoadedAdap
   for (const m of modules) {
     const e = adapter?.modules.get(m.name);
     if (e === undefined) {
-      out[loraKey(m.name, 'A')] = { data: new Float32Array(m.inFeatures), dims: [1, m.inFeatures] };
-      out[loraKey(m.name, 'B')] = { data: new Float32Array(m.outFeatures), dims: [m.outFeatures, 1] };
+      out[loraKey(m.name, 'A')] = f32(new Float32Array(m.inFeatures), [1, m.inFeatures]);
+      out[loraKey(m.name, 'B')] = f32(new Float32Array(m.outFeatures), [m.outFeatures, 1]);
       continue;
     }
-    out[loraKey(m.name, 'A')] = { data: e.a, dims: [e.r, m.inFeatures] };
-    out[loraKey(m.name, 'B')] = { data: e.b, dims: [m.outFeatures, e.r] };
+    out[loraKey(m.name, 'A')] = f32(e.a, [e.r, m.inFeatures]);
+    out[loraKey(m.name, 'B')] = f32(e.b, [m.outFeatures, e.r]);
   }
   return out;
 }
@@ -117,8 +128,8 @@ export function stackedFeeds(modules: readonly ModuleInfo[], adapters: readonly 
         for (let o = 0; o < outF; o++) B[s * r * outF + k * outF + o] = e.b[o * e.r + k]!;
       }
     });
-    out[stackName(m.name, 'A')] = { data: A, dims: [N, inF, r] };
-    out[stackName(m.name, 'B')] = { data: B, dims: [N, r, outF] };
+    out[stackName(m.name, 'A')] = f32(A, [N, inF, r]);
+    out[stackName(m.name, 'B')] = f32(B, [N, r, outF]);
   }
   return out;
 }

@@ -2,6 +2,7 @@
 // adapters as feed sets, and generates token by token with a KV cache, streaming, sampling and cancellation.
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { InputError } from '../errors';
 import { GraphSession } from '../graph';
 import { loadModel } from '../hf/loadModel';
@@ -12,7 +13,7 @@ import { sessionOptions } from '../train/engine';
 import type { DeviceName } from '../train/engineApi';
 import { type LoadedAdapter, loadAdapter } from './adapter';
 import { type RowPlan, decodeRows } from './decode';
-import { type Feeds, adapterFeeds, stackedFeeds } from './feeds';
+import { type Feeds, KvCache, adapterFeeds, stackedFeeds } from './feeds';
 import { type GenerationDefaults, readGenerationDefaults } from './generationConfig';
 import { GEN, buildInferenceGraph } from './graph';
 import { type SamplingOptions, checkSampling } from './sampling';
@@ -36,6 +37,8 @@ export interface GeneratorOptions {
    * Default: the training engine's rule (only when the copy is cheap: ≤ 1 GiB and ≤ 10% of RAM).
    */
   prepack?: boolean;
+  /** WebGPU: keep the KV cache in GPU buffers between steps (default true); false brings it back every step. */
+  kvOnDevice?: boolean;
   /** Folder for the compiled graph (hard links to the weights); default $PEFT_STUDIO_GRAPH_CACHE or the OS temp dir. */
   cacheDir?: string;
 }
@@ -105,7 +108,10 @@ export class Generator {
     const cacheDir = this.opts.cacheDir ?? process.env['PEFT_STUDIO_GRAPH_CACHE'] ?? path.join(os.tmpdir(), 'peft-studio-graphs');
     const folder = prepareGraphFolder(cacheDir, this.inventory, cacheKey(this.inventory, { generate: this.modules.map((m) => m.name), mode: mode.kind }));
     const device = this.opts.device ?? 'cpu';
-    const so = sessionOptions({ device, inventory: this.inventory, ...(this.opts.threads !== undefined ? { threads: this.opts.threads } : {}) });
+    // Only the WebGPU EP can leave outputs on the device in Node (CUDA outputs always come back to the CPU).
+    const onDevice = device === 'webgpu' && this.opts.kvOnDevice !== false;
+    const locations = Object.fromEntries(onDevice ? KvCache.outputs(this.inventory).map((n) => [n, 'gpu-buffer' as const]) : []);
+    const so = sessionOptions({ device, inventory: this.inventory, ...(this.opts.threads !== undefined ? { threads: this.opts.threads } : {}) }, locations);
     if (this.opts.prepack !== undefined) so.extra = { session: { disable_prepacking: this.opts.prepack ? '0' : '1' } };
     const next = await GraphSession.create(g, { dir: folder.dir, sessionOptions: so });
     await this.session?.release();
@@ -222,7 +228,7 @@ export class Generator {
     if (this.opts.lora === 'stacked') {
       const slots = [null, ...this.adapterIds];
       this.stacked ??= stackedFeeds(this.modules, slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter)));
-      lora = this.modules.length === 0 ? {} : { ...this.stacked, [GEN.adapterIndex]: { data: BigInt64Array.from(ids, (id) => BigInt(slots.indexOf(id))), dims: [ids.length] } };
+      lora = this.modules.length === 0 ? {} : { ...this.stacked, [GEN.adapterIndex]: new ort.Tensor('int64', BigInt64Array.from(ids, (id) => BigInt(slots.indexOf(id))), [ids.length]) };
     } else {
       lora = this.feedsFor(ids[0] ?? null);
     }
