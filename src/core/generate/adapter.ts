@@ -7,11 +7,10 @@ import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { readAdapterConfigFile } from '../peft/adapterFile';
 import { loraScaling } from '../peft/loraConfig';
 import { patternValue } from '../peft/match';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../train/runFolder';
 import { readSafetensorsHeader, readTensorAsFloat32, readTensorBytes } from '../safetensors/read';
 import type { TensorEntry } from '../safetensors/types';
 
-export const ADAPTER_CONFIG = 'adapter_config.json';
-export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
 
 export interface AdapterModule {
   module: ModuleInfo;
@@ -41,10 +40,12 @@ function readFloat32(entry: TensorEntry): Float32Array {
 
 const shapeText = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
-/** Reads an adapter folder (or its adapter_config.json / adapter_model.safetensors) for `inv`'s model. */
+/** Reads an adapter folder (or its adapter_config.json / adapter_model.safetensors, or a run folder) for `inv`'s model. */
 export function loadAdapter(dirOrFile: string, inv: ModelInventory): LoadedAdapter {
   const abs = path.resolve(dirOrFile);
-  const dir = fs.existsSync(abs) && fs.statSync(abs).isFile() ? path.dirname(abs) : abs;
+  const given = fs.existsSync(abs) && fs.statSync(abs).isFile() ? path.dirname(abs) : abs;
+  // A training run folder stands for its final adapter (RUN_DIR/adapter).
+  const dir = !fs.existsSync(path.join(given, ADAPTER_CONFIG)) && fs.existsSync(path.join(given, 'adapter', ADAPTER_CONFIG)) ? path.join(given, 'adapter') : given;
   const weightsFile = path.join(dir, ADAPTER_WEIGHTS);
   if (!fs.existsSync(path.join(dir, ADAPTER_CONFIG)) || !fs.existsSync(weightsFile)) {
     throw new InputError('generate.adapterMissing', `not an adapter folder: it needs ${ADAPTER_CONFIG} and ${ADAPTER_WEIGHTS}`, {

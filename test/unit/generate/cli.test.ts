@@ -47,6 +47,11 @@ describe('peft-studio generate', function () {
     assert.ok((done['logprobs'] as number[]).every((x) => x <= 0));
     assert.equal(done['text'], tokens.map((t) => t['text']).join(''));
     assert.ok((done['prompt_tokens'] as number) >= 1 && typeof done['ttft_ms'] === 'number' && typeof done['tokens_per_s'] === 'number');
+    // A run folder stands for its final adapter/.
+    fs.cpSync(adapter, path.join(work, 'run', 'adapter'), { recursive: true });
+    const run = await cli(['generate', '--model', model, '--adapter', path.join(work, 'run'), '--prompt', 'hello', '--max-new-tokens', '5', '--json']);
+    assert.equal(run.code, 0, run.err);
+    assert.deepEqual(JSON.parse(run.out.trim().split('\n').at(-1)!)['token_ids'], done['token_ids']);
   });
 
   it('--input-ids works on a model folder without a tokenizer (no text); --prompt there is exit 1', async () => {
