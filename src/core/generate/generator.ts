@@ -63,6 +63,12 @@ export class Generator {
   static async open(modelDir: string, opts: GeneratorOptions = {}): Promise<Generator> {
     const inv = loadModel(modelDir);
     if (inv.source !== 'safetensors') throw new InputError('generate.noWeights', 'the model folder has no safetensors weights', { file: inv.dir });
+    const unsupported = inv.spec.unsupportedForTraining ?? [];
+    if (unsupported.length > 0) {
+      throw new InputError('generate.unsupported', `the model builders do not implement ${unsupported.join(', ')}`, {
+        file: path.join(inv.dir, 'config.json'), hint: 'PEFT Studio runs the standard Llama/Mistral/Qwen2 (silu) and GPT-2 (gelu_new) computations',
+      });
+    }
     let tokenizer: HfTokenizer | null = null;
     try {
       tokenizer = await loadTokenizer(inv.dir);
@@ -73,6 +79,15 @@ export class Generator {
     for (const dir of opts.adapters ?? []) gen.loadAdapterFiles(dir);
     await gen.openSession();
     return gen;
+  }
+
+  /**
+   * Most tokens (prompt + new) one sequence may hold: max_position_embeddings, or the sliding window when the model
+   * has one (attention over the whole cache equals sliding-window attention only up to the window's width).
+   */
+  get maxLength(): number {
+    const s = this.inventory.spec;
+    return Math.min(s.maxPositionEmbeddings, s.slidingWindow ?? Infinity);
   }
 
   /** Ids of the loaded adapters (their folders). */
@@ -154,9 +169,10 @@ export class Generator {
     if (ids.length === 0) throw new InputError('generate.prompt', 'the prompt is empty (no tokens)');
     const bad = ids.findIndex((x) => !Number.isInteger(x) || x < 0 || x >= V);
     if (bad >= 0) throw new InputError('generate.tokenId', `token id ${ids[bad]} at position ${bad} is outside the vocabulary`, { expected: `0..${V - 1}` });
-    const maxPos = this.inventory.spec.maxPositionEmbeddings;
+    const maxPos = this.maxLength;
     if (ids.length >= maxPos) {
-      throw new InputError('generate.promptTooLong', `the prompt has ${ids.length} tokens but the model has ${maxPos} positions (max_position_embeddings), leaving no room to generate`, {
+      const what = maxPos < this.inventory.spec.maxPositionEmbeddings ? `its sliding window (${maxPos} tokens), beyond which generation is not implemented` : `${maxPos} positions (max_position_embeddings)`;
+      throw new InputError('generate.promptTooLong', `the prompt has ${ids.length} tokens but the model has ${what}, leaving no room to generate`, {
         hint: 'Shorten the prompt',
       });
     }
@@ -215,7 +231,7 @@ export class Generator {
     if (!Number.isInteger(asked) || asked < 0) throw new InputError('generate.maxNewTokens', 'max_new_tokens must be an integer ≥ 0', { actual: String(req.maxNewTokens) });
     return {
       prompt, sampling, seed: req.seed ?? 0, stop: req.stop ?? [],
-      maxNewTokens: Math.min(asked, this.inventory.spec.maxPositionEmbeddings - prompt.length),
+      maxNewTokens: Math.min(asked, this.maxLength - prompt.length),
       eos: new Set(req.ignoreEos === true ? [] : [...this.defaults.eosTokenIds, ...(req.eosTokenIds ?? [])]),
     };
   }

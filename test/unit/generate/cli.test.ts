@@ -75,10 +75,19 @@ describe('peft-studio generate', function () {
     assert.match(r.err, /tensor "base_model\.model\.model\.layers\.0\.self_attn\.q_proj\.lora_A\.weight": the adapter was trained for another base model.*expected \[4, 32\].*got \[4, 64\]/);
   });
 
-  it('a prompt longer than the positions, an unsupported family, a missing prompt: exit 1 / 2', async () => {
+  it('a prompt longer than the positions or the sliding window, an unsupported family, a missing prompt: exit 1 / 2', async () => {
     const long = await cli(['generate', '--model', model, '--input-ids', new Array(200).fill('1').join(',')]);
     assert.equal(long.code, 1);
     assert.match(long.err, /the prompt has 200 tokens but the model has 128 positions/);
+    // Mistral's sliding window bounds the sequence (attention over the whole cache equals it only up to the window).
+    const mistral = (await tinyModel('llama', path.join(work, 'mistral'), { model_type: 'mistral', architectures: ['MistralForCausalLM'], sliding_window: 16 })).dir;
+    const sw = await cli(['generate', '--model', mistral, '--input-ids', new Array(16).fill('1').join(',')]);
+    assert.equal(sw.code, 1);
+    assert.match(sw.err, /the prompt has 16 tokens but the model has its sliding window \(16 tokens\)/);
+    const ok = await cli(['generate', '--model', mistral, '--input-ids', '1,2,3', '--max-new-tokens', '50', '--json']);
+    assert.equal(ok.code, 0, ok.err);
+    const done = JSON.parse(ok.out.trim().split('\n').at(-1)!) as { token_ids: number[]; finish_reason: string };
+    assert.ok(done.token_ids.length <= 13 && (done.finish_reason === 'length' || done.finish_reason === 'eos'));
     const bert = path.join(work, 'bert');
     fs.mkdirSync(bert);
     fs.writeFileSync(path.join(bert, 'config.json'), JSON.stringify({ model_type: 'bert', architectures: ['BertModel'], hidden_size: 32 }));
