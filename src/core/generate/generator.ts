@@ -184,18 +184,31 @@ export class Generator {
     return (await this.exclusive(() => this.runRows([req], controls)))[0]!;
   }
 
-  /** The same as generate, as an async iterator of token events ending with the result. */
+  /**
+   * The same as generate, as an async iterator of token events that returns the result. Leaving the loop early
+   * (break, return, a throw in the loop body) cancels the generation.
+   */
   async *stream(req: GenerateRequest, signal?: AbortSignal): AsyncGenerator<TokenEvent, GenerateResult> {
+    const inner = new AbortController();
+    const onAbort = (): void => inner.abort();
+    if (signal?.aborted === true) inner.abort();
+    signal?.addEventListener('abort', onAbort);
     const queue: TokenEvent[] = [];
     let wake: (() => void) | undefined;
     let done = false;
-    const p = this.generate(req, { ...(signal !== undefined ? { signal } : {}), onToken: (t) => { queue.push(t); wake?.(); } })
+    const p = this.generate(req, { signal: inner.signal, onToken: (t) => { queue.push(t); wake?.(); } })
       .finally(() => { done = true; wake?.(); });
-    for (;;) {
-      while (queue.length > 0) yield queue.shift()!;
-      if (done) return await p;
-      await new Promise<void>((resolve) => { wake = resolve; });
-      wake = undefined;
+    try {
+      for (;;) {
+        while (queue.length > 0) yield queue.shift()!;
+        if (done) return await p;
+        await new Promise<void>((resolve) => { wake = resolve; });
+        wake = undefined;
+      }
+    } finally {
+      inner.abort();
+      signal?.removeEventListener('abort', onAbort);
+      await p.catch(() => undefined);
     }
   }
 

@@ -92,6 +92,13 @@ describe('generate: Generator', function () {
       next = await it.next();
     }
     assert.deepEqual(events, next.value.tokenIds);
+    // Leaving the loop early cancels the generation, and the Generator is free again.
+    let n = 0;
+    for await (const t of gen.stream({ inputIds: prompt, maxNewTokens: 100, ignoreEos: true })) {
+      assert.equal(typeof t.id, 'number');
+      if (++n === 2) break;
+    }
+    assert.equal((await gen.generate({ inputIds: prompt, maxNewTokens: 1 })).tokenIds.length, 1);
     const tok = gen.tokenizer!;
     const messages = [{ role: 'user', content: 'hi' }];
     const ids = gen.promptIds({ messages });
