@@ -37,6 +37,8 @@ export interface GeneratorOptions {
    * Default: the training engine's rule (only when the copy is cheap: ≤ 1 GiB and ≤ 10% of RAM).
    */
   prepack?: boolean;
+  /** Extra onnxruntime session options merged over the defaults (experiments; `extra` entries are merged too). */
+  sessionOptions?: ort.InferenceSession.SessionOptions;
   /** WebGPU: keep the KV cache in GPU buffers between steps (default true); false brings it back every step. */
   kvOnDevice?: boolean;
   /** Folder for the compiled graph (hard links to the weights); default $PEFT_STUDIO_GRAPH_CACHE or the OS temp dir. */
@@ -127,7 +129,16 @@ export class Generator {
     const onDevice = device === 'webgpu' && this.opts.kvOnDevice !== false;
     const locations = Object.fromEntries(onDevice ? KvCache.outputs(this.inventory).map((n) => [n, 'gpu-buffer' as const]) : []);
     const so = sessionOptions({ device, inventory: this.inventory, ...(this.opts.threads !== undefined ? { threads: this.opts.threads } : {}) }, locations);
-    if (this.opts.prepack !== undefined) so.extra = { session: { disable_prepacking: this.opts.prepack ? '0' : '1' } };
+    // No spinning intra-op threads: decode steps are short and a generator shares the machine (the editor, other
+    // jobs); with spinning, decode ran 2-5× slower under load here (docs/BENCHMARKS.md, "Generation").
+    const sessionExtra: Record<string, string> = { ...((so.extra as { session?: Record<string, string> } | undefined)?.session ?? {}), 'intra_op.allow_spinning': '0' };
+    if (this.opts.prepack !== undefined) sessionExtra['disable_prepacking'] = this.opts.prepack ? '0' : '1';
+    so.extra = { session: sessionExtra };
+    const more = this.opts.sessionOptions;
+    if (more !== undefined) {
+      const session = (o: ort.InferenceSession.SessionOptions | undefined): Record<string, unknown> => ((o?.extra as { session?: Record<string, unknown> } | undefined)?.session ?? {});
+      Object.assign(so, more, { extra: { session: { ...session(so), ...session(more) } } });
+    }
     const next = await GraphSession.create(g, { dir: folder.dir, sessionOptions: so });
     await this.session?.release();
     this.session = next;
