@@ -45,6 +45,23 @@ export interface GeneratorOptions {
   cacheDir?: string;
 }
 
+/**
+ * The training engine's session options (threads, optimisation level, no memory pattern, prepacking rule), plus:
+ * the KV cache outputs kept in GPU buffers on WebGPU (only that EP can leave outputs on the device in Node; CUDA
+ * outputs always come back), and no spinning intra-op threads (decode steps are short and a generator shares the
+ * machine with the editor and other jobs: with spinning, decode ran 2-5× slower under load, docs/BENCHMARKS.md).
+ */
+function generatorSessionOptions(inv: ModelInventory, o: GeneratorOptions): ort.InferenceSession.SessionOptions {
+  const device = o.device ?? 'cpu';
+  const onDevice = device === 'webgpu' && o.kvOnDevice !== false;
+  const locations = Object.fromEntries(onDevice ? KvCache.outputs(inv).map((n) => [n, 'gpu-buffer' as const]) : []);
+  const so = sessionOptions({ device, inventory: inv, ...(o.threads !== undefined ? { threads: o.threads } : {}) }, locations);
+  const entries = (x: ort.InferenceSession.SessionOptions | undefined): Record<string, unknown> => (x?.extra as { session?: Record<string, unknown> } | undefined)?.session ?? {};
+  const session: Record<string, unknown> = { ...entries(so), 'intra_op.allow_spinning': '0' };
+  if (o.prepack !== undefined) session['disable_prepacking'] = o.prepack ? '0' : '1';
+  return { ...so, ...o.sessionOptions, extra: { session: { ...session, ...entries(o.sessionOptions) } } };
+}
+
 export class Generator {
   private session: GraphSession | undefined;
   private modules: ModuleInfo[] = [];
@@ -108,6 +125,7 @@ export class Generator {
    * session is rebuilt with the union (once); otherwise it is only a new set of feeds.
    */
   async addAdapter(dir: string): Promise<string> {
+    if (this.busy) throw new InputError('generate.busy', 'cannot load an adapter while this Generator is generating');
     const id = this.loadAdapterFiles(dir);
     this.stacked = undefined;
     const have = new Set(this.modules.map((m) => m.name));
@@ -124,21 +142,7 @@ export class Generator {
     const g = buildInferenceGraph({ inventory: this.inventory, loraModules: this.modules, lora: mode });
     const cacheDir = this.opts.cacheDir ?? process.env['PEFT_STUDIO_GRAPH_CACHE'] ?? path.join(os.tmpdir(), 'peft-studio-graphs');
     const folder = prepareGraphFolder(cacheDir, this.inventory, cacheKey(this.inventory, { generate: this.modules.map((m) => m.name), mode: mode.kind }));
-    const device = this.opts.device ?? 'cpu';
-    // Only the WebGPU EP can leave outputs on the device in Node (CUDA outputs always come back to the CPU).
-    const onDevice = device === 'webgpu' && this.opts.kvOnDevice !== false;
-    const locations = Object.fromEntries(onDevice ? KvCache.outputs(this.inventory).map((n) => [n, 'gpu-buffer' as const]) : []);
-    const so = sessionOptions({ device, inventory: this.inventory, ...(this.opts.threads !== undefined ? { threads: this.opts.threads } : {}) }, locations);
-    // No spinning intra-op threads: decode steps are short and a generator shares the machine (the editor, other
-    // jobs); with spinning, decode ran 2-5× slower under load here (docs/BENCHMARKS.md, "Generation").
-    const sessionExtra: Record<string, string> = { ...((so.extra as { session?: Record<string, string> } | undefined)?.session ?? {}), 'intra_op.allow_spinning': '0' };
-    if (this.opts.prepack !== undefined) sessionExtra['disable_prepacking'] = this.opts.prepack ? '0' : '1';
-    so.extra = { session: sessionExtra };
-    const more = this.opts.sessionOptions;
-    if (more !== undefined) {
-      const session = (o: ort.InferenceSession.SessionOptions | undefined): Record<string, unknown> => ((o?.extra as { session?: Record<string, unknown> } | undefined)?.session ?? {});
-      Object.assign(so, more, { extra: { session: { ...session(so), ...session(more) } } });
-    }
+    const so = generatorSessionOptions(this.inventory, this.opts);
     const next = await GraphSession.create(g, { dir: folder.dir, sessionOptions: so });
     await this.session?.release();
     this.session = next;
