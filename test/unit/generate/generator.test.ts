@@ -106,6 +106,22 @@ describe('generate: Generator', function () {
     assert.ok(ids.length > tok.encode(tok.applyChatTemplate(messages), { addSpecialTokens: false }).length - 1);
   });
 
+  it('addAdapter: a base-only Generator takes an adapter later and gives what one opened with it gives', async () => {
+    const late = await Generator.open(inv.dir, { cacheDir: `${work}/cache`, threads: 1 });
+    try {
+      const req = { inputIds: prompt, maxNewTokens: 6, ignoreEos: true };
+      const base = await late.generate(req);
+      const id = await late.addAdapter(`${work}/adapter`);
+      assert.equal(id, gen.adapterIds[0]);
+      const [withAdapter, ref, refBase] = [await late.generate({ ...req, adapter: id }), await gen.generate({ ...req, adapter: id }), await gen.generate(req)];
+      assert.deepEqual(withAdapter.tokenIds, ref.tokenIds);
+      assert.deepEqual(base.tokenIds, refBase.tokenIds);
+      assert.ok(Math.max(...withAdapter.logprobs.map((x, i) => Math.abs(x - ref.logprobs[i]!))) < 1e-5);
+    } finally {
+      await late.dispose();
+    }
+  });
+
   it('bad input: a prompt as long as the positions, ids outside the vocabulary, bad sampling values', async () => {
     await assert.rejects(gen.generate({ inputIds: new Array<number>(inv.spec.maxPositionEmbeddings).fill(1) }), /has 128 tokens but the model has 128 positions/);
     await assert.rejects(gen.generate({ inputIds: [1, inv.spec.vocabSize] }), /token id 512 at position 1 is outside the vocabulary/);
