@@ -1,6 +1,8 @@
 // The command table: every `peftStudio.*` command is a factory here, registered in one loop (as
 // rust-analyzer's editors/code does). Each factory gets the extension's services and returns the handler.
+import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { runCliInTerminal } from './cli';
 import type { RunManager } from './runManager';
 import type { RunsStore } from './runsStore';
 import type { RunsTreeProvider } from './runsTree';
@@ -8,6 +10,8 @@ import type { DashboardViewProvider } from './dashboard/dashboardView';
 import { errorText, outputChannel, showError } from './log';
 import { pathOf, pickCheckpoint, pickRuns, resolveRecipe, resolveRun, treeNode } from './pick';
 import { count, estimate, newProject, openDemo } from './projectCommands';
+import type { LanguageService } from './language/service';
+import { preflight } from './trainPreflight';
 
 export interface Services {
   context: vscode.ExtensionContext;
@@ -15,6 +19,8 @@ export interface Services {
   store: RunsStore;
   tree: RunsTreeProvider;
   dashboard: DashboardViewProvider;
+  /** Validation (undefined when it could not start): Train checks the recipe's files with it first. */
+  language: LanguageService | undefined;
 }
 
 type Handler = (...args: unknown[]) => unknown;
@@ -23,6 +29,7 @@ type CommandFactory = (s: Services) => Handler;
 const train: CommandFactory = (s) => async (arg) => {
   const recipe = await resolveRecipe(arg);
   if (recipe === undefined) return;
+  if (!(await preflight(s.language, recipe))) return;
   const run = await s.manager.start(recipe);
   if (run !== undefined) await s.dashboard.show(undefined, { preserveFocus: true });
 };
@@ -44,8 +51,22 @@ const resume: CommandFactory = (s) => async (arg) => {
     await showError(`Run "${run.name}" has no run.json naming its recipe (config_file), so it cannot be resumed.`);
     return;
   }
+  if (!(await preflight(s.language, config))) return;
   const started = await s.manager.start(config, { resume: from });
   if (started !== undefined) await s.dashboard.show(run.dir);
+};
+
+/** Run Sweep: the recipe's sweep: section through `peft-studio sweep` in a terminal (after the same pre-flight as Train). */
+const sweep: CommandFactory = (s) => async (arg) => {
+  if (!vscode.workspace.isTrusted) {
+    void vscode.window.showErrorMessage('Sweeps train models and are disabled in Restricted Mode: trust the workspace to run one.');
+    return;
+  }
+  const recipe = await resolveRecipe(arg);
+  if (recipe === undefined) return;
+  if (!(await preflight(s.language, recipe))) return;
+  runCliInTerminal(s.context, `PEFT sweep: ${path.basename(path.dirname(recipe))}`, ['sweep', recipe], path.dirname(recipe));
+  await s.dashboard.show(undefined, { preserveFocus: true });
 };
 
 const deleteRun: CommandFactory = (s) => async (arg) => {
@@ -93,6 +114,7 @@ export const COMMANDS: Readonly<Record<string, CommandFactory>> = {
   'peftStudio.newProject': (s) => () => newProject(s.context),
   'peftStudio.openDemo': (s) => () => openDemo(s.context),
   'peftStudio.train': train,
+  'peftStudio.sweep': sweep,
   'peftStudio.stop': (s) => (arg) => s.manager.stop(pathOf(arg)),
   'peftStudio.resume': resume,
   'peftStudio.openDashboard': (s) => (arg) => s.dashboard.show(pathOf(arg)),

@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { registerCommands } from './commands';
 import { DashboardViewProvider } from './dashboard/dashboardView';
 import { registerLanguageFeatures } from './language/index';
+import type { LanguageService } from './language/service';
 import { disposeLog, errorText, showError } from './log';
 import { RunManager } from './runManager';
 import { RunsStore } from './runsStore';
@@ -19,13 +20,14 @@ export function activate(context: vscode.ExtensionContext): void {
     ...dashboard.register(),
     vscode.window.createTreeView('peftStudio.runs', { treeDataProvider: tree, showCollapseAll: true }),
   );
-  registerCommands({ context, manager, store, tree, dashboard });
+  let language: LanguageService | undefined;
   try {
-    registerLanguageFeatures(context);
+    language = registerLanguageFeatures(context);
   } catch (e) {
     // validation is independent of training and the dashboard: report it and keep the rest working
     void showError(`PEFT Studio could not start config validation: ${errorText(e)}`);
   }
+  registerCommands({ context, manager, store, tree, dashboard, language });
   void vscode.commands.executeCommand('setContext', 'peftStudio.training', false);
 }
 

@@ -25,19 +25,22 @@ export function treeNode(arg: unknown): RunsTreeNode | undefined {
   return k === 'run' || k === 'checkpoint' || k === 'adapter' ? (arg as RunsTreeNode) : undefined;
 }
 
-/** The file a command acts on: its argument, else the active editor's document (saved first when dirty). */
-async function targetFile(arg: unknown): Promise<string | undefined> {
+/**
+ * The file a command acts on: its argument, else the active editor's document (saved first when dirty and `save`;
+ * Train leaves saving to its pre-flight check, which asks).
+ */
+async function targetFile(arg: unknown, save = true): Promise<string | undefined> {
   const p = pathOf(arg);
   if (p !== undefined) return p;
   const doc = vscode.window.activeTextEditor?.document;
   if (doc === undefined || doc.uri.scheme !== 'file') return undefined;
-  if (doc.isDirty) await doc.save();
+  if (save && doc.isDirty) await doc.save();
   return doc.uri.fsPath;
 }
 
 /** The training recipe for Train Adapter: the given/active peft-train.yaml, the one beside an adapter_config.json, or a pick. */
 export async function resolveRecipe(arg: unknown): Promise<string | undefined> {
-  const file = await targetFile(arg);
+  const file = await targetFile(arg, false);
   if (file !== undefined) {
     if (/\.ya?ml$/i.test(file)) return file;
     const sibling = path.join(path.dirname(file), RECIPE_FILE);

@@ -83,6 +83,10 @@ export async function startVSCode(opts = {}) {
   if (!codeServerInstalled()) throw new Error(`code-server is not installed at ${CODE_SERVER_ENTRY}: run scripts/setup-e2e.sh`);
   mkdirSync(OUTPUT, { recursive: true });
   const root = mkdtempSync(path.join(tmpdir(), 'peft-e2e-'));
+  // The trainer's test gate (src/core/train/stepGate.ts): a file per run name holds the last step it may take, so a
+  // test that stops or watches a run in flight holds it at a known step instead of racing the machine's speed.
+  const gate = path.join(root, 'step-gate');
+  mkdirSync(gate, { recursive: true });
   const userData = path.join(root, 'user-data');
   const extensions = path.join(root, 'extensions');
   mkdirSync(path.join(userData, 'User'), { recursive: true });
@@ -102,7 +106,7 @@ export async function startVSCode(opts = {}) {
   const server = spawn(process.execPath, [CODE_SERVER_ENTRY, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`,
     '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
     '--extensions-dir', extensions, '--user-data-dir', userData], {
-    detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env ?? {}) },
+    detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PEFT_STUDIO_TEST_STEP_GATE: gate, ...(opts.env ?? {}) },
   });
   server.stdout.pipe(log);
   server.stderr.pipe(log);
@@ -139,7 +143,7 @@ export async function startVSCode(opts = {}) {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, headless: true });
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     const page = await context.newPage();
-    return makeDriver({ page, url, port, root, userData, extensions, logFile, close });
+    return makeDriver({ page, url, port, root, gate, userData, extensions, logFile, close });
   } catch (e) {
     await close();
     throw e;
@@ -150,6 +154,14 @@ function makeDriver(ctx) {
   const { page } = ctx;
   const d = {
     ...ctx,
+    /** Holds run `runName` after step `step` (it waits before the next step until released or stopped). */
+    holdRun(runName, step) {
+      writeFileSync(path.join(ctx.gate, runName), String(step));
+    },
+    /** Lets run `runName` go on freely. */
+    releaseRun(runName) {
+      rmSync(path.join(ctx.gate, runName), { force: true });
+    },
     /** Opens a folder as the workspace and waits for the workbench. */
     async openFolder(folder, timeoutMs = 90_000) {
       await page.goto(`${ctx.url}/?folder=${encodeURIComponent(path.resolve(folder))}`);
@@ -168,7 +180,7 @@ function makeDriver(ctx) {
       return labels;
     },
     /** Runs a command from the palette by its full title ("PEFT: Train Adapter"). */
-    async runCommand(title, timeoutMs = 15_000) {
+    async runCommand(title, timeoutMs = 30_000) {
       await openPalette(page);
       await page.keyboard.type(title);
       const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: title }).first();

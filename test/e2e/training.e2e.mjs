@@ -98,15 +98,16 @@ export const tests = [
     timeoutMs: 180_000,
     async run(vscode, ws) {
       await openFile(vscode, 'long-run.yaml');
+      vscode.holdRun('long-run', 3); // held by the trainer's test gate: the stop never races the machine's speed
       await runWhenAvailable(vscode, 'PEFT: Train Adapter');
       const runDir = path.join(ws, 'runs', 'long-run');
       const frame = await vscode.webviewFrame('#runs-list', 30_000);
       // the dashboard selects the run the editor started and follows it live
       await frame.locator(`#run-detail[data-run-dir="${runDir}"][data-status="running"]`).waitFor({ timeout: 60_000 });
       await frame.locator('#stop-button:not([disabled])').waitFor({ timeout: 20_000 });
-      await vscode.page.locator('.statusbar-item').filter({ hasText: /PEFT step \d+\/5000/ }).first().waitFor({ timeout: 20_000 });
+      await vscode.page.locator('.statusbar-item').filter({ hasText: /PEFT step 3\/5000/ }).first().waitFor({ timeout: 60_000 });
       await frame.locator('#stop-button').click();
-      await vscode.waitForNotification(/long-run: stopped · step \d+\/5000/, 90_000);
+      await vscode.waitForNotification(/long-run: stopped · step 3\/5000/, 90_000);
       await frame.locator(`#run-detail[data-run-dir="${runDir}"][data-status="stopped"]`).waitFor({ timeout: 20_000 });
       const info = JSON.parse(readFileSync(path.join(runDir, 'run.json'), 'utf8'));
       if (info.status !== 'stopped') throw new Error(`run.json status ${info.status}`);

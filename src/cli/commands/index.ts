@@ -8,6 +8,9 @@ import { validateCommand } from './validate';
 import { estimateCommand } from './estimate';
 import { trainCommand } from './train';
 import { demoCommand } from './demo';
+import { sweepCommand } from './sweep';
+import { mergeCommand } from './merge';
+import { exportCommand } from './export';
 import { generateCommand } from './generate';
 
-export const commands: CliCommand[] = [demoCommand, initCommand, validateCommand, countCommand, estimateCommand, trainCommand, generateCommand, inspectCommand, fixtureCommand];
+export const commands: CliCommand[] = [demoCommand, initCommand, validateCommand, countCommand, estimateCommand, trainCommand, sweepCommand, generateCommand, inspectCommand, fixtureCommand, mergeCommand, exportCommand];

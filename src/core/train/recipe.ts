@@ -56,6 +56,27 @@ export interface Recipe {
   device: 'auto' | 'cpu' | 'webgpu' | 'cuda';
   output_dir: string;
   run_name: string | null;
+  /** The `sweep:` section (used by `peft-studio sweep` only), or null when the recipe has none. */
+  sweep: SweepSettings | null;
+}
+
+/** A sweep trial's overrides (`sweep.trials` items, or one combination of the grid). */
+export interface SweepTrialSpec {
+  r?: number;
+  lora_alpha?: number;
+  learning_rate?: number;
+  target_modules?: string[] | string;
+}
+
+export interface SweepSettings {
+  name: string | null;
+  method: 'grid' | 'list';
+  r: number[] | null;
+  lora_alpha: number[] | null;
+  learning_rate: number[] | null;
+  target_modules: (string[] | string)[] | null;
+  trials: SweepTrialSpec[] | null;
+  max_trials: number | null;
 }
 
 export function parseRecipe(text: string, file: string): Recipe {
@@ -139,6 +160,7 @@ export function parseRecipe(text: string, file: string): Recipe {
     device: v['device'] as Recipe['device'],
     output_dir: rel(v['output_dir']),
     run_name: v['run_name'] === null || v['run_name'] === undefined ? null : String(v['run_name']),
+    sweep: seen.has('sweep') && v['sweep'] !== null ? (v['sweep'] as SweepSettings) : null,
   };
 }
 

@@ -9,30 +9,10 @@ import { readTensorAsFloat32 } from '../safetensors/read';
 import { writeSafetensors } from '../safetensors/write';
 import type { RunEvent, RunInfo } from '../../shared/protocol';
 import type { EngineState } from './engineApi';
-import type { StreamState } from './data/stream';
+import { parseTrainerState, type TrainerState } from './trainerState';
+import { assertInside, folderNameProblem } from '../util/safePath';
 
-/** trainer_state.json: everything besides tensors that an exact resume needs. */
-export interface TrainerState {
-  format_version: 1;
-  global_step: number;
-  max_steps: number;
-  /** Epochs consumed (fractional). */
-  epoch: number;
-  /** Data order: epoch, cursor and the current epoch's permutation. */
-  data: StreamState;
-  /** State of the Rng that draws per-step dropout seeds. */
-  rng: number[];
-  seed: number;
-  /** Optimizer steps taken (AdamW bias correction). */
-  optimizer_step: number;
-  /** LR-scheduler steps taken (fp16 steps skipped by the loss scaler do not count); absent in older checkpoints. */
-  scheduler_step?: number;
-  total_tokens: number;
-  elapsed_s: number;
-  last_loss: number | null;
-  /** fp16 runs: GradScaler's state (engineApi EngineState.lossScale). */
-  loss_scale?: { scale: number; growthTracker: number };
-}
+export type { TrainerState } from './trainerState';
 
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
 export const ADAPTER_CONFIG = 'adapter_config.json';
@@ -47,6 +27,8 @@ export function defaultRunName(now: Date = new Date()): string {
 
 /** Creates a fresh run folder; an existing non-empty one is an error (resume it or pick another run_name). */
 export function createRunDir(outputDir: string, runName: string | null): string {
+  const why = runName === null ? null : folderNameProblem(runName);
+  if (why !== null) throw new InputError('run-name', `"run_name" ${why}`, { hint: 'run_name names one folder inside output_dir' });
   let name = runName ?? defaultRunName();
   let dir = join(outputDir, name);
   if (runName === null) {
@@ -58,6 +40,7 @@ export function createRunDir(outputDir: string, runName: string | null): string 
       hint: 'Resume it with --resume, or set another run_name',
     });
   }
+  assertInside(outputDir, dir, 'the run folder');
   mkdirSync(dir, { recursive: true });
   return dir;
 }
@@ -104,8 +87,11 @@ export class RunFolder {
   /** Writes a resumable checkpoint atomically: everything goes to a temp folder that is renamed into place. */
   writeCheckpoint(state: EngineState, trainer: TrainerState, adapterConfigJson: string): string {
     const root = join(this.dir, 'checkpoints');
+    if (!Number.isSafeInteger(trainer.global_step) || trainer.global_step < 0) {
+      throw new Error(`internal: checkpoint step must be a non-negative integer, got ${String(trainer.global_step)}`);
+    }
     const final = join(root, `step-${trainer.global_step}`);
-    writeFolderAtomic(final, (tmp) => {
+    writeFolderAtomic(final, this.dir, (tmp) => {
       writeAdapterFiles(tmp, state, adapterConfigJson);
       const moments = [];
       for (const [k, v] of state.expAvg) moments.push({ name: `${k}.exp_avg`, dtype: 'F32' as const, shape: state.shapes.get(k) ?? [v.length], data: v });
@@ -118,7 +104,7 @@ export class RunFolder {
 
   /** The final adapter (PEFT layout), written atomically into RUN_DIR/adapter. */
   writeAdapter(state: EngineState, adapterConfigJson: string): string {
-    writeFolderAtomic(this.adapterDir, (tmp) => writeAdapterFiles(tmp, state, adapterConfigJson));
+    writeFolderAtomic(this.adapterDir, this.dir, (tmp) => writeAdapterFiles(tmp, state, adapterConfigJson));
     return this.adapterDir;
   }
 }
@@ -135,8 +121,13 @@ function writeAdapterFiles(dir: string, state: EngineState, adapterConfigJson: s
   writeFileSync(join(dir, ADAPTER_CONFIG), adapterConfigJson);
 }
 
-/** Builds a folder under a temp name beside `final`, then swaps it in with rename (the old one is removed). */
-export function writeFolderAtomic(final: string, fill: (tmp: string) => void): void {
+/**
+ * Builds a folder under a temp name beside `final`, then swaps it in with rename (the old one is removed).
+ * `owner` is the folder we created (the run folder): `final` must lie inside it, since an existing `final` is
+ * renamed and deleted.
+ */
+export function writeFolderAtomic(final: string, owner: string, fill: (tmp: string) => void): void {
+  assertInside(owner, final, 'the folder to write');
   const parent = dirname(final);
   mkdirSync(parent, { recursive: true });
   const tmp = join(parent, `.tmp-${basename(final)}-${process.pid}-${Date.now()}`);
@@ -171,29 +162,49 @@ export interface LoadedCheckpoint {
 }
 
 /**
- * Reads a checkpoint for --resume: `path` is a run folder (its latest checkpoint) or a checkpoints/step-N folder.
- * Returns the run folder too.
+ * Reads a checkpoint for --resume: `path` is a run folder (its latest intact checkpoint) or a checkpoints/step-N
+ * folder. A damaged latest checkpoint of a run folder is skipped for the one before it; `skipped` says which and why.
  */
-export function loadCheckpoint(path: string): { runDir: string; checkpoint: LoadedCheckpoint } {
+export function loadCheckpoint(path: string): { runDir: string; checkpoint: LoadedCheckpoint; skipped: string[] } {
   const abs = resolve(path);
   if (!existsSync(abs) || !statSync(abs).isDirectory()) throw new InputError('resume-missing', 'the folder to resume does not exist', { file: abs });
-  let dir: string;
-  let runDir: string;
   if (existsSync(join(abs, TRAINER_STATE))) {
-    dir = abs;
-    runDir = dirname(dirname(abs));
-  } else {
-    const list = new RunFolder(abs).checkpoints();
-    if (list.length === 0) {
-      throw new InputError('resume-no-checkpoint', 'the run has no checkpoint to resume from', {
-        file: abs,
-        hint: 'Checkpoints are written every training.save_steps steps, when a run is stopped, and at the end',
-      });
-    }
-    dir = list[list.length - 1]!.dir;
-    runDir = abs;
+    const m = /^step-(\d+)$/.exec(basename(abs));
+    return { runDir: dirname(dirname(abs)), checkpoint: readCheckpointDir(abs, m === null ? null : Number(m[1])), skipped: [] };
   }
-  const trainer = JSON.parse(readFileSync(join(dir, TRAINER_STATE), 'utf8')) as TrainerState;
+  const list = new RunFolder(abs).checkpoints();
+  if (list.length === 0) {
+    throw new InputError('resume-no-checkpoint', 'the run has no checkpoint to resume from', {
+      file: abs,
+      hint: 'Checkpoints are written every training.save_steps steps, when a run is stopped, and at the end',
+    });
+  }
+  const skipped: string[] = [];
+  let first: unknown;
+  for (const c of [...list].reverse()) {
+    try {
+      return { runDir: abs, checkpoint: readCheckpointDir(c.dir, c.step), skipped };
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      first ??= e;
+      skipped.push(`skipped the damaged checkpoint ${c.dir}: ${e.message}`);
+    }
+  }
+  throw first;
+}
+
+/** One checkpoint folder, every file checked; `step` is the N of its step-N name (must equal global_step). */
+function readCheckpointDir(dir: string, step: number | null): LoadedCheckpoint {
+  for (const f of [TRAINER_STATE, ADAPTER_WEIGHTS, OPTIMIZER_FILE]) {
+    if (!existsSync(join(dir, f))) {
+      throw new InputError('checkpoint-incomplete', `the checkpoint has no ${f}`, { file: dir, hint: 'Resume from an earlier checkpoint or start a new run' });
+    }
+  }
+  const stateFile = join(dir, TRAINER_STATE);
+  const trainer = parseTrainerState(readFileSync(stateFile, 'utf8'), stateFile);
+  if (step !== null && trainer.global_step !== step) {
+    throw new InputError('checkpoint-damaged', `"global_step" is ${trainer.global_step} but the folder is step-${step}`, { file: stateFile });
+  }
   const adapter = openCheckpoint(join(dir, ADAPTER_WEIGHTS));
   const optimizer = openCheckpoint(join(dir, OPTIMIZER_FILE));
   const params = new Map<string, Float32Array>();
@@ -211,7 +222,7 @@ export function loadCheckpoint(path: string): { runDir: string; checkpoint: Load
     expAvg.set(name, readTensorAsFloat32(m));
     expAvgSq.set(name, readTensorAsFloat32(v));
   }
-  return { runDir, checkpoint: { dir, trainer, state: { params, shapes, expAvg, expAvgSq, step: trainer.optimizer_step, ...(trainer.loss_scale !== undefined ? { lossScale: trainer.loss_scale } : {}) } } };
+  return { dir, trainer, state: { params, shapes, expAvg, expAvgSq, step: trainer.optimizer_step, ...(trainer.loss_scale !== undefined ? { lossScale: trainer.loss_scale } : {}) } };
 }
 
 /** The commit of the git repository holding `dir`, if any (git missing or no repo: undefined). */

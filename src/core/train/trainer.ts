@@ -1,5 +1,6 @@
 // The training loop, one code path for the CLI and the worker: prepare the run, initialise or load LoRA,
 // step the engine with the schedule's lr, log/eval/checkpoint, resume exactly, stop cleanly, fail loudly on NaN.
+import { basename } from 'node:path';
 import { InputError, errorMessage } from '../errors';
 import { estimateMemory, type MemoryEstimate } from '../memory/estimate';
 import { checkMemoryFits } from '../memory/fit';
@@ -13,6 +14,7 @@ import type { EngineState, TrainEngine } from './engineApi';
 import { initLoraParams, loadAdapterParams } from './loraInit';
 import { createRunDir, gitCommit, loadCheckpoint, RunFolder, type LoadedCheckpoint, type TrainerState } from './runFolder';
 import { LrSchedule } from './schedule';
+import { simulateSlowMachine, waitAtStepGate } from './stepGate';
 import { configDir, graphCacheDir, moduleCounts, prepareRun, readRecipeFile, type DownloadProgress, type PreparedRun, type TrainerDeps } from './setup';
 
 export interface RunTrainingOptions {
@@ -51,11 +53,13 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
     const recipe = readRecipeFile(opts.configFile);
     let resumed: LoadedCheckpoint | null = null;
     let runDir: string | undefined;
+    let skippedCheckpoints: string[] = [];
     if (opts.resume !== undefined) {
       const r = loadCheckpoint(opts.resume);
       resumed = r.checkpoint;
       runDir = r.runDir;
       lastGood = resumed.dir;
+      skippedCheckpoints = r.skipped;
     }
     // Everything that can be wrong with the inputs fails here, before a run folder exists.
     const prep = await prepareRun(recipe, opts.device, deps, opts.signal, downloadReporter(recipe.base_model, emit));
@@ -71,6 +75,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       const verdict = checkMemoryFits(estimate, deps.availableMemory());
       if (verdict.level === 'warning') prep.notes.push({ level: 'warning', message: verdict.message });
     }
+    for (const message of skippedCheckpoints) prep.notes.push({ level: 'warning', message });
     runDir ??= createRunDir(recipe.output_dir, recipe.run_name);
     folder = new RunFolder(runDir);
     const spec = prep.inventory.spec;
@@ -175,7 +180,9 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
     if (resumed !== null && step >= totalSteps) {
       emit({ event: 'log', level: 'info', message: `the run was already complete at step ${step} of ${totalSteps}: nothing to resume (the adapter is rewritten from the last checkpoint)` });
     }
+    const runName = basename(runDir);
     while (step < totalSteps) {
+      await waitAtStepGate(runName, step + 1, opts.signal);
       if (opts.signal?.aborted === true) {
         stopped = true;
         break;
@@ -184,7 +191,9 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       currentStep = next;
       const { batches } = nextStepBatches(stream, prep.train.sequences, plan);
       const lr = schedule.lrAt(scheduled + 1);
+      const stepStart = performance.now();
       const res = await eng.step(batches, lr, dropoutRng.nextUint32());
+      await simulateSlowMachine(performance.now() - stepStart, opts.signal);
       if (!Number.isFinite(res.loss) || (res.skipped !== true && !Number.isFinite(res.gradNorm))) {
         const what = !Number.isFinite(res.loss) ? `the loss is ${res.loss}` : `the gradient norm is ${res.gradNorm}`;
         throw new InputError('non-finite', `training diverged at step ${next}: ${what} (lr ${lr})`, {

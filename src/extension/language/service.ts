@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { loadTokenizer } from '../../core/hf/tokenizer';
 import type { ModelInventory } from '../../core/hf/types';
-import { DatasetLinter, fileKind, summarizeRecipe, validate, type FileKind, type RecipeSummary, type TokenCounter, type ValidationContext } from '../../core/validate';
+import { DatasetLinter, fileKind, summarizeRecipe, validate, type FileKind, type Problem, type RecipeSummary, type TokenCounter, type ValidationContext } from '../../core/validate';
 import { InventoryCache, findRecipeFor } from '../../core/validate/context';
 import { modelForAdapter } from '../../core/validate/adapterModel';
 import { toDiagnostics } from './convert';
@@ -97,17 +97,42 @@ export class LanguageService implements vscode.Disposable {
     if (prev) prev.cancelled = true;
     const run = { cancelled: false };
     this.lintRuns.set(key, run);
-    const recipe = this.recipeFor(doc.fileName);
-    const tokenizer = recipe?.baseModelDir ? await this.tokenizer(recipe.baseModelDir) : null;
-    const linter = new DatasetLinter(doc.getText(), { format: recipe?.format ?? 'auto', maxLength: recipe?.maxLength ?? 512, trainOnPrompt: recipe?.trainOnPrompt ?? false, tokenizer });
-    let slices = 0;
-    while (!run.cancelled && !linter.step({ ms: SLICE_MS })) {
-      if (++slices % 20 === 0) this.diagnostics.set(doc.uri, toDiagnostics(linter.problems()));
-      await new Promise((r) => setImmediate(r));
-    }
+    const problems = await this.lintText(doc.getText(), doc.fileName, run, (partial) => this.diagnostics.set(doc.uri, toDiagnostics(partial)));
     if (run.cancelled || doc.isClosed) return;
     this.lintRuns.delete(key);
-    this.diagnostics.set(doc.uri, toDiagnostics(linter.problems()));
+    this.diagnostics.set(doc.uri, toDiagnostics(problems));
+  }
+
+  /** The dataset linter over `text` in time-boxed slices (yielding to the host between them). */
+  private async lintText(text: string, file: string, run: { cancelled: boolean }, progress?: (partial: Problem[]) => void): Promise<Problem[]> {
+    const recipe = this.recipeFor(file);
+    const tokenizer = recipe?.baseModelDir ? await this.tokenizer(recipe.baseModelDir) : null;
+    const linter = new DatasetLinter(text, { format: recipe?.format ?? 'auto', maxLength: recipe?.maxLength ?? 512, trainOnPrompt: recipe?.trainOnPrompt ?? false, tokenizer });
+    let slices = 0;
+    while (!run.cancelled && !linter.step({ ms: SLICE_MS })) {
+      if (progress !== undefined && ++slices % 20 === 0) progress(linter.problems());
+      await new Promise((r) => setImmediate(r));
+    }
+    return linter.problems();
+  }
+
+  /**
+   * The problems of a file as it is now (the open document's text, else the disk's), whether or not it is open, and
+   * published to the Problems panel; a missing file has none here (the recipe that names it reports it).
+   */
+  async problemsOf(file: string, kind: Exclude<FileKind, 'unknown'>): Promise<Problem[]> {
+    const open = vscode.workspace.textDocuments.find((d) => d.fileName === file);
+    let text: string;
+    try {
+      text = open !== undefined ? open.getText() : fs.readFileSync(file, 'utf8');
+    } catch {
+      return [];
+    }
+    const problems = kind === 'dataset'
+      ? await this.lintText(text, file, { cancelled: false })
+      : validate(text, { path: file, kind, recipe: kind === 'recipe' ? null : this.recipeFor(file), loadModel: (d) => this.inventories.get(d) });
+    this.diagnostics.set(vscode.Uri.file(file), toDiagnostics(problems));
+    return problems;
   }
 
   private tokenizer(dir: string): Promise<TokenCounter | null> {

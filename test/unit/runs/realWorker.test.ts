@@ -8,11 +8,16 @@ import { makeFixture } from '../../../src/core/fixtures/makeFixture';
 import { scaffoldProject } from '../../../src/core/scaffold/scaffold';
 import { WorkerRun } from '../../../src/core/runs/workerProcess';
 import { listCheckpoints, readRun, readRunInfo, readRuns } from '../../../src/core/runs/readRuns';
+import { STEP_GATE_ENV } from '../../../src/core/train/stepGate';
 
 const root = path.resolve(__dirname, '../../..');
 // Inside the repository so the bundle resolves onnxruntime-node from node_modules.
 const work = path.join(root, 'test-output', 'unit-runs-worker');
 const workerPath = path.join(work, 'worker.js');
+// Runs that are stopped or killed in flight are held at a known step by the trainer's test gate (never raced).
+const gate = path.join(work, 'gate');
+const gateEnv = { [STEP_GATE_ENV]: gate };
+const holdAt = (run: string, step: number): void => fs.writeFileSync(path.join(gate, run), String(step));
 
 function recipe(project: string, maxSteps: number, runName: string): string {
   let y = fs.readFileSync(path.join(project, 'peft-train.yaml'), 'utf8');
@@ -29,7 +34,7 @@ describe('WorkerRun with the real worker and trainer (tiny llama)', function () 
 
   before(async () => {
     fs.rmSync(work, { recursive: true, force: true });
-    fs.mkdirSync(work, { recursive: true });
+    fs.mkdirSync(gate, { recursive: true });
     await build({ entryPoints: [path.join(root, 'src/worker/worker.ts')], outfile: workerPath, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['vscode', 'onnxruntime-node'], mainFields: ['module', 'main'], logLevel: 'silent' });
     project = path.join(work, 'proj');
     await makeFixture({ arch: 'llama', size: 'tiny', outDir: path.join(project, 'models', 'tiny'), seed: 3 });
@@ -57,24 +62,26 @@ describe('WorkerRun with the real worker and trainer (tiny llama)', function () 
 
   it('stop ends the run as stopped; resuming it from its latest checkpoint finishes it', async () => {
     const config = recipe(project, 10, 'stop-resume');
-    const first: WorkerRun = new WorkerRun({ workerPath, config, onEvent: (e) => { if (e.event === 'step' && e.step === 3) first.stop(); } });
+    holdAt('stop-resume', 3);
+    const first: WorkerRun = new WorkerRun({ workerPath, config, env: gateEnv, onEvent: (e) => { if (e.event === 'step' && e.step === 3) first.stop(); } });
     const a = await first.finished;
     assert.equal(a.crash, undefined, a.view.error?.message);
     assert.equal(a.view.status, 'stopped');
     assert.equal(readRunInfo(a.view.dir)?.status, 'stopped');
-    const stoppedAt = a.view.steps[a.view.steps.length - 1]?.step ?? 0;
-    assert.ok(stoppedAt >= 3 && stoppedAt < 10, `stopped at ${stoppedAt}`);
-    const resumed = new WorkerRun({ workerPath, config, resume: a.view.dir });
+    assert.equal(a.view.steps[a.view.steps.length - 1]?.step, 3, 'stopped where the gate held it');
+    fs.rmSync(path.join(gate, 'stop-resume'));
+    const resumed = new WorkerRun({ workerPath, config, resume: a.view.dir, env: gateEnv });
     const b = await resumed.finished;
     assert.equal(b.view.status, 'completed', b.view.error?.message);
-    assert.ok((b.view.start?.resumed_from_step ?? 0) >= 2);
+    assert.equal(b.view.start?.resumed_from_step, 3);
     const disk = readRun(a.view.dir);
     assert.equal(disk.status, 'completed');
     assert.deepEqual(disk.steps.map((s) => s.step), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'metrics.jsonl replays as one run');
   });
 
   it('a killed worker leaves run.json failed with the step reached, and keeps its checkpoints', async () => {
-    const run: WorkerRun = new WorkerRun({ workerPath, config: recipe(project, 50, 'killed'), onEvent: (e) => { if (e.event === 'checkpoint' && e.step === 2) run.kill(); } });
+    holdAt('killed', 2);
+    const run: WorkerRun = new WorkerRun({ workerPath, config: recipe(project, 50, 'killed'), env: gateEnv, onEvent: (e) => { if (e.event === 'checkpoint' && e.step === 2) run.kill(); } });
     const r = await run.finished;
     assert.equal(r.signal, 'SIGKILL');
     assert.match(r.crash ?? '', /killed by SIGKILL at step \d+ without finishing; checkpoint step-2 is kept/);

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../src/cli/main';
@@ -10,6 +10,7 @@ import { progressLine } from '../../../src/cli/commands/train';
 import { parseRecipe } from '../../../src/core/train/recipe';
 import { isRunEvent, type RunEvent } from '../../../src/shared/protocol';
 import { makeProject, recipe } from './project';
+import { STEP_GATE_ENV } from '../../../src/core/train/stepGate';
 
 function capture(isTTY = false): { io: CliIO; out: string[]; err: string[] } {
   const out: string[] = [];
@@ -52,10 +53,14 @@ describe('peft-studio train / demo and the worker process', function () {
   it('the forked worker trains a run and reports every event through WorkerRun; stop ends it as stopped', async () => {
     writeFileSync(join(proj, 'w.yaml'), recipe({ training: '  max_steps: 200\n  logging_steps: 1\n', top: 'run_name: worker\n' }));
     const seen: RunEvent[] = [];
+    // held at step 3 by the trainer's test gate, so the stop never races the machine's speed
+    const gate = join(proj, 'gate');
+    mkdirSync(gate, { recursive: true });
+    writeFileSync(join(gate, 'worker'), '3');
     const run: WorkerRun = new WorkerRun({
       workerPath: join(__dirname, '../../../src/worker/worker.ts'),
       config: join(proj, 'w.yaml'),
-      env: { NODE_OPTIONS: `--require ${require.resolve('tsx/cjs')}` },
+      env: { NODE_OPTIONS: `--require ${require.resolve('tsx/cjs')}`, [STEP_GATE_ENV]: gate },
       onEvent: (e) => {
         seen.push(e);
         if (e.event === 'step' && e.step === 3) run.stop();
@@ -67,8 +72,7 @@ describe('peft-studio train / demo and the worker process', function () {
     const done = seen[seen.length - 1]!;
     assert.ok(done.event === 'done' && done.stopped === true);
     assert.ok(seen.some((e) => e.event === 'checkpoint'));
-    const lastStep = seen.filter((e) => e.event === 'step').length;
-    assert.ok(lastStep >= 3 && lastStep < 200);
+    assert.equal(seen.filter((e) => e.event === 'step').length, 3);
   });
 
   it('the worker exits non-zero after an error event when the recipe is wrong', async () => {

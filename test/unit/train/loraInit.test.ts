@@ -122,8 +122,8 @@ describe('run folder checkpoints', () => {
     mkdirSync(join(dir, 'checkpoints', 'step-8')); // no trainer_state.json: incomplete, ignored
     assert.equal(loadCheckpoint(dir).checkpoint.trainer.global_step, 2);
     // replacing an existing folder swaps it whole
-    writeFolderAtomic(join(dir, 'adapter'), (tmp) => mkdirSync(join(tmp, 'v1')));
-    writeFolderAtomic(join(dir, 'adapter'), (tmp) => mkdirSync(join(tmp, 'v2')));
+    writeFolderAtomic(join(dir, 'adapter'), dir, (tmp) => mkdirSync(join(tmp, 'v1')));
+    writeFolderAtomic(join(dir, 'adapter'), dir, (tmp) => mkdirSync(join(tmp, 'v2')));
     assert.deepEqual(readdirSync(join(dir, 'adapter')), ['v2']);
     assert.ok(!readdirSync(dir).some((n) => n.startsWith('.tmp-')));
     assert.ok(!existsSync(join(dir, 'checkpoints', 'step-3')));
