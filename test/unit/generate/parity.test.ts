@@ -8,7 +8,7 @@ import { referenceGenerate, writeAdapterFolder } from './helpers';
 
 const CASES = [
   { arch: 'llama', suffixes: ['q_proj', 'v_proj', 'down_proj'] },
-  { arch: 'qwen2', suffixes: ['q_proj', 'k_proj', 'o_proj', 'up_proj'] },
+  { arch: 'qwen2', suffixes: ['q_proj', 'k_proj', 'o_proj', 'up_proj', 'lm_head'] }, // LoRA on the tied head too (unmerged)
   { arch: 'gpt2', suffixes: ['c_attn', 'c_fc'] },
 ] as const;
 
