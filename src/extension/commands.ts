@@ -9,6 +9,7 @@ import type { RunsTreeProvider } from './runsTree';
 import type { DashboardViewProvider } from './dashboard/dashboardView';
 import { errorText, outputChannel, showError } from './log';
 import { pathOf, pickCheckpoint, pickRuns, resolveRecipe, resolveRun, treeNode } from './pick';
+import { exportForCluster, launchOnCluster } from './clusterCommands';
 import { count, estimate, newProject, openDemo } from './projectCommands';
 import type { LanguageService } from './language/service';
 import { preflight } from './trainPreflight';
@@ -120,6 +121,8 @@ export const COMMANDS: Readonly<Record<string, CommandFactory>> = {
   'peftStudio.openDashboard': (s) => (arg) => s.dashboard.show(pathOf(arg)),
   'peftStudio.count': (s) => (arg) => count(s.context, arg),
   'peftStudio.estimate': (s) => (arg) => estimate(s.context, arg),
+  'peftStudio.exportForCluster': (s) => (arg) => exportForCluster(s.context, arg),
+  'peftStudio.launchOnCluster': (s) => (arg) => launchOnCluster(s.context, arg),
   'peftStudio.compareRuns': (s) => async () => {
     const runs = await pickRuns(s.store, 'Pick the runs to compare (two or more)');
     if (runs.length >= 2) await s.dashboard.compare(runs.map((r) => r.dir));

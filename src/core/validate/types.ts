@@ -1,6 +1,7 @@
 // The validator's vocabulary: Problem (a diagnostic with an exact 0-based range and an optional quick fix)
 // and ValidationContext (what the validator may know beyond the text: the base model, the recipe, the disk).
 import type { ModelInventory } from '../hf/types';
+import type { ServingEngine } from './serving';
 
 export interface Position {
   /** 0-based line. */
@@ -88,4 +89,6 @@ export interface ValidationContext {
   tokenizer?: TokenCounter | null;
   /** Dataset lint: stop after this many lines (default: all). */
   maxLines?: number;
+  /** adapter_config.json: also report what these serving engines refuse or ignore (serving.ts); default none. */
+  servingEngines?: readonly ServingEngine[];
 }

@@ -29,6 +29,9 @@ export function registerLanguageFeatures(context: vscode.ExtensionContext): Lang
       if (service.kindOf(e.document) === 'recipe') for (const d of vscode.workspace.textDocuments) if (d !== e.document) service.schedule(d);
     }),
     vscode.workspace.onDidCloseTextDocument((d) => service.forget(d)),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('peftStudio.servingEngines')) for (const d of vscode.workspace.textDocuments) service.schedule(d, 0);
+    }),
     vscode.languages.registerCodeActionsProvider(SELECTOR, new QuickFixProvider(), { providedCodeActionKinds: QuickFixProvider.kinds }),
     vscode.languages.registerCompletionItemProvider(SELECTOR, new CompletionProvider(service), '"', ':', ' '),
     vscode.languages.registerHoverProvider(SELECTOR, new HoverProvider(service)),

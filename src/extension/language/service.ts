@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { loadTokenizer } from '../../core/hf/tokenizer';
 import type { ModelInventory } from '../../core/hf/types';
+import { SERVING_ENGINES, type ServingEngine } from '../../core/validate/serving';
 import { DatasetLinter, fileKind, summarizeRecipe, validate, type FileKind, type Problem, type RecipeSummary, type TokenCounter, type ValidationContext } from '../../core/validate';
 import { InventoryCache, findRecipeFor } from '../../core/validate/context';
 import { modelForAdapter } from '../../core/validate/adapterModel';
@@ -52,7 +53,14 @@ export class LanguageService implements vscode.Disposable {
 
   context(doc: vscode.TextDocument): ValidationContext {
     const kind = this.kindOf(doc) ?? 'unknown';
-    return { path: doc.fileName, kind, recipe: kind === 'recipe' ? null : this.recipeFor(doc.fileName), loadModel: (d) => this.inventories.get(d) };
+    const ctx: ValidationContext = { path: doc.fileName, kind, recipe: kind === 'recipe' ? null : this.recipeFor(doc.fileName), loadModel: (d) => this.inventories.get(d) };
+    if (kind === 'adapter_config') {
+      // the serving engines the user deploys to (peftStudio.servingEngines): what they refuse or ignore
+      const engines = vscode.workspace.getConfiguration('peftStudio', doc.uri).get<string[]>('servingEngines', []);
+      const known = (Array.isArray(engines) ? engines : []).filter((e): e is ServingEngine => (SERVING_ENGINES as readonly string[]).includes(e));
+      if (known.length > 0) ctx.servingEngines = known;
+    }
+    return ctx;
   }
 
   /** The base model for a document (adapter: recipe / base_model_name_or_path; recipe: its base_model). */
