@@ -255,10 +255,15 @@ export class Generator {
     };
     checkSampling(sampling);
     const prompt = this.promptIds(req);
+    const stop = req.stop ?? [];
+    if (stop.some((x) => x === '')) throw new InputError('generate.stop', 'a stop string must not be empty');
+    if (stop.length > 0 && this.tokenizer === null) {
+      throw new InputError('generate.stop', 'stop strings need the model\'s tokenizer (tokenizer.json) to read the generated text', { file: this.inventory.dir });
+    }
     const asked = req.maxNewTokens ?? this.defaults.maxNewTokens ?? 256;
     if (!Number.isInteger(asked) || asked < 0) throw new InputError('generate.maxNewTokens', 'max_new_tokens must be an integer ≥ 0', { actual: String(req.maxNewTokens) });
     return {
-      prompt, sampling, seed: req.seed ?? 0, stop: req.stop ?? [],
+      prompt, sampling, seed: req.seed ?? 0, stop,
       maxNewTokens: Math.min(asked, this.maxLength - prompt.length),
       eos: new Set(req.ignoreEos === true ? [] : [...this.defaults.eosTokenIds, ...(req.eosTokenIds ?? [])]),
     };

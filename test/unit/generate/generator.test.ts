@@ -127,5 +127,6 @@ describe('generate: Generator', function () {
     await assert.rejects(gen.generate({ inputIds: [1, inv.spec.vocabSize] }), /token id 512 at position 1 is outside the vocabulary/);
     await assert.rejects(gen.generate({ inputIds: [1], topP: 0 }), /top_p must be a number in \(0, 1\]/);
     await assert.rejects(gen.generate({ inputIds: [1], adapter: '/nope' }), /no adapter "\/nope" is loaded/);
+    await assert.rejects(gen.generate({ inputIds: [1], stop: [''] }), /a stop string must not be empty/);
   });
 });
