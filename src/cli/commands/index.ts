@@ -12,5 +12,6 @@ import { demoCommand } from './demo';
 import { sweepCommand } from './sweep';
 import { mergeCommand } from './merge';
 import { exportCommand } from './export';
+import { generateCommand } from './generate';
 
-export const commands: CliCommand[] = [demoCommand, initCommand, validateCommand, countCommand, estimateCommand, trainCommand, sweepCommand, inspectCommand, inspectDataCommand, fixtureCommand, mergeCommand, exportCommand];
+export const commands: CliCommand[] = [demoCommand, initCommand, validateCommand, countCommand, estimateCommand, trainCommand, sweepCommand, generateCommand, inspectCommand, inspectDataCommand, fixtureCommand, mergeCommand, exportCommand];

@@ -32,12 +32,20 @@ export interface LoadedAdapter {
 
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
 
+export interface LoadAdapterOptions {
+  /** What the adapter is loaded for, in messages about what is not supported (default "merge/export"). */
+  use?: string;
+  /** Accept LoRA on a tied output head (generation applies it unmerged; merging it would change the embeddings). */
+  allowTiedHead?: boolean;
+}
+
 /**
  * Reads `dir`'s adapter config and weights and matches them to `inv` with PEFT's targeting rules. Every adapted
  * module must have its lora_A/lora_B with the shapes r×in / out×r; adapter tensors this code cannot fold into
  * plain weights (DoRA magnitudes, LoRA biases, embedding LoRA, modules_to_save copies) are refused by name.
  */
-export function loadAdapter(dir: string, inv: ModelInventory): LoadedAdapter {
+export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterOptions = {}): LoadedAdapter {
+  const use = opts.use ?? 'merge/export';
   const abs = path.resolve(dir);
   const configFile = path.join(abs, 'adapter_config.json');
   if (!fs.existsSync(configFile)) {
@@ -45,7 +53,7 @@ export function loadAdapter(dir: string, inv: ModelInventory): LoadedAdapter {
   }
   const { config } = readAdapterConfigFile(configFile);
   if (config.peft_type !== null && config.peft_type !== 'LORA') {
-    throw new InputError('adapter-not-lora', `peft_type is "${String(config.peft_type)}"; only LoRA adapters can be merged or exported`, { file: configFile });
+    throw new InputError('adapter-not-lora', `peft_type is "${String(config.peft_type)}"; only LoRA adapters are supported by ${use}`, { file: configFile });
   }
   const unsupported: [boolean, string][] = [
     [config.use_dora, 'use_dora (DoRA magnitudes)'],
@@ -54,7 +62,7 @@ export function loadAdapter(dir: string, inv: ModelInventory): LoadedAdapter {
     [config.trainable_token_indices !== null, 'trainable_token_indices'],
   ];
   for (const [on, what] of unsupported) {
-    if (on) throw new InputError('adapter-unsupported', `${what} is not supported by merge/export yet`, { file: configFile, hint: 'Export a plain LoRA adapter (A/B pairs on linear layers)' });
+    if (on) throw new InputError('adapter-unsupported', `${what} is not supported by ${use} yet`, { file: configFile, hint: 'Export a plain LoRA adapter (A/B pairs on linear layers)' });
   }
   const weightsFile = path.join(abs, ADAPTER_WEIGHTS_FILE);
   if (!fs.existsSync(weightsFile)) {
@@ -67,7 +75,7 @@ export function loadAdapter(dir: string, inv: ModelInventory): LoadedAdapter {
   for (const t of targets) {
     const m = t.module;
     if (m.kind !== 'linear' && m.kind !== 'conv1d') {
-      throw new InputError('adapter-unsupported', `LoRA on a ${m.kind} module is not supported by merge/export yet`, { file: configFile, tensor: m.name });
+      throw new InputError('adapter-unsupported', `LoRA on a ${m.kind} module is not supported by ${use} yet`, { file: configFile, tensor: m.name });
     }
     const key = `base_model.model.${m.name}`;
     const a = ckpt.tensors.get(`${key}.lora_A.weight`);
@@ -81,7 +89,7 @@ export function loadAdapter(dir: string, inv: ModelInventory): LoadedAdapter {
     const expectB = [m.outFeatures, t.r];
     for (const [e, want] of [[a, expectA], [b, expectB]] as const) {
       if (e.shape.length !== 2 || e.shape[0] !== want[0] || e.shape[1] !== want[1]) {
-        throw new InputError('adapter-shape', 'LoRA tensor shape does not fit the base model and adapter config', { file: weightsFile, tensor: e.name, expected: `[${want.join(', ')}]`, actual: `[${e.shape.join(', ')}]` });
+        throw new InputError('adapter-shape', 'LoRA tensor shape does not fit the base model and adapter config (an adapter trained for another base model?)', { file: weightsFile, tensor: e.name, expected: `[${want.join(', ')}]`, actual: `[${e.shape.join(', ')}]` });
       }
     }
     used.add(a.name).add(b.name);
@@ -96,7 +104,7 @@ export function loadAdapter(dir: string, inv: ModelInventory): LoadedAdapter {
   const byWeight = new Map<string, AdapterModule>();
   for (const m of modules) {
     const tiedHead = m.module.isOutputHead && m.module.weightKey !== `${m.module.name}.weight`;
-    if (tiedHead) {
+    if (tiedHead && opts.allowTiedHead !== true) {
       throw new InputError('adapter-tied-head', 'LoRA on the output head of a model with tied embeddings cannot be merged (it would change the input embeddings too)', { file: configFile, tensor: m.module.name });
     }
     byWeight.set(m.module.weightKey, m);
