@@ -101,9 +101,15 @@ describe('scaffoldProject', () => {
     assert.deepEqual(adapter['target_modules'], ['q_proj', 'v_proj']);
     assert.equal(adapter['base_model_name_or_path'], '../models/tiny-llama');
     assert.equal(adapter['bias'], 'none');
-    assert.deepEqual(Object.keys(adapter), [...Object.keys(adapter)].sort(), 'sorted keys as PEFT writes them');
+    assert.deepEqual(Object.keys(adapter), ['peft_type', 'task_type', 'base_model_name_or_path', 'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'bias'],
+      'only the keys a user sets; PEFT defaults implied');
     assert.match(adapterText, /"lora_dropout": 0\.05,/);
-    parseLoraConfig(adapter, 'adapter_config.json');
+    assert.match(adapterText, /"target_modules": \["q_proj", "v_proj"\],/);
+    // the parser fills in PEFT's defaults for the rest
+    const parsed = parseLoraConfig(adapter, 'adapter_config.json');
+    assert.equal(parsed.use_rslora, false);
+    assert.equal(parsed.init_lora_weights, true);
+    assert.equal(parsed.fan_in_fan_out, false);
 
     const train = await readLines(path.join(proj, 'data', 'train.jsonl'));
     const evalSet = await readLines(path.join(proj, 'data', 'eval.jsonl'));
