@@ -2,6 +2,7 @@
 // init, fixture), so the editor and the terminal share one code path and heavy work stays off the host.
 import { execFile } from 'node:child_process';
 import * as vscode from 'vscode';
+import { cliMessage } from '../shared/messages';
 import { log } from './log';
 
 export interface CliResult {
@@ -29,7 +30,7 @@ export function runCli(context: vscode.ExtensionContext, args: string[], cwd?: s
 export async function runCliJson<T>(context: vscode.ExtensionContext, args: string[], cwd?: string): Promise<T> {
   const r = await runCli(context, [...args, '--json'], cwd);
   if (r.code !== 0) {
-    const detail = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-6).join('\n');
+    const detail = cliMessage(r.stderr.trim() || r.stdout.trim());
     throw new Error(detail !== '' ? detail : `peft-studio ${args[0] ?? ''} exited with code ${r.code}`);
   }
   try {
@@ -38,3 +39,4 @@ export async function runCliJson<T>(context: vscode.ExtensionContext, args: stri
     throw new Error(`peft-studio ${args[0] ?? ''} printed no JSON: ${r.stdout.slice(0, 200)}`);
   }
 }
+

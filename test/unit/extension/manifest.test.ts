@@ -81,6 +81,10 @@ describe('extension manifest', () => {
     assert.ok(c.menus['view/title']?.some((m) => m.command === 'peftStudio.openDashboard' && m.when === 'view == peftStudio.dashboard'));
   });
 
+  it('contributes no JSON schema validation: the validator is the one source of adapter_config.json diagnostics (no duplicates)', () => {
+    assert.equal((c as { jsonValidation?: unknown }).jsonValidation, undefined);
+  });
+
   it('declares the settings the extension reads', () => {
     const src = ['runManager.ts', 'runsStore.ts', 'cli.ts'].map((f) => fs.readFileSync(path.join(root, 'src/extension', f), 'utf8')).join('\n');
     const read = new Set([...src.matchAll(/get<\w+>\('(\w+)'/g)].map((m) => `peftStudio.${m[1]}`));
