@@ -17,8 +17,9 @@ export function runCli(context: vscode.ExtensionContext, args: string[], cwd?: s
   log(`$ peft-studio ${args.join(' ')}`);
   return new Promise((resolve) => {
     // dist/cli.js exports main(argv) (bin/peft-studio.js calls it; bin/ is not shipped in the extension)
-    const script = `require(${JSON.stringify(cli)}).main(process.argv.slice(1)).then((c) => { process.exitCode = c; })`;
-    execFile(node, ['-e', script, '--', ...args], { cwd, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    // A first argument of its own: with `node -e`, a first argument "inspect" would start Node's debugger instead.
+    const script = `require(${JSON.stringify(cli)}).main(process.argv.slice(2)).then((c) => { process.exitCode = c; })`;
+    execFile(node, ['-e', script, '--', 'peft-studio', ...args], { cwd, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
       if (stderr.trim() !== '') log(stderr.trimEnd());
       resolve({ code, stdout, stderr });

@@ -7,7 +7,8 @@ import type { RunsTreeProvider } from './runsTree';
 import type { DashboardViewProvider } from './dashboard/dashboardView';
 import { errorText, outputChannel, showError } from './log';
 import { pathOf, pickCheckpoint, pickRuns, resolveRecipe, resolveRun, treeNode } from './pick';
-import { count, estimate, newProject, openDemo } from './projectCommands';
+import { newProject } from './newProject';
+import { count, estimate, openDemo } from './projectCommands';
 import type { LanguageService } from './language/service';
 import { preflight } from './trainPreflight';
 

@@ -54,7 +54,12 @@ export type WebviewToHost =
   | { type: 'selectRun'; dir: string }
   | { type: 'compareRuns'; dirs: string[] }
   | { type: 'refresh' }
-  | { type: 'command'; command: 'stop' | 'resume' | 'openAdapter' | 'train'; dir?: string };
+  | { type: 'command'; command: RunCommand | StartCommand; dir?: string };
+
+/** Buttons of a run. */
+export type RunCommand = 'stop' | 'resume' | 'openAdapter' | 'train';
+/** First-use buttons of the empty dashboard: New Adapter Project, Open Demo Project, the Get Started walkthrough. */
+export type StartCommand = 'newProject' | 'openDemo' | 'walkthrough';
 
 export function isWebviewToHost(x: unknown): x is WebviewToHost {
   if (typeof x !== 'object' || x === null) return false;

@@ -130,6 +130,7 @@ function render(): void {
       save();
       setDisabled(compareButton, state.compare.length < 2);
     },
+    onCommand: (command) => post({ type: 'command', command }),
   }));
   setDisabled(compareButton, compareSet.size < 2);
   compareSection.hidden = !state.comparing || compared.length === 0;

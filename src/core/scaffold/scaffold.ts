@@ -1,6 +1,6 @@
 // Scaffolds a new adapter project (the "New Adapter Project" command and `peft-studio init`): a minimal adapter_config.json
 // (the keys a user sets, PEFT's defaults implied), a commented peft-train.yaml and sample data in the template's format.
-import { promises as fs } from 'node:fs';
+import { promises as fs, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { InputError } from '../errors';
@@ -10,6 +10,7 @@ import { parseModelConfig } from '../hf/config';
 import { isHubId } from '../hf/hub';
 import { resolveModelConfigOnly } from '../hf/resolveModel';
 import { defaultTargetModules } from '../peft/defaults';
+import { folderNameProblem } from '../util/safePath';
 import { recipeText } from './recipeTemplate';
 
 export type ScaffoldTemplate = 'chat' | 'instruct' | 'text';
@@ -90,6 +91,21 @@ export async function scaffoldProject(opts: ScaffoldOptions): Promise<ScaffoldRe
   await fs.mkdir(path.join(dir, 'data'), { recursive: true });
   for (const f of SCAFFOLD_FILES) await fs.writeFile(path.join(dir, f), contents[f]);
   return { files: targets, template, warnings };
+}
+
+/** Why `name` cannot be a new project folder in `parent` (null: it can be; an existing empty folder is fine). */
+export function projectFolderProblem(parent: string, name: string): string | null {
+  const why = folderNameProblem(name.trim());
+  if (why !== null) return `The name ${why}.`;
+  const dir = path.join(parent, name.trim());
+  try {
+    const st = statSync(dir);
+    if (!st.isDirectory()) return `${dir} is a file.`;
+    if (readdirSync(dir).length > 0) return `${dir} already exists and is not empty: choose another name.`;
+  } catch {
+    // nothing there yet: the project creates it
+  }
+  return null;
 }
 
 export interface MinimalAdapterConfig {

@@ -1,12 +1,15 @@
 // One dashboard webview, wherever it lives (the side view or an editor-area panel): sets its HTML, answers its
 // requests, and posts the runs list, the selected run and live events — nothing before the webview says `ready`.
 import * as vscode from 'vscode';
-import type { HostToWebview, RunView } from '../../shared/dashboard';
+import type { HostToWebview, RunCommand, RunView, StartCommand } from '../../shared/dashboard';
 import type { RunEvent } from '../../shared/protocol';
 import { isWebviewToHost, type WebviewToHost } from '../../shared/dashboard';
 import type { RunManager } from '../runManager';
 import type { RunsStore } from '../runsStore';
 import { dashboardHtml, type DashboardPlace } from './html';
+
+/** The Get Started walkthrough: publisher.name#id of package.json's contributes.walkthroughs. */
+export const WALKTHROUGH = 'peft-studio.peft-studio#gettingStarted';
 
 export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
   return {
@@ -110,8 +113,11 @@ export class DashboardHost implements vscode.Disposable {
     }
   }
 
-  private async runCommand(command: 'stop' | 'resume' | 'openAdapter' | 'train', dir: string | undefined): Promise<void> {
-    if (command === 'stop') await this.manager.stop(dir);
+  private async runCommand(command: RunCommand | StartCommand, dir: string | undefined): Promise<void> {
+    if (command === 'newProject') await vscode.commands.executeCommand('peftStudio.newProject');
+    else if (command === 'openDemo') await vscode.commands.executeCommand('peftStudio.openDemo');
+    else if (command === 'walkthrough') await vscode.commands.executeCommand('workbench.action.openWalkthrough', WALKTHROUGH, false);
+    else if (command === 'stop') await this.manager.stop(dir);
     else if (command === 'resume') await vscode.commands.executeCommand('peftStudio.resume', dir);
     else if (command === 'train') await vscode.commands.executeCommand('peftStudio.train');
     else if (dir !== undefined) await vscode.commands.executeCommand('peftStudio.openAdapterFolder', dir);
