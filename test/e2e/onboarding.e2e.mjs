@@ -20,7 +20,8 @@ export const tests = [
     name: 'first use: the Runs view is open and the empty dashboard offers New Adapter Project and Open Demo Project buttons',
     timeoutMs: 120_000,
     async run(vscode) {
-      await vscode.runCommand('PEFT Studio: Focus on Dashboard View');
+      // a new user clicks the activity-bar icon (the extension is not active yet in an empty folder)
+      await vscode.page.locator('.activitybar .action-item [aria-label^="PEFT Studio"]').first().click();
       const frame = await sideView(vscode, '#runs-list[data-count="0"]');
       for (const [id, label] of [['new-project-button', 'New Adapter Project'], ['open-demo-button', 'Open Demo Project']]) {
         const text = (await frame.locator(`#${id}`).innerText()).trim();
