@@ -18,6 +18,14 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
   };
 }
 
+/** What a dashboard tells the others (DashboardViewProvider): one selection shared by all, and "open this run". */
+export interface SelectionHub {
+  /** The user selected `dir` in `from`: every other dashboard follows. */
+  selected(dir: string, from: DashboardHost): void;
+  /** A side-view row: show `dir` in the editor-area dashboard. */
+  open(dir: string): void;
+}
+
 export class DashboardHost implements vscode.Disposable {
   private ready = false;
   private queue: HostToWebview[] = [];
@@ -30,6 +38,7 @@ export class DashboardHost implements vscode.Disposable {
     extensionUri: vscode.Uri,
     private readonly store: RunsStore,
     private readonly manager: RunManager,
+    private readonly hub?: SelectionHub,
   ) {
     webview.options = webviewOptions(extensionUri);
     webview.html = dashboardHtml(webview, extensionUri, (b, ...p) => vscode.Uri.joinPath(b, ...p), place);
@@ -45,6 +54,7 @@ export class DashboardHost implements vscode.Disposable {
 
   /** Selects `dir` in this webview (now, or once it is ready). */
   select(dir: string): void {
+    if (this.selected === dir && this.ready) return;
     this.selected = dir;
     this.post({ type: 'select', dir });
   }
@@ -102,7 +112,11 @@ export class DashboardHost implements vscode.Disposable {
         return;
       case 'selectRun':
         this.selected = m.dir;
-        this.sendRun(m.dir);
+        if (this.place === 'panel') this.sendRun(m.dir); // the side view shows no run details
+        this.hub?.selected(m.dir, this);
+        return;
+      case 'openRun':
+        this.hub?.open(m.dir);
         return;
       case 'compareRuns':
         this.post({ type: 'compare', runs: m.dirs.map((d) => this.store.read(d)) });

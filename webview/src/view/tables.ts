@@ -3,6 +3,7 @@
 import type { RunSummary, RunView, StartCommand } from '../../../src/shared/dashboard';
 import { button } from '../ui/toolkit';
 import { etaSeconds, lastStep, maxSteps } from '../../../src/core/runs/runState';
+import type { CompareFacts } from '../model/compare';
 import type { ParamTable } from '../model/paramTable';
 import { formatBytes, formatCount, formatDuration, formatInteger, formatPercent, formatValue } from '../model/format';
 
@@ -134,4 +135,21 @@ export function configView(run: RunView): HTMLElement {
     el('p', { class: 'muted' }, file),
     el('details', { open: '' }, el('summary', {}, 'Recipe (resolved)'), el('pre', { id: 'config-recipe' }, json(recipe))),
     el('details', {}, el('summary', {}, 'Adapter config'), el('pre', { id: 'config-adapter' }, json(adapter))));
+}
+
+/** #compare-facts: a warning when the base models differ, then a table — best eval loss, and each differing setting. */
+export function compareFactsView(names: readonly string[], f: CompareFacts): HTMLElement {
+  const wrap = el('div', { id: 'compare-facts' });
+  if (f.baseModels.length > 1) {
+    wrap.append(el('p', { id: 'compare-warning', class: 'warning', role: 'alert' },
+      `These runs use different base models (${f.baseModels.map(shortModel).join(', ')}): their losses are not comparable.`));
+  }
+  const head = el('tr', {}, el('th', { scope: 'col' }, ''), ...names.map((n) => el('th', { scope: 'col', class: 'num' }, n)));
+  const best = el('tr', { 'data-key': 'best_eval_loss' }, el('th', { scope: 'row' }, 'best eval loss'),
+    ...f.best.map((b, i) => cell(b === undefined ? '–' : `${formatValue(b.loss)} @ ${b.step}`, i === f.winner ? 'num best' : 'num')));
+  const rows = f.params.map((p) => el('tr', { 'data-key': p.key }, el('th', { scope: 'row' }, p.key), ...p.values.map((v) => cell(v, 'num'))));
+  const body = el('tbody', {}, best, ...rows);
+  wrap.append(el('table', { id: 'compare-table', class: 'grid compact', 'aria-label': 'Differences between the compared runs' }, el('thead', {}, head), body));
+  if (f.params.length === 0) wrap.append(el('p', { class: 'muted' }, 'The runs were trained with the same settings.'));
+  return wrap;
 }
