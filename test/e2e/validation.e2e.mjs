@@ -176,10 +176,9 @@ export const tests = [
       const recipe = path.join(ws, 'peft-train.yaml');
       const at = positionOf(recipe, 'data/train.jsonl');
       await openFile(vscode, 'peft-train.yaml');
-      await goTo(vscode, at.line, at.column + 'data/t'.length);
-      await vscode.page.keyboard.press('Delete');
-      await vscode.page.keyboard.press('Delete');
-      await vscode.page.keyboard.type('ri');
+      await goTo(vscode, at.line, at.column);
+      await vscode.page.keyboard.press('Shift+End');
+      await vscode.page.keyboard.type('data/trian.jsonl');
       const near = /^Error: File not found: data\/trian\.jsonl\. Did you mean data\/train\.jsonl\?/;
       await waitForProblems(vscode, (rs) => rs.some((x) => near.test(x)), 60_000);
       await vscode.screenshot('validation-near-match');
