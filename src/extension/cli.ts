@@ -2,6 +2,7 @@
 // init, fixture), so the editor and the terminal share one code path and heavy work stays off the host.
 import { execFile } from 'node:child_process';
 import * as vscode from 'vscode';
+import { cliMessage } from '../shared/messages';
 import { log } from './log';
 
 export interface CliResult {
@@ -16,8 +17,9 @@ export function runCli(context: vscode.ExtensionContext, args: string[], cwd?: s
   log(`$ peft-studio ${args.join(' ')}`);
   return new Promise((resolve) => {
     // dist/cli.js exports main(argv) (bin/peft-studio.js calls it; bin/ is not shipped in the extension)
-    const script = `require(${JSON.stringify(cli)}).main(process.argv.slice(1)).then((c) => { process.exitCode = c; })`;
-    execFile(node, ['-e', script, '--', ...args], { cwd, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    // A first argument of its own: with `node -e`, a first argument "inspect" would start Node's debugger instead.
+    const script = `require(${JSON.stringify(cli)}).main(process.argv.slice(2)).then((c) => { process.exitCode = c; })`;
+    execFile(node, ['-e', script, '--', 'peft-studio', ...args], { cwd, env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
       if (stderr.trim() !== '') log(stderr.trimEnd());
       resolve({ code, stdout, stderr });
@@ -29,7 +31,7 @@ export function runCli(context: vscode.ExtensionContext, args: string[], cwd?: s
 export async function runCliJson<T>(context: vscode.ExtensionContext, args: string[], cwd?: string): Promise<T> {
   const r = await runCli(context, [...args, '--json'], cwd);
   if (r.code !== 0) {
-    const detail = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-6).join('\n');
+    const detail = cliMessage(r.stderr.trim() || r.stdout.trim());
     throw new Error(detail !== '' ? detail : `peft-studio ${args[0] ?? ''} exited with code ${r.code}`);
   }
   try {
@@ -46,9 +48,9 @@ export async function runCliJson<T>(context: vscode.ExtensionContext, args: stri
 export function runCliInTerminal(context: vscode.ExtensionContext, name: string, args: string[], cwd?: string): vscode.Terminal {
   const cli = context.asAbsolutePath('dist/cli.js');
   const node = vscode.workspace.getConfiguration('peftStudio').get<string>('nodePath') || process.execPath;
-  const script = `require(${JSON.stringify(cli)}).main(process.argv.slice(1)).then((c) => { process.exitCode = c; })`;
+  const script = `require(${JSON.stringify(cli)}).main(process.argv.slice(2)).then((c) => { process.exitCode = c; })`;
   log(`$ peft-studio ${args.join(' ')} (terminal "${name}")`);
-  const terminal = vscode.window.createTerminal({ name, shellPath: node, shellArgs: ['-e', script, '--', ...args], ...(cwd !== undefined ? { cwd } : {}), env: { ELECTRON_RUN_AS_NODE: '1' } });
+  const terminal = vscode.window.createTerminal({ name, shellPath: node, shellArgs: ['-e', script, '--', 'peft-studio', ...args], ...(cwd !== undefined ? { cwd } : {}), env: { ELECTRON_RUN_AS_NODE: '1' } });
   terminal.show(true);
   return terminal;
 }

@@ -10,7 +10,8 @@ import type { DashboardViewProvider } from './dashboard/dashboardView';
 import { errorText, outputChannel, showError } from './log';
 import { pathOf, pickCheckpoint, pickRuns, resolveRecipe, resolveRun, treeNode } from './pick';
 import { exportForCluster, launchOnCluster } from './clusterCommands';
-import { count, estimate, newProject, openDemo } from './projectCommands';
+import { newProject } from './newProject';
+import { count, estimate, openDemo } from './projectCommands';
 import { inspectDataset } from './inspector/inspectCommand';
 import type { LanguageService } from './language/service';
 import { preflight } from './trainPreflight';
@@ -140,14 +141,21 @@ export const COMMANDS: Readonly<Record<string, CommandFactory>> = {
   'peftStudio.inspectDataset': (s) => (arg, line) => inspectDataset(s.context, arg, line),
 };
 
+/** "Train Adapter" for peftStudio.train: the title the palette shows, from the manifest (the id when missing). */
+function titles(context: vscode.ExtensionContext): Map<string, string> {
+  const pkg = context.extension.packageJSON as { contributes?: { commands?: { command: string; title: string }[] } };
+  return new Map((pkg.contributes?.commands ?? []).map((c) => [c.command, c.title]));
+}
+
 export function registerCommands(s: Services): void {
+  const title = titles(s.context);
   for (const [id, factory] of Object.entries(COMMANDS)) {
     const handler = factory(s);
     s.context.subscriptions.push(vscode.commands.registerCommand(id, async (...args: unknown[]) => {
       try {
         await handler(...args);
       } catch (e) {
-        await showError(`${id}: ${errorText(e)}`);
+        await showError(`${title.get(id) ?? id} failed: ${errorText(e)}`);
       }
     }));
   }

@@ -1,76 +1,13 @@
-// The project commands: New Adapter Project, Open Demo Project, Count Trainable Parameters and Estimate Training
-// Memory, each through the bundled CLI's --json output (CONTRACTS.md §3) in a child process, off the extension host.
+// The project commands: Open Demo Project, Count Trainable Parameters and Estimate Training Memory (New Adapter
+// Project is newProject.ts), each through the bundled CLI's --json output (CONTRACTS.md §3) in a child process, off the extension host.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { parse as parseYaml } from 'yaml';
 import { runCliJson } from './cli';
 import { errorText, log, outputChannel, showError } from './log';
+import { openProject, pickFolder } from './newProject';
 import { RECIPE_FILE, resolveConfigFile } from './pick';
-
-const TEMPLATES: (vscode.QuickPickItem & { template: 'chat' | 'instruct' | 'text' })[] = [
-  { label: 'chat', description: 'conversations ("messages"), rendered with the model\'s chat template', template: 'chat' },
-  { label: 'instruct', description: 'instruction / input / output (alpaca)', template: 'instruct' },
-  { label: 'text', description: 'plain text ("text")', template: 'text' },
-];
-
-async function pickFolder(title: string, defaultDir?: string): Promise<string | undefined> {
-  const base = defaultDir ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? os.homedir();
-  const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false, openLabel: title, defaultUri: vscode.Uri.file(base), title });
-  return picked?.[0]?.fsPath;
-}
-
-async function pickModel(): Promise<string | undefined> {
-  const how = await vscode.window.showQuickPick([
-    { label: '$(folder) Local model folder…', id: 'folder', description: 'a Hugging Face folder with config.json and model.safetensors' },
-    { label: '$(cloud-download) Hugging Face model id…', id: 'hub', description: 'org/name, e.g. Qwen/Qwen2.5-0.5B-Instruct (only config.json is fetched now)' },
-  ], { placeHolder: 'Base model for the adapter' });
-  if (how === undefined) return undefined;
-  if (how.id === 'folder') return pickFolder('Use This Model Folder');
-  return vscode.window.showInputBox({
-    prompt: 'Hugging Face model id',
-    placeHolder: 'org/name[@revision]',
-    validateInput: (v) => (/^[\w.-]+\/[\w.-]+(@[\w./-]+)?$/.test(v.trim()) ? undefined : 'Expected org/name, optionally @revision'),
-  }).then((v) => v?.trim());
-}
-
-async function openProject(dir: string): Promise<void> {
-  const recipe = vscode.Uri.file(path.join(dir, RECIPE_FILE));
-  const inWorkspace = vscode.workspace.getWorkspaceFolder(recipe) !== undefined;
-  if (inWorkspace) {
-    await vscode.window.showTextDocument(recipe);
-    return;
-  }
-  const c = await vscode.window.showInformationMessage(`Created the project in ${dir}.`, 'Open Folder', 'Open in New Window', 'Show peft-train.yaml');
-  if (c === 'Open Folder') await vscode.commands.executeCommand('vscode.openFolder', vscode.Uri.file(dir), { forceNewWindow: false });
-  else if (c === 'Open in New Window') await vscode.commands.executeCommand('vscode.openFolder', vscode.Uri.file(dir), { forceNewWindow: true });
-  else if (c === 'Show peft-train.yaml') await vscode.window.showTextDocument(recipe);
-}
-
-interface InitJson {
-  dir: string;
-  files: string[];
-  warnings: string[];
-}
-
-export async function newProject(context: vscode.ExtensionContext): Promise<void> {
-  const dir = await pickFolder('Create Adapter Project Here');
-  if (dir === undefined) return;
-  const model = await pickModel();
-  if (model === undefined || model === '') return;
-  const t = await vscode.window.showQuickPick(TEMPLATES, { placeHolder: 'Sample data format' });
-  if (t === undefined) return;
-  try {
-    const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'PEFT: creating the adapter project…' },
-      () => runCliJson<InitJson>(context, ['init', dir, '--model', model, '--template', t.template], dir));
-    for (const w of r.warnings) log(`warning: ${w}`);
-    log(`created ${r.files.join(', ')}`);
-    await openProject(dir);
-  } catch (e) {
-    await showError(`New Adapter Project failed: ${errorText(e)}`);
-  }
-}
 
 /** A small llama model and data set made locally (no download) with a ready recipe, to try training at once. */
 export async function openDemo(context: vscode.ExtensionContext): Promise<void> {
@@ -86,13 +23,13 @@ export async function openDemo(context: vscode.ExtensionContext): Promise<void> 
       }
       if (!fs.existsSync(path.join(dir, RECIPE_FILE))) {
         progress.report({ message: 'writing adapter_config.json, peft-train.yaml and data…' });
-        await runCliJson<InitJson>(context, ['init', dir, '--model', modelDir, '--template', 'instruct'], parent);
+        await runCliJson<unknown>(context, ['init', dir, '--model', modelDir, '--template', 'instruct'], parent);
       }
     });
     log(`demo project ready in ${dir}`);
     await openProject(dir);
   } catch (e) {
-    await showError(`Open Demo Project failed: ${errorText(e)}`);
+    await showError(`Could not create the demo project: ${errorText(e)}`);
   }
 }
 

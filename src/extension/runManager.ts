@@ -6,6 +6,7 @@ import type { RunEvent } from '../shared/protocol';
 import type { RunView } from '../shared/dashboard';
 import { WorkerRun } from '../core/runs/workerProcess';
 import { describeEvent, fractionDone, statusLine } from '../core/runs/runState';
+import { refusedAtStart } from '../shared/messages';
 import { log, outputChannel, showError } from './log';
 
 export interface LiveRun {
@@ -130,7 +131,14 @@ export class RunManager implements vscode.Disposable {
       });
       return;
     }
-    const message = crash ?? v.error?.message ?? 'Training failed.';
+    const message = crash ?? v.error?.message ?? 'the worker stopped without saying why.';
+    if (refusedAtStart(v)) {
+      // the trainer refused its inputs before the first step (a missing file, a model it cannot train): nothing ran
+      void showError(`Can't start training: ${message}`, 'Open Recipe').then((c) => {
+        if (c === 'Open Recipe') void vscode.window.showTextDocument(vscode.Uri.file(run.config));
+      });
+      return;
+    }
     const kept = v.error?.checkpoint !== undefined ? ` Last good checkpoint: ${v.error.checkpoint}.` : '';
     void showError(`Training ${v.name !== '(starting)' ? `"${v.name}" ` : ''}failed: ${message}${kept}`, 'Open Dashboard').then((c) => {
       if (c === 'Open Dashboard') void vscode.commands.executeCommand('peftStudio.openDashboard', v.dir);

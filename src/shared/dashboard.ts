@@ -22,6 +22,9 @@ export interface RunView {
   skippedLines: number;
 }
 
+/** Points of a run's loss sparkline. */
+export const TRAIL_POINTS = 40;
+
 /** One row of the runs list. */
 export interface RunSummary {
   dir: string;
@@ -35,6 +38,8 @@ export interface RunSummary {
   maxSteps?: number;
   lastLoss?: number;
   finalLoss?: number;
+  /** The train loss at up to TRAIL_POINTS evenly spaced steps, for the side bar's sparkline. */
+  lossTrail?: number[];
   checkpoints: { step: number; dir: string }[];
   adapterDir?: string;
   error?: string;
@@ -52,12 +57,19 @@ export type HostToWebview =
 export type WebviewToHost =
   | { type: 'ready' }
   | { type: 'selectRun'; dir: string }
+  /** The side view's row click: show this run in the editor-area dashboard. */
+  | { type: 'openRun'; dir: string }
   | { type: 'compareRuns'; dirs: string[] }
   | { type: 'refresh' }
-  | { type: 'command'; command: 'stop' | 'resume' | 'openAdapter' | 'train'; dir?: string };
+  | { type: 'command'; command: RunCommand | StartCommand; dir?: string };
+
+/** Buttons of a run. */
+export type RunCommand = 'stop' | 'resume' | 'openAdapter' | 'train';
+/** First-use buttons of the empty dashboard: New Adapter Project, Open Demo Project, the Get Started walkthrough. */
+export type StartCommand = 'newProject' | 'openDemo' | 'walkthrough';
 
 export function isWebviewToHost(x: unknown): x is WebviewToHost {
   if (typeof x !== 'object' || x === null) return false;
   const t = (x as { type?: unknown }).type;
-  return t === 'ready' || t === 'selectRun' || t === 'compareRuns' || t === 'refresh' || t === 'command';
+  return t === 'ready' || t === 'selectRun' || t === 'openRun' || t === 'compareRuns' || t === 'refresh' || t === 'command';
 }

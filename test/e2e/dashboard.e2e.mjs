@@ -6,15 +6,15 @@ import * as path from 'node:path';
 
 const STEPS = 30;
 
-function writeRun(root, name, started, finalLoss) {
+function writeRun(root, name, started, finalLoss, { r, lr }) {
   const dir = path.join(root, 'runs', name);
   mkdirSync(path.join(dir, 'checkpoints', 'step-15'), { recursive: true });
   mkdirSync(path.join(dir, 'checkpoints', 'step-30'), { recursive: true });
   mkdirSync(path.join(dir, 'adapter'), { recursive: true });
   writeFileSync(path.join(dir, 'adapter', 'adapter_config.json'), '{"peft_type": "LORA"}');
   writeFileSync(path.join(dir, 'run.json'), JSON.stringify({
-    name, status: 'completed', config_file: path.join(root, 'peft-train.yaml'), recipe: { training: { max_steps: STEPS } },
-    adapter_config: { r: 8, target_modules: ['q_proj', 'v_proj'] }, base_model: path.join(root, 'models', 'tiny'), device: 'cpu',
+    name, status: 'completed', config_file: path.join(root, 'peft-train.yaml'), recipe: { training: { max_steps: STEPS, learning_rate: lr } },
+    adapter_config: { r, target_modules: ['q_proj', 'v_proj'] }, base_model: path.join(root, 'models', 'tiny'), device: 'cpu',
     started_at: started, finished_at: started, max_steps: STEPS, last_step: STEPS,
   }, null, 2));
   const lines = [{
@@ -23,7 +23,7 @@ function writeRun(root, name, started, finalLoss) {
     modules: [0, 1].flatMap((l) => [{ name: `model.layers.${l}.self_attn.q_proj`, r: 8, in: 64, out: 64, params: 1024 }, { name: `model.layers.${l}.self_attn.v_proj`, r: 8, in: 64, out: 32, params: 768 }]),
   }];
   for (let s = 1; s <= STEPS; s++) {
-    lines.push({ event: 'step', step: s, epoch: s / STEPS, loss: finalLoss + 2 * Math.exp(-s / 8), lr: 2e-4, grad_norm: 0.8, tokens: 256 * s, tokens_per_s: 900, elapsed_s: s * 0.5, rss_bytes: 300 * 1048576 });
+    lines.push({ event: 'step', step: s, epoch: s / STEPS, loss: finalLoss + 2 * Math.exp(-s / 8), lr, grad_norm: 0.8 + s / 100, tokens: 256 * s, tokens_per_s: 900, elapsed_s: s * 0.5, rss_bytes: 300 * 1048576 });
     if (s % 10 === 0) lines.push({ event: 'eval', step: s, eval_loss: finalLoss + 0.1 + 2 * Math.exp(-s / 8) });
   }
   lines.push({ event: 'done', run_dir: dir, adapter_dir: path.join(dir, 'adapter'), final_loss: finalLoss });
@@ -34,8 +34,8 @@ export function workspace() {
   const dir = mkdtempSync(path.join(tmpdir(), 'peft-e2e-dashboard-'));
   writeFileSync(path.join(dir, 'peft-train.yaml'), 'base_model: ./models/tiny\nadapter_config: ./adapter_config.json\ndataset:\n  train: data/train.jsonl\noutput_dir: runs\n');
   writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 8, lora_alpha: 16, target_modules: ['q_proj', 'v_proj'] }, null, 2));
-  writeRun(dir, 'first-run', '2026-11-27T10:00:00.000Z', 1.25);
-  writeRun(dir, 'second-run', '2026-11-28T10:00:00.000Z', 0.75);
+  writeRun(dir, 'first-run', '2026-11-27T10:00:00.000Z', 1.25, { r: 8, lr: 2e-4 });
+  writeRun(dir, 'second-run', '2026-11-28T10:00:00.000Z', 0.75, { r: 16, lr: 1e-4 });
   return dir;
 }
 
@@ -71,7 +71,7 @@ export const tests = [
     },
   },
   {
-    name: 'selecting a run in the dashboard shows its curve; Compare overlays two runs',
+    name: 'selecting a run in the dashboard shows its curve; Compare overlays loss, lr and grad norm and tables what differs',
     timeoutMs: 60_000,
     async run(vscode, ws) {
       const frame = await vscode.webviewFrame('#runs-list', 30_000);
@@ -82,6 +82,17 @@ export const tests = [
       await boxes.nth(1).check();
       await frame.locator('#compare-button').click();
       await frame.locator(`#compare-view:not([hidden]) #compare-chart[data-points="${2 * STEPS + 6}"]`).waitFor({ timeout: 20_000 });
+      for (const id of ['compare-lr-chart', 'compare-grad-norm-chart']) await frame.locator(`#${id}[data-points="${2 * STEPS}"]`).waitFor({ timeout: 20_000 });
+      // only what differs (lr and r), and the best eval loss per run, the lower one marked (second-run, listed first)
+      const keys = await frame.locator('#compare-table tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-key')));
+      if (keys.join(',') !== 'best_eval_loss,training.learning_rate,lora.r') throw new Error(`compare table rows: ${keys.join(',')}`);
+      const best = await frame.locator('#compare-table tr[data-key="best_eval_loss"] td').allInnerTexts();
+      if (best.length !== 2 || !best.every((t) => / @ 30$/.test(t))) throw new Error(`best eval loss cells: ${best.join(' | ')}`);
+      const marked = await frame.locator('#compare-table tr[data-key="best_eval_loss"] td.best').innerText();
+      const header = await frame.locator('#compare-table thead th').allInnerTexts();
+      if (header[1 + best.indexOf(marked)] !== 'second-run') throw new Error(`best marked under ${header[1 + best.indexOf(marked)]}`);
+      if (await frame.locator('#compare-warning').count() !== 0) throw new Error('a base-model warning for runs on the same model');
+      await frame.locator('#compare-view').scrollIntoViewIfNeeded();
       await vscode.screenshot('dashboard-compare');
     },
   },
@@ -97,16 +108,25 @@ export const tests = [
     },
   },
   {
-    name: 'the side-bar view is the same dashboard in one column, with the Runs tree collapsed below it',
-    timeoutMs: 60_000,
-    async run(vscode) {
+    name: 'the side-bar view is a compact run list with sparklines; a row opens the run in the editor tab, one selection for both',
+    timeoutMs: 90_000,
+    async run(vscode, ws) {
       await vscode.runCommand('PEFT Studio: Focus on Dashboard View');
-      const frame = await vscode.webviewFrame('body[data-place="view"] #runs-list[data-count="2"]', 60_000);
-      await frame.locator(`#run-detail[data-run-dir]`).waitFor({ timeout: 30_000 });
-      const [loss, lr] = await Promise.all(['#loss-chart-panel', '#lr-chart-panel'].map((s) => frame.locator(s).boundingBox()));
-      if (loss === null || lr === null || !(lr.y >= loss.y + loss.height) || Math.abs(lr.x - loss.x) > 1) throw new Error(`side view not one column: ${JSON.stringify({ loss, lr })}`);
-      const runsHeader = await vscode.page.locator('.pane-header').filter({ hasText: 'Runs' }).first().boundingBox();
-      if (runsHeader === null || runsHeader.y < 600) throw new Error(`the Runs tree takes the side bar: its header is at y=${runsHeader?.y}`);
+      const side = await vscode.webviewFrame('body[data-place="view"] #runs-list[data-count="2"]', 60_000);
+      const rows = side.locator('#runs-list li[data-run-dir]');
+      if (await rows.count() !== 2) throw new Error(`${await rows.count()} rows`);
+      for (const n of await side.locator('#runs-list svg.sparkline').evaluateAll((svgs) => svgs.map((x) => Number(x.getAttribute('data-points'))))) {
+        if (n !== STEPS) throw new Error(`a sparkline of ${n} points, expected ${STEPS}`);
+      }
+      if (await side.locator('#run-detail, #loss-chart').count() !== 0) throw new Error('the side view still draws the run details');
+      const first = path.join(ws, 'runs', 'first-run');
+      const second = path.join(ws, 'runs', 'second-run');
+      await side.locator(`#runs-list li[data-run-dir="${first}"]`).click();
+      const panel = await vscode.webviewFrame(`body[data-place="panel"] #run-detail[data-run-dir="${first}"]`, 30_000);
+      await side.locator(`#runs-list li.selected[data-run-dir="${first}"]`).waitFor({ timeout: 10_000 });
+      // selecting in the editor tab moves the side view's selection too
+      await panel.locator(`#runs-list tr[data-run-dir="${second}"] td.name`).click();
+      await side.locator(`#runs-list li.selected[data-run-dir="${second}"]`).waitFor({ timeout: 15_000 });
       await vscode.screenshot('dashboard-side');
     },
   },

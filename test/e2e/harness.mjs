@@ -75,8 +75,18 @@ export function installExtension(extensionsDir) {
   return dest;
 }
 
+/** Installs a packaged .vsix the way users do: code-server --install-extension FILE (its own unpacking, no copying). */
+export function installVsix(vsix, extensionsDir, userDataDir) {
+  const r = spawnSync(process.execPath, [CODE_SERVER_ENTRY, '--extensions-dir', extensionsDir, '--user-data-dir', userDataDir, '--install-extension', vsix],
+    { encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0 || !/was successfully installed/.test(r.stdout + r.stderr)) {
+    throw new Error(`code-server --install-extension ${vsix} failed (${r.status}): ${r.stdout}${r.stderr}`);
+  }
+}
+
 /**
  * Starts code-server with a fresh user-data dir and extensions dir holding the built extension, and a chromium page on it.
+ * `opts.vsix`: install that package with --install-extension instead of copying the build.
  * Always call `close()` (it kills code-server and the browser).
  */
 export async function startVSCode(opts = {}) {
@@ -97,7 +107,8 @@ export async function startVSCode(opts = {}) {
     'git.enabled': false, 'files.autoSave': 'off', 'window.restoreWindows': 'none',
     ...(opts.settings ?? {}),
   }, null, 2));
-  installExtension(extensions);
+  if (opts.vsix !== undefined) installVsix(opts.vsix, extensions, userData);
+  else installExtension(extensions);
 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;

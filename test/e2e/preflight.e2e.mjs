@@ -1,7 +1,7 @@
 // Train never ignores unsaved edits: with errors typed but not saved in adapter_config.json and the data set, "Train
 // Adapter" asks to save them, saves, and refuses to start with every problem listed; once fixed, it saves and trains.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { REPO, goTo, openFile, waitForProblems } from './harness.mjs';
@@ -103,6 +103,32 @@ export const tests = [
       if (readFileSync(data, 'utf8').includes('broken')) throw new Error('the data fix was not saved');
       const trained = JSON.parse(readFileSync(path.join(ws, 'runs', RUN, 'adapter', 'adapter_config.json'), 'utf8'));
       if (trained.r !== 80) throw new Error(`the run trained r=${trained.r}, not the r=80 the editor showed`);
+    },
+  },
+  {
+    name: 'a recipe the trainer refuses at start-up (a model folder without weights) says "Can\'t start training: …", not "Training failed"',
+    timeoutMs: 90_000,
+    async run(vscode, ws) {
+      await vscode.runCommand('Notifications: Clear All Notifications').catch(() => {});
+      // config.json and the tokenizer but no weights: validation only warns (count and estimate work), the trainer refuses
+      const bare = path.join(ws, 'models', 'no-weights');
+      mkdirSync(bare, { recursive: true });
+      for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) {
+        if (existsSync(path.join(ws, 'models', 'tiny', f))) copyFileSync(path.join(ws, 'models', 'tiny', f), path.join(bare, f));
+      }
+      const recipe = path.join(ws, 'peft-train.yaml');
+      const text = readFileSync(recipe, 'utf8');
+      writeFileSync(recipe, text.replace(/^base_model: *\S+/m, 'base_model: ./models/no-weights').replace(/run_name: *\S+/, 'run_name: refused-run'));
+      try {
+        await vscode.runCommand('PEFT: Train Adapter');
+        const shown = await vscode.waitForNotification(/Can't start training: |failed/, 60_000);
+        if (!/^Can't start training: /.test(shown) || /Training failed|peft-studio \w+: error/.test(shown)) throw new Error(`the refusal reads: ${shown}`);
+        if (!/safetensors|weights/i.test(shown)) throw new Error(`the refusal does not say what is missing: ${shown}`);
+        if (existsSync(path.join(ws, 'runs', 'refused-run'))) throw new Error('a run folder was created for a refused start');
+        await vscode.screenshot('preflight-cant-start');
+      } finally {
+        writeFileSync(recipe, text);
+      }
     },
   },
 ];

@@ -2,7 +2,7 @@
 // folder prompts answered in the simple file dialog), a planted mistake in Problems, Train, Stop, Resume, and the wide
 // dashboard in the light and the dark theme (screenshots test-output/e2e/dashboard-light.png and dashboard-dark.png).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { REPO, goTo, openFile, waitForProblems } from './harness.mjs';
@@ -26,7 +26,6 @@ export function workspace() {
   const dir = mkdtempSync(path.join(tmpdir(), 'peft-e2e-project-'));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true })); // run.mjs only removes the folders it made
   cli('fixture', '--arch', 'llama', path.join(dir, 'models', 'tiny'));
-  mkdirSync(path.join(dir, 'my-adapter'));
   return dir;
 }
 
@@ -92,9 +91,25 @@ export const tests = [
     async run(vscode, ws) {
       const proj = path.join(ws, 'my-adapter');
       await runWhenAvailable(vscode, 'PEFT: New Adapter Project');
-      await answerFolderDialog(vscode, proj, ['..'], 'Create Adapter Project Here'); // an empty folder
+      await answerFolderDialog(vscode, ws, ['..', 'models'], 'Create the Project in This Folder'); // the parent folder
+      // the project name: a box that proposes a free name; the folder does not exist yet and is created
+      const input = quickInput(vscode);
+      await vscode.page.locator('.quick-input-widget .quick-input-title').filter({ hasText: 'New Adapter Project (1/4)' }).waitFor({ timeout: 15_000 });
+      if ((await input.inputValue()) !== 'my-adapter') throw new Error(`proposed name "${await input.inputValue()}"`);
+      await input.fill('my adapter/x');
+      await vscode.page.locator('.quick-input-widget .quick-input-message').filter({ hasText: 'not a path' }).waitFor({ timeout: 10_000 });
+      await input.fill('my-adapter');
+      await vscode.page.keyboard.press('Enter');
       await pickRow(vscode, 'Local model folder');
       await answerFolderDialog(vscode, path.join(ws, 'models', 'tiny'), ['..'], 'Use This Model Folder'); // files are not listed
+      // the picked folder is read at once and shown before the next step
+      const titleRow = vscode.page.locator('.quick-input-widget .quick-input-title').filter({ hasText: 'LlamaForCausalLM (llama)' });
+      await titleRow.waitFor({ timeout: 30_000 });
+      const modelTitle = await titleRow.innerText();
+      const layers = JSON.parse(readFileSync(path.join(ws, 'models', 'tiny', 'config.json'), 'utf8')).num_hidden_layers;
+      if (!modelTitle.includes(`${layers} layers`) || !/\d(\.\d+)?[KMB]? parameters/.test(modelTitle)) throw new Error(`model summary: ${modelTitle}`);
+      await vscode.screenshot('new-project-model-summary');
+      await pickRow(vscode, 'Use this model');
       await pickRow(vscode, 'instruct');
       await vscode.page.locator('.tab.active').filter({ hasText: 'peft-train.yaml' }).first().waitFor({ timeout: 60_000 });
       for (const f of ['adapter_config.json', 'peft-train.yaml', path.join('data', 'train.jsonl')]) {

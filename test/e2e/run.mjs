@@ -3,7 +3,8 @@
 // Usage: node test/e2e/run.mjs [name-filter] [--suites=a,b] [--no-build] (--suites: whole suites by file name)
 //
 // A suite module exports `tests`: [{ name, timeoutMs?, run(vscode, workspace) }] and optionally `workspace()`, which
-// prepares and returns the folder to open (default: an empty temp folder), and `settings` (extra user settings).
+// prepares and returns the folder to open (default: an empty temp folder), `settings` (extra user settings), and
+// `vsix()`, which returns a .vsix to install with --install-extension instead of the built folder.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -34,7 +35,8 @@ async function runSuite(file) {
   try {
     workspace = typeof suite.workspace === 'function' ? await suite.workspace() : mkdtempSync(path.join(tmpdir(), `peft-e2e-ws-${name}-`));
     const t0 = Date.now();
-    vscode = await startVSCode({ name, settings: suite.settings ?? {} });
+    const vsix = typeof suite.vsix === 'function' ? await suite.vsix() : undefined;
+    vscode = await startVSCode({ name, settings: suite.settings ?? {}, ...(vsix !== undefined ? { vsix } : {}) });
     await vscode.openFolder(workspace);
     console.log(`  (VS Code up in ${seconds(t0)} s)`);
   } catch (e) {

@@ -146,7 +146,60 @@ export const tests = [
       if (!new RegExp(`v_proj → ${layers} module\\(s\\)`).test(flat)) throw new Error(`hover does not say v_proj matched ${layers} modules: ${flat}`);
     },
   },
+  {
+    name: 'r: 0 is one problem (ours; no second one from a JSON schema), and its quick fix writes PEFT\'s default 8',
+    timeoutMs: 90_000,
+    async run(vscode, ws) {
+      const file = path.join(ws, 'adapter_config.json');
+      const r = positionOf(file, '"r": ');
+      await openFile(vscode, 'adapter_config.json');
+      await goTo(vscode, r.line, r.column + 5);
+      await vscode.page.keyboard.press('Shift+End');
+      await vscode.page.keyboard.type('0,');
+      const ours = /^Error: "r" must be a positive integer \(the LoRA rank\), got 0/;
+      const rows = await waitForProblems(vscode, (rs) => rs.some((x) => ours.test(x)), 60_000);
+      await new Promise((res) => setTimeout(res, 1500)); // a schema validator would have reported by now too
+      const onR = (await waitForProblems(vscode, () => true)).filter((x) => x.includes(`at line ${r.line} `));
+      if (onR.length !== 1) throw new Error(`problems on the "r" line: ${JSON.stringify(onR)} (all: ${JSON.stringify(rows)})`);
+      await vscode.screenshot('validation-r0-one-problem');
+      await goTo(vscode, r.line, r.column + 6);
+      await applyQuickFix(vscode, "Change to 8 (PEFT's default rank)");
+      await waitForProblems(vscode, (rs) => !rs.some((x) => ours.test(x)), 30_000);
+      await vscode.runCommand('File: Save');
+      await waitFor(() => /"r": 8,/.test(readFileSync(file, 'utf8')), 15_000, 'adapter_config.json saved with "r": 8');
+    },
+  },
+  {
+    name: 'peft-train.yaml: a misspelt data file says "Did you mean data/train.jsonl?" and the quick fix writes it',
+    timeoutMs: 90_000,
+    async run(vscode, ws) {
+      const recipe = path.join(ws, 'peft-train.yaml');
+      const at = positionOf(recipe, 'data/train.jsonl');
+      await openFile(vscode, 'peft-train.yaml');
+      await goTo(vscode, at.line, at.column);
+      await vscode.page.keyboard.press('Shift+End');
+      await vscode.page.keyboard.type('data/trian.jsonl');
+      const near = /^Error: File not found: data\/trian\.jsonl\. Did you mean data\/train\.jsonl\?/;
+      await waitForProblems(vscode, (rs) => rs.some((x) => near.test(x)), 60_000);
+      await vscode.screenshot('validation-near-match');
+      await goTo(vscode, at.line, at.column + 3);
+      await applyQuickFix(vscode, 'Change to data/train.jsonl');
+      await waitForProblems(vscode, (rs) => !rs.some((x) => x.includes('trian')), 30_000);
+    },
+  },
 ];
+
+/** Opens the quick-fix menu at the cursor (Ctrl+.) and applies the action titled `title`. */
+async function applyQuickFix(vscode, title) {
+  await vscode.page.keyboard.press('Control+.');
+  const fix = vscode.page.locator('.action-widget .monaco-list-row').filter({ hasText: title }).first();
+  await fix.waitFor({ state: 'visible', timeout: 15_000 });
+  for (let i = 0; !(await fix.getAttribute('class'))?.split(' ').includes('focused'); i++) {
+    if (i === 8) throw new Error(`the quick fix row never got the focus: ${await vscode.page.locator('.action-widget').innerText()}`);
+    await vscode.page.keyboard.press('ArrowDown');
+  }
+  await vscode.page.keyboard.press('Enter');
+}
 
 async function waitFor(cond, timeoutMs, what) {
   const deadline = Date.now() + timeoutMs;

@@ -2,10 +2,13 @@
 // host, keeps the selection in getState/setState, and draws the runs list, run panels and Compare Runs.
 import type { HostToWebview, RunSummary, RunView, WebviewToHost } from '../../src/shared/dashboard';
 import { applyEvent } from '../../src/core/runs/runState';
-import { compareChart, lossChart, metricChart, type MetricName } from './model/series';
+import { compareChart, compareMetricChart, lossChart, metricChart, uniqueLabels, type MetricName } from './model/series';
+import { compareFacts } from './model/compare';
+import { compactRunsList } from './view/compact';
 import { buildParamTable } from './model/paramTable';
 import { ChartPanel, readTheme } from './view/charts';
-import { configView, el, paramTable, runStats, runsList } from './view/tables';
+import { compareFactsView, configView, el, paramTable, runStats, runsList } from './view/tables';
+import { TRAIL_POINTS } from '../../src/shared/dashboard';
 import { button, divider, registerToolkit, setDisabled } from './ui/toolkit';
 
 interface VsCodeApi {
@@ -41,6 +44,8 @@ let compared: RunView[] = [];
 let scheduled = false;
 
 registerToolkit();
+/** The side-bar view is a compact run list that opens runs in the editor-area panel, where the details live. */
+const compact = document.body.dataset['place'] === 'view';
 const root = document.getElementById('app') ?? document.body;
 const runsHost = el('div', { id: 'runs' });
 const detail = el('section', { id: 'run-detail', 'aria-label': 'Selected run' });
@@ -49,8 +54,9 @@ const compareButton = button({ id: 'compare-button', label: 'Compare', ariaLabel
 const toolbar = el('div', { id: 'toolbar', class: 'toolbar' },
   el('h2', {}, 'Runs'),
   button({ id: 'refresh-button', label: 'Refresh', ariaLabel: 'Refresh runs', onClick: () => post({ type: 'refresh' }) }),
-  compareButton);
-root.append(toolbar, runsHost, divider(), compareSection, detail);
+  ...(compact ? [] : [compareButton]));
+if (compact) root.append(toolbar, runsHost);
+else root.append(toolbar, runsHost, divider(), compareSection, detail);
 
 const smoothingInput = el('input', { id: 'smoothing', type: 'range', min: '0', max: '0.99', step: '0.01', 'aria-label': 'Loss smoothing' });
 smoothingInput.value = String(state.smoothing);
@@ -70,6 +76,9 @@ const metricPanels: [MetricName, ChartPanel][] = [
   ['rss_bytes', new ChartPanel('memory-chart', 'Memory (worker RSS)')],
 ];
 const comparePanel = new ChartPanel('compare-chart', 'Compare runs: train loss');
+const compareLrPanel = new ChartPanel('compare-lr-chart', 'Compare runs: learning rate');
+const compareGradPanel = new ChartPanel('compare-grad-norm-chart', 'Compare runs: gradient norm');
+const compareFactsHost = el('div');
 const statsHost = el('div');
 const paramsHost = el('div');
 const configHost = el('div');
@@ -86,7 +95,8 @@ detail.append(
     el('section', { class: 'card', 'aria-label': 'Trainable parameters' }, el('h3', {}, 'Trainable parameters'), paramsHost),
     el('section', { class: 'card', 'aria-label': 'Configuration' }, el('h3', {}, 'Configuration'), configHost)),
 );
-compareSection.append(el('div', { class: 'toolbar' }, el('h2', {}, 'Compare runs'), button({ id: 'close-compare-button', label: 'Close', ariaLabel: 'Close the comparison', onClick: () => { state.comparing = false; save(); schedule(); } })), comparePanel.element);
+compareSection.append(el('div', { class: 'toolbar' }, el('h2', {}, 'Compare runs'), button({ id: 'close-compare-button', label: 'Close', ariaLabel: 'Close the comparison', onClick: () => { state.comparing = false; save(); schedule(); } })),
+  compareFactsHost, el('div', { class: 'charts' }, comparePanel.element, compareLrPanel.element, compareGradPanel.element));
 
 function post(m: WebviewToHost): void {
   vscode.postMessage(m);
@@ -120,7 +130,22 @@ function schedule(): void {
   });
 }
 
+/** The side view: the compact list (or the first-use buttons); a row opens its run in the editor-area dashboard. */
+function renderCompact(): void {
+  const open = (dir: string): void => {
+    select(dir);
+    post({ type: 'openRun', dir });
+  };
+  runsHost.replaceChildren(runs.length === 0
+    ? runsList(runs, undefined, new Set(), { onSelect: open, onToggleCompare: () => undefined, onCommand: (command) => post({ type: 'command', command }) })
+    : compactRunsList(runs, state.selected, open));
+}
+
 function render(): void {
+  if (compact) {
+    renderCompact();
+    return;
+  }
   const theme = readTheme();
   const compareSet = new Set(state.compare.filter((d) => runs.some((r) => r.dir === d)));
   runsHost.replaceChildren(runsList(runs, state.selected, compareSet, {
@@ -130,10 +155,16 @@ function render(): void {
       save();
       setDisabled(compareButton, state.compare.length < 2);
     },
+    onCommand: (command) => post({ type: 'command', command }),
   }));
   setDisabled(compareButton, compareSet.size < 2);
   compareSection.hidden = !state.comparing || compared.length === 0;
-  if (!compareSection.hidden) comparePanel.update(compareChart(compared, state.smoothing), theme);
+  if (!compareSection.hidden) {
+    comparePanel.update(compareChart(compared, state.smoothing), theme);
+    compareLrPanel.update(compareMetricChart(compared, 'lr'), theme);
+    compareGradPanel.update(compareMetricChart(compared, 'grad_norm'), theme);
+    compareFactsHost.replaceChildren(compareFactsView(uniqueLabels(compared.map((r) => r.name)), compareFacts(compared)));
+  }
   detail.hidden = current === undefined;
   document.body.dataset['selectedRun'] = current?.dir ?? '';
   if (current === undefined) return;
@@ -151,13 +182,22 @@ function render(): void {
   configHost.replaceChildren(configView(current));
 }
 
+/** A live step's loss onto a run's sparkline, thinned to every other point when it grows past twice its size. */
+function extendTrail(s: RunSummary, loss: number): void {
+  const t = [...(s.lossTrail ?? []), loss];
+  s.lossTrail = t.length > 2 * TRAIL_POINTS ? t.filter((_, i) => i % 2 === 0 || i === t.length - 1) : t;
+}
+
 function updateSummary(dir: string, view: RunView): void {
   const s = runs.find((r) => r.dir === dir);
   if (s === undefined) return;
   s.status = view.status;
   s.lastStep = view.steps[view.steps.length - 1]?.step ?? s.lastStep;
   const last = view.steps[view.steps.length - 1];
-  if (last !== undefined) s.lastLoss = last.loss;
+  if (last !== undefined) {
+    s.lastLoss = last.loss;
+    extendTrail(s, last.loss);
+  }
   if (view.done !== undefined) s.finalLoss = view.done.final_loss;
 }
 
@@ -166,7 +206,7 @@ window.addEventListener('message', (ev: MessageEvent<HostToWebview>) => {
   switch (m.type) {
     case 'runs':
       runs = m.runs;
-      if ((state.selected === undefined || !runs.some((r) => r.dir === state.selected)) && runs[0] !== undefined) select(runs[0].dir);
+      if (!compact && (state.selected === undefined || !runs.some((r) => r.dir === state.selected)) && runs[0] !== undefined) select(runs[0].dir);
       break;
     case 'run':
       if (m.run.dir === state.selected) current = m.run;
@@ -189,6 +229,7 @@ window.addEventListener('message', (ev: MessageEvent<HostToWebview>) => {
         if (s !== undefined) {
           s.lastStep = m.record.step;
           s.lastLoss = m.record.loss;
+          extendTrail(s, m.record.loss);
         }
       }
       for (const c of compared) if (c.dir === m.dir && c !== current) applyEvent(c, m.record);
@@ -204,11 +245,14 @@ const retheme = new MutationObserver(() => {
   lossPanel.retheme(theme);
   for (const [, p] of metricPanels) p.retheme(theme);
   comparePanel.retheme(theme);
+  compareLrPanel.retheme(theme);
+  compareGradPanel.retheme(theme);
 });
 retheme.observe(document.body, { attributes: true, attributeFilter: ['class', 'data-vscode-theme-id', 'data-vscode-theme-name'] });
 retheme.observe(document.documentElement, { attributes: true, attributeFilter: ['style'] });
 
 render();
 post({ type: 'ready' });
-if (state.selected !== undefined) post({ type: 'selectRun', dir: state.selected });
+// the side view follows the shared selection (the host sends it); only the panel restores its own
+if (!compact && state.selected !== undefined) post({ type: 'selectRun', dir: state.selected });
 if (state.comparing && state.compare.length >= 2) post({ type: 'compareRuns', dirs: state.compare });

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { isRunEvent, type RunEvent, type RunInfo } from '../../shared/protocol';
-import type { RunSummary, RunView } from '../../shared/dashboard';
+import { TRAIL_POINTS, type RunSummary, type RunView } from '../../shared/dashboard';
 import { applyEvent, applyRunInfo, emptyRunView, lastStep, maxSteps } from './runState';
 
 export interface MetricsRead {
@@ -104,6 +104,12 @@ export function readRun(dir: string): RunView {
   return view;
 }
 
+/** At most TRAIL_POINTS values at evenly spaced indices, first and last kept (the sparkline of a run). */
+export function lossTrail(losses: readonly number[], max = TRAIL_POINTS): number[] {
+  if (losses.length <= max) return [...losses];
+  return Array.from({ length: max }, (_, i) => losses[Math.round((i * (losses.length - 1)) / (max - 1))] as number);
+}
+
 export function summarize(view: RunView, checkpoints = listCheckpoints(view.dir), live = false): RunSummary {
   const lastRec = view.steps[view.steps.length - 1];
   const adapter = view.done?.adapter_dir ?? path.join(view.dir, 'adapter');
@@ -118,6 +124,7 @@ export function summarize(view: RunView, checkpoints = listCheckpoints(view.dir)
   const max = maxSteps(view);
   if (max !== undefined) s.maxSteps = max;
   if (lastRec !== undefined) s.lastLoss = lastRec.loss;
+  if (view.steps.length > 1) s.lossTrail = lossTrail(view.steps.map((x) => x.loss));
   if (view.done !== undefined) s.finalLoss = view.done.final_loss;
   if (fs.existsSync(path.join(adapter, 'adapter_config.json'))) s.adapterDir = adapter;
   const err = view.error?.message ?? view.info?.error;

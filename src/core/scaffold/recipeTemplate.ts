@@ -46,7 +46,7 @@ export function recipeText(v: RecipeTemplateValues): string {
     ['  save_steps: 0', 'resumable checkpoint every N steps; 0 = only the final adapter'],
     ['device: auto', 'auto|cpu|webgpu|cuda'],
     ['output_dir: runs', 'each run gets a folder in here (metrics.jsonl, checkpoints, adapter)'],
-    ['run_name: null', 'run folder name; null = a timestamp'],
+    ['run_name: null', 'run folder name; null = model, rank and time (tinyllama-r16-dec07-0937)'],
   ];
   const width = Math.max(...rows.filter((r) => r[1] !== null).map((r) => r[0].length)) + 2;
   const body = rows.map(([k, c]) => (c === null ? k : `${k.padEnd(width)}# ${c}`));

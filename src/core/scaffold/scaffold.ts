@@ -1,6 +1,6 @@
-// Scaffolds a new adapter project (the "New Adapter Project" command and `peft-studio init`): adapter_config.json in
-// PEFT 0.20's format with the model type's default targets, a commented peft-train.yaml and sample data in the template's format.
-import { promises as fs } from 'node:fs';
+// Scaffolds a new adapter project (the "New Adapter Project" command and `peft-studio init`): a minimal adapter_config.json
+// (the keys a user sets, PEFT's defaults implied), a commented peft-train.yaml and sample data in the template's format.
+import { promises as fs, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { InputError } from '../errors';
@@ -10,8 +10,7 @@ import { parseModelConfig } from '../hf/config';
 import { isHubId } from '../hf/hub';
 import { resolveModelConfigOnly } from '../hf/resolveModel';
 import { defaultTargetModules } from '../peft/defaults';
-import { defaultLoraConfig } from '../peft/loraConfig';
-import { serializeAdapterConfig } from '../peft/save';
+import { folderNameProblem } from '../util/safePath';
 import { recipeText } from './recipeTemplate';
 
 export type ScaffoldTemplate = 'chat' | 'instruct' | 'text';
@@ -75,13 +74,13 @@ export async function scaffoldProject(opts: ScaffoldOptions): Promise<ScaffoldRe
   // The model as the project refers to it: hub id as given; a local folder relative to the project (absolute stays absolute).
   const modelRef = hub ? opts.model : localModelRef(opts.model, baseDir, dir);
   const targetModules = defaultTargetModules(spec.modelType);
-  const lora = { ...defaultLoraConfig(), ...SCAFFOLD_LORA, task_type: 'CAUSAL_LM' as const, target_modules: targetModules ?? 'all-linear' };
+  const lora: MinimalAdapterConfig = { base_model_name_or_path: modelRef, ...SCAFFOLD_LORA, target_modules: targetModules ?? 'all-linear' };
   if (targetModules === null) warnings.push(`PEFT has no default target modules for model_type "${spec.modelType}": using "all-linear"`);
 
   const format = TEMPLATE_FORMAT[template];
   const pairs = samplePairs(SAMPLE_TRAIN_EXAMPLES + SAMPLE_EVAL_EXAMPLES);
   const contents: Record<(typeof SCAFFOLD_FILES)[number], string> = {
-    'adapter_config.json': serializeAdapterConfig(lora, modelRef),
+    'adapter_config.json': minimalAdapterConfigText(lora),
     'peft-train.yaml': recipeText({
       baseModel: yamlScalar(modelRef), format, maxSteps: SCAFFOLD_MAX_STEPS, modelType: spec.modelType, template,
       maxLength: Math.min(512, spec.maxPositionEmbeddings),
@@ -92,6 +91,49 @@ export async function scaffoldProject(opts: ScaffoldOptions): Promise<ScaffoldRe
   await fs.mkdir(path.join(dir, 'data'), { recursive: true });
   for (const f of SCAFFOLD_FILES) await fs.writeFile(path.join(dir, f), contents[f]);
   return { files: targets, template, warnings };
+}
+
+/** Why `name` cannot be a new project folder in `parent` (null: it can be; an existing empty folder is fine). */
+export function projectFolderProblem(parent: string, name: string): string | null {
+  const why = folderNameProblem(name.trim());
+  if (why !== null) return `The name ${why}.`;
+  const dir = path.join(parent, name.trim());
+  try {
+    const st = statSync(dir);
+    if (!st.isDirectory()) return `${dir} is a file.`;
+    if (readdirSync(dir).length > 0) return `${dir} already exists and is not empty: choose another name.`;
+  } catch {
+    // nothing there yet: the project creates it
+  }
+  return null;
+}
+
+export interface MinimalAdapterConfig {
+  base_model_name_or_path: string;
+  r: number;
+  lora_alpha: number;
+  lora_dropout: number;
+  target_modules: string[] | string;
+}
+
+/**
+ * The adapter_config.json a project starts from: only the keys a user chooses, in reading order; every other
+ * LoraConfig key keeps PEFT's default (PEFT's LoraConfig.from_pretrained and our parser fill them in). The trainer
+ * writes the full PEFT 0.20 file next to the trained weights.
+ */
+export function minimalAdapterConfigText(c: MinimalAdapterConfig): string {
+  const doc = {
+    peft_type: 'LORA',
+    task_type: 'CAUSAL_LM',
+    base_model_name_or_path: c.base_model_name_or_path,
+    r: c.r,
+    lora_alpha: c.lora_alpha,
+    lora_dropout: c.lora_dropout,
+    target_modules: c.target_modules,
+    bias: 'none',
+  };
+  // one line for a short target list: ["q_proj", "v_proj"] reads better than one name a line
+  return `${JSON.stringify(doc, null, 2).replace(/\[\n\s+((?:"[^"\n]*",?\s+)+)\]/, (_m, body: string) => `[${body.trim().split(/,\s+/).join(', ')}]`)}\n`;
 }
 
 function localModelRef(model: string, baseDir: string, projectDir: string): string {

@@ -125,7 +125,7 @@ export const RECIPE_FIELDS: readonly RecipeField[] = [
   F({ path: 'output_dir', type: 'path', pathKind: 'dir', default: 'runs', hf: 'output_dir',
     doc: 'Folder that receives one run folder per training run (created when missing).' }),
   F({ path: 'run_name', type: 'string', nullable: true, default: null, hf: 'run_name', folderName: true,
-    doc: 'Name of the run folder inside `output_dir`; `null` = a timestamp.' }),
+    doc: 'Name of the run folder inside `output_dir`; `null` = the model, rank and start time, e.g. `tinyllama-r16-dec07-0937`.' }),
   F({ path: 'sweep', type: 'section', nullable: true, default: undefined,
     doc: 'A hyperparameter sweep for `peft-studio sweep` (ignored by `train`): trials that vary the LoRA rank, alpha, target modules or learning rate, run one after another.' }),
   F({ path: 'sweep.name', type: 'string', nullable: true, default: null, folderName: true,

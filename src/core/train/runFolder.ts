@@ -19,17 +19,39 @@ export const ADAPTER_CONFIG = 'adapter_config.json';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const TRAINER_STATE = 'trainer_state.json';
 
-/** A timestamped default run name, e.g. run-20261128-131805. */
-export function defaultRunName(now: Date = new Date()): string {
-  const p = (n: number): string => String(n).padStart(2, '0');
-  return `run-${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}-${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`;
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+
+/** What a default run name says about the run: the base model (a path or hub id) and the LoRA rank. */
+export interface RunNameParts {
+  model?: string;
+  r?: number;
 }
 
-/** Creates a fresh run folder; an existing non-empty one is an error (resume it or pick another run_name). */
-export function createRunDir(outputDir: string, runName: string | null): string {
+/**
+ * A readable default run name: the base model's folder/repo name, the rank and the local start time, e.g.
+ * `tinyllama-r16-dec07-0937` (`run-dec07-0937` when nothing else is known). Always a valid single folder name.
+ */
+export function defaultRunName(now: Date = new Date(), parts: RunNameParts = {}): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  const when = `${MONTHS[now.getMonth()] ?? 'run'}${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}`;
+  const model = parts.model === undefined ? '' : slug(basename(parts.model.replace(/@.*$/, '').replace(/[\\/]+$/, '')));
+  const rank = parts.r !== undefined && Number.isInteger(parts.r) && parts.r > 0 ? `r${parts.r}` : '';
+  const head = [model, rank].filter((x) => x !== '').join('-');
+  return `${head === '' ? 'run' : head}-${when}`;
+}
+
+function slug(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^[-.]+|[-.]+$/g, '').slice(0, 40).replace(/[-.]+$/, '');
+}
+
+/**
+ * Creates a fresh run folder; an existing non-empty one is an error (resume it or pick another run_name). Without a
+ * run_name the folder is `defaultRunName(now, parts)`, with -2, -3… when that exists.
+ */
+export function createRunDir(outputDir: string, runName: string | null, parts: RunNameParts = {}): string {
   const why = runName === null ? null : folderNameProblem(runName);
   if (why !== null) throw new InputError('run-name', `"run_name" ${why}`, { hint: 'run_name names one folder inside output_dir' });
-  let name = runName ?? defaultRunName();
+  let name = runName ?? defaultRunName(new Date(), parts);
   let dir = join(outputDir, name);
   if (runName === null) {
     for (let i = 2; existsSync(dir); i++) dir = join(outputDir, `${name}-${i}`);

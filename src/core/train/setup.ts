@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InputError, errorMessage } from '../errors';
 import type { ModelInventory } from '../hf/types';
+import { openCheckpoint } from '../safetensors/checkpoint';
 import { parseLoraConfig, type LoraConfig, type LoraConfigWarning } from '../peft/loraConfig';
 import type { DeviceRequest } from '../runtime/device';
 import type { DataTokenizer } from './data/formats';
@@ -156,6 +157,8 @@ export async function loadRecipeData<D extends LoadedDataset>(
  * dropouts are a warning: the trainer runs the base model as model.eval() would, with lora_dropout only.
  */
 function checkModelSupport(inventory: ModelInventory, modelDir: string, notes: LogNote[]): void {
+  // read from config.json alone (validate and count accept that): training needs the weights, refused here, before a run folder
+  if (inventory.source === 'config') openCheckpoint(modelDir);
   const spec = inventory.spec;
   const unsupported = spec.unsupportedForTraining ?? [];
   if (unsupported.length > 0) {

@@ -76,7 +76,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       if (verdict.level === 'warning') prep.notes.push({ level: 'warning', message: verdict.message });
     }
     for (const message of skippedCheckpoints) prep.notes.push({ level: 'warning', message });
-    runDir ??= createRunDir(recipe.output_dir, recipe.run_name);
+    runDir ??= createRunDir(recipe.output_dir, recipe.run_name, { model: recipe.base_model, r: prep.loraConfig.r });
     folder = new RunFolder(runDir);
     const spec = prep.inventory.spec;
     const adapterConfigJson = serializeAdapterConfig({ ...prep.loraConfig, target_modules: prep.targetModules }, recipe.base_model, {

@@ -94,6 +94,12 @@ function enumFix(idx: LineIndex, node: Node, value: string, options: readonly st
   return best !== undefined ? { title: `Change to "${best}"`, edits: [replaceNode(idx, node, best)] } : undefined;
 }
 
+/** A rank that is not positive: its magnitude when it is a negative integer (a stray minus), else PEFT's default r = 8. */
+function rankFix(idx: LineIndex, node: Node, v: number): { title: string; edits: ReturnType<typeof replaceNode>[] } {
+  const to = Number.isInteger(v) && v < 0 ? -v : 8;
+  return { title: `Change to ${to}${to === 8 ? " (PEFT's default rank)" : ''}`, edits: [replaceNode(idx, node, to)] };
+}
+
 function checkValue(key: string, v: unknown, node: Node, idx: LineIndex, out: Problem[]): boolean {
   const r = nodeRange(idx, node);
   const err = (code: string, msg: string, fix?: ReturnType<typeof enumFix>): false => {
@@ -102,7 +108,7 @@ function checkValue(key: string, v: unknown, node: Node, idx: LineIndex, out: Pr
   };
   switch (key) {
     case 'r':
-      return (v as number) >= 1 ? true : err('out-of-range', `"r" must be a positive integer (the LoRA rank), got ${String(v)}`);
+      return (v as number) >= 1 ? true : err('out-of-range', `"r" must be a positive integer (the LoRA rank), got ${String(v)}`, rankFix(idx, node, v as number));
     case 'lora_dropout':
       return (v as number) >= 0 && (v as number) < 1 ? true : err('out-of-range', `"lora_dropout" must be in [0, 1), got ${String(v)}`);
     case 'lora_alpha':
@@ -138,7 +144,7 @@ function checkValue(key: string, v: unknown, node: Node, idx: LineIndex, out: Pr
         const [k, val] = c.children ?? [];
         if (k === undefined || val === undefined) continue;
         if (key === 'rank_pattern' && typeof val.value === 'number' && !(val.value >= 1)) {
-          out.push(problem(nodeRange(idx, val), 'error', 'out-of-range', `rank_pattern "${String(k.value)}": the rank must be a positive integer, got ${String(val.value)}`));
+          out.push(problem(nodeRange(idx, val), 'error', 'out-of-range', `rank_pattern "${String(k.value)}": the rank must be a positive integer, got ${String(val.value)}`, rankFix(idx, val, val.value)));
           ok = false;
         }
         try {

@@ -35,8 +35,8 @@ function layersText(layers: number[], numLayers: number): string {
 }
 
 /**
- * Completions in adapter_config.json at `offset`. `schemaItems: false` leaves out what the JSON schema
- * (schemas/adapter_config.schema.json) already offers in VS Code — keys, enums, booleans — keeping the model's names.
+ * Completions in adapter_config.json at `offset`: keys, enum values and the model's module names. `schemaItems: false`
+ * keeps only the model's names (for an editor that also applies schemas/adapter_config.schema.json).
  */
 export function adapterCompletions(text: string, offset: number, model: ModelInventory | null, schemaItems = true): Completion[] {
   const items = adapterCompletionItems(text, offset, model).filter((c) => schemaItems || c.kind === 'module');
@@ -83,8 +83,8 @@ function adapterCompletionItems(text: string, offset: number, model: ModelInvent
 }
 
 /**
- * Hover in adapter_config.json: the field's PEFT default (and doc unless `withDoc` is false: VS Code shows the JSON
- * schema's description already); on target_modules, what each entry matched in the model.
+ * Hover in adapter_config.json: the field's PEFT default (and doc unless `withDoc` is false, for an editor that shows
+ * the JSON schema's description already); on target_modules, what each entry matched in the model.
  */
 export function adapterHover(text: string, offset: number, model: ModelInventory | null, withDoc = true): HoverInfo | null {
   const read = readJson(text);

@@ -2,6 +2,8 @@
 // onnxruntime-node can use here, hub ids, and data-set line counts (cached by size and mtime).
 import { installedDevices } from '../runtime/device';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { suggest } from '../util/didYouMean';
 import type { PathKind, ValidationContext } from './types';
 
 export function defaultPathKind(p: string): PathKind {
@@ -19,6 +21,23 @@ export function pathKindOf(ctx: ValidationContext, p: string): PathKind {
   } catch {
     return null;
   }
+}
+
+/**
+ * The entry beside a missing path whose name is closest to it (data/trian.jsonl → data/train.jsonl), of the kind
+ * wanted; null when the folder cannot be listed or nothing there is close.
+ */
+export function nearMatch(ctx: ValidationContext, absPath: string, kind: 'file' | 'dir'): string | null {
+  const dir = path.dirname(absPath);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return null;
+  }
+  const candidates = names.filter((n) => pathKindOf(ctx, path.join(dir, n)) === kind);
+  const best = suggest(path.basename(absPath), candidates, 1)[0];
+  return best !== undefined ? best : null;
 }
 
 /** A hub repo id `org/name` (or a bare canonical name like `gpt2`) that is not a local path. */

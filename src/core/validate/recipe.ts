@@ -6,7 +6,7 @@ import { suggest } from '../util/didYouMean';
 import type { ModelInventory } from '../hf/types';
 import { detectFormat } from './dataset';
 import { LINT_KINDS, lintSeverities } from './lint/kinds';
-import { countExamples, defaultAvailableDevices, defaultPathKind, firstExample, looksLikeHubId, pathKindOf } from './env';
+import { countExamples, defaultAvailableDevices, defaultPathKind, firstExample, looksLikeHubId, nearMatch, pathKindOf } from './env';
 import { LineIndex, problem } from './text';
 import type { Problem, RecipeSummary, ValidationContext } from './types';
 import { readYaml, type YamlEntry, type YamlRead } from './yamlWalk';
@@ -113,6 +113,13 @@ function checkEntry(e: YamlEntry, idx: LineIndex, out: Problem[]): void {
   if (f.type === 'enum' && typeof e.value === 'string') {
     const best = suggest(e.value, f.enum!, 1)[0];
     if (best !== undefined) fix = { title: `Change to "${best}"`, edits: [{ range: vr, newText: best }] };
+  } else if ((f.type === 'integer' || f.type === 'number') && typeof e.value === 'string' && e.value.trim() !== '' && Number.isFinite(Number(e.value))) {
+    // a number written as a string ("2e-4"): the same number unquoted, when it is valid as one
+    const n = Number(e.value);
+    if (checkRecipeValue(f, n) === null) fix = { title: `Change to ${String(n)}`, edits: [{ range: vr, newText: String(n) }] };
+  } else if (f.type === 'boolean' && typeof e.value === 'string' && /^(true|false)$/i.test(e.value.trim())) {
+    const b = e.value.trim().toLowerCase();
+    fix = { title: `Change to ${b}`, edits: [{ range: vr, newText: b }] };
   }
   out.push(problem(vr, 'error', 'bad-value', why + (fix ? `. Did you mean "${fix.edits[0]!.newText}"?` : ''), fix));
 }
@@ -138,6 +145,19 @@ function checkSemantics(read: YamlRead, present: Map<string, YamlEntry>, idx: Li
     if (typeof val !== 'string') continue;
     const kind = pathKindOf(ctx, path.resolve(dir, val));
     if (kind === f.pathKind) continue;
+    const near = kind === null && f.pathKind !== undefined ? nearMatch(ctx, path.resolve(dir, val), f.pathKind) : null;
+    if (near !== null) {
+      // keep the folder part as written, swap the name: data/trian.jsonl → data/train.jsonl
+      const slash = Math.max(val.lastIndexOf('/'), val.lastIndexOf('\\'));
+      const fixed = `${val.slice(0, slash + 1)}${near}`;
+      const range = at(f.path);
+      const vr = present.get(f.path)?.valueRange;
+      const written = vr !== undefined ? idx.text.slice(vr[0], vr[1]) : '';
+      const newText = /^["']/.test(written) ? JSON.stringify(fixed) : fixed;
+      out.push(problem(range, 'error', 'path-not-found', `${f.pathKind === 'dir' ? 'Folder' : 'File'} not found: ${val}. Did you mean ${fixed}?`,
+        { title: `Change to ${fixed}`, edits: [{ range, newText }] }, { suggestion: fixed }));
+      continue;
+    }
     const msg = kind === null ? `${f.pathKind === 'dir' ? 'Folder' : 'File'} not found: ${val} (resolved against ${dir})` : `${val} is a ${kind === 'dir' ? 'folder' : 'file'}; "${f.path}" needs a ${f.pathKind === 'dir' ? 'folder' : 'file'}`;
     out.push(problem(at(f.path), 'error', 'path-not-found', msg));
   }

@@ -1,18 +1,29 @@
 // One dashboard webview, wherever it lives (the side view or an editor-area panel): sets its HTML, answers its
 // requests, and posts the runs list, the selected run and live events — nothing before the webview says `ready`.
 import * as vscode from 'vscode';
-import type { HostToWebview, RunView } from '../../shared/dashboard';
+import type { HostToWebview, RunCommand, RunView, StartCommand } from '../../shared/dashboard';
 import type { RunEvent } from '../../shared/protocol';
 import { isWebviewToHost, type WebviewToHost } from '../../shared/dashboard';
 import type { RunManager } from '../runManager';
 import type { RunsStore } from '../runsStore';
 import { dashboardHtml, type DashboardPlace } from './html';
 
+/** The Get Started walkthrough: publisher.name#id of package.json's contributes.walkthroughs. */
+export const WALKTHROUGH = 'peft-studio.peft-studio#gettingStarted';
+
 export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
   return {
     enableScripts: true,
     localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')],
   };
+}
+
+/** What a dashboard tells the others (DashboardViewProvider): one selection shared by all, and "open this run". */
+export interface SelectionHub {
+  /** The user selected `dir` in `from`: every other dashboard follows. */
+  selected(dir: string, from: DashboardHost): void;
+  /** A side-view row: show `dir` in the editor-area dashboard. */
+  open(dir: string): void;
 }
 
 export class DashboardHost implements vscode.Disposable {
@@ -27,6 +38,7 @@ export class DashboardHost implements vscode.Disposable {
     extensionUri: vscode.Uri,
     private readonly store: RunsStore,
     private readonly manager: RunManager,
+    private readonly hub?: SelectionHub,
   ) {
     webview.options = webviewOptions(extensionUri);
     webview.html = dashboardHtml(webview, extensionUri, (b, ...p) => vscode.Uri.joinPath(b, ...p), place);
@@ -42,6 +54,7 @@ export class DashboardHost implements vscode.Disposable {
 
   /** Selects `dir` in this webview (now, or once it is ready). */
   select(dir: string): void {
+    if (this.selected === dir && this.ready) return;
     this.selected = dir;
     this.post({ type: 'select', dir });
   }
@@ -99,7 +112,11 @@ export class DashboardHost implements vscode.Disposable {
         return;
       case 'selectRun':
         this.selected = m.dir;
-        this.sendRun(m.dir);
+        if (this.place === 'panel') this.sendRun(m.dir); // the side view shows no run details
+        this.hub?.selected(m.dir, this);
+        return;
+      case 'openRun':
+        this.hub?.open(m.dir);
         return;
       case 'compareRuns':
         this.post({ type: 'compare', runs: m.dirs.map((d) => this.store.read(d)) });
@@ -110,8 +127,11 @@ export class DashboardHost implements vscode.Disposable {
     }
   }
 
-  private async runCommand(command: 'stop' | 'resume' | 'openAdapter' | 'train', dir: string | undefined): Promise<void> {
-    if (command === 'stop') await this.manager.stop(dir);
+  private async runCommand(command: RunCommand | StartCommand, dir: string | undefined): Promise<void> {
+    if (command === 'newProject') await vscode.commands.executeCommand('peftStudio.newProject');
+    else if (command === 'openDemo') await vscode.commands.executeCommand('peftStudio.openDemo');
+    else if (command === 'walkthrough') await vscode.commands.executeCommand('workbench.action.openWalkthrough', WALKTHROUGH, false);
+    else if (command === 'stop') await this.manager.stop(dir);
     else if (command === 'resume') await vscode.commands.executeCommand('peftStudio.resume', dir);
     else if (command === 'train') await vscode.commands.executeCommand('peftStudio.train');
     else if (dir !== undefined) await vscode.commands.executeCommand('peftStudio.openAdapterFolder', dir);

@@ -3,14 +3,16 @@
 import * as vscode from 'vscode';
 import type { RunManager } from '../runManager';
 import type { RunsStore } from '../runsStore';
-import { DashboardHost, webviewOptions } from './dashboardHost';
+import { DashboardHost, webviewOptions, type SelectionHub } from './dashboardHost';
 
-export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode.WebviewPanelSerializer, vscode.Disposable {
+export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode.WebviewPanelSerializer, vscode.Disposable, SelectionHub {
   static readonly viewType = 'peftStudio.dashboard';
   static readonly panelType = 'peftStudio.dashboardPanel';
   private readonly hosts = new Set<DashboardHost>();
   private panel: { panel: vscode.WebviewPanel; host: DashboardHost } | undefined;
   private readonly disposables: vscode.Disposable[] = [];
+  /** The run selected in any dashboard: the side view and the panel show the same one. */
+  private current: string | undefined;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -18,7 +20,10 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
     private readonly manager: RunManager,
   ) {
     this.disposables.push(
-      manager.onDidRunEvent((n) => { for (const h of this.hosts) h.runEvent(n.dir, n.record); }),
+      manager.onDidRunEvent((n) => {
+        if (n.record.event === 'start') this.current = n.dir; // a new run is shown everywhere
+        for (const h of this.hosts) h.runEvent(n.dir, n.record);
+      }),
       store.onDidChange((uris) => { for (const h of this.hosts) h.runsChanged(uris); }),
     );
   }
@@ -46,7 +51,11 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
   /** Opens (or reveals) the wide dashboard panel and selects `dir` in it. */
   show(dir?: string, opts: { preserveFocus?: boolean } = {}): Promise<void> {
     const host = this.openPanel(opts.preserveFocus === true);
-    if (dir !== undefined) host.select(dir);
+    if (dir !== undefined) {
+      host.select(dir);
+      this.current = dir;
+      for (const h of this.hosts) if (h !== host) h.select(dir);
+    }
     return Promise.resolve();
   }
 
@@ -54,6 +63,16 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
   compare(dirs: string[]): Promise<void> {
     this.openPanel(false).compare(dirs);
     return Promise.resolve();
+  }
+
+  selected(dir: string, from: DashboardHost): void {
+    if (dir === this.current) return;
+    this.current = dir;
+    for (const h of this.hosts) if (h !== from) h.select(dir);
+  }
+
+  open(dir: string): void {
+    void this.show(dir);
   }
 
   dispose(): void {
@@ -87,8 +106,9 @@ export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode
   }
 
   private attach(webview: vscode.Webview, place: 'view' | 'panel'): DashboardHost {
-    const host = new DashboardHost(webview, place, this.extensionUri, this.store, this.manager);
+    const host = new DashboardHost(webview, place, this.extensionUri, this.store, this.manager, this);
     this.hosts.add(host);
+    if (this.current !== undefined) host.select(this.current);
     return host;
   }
 

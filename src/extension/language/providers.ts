@@ -41,7 +41,7 @@ export class CompletionProvider implements vscode.CompletionItemProvider {
   provideCompletionItems(doc: vscode.TextDocument, pos: vscode.Position): vscode.CompletionItem[] {
     const kind = this.service.kindOf(doc);
     let items: Completion[] = [];
-    if (kind === 'adapter_config') items = adapterCompletions(doc.getText(), doc.offsetAt(pos), this.service.modelFor(doc), false);
+    if (kind === 'adapter_config') items = adapterCompletions(doc.getText(), doc.offsetAt(pos), this.service.modelFor(doc));
     else if (kind === 'recipe') items = recipeCompletions(doc.getText(), pos.line, pos.character);
     return items.map((c) => {
       const item = new vscode.CompletionItem(c.label, KIND[c.kind]);
@@ -61,7 +61,7 @@ export class HoverProvider implements vscode.HoverProvider {
   provideHover(doc: vscode.TextDocument, pos: vscode.Position): vscode.Hover | null {
     const kind = this.service.kindOf(doc);
     const offset = doc.offsetAt(pos);
-    const h = kind === 'adapter_config' ? adapterHover(doc.getText(), offset, this.service.modelFor(doc), false) : kind === 'recipe' ? recipeHover(doc.getText(), offset) : null;
+    const h = kind === 'adapter_config' ? adapterHover(doc.getText(), offset, this.service.modelFor(doc)) : kind === 'recipe' ? recipeHover(doc.getText(), offset) : null;
     return h === null ? null : new vscode.Hover(new vscode.MarkdownString(h.markdown), toRange(h.range));
   }
 }

@@ -5,6 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 interface Manifest {
+  name: string;
+  publisher: string;
   activationEvents: string[];
   contributes: {
     commands: { command: string; title: string; category: string; enablement?: string }[];
@@ -70,15 +72,34 @@ describe('extension manifest', () => {
     assert.ok(manifest.activationEvents.includes('onView:peftStudio.dashboard'));
   });
 
-  it('restores the dashboard panel after a reload, and leaves the side bar height to the dashboard', () => {
+  it('restores the dashboard panel after a reload, and shows the Runs view on first use', () => {
     const src = fs.readFileSync(path.join(root, 'src/extension/dashboard/dashboardView.ts'), 'utf8');
     const panelType = /static readonly panelType = '([\w.]+)'/.exec(src)?.[1];
     assert.equal(panelType, 'peftStudio.dashboardPanel');
     assert.match(src, /registerWebviewPanelSerializer\(DashboardViewProvider\.panelType/);
     assert.ok(manifest.activationEvents.includes(`onWebviewPanel:${panelType}`), 'the serializer needs its activation event');
     const runs = (c.views['peftStudio'] ?? []).find((v) => v.id === 'peftStudio.runs') as { visibility?: string } | undefined;
-    assert.equal(runs?.visibility, 'collapsed');
+    assert.equal(runs?.visibility, undefined, 'the Runs view is open on first use');
     assert.ok(c.menus['view/title']?.some((m) => m.command === 'peftStudio.openDashboard' && m.when === 'view == peftStudio.dashboard'));
+  });
+
+  it('contributes no JSON schema validation: the validator is the one source of adapter_config.json diagnostics (no duplicates)', () => {
+    assert.equal((c as { jsonValidation?: unknown }).jsonValidation, undefined);
+  });
+
+  it('contributes the Get Started walkthrough: demo → train → dashboard → adapter → export, each step with its command and its page', () => {
+    const w = (c as unknown as { walkthroughs: { id: string; steps: { id: string; description: string; media: { markdown: string }; completionEvents: string[] }[] }[] }).walkthroughs;
+    assert.equal(w.length, 1);
+    assert.deepEqual(w[0]!.steps.map((s) => s.id), ['openDemo', 'train', 'dashboard', 'tryAdapter', 'export']);
+    const ids = new Set(c.commands.map((x) => x.command));
+    for (const s of w[0]!.steps) {
+      assert.ok(fs.existsSync(path.join(root, s.media.markdown)), s.media.markdown);
+      const linked = [...s.description.matchAll(/\(command:([\w.]+)\)/g)].map((m) => m[1]!);
+      assert.ok(linked.length > 0 && linked.every((x) => ids.has(x)), `${s.id}: ${linked.join(', ')}`);
+      for (const e of s.completionEvents) if (e.startsWith('onCommand:')) assert.ok(ids.has(e.slice('onCommand:'.length)), e);
+    }
+    const src = fs.readFileSync(path.join(root, 'src/extension/dashboard/dashboardHost.ts'), 'utf8');
+    assert.match(src, new RegExp(`WALKTHROUGH = '${manifest.publisher}\\.${manifest.name}#${w[0]!.id}'`), 'the dashboard opens this walkthrough');
   });
 
   it('declares the settings the extension reads', () => {

@@ -7,7 +7,7 @@ import { main } from '../../../src/cli/main';
 import type { CliIO } from '../../../src/cli/command';
 import { InputError } from '../../../src/core/errors';
 import { parseLoraConfig } from '../../../src/core/peft/loraConfig';
-import { scaffoldProject } from '../../../src/core/scaffold/scaffold';
+import { projectFolderProblem, scaffoldProject } from '../../../src/core/scaffold/scaffold';
 import { parseRecipe } from '../../../src/core/train/recipe';
 import { type HubServer, startHubServer } from '../../helpers/hubServer';
 
@@ -101,9 +101,15 @@ describe('scaffoldProject', () => {
     assert.deepEqual(adapter['target_modules'], ['q_proj', 'v_proj']);
     assert.equal(adapter['base_model_name_or_path'], '../models/tiny-llama');
     assert.equal(adapter['bias'], 'none');
-    assert.deepEqual(Object.keys(adapter), [...Object.keys(adapter)].sort(), 'sorted keys as PEFT writes them');
+    assert.deepEqual(Object.keys(adapter), ['peft_type', 'task_type', 'base_model_name_or_path', 'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'bias'],
+      'only the keys a user sets; PEFT defaults implied');
     assert.match(adapterText, /"lora_dropout": 0\.05,/);
-    parseLoraConfig(adapter, 'adapter_config.json');
+    assert.match(adapterText, /"target_modules": \["q_proj", "v_proj"\],/);
+    // the parser fills in PEFT's defaults for the rest
+    const parsed = parseLoraConfig(adapter, 'adapter_config.json');
+    assert.equal(parsed.use_rslora, false);
+    assert.equal(parsed.init_lora_weights, true);
+    assert.equal(parsed.fan_in_fan_out, false);
 
     const train = await readLines(path.join(proj, 'data', 'train.jsonl'));
     const evalSet = await readLines(path.join(proj, 'data', 'eval.jsonl'));
@@ -135,6 +141,19 @@ describe('scaffoldProject', () => {
     const chat = await scaffoldProject({ dir: path.join(tmp, 'c'), model: gpt2, template: 'chat' });
     assert.equal(chat.warnings.length, 1);
     assert.match(chat.warnings[0] ?? '', /chat template/);
+  });
+
+  it('a new project name: a new or empty folder is fine, a path, a file or a non-empty folder is not', async () => {
+    await fs.mkdir(path.join(tmp, 'empty'));
+    await fs.mkdir(path.join(tmp, 'full'));
+    await fs.writeFile(path.join(tmp, 'full', 'x'), '');
+    await fs.writeFile(path.join(tmp, 'file'), '');
+    assert.equal(projectFolderProblem(tmp, 'my-adapter'), null);
+    assert.equal(projectFolderProblem(tmp, 'empty'), null);
+    assert.match(projectFolderProblem(tmp, 'full') ?? '', /already exists and is not empty/);
+    assert.match(projectFolderProblem(tmp, 'file') ?? '', /is a file/);
+    assert.match(projectFolderProblem(tmp, 'a/b') ?? '', /not a path/);
+    assert.match(projectFolderProblem(tmp, '  ') ?? '', /must not be empty/);
   });
 
   it('refuses to overwrite existing files unless asked, listing them', async () => {

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeProject, recipe } from './project';
@@ -181,6 +181,13 @@ describe('trainer (real runs on a tiny Llama fixture)', function () {
   it('bad input fails before a run folder exists, and an existing run folder is not overwritten', async () => {
     await assert.rejects(train('badkey', recipe({ training: '  max_step: 3\n' })), /unknown key "training.max_step"\. Did you mean "max_steps"\?/);
     await assert.rejects(train('again', recipe({ top: 'run_name: fall\n' })), /run folder already exists/);
+    // a model folder without weights (validate and count work on config.json alone): refused before the run folder too
+    const bare = join(proj, 'no-weights');
+    mkdirSync(bare, { recursive: true });
+    for (const f of readdirSync(join(proj, 'model')).filter((x) => x.endsWith('.json'))) copyFileSync(join(proj, 'model', f), join(bare, f));
+    await assert.rejects(train('noweights', recipe({ top: 'run_name: no-weights-run\n' }).replace('base_model: ./model', 'base_model: ./no-weights')),
+      /no model\.safetensors or model\.safetensors\.index\.json in the model folder/);
+    assert.ok(!existsSync(join(proj, 'runs', 'no-weights-run')), 'no run folder for a refused start');
   });
 
   it('does not advance the LR schedule on a step the fp16 loss scaler skipped (HF Trainer semantics)', async () => {

@@ -56,6 +56,16 @@ describe('validate adapter_config.json', () => {
     assert.equal(fixed(text, task).includes('"task_type": "CAUSAL_LM"'), true);
   });
 
+  it('r: 0 and a negative rank get a fix (PEFT\'s default 8; the magnitude of a negative integer)', () => {
+    const zero = '{"peft_type": "LORA", "r": 0}';
+    const p = one(run(zero, null), 'out-of-range');
+    assert.equal(p.fix!.title, "Change to 8 (PEFT's default rank)");
+    assert.equal(fixed(zero, p), '{"peft_type": "LORA", "r": 8}');
+    const neg = '{"r": -16, "rank_pattern": {"q_proj": 0}}';
+    const ps = byCode(run(neg, null), 'out-of-range');
+    assert.deepEqual(ps.map((x) => fixed(neg, x)), ['{"r": 16, "rank_pattern": {"q_proj": 0}}', '{"r": -16, "rank_pattern": {"q_proj": 8}}']);
+  });
+
   it('fixes a string where a number belongs', () => {
     const text = '{"peft_type": "LORA", "r": "16"}';
     const p = one(run(text, null), 'bad-type');

@@ -76,6 +76,31 @@ describe('validate peft-train.yaml', () => {
     assert.equal(one(hub, 'base-model-hub').severity, 'info');
   });
 
+  it('a missing file with a near match beside it says so, and the fix writes the match (folder part kept, quotes kept)', () => {
+    const text = ok.replace('data/train.jsonl', 'data/trian.jsonl');
+    const p = one(run(text), 'path-not-found');
+    assert.equal(p.message, 'File not found: data/trian.jsonl. Did you mean data/train.jsonl?');
+    assert.equal(p.fix!.title, 'Change to data/train.jsonl');
+    assert.equal(applyEdits(text, p.fix!.edits), ok);
+    const quoted = ok.replace('data/train.jsonl', '"data/trian.jsonl"');
+    assert.equal(applyEdits(quoted, one(run(quoted), 'path-not-found').fix!.edits), ok.replace('data/train.jsonl', '"data/train.jsonl"'));
+    // a folder is not offered for a file
+    const cfg = ok.replace('./adapter_config.json', './dat');
+    assert.equal(one(run(cfg), 'path-not-found').fix, undefined);
+  });
+
+  it('a number or boolean written as a string gets a fix that unquotes it', () => {
+    const text = ok + 'training:\n  learning_rate: "2e-4"\n  max_steps: "10"\n';
+    const ps = byCode(run(text), 'bad-value');
+    assert.deepEqual(ps.map((p) => p.fix?.title), ['Change to 0.0002', 'Change to 10']);
+    assert.equal(applyEdits(text, [...ps[0]!.fix!.edits]).includes('  learning_rate: 0.0002\n'), true);
+    assert.equal(applyEdits(text, [...ps[1]!.fix!.edits]).includes('  max_steps: 10\n'), true);
+    const b = one(run(ok.replace('train: data/train.jsonl', 'train: data/train.jsonl\n  packing: "false"')), 'bad-value');
+    assert.equal(b.fix!.title, 'Change to false');
+    // a string that is not a valid value as a number gets none
+    assert.equal(one(run(ok + 'training:\n  max_steps: "1.5"\n'), 'bad-value').fix, undefined);
+  });
+
   it('reports a device that is not available here', () => {
     const p = one(run(ok + 'device: cuda\n'), 'device-unavailable');
     assert.equal(p.severity, 'error');

@@ -76,6 +76,21 @@ export function compareChart(runs: readonly RunView[], smoothing: number, maxPoi
   return { id: 'compare-chart', title: 'Compare runs: train loss (dashed: eval)', yLabel: 'cross-entropy loss (nats)', xLabel: 'step', series, yFormat: 'value' };
 }
 
+/** One line per run of a logged metric (learning rate, gradient norm), labelled like compareChart. */
+export function compareMetricChart(runs: readonly RunView[], metric: 'lr' | 'grad_norm', maxPoints = MAX_POINTS): ChartSpec {
+  const labels = uniqueLabels(runs.map((r) => r.name));
+  const { scale, id, ...m } = METRICS[metric];
+  const series: Series[] = runs.map((run, i) => {
+    const points: Point[] = [];
+    for (const s of run.steps) {
+      const y = s[metric];
+      if (typeof y === 'number') points.push({ x: s.step, y: y * scale });
+    }
+    return { label: labels[i] ?? run.name, points: downsample(points, maxPoints), role: 'value', colorIndex: i };
+  });
+  return { ...m, id: `compare-${id}`, title: `Compare runs: ${m.title.toLowerCase()}`, xLabel: 'step', series };
+}
+
 /**
  * Keeps at most `max` points for drawing: the first and last, and per bucket the min and max (so loss
  * spikes stay visible), in step order. Returns the input when it is short enough.

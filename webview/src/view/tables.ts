@@ -1,7 +1,9 @@
 // DOM builders for the dashboard's tables: the runs list, the run's stats line, the parameter table and the
 // resolved config. Text goes in with textContent only (run data is never parsed as HTML).
-import type { RunSummary, RunView } from '../../../src/shared/dashboard';
+import type { RunSummary, RunView, StartCommand } from '../../../src/shared/dashboard';
+import { button } from '../ui/toolkit';
 import { etaSeconds, lastStep, maxSteps } from '../../../src/core/runs/runState';
+import type { CompareFacts } from '../model/compare';
 import type { ParamTable } from '../model/paramTable';
 import { formatBytes, formatCount, formatDuration, formatInteger, formatPercent, formatValue } from '../model/format';
 
@@ -36,13 +38,32 @@ export function shortModel(m: string | undefined): string {
 export interface RunsListHandlers {
   onSelect(dir: string): void;
   onToggleCompare(dir: string, checked: boolean): void;
+  /** A first-use action of the empty state. */
+  onCommand(command: StartCommand): void;
+}
+
+/** No runs yet (#runs-list[data-count=0]): what to do first, as buttons — a project of your own, the demo, the walkthrough. */
+function emptyRuns(h: RunsListHandlers): HTMLElement {
+  return el('div', { id: 'runs-list', class: 'first-use', 'data-count': '0' },
+    el('p', {}, 'No training runs yet. Start a LoRA adapter project on your own model, or try the demo: a small model and data set made on this machine, trained in under a minute.'),
+    el('div', { class: 'actions' },
+      button({ id: 'new-project-button', label: 'New Adapter Project', appearance: 'primary', onClick: () => h.onCommand('newProject') }),
+      button({ id: 'open-demo-button', label: 'Open Demo Project', onClick: () => h.onCommand('openDemo') })),
+    el('p', { class: 'muted' }, 'New here? ', link('Get Started with PEFT Studio', () => h.onCommand('walkthrough')), ' walks from the demo to an exported adapter.'));
+}
+
+function link(text: string, onClick: () => void): HTMLElement {
+  const a = el('a', { href: '#', role: 'button', id: 'walkthrough-link' }, text);
+  a.addEventListener('click', (ev) => {
+    ev.preventDefault();
+    onClick();
+  });
+  return a;
 }
 
 /** The runs table (#runs-list): one row per run, data-run-dir / data-status for tests and styling. */
 export function runsList(runs: readonly RunSummary[], selected: string | undefined, compare: ReadonlySet<string>, h: RunsListHandlers): HTMLElement {
-  if (runs.length === 0) {
-    return el('p', { id: 'runs-list', class: 'empty', 'data-count': '0' }, 'No runs yet. Run "PEFT: Train Adapter" on a peft-train.yaml, or "PEFT: Open Demo Project".');
-  }
+  if (runs.length === 0) return emptyRuns(h);
   const head = el('tr', {}, ...['', 'Run', 'Status', 'Started', 'Base model', 'Steps', 'Loss'].map((t, i) => el('th', i === 0 ? { 'aria-label': 'Compare' } : { scope: 'col', class: ['', '', '', 'col-started', 'col-model', 'num', 'num'][i] ?? '' }, t)));
   const body = el('tbody');
   for (const r of runs) {
@@ -114,4 +135,21 @@ export function configView(run: RunView): HTMLElement {
     el('p', { class: 'muted' }, file),
     el('details', { open: '' }, el('summary', {}, 'Recipe (resolved)'), el('pre', { id: 'config-recipe' }, json(recipe))),
     el('details', {}, el('summary', {}, 'Adapter config'), el('pre', { id: 'config-adapter' }, json(adapter))));
+}
+
+/** #compare-facts: a warning when the base models differ, then a table — best eval loss, and each differing setting. */
+export function compareFactsView(names: readonly string[], f: CompareFacts): HTMLElement {
+  const wrap = el('div', { id: 'compare-facts' });
+  if (f.baseModels.length > 1) {
+    wrap.append(el('p', { id: 'compare-warning', class: 'warning', role: 'alert' },
+      `These runs use different base models (${f.baseModels.map(shortModel).join(', ')}): their losses are not comparable.`));
+  }
+  const head = el('tr', {}, el('th', { scope: 'col' }, ''), ...names.map((n) => el('th', { scope: 'col', class: 'num' }, n)));
+  const best = el('tr', { 'data-key': 'best_eval_loss' }, el('th', { scope: 'row' }, 'best eval loss'),
+    ...f.best.map((b, i) => cell(b === undefined ? '–' : `${formatValue(b.loss)} @ ${b.step}`, i === f.winner ? 'num best' : 'num')));
+  const rows = f.params.map((p) => el('tr', { 'data-key': p.key }, el('th', { scope: 'row' }, p.key), ...p.values.map((v) => cell(v, 'num'))));
+  const body = el('tbody', {}, best, ...rows);
+  wrap.append(el('table', { id: 'compare-table', class: 'grid compact', 'aria-label': 'Differences between the compared runs' }, el('thead', {}, head), body));
+  if (f.params.length === 0) wrap.append(el('p', { class: 'muted' }, 'The runs were trained with the same settings.'));
+  return wrap;
 }
