@@ -71,7 +71,7 @@ export class TrainLensProvider implements vscode.CodeLensProvider {
     this.onDidChangeCodeLenses = service.onDidChange;
   }
 
-  provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
+  async provideCodeLenses(doc: vscode.TextDocument): Promise<vscode.CodeLens[]> {
     const kind = this.service.kindOf(doc);
     if (kind !== 'adapter_config' && kind !== 'recipe') return [];
     const range = new vscode.Range(0, 0, 0, 0);
@@ -83,7 +83,7 @@ export class TrainLensProvider implements vscode.CodeLensProvider {
       const adapterPath = kind === 'recipe' ? recipe?.adapterConfig : doc.fileName;
       const text = adapterPath ? this.read(adapterPath) : null;
       if (text !== null) {
-        const s = trainSummary(text, model, recipe, defaultAvailableDevices());
+        const s = await trainSummary(text, model, recipe, defaultAvailableDevices());
         title = lensTitle(s);
         tooltip = typeof s === 'string' ? `Cannot count yet: ${s}` : `${s.trainable.toLocaleString()} trainable of ${s.total.toLocaleString()} parameters; estimated peak memory on ${s.device} (PEFT: Estimate Training Memory for the breakdown)`;
       }
