@@ -39,8 +39,12 @@ export const SESSION_OVERHEAD_BYTES = 35 * 2 ** 20;
  * alignment (measured: planned block / counted activations = 1.18-1.22 on Llama and GPT-2 fixtures).
  */
 export const PLANNER_FACTOR = 1.2;
-/** ORT's BFC arena without the memory pattern: fraction of the plan lost to chunk rounding, and a fixed part. */
-export const ARENA_FRAGMENTATION = 0.2;
+/**
+ * ORT's BFC arena without the memory pattern: fraction of the plan lost to chunk rounding, and a fixed part. Fitted
+ * by least squares on 8 probe runs (5M-32M Llama, GPT-2; 4×41 to 8×128 tokens) once the backward weight copies
+ * were counted: every run within ±4 % (docs/MEMORY.md).
+ */
+export const ARENA_FRAGMENTATION = 0.03;
 export const ARENA_FIXED_BYTES = 20 * 2 ** 20;
 
 const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, U8: 1, I8: 1, BOOL: 1 };
@@ -89,6 +93,12 @@ export function estimateMemory(inv: ModelInventory, targets: LoraTarget[], opts:
 
   // Activations kept for the backward pass, per layer above the lowest target.
   const L = backwardLayers(inv, targets);
+  // The backward's dX = dY·W reads each frozen weight of a backward layer transposed; ORT folds those Transposes of
+  // initializers into new constants, a second copy of the layer's linear weights (measured on the 32M bench model:
+  // all 8 layers backward vs the top one only, same activations: +12 MiB a layer = its linear weights in fp32).
+  const lowest = inv.spec.numLayers - L;
+  const copied = inv.modules.filter((m) => (m.kind === 'linear' || m.kind === 'conv1d') && m.layer !== null && m.layer >= lowest).reduce((a, m) => a + m.inFeatures * m.outFeatures, 0);
+  add('backward weight copies', copied * computeW, `${fmtCount(copied)} frozen weights of the ${L} backward layer(s), transposed by ORT for dX = dY·W`);
   const H = s.hiddenSize;
   const I = s.intermediateSize;
   const qkv = (s.numHeads + 2 * s.numKvHeads) * s.headDim;
@@ -127,8 +137,7 @@ export function estimateMemory(inv: ModelInventory, targets: LoraTarget[], opts:
   add('ORT planner slack', plan - activations, `transients alive at the peak and alignment (×${PLANNER_FACTOR} of the tensors above, measured)`);
   // The engine turns ORT's memory pattern off (enableMemPattern: false), so the plan is held once (with it on, the
   // arena kept the first run's chunks beside the pattern's block from step 2 on: the planned size again). Without the
-  // pattern, tensors come from ORT's BFC arena one by one: its chunk rounding and fragmentation measured 0.2 × plan
-  // + 20 MiB on four fixture runs (llama small ×2, gpt2 small, llama bench: residuals −3%..+3%).
+  // pattern, tensors come from ORT's BFC arena one by one: its chunk rounding and fragmentation (ARENA_* above).
   add('ORT arena fragmentation', plan * ARENA_FRAGMENTATION + ARENA_FIXED_BYTES, `BFC arena chunk rounding: ${ARENA_FRAGMENTATION} × the plan + ${ARENA_FIXED_BYTES / 2 ** 20} MiB (measured)`);
   add('onnxruntime session', SESSION_OVERHEAD_BYTES * sessions, 'optimised graph, kernels and thread pool' + (sessions > 1 ? ' (× 2 sessions)' : ''));
   if (!gpu) add('runtime (Node + onnxruntime)', RUNTIME_OVERHEAD_BYTES, 'Node, the onnxruntime library and PEFT Studio\'s code');

@@ -25,6 +25,8 @@ describe('estimateMemory', () => {
     assert.equal(c['LoRA gradients'], lora * 4);
     assert.equal(c['AdamW moments'], lora * 8);
     assert.equal(c['updated state (session outputs)'], lora * 12);
+    // every layer runs its backward (q_proj in layer 0): its linear weights are transposed once more, in fp32
+    assert.equal(c['backward weight copies'], 4 * (4096 + 2048 + 2048 + 4096 + 3 * 8192) * 4);
     const N = 128;
     assert.equal(c['activations: norms and q/k/v'], 4 * N * (2 * 64 + (4 + 2 * 2) * 16) * 4);
     assert.equal(c['activations: attention probabilities'], 4 * 2 * 4 * 64 * 64 * 4);
