@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import * as vscode from 'vscode';
 import { log } from './log';
+import { Config } from './config';
 
 export interface CliResult {
   code: number;
@@ -12,7 +13,7 @@ export interface CliResult {
 
 export function runCli(context: vscode.ExtensionContext, args: string[], cwd?: string): Promise<CliResult> {
   const cli = context.asAbsolutePath('dist/cli.js');
-  const node = vscode.workspace.getConfiguration('peftStudio').get<string>('nodePath') || process.execPath;
+  const node = Config.read().nodePath || process.execPath;
   log(`$ peft-studio ${args.join(' ')}`);
   return new Promise((resolve) => {
     // dist/cli.js exports main(argv) (bin/peft-studio.js calls it; bin/ is not shipped in the extension)

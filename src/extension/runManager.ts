@@ -7,6 +7,7 @@ import type { RunView } from '../shared/dashboard';
 import { WorkerRun } from '../core/runs/workerProcess';
 import { describeEvent, fractionDone, statusLine } from '../core/runs/runState';
 import { log, outputChannel, showError } from './log';
+import { Config } from './config';
 
 export interface LiveRun {
   readonly worker: WorkerRun;
@@ -63,16 +64,13 @@ export class RunManager implements vscode.Disposable {
       const go = await vscode.window.showWarningMessage(`"${busy.view.name}" is still training. Start another run at the same time? Both share this machine's cores and memory.`, { modal: true }, 'Start Anyway');
       if (go !== 'Start Anyway') return undefined;
     }
-    const settings = vscode.workspace.getConfiguration('peftStudio');
-    const device = settings.get<string>('device', 'recipe');
-    const nodePath = settings.get<string>('nodePath', '');
-    const stopTimeoutMs = 1000 * settings.get<number>('stopTimeoutSeconds', 30);
+    const { device, nodePath, stopTimeoutMs } = Config.read();
     log(`starting training: ${config}${opts.resume !== undefined ? ` (resume from ${opts.resume})` : ''}`);
     const worker = new WorkerRun({
       workerPath: this.context.asAbsolutePath('dist/worker.js'),
       config,
       ...(opts.resume !== undefined ? { resume: opts.resume } : {}),
-      ...(device !== '' && device !== 'recipe' ? { device } : {}),
+      ...(device !== 'recipe' ? { device } : {}),
       ...(nodePath !== '' ? { execPath: nodePath } : {}),
       stopTimeoutMs,
       onEvent: (e, view) => this.onEvent(e, view),
