@@ -1,6 +1,7 @@
 // Training-memory estimate for our ONNX step graph: base weights as ORT holds them, LoRA state, the activations
 // the backward pass keeps (per layer, from the VJP rules of core/graph), logits/softmax/grad and the runtime.
 import type { ModelInventory, ParameterInfo } from '../hf/types';
+import { usePrepacking } from '../runtime/prepacking';
 import type { DeviceName, LoraTarget } from '../train/engineApi';
 
 export interface MemoryOptions {
@@ -93,12 +94,14 @@ export function estimateMemory(inv: ModelInventory, targets: LoraTarget[], opts:
 
   // Activations kept for the backward pass, per layer above the lowest target.
   const L = backwardLayers(inv, targets);
-  // The backward's dX = dY·W reads each frozen weight of a backward layer transposed; ORT folds those Transposes of
-  // initializers into new constants, a second copy of the layer's linear weights (measured on the 32M bench model:
-  // all 8 layers backward vs the top one only, same activations: +12 MiB a layer = its linear weights in fp32).
+  // With prepacking on (runtime/prepacking.ts: CPU, models up to 1 GiB of fp32 weights), ORT keeps a packed copy of
+  // every frozen weight the backward's dX = dY·W reads: the linear weights of each backward layer (measured on the
+  // 32M and a 3-layer hidden-2048 model: top layer only vs all layers, same activations, differ by exactly those).
   const lowest = inv.spec.numLayers - L;
-  const copied = inv.modules.filter((m) => (m.kind === 'linear' || m.kind === 'conv1d') && m.layer !== null && m.layer >= lowest).reduce((a, m) => a + m.inFeatures * m.outFeatures, 0);
-  add('backward weight copies', copied * computeW, `${fmtCount(copied)} frozen weights of the ${L} backward layer(s), transposed by ORT for dX = dY·W`);
+  const copied = opts.device === 'cpu' && usePrepacking(inv)
+    ? inv.modules.filter((m) => (m.kind === 'linear' || m.kind === 'conv1d') && m.layer !== null && m.layer >= lowest).reduce((a, m) => a + m.inFeatures * m.outFeatures, 0)
+    : 0;
+  add('prepacked weights for the backward', copied * 4, `${fmtCount(copied)} frozen weights of the ${L} backward layer(s), packed by ORT for dX = dY·W (prepacking is off above 1 GiB of weights)`);
   const H = s.hiddenSize;
   const I = s.intermediateSize;
   const qkv = (s.numHeads + 2 * s.numKvHeads) * s.headDim;

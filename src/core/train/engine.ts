@@ -17,6 +17,8 @@ import { Rng } from '../util/random';
 import { expAvgName, expAvgSqName, newName } from './adamw';
 import type { Batch, EngineOptions, EngineState, StepResult, TrainEngine } from './engineApi';
 import { type GraphFolder, cacheKey, graphPath, prepareGraphFolder } from './graphCache';
+import { usePrepacking } from '../runtime/prepacking';
+export { ortTuning, usePrepacking } from '../runtime/prepacking';
 
 type Kind = 'step' | 'grad' | 'apply' | 'eval' | 'readBack';
 
@@ -30,21 +32,8 @@ function toTensor(f: HostFeed, dtype: FloatDtype): ort.Tensor {
  * +1× the weights for each open graph) and was ~15% faster here (bench/train.bench.ts, 32M-param llama, 2 threads:
  * 181 vs 157 tok/s, RSS 611 vs 501 MiB). 'auto' prepacks only when that copy is cheap: weights ≤ 1 GiB and ≤ 10% of RAM.
  */
-export const ortTuning: { prepacking: 'auto' | boolean } = { prepacking: 'auto' };
-
 /** `hostState`: bring the state back to the CPU after every WebGPU step (for measuring what keeping it there saves). */
 export const engineTuning: { hostState: boolean } = { hostState: false };
-
-/** Bytes of the base weights once cast to fp32 (what a prepacked copy costs). */
-function fp32WeightBytes(inventory: EngineOptions['inventory']): number {
-  return inventory.totalParameters * 4;
-}
-
-export function usePrepacking(inventory: EngineOptions['inventory']): boolean {
-  if (ortTuning.prepacking !== 'auto') return ortTuning.prepacking;
-  const bytes = fp32WeightBytes(inventory);
-  return bytes <= 2 ** 30 && bytes <= os.totalmem() * 0.1;
-}
 
 /** ORT session options: all cores, full graph optimisation, no memory pattern, prepacking per `usePrepacking`. */
 export function sessionOptions(

@@ -2,6 +2,7 @@
 // 2 kv heads, vocab 1000) with LoRA r=8 on q_proj/v_proj, batch 2 × 64 tokens on the CPU.
 import * as assert from 'node:assert/strict';
 import { loadModel } from '../../../src/core/hf/loadModel';
+import { ortTuning } from '../../../src/core/runtime/prepacking';
 import { PLANNER_FACTOR, ARENA_FRAGMENTATION, ARENA_FIXED_BYTES, RUNTIME_OVERHEAD_BYTES, SESSION_OVERHEAD_BYTES, estimateMemory, formatBytes } from '../../../src/core/memory/estimate';
 import type { LoraTarget } from '../../../src/core/train/engineApi';
 import { llamaConfigModel, tempDir } from '../validate/helpers';
@@ -25,8 +26,15 @@ describe('estimateMemory', () => {
     assert.equal(c['LoRA gradients'], lora * 4);
     assert.equal(c['AdamW moments'], lora * 8);
     assert.equal(c['updated state (session outputs)'], lora * 12);
-    // every layer runs its backward (q_proj in layer 0): its linear weights are transposed once more, in fp32
-    assert.equal(c['backward weight copies'], 4 * (4096 + 2048 + 2048 + 4096 + 3 * 8192) * 4);
+    // every layer runs its backward (q_proj in layer 0): ORT prepacks its linear weights once more, in fp32
+    assert.equal(c['prepacked weights for the backward'], 4 * (4096 + 2048 + 2048 + 4096 + 3 * 8192) * 4);
+    ortTuning.prepacking = false;
+    try {
+      const off = estimateMemory(inv, targets, { batchSize: 2, seqLen: 64, device: 'cpu', precision: 'fp32', gradAccum: 1 });
+      assert.equal(off.components.find((x) => x.name === 'prepacked weights for the backward'), undefined);
+    } finally {
+      ortTuning.prepacking = 'auto';
+    }
     const N = 128;
     assert.equal(c['activations: norms and q/k/v'], 4 * N * (2 * 64 + (4 + 2 * 2) * 16) * 4);
     assert.equal(c['activations: attention probabilities'], 4 * 2 * 4 * 64 * 64 * 4);
