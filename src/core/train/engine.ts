@@ -27,11 +27,6 @@ function toTensor(f: HostFeed, dtype: FloatDtype): ort.Tensor {
   return new ort.Tensor(dtype === 'float64' ? 'float64' : 'float32', f.data, f.dims);
 }
 
-/**
- * Process-wide ORT tuning. MLAS prepacking keeps a packed copy of every constant GEMM operand per session (FACTS.md:
- * +1× the weights for each open graph) and was ~15% faster here (bench/train.bench.ts, 32M-param llama, 2 threads:
- * 181 vs 157 tok/s, RSS 611 vs 501 MiB). 'auto' prepacks only when that copy is cheap: weights ≤ 1 GiB and ≤ 10% of RAM.
- */
 /** `hostState`: bring the state back to the CPU after every WebGPU step (for measuring what keeping it there saves). */
 export const engineTuning: { hostState: boolean } = { hostState: false };
 
@@ -92,7 +87,7 @@ class OrtEngine implements TrainEngine {
     this.parameterNames = params.map((p) => p.key);
     this.device = opts.device;
     this.fp16 = opts.precision === 'fp16';
-    // Only the WebGPU EP can leave outputs on the device in Node (CUDA outputs always come back: FACTS.md).
+    // Only the WebGPU EP can leave outputs on the device in Node (CUDA outputs always come back: docs/ONNXRUNTIME.md).
     this.state = new DeviceState(params.map((p) => ({ ...p, expAvg: expAvgName(p.key), expAvgSq: expAvgSqName(p.key) })), opts.device === 'webgpu' && !engineTuning.hostState);
     this.state.upload(defaultState(params));
   }

@@ -6,7 +6,7 @@ import { defaultTargetModules } from '../../../src/core/peft/defaults';
 import { enumValues } from '../../../src/core/peft/loraRules';
 import { pythonFloatRepr, pythonJsonDumps, serializeAdapterConfig } from '../../../src/core/peft/save';
 
-/** PEFT 0.20.0's adapter_config.json for LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=[q_proj, v_proj], task_type=CAUSAL_LM) (REFERENCE.md §1). */
+/** PEFT 0.20.0's adapter_config.json for LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=[q_proj, v_proj], task_type=CAUSAL_LM), as PEFT writes it (docs/FORMATS.md). */
 const PEFT_020_EXAMPLE = {
   alora_invocation_tokens: null, alpha_pattern: {}, arrow_config: null, auto_mapping: null, base_model_name_or_path: 'Qwen/Qwen2.5-0.5B', bias: 'none',
   corda_config: null, ensure_weight_tying: false, eva_config: null, exclude_modules: null, fan_in_fan_out: false, inference_mode: true, init_lora_weights: true,

@@ -1,4 +1,4 @@
-// The one module that knows which web-component library draws the dashboard's controls (REFERENCE.md §7):
+// The one module that knows which web-component library draws the dashboard's controls (docs/FORMATS.md):
 // @vscode/webview-ui-toolkit today; moving to @vscode-elements/elements changes only this file.
 import { provideVSCodeDesignSystem, vsCodeBadge, vsCodeButton, vsCodeCheckbox, vsCodeDivider, vsCodeDropdown, vsCodeOption, vsCodeProgressRing } from '@vscode/webview-ui-toolkit';
 
