@@ -1,6 +1,7 @@
 // `peft-studio estimate CONFIG [--model DIR] [--json]`: training memory by component (core/memory/estimate.ts)
 // for a peft-train.yaml (batch, length, device from the recipe) or an adapter_config.json + options.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { CliCommand } from '../command';
 import { InputError, UsageError } from '../../core/errors';
 import { loadModel } from '../../core/hf/loadModel';
@@ -14,7 +15,7 @@ import { parseRecipe } from '../../core/train/recipe';
 import { findRecipeFor } from '../../core/validate/context';
 import { summarizeRecipe } from '../../core/validate/recipe';
 import type { RecipeSummary } from '../../core/validate/types';
-import { modelDirOf } from '../modelArg';
+import { modelOption } from '../modelArg';
 
 function intOpt(v: unknown, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -69,7 +70,7 @@ export const estimateCommand: CliCommand = {
       const r = parseRecipe(text, file);
       recipe = summarizeRecipe(text, file);
       adapterFile = r.adapter_config;
-      modelDir = typeof args.values['model'] === 'string' ? modelDirOf(args.values['model']) : fs.existsSync(r.base_model) ? r.base_model : null;
+      modelDir = modelOption(args.values) ?? (fs.existsSync(r.base_model) ? r.base_model : null);
       if (modelDir === null) throw new InputError('model-not-local', `base_model "${r.base_model}" is not a local folder: download it first (peft-studio train does) or pass --model DIR`, { file });
     } else {
       adapterFile = file;
@@ -77,7 +78,8 @@ export const estimateCommand: CliCommand = {
       recipe = findRecipeFor(file);
     }
     const adapter = readAdapterConfigFile(adapterFile);
-    modelDir ??= findBaseModelDir(adapter.file, adapter.config, typeof args.values['model'] === 'string' ? modelDirOf(args.values['model']) : (recipe?.baseModelDir ?? undefined));
+    const recipeModel = recipe?.baseModelDir != null && fs.existsSync(path.join(recipe.baseModelDir, 'config.json')) ? recipe.baseModelDir : undefined;
+    modelDir ??= findBaseModelDir(adapter.file, adapter.config, modelOption(args.values) ?? recipeModel);
     if (modelDir === null) throw new UsageError('no base model: pass --model DIR', 'The folder must hold config.json');
     const inv = loadModel(modelDir);
     const { targets } = resolveTargets(adapter.config, inv);

@@ -1,6 +1,5 @@
 // The language service of the extension host: validates open PEFT files on open and on every edit (debounced),
 // lints big data sets in time-boxed slices, and caches model inventories and tokenizers per folder.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { loadTokenizer } from '../../core/hf/tokenizer';
@@ -9,6 +8,7 @@ import { DatasetLinter, fileKind, summarizeRecipe, validate, type FileKind, type
 import { InventoryCache, findRecipeFor } from '../../core/validate/context';
 import { modelForAdapter } from '../../core/validate/adapterModel';
 import { toDiagnostics } from './convert';
+import { readDocumentOrDisk } from '../documents';
 
 const DEBOUNCE_MS = 300;
 /** A dataset slice runs at most this long before yielding to the extension host. */
@@ -39,15 +39,7 @@ export class LanguageService implements vscode.Disposable {
 
   /** The recipe beside a file, reading open (unsaved) documents before the disk. */
   recipeFor(file: string): RecipeSummary | null {
-    return findRecipeFor(file, (p) => {
-      const open = vscode.workspace.textDocuments.find((d) => d.fileName === p);
-      if (open !== undefined) return open.getText();
-      try {
-        return fs.readFileSync(p, 'utf8');
-      } catch {
-        return null;
-      }
-    });
+    return findRecipeFor(file, readDocumentOrDisk);
   }
 
   context(doc: vscode.TextDocument): ValidationContext {
@@ -121,13 +113,8 @@ export class LanguageService implements vscode.Disposable {
    * published to the Problems panel; a missing file has none here (the recipe that names it reports it).
    */
   async problemsOf(file: string, kind: Exclude<FileKind, 'unknown'>): Promise<Problem[]> {
-    const open = vscode.workspace.textDocuments.find((d) => d.fileName === file);
-    let text: string;
-    try {
-      text = open !== undefined ? open.getText() : fs.readFileSync(file, 'utf8');
-    } catch {
-      return [];
-    }
+    const text = readDocumentOrDisk(file);
+    if (text === null) return [];
     const problems = kind === 'dataset'
       ? await this.lintText(text, file, { cancelled: false })
       : validate(text, { path: file, kind, recipe: kind === 'recipe' ? null : this.recipeFor(file), loadModel: (d) => this.inventories.get(d) });
