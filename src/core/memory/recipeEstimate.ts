@@ -4,8 +4,9 @@ import * as fs from 'node:fs';
 import { dataTokenizer, loadTokenizer } from '../hf/tokenizer';
 import type { ModelInventory } from '../hf/types';
 import type { LoraConfig } from '../peft/loraConfig';
-import { loadDataset } from '../train/data/dataset';
+import { buildDataset } from '../train/data/dataset';
 import { isDataFormat, type DataTokenizer } from '../train/data/formats';
+import { readJsonl } from '../train/data/jsonl';
 import type { DeviceName, LoraTarget } from '../train/engineApi';
 import type { RecipeSummary } from '../validate/types';
 import { estimateMemory, type MemoryEstimate, type MemoryOptions } from './estimate';
@@ -39,8 +40,15 @@ export const DEFAULT_MAX_LENGTH = 512;
 const longestCache = new Map<string, number | null>();
 
 /**
+ * Examples read per data file: tokenizing is synchronous and the CodeLens runs on the editor's extension host, so a
+ * huge file is sampled (its first examples); the trainer's own check before a run uses every example.
+ */
+export const LONGEST_SAMPLE = 1000;
+
+/**
  * The longest row the trainer would build from the recipe's data (train and eval, tokenized as the trainer does,
- * truncated to max_length; max_length when packed), or null when the data or tokenizer cannot be read.
+ * truncated to max_length; max_length when packed; the first LONGEST_SAMPLE examples of each file), or null when
+ * the data or tokenizer cannot be read.
  * Cached by file sizes and times, so the editor can ask on every refresh.
  */
 export async function longestSequence(recipe: RecipeSummary, modelDir: string, inventory: ModelInventory): Promise<number | null> {
@@ -61,7 +69,8 @@ export async function longestSequence(recipe: RecipeSummary, modelDir: string, i
       return { encode: () => [], applyChatTemplate: () => '', eosTokenId: null, padTokenId: null };
     });
     for (const file of recipe.datasets) {
-      const d = loadDataset({ file, format, maxLength: recipe.maxLength, packing: false, trainOnPrompt: recipe.trainOnPrompt, tokenizer, vocabSize: inventory.spec.vocabSize });
+      const records = readJsonl(file).slice(0, LONGEST_SAMPLE);
+      const d = buildDataset(records, { file, format, maxLength: recipe.maxLength, packing: false, trainOnPrompt: recipe.trainOnPrompt, tokenizer, vocabSize: inventory.spec.vocabSize });
       for (const s of d.sequences) longest = Math.max(longest ?? 0, s.inputIds.length);
     }
   } catch {
