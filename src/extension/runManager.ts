@@ -8,6 +8,7 @@ import { WorkerRun } from '../core/runs/workerProcess';
 import { describeEvent, fractionDone, statusLine } from '../core/runs/runState';
 import { log, outputChannel, showError } from './log';
 import { Config } from './config';
+import { COMMAND_IDS, TRAINING_CONTEXT_KEY } from '../shared/ids';
 
 export interface LiveRun {
   readonly worker: WorkerRun;
@@ -33,7 +34,7 @@ export class RunManager implements vscode.Disposable {
   constructor(private readonly context: vscode.ExtensionContext) {
     this.statusItem = vscode.window.createStatusBarItem('peftStudio.training', vscode.StatusBarAlignment.Left, 50);
     this.statusItem.name = 'PEFT Studio Training';
-    this.statusItem.command = 'peftStudio.openDashboard';
+    this.statusItem.command = COMMAND_IDS.openDashboard;
   }
 
   live(): LiveRun[] {
@@ -123,7 +124,7 @@ export class RunManager implements vscode.Disposable {
     if (v.status === 'completed' || v.status === 'stopped') {
       const adapter = v.done?.adapter_dir;
       void vscode.window.showInformationMessage(`${v.name}: ${statusLine(v)}.${adapter !== undefined ? ` Adapter in ${adapter}.` : ''}`, 'Open Dashboard', 'Reveal Adapter').then((c) => {
-        if (c === 'Open Dashboard') void vscode.commands.executeCommand('peftStudio.openDashboard', v.dir);
+        if (c === 'Open Dashboard') void vscode.commands.executeCommand(COMMAND_IDS.openDashboard, v.dir);
         if (c === 'Reveal Adapter' && adapter !== undefined) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(adapter));
       });
       return;
@@ -131,7 +132,7 @@ export class RunManager implements vscode.Disposable {
     const message = crash ?? v.error?.message ?? 'Training failed.';
     const kept = v.error?.checkpoint !== undefined ? ` Last good checkpoint: ${v.error.checkpoint}.` : '';
     void showError(`Training ${v.name !== '(starting)' ? `"${v.name}" ` : ''}failed: ${message}${kept}`, 'Open Dashboard').then((c) => {
-      if (c === 'Open Dashboard') void vscode.commands.executeCommand('peftStudio.openDashboard', v.dir);
+      if (c === 'Open Dashboard') void vscode.commands.executeCommand(COMMAND_IDS.openDashboard, v.dir);
     });
   }
 
@@ -169,6 +170,6 @@ export class RunManager implements vscode.Disposable {
   }
 
   private updateContext(): void {
-    void vscode.commands.executeCommand('setContext', 'peftStudio.training', this.runs.size > 0);
+    void vscode.commands.executeCommand('setContext', TRAINING_CONTEXT_KEY, this.runs.size > 0);
   }
 }

@@ -7,6 +7,7 @@ import { isWebviewToHost, type WebviewToHost } from '../../shared/dashboard';
 import type { RunManager } from '../runManager';
 import type { RunsStore } from '../runsStore';
 import { dashboardHtml, type DashboardPlace } from './html';
+import { COMMAND_IDS } from '../../shared/ids';
 
 export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
   return {
@@ -112,9 +113,9 @@ export class DashboardHost implements vscode.Disposable {
 
   private async runCommand(command: 'stop' | 'resume' | 'openAdapter' | 'train', dir: string | undefined): Promise<void> {
     if (command === 'stop') await this.manager.stop(dir);
-    else if (command === 'resume') await vscode.commands.executeCommand('peftStudio.resume', dir);
-    else if (command === 'train') await vscode.commands.executeCommand('peftStudio.train');
-    else if (dir !== undefined) await vscode.commands.executeCommand('peftStudio.openAdapterFolder', dir);
+    else if (command === 'resume') await vscode.commands.executeCommand(COMMAND_IDS.resume, dir);
+    else if (command === 'train') await vscode.commands.executeCommand(COMMAND_IDS.train);
+    else if (dir !== undefined) await vscode.commands.executeCommand(COMMAND_IDS.openAdapterFolder, dir);
   }
 
   private sendRun(dir: string): void {

@@ -8,6 +8,7 @@ import { lensTitle, trainSummary } from '../../core/validate/lens';
 import { PeftDiagnostic, toRange } from './convert';
 import type { LanguageService } from './service';
 import { readDocumentOrDisk } from '../documents';
+import { COMMAND_IDS } from '../../shared/ids';
 
 export class QuickFixProvider implements vscode.CodeActionProvider {
   static readonly kinds = [vscode.CodeActionKind.QuickFix];
@@ -88,7 +89,7 @@ export class TrainLensProvider implements vscode.CodeLensProvider {
         tooltip = typeof s === 'string' ? `Cannot count yet: ${s}` : `${s.trainable.toLocaleString()} trainable of ${s.total.toLocaleString()} parameters; estimated peak memory on ${s.device} (PEFT: Estimate Training Memory for the breakdown)`;
       }
     }
-    return [new vscode.CodeLens(range, { title, tooltip, command: 'peftStudio.train', arguments: [doc.uri] })];
+    return [new vscode.CodeLens(range, { title, tooltip, command: COMMAND_IDS.train, arguments: [doc.uri] })];
   }
 
 }

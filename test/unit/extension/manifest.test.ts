@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { COMMAND_IDS, SETTING_DEFAULTS, VIEW_IDS, settingId, type SettingKey } from '../../../src/shared/ids';
+import { COMMAND_IDS, SETTING_DEFAULTS, TRAINING_CONTEXT_KEY, VIEW_IDS, settingId, type SettingKey } from '../../../src/shared/ids';
 
 interface Manifest {
   activationEvents: string[];
@@ -43,6 +43,11 @@ describe('extension manifest', () => {
 
   it('the shared command ids (which type the command table) are exactly the contributed commands', () => {
     assert.deepEqual(Object.values(COMMAND_IDS).sort(), c.commands.map((x) => x.command).sort());
+  });
+
+  it('the context key the run manager sets is the one the manifest\'s when clauses test', () => {
+    const whens = [...Object.values(c.menus).flat().map((m) => m.when ?? ''), ...c.commands.map((x) => x.enablement ?? '')];
+    assert.ok(whens.some((w) => w.includes(TRAINING_CONTEXT_KEY)));
   });
 
   it('every menu entry names a contributed command', () => {
