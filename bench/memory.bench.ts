@@ -7,9 +7,9 @@ import { demoRecipe, prepareDemo } from '../src/cli/commands/demo';
 import { makeFixture, type FixtureArch, type FixtureSize } from '../src/core/fixtures/makeFixture';
 import { writeSampleData, type SampleFormat } from '../src/core/fixtures/sampleData';
 
-const HELP = `usage: npx tsx bench/memory.bench.ts [--cases demo,gpt2-small,llama-32m,llama-1.1b] [--steps N] [--write-docs]
+const HELP = `usage: npx tsx bench/memory.bench.ts [--cases demo,gpt2-small,llama-32m,llama-32m-packed,llama-1.1b] [--steps N] [--write-docs]
   (build first: npm run build). The 1.1B case writes a 4.4 GB model once under bench/.cache and needs ~6 GB of RAM
-  and several minutes on 2 cores; leave it out with --cases demo,gpt2-small,llama-32m.`;
+  and several minutes on 2 cores; leave it out with --cases demo,gpt2-small,llama-32m,llama-32m-packed.`;
 
 interface Case {
   name: string;
@@ -23,6 +23,8 @@ interface Case {
   batch: number;
   maxLength: number;
   withEval: boolean;
+  /** Pack examples into rows of max_length (long rows from short examples). */
+  packing?: boolean;
 }
 
 /** TinyLlama-1.1B's shape (random weights): hidden 2048, 22 layers, 32 heads / 4 KV heads, MLP 5632, vocab 32000. */
@@ -32,6 +34,7 @@ const CASES: Case[] = [
   { name: 'demo', arch: 'llama', size: 'small', format: 'messages', targets: [], r: 8, batch: 8, maxLength: 128, withEval: true },
   { name: 'gpt2-small', arch: 'gpt2', size: 'small', format: 'alpaca', targets: ['c_attn', 'c_fc'], r: 8, batch: 4, maxLength: 256, withEval: false },
   { name: 'llama-32m', arch: 'llama', size: 'bench', format: 'messages', targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], r: 16, batch: 4, maxLength: 256, withEval: false },
+  { name: 'llama-32m-packed', arch: 'llama', size: 'bench', format: 'messages', targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], r: 16, batch: 4, maxLength: 512, withEval: false, packing: true },
   { name: 'llama-1.1b', arch: 'llama', size: 'bench', overrides: TINYLLAMA_SHAPE, format: 'messages', targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], r: 8, batch: 2, maxLength: 128, withEval: false },
 ];
 
@@ -42,7 +45,7 @@ const CLI = path.join(ROOT, 'bin', 'peft-studio.js');
 async function project(c: Case, steps: number): Promise<string> {
   const dir = path.join(CACHE, c.name);
   if (c.name === 'demo') return (await prepareDemo(dir, steps)).recipe;
-  const model = path.join(CACHE, `model-${c.name}`);
+  const model = path.join(CACHE, `model-${c.name.replace(/-packed$/, '')}`);
   if (!fs.existsSync(path.join(model, 'model.safetensors'))) {
     await makeFixture({ arch: c.arch, size: c.size, outDir: model, seed: 1, ...(c.overrides !== undefined ? { overrides: c.overrides } : {}) });
   }
@@ -55,6 +58,7 @@ async function project(c: Case, steps: number): Promise<string> {
     .replace('format: messages', `format: ${c.format}`)
     .replace('max_length: 128', `max_length: ${c.maxLength}`)
     .replace('per_device_train_batch_size: 8', `per_device_train_batch_size: ${c.batch}`)
+    .replace('  shuffle: true\n', c.packing === true ? '  shuffle: true\n  packing: true\n' : '  shuffle: true\n')
     .replace(/\n {2}eval: .*\n/, c.withEval ? '$&' : '\n')
     .replace(/\n {2}eval_steps: .*\n/, c.withEval ? '$&' : '\n');
   const file = path.join(dir, 'peft-train.yaml');
@@ -80,7 +84,7 @@ async function measure(c: Case, steps: number): Promise<Row> {
   runCli(['train', recipe, '--json'], rssFile);
   const measured = Number(fs.readFileSync(rssFile, 'utf8'));
   const params = est.components.find((x) => x.name === 'base weights')!.detail.split(' ')[0]!;
-  return { name: c.name, params, shape: `${est.batchSize} × ${est.seqLen}${c.withEval ? ' + eval' : ''}`, estimate: est.totalBytes, measured };
+  return { name: c.name, params, shape: `${est.batchSize} × ${est.seqLen}${c.packing === true ? ' packed' : ''}${c.withEval ? ' + eval' : ''}`, estimate: est.totalBytes, measured };
 }
 
 const mib = (n: number): string => `${Math.round(n / 2 ** 20)} MiB`;
