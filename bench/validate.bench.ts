@@ -36,7 +36,7 @@ function stats(xs: number[]): string {
 
 const cache = new InventoryCache();
 const recipeSummary = { path: path.join(dir, 'peft-train.yaml'), baseModel: './model', baseModelDir: model, adapterConfig: path.join(dir, 'adapter_config.json'),
-  datasets: [path.join(dir, 'data', 'train.jsonl')], format: 'messages', maxLength: 2048, trainOnPrompt: false, batchSize: 4, gradAccum: 1, device: 'cpu', fp16: false };
+  datasets: [path.join(dir, 'data', 'train.jsonl')], format: 'messages', maxLength: 2048, trainOnPrompt: false, packing: false, hasEval: false, batchSize: 4, gradAccum: 1, device: 'cpu', fp16: false };
 const t0 = performance.now();
 const first = validate(adapter, { path: path.join(dir, 'adapter_config.json'), loadModel: (d) => cache.get(d), recipe: recipeSummary });
 console.log(`first adapter_config.json validation (loads the 32-layer inventory): ${(performance.now() - t0).toFixed(1)} ms, ${first.length} problems`);

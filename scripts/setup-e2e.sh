@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need (idempotent): Debian's chromium + ripgrep + kerberos headers, and
 # code-server 4.100.3 (VS Code 1.100, the last line on Node 20) with its native modules rebuilt, cached outside the repo.
-# Recipe: design/FACTS.md "A real VS Code for end-to-end tests". Cache: $PEFT_STUDIO_E2E_CACHE or ~/.cache/peft-studio-e2e.
+# code-server is VS Code's real workbench on npm; @vscode/test-electron needs downloads we cannot make. Cache: $PEFT_STUDIO_E2E_CACHE or ~/.cache/peft-studio-e2e.
 set -euo pipefail
 
 CODE_SERVER_VERSION="4.100.3"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs a software Vulkan driver (Mesa's lavapipe from bookworm-backports) so onnxruntime-node's
-# WebGPU provider finds an adapter on a machine without a GPU (FACTS.md). Idempotent.
+# WebGPU provider finds an adapter on a machine without a GPU (docs/ONNXRUNTIME.md). Idempotent.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi

@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import * as vscode from 'vscode';
 import { cliMessage } from '../shared/messages';
 import { log } from './log';
+import { Config } from './config';
 
 export interface CliResult {
   code: number;
@@ -13,7 +14,7 @@ export interface CliResult {
 
 export function runCli(context: vscode.ExtensionContext, args: string[], cwd?: string): Promise<CliResult> {
   const cli = context.asAbsolutePath('dist/cli.js');
-  const node = vscode.workspace.getConfiguration('peftStudio').get<string>('nodePath') || process.execPath;
+  const node = Config.read().nodePath || process.execPath;
   log(`$ peft-studio ${args.join(' ')}`);
   return new Promise((resolve) => {
     // dist/cli.js exports main(argv) (bin/peft-studio.js calls it; bin/ is not shipped in the extension)
@@ -47,7 +48,7 @@ export async function runCliJson<T>(context: vscode.ExtensionContext, args: stri
  */
 export function runCliInTerminal(context: vscode.ExtensionContext, name: string, args: string[], cwd?: string): vscode.Terminal {
   const cli = context.asAbsolutePath('dist/cli.js');
-  const node = vscode.workspace.getConfiguration('peftStudio').get<string>('nodePath') || process.execPath;
+  const node = Config.read().nodePath || process.execPath;
   const script = `require(${JSON.stringify(cli)}).main(process.argv.slice(2)).then((c) => { process.exitCode = c; })`;
   log(`$ peft-studio ${args.join(' ')} (terminal "${name}")`);
   const terminal = vscode.window.createTerminal({ name, shellPath: node, shellArgs: ['-e', script, '--', 'peft-studio', ...args], ...(cwd !== undefined ? { cwd } : {}), env: { ELECTRON_RUN_AS_NODE: '1' } });

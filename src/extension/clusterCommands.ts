@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { runCliJson } from './cli';
+import { Config } from './config';
 import { errorText, outputChannel, showError } from './log';
 import { pathOf, resolveRecipe } from './pick';
 
@@ -84,8 +85,8 @@ export async function launchOnCluster(context: vscode.ExtensionContext, arg: unk
     await showError(`${dir} is not an exported project (no sft_config.yaml): run PEFT: Export for Cluster… first.`);
     return;
   }
-  const config = vscode.workspace.getConfiguration('peftStudio', vscode.Uri.file(dir));
-  const command = config.get<string>('clusterLaunchCommand', 'sky launch -c peft sky.yaml').trim();
+  const config = Config.read(vscode.Uri.file(dir));
+  const command = config.clusterLaunchCommand;
   if (command === '') {
     await showError('Set peftStudio.clusterLaunchCommand (e.g. "sky launch -c peft sky.yaml" or "kubectl apply -f k8s-job.yaml").');
     return;
@@ -94,8 +95,8 @@ export async function launchOnCluster(context: vscode.ExtensionContext, arg: unk
   terminal.show();
   terminal.sendText(command);
   // Pull the run folder while it trains: the Runs view and dashboard watch <export>/runs.
-  const sync = config.get<string>('clusterSyncCommand', '').trim();
-  const every = Math.max(5, config.get<number>('clusterSyncSeconds', 30));
+  const sync = config.clusterSyncCommand;
+  const every = config.clusterSyncSeconds;
   if (sync !== '') {
     const puller = vscode.window.createTerminal({ name: `PEFT cluster sync: ${path.basename(dir)}`, cwd: dir });
     puller.sendText(`while true; do ${sync}; sleep ${every}; done`);

@@ -15,6 +15,7 @@ import { count, estimate, openDemo } from './projectCommands';
 import { inspectDataset } from './inspector/inspectCommand';
 import type { LanguageService } from './language/service';
 import { preflight } from './trainPreflight';
+import type { CommandId } from '../shared/ids';
 
 export interface Services {
   context: vscode.ExtensionContext;
@@ -113,7 +114,8 @@ const openAdapterFolder: CommandFactory = (s) => async (arg) => {
 };
 
 /** The table: command id → factory. package.json `contributes.commands` lists the same ids. */
-export const COMMANDS: Readonly<Record<string, CommandFactory>> = {
+/** One handler per contributed command (src/shared/ids.ts): the type makes the table complete. */
+export const COMMANDS: Readonly<Record<CommandId, CommandFactory>> = {
   'peftStudio.newProject': (s) => () => newProject(s.context),
   'peftStudio.openDemo': (s) => () => openDemo(s.context),
   'peftStudio.train': train,

@@ -9,6 +9,7 @@ import { disposeLog, errorText, showError } from './log';
 import { RunManager } from './runManager';
 import { RunsStore } from './runsStore';
 import { RunsTreeProvider } from './runsTree';
+import { TRAINING_CONTEXT_KEY, VIEW_IDS } from '../shared/ids';
 
 export function activate(context: vscode.ExtensionContext): void {
   const manager = new RunManager(context);
@@ -18,7 +19,7 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(
     manager, store, tree, dashboard,
     ...dashboard.register(),
-    vscode.window.createTreeView('peftStudio.runs', { treeDataProvider: tree, showCollapseAll: true }),
+    vscode.window.createTreeView(VIEW_IDS.runs, { treeDataProvider: tree, showCollapseAll: true }),
   );
   let language: LanguageService | undefined;
   try {
@@ -28,7 +29,7 @@ export function activate(context: vscode.ExtensionContext): void {
     void showError(`PEFT Studio could not start config validation: ${errorText(e)}`);
   }
   registerCommands({ context, manager, store, tree, dashboard, language });
-  void vscode.commands.executeCommand('setContext', 'peftStudio.training', false);
+  void vscode.commands.executeCommand('setContext', TRAINING_CONTEXT_KEY, false);
 }
 
 export function deactivate(): void {

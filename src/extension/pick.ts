@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { RunSummary } from '../shared/dashboard';
 import type { RunsTreeNode } from './runsTree';
 import type { RunsStore } from './runsStore';
+import { COMMAND_IDS } from '../shared/ids';
 
 export const RECIPE_FILE = 'peft-train.yaml';
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
@@ -50,8 +51,8 @@ export async function resolveRecipe(arg: unknown): Promise<string | undefined> {
   if (found.length === 1) return found[0]?.fsPath;
   if (found.length === 0) {
     const c = await vscode.window.showErrorMessage(`No ${RECIPE_FILE} found in this workspace: create an adapter project first.`, 'New Adapter Project', 'Open Demo Project');
-    if (c === 'New Adapter Project') await vscode.commands.executeCommand('peftStudio.newProject');
-    if (c === 'Open Demo Project') await vscode.commands.executeCommand('peftStudio.openDemo');
+    if (c === 'New Adapter Project') await vscode.commands.executeCommand(COMMAND_IDS.newProject);
+    if (c === 'Open Demo Project') await vscode.commands.executeCommand(COMMAND_IDS.openDemo);
     return undefined;
   }
   const pick = await vscode.window.showQuickPick(found.map((u) => ({ label: vscode.workspace.asRelativePath(u), uri: u })), { placeHolder: 'Train which recipe?' });

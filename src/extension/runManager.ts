@@ -8,6 +8,8 @@ import { WorkerRun } from '../core/runs/workerProcess';
 import { describeEvent, fractionDone, statusLine } from '../core/runs/runState';
 import { refusedAtStart } from '../shared/messages';
 import { log, outputChannel, showError } from './log';
+import { Config } from './config';
+import { COMMAND_IDS, TRAINING_CONTEXT_KEY } from '../shared/ids';
 
 export interface LiveRun {
   readonly worker: WorkerRun;
@@ -33,7 +35,7 @@ export class RunManager implements vscode.Disposable {
   constructor(private readonly context: vscode.ExtensionContext) {
     this.statusItem = vscode.window.createStatusBarItem('peftStudio.training', vscode.StatusBarAlignment.Left, 50);
     this.statusItem.name = 'PEFT Studio Training';
-    this.statusItem.command = 'peftStudio.openDashboard';
+    this.statusItem.command = COMMAND_IDS.openDashboard;
   }
 
   live(): LiveRun[] {
@@ -64,16 +66,13 @@ export class RunManager implements vscode.Disposable {
       const go = await vscode.window.showWarningMessage(`"${busy.view.name}" is still training. Start another run at the same time? Both share this machine's cores and memory.`, { modal: true }, 'Start Anyway');
       if (go !== 'Start Anyway') return undefined;
     }
-    const settings = vscode.workspace.getConfiguration('peftStudio');
-    const device = settings.get<string>('device', 'recipe');
-    const nodePath = settings.get<string>('nodePath', '');
-    const stopTimeoutMs = 1000 * settings.get<number>('stopTimeoutSeconds', 30);
+    const { device, nodePath, stopTimeoutMs } = Config.read();
     log(`starting training: ${config}${opts.resume !== undefined ? ` (resume from ${opts.resume})` : ''}`);
     const worker = new WorkerRun({
       workerPath: this.context.asAbsolutePath('dist/worker.js'),
       config,
       ...(opts.resume !== undefined ? { resume: opts.resume } : {}),
-      ...(device !== '' && device !== 'recipe' ? { device } : {}),
+      ...(device !== 'recipe' ? { device } : {}),
       ...(nodePath !== '' ? { execPath: nodePath } : {}),
       stopTimeoutMs,
       onEvent: (e, view) => this.onEvent(e, view),
@@ -126,7 +125,7 @@ export class RunManager implements vscode.Disposable {
     if (v.status === 'completed' || v.status === 'stopped') {
       const adapter = v.done?.adapter_dir;
       void vscode.window.showInformationMessage(`${v.name}: ${statusLine(v)}.${adapter !== undefined ? ` Adapter in ${adapter}.` : ''}`, 'Open Dashboard', 'Reveal Adapter').then((c) => {
-        if (c === 'Open Dashboard') void vscode.commands.executeCommand('peftStudio.openDashboard', v.dir);
+        if (c === 'Open Dashboard') void vscode.commands.executeCommand(COMMAND_IDS.openDashboard, v.dir);
         if (c === 'Reveal Adapter' && adapter !== undefined) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(adapter));
       });
       return;
@@ -141,7 +140,7 @@ export class RunManager implements vscode.Disposable {
     }
     const kept = v.error?.checkpoint !== undefined ? ` Last good checkpoint: ${v.error.checkpoint}.` : '';
     void showError(`Training ${v.name !== '(starting)' ? `"${v.name}" ` : ''}failed: ${message}${kept}`, 'Open Dashboard').then((c) => {
-      if (c === 'Open Dashboard') void vscode.commands.executeCommand('peftStudio.openDashboard', v.dir);
+      if (c === 'Open Dashboard') void vscode.commands.executeCommand(COMMAND_IDS.openDashboard, v.dir);
     });
   }
 
@@ -179,6 +178,6 @@ export class RunManager implements vscode.Disposable {
   }
 
   private updateContext(): void {
-    void vscode.commands.executeCommand('setContext', 'peftStudio.training', this.runs.size > 0);
+    void vscode.commands.executeCommand('setContext', TRAINING_CONTEXT_KEY, this.runs.size > 0);
   }
 }

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import type { RunSummary, RunView } from '../shared/dashboard';
 import { listRunDirs, readRun, recipeOutputDir, summarize } from '../core/runs/readRuns';
 import type { RunManager } from './runManager';
+import { Config } from './config';
 
 export class RunsStore implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<vscode.Uri[]>();
@@ -35,7 +36,7 @@ export class RunsStore implements vscode.Disposable {
       recipes.onDidChange(onRecipe), recipes.onDidCreate(onRecipe),
       recipes.onDidDelete((u) => { this.recipeOutputDirs.delete(u.fsPath); this.fireSoon(u); }),
       manager.onDidChangeRuns(() => this.fireSoon()),
-      vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('peftStudio.outputDir')) this.fireSoon(); }),
+      vscode.workspace.onDidChangeConfiguration((e) => { if (Config.affects(e, 'outputDir')) this.fireSoon(); }),
       vscode.workspace.onDidChangeWorkspaceFolders(() => void this.scanRecipes()),
     );
     void this.scanRecipes();
@@ -44,8 +45,10 @@ export class RunsStore implements vscode.Disposable {
   /** Folders that hold run folders. */
   outputDirs(): string[] {
     const dirs = new Set<string>(this.recipeOutputDirs.values());
-    const setting = vscode.workspace.getConfiguration('peftStudio').get<string>('outputDir', 'runs');
-    for (const f of vscode.workspace.workspaceFolders ?? []) if (setting !== '') dirs.add(path.resolve(f.uri.fsPath, setting));
+    for (const f of vscode.workspace.workspaceFolders ?? []) {
+      const setting = Config.read(f.uri).outputDir;
+      if (setting !== '') dirs.add(path.resolve(f.uri.fsPath, setting));
+    }
     for (const r of this.manager.live()) if (r.view.dir !== '') dirs.add(path.dirname(r.view.dir));
     return [...dirs];
   }

@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import type { RunSummary } from '../shared/dashboard';
 import type { RunManager } from './runManager';
 import type { RunsStore } from './runsStore';
+import { COMMAND_IDS } from '../shared/ids';
 
 export type RunsTreeNode =
   | { kind: 'run'; run: RunSummary }
@@ -59,7 +60,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsTreeNode>, 
       item.tooltip = node.dir;
       item.resourceUri = vscode.Uri.file(node.dir);
       item.contextValue = 'peftStudio.adapter';
-      item.command = { title: 'Open Adapter Folder', command: 'peftStudio.openAdapterFolder', arguments: [node] };
+      item.command = { title: 'Open Adapter Folder', command: COMMAND_IDS.openAdapterFolder, arguments: [node] };
       return item;
     }
     const item = new vscode.TreeItem(`step ${node.step}`, vscode.TreeItemCollapsibleState.None);
@@ -95,6 +96,6 @@ function runItem(run: RunSummary): vscode.TreeItem {
   item.tooltip = tip;
   const flags = [run.live ? 'live' : run.status, run.adapterDir !== undefined ? 'adapter' : '', run.checkpoints.length > 0 && !run.live ? 'resumable' : ''].filter((f) => f !== '');
   item.contextValue = `peftStudio.run ${flags.join(' ')}`;
-  item.command = { title: 'Open in Dashboard', command: 'peftStudio.showRunInDashboard', arguments: [{ kind: 'run', run }] };
+  item.command = { title: 'Open in Dashboard', command: COMMAND_IDS.showRunInDashboard, arguments: [{ kind: 'run', run }] };
   return item;
 }

@@ -1,10 +1,10 @@
 // Before a run starts: every file the recipe uses (the recipe, its adapter config, its data sets) is saved — after
 // asking — and checked; any error refuses the start with the full list, so a run never trains what the user did not see.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { summarizeRecipe, type FileKind, type Problem } from '../core/validate';
 import type { LanguageService } from './language/service';
+import { readDocumentOrDisk } from './documents';
 
 interface UsedFile {
   file: string;
@@ -13,15 +13,7 @@ interface UsedFile {
 
 /** The files `recipe` uses, read from its open document when there is one (the text the user sees). */
 function usedFiles(recipe: string): UsedFile[] {
-  const open = vscode.workspace.textDocuments.find((d) => d.fileName === recipe);
-  let text: string | null = open?.getText() ?? null;
-  if (text === null) {
-    try {
-      text = fs.readFileSync(recipe, 'utf8');
-    } catch {
-      text = null;
-    }
-  }
+  const text = readDocumentOrDisk(recipe);
   const s = text === null ? null : summarizeRecipe(text, recipe);
   const out: UsedFile[] = [{ file: recipe, kind: 'recipe' }];
   if (s?.adapterConfig) out.push({ file: s.adapterConfig, kind: 'adapter_config' });

@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { runWhenAvailable } from './harness.mjs';
 
 const STEPS = 30;
 
@@ -37,16 +38,6 @@ export function workspace() {
   writeRun(dir, 'first-run', '2026-11-27T10:00:00.000Z', 1.25, { r: 8, lr: 2e-4 });
   writeRun(dir, 'second-run', '2026-11-28T10:00:00.000Z', 0.75, { r: 16, lr: 1e-4 });
   return dir;
-}
-
-/** Contributed commands reach the palette once the extension host has scanned the extension. */
-async function runWhenAvailable(vscode, title, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await vscode.paletteEntries(title)).some((e) => e.includes(title))) {
-    if (Date.now() > deadline) throw new Error(`"${title}" never appeared in the palette`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  await vscode.runCommand(title);
 }
 
 export const tests = [

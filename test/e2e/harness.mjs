@@ -357,3 +357,29 @@ export async function hoverText(vscode, line, column, re = /./, timeoutMs = 20_0
     }
   }
 }
+
+/** Runs the built CLI (dist/cli.js) in a child process; returns its stdout, throws with its output when it fails. */
+export function cli(...args) {
+  const script = `require(${JSON.stringify(path.join(REPO, 'dist', 'cli.js'))}).main(process.argv.slice(1)).then((c) => { process.exitCode = c; })`;
+  const r = spawnSync(process.execPath, ['-e', script, '--', ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`peft-studio ${args.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+/** 1-based line and column of the first occurrence of `needle` in a file on disk. */
+export function positionOf(file, needle) {
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const i = lines.findIndex((l) => l.includes(needle));
+  if (i < 0) throw new Error(`${needle} is not in ${file}`);
+  return { line: i + 1, column: lines[i].indexOf(needle) + 1 };
+}
+
+/** Runs a palette command once it is listed: contributed commands appear after the extension host scanned the extension. */
+export async function runWhenAvailable(vscode, title, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await vscode.paletteEntries(title)).some((e) => e.includes(title))) {
+    if (Date.now() > deadline) throw new Error(`"${title}" never appeared in the palette`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await vscode.runCommand(title);
+}

@@ -4,23 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { REPO, goTo, openFile, waitForProblems } from './harness.mjs';
+import { cli, goTo, openFile, positionOf, waitForProblems } from './harness.mjs';
 
 const RUN = 'preflight-run';
-
-function cli(...args) {
-  const script = `require(${JSON.stringify(path.join(REPO, 'dist', 'cli.js'))}).main(process.argv.slice(1)).then((c) => { process.exitCode = c; })`;
-  const r = spawnSync(process.execPath, ['-e', script, '--', ...args], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`peft-studio ${args.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-function positionOf(file, needle) {
-  const lines = readFileSync(file, 'utf8').split('\n');
-  const i = lines.findIndex((l) => l.includes(needle));
-  if (i < 0) throw new Error(`${needle} is not in ${file}`);
-  return { line: i + 1, column: lines[i].indexOf(needle) + 1 };
-}
 
 export function workspace() {
   const dir = mkdtempSync(path.join(tmpdir(), 'peft-e2e-preflight-'));

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { REPO, goTo, openFile, waitForProblems } from './harness.mjs';
+import { cli, goTo, openFile, runWhenAvailable, waitForProblems } from './harness.mjs';
 
 const STEPS = 300;
 const EVAL_STEPS = 100;
@@ -13,13 +13,6 @@ const EVAL_STEPS = 100;
 const HELD_AT = 8;
 const RUN = 'palette-run';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function cli(...args) {
-  const script = `require(${JSON.stringify(path.join(REPO, 'dist', 'cli.js'))}).main(process.argv.slice(1)).then((c) => { process.exitCode = c; })`;
-  const r = spawnSync(process.execPath, ['-e', script, '--', ...args], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`peft-studio ${args.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
 
 /** A workspace with only the tiny llama fixture and an empty folder for the project. */
 export function workspace() {
@@ -36,11 +29,6 @@ async function waitFor(predicate, timeoutMs, what) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(200);
   }
-}
-
-async function runWhenAvailable(vscode, title, timeoutMs = 60_000) {
-  await waitFor(async () => (await vscode.paletteEntries(title)).some((e) => e.includes(title)), timeoutMs, `"${title}" in the palette`);
-  await vscode.runCommand(title);
 }
 
 const quickInput = (vscode) => vscode.page.locator('.quick-input-widget .quick-input-box input');

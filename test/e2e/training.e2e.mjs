@@ -1,19 +1,11 @@
 // Training from the editor in a real VS Code: "PEFT: Train Adapter" on a tiny fixture project forks the worker,
 // the dashboard follows the run live, and the finished run is in the Runs view; Count Trainable Parameters answers.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { REPO } from './harness.mjs';
+import { cli, runWhenAvailable } from './harness.mjs';
 
 const STEPS = 8;
-
-function cli(...args) {
-  const script = `require(${JSON.stringify(path.join(REPO, 'dist', 'cli.js'))}).main(process.argv.slice(1)).then((c) => { process.exitCode = c; })`;
-  const r = spawnSync(process.execPath, ['-e', script, '--', ...args], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`peft-studio ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
 
 export function workspace() {
   const dir = mkdtempSync(path.join(tmpdir(), 'peft-e2e-train-'));
@@ -26,15 +18,6 @@ export function workspace() {
   // a long run for the stop test, opened in the editor and trained from there
   writeFileSync(path.join(dir, 'long-run.yaml'), y.replace(`max_steps: ${STEPS}`, 'max_steps: 5000').replace('run_name: editor-run', 'run_name: long-run'));
   return dir;
-}
-
-async function runWhenAvailable(vscode, title, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await vscode.paletteEntries(title)).some((e) => e.includes(title))) {
-    if (Date.now() > deadline) throw new Error(`"${title}" never appeared in the palette`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  await vscode.runCommand(title);
 }
 
 /** Quick Open (Ctrl+P): fills the input once it is shown, picks the file, waits for its tab. */

@@ -1,28 +1,12 @@
 // Inline validation in a real VS Code: planted mistakes in adapter_config.json, peft-train.yaml and a data set show in
 // the Problems panel with the right text, severity and line; the quick fix, the Train CodeLens count and the hover work.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { REPO, codeLenses, goTo, hoverText, openFile, waitForProblems } from './harness.mjs';
+import { cli, codeLenses, goTo, hoverText, openFile, positionOf, waitForProblems } from './harness.mjs';
 
 /** The data set line made invalid JSON (1-based): not the first, so a wrong line number cannot pass by accident. */
 const BAD_DATA_LINE = 4;
-
-function cli(...args) {
-  const script = `require(${JSON.stringify(path.join(REPO, 'dist', 'cli.js'))}).main(process.argv.slice(1)).then((c) => { process.exitCode = c; })`;
-  const r = spawnSync(process.execPath, ['-e', script, '--', ...args], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`peft-studio ${args.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-/** 1-based line and column of the first occurrence of `needle` in a file on disk. */
-function positionOf(file, needle) {
-  const lines = readFileSync(file, 'utf8').split('\n');
-  const i = lines.findIndex((l) => l.includes(needle));
-  if (i < 0) throw new Error(`${needle} is not in ${file}`);
-  return { line: i + 1, column: lines[i].indexOf(needle) + 1 };
-}
 
 /** A tiny llama fixture and a scaffolded project, with mistakes planted in its three kinds of file. */
 export function workspace() {

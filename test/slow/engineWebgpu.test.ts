@@ -1,5 +1,5 @@
 // The same training graph on the WebGPU EP (Mesa lavapipe here: slow, software Vulkan) gives the CPU's numbers.
-// Needs mesa-vulkan-drivers from bookworm-backports (FACTS.md); fails with that hint when no adapter is found.
+// Needs mesa-vulkan-drivers from bookworm-backports (scripts/setup-webgpu.sh); fails with that hint when no adapter is found.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -43,7 +43,7 @@ describe('engine on WebGPU (lavapipe)', function () {
         assert.ok(Math.abs(c.gradNorm - gpu.r[i]!.gradNorm) < 1e-3 * c.gradNorm, `step ${i + 1} grad_norm`);
       });
       for (const [k, v] of cpu.p) assert.ok(relErr(gpu.p.get(k)!, v) < 1e-3, k);
-      // Placement (FACTS.md: read ORT's verbose "Node placements"): only shape plumbing, int casts and the embedding
+      // Placement (docs/ONNXRUNTIME.md: read ORT's verbose "Node placements"): only shape plumbing, int casts and the embedding
       // lookup (and AdamW's float64 scalars) may stay on the CPU; no tensor compute op of the step graph falls back.
       const step = fs.readdirSync(`${dir}/cache`).map((k) => `${dir}/cache/${k}/step.onnx`).find((f) => fs.existsSync(f))!;
       const script = `const ort = require(${JSON.stringify(require.resolve('onnxruntime-node'))}); ort.env.logLevel = 'verbose';

@@ -8,7 +8,7 @@ import { InputError, UsageError } from '../../core/errors';
 import { loadModel } from '../../core/hf/loadModel';
 import { findBaseModelDir, readAdapterConfigFile } from '../../core/peft/adapterFile';
 import { countParametersDetailed } from '../../core/peft/count';
-import { modelDirOf } from '../modelArg';
+import { modelOption } from '../modelArg';
 import type { ParameterBreakdown } from '../../core/peft/count';
 
 /** 1234567 → "1,234,567" (Python's `{:,d}`). */
@@ -102,11 +102,10 @@ export const countCommand: CliCommand = {
     const [file, ...extra] = args.positionals;
     if (file === undefined) throw new UsageError('missing CONFIG', 'Example: peft-studio count adapter_config.json --model ./models/my-model');
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
-    const modelOpt = args.values['model'];
-    if (modelOpt !== undefined && (typeof modelOpt !== 'string' || modelOpt === '')) throw new UsageError('--model needs a folder');
+    const modelOpt = modelOption(args.values);
     const { configFile, recipeModel } = configFromArg(file);
     const adapter = readAdapterConfigFile(configFile);
-    const explicit = typeof modelOpt === 'string' ? modelDirOf(modelOpt) : recipeModel;
+    const explicit = modelOpt ?? recipeModel;
     const modelDir = findBaseModelDir(adapter.file, adapter.config, explicit);
     if (modelDir === null) {
       const b = adapter.config.base_model_name_or_path;

@@ -12,7 +12,7 @@ import { fileKind, validate, type FileKind, type Problem, type RecipeSummary, ty
 import { modelForAdapter } from '../../core/validate/adapterModel';
 import { InventoryCache, findRecipeFor } from '../../core/validate/context';
 import { SERVING_ENGINES, type ServingEngine } from '../../core/validate/serving';
-import { modelDirOf } from '../modelArg';
+import { modelOption } from '../modelArg';
 
 export interface CliProblem {
   file: string;
@@ -147,13 +147,12 @@ export const validateCommand: CliCommand = {
     const badEngine = serving.find((e) => !(SERVING_ENGINES as readonly string[]).includes(e));
     if (badEngine !== undefined) throw new UsageError(`--serve: unknown engine "${badEngine}"`, `Engines: ${SERVING_ENGINES.join(', ')}`);
     if (args.positionals.length === 0) throw new UsageError('missing FILE', 'Example: peft-studio validate adapter_config.json peft-train.yaml data/train.jsonl');
-    const modelOpt = args.values['model'];
-    if (modelOpt !== undefined && (typeof modelOpt !== 'string' || modelOpt === '')) throw new UsageError('--model needs a folder');
+    const modelOpt = modelOption(args.values);
     const cache = new InventoryCache();
     let model: ModelInventory | undefined;
-    if (typeof modelOpt === 'string') {
+    if (modelOpt !== undefined) {
       try {
-        model = loadModel(modelDirOf(modelOpt));
+        model = loadModel(modelOpt);
       } catch (e) {
         throw e instanceof InputError ? e : new InputError('model-load', `cannot read the base model: ${errorMessage(e)}`, { file: modelOpt });
       }

@@ -13,7 +13,7 @@ export interface LinearOptions {
   name?: string;
 }
 
-/** y = x2d·Wᵀ + b on a 2-D [tokens, features] view: one Gemm, no transposed copy of a frozen W (FACTS.md). */
+/** y = x2d·Wᵀ + b on a 2-D [tokens, features] view: one Gemm, no transposed copy of a frozen W (docs/ONNXRUNTIME.md). */
 export function linear(x2d: Value, W: Value, bias?: Value, opts: LinearOptions = {}): Value {
   return gemm(x2d, W, {
     transB: opts.transB ?? true,

@@ -1,5 +1,5 @@
 // Base weights as external-data initializers that point straight into safetensors files (no conversion, no copy).
-// The .onnx file must be written into the folder holding those files (or a folder of hard links to them): FACTS.md.
+// The .onnx file must be written into the folder holding those files (or a folder of hard links to them): docs/ONNXRUNTIME.md.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SafetensorsDtype, TensorEntry } from '../safetensors/types';

@@ -1,5 +1,5 @@
 // config.json → ModelSpec for the supported causal LMs (llama incl. SmolLM/TinyLlama, mistral, qwen2, gpt2),
-// with transformers' defaults per config class (LlamaConfig, MistralConfig, Qwen2Config, GPT2Config; REFERENCE.md §5).
+// with transformers' defaults per config class (LlamaConfig, MistralConfig, Qwen2Config, GPT2Config; docs/FORMATS.md).
 import { InputError } from '../errors';
 import { didYouMean } from '../util/didYouMean';
 import type { ModelFamily, ModelSpec, RopeScaling } from './types';

@@ -170,8 +170,3 @@ export function inventoryFromCheckpoint(spec: ModelSpec, checkpoint: Checkpoint,
     unusedCheckpointKeys: unused,
   };
 }
-
-/** Modules of one decoder layer (layer === i), in named_modules order. */
-export function modulesOfLayer(inv: ModelInventory, layer: number): ModuleInfo[] {
-  return inv.modules.filter((m) => m.layer === layer);
-}

@@ -8,6 +8,7 @@ import { InputError } from '../errors';
 import { findChatTemplate, renderChatTemplate, type ChatMessage, type ChatTemplateSource } from './chatTemplate';
 
 export type { ChatMessage } from './chatTemplate';
+import type { DataTokenizer } from '../train/data/formats';
 
 export interface HfTokenizer {
   dir: string;
@@ -143,5 +144,18 @@ export async function loadTokenizer(dir: string): Promise<HfTokenizer> {
         ...(opts.extra !== undefined ? { extra: opts.extra } : {}),
       });
     },
+  };
+}
+
+/** The data pipeline's view of an HF tokenizer (train/data/formats.ts's DataTokenizer). */
+export function dataTokenizer(t: HfTokenizer): DataTokenizer {
+  return {
+    encode: (text, addSpecialTokens) => t.encode(text, { addSpecialTokens }),
+    applyChatTemplate: (messages, addGenerationPrompt) => t.applyChatTemplate(messages.map((m) => ({ role: m.role, content: m.content })), { addGenerationPrompt }),
+    eosTokenId: t.eosTokenId,
+    padTokenId: t.padTokenId,
+    decode: (ids) => t.decode(ids),
+    idToToken: (id) => t.idToToken(id),
+    specialTokenIds: t.specialTokenIds,
   };
 }

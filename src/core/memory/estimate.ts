@@ -1,6 +1,7 @@
 // Training-memory estimate for our ONNX step graph: base weights as ORT holds them, LoRA state, the activations
 // the backward pass keeps (per layer, from the VJP rules of core/graph), logits/softmax/grad and the runtime.
 import type { ModelInventory, ParameterInfo } from '../hf/types';
+import { usePrepacking } from '../runtime/prepacking';
 import type { DeviceName, LoraTarget } from '../train/engineApi';
 
 export interface MemoryOptions {
@@ -39,9 +40,18 @@ export const SESSION_OVERHEAD_BYTES = 35 * 2 ** 20;
  * alignment (measured: planned block / counted activations = 1.18-1.22 on Llama and GPT-2 fixtures).
  */
 export const PLANNER_FACTOR = 1.2;
-/** ORT's BFC arena without the memory pattern: fraction of the plan lost to chunk rounding, and a fixed part. */
-export const ARENA_FRAGMENTATION = 0.2;
-export const ARENA_FIXED_BYTES = 20 * 2 ** 20;
+/**
+ * The plan holds less than all layers' softmax outputs: fitted on probe runs from T = 41 to T = 1024 (32M model,
+ * 4 × 512 and 2 × 1024 were +6 % and +10 % when they were counted in full; with 0.7 all 11 runs are within ±6 %).
+ */
+export const ATTENTION_PLAN_FACTOR = 0.7;
+/**
+ * ORT's BFC arena without the memory pattern: fraction of the plan lost to chunk rounding, and a fixed part. Fitted
+ * on 11 probe runs (5M-32M Llama, GPT-2; 4×41 to 2×1024 tokens) once the prepacked weights were counted: every
+ * run within ±6 % (docs/MEMORY.md).
+ */
+export const ARENA_FRAGMENTATION = 0.03;
+export const ARENA_FIXED_BYTES = 25 * 2 ** 20;
 
 const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, U8: 1, I8: 1, BOOL: 1 };
 
@@ -89,6 +99,14 @@ export function estimateMemory(inv: ModelInventory, targets: LoraTarget[], opts:
 
   // Activations kept for the backward pass, per layer above the lowest target.
   const L = backwardLayers(inv, targets);
+  // With prepacking on (runtime/prepacking.ts: CPU, models up to 1 GiB of fp32 weights), ORT keeps a packed copy of
+  // every frozen weight the backward's dX = dY·W reads: the linear weights of each backward layer (measured on the
+  // 32M and a 3-layer hidden-2048 model: top layer only vs all layers, same activations, differ by exactly those).
+  const lowest = inv.spec.numLayers - L;
+  const copied = opts.device === 'cpu' && usePrepacking(inv)
+    ? inv.modules.filter((m) => (m.kind === 'linear' || m.kind === 'conv1d') && m.layer !== null && m.layer >= lowest).reduce((a, m) => a + m.inFeatures * m.outFeatures, 0)
+    : 0;
+  add('prepacked weights for the backward', copied * 4, `${fmtCount(copied)} frozen weights of the ${L} backward layer(s), packed by ORT for dX = dY·W (prepacking is off above 1 GiB of weights)`);
   const H = s.hiddenSize;
   const I = s.intermediateSize;
   const qkv = (s.numHeads + 2 * s.numKvHeads) * s.headDim;
@@ -123,12 +141,12 @@ export function estimateMemory(inv: ModelInventory, targets: LoraTarget[], opts:
   add('backward working set', L > 0 ? (N * (3 * H + 2 * I) + probs / act) * act : 0, 'running gradients of one layer (residual, MLP, attention scores)');
   add('attention mask and positions', B * T * T * 4 + 4 * N * 8, '[B, 1, T, T] additive mask, ids/positions/targets');
   const activations = out.filter((c) => ACTIVATION_COMPONENTS.has(c.name) || c.name.startsWith('activations:')).reduce((a, c) => a + c.bytes, 0);
-  const plan = activations * PLANNER_FACTOR;
-  add('ORT planner slack', plan - activations, `transients alive at the peak and alignment (×${PLANNER_FACTOR} of the tensors above, measured)`);
+  const probsBytes = out.find((c) => c.name === 'activations: attention probabilities')?.bytes ?? 0;
+  const plan = (activations - probsBytes) * PLANNER_FACTOR + probsBytes * PLANNER_FACTOR * ATTENTION_PLAN_FACTOR;
+  add('ORT planner slack', plan - activations, `transients alive at the peak and alignment (×${PLANNER_FACTOR} of the tensors above, the attention probabilities ×${ATTENTION_PLAN_FACTOR} of that; measured)`);
   // The engine turns ORT's memory pattern off (enableMemPattern: false), so the plan is held once (with it on, the
   // arena kept the first run's chunks beside the pattern's block from step 2 on: the planned size again). Without the
-  // pattern, tensors come from ORT's BFC arena one by one: its chunk rounding and fragmentation measured 0.2 × plan
-  // + 20 MiB on four fixture runs (llama small ×2, gpt2 small, llama bench: residuals −3%..+3%).
+  // pattern, tensors come from ORT's BFC arena one by one: its chunk rounding and fragmentation (ARENA_* above).
   add('ORT arena fragmentation', plan * ARENA_FRAGMENTATION + ARENA_FIXED_BYTES, `BFC arena chunk rounding: ${ARENA_FRAGMENTATION} × the plan + ${ARENA_FIXED_BYTES / 2 ** 20} MiB (measured)`);
   add('onnxruntime session', SESSION_OVERHEAD_BYTES * sessions, 'optimised graph, kernels and thread pool' + (sessions > 1 ? ' (× 2 sessions)' : ''));
   if (!gpu) add('runtime (Node + onnxruntime)', RUNTIME_OVERHEAD_BYTES, 'Node, the onnxruntime library and PEFT Studio\'s code');

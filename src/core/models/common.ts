@@ -174,7 +174,7 @@ export function geluNew(x: Value): Value {
  * Weighted cross-entropy Σ_t w_t · (logsumexp(logits_t) − logits_t[target_t]) over a 2-D [N, V] logits view.
  * `targets` [N, 1] int64 (already shifted), `weights` [N, 1] (0 for ignored tokens, 1/N_step or 1 otherwise).
  * The max (a constant to autodiff) is subtracted for stability; log-softmax is composed from ReduceMax/Sub/Exp/
- * ReduceSum/Log, not LogSoftmax (FACTS.md: it leaves the WebGPU EP).
+ * ReduceSum/Log, not LogSoftmax (docs/ONNXRUNTIME.md: it leaves the WebGPU EP).
  */
 export function weightedCrossEntropy(logits16or32: Value, targets: Value, weights: Value): Value {
   const logits2d = toFloat32(logits16or32); // transformers' ForCausalLMLoss: logits.float()

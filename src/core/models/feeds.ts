@@ -76,7 +76,7 @@ export const positionDtype = (family: string, dtype: FloatDtype): 'int64' | Floa
 /**
  * Additive attention mask [B, 1, T, T]: 0 where query i may see key j, MASK_MIN elsewhere. Causal (j ≤ i), keys with
  * attention_mask 0 hidden; with explicit position ids a new segment starts at every position 0 and keys of other
- * segments are hidden (packed sequences). Fed from the host: no Range/Equal(int64) ops in the graph (FACTS.md).
+ * segments are hidden (packed sequences). Fed from the host: no Range/Equal(int64) ops in the graph (docs/ONNXRUNTIME.md).
  */
 export function attentionBias(b: Batch, dtype: FloatDtype): HostFeed {
   const T = b.seqLen;

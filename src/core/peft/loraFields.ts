@@ -1,5 +1,5 @@
-// The table of every PeftConfig + LoraConfig field of PEFT 0.20.0 (name, JSON types, default, hover doc, enum).
-// Source: huggingface/peft v0.20.0 src/peft/config.py and src/peft/tuners/lora/config.py (REFERENCE.md §1).
+// The table of every PeftConfig + LoraConfig field of PEFT 0.20.0 (name, JSON types, default, hover doc);
+// the value rules (ranges, enums, cross-field) are in loraRules.ts.
 
 /** A JSON value, as JSON.parse gives it. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -17,8 +17,8 @@ export interface LoraFieldSpec {
   default: JsonValue;
   /** One paragraph for a hover. */
   doc: string;
-  /** Allowed values when the field is an enum (init_lora_weights also accepts `pissa_niter_<N>`). */
-  enum?: (string | boolean)[];
+  /** Example values for the JSON schema. (Enums and ranges live in loraRules.ts.) */
+  examples?: JsonValue[];
   /** The dataclass that declares the field. */
   owner: 'PeftConfig' | 'LoraConfig';
   /** False for fields PEFT never writes to adapter_config.json (runtime_config). */
@@ -29,18 +29,14 @@ export interface LoraFieldSpec {
 
 export const TASK_TYPES = ['SEQ_CLS', 'SEQ_2_SEQ_LM', 'CAUSAL_LM', 'TOKEN_CLS', 'QUESTION_ANS', 'FEATURE_EXTRACTION'] as const;
 
-export const INIT_LORA_WEIGHTS_VALUES: (string | boolean)[] = [
-  true, false, 'gaussian', 'eva', 'olora', 'pissa', 'pissa_niter_[number of iters]', 'corda', 'loftq', 'orthogonal', 'mica',
-];
-
 const P = 'PeftConfig' as const;
 const L = 'LoraConfig' as const;
 
 export const LORA_CONFIG_FIELDS: readonly LoraFieldSpec[] = [
   // ---- PeftConfigMixin / PeftConfig ----
-  { name: 'task_type', owner: P, saved: true, types: ['string', 'null'], default: null, enum: [...TASK_TYPES],
+  { name: 'task_type', owner: P, saved: true, types: ['string', 'null'], default: null,
     doc: 'The type of task the base model is used for. `CAUSAL_LM` wraps the model in PeftModelForCausalLM (the usual choice for decoder LLMs). Any other string raises an error in PEFT. When null, PEFT saves an `auto_mapping` naming the base model class instead.' },
-  { name: 'peft_type', owner: P, saved: true, types: ['string', 'null'], default: 'LORA', enum: ['LORA'],
+  { name: 'peft_type', owner: P, saved: true, types: ['string', 'null'], default: 'LORA',
     doc: 'The PEFT method. LoraConfig always sets it to `LORA`; it is the only key PEFT requires when loading a config, because it selects the config class.' },
   { name: 'auto_mapping', owner: P, saved: true, types: ['object', 'null'], default: null,
     doc: 'Written by PEFT when `task_type` is null: `{"base_model_class": ..., "parent_library": ...}`, so the base model class can be found again at load time. Leave it alone.' },
@@ -55,7 +51,7 @@ export const LORA_CONFIG_FIELDS: readonly LoraFieldSpec[] = [
   // ---- LoraConfig ----
   { name: 'r', owner: L, saved: true, types: ['integer'], default: 8,
     doc: 'LoRA rank: the inner dimension of the low-rank update `B @ A` (A is [r, in_features], B is [out_features, r]). Must be a positive integer. Trainable parameters per adapted layer are `r * (in + out)`.' },
-  { name: 'target_modules', owner: L, saved: true, types: ['array', 'string', 'null'], items: ['string'], default: null,
+  { name: 'target_modules', owner: L, saved: true, types: ['array', 'string', 'null'], items: ['string'], default: null, examples: [['q_proj', 'v_proj'], 'all-linear'],
     doc: 'Modules to adapt. A list matches a module whose full name equals an entry or ends with `"." + entry` (e.g. `["q_proj", "v_proj"]`); a string is a Python regex that must match the full module name; `"all-linear"` adapts every linear/Conv1D layer except the output head. When null, PEFT uses the defaults for the model type (llama/mistral/qwen2: q_proj, v_proj; gpt2: c_attn).' },
   { name: 'exclude_modules', owner: L, saved: true, types: ['array', 'string', 'null'], items: ['string'], default: null,
     doc: 'Modules not to adapt even when `target_modules` matches them. Same matching rules as `target_modules`: a list entry matches the full name or a `"." + entry` suffix, a string is a regex that must match the full name.' },
@@ -65,14 +61,14 @@ export const LORA_CONFIG_FIELDS: readonly LoraFieldSpec[] = [
     doc: 'Dropout probability applied to the input of the LoRA branch only (the frozen base layer sees the undropped input). 0 disables it.' },
   { name: 'fan_in_fan_out', owner: L, saved: true, types: ['boolean'], default: false,
     doc: 'Set to true if the layer to adapt stores its weight as (fan_in, fan_out), like GPT-2\'s Conv1D. PEFT forces it to true for Conv1D and false for nn.Linear (with a warning), so it rarely needs setting.' },
-  { name: 'bias', owner: L, saved: true, types: ['string'], default: 'none', enum: ['none', 'all', 'lora_only'],
+  { name: 'bias', owner: L, saved: true, types: ['string'], default: 'none',
     doc: 'Which biases to train: `none` (no biases), `all` (every bias of the base model), `lora_only` (only the biases of the adapted layers). Trained biases change the base model\'s output even with the adapter disabled.' },
   { name: 'use_rslora', owner: L, saved: true, types: ['boolean'], default: false,
     doc: 'Rank-Stabilized LoRA: scale the update by `lora_alpha / sqrt(r)` instead of `lora_alpha / r`, which keeps the update\'s magnitude stable as r grows.' },
   { name: 'modules_to_save', owner: L, saved: true, types: ['array', 'null'], items: ['string'], default: null,
     doc: 'Modules other than LoRA layers to make fully trainable and save with the adapter (PEFT keeps a trainable copy), e.g. `["lm_head"]` or a classification head. Matched like a list in `target_modules`.' },
-  { name: 'init_lora_weights', owner: L, saved: true, types: ['boolean', 'string'], default: true, enum: INIT_LORA_WEIGHTS_VALUES,
-    doc: 'How to initialise the LoRA weights. `true`: A ~ kaiming_uniform(a=sqrt(5)), B = 0, so the adapter starts as a no-op. `"gaussian"`: A ~ N(0, 1/r), B = 0. `false`: A and B both random (for debugging; not a no-op). Data- or weight-driven schemes: `eva`, `olora`, `pissa`, `pissa_niter_<N>`, `corda`, `loftq`, `orthogonal`, `mica`.' },
+  { name: 'init_lora_weights', owner: L, saved: true, types: ['boolean', 'string'], default: true,
+    doc: 'How to initialise the LoRA weights. `true`: A ~ kaiming_uniform(a=sqrt(5)), B = 0, so the adapter starts as a no-op. `"gaussian"`: A ~ N(0, 1/r), B = 0. `false`: A and B both random (for debugging; not a no-op). Data- or weight-driven schemes: `eva`, `olora`, `pissa`, `pissa_niter_<N>`, `corda`, `loftq`, `orthogonal`, `mica`, `lora_ga` (needs `lora_ga_config`).' },
   { name: 'layers_to_transform', owner: L, saved: true, types: ['integer', 'array', 'null'], items: ['integer'], default: null,
     doc: 'Only adapt the decoder layers with these indices (an int or a list of ints). The index is read from the module name (`model.layers.<i>.` or `transformer.h.<i>.`). Works only when `target_modules` is a list.' },
   { name: 'layers_pattern', owner: L, saved: true, types: ['string', 'array', 'null'], items: ['string'], default: null,
@@ -127,4 +123,9 @@ export const LORA_FIELD_NAMES: readonly string[] = LORA_CONFIG_FIELDS.map((f) =>
 
 export function loraField(name: string): LoraFieldSpec | undefined {
   return LORA_CONFIG_FIELDS.find((f) => f.name === name);
+}
+
+/** PEFT's default of a field (undefined for an unknown key). */
+export function defaultOf(name: string): JsonValue | undefined {
+  return loraField(name)?.default;
 }

@@ -137,7 +137,7 @@ export function hardwareGpuPresent(devDir = '/dev'): ProbeResult {
   }
 }
 
-let cached: { cuda?: Promise<ProbeResult>; webgpu?: Promise<ProbeResult> } = {};
+const cached: { cuda?: Promise<ProbeResult>; webgpu?: Promise<ProbeResult> } = {};
 
 /** Probes of the real runtime: a two-node session on the provider (results cached per process). */
 export const runtimeProbes: DeviceProbes = {
@@ -157,7 +157,3 @@ export const runtimeProbes: DeviceProbes = {
     return cached.webgpu;
   },
 };
-
-export function resetDeviceProbeCache(): void {
-  cached = {};
-}

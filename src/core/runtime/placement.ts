@@ -1,5 +1,5 @@
 // Which execution provider runs each node of an .onnx graph: opens it in a child Node process with ORT's verbose log
-// (logSeverityLevel 0) and parses the "Node placements" section (FACTS.md: how op coverage of a provider is checked).
+// (logSeverityLevel 0) and parses the "Node placements" section (docs/ONNXRUNTIME.md: how op coverage of a provider is checked).
 import { spawnSync } from 'node:child_process';
 import { PeftStudioError } from '../errors';
 

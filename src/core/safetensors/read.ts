@@ -1,5 +1,5 @@
 // Reads safetensors files: the header alone (8 + N bytes, never the data), and single tensors by offset.
-// Validation follows safetensors/src/tensor.rs (REFERENCE.md §4); every failure is an InputError naming file and tensor.
+// Validation follows safetensors/src/tensor.rs (docs/FORMATS.md); every failure is an InputError naming file and tensor.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -1,5 +1,5 @@
 // Types of the safetensors reader/writer: header entries, dtypes, checkpoints (single file or sharded).
-// Spec: huggingface/safetensors README + safetensors/src/tensor.rs (see shared/design/REFERENCE.md §4).
+// Spec: huggingface/safetensors README + safetensors/src/tensor.rs (docs/FORMATS.md).
 
 export type SafetensorsDtype =
   | 'BOOL' | 'F4' | 'F6_E2M3' | 'F6_E3M2' | 'U8' | 'I8' | 'F8_E5M2' | 'F8_E4M3' | 'F8_E8M0'

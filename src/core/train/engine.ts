@@ -17,6 +17,8 @@ import { Rng } from '../util/random';
 import { expAvgName, expAvgSqName, newName } from './adamw';
 import type { Batch, EngineOptions, EngineState, StepResult, TrainEngine } from './engineApi';
 import { type GraphFolder, cacheKey, graphPath, prepareGraphFolder } from './graphCache';
+import { usePrepacking } from '../runtime/prepacking';
+export { ortTuning, usePrepacking } from '../runtime/prepacking';
 
 type Kind = 'step' | 'grad' | 'apply' | 'eval' | 'readBack';
 
@@ -25,26 +27,8 @@ function toTensor(f: HostFeed, dtype: FloatDtype): ort.Tensor {
   return new ort.Tensor(dtype === 'float64' ? 'float64' : 'float32', f.data, f.dims);
 }
 
-/**
- * Process-wide ORT tuning. MLAS prepacking keeps a packed copy of every constant GEMM operand per session (FACTS.md:
- * +1× the weights for each open graph) and was ~15% faster here (bench/train.bench.ts, 32M-param llama, 2 threads:
- * 181 vs 157 tok/s, RSS 611 vs 501 MiB). 'auto' prepacks only when that copy is cheap: weights ≤ 1 GiB and ≤ 10% of RAM.
- */
-export const ortTuning: { prepacking: 'auto' | boolean } = { prepacking: 'auto' };
-
 /** `hostState`: bring the state back to the CPU after every WebGPU step (for measuring what keeping it there saves). */
 export const engineTuning: { hostState: boolean } = { hostState: false };
-
-/** Bytes of the base weights once cast to fp32 (what a prepacked copy costs). */
-function fp32WeightBytes(inventory: EngineOptions['inventory']): number {
-  return inventory.totalParameters * 4;
-}
-
-export function usePrepacking(inventory: EngineOptions['inventory']): boolean {
-  if (ortTuning.prepacking !== 'auto') return ortTuning.prepacking;
-  const bytes = fp32WeightBytes(inventory);
-  return bytes <= 2 ** 30 && bytes <= os.totalmem() * 0.1;
-}
 
 /** ORT session options: all cores, full graph optimisation, no memory pattern, prepacking per `usePrepacking`. */
 export function sessionOptions(
@@ -103,7 +87,7 @@ class OrtEngine implements TrainEngine {
     this.parameterNames = params.map((p) => p.key);
     this.device = opts.device;
     this.fp16 = opts.precision === 'fp16';
-    // Only the WebGPU EP can leave outputs on the device in Node (CUDA outputs always come back: FACTS.md).
+    // Only the WebGPU EP can leave outputs on the device in Node (CUDA outputs always come back: docs/ONNXRUNTIME.md).
     this.state = new DeviceState(params.map((p) => ({ ...p, expAvg: expAvgName(p.key), expAvgSq: expAvgSqName(p.key) })), opts.device === 'webgpu' && !engineTuning.hostState);
     this.state.upload(defaultState(params));
   }

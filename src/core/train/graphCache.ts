@@ -1,5 +1,5 @@
 // Cache of compiled training graphs: one folder per (model config, weight files, LoRA targets, options, compiler
-// version), holding the .onnx files beside hard links to the safetensors they reference as external data (FACTS.md).
+// version), holding the .onnx files beside hard links to the safetensors they reference as external data (docs/ONNXRUNTIME.md).
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -3,8 +3,6 @@
 
 export type SchedulerType = 'constant' | 'constant_with_warmup' | 'linear' | 'cosine';
 
-export const SCHEDULER_TYPES: readonly SchedulerType[] = ['constant', 'constant_with_warmup', 'linear', 'cosine'];
-
 export interface ScheduleOptions {
   type: SchedulerType;
   learningRate: number;

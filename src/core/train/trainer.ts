@@ -3,6 +3,7 @@
 import { basename } from 'node:path';
 import { InputError, errorMessage } from '../errors';
 import { estimateMemory, type MemoryEstimate } from '../memory/estimate';
+import { memoryOptionsFor } from '../memory/recipeEstimate';
 import { checkMemoryFits } from '../memory/fit';
 import { serializeAdapterConfig } from '../peft/save';
 import { Rng } from '../util/random';
@@ -256,19 +257,14 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
   }
 }
 
-/** The estimator's peak for this run's shapes (longest sequence, micro-batch), when it can tell. */
+/** The estimator's peak for this run (core/memory/recipeEstimate.ts's inputs: longest row of train and eval, micro-batch). */
 function estimateRun(prep: PreparedRun, microBatch: number): MemoryEstimate | null {
   try {
-    const seqLen = prep.train.sequences.reduce((m, q) => Math.max(m, q.inputIds.length), 1);
-    return estimateMemory(prep.inventory, prep.targets, {
-      batchSize: microBatch,
-      seqLen,
-      device: prep.device,
-      precision: prep.recipe.training.fp16 && prep.device !== 'cpu' ? 'fp16' : 'fp32',
-      gradAccum: prep.recipe.training.gradient_accumulation_steps,
-      loraDropout: prep.loraConfig.lora_dropout,
-      withEval: prep.eval !== null,
-    });
+    const rows = [...prep.train.sequences, ...(prep.eval?.sequences ?? [])];
+    const seqLen = rows.reduce((m, q) => Math.max(m, q.inputIds.length), 1);
+    const t = prep.recipe.training;
+    const shape = { batchSize: microBatch, gradAccum: t.gradient_accumulation_steps, fp16: t.fp16, withEval: prep.eval !== null, seqLen };
+    return estimateMemory(prep.inventory, prep.targets, memoryOptionsFor(shape, prep.device, prep.loraConfig.lora_dropout));
   } catch {
     // The estimate is advice: a model shape it does not know must not stop training.
     return null;

@@ -1,7 +1,8 @@
-// Validation of adapter_config.json (PEFT 0.20 LoraConfig): syntax, unknown keys (did-you-mean + fix), types,
-// ranges and enums, LoraConfig.__post_init__'s cross-field rules; model checks live in adapterModel.ts.
+// Validation of adapter_config.json (PEFT 0.20 LoraConfig): syntax, unknown keys (did-you-mean + fix), types, and
+// the shared value rules of peft/loraRules.ts (ranges, enums, cross-field) as Problems; model checks: adapterModel.ts.
 import type { Node } from 'jsonc-parser';
-import { INIT_LORA_WEIGHTS_VALUES, LORA_FIELD_NAMES, TASK_TYPES, isValidInitLoraWeights, jsonTypeOf, loraField, type JsonType } from '../peft/loraConfig';
+import { LORA_FIELD_NAMES, jsonTypeOf, loraField, type JsonType } from '../peft/loraConfig';
+import { crossFieldIssues, valueIssues } from '../peft/loraRules';
 import { suggest } from '../util/didYouMean';
 import { checkAgainstModel } from './adapterModel';
 import { checkServing } from './serving';
@@ -90,7 +91,7 @@ function checkProp(p: JsonProp, idx: LineIndex, out: Problem[]): boolean {
 }
 
 function enumFix(idx: LineIndex, node: Node, value: string, options: readonly string[]): { title: string; edits: ReturnType<typeof replaceNode>[] } | undefined {
-  const best = suggest(value, options, 1)[0] ?? options.find((o) => o.toLowerCase() === value.toLowerCase());
+  const best = suggest(value, options, 1)[0] ?? options.find((o) => o.toLowerCase() === value.toLowerCase()) ?? (options.length === 1 ? options[0] : undefined);
   return best !== undefined ? { title: `Change to "${best}"`, edits: [replaceNode(idx, node, best)] } : undefined;
 }
 
@@ -100,101 +101,42 @@ function rankFix(idx: LineIndex, node: Node, v: number): { title: string; edits:
   return { title: `Change to ${to}${to === 8 ? " (PEFT's default rank)" : ''}`, edits: [replaceNode(idx, node, to)] };
 }
 
+/** The shared range and enum rules (peft/loraRules.ts) on one value, at the value or the offending entry. */
 function checkValue(key: string, v: unknown, node: Node, idx: LineIndex, out: Problem[]): boolean {
-  const r = nodeRange(idx, node);
-  const err = (code: string, msg: string, fix?: ReturnType<typeof enumFix>): false => {
-    out.push(problem(r, 'error', code, msg, fix));
-    return false;
-  };
-  switch (key) {
-    case 'r':
-      return (v as number) >= 1 ? true : err('out-of-range', `"r" must be a positive integer (the LoRA rank), got ${String(v)}`, rankFix(idx, node, v as number));
-    case 'lora_dropout':
-      return (v as number) >= 0 && (v as number) < 1 ? true : err('out-of-range', `"lora_dropout" must be in [0, 1), got ${String(v)}`);
-    case 'lora_alpha':
-      if ((v as number) <= 0) out.push(problem(r, 'warning', 'out-of-range', `"lora_alpha" ${String(v)} makes the LoRA update ${(v as number) === 0 ? 'zero' : 'negative'}; it is usually 1-2 × r`));
-      return true;
-    case 'bias': {
-      const opts = ['none', 'all', 'lora_only'];
-      return opts.includes(v as string) ? true : err('bad-enum', `"bias" must be one of "none", "all", "lora_only", got ${typeName(v)}`, enumFix(idx, node, String(v), opts));
-    }
-    case 'task_type': {
-      if (v === null) return true;
-      const opts = TASK_TYPES as readonly string[];
-      if (!opts.includes(v as string)) return err('bad-enum', `Invalid task type ${JSON.stringify(v)}: must be one of ${opts.join(', ')}`, enumFix(idx, node, String(v), opts));
-      if (v !== 'CAUSAL_LM') out.push(problem(r, 'warning', 'task-type', `PEFT Studio trains causal language models; task_type "${String(v)}" is not supported for training`, { title: 'Change to "CAUSAL_LM"', edits: [replaceNode(idx, node, 'CAUSAL_LM')] }));
-      return true;
-    }
-    case 'peft_type':
-      return v === null || v === 'LORA' ? true : err('bad-enum', `peft_type ${JSON.stringify(v)} is not supported: this is a LoraConfig (peft_type "LORA")`, { title: 'Change to "LORA"', edits: [replaceNode(idx, node, 'LORA')] });
-    case 'init_lora_weights': {
-      if (isValidInitLoraWeights(v)) return true;
-      const opts = INIT_LORA_WEIGHTS_VALUES.filter((x): x is string => typeof x === 'string' && !x.includes('['));
-      return err('bad-enum', `Unknown init_lora_weights value ${JSON.stringify(v)}: use true, false, ${opts.map((o) => `"${o}"`).join(', ')} or "pissa_niter_<N>"`, enumFix(idx, node, String(v), opts));
-    }
-    case 'layers_to_transform': {
-      const list = Array.isArray(v) ? (v as number[]) : typeof v === 'number' ? [v] : [];
-      if (list.some((x) => x < 0)) return err('out-of-range', '"layers_to_transform" indices must be >= 0');
-      return true;
-    }
-    case 'rank_pattern':
-    case 'alpha_pattern': {
-      let ok = true;
-      for (const c of node.children ?? []) {
-        const [k, val] = c.children ?? [];
-        if (k === undefined || val === undefined) continue;
-        if (key === 'rank_pattern' && typeof val.value === 'number' && !(val.value >= 1)) {
-          out.push(problem(nodeRange(idx, val), 'error', 'out-of-range', `rank_pattern "${String(k.value)}": the rank must be a positive integer, got ${String(val.value)}`, rankFix(idx, val, val.value)));
-          ok = false;
-        }
-        try {
-          new RegExp(pyRegex(String(k.value)));
-        } catch (e) {
-          out.push(problem(nodeRange(idx, k), 'error', 'bad-regex', `${key} key "${String(k.value)}" is not a valid regular expression: ${e instanceof Error ? e.message : String(e)}`));
-          ok = false;
-        }
-      }
-      return ok;
-    }
-    case 'qalora_group_size':
-      return (v as number) >= 1 ? true : err('out-of-range', `"qalora_group_size" must be >= 1, got ${String(v)}`);
-    default:
-      return true;
+  let ok = true;
+  for (const issue of valueIssues(key, v)) {
+    const at = entryNode(node, issue.entry) ?? node;
+    const rank = (key === 'r' || key === 'rank_pattern') && issue.severity === 'error' && at.type === 'number' ? rankFix(idx, at, at.value as number) : undefined;
+    const fix = issue.options !== undefined ? enumFix(idx, node, String(v), issue.options) : rank;
+    out.push(problem(nodeRange(idx, at), issue.severity, issue.code, issue.message, fix));
+    if (issue.severity === 'error') ok = false;
   }
+  if (key === 'rank_pattern' || key === 'alpha_pattern') {
+    for (const c of node.children ?? []) {
+      const k = c.children?.[0];
+      if (k === undefined) continue;
+      try {
+        new RegExp(pyRegex(String(k.value)));
+      } catch (e) {
+        out.push(problem(nodeRange(idx, k), 'error', 'bad-regex', `${key} key "${String(k.value)}" is not a valid regular expression: ${e instanceof Error ? e.message : String(e)}`));
+        ok = false;
+      }
+    }
+  }
+  return ok;
 }
 
+/** The node of a list item (index) or an object's value (key). */
+function entryNode(node: Node, entry: string | number | undefined): Node | undefined {
+  if (entry === undefined) return undefined;
+  if (typeof entry === 'number') return node.type === 'array' ? node.children?.[entry] : undefined;
+  return node.children?.find((c) => c.children?.[0]?.value === entry)?.children?.[1];
+}
+
+/** LoraConfig.__post_init__'s cross-field rules (peft/loraRules.ts); unusable keys read as PEFT's defaults. */
 function crossField(byKey: Map<string, JsonProp>, val: (k: string) => unknown, idx: LineIndex, out: Problem[]): void {
-  const at = (k: string) => {
-    const p = byKey.get(k);
-    return p === undefined ? idx.range(0, 0) : nodeRange(idx, p.keyNode);
-  };
-  const truthy = (v: unknown): boolean => v !== null && v !== undefined && v !== 0 && v !== '' && v !== false && !(Array.isArray(v) && v.length === 0);
-  const tm = val('target_modules');
-  if (typeof tm === 'string' && truthy(val('layers_to_transform'))) {
-    out.push(problem(at('layers_to_transform'), 'error', 'layers-with-regex', '`layers_to_transform` cannot be used when `target_modules` is a str (a regex): write target_modules as a list'));
-  }
-  if (typeof tm === 'string' && truthy(val('layers_pattern'))) {
-    out.push(problem(at('layers_pattern'), 'error', 'layers-with-regex', '`layers_pattern` cannot be used when `target_modules` is a str (a regex): write target_modules as a list'));
-  }
-  if (truthy(val('layers_pattern')) && !truthy(val('layers_to_transform'))) {
-    out.push(problem(at('layers_pattern'), 'error', 'pattern-without-layers', 'When `layers_pattern` is specified, `layers_to_transform` must also be specified'));
-  }
-  const init = val('init_lora_weights');
-  const loftq = val('loftq_config');
-  if (init === 'loftq' && !(typeof loftq === 'object' && loftq !== null && Object.keys(loftq).length > 0)) {
-    out.push(problem(at('init_lora_weights'), 'error', 'loftq-without-config', "`loftq_config` must be specified when `init_lora_weights` is 'loftq'"));
-  } else if (init !== 'loftq' && typeof loftq === 'object' && loftq !== null && Object.keys(loftq).length > 0) {
-    out.push(problem(at('loftq_config'), 'warning', 'ignored-config', "`loftq_config` is ignored when `init_lora_weights` is not 'loftq'"));
-  }
-  if (val('lora_bias') === true) {
-    if (val('use_dora') === true) out.push(problem(at('lora_bias'), 'error', 'lora-bias-dora', 'lora_bias is not supported with DoRA: set use_dora to false or lora_bias to false'));
-    if (init !== undefined && typeof init !== 'boolean') out.push(problem(at('lora_bias'), 'error', 'lora-bias-init', `lora_bias is only supported with init_lora_weights true or false, got ${typeName(init)}`));
-  }
-  const mc = val('megatron_config');
-  if (val('use_dora') === true && typeof mc === 'object' && mc !== null && Object.keys(mc).length > 0) {
-    out.push(problem(at('use_dora'), 'error', 'dora-megatron', 'DoRA does not support megatron_core: set use_dora to false'));
-  }
-  for (const [cfgKey, initName] of [['eva_config', 'eva'], ['corda_config', 'corda']] as const) {
-    if (val(cfgKey) !== null && val(cfgKey) !== undefined && init !== initName) out.push(problem(at(cfgKey), 'warning', 'ignored-config', `\`${cfgKey}\` is ignored when \`init_lora_weights\` is not '${initName}'`));
+  for (const issue of crossFieldIssues(val)) {
+    const p = byKey.get(issue.key);
+    out.push(problem(p === undefined ? idx.range(0, 0) : nodeRange(idx, p.keyNode), issue.severity, issue.code, issue.message));
   }
 }

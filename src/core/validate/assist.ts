@@ -3,6 +3,7 @@
 import { getLocation } from 'jsonc-parser';
 import type { ModelInventory } from '../hf/types';
 import { LORA_CONFIG_FIELDS, loraField } from '../peft/loraConfig';
+import { enumValues } from '../peft/loraRules';
 import { recipeField, recipeKeys } from '../train/recipeSchema';
 import { readJson } from './jsonTree';
 import { matchTargets, targetNameChoices } from './targets';
@@ -75,9 +76,8 @@ function adapterCompletionItems(text: string, offset: number, model: ModelInvent
     return out;
   }
   const f = loraField(key);
-  if (f?.enum !== undefined && loc.path.length === 1) {
-    return f.enum.filter((v) => typeof v !== 'string' || !v.includes('[')).map((v) => ({ label: String(v), insertText: show(v), kind: 'value' }));
-  }
+  const values = enumValues(key);
+  if (values !== undefined && loc.path.length === 1) return values.map((v) => ({ label: String(v), insertText: show(v), kind: 'value' }));
   if (f?.types.includes('boolean') && loc.path.length === 1) return [true, false].map((v) => ({ label: String(v), insertText: String(v), kind: 'value' }));
   return [];
 }

@@ -1,6 +1,6 @@
 // Lint of a JSONL data set: non-JSON lines, lines not fitting the declared/detected format, empty answers,
 // examples longer than max_length (counted with the tokenizer when known), duplicates. Incremental: step() lints a slice.
-import { formatOfKeys, type DataFormat } from '../train/data/formats';
+import { formatKeysText, formatOfKeys, isDataFormat, missingKeys, type DataFormat } from '../train/data/formats';
 import type { LintSeverities } from './lint/kinds';
 import { DataSafetyLint } from './lint/safety';
 import { problem } from './text';
@@ -23,14 +23,6 @@ export interface DatasetLintOptions {
   reference?: { file: string; text: string } | null;
 }
 
-const REQUIRED: Record<DatasetFormat, string[]> = {
-  text: ['text'],
-  alpaca: ['instruction', 'output'],
-  messages: ['messages'],
-  prompt_completion: ['prompt', 'completion'],
-  tokenized: ['input_ids'],
-};
-
 /** The format an example's keys suggest, or null: the trainer's rule, so the lint and `format: auto` agree. */
 export const detectFormat: (o: Record<string, unknown>) => DatasetFormat | null = formatOfKeys;
 
@@ -52,7 +44,7 @@ export class DatasetLinter {
 
   constructor(private readonly text: string, private readonly opts: DatasetLintOptions = {}) {
     const f = opts.format ?? 'auto';
-    this.format = f in REQUIRED ? (f as DatasetFormat) : null;
+    this.format = isDataFormat(f) ? f : null;
     this.maxLength = opts.maxLength ?? 512;
     this.maxPerCode = opts.maxPerCode ?? 100;
     this.safety = new DataSafetyLint({ ...(opts.lint !== undefined ? { severities: opts.lint } : {}), reference: opts.reference ?? null }, () => this.format);
@@ -140,12 +132,12 @@ export class DatasetLinter {
     if (this.format === null) {
       this.format = detectFormat(o);
       if (this.format === null) {
-        this.add(whole, 'error', 'unknown-format', `Cannot tell the format from line ${line + 1}: expected "text", "instruction"+"output", "messages", "prompt"+"completion" or "input_ids"`);
+        this.add(whole, 'error', 'unknown-format', `Cannot tell the format from line ${line + 1}: expected the keys of one format: ${formatKeysText()}`);
         return;
       }
     }
     const fmt = this.format;
-    const missing = REQUIRED[fmt].filter((k) => !(k in o));
+    const missing = missingKeys(fmt, o);
     if (missing.length > 0) {
       const other = detectFormat(o);
       this.add(whole, 'error', 'format-mismatch', `Line ${line + 1} is not a "${fmt}" example: missing ${missing.map((k) => `"${k}"`).join(', ')}${other !== null && other !== fmt ? ` (it looks like "${other}")` : ''}`);

@@ -2,7 +2,8 @@
 // "▶ Train · 4.2M trainable params (0.37%) · est. 3.1 GiB" (count as PEFT, memory from core/memory).
 import { parse as parseJsonc } from 'jsonc-parser';
 import type { ModelInventory } from '../hf/types';
-import { estimateMemory, formatBytes } from '../memory/estimate';
+import { formatBytes } from '../memory/estimate';
+import { estimateForRecipe } from '../memory/recipeEstimate';
 import { countParameters } from '../peft/count';
 import { parseLoraConfig } from '../peft/loraConfig';
 import { resolveTargets } from '../peft/resolve';
@@ -17,8 +18,11 @@ export interface TrainSummary {
   device: DeviceName;
 }
 
-/** Counts and the memory estimate, or a one-line reason why they cannot be computed (yet). */
-export function trainSummary(adapterText: string, model: ModelInventory, recipe: RecipeSummary | null, availableDevices: readonly string[]): TrainSummary | string {
+/**
+ * Counts and the memory estimate, or a one-line reason why they cannot be computed (yet). The estimate is
+ * `peft-studio estimate`'s (core/memory/recipeEstimate.ts, same recipe summary, same data-derived length).
+ */
+export async function trainSummary(adapterText: string, model: ModelInventory, recipe: RecipeSummary | null, availableDevices: readonly string[]): Promise<TrainSummary | string> {
   try {
     const cfg = parseLoraConfig(parseJsonc(adapterText) as unknown);
     const count = countParameters(cfg, model);
@@ -26,16 +30,8 @@ export function trainSummary(adapterText: string, model: ModelInventory, recipe:
     const req = recipe?.device ?? 'auto';
     // auto: CUDA when its provider is installed, else the CPU (a WebGPU adapter is only known after a probe)
     const device: DeviceName = req === 'auto' ? (availableDevices.includes('cuda') ? 'cuda' : 'cpu') : (req as DeviceName);
-    const est = estimateMemory(model, targets, {
-      batchSize: recipe?.batchSize ?? 4,
-      seqLen: recipe?.maxLength ?? 512,
-      device,
-      precision: recipe?.fp16 === true && device !== 'cpu' ? 'fp16' : 'fp32',
-      gradAccum: recipe?.gradAccum ?? 1,
-      loraDropout: cfg.lora_dropout,
-      withEval: (recipe?.datasets.length ?? 0) > 1,
-    });
-    return { trainable: count.trainable, total: count.total, percent: count.percent, memoryBytes: est.totalBytes, device };
+    const { estimate } = await estimateForRecipe({ recipe, loraConfig: cfg, inventory: model, targets, modelDir: model.dir, device });
+    return { trainable: count.trainable, total: count.total, percent: count.percent, memoryBytes: estimate.totalBytes, device };
   } catch (e) {
     return e instanceof Error ? e.message.split('\n')[0]! : String(e);
   }

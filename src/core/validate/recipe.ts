@@ -46,6 +46,8 @@ export function summarizeRecipe(text: string, recipePath: string): RecipeSummary
       format: String(v.get('dataset.format') ?? 'auto'),
       maxLength: num(v.get('dataset.max_length'), 512),
       trainOnPrompt: v.get('dataset.train_on_prompt') === true,
+      packing: v.get('dataset.packing') === true,
+      hasEval: abs(v.get('dataset.eval')) !== null,
       batchSize: num(v.get('training.per_device_train_batch_size'), 4),
       gradAccum: num(v.get('training.gradient_accumulation_steps'), 1),
       device: String(v.get('device') ?? 'auto'),

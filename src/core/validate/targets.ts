@@ -37,8 +37,6 @@ export function fullMatch(pattern: string, name: string): boolean {
 
 export const entryMatches = (name: string, e: string): boolean => name === e || name.endsWith('.' + e);
 
-export const isAdaptable = (m: ModuleInfo): boolean => m.kind === 'linear' || m.kind === 'conv1d' || m.kind === 'embedding';
-
 /** PEFT's layer index of a module name: `.*?\.[^.]*\.(\d+)\.`, or `.*?\.{pattern}\.(\d+)\.` per layers_pattern. */
 export function layerIndexOf(name: string, layersPattern: string[] | string | null): number | null {
   const pats = layersPattern === null ? [null] : Array.isArray(layersPattern) ? layersPattern : [layersPattern];

@@ -61,6 +61,9 @@ export interface RecipeSummary {
   format: string;
   maxLength: number;
   trainOnPrompt: boolean;
+  packing: boolean;
+  /** dataset.eval is set (the trainer then opens a second, forward-only session). */
+  hasEval: boolean;
   /** Training shape and device, for the memory estimate. */
   batchSize: number;
   gradAccum: number;

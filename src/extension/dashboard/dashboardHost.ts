@@ -7,6 +7,7 @@ import { isWebviewToHost, type WebviewToHost } from '../../shared/dashboard';
 import type { RunManager } from '../runManager';
 import type { RunsStore } from '../runsStore';
 import { dashboardHtml, type DashboardPlace } from './html';
+import { COMMAND_IDS } from '../../shared/ids';
 
 /** The Get Started walkthrough: publisher.name#id of package.json's contributes.walkthroughs. */
 export const WALKTHROUGH = 'peft-studio.peft-studio#gettingStarted';
@@ -128,13 +129,13 @@ export class DashboardHost implements vscode.Disposable {
   }
 
   private async runCommand(command: RunCommand | StartCommand, dir: string | undefined): Promise<void> {
-    if (command === 'newProject') await vscode.commands.executeCommand('peftStudio.newProject');
-    else if (command === 'openDemo') await vscode.commands.executeCommand('peftStudio.openDemo');
+    if (command === 'newProject') await vscode.commands.executeCommand(COMMAND_IDS.newProject);
+    else if (command === 'openDemo') await vscode.commands.executeCommand(COMMAND_IDS.openDemo);
     else if (command === 'walkthrough') await vscode.commands.executeCommand('workbench.action.openWalkthrough', WALKTHROUGH, false);
     else if (command === 'stop') await this.manager.stop(dir);
-    else if (command === 'resume') await vscode.commands.executeCommand('peftStudio.resume', dir);
-    else if (command === 'train') await vscode.commands.executeCommand('peftStudio.train');
-    else if (dir !== undefined) await vscode.commands.executeCommand('peftStudio.openAdapterFolder', dir);
+    else if (command === 'resume') await vscode.commands.executeCommand(COMMAND_IDS.resume, dir);
+    else if (command === 'train') await vscode.commands.executeCommand(COMMAND_IDS.train);
+    else if (dir !== undefined) await vscode.commands.executeCommand(COMMAND_IDS.openAdapterFolder, dir);
   }
 
   private sendRun(dir: string): void {

@@ -3,11 +3,12 @@
 import * as vscode from 'vscode';
 import type { RunManager } from '../runManager';
 import type { RunsStore } from '../runsStore';
+import { VIEW_IDS } from '../../shared/ids';
 import { DashboardHost, webviewOptions, type SelectionHub } from './dashboardHost';
 
 export class DashboardViewProvider implements vscode.WebviewViewProvider, vscode.WebviewPanelSerializer, vscode.Disposable, SelectionHub {
-  static readonly viewType = 'peftStudio.dashboard';
-  static readonly panelType = 'peftStudio.dashboardPanel';
+  static readonly viewType = VIEW_IDS.dashboard;
+  static readonly panelType = VIEW_IDS.dashboardPanel;
   private readonly hosts = new Set<DashboardHost>();
   private panel: { panel: vscode.WebviewPanel; host: DashboardHost } | undefined;
   private readonly disposables: vscode.Disposable[] = [];

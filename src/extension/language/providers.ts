@@ -1,6 +1,5 @@
 // VS Code providers over core/validate: quick fixes from Problem.fix, completions (keys, enum values, the model's
 // module names), hovers (docs, defaults, what target_modules matched) and the "▶ Train · …" CodeLens.
-import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { summarizeRecipe } from '../../core/validate';
 import { defaultAvailableDevices } from '../../core/validate/env';
@@ -8,6 +7,8 @@ import { adapterCompletions, adapterHover, recipeCompletions, recipeHover, type 
 import { lensTitle, trainSummary } from '../../core/validate/lens';
 import { PeftDiagnostic, toRange } from './convert';
 import type { LanguageService } from './service';
+import { readDocumentOrDisk } from '../documents';
+import { COMMAND_IDS } from '../../shared/ids';
 
 export class QuickFixProvider implements vscode.CodeActionProvider {
   static readonly kinds = [vscode.CodeActionKind.QuickFix];
@@ -73,7 +74,7 @@ export class TrainLensProvider implements vscode.CodeLensProvider {
     this.onDidChangeCodeLenses = service.onDidChange;
   }
 
-  provideCodeLenses(doc: vscode.TextDocument): vscode.CodeLens[] {
+  async provideCodeLenses(doc: vscode.TextDocument): Promise<vscode.CodeLens[]> {
     const kind = this.service.kindOf(doc);
     if (kind !== 'adapter_config' && kind !== 'recipe') return [];
     const range = new vscode.Range(0, 0, 0, 0);
@@ -83,23 +84,14 @@ export class TrainLensProvider implements vscode.CodeLensProvider {
     if (model !== null) {
       const recipe = kind === 'recipe' ? summarizeRecipe(doc.getText(), doc.fileName) : this.service.recipeFor(doc.fileName);
       const adapterPath = kind === 'recipe' ? recipe?.adapterConfig : doc.fileName;
-      const text = adapterPath ? this.read(adapterPath) : null;
+      const text = adapterPath ? readDocumentOrDisk(adapterPath) : null;
       if (text !== null) {
-        const s = trainSummary(text, model, recipe, defaultAvailableDevices());
+        const s = await trainSummary(text, model, recipe, defaultAvailableDevices());
         title = lensTitle(s);
         tooltip = typeof s === 'string' ? `Cannot count yet: ${s}` : `${s.trainable.toLocaleString()} trainable of ${s.total.toLocaleString()} parameters; estimated peak memory on ${s.device} (PEFT: Estimate Training Memory for the breakdown)`;
       }
     }
-    return [new vscode.CodeLens(range, { title, tooltip, command: 'peftStudio.train', arguments: [doc.uri] })];
+    return [new vscode.CodeLens(range, { title, tooltip, command: COMMAND_IDS.train, arguments: [doc.uri] })];
   }
 
-  private read(file: string): string | null {
-    const open = vscode.workspace.textDocuments.find((d) => d.fileName === file);
-    if (open !== undefined) return open.getText();
-    try {
-      return fs.readFileSync(file, 'utf8');
-    } catch {
-      return null;
-    }
-  }
 }

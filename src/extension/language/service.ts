@@ -1,6 +1,5 @@
 // The language service of the extension host: validates open PEFT files on open and on every edit (debounced),
 // lints big data sets in time-boxed slices, and caches model inventories and tokenizers per folder.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { loadTokenizer } from '../../core/hf/tokenizer';
@@ -10,6 +9,8 @@ import { DatasetLinter, datasetLintOptions, fileKind, summarizeRecipe, validate,
 import { InventoryCache, findRecipeFor } from '../../core/validate/context';
 import { modelForAdapter } from '../../core/validate/adapterModel';
 import { toDiagnostics } from './convert';
+import { readDocumentOrDisk } from '../documents';
+import { Config } from '../config';
 
 const DEBOUNCE_MS = 300;
 /** A dataset slice runs at most this long before yielding to the extension host. */
@@ -40,15 +41,7 @@ export class LanguageService implements vscode.Disposable {
 
   /** The recipe beside a file, reading open (unsaved) documents before the disk. */
   recipeFor(file: string): RecipeSummary | null {
-    return findRecipeFor(file, (p) => {
-      const open = vscode.workspace.textDocuments.find((d) => d.fileName === p);
-      if (open !== undefined) return open.getText();
-      try {
-        return fs.readFileSync(p, 'utf8');
-      } catch {
-        return null;
-      }
-    });
+    return findRecipeFor(file, readDocumentOrDisk);
   }
 
   context(doc: vscode.TextDocument): ValidationContext {
@@ -56,8 +49,7 @@ export class LanguageService implements vscode.Disposable {
     const ctx: ValidationContext = { path: doc.fileName, kind, recipe: kind === 'recipe' ? null : this.recipeFor(doc.fileName), loadModel: (d) => this.inventories.get(d) };
     if (kind === 'adapter_config') {
       // the serving engines the user deploys to (peftStudio.servingEngines): what they refuse or ignore
-      const engines = vscode.workspace.getConfiguration('peftStudio', doc.uri).get<string[]>('servingEngines', []);
-      const known = (Array.isArray(engines) ? engines : []).filter((e): e is ServingEngine => (SERVING_ENGINES as readonly string[]).includes(e));
+      const known = Config.read(doc.uri).servingEngines.filter((e): e is ServingEngine => (SERVING_ENGINES as readonly string[]).includes(e));
       if (known.length > 0) ctx.servingEngines = known;
     }
     return ctx;
@@ -129,13 +121,8 @@ export class LanguageService implements vscode.Disposable {
    * published to the Problems panel; a missing file has none here (the recipe that names it reports it).
    */
   async problemsOf(file: string, kind: Exclude<FileKind, 'unknown'>): Promise<Problem[]> {
-    const open = vscode.workspace.textDocuments.find((d) => d.fileName === file);
-    let text: string;
-    try {
-      text = open !== undefined ? open.getText() : fs.readFileSync(file, 'utf8');
-    } catch {
-      return [];
-    }
+    const text = readDocumentOrDisk(file);
+    if (text === null) return [];
     const problems = kind === 'dataset'
       ? await this.lintText(text, file, { cancelled: false })
       : validate(text, { path: file, kind, recipe: kind === 'recipe' ? null : this.recipeFor(file), loadModel: (d) => this.inventories.get(d) });
@@ -145,13 +132,7 @@ export class LanguageService implements vscode.Disposable {
 
   /** A file's text: the open editor's (unsaved edits included), else the disk's; null when unreadable. */
   private openText(file: string): string | null {
-    const open = vscode.workspace.textDocuments.find((d) => path.resolve(d.fileName) === file);
-    if (open !== undefined) return open.getText();
-    try {
-      return fs.readFileSync(file, 'utf8');
-    } catch {
-      return null;
-    }
+    return readDocumentOrDisk(path.resolve(file));
   }
 
   private tokenizer(dir: string): Promise<TokenCounter | null> {

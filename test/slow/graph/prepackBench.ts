@@ -1,4 +1,4 @@
-// Measures ORT's MLAS prepacking trade (FACTS.md `session.disable_prepacking`) on a 2-D Gemm with a ~50 MB external
+// Measures ORT's MLAS prepacking trade (docs/ONNXRUNTIME.md, `session.disable_prepacking`) on a 2-D Gemm with a ~50 MB external
 // weight: session-creation time, run time and RSS, each config in its own process. Run: npx tsx test/slow/graph/prepackBench.ts
 // Measured 2026-11-28 on the shared 2-core node (load average 10-14, so times are best-of and only indicative), W 52 MB:
 //   forward only (Gemm transB=1): RSS peak +12 MB and steady ±0 with prepacking (ORT frees the unpacked original);

@@ -1,4 +1,4 @@
-// The compiler's forward + backward ops on the WebGPU EP (lavapipe on CI machines, FACTS.md) agree with the CPU EP.
+// The compiler's forward + backward ops on the WebGPU EP (lavapipe on CI machines, scripts/setup-webgpu.sh) agree with the CPU EP.
 // Needs a Vulkan driver (mesa-vulkan-drivers from bookworm-backports) and fails with that hint without one; npm run test:slow.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
@@ -70,7 +70,7 @@ if (process.argv[2] !== 'placement') describe('graph compiler on the WebGPU EP',
     };
     const cpu = await G.runGraph(g, feeds, { executionProviders: ['cpu'] });
     const gpu = await G.runGraph(g, feeds, { executionProviders: ['webgpu'] }).catch((e: unknown) => {
-      throw new Error(`no WebGPU adapter? install mesa-vulkan-drivers from bookworm-backports (FACTS.md): ${String(e)}`);
+      throw new Error(`no WebGPU adapter? install mesa-vulkan-drivers from bookworm-backports (scripts/setup-webgpu.sh): ${String(e)}`);
     });
     for (const [k, v] of Object.entries(cpu)) {
       const a = v.data as Float32Array;

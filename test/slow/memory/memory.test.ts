@@ -15,6 +15,8 @@ const CASES: Case[] = [
   { arch: 'llama', size: 'small', suffixes: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], r: 16, batch: 2, seqLen: 256, gradAccum: 2 },
   { arch: 'gpt2', size: 'small', suffixes: ['c_attn', 'c_fc'], r: 8, batch: 4, seqLen: 128, gradAccum: 1 },
   { arch: 'llama', size: 'bench', suffixes: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], r: 16, batch: 4, seqLen: 256, gradAccum: 1 },
+  // long rows: the attention probabilities ([B, heads, T, T] per layer) dominate
+  { arch: 'llama', size: 'bench', suffixes: ['q_proj', 'v_proj'], r: 8, batch: 2, seqLen: 1024, gradAccum: 1 },
 ];
 
 describe('memory estimate vs measured peak RSS (CPU)', function () {

@@ -1,5 +1,6 @@
-// The hidden check as it runs: the built `peft-studio` binary (bin/peft-studio.js → dist/cli.js) in a child process,
-// from another working directory, with --json; stdout must be only run records, and the run must match PyTorch.
+// The parity check through the shipped entry point: the built `peft-studio` binary (bin/peft-studio.js → dist/cli.js)
+// in a child process, from another working directory, with --json; stdout must be only run records, and the run's
+// per-step loss (1e-4 relative) and final adapter (1e-3) must match the PyTorch reference.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -12,7 +13,7 @@ import { type ParityCase, makeRows, runTrainerRef, writeProject } from '../../un
 
 const ROOT = path.resolve(__dirname, '../../..');
 
-describe('the built peft-studio binary trains like PyTorch (hidden check as run)', function () {
+describe('the built peft-studio binary, run as a user runs it, trains like PyTorch (loss per step and final adapter)', function () {
   this.timeout(600_000);
   let dir = '';
   before(() => {

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { parseJsonl } from '../../../src/core/train/data/jsonl';
-import { alpacaPrompt, detectFormat, IGNORE_INDEX, tokenizeRecord } from '../../../src/core/train/data/formats';
+import { alpacaPrompt, checkFormat, DATA_FORMAT_KEYS, detectFormat, IGNORE_INDEX, tokenizeRecord, type DataFormat } from '../../../src/core/train/data/formats';
+import { lintDataset } from '../../../src/core/validate/dataset';
 import { buildDataset } from '../../../src/core/train/data/dataset';
 import { InputError } from '../../../src/core/errors';
 import { CharTokenizer } from './charTokenizer';
@@ -106,5 +107,28 @@ describe('data formats', () => {
     const ids = parseJsonl(jsonl({ input_ids: [1, 2, 3] }, { input_ids: [1, 99] }), F);
     assert.throws(() => buildDataset(ids, { ...base, format: 'auto', vocabSize: 50 }), /train.jsonl:2: token id 99 is outside/);
     assert.throws(() => buildDataset([], { ...base, format: 'auto' }), /data set is empty/);
+  });
+
+  it('the trainer and the data-set lint read one table of required keys: each missing key fails both', () => {
+    const full: Record<DataFormat, Record<string, unknown>> = {
+      tokenized: { input_ids: [1, 2] },
+      messages: { messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }] },
+      alpaca: { instruction: 'i', output: 'o' },
+      prompt_completion: { prompt: 'p', completion: 'c' },
+      text: { text: 't' },
+    };
+    let checked = 0;
+    for (const [format, keys] of Object.entries(DATA_FORMAT_KEYS) as [DataFormat, (typeof DATA_FORMAT_KEYS)[DataFormat]][]) {
+      assert.doesNotThrow(() => checkFormat(parseJsonl(jsonl(full[format]), F), format, F));
+      assert.deepEqual(lintDataset(jsonl(full[format]), { format }).filter((p) => p.severity === 'error'), []);
+      for (const k of keys.required) {
+        const broken = { ...full[format], other: 1 };
+        delete (broken as Record<string, unknown>)[k];
+        assert.throws(() => checkFormat(parseJsonl(jsonl(broken), F), format, F), new RegExp(`no "${k}"`));
+        assert.deepEqual(lintDataset(jsonl(broken), { format }).map((p) => p.code), ['format-mismatch']);
+        checked++;
+      }
+    }
+    assert.equal(checked, 7);
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeFixture } from '../../../src/core/fixtures/makeFixture';
 import { loadTokenizer, type HfTokenizer } from '../../../src/core/hf/tokenizer';
-import { dataTokenizer } from '../../../src/core/train/deps';
+import { dataTokenizer } from '../../../src/core/hf/tokenizer';
 import { parseJsonl } from '../../../src/core/train/data/jsonl';
 import { IGNORE_INDEX, tokenizeRecord } from '../../../src/core/train/data/formats';
 

@@ -3,6 +3,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { COMMAND_IDS, SETTING_DEFAULTS, TRAINING_CONTEXT_KEY, VIEW_IDS, settingId, type SettingKey } from '../../../src/shared/ids';
 
 interface Manifest {
   name: string;
@@ -42,11 +43,13 @@ describe('extension manifest', () => {
     }
   });
 
-  it('the command table registers exactly the contributed commands', () => {
-    const src = fs.readFileSync(path.join(root, 'src/extension/commands.ts'), 'utf8');
-    const table = src.slice(src.indexOf('export const COMMANDS'));
-    const ids = [...table.matchAll(/^ {2}'(peftStudio\.\w+)':/gm)].map((m) => m[1]);
-    assert.deepEqual([...ids].sort(), c.commands.map((x) => x.command).sort());
+  it('the shared command ids (which type the command table) are exactly the contributed commands', () => {
+    assert.deepEqual(Object.values(COMMAND_IDS).sort(), c.commands.map((x) => x.command).sort());
+  });
+
+  it('the context key the run manager sets is the one the manifest\'s when clauses test', () => {
+    const whens = [...Object.values(c.menus).flat().map((m) => m.when ?? ''), ...c.commands.map((x) => x.enablement ?? '')];
+    assert.ok(whens.some((w) => w.includes(TRAINING_CONTEXT_KEY)));
   });
 
   it('every menu entry names a contributed command', () => {
@@ -64,20 +67,19 @@ describe('extension manifest', () => {
   });
 
   it('has the PEFT Studio activity-bar container with the dashboard webview view and the runs tree', () => {
-    const container = c.viewsContainers.activitybar.find((x) => x.id === 'peftStudio');
+    const container = c.viewsContainers.activitybar.find((x) => x.id === VIEW_IDS.container);
     assert.equal(container?.title, 'PEFT Studio');
     assert.ok(fs.existsSync(path.join(root, container?.icon ?? 'missing')), 'icon file exists');
     const views = c.views['peftStudio'] ?? [];
-    assert.deepEqual(views.map((v) => [v.id, v.type ?? 'tree']), [['peftStudio.dashboard', 'webview'], ['peftStudio.runs', 'tree']]);
+    assert.deepEqual(views.map((v) => [v.id, v.type ?? 'tree']), [[VIEW_IDS.dashboard, 'webview'], [VIEW_IDS.runs, 'tree']]);
     assert.ok(manifest.activationEvents.includes('onView:peftStudio.dashboard'));
   });
 
   it('restores the dashboard panel after a reload, and shows the Runs view on first use', () => {
     const src = fs.readFileSync(path.join(root, 'src/extension/dashboard/dashboardView.ts'), 'utf8');
-    const panelType = /static readonly panelType = '([\w.]+)'/.exec(src)?.[1];
-    assert.equal(panelType, 'peftStudio.dashboardPanel');
     assert.match(src, /registerWebviewPanelSerializer\(DashboardViewProvider\.panelType/);
-    assert.ok(manifest.activationEvents.includes(`onWebviewPanel:${panelType}`), 'the serializer needs its activation event');
+    assert.match(src, /static readonly panelType = VIEW_IDS\.dashboardPanel;/);
+    assert.ok(manifest.activationEvents.includes(`onWebviewPanel:${VIEW_IDS.dashboardPanel}`), 'the serializer needs its activation event');
     const runs = (c.views['peftStudio'] ?? []).find((v) => v.id === 'peftStudio.runs') as { visibility?: string } | undefined;
     assert.equal(runs?.visibility, undefined, 'the Runs view is open on first use');
     assert.ok(c.menus['view/title']?.some((m) => m.command === 'peftStudio.openDashboard' && m.when === 'view == peftStudio.dashboard'));
@@ -102,11 +104,10 @@ describe('extension manifest', () => {
     assert.match(src, new RegExp(`WALKTHROUGH = '${manifest.publisher}\\.${manifest.name}#${w[0]!.id}'`), 'the dashboard opens this walkthrough');
   });
 
-  it('declares the settings the extension reads', () => {
-    const src = ['runManager.ts', 'runsStore.ts', 'cli.ts'].map((f) => fs.readFileSync(path.join(root, 'src/extension', f), 'utf8')).join('\n');
-    const read = new Set([...src.matchAll(/get<\w+>\('(\w+)'/g)].map((m) => `peftStudio.${m[1]}`));
-    assert.ok(read.size >= 4);
-    for (const key of read) assert.ok(key in c.configuration.properties, key);
-    assert.equal(c.configuration.properties['peftStudio.outputDir']?.default, 'runs');
+  it('declares exactly the settings the extension reads, with the same defaults', () => {
+    const keys = Object.keys(SETTING_DEFAULTS) as SettingKey[];
+    assert.deepEqual(keys.map(settingId).sort(), Object.keys(c.configuration.properties).sort());
+    for (const k of keys) assert.equal(c.configuration.properties[settingId(k)]?.default, SETTING_DEFAULTS[k], k);
+    assert.equal(SETTING_DEFAULTS.outputDir, 'runs');
   });
 });

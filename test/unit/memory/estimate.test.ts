@@ -2,7 +2,8 @@
 // 2 kv heads, vocab 1000) with LoRA r=8 on q_proj/v_proj, batch 2 × 64 tokens on the CPU.
 import * as assert from 'node:assert/strict';
 import { loadModel } from '../../../src/core/hf/loadModel';
-import { PLANNER_FACTOR, ARENA_FRAGMENTATION, ARENA_FIXED_BYTES, RUNTIME_OVERHEAD_BYTES, SESSION_OVERHEAD_BYTES, estimateMemory, formatBytes } from '../../../src/core/memory/estimate';
+import { ortTuning } from '../../../src/core/runtime/prepacking';
+import { ATTENTION_PLAN_FACTOR, PLANNER_FACTOR, ARENA_FRAGMENTATION, ARENA_FIXED_BYTES, RUNTIME_OVERHEAD_BYTES, SESSION_OVERHEAD_BYTES, estimateMemory, formatBytes } from '../../../src/core/memory/estimate';
 import type { LoraTarget } from '../../../src/core/train/engineApi';
 import { llamaConfigModel, tempDir } from '../validate/helpers';
 
@@ -25,6 +26,15 @@ describe('estimateMemory', () => {
     assert.equal(c['LoRA gradients'], lora * 4);
     assert.equal(c['AdamW moments'], lora * 8);
     assert.equal(c['updated state (session outputs)'], lora * 12);
+    // every layer runs its backward (q_proj in layer 0): ORT prepacks its linear weights once more, in fp32
+    assert.equal(c['prepacked weights for the backward'], 4 * (4096 + 2048 + 2048 + 4096 + 3 * 8192) * 4);
+    ortTuning.prepacking = false;
+    try {
+      const off = estimateMemory(inv, targets, { batchSize: 2, seqLen: 64, device: 'cpu', precision: 'fp32', gradAccum: 1 });
+      assert.equal(off.components.find((x) => x.name === 'prepacked weights for the backward'), undefined);
+    } finally {
+      ortTuning.prepacking = 'auto';
+    }
     const N = 128;
     assert.equal(c['activations: norms and q/k/v'], 4 * N * (2 * 64 + (4 + 2 * 2) * 16) * 4);
     assert.equal(c['activations: attention probabilities'], 4 * 2 * 4 * 64 * 64 * 4);
@@ -35,9 +45,11 @@ describe('estimateMemory', () => {
     assert.equal(c['attention mask and positions'], 2 * 64 * 64 * 4 + 4 * N * 8);
     const acts = 4 * N * (2 * 64 + 128) * 4 + 4 * 2 * 4 * 64 * 64 * 4 + 4 * N * 4 * 128 * 4 + (4 * N * 64 * 4 + 8 * N * 8 * 4) + 3 * N * 1000 * 4 +
       (N * (3 * 64 + 2 * 128) + 2 * 4 * 64 * 64) * 4 + (2 * 64 * 64 * 4 + 4 * N * 8);
-    assert.equal(c['ORT planner slack'], Math.round(acts * (PLANNER_FACTOR - 1)));
+    const probs = 4 * 2 * 4 * 64 * 64 * 4;
+    const plan = (acts - probs) * PLANNER_FACTOR + probs * PLANNER_FACTOR * ATTENTION_PLAN_FACTOR;
+    assert.equal(c['ORT planner slack'], Math.round(plan - acts));
     assert.equal(c['ORT arena: first-run chunks beside the memory-pattern block'], undefined); // the engine runs without ORT's memory pattern
-    assert.equal(c['ORT arena fragmentation'], Math.round(acts * PLANNER_FACTOR * ARENA_FRAGMENTATION + ARENA_FIXED_BYTES));
+    assert.equal(c['ORT arena fragmentation'], Math.round(plan * ARENA_FRAGMENTATION + ARENA_FIXED_BYTES));
     assert.equal(c['onnxruntime session'], SESSION_OVERHEAD_BYTES);
     assert.equal(c['runtime (Node + onnxruntime)'], RUNTIME_OVERHEAD_BYTES);
     assert.equal(e.totalBytes, Object.values(c).reduce((a, b) => a + b, 0));

@@ -1,5 +1,5 @@
-// The hidden end-to-end check, emulated: `peft-studio train` on a tokenized data set with init_adapter, compared
-// per step (loss 1e-4 rel.) and on the final adapter (1e-3) with PyTorch via test/reference/trainer_ref.py.
+// End-to-end parity with PyTorch: `peft-studio train` on a tokenized data set with init_adapter, compared per step
+// (loss 1e-4 rel.) and on the final adapter (1e-3) with the PyTorch trainer in test/reference/trainer_ref.py.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -9,7 +9,7 @@ import { tmpDir } from '../engine/helpers';
 import { LOSS_RTOL, checkRun, steps, train } from './check';
 import { type ParityCase, type Project, type RefRun, makeRows, runTrainerRef, writeProject, writeVariant } from './project';
 
-describe('peft-studio train matches PyTorch + transformers + PEFT end to end (hidden check, emulated)', function () {
+describe('peft-studio train matches PyTorch + transformers + PEFT end to end (loss per step, final adapter)', function () {
   this.timeout(300_000);
   const dirs: string[] = [];
   after(() => {

@@ -3,9 +3,10 @@ import { InputError } from '../../../src/core/errors';
 import { LORA_CONFIG_FIELDS, parseLoraConfig } from '../../../src/core/peft/loraConfig';
 import type { LoraConfigWarning } from '../../../src/core/peft/loraConfig';
 import { defaultTargetModules } from '../../../src/core/peft/defaults';
+import { enumValues } from '../../../src/core/peft/loraRules';
 import { pythonFloatRepr, pythonJsonDumps, serializeAdapterConfig } from '../../../src/core/peft/save';
 
-/** PEFT 0.20.0's adapter_config.json for LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=[q_proj, v_proj], task_type=CAUSAL_LM) (REFERENCE.md §1). */
+/** PEFT 0.20.0's adapter_config.json for LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=[q_proj, v_proj], task_type=CAUSAL_LM), as PEFT writes it (docs/FORMATS.md). */
 const PEFT_020_EXAMPLE = {
   alora_invocation_tokens: null, alpha_pattern: {}, arrow_config: null, auto_mapping: null, base_model_name_or_path: 'Qwen/Qwen2.5-0.5B', bias: 'none',
   corda_config: null, ensure_weight_tying: false, eva_config: null, exclude_modules: null, fan_in_fan_out: false, inference_mode: true, init_lora_weights: true,
@@ -25,7 +26,7 @@ describe('peft/loraConfig', () => {
     assert.equal(LORA_CONFIG_FIELDS.filter((f) => f.owner === 'LoraConfig').length, 34);
     assert.deepEqual(LORA_CONFIG_FIELDS.filter((f) => f.saved).map((f) => f.name).sort(), Object.keys(PEFT_020_EXAMPLE).sort());
     for (const f of LORA_CONFIG_FIELDS) assert.ok(f.doc.length > 40, f.name);
-    assert.deepEqual(LORA_CONFIG_FIELDS.find((f) => f.name === 'bias')?.enum, ['none', 'all', 'lora_only']);
+    assert.deepEqual(enumValues('bias'), ['none', 'all', 'lora_only']);
   });
 
   it('applies PEFT defaults to a minimal config', () => {
@@ -57,9 +58,9 @@ describe('peft/loraConfig', () => {
     throwsInput(() => parseLoraConfig({ lora_bias: true, init_lora_weights: 'gaussian' }), /lora_bias=True is only supported with init_lora_weights=True or False/);
     throwsInput(() => parseLoraConfig({ lora_bias: true, use_dora: true }), /lora_bias=True is not supported for DoRA/);
     throwsInput(() => parseLoraConfig({ init_lora_weights: 'loftq' }), /`loftq_config` must be specified/);
-    throwsInput(() => parseLoraConfig({ task_type: 'CAUSAL' }), /Invalid task type: 'CAUSAL'.*Did you mean "CAUSAL_LM"/);
+    throwsInput(() => parseLoraConfig({ task_type: 'CAUSAL' }), /Invalid task type "CAUSAL".*Did you mean "CAUSAL_LM"/);
     throwsInput(() => parseLoraConfig({ r: 0 }), /`r` should be a positive integer value but the value passed is 0/);
-    throwsInput(() => parseLoraConfig({ init_lora_weights: 'kaiming' }), /Unknown initialization/);
+    throwsInput(() => parseLoraConfig({ init_lora_weights: 'kaiming' }), /Unknown init_lora_weights value "kaiming"/);
     throwsInput(() => parseLoraConfig({ peft_type: 'IA3' }), /peft_type "IA3"/);
   });
 

@@ -43,7 +43,7 @@ describe('validate adapter_config.json', () => {
   it('checks types, ranges and enums with exact ranges', () => {
     const text = '{"peft_type": "LORA", "r": 0, "lora_dropout": 1.5, "bias": "lora-only", "init_lora_weights": "gausian", "use_rslora": "yes", "task_type": "CAUSAL"}';
     const ps = run(text, null);
-    const r = ps.find((p) => p.message.startsWith('"r"'))!;
+    const r = ps.find((p) => p.message.startsWith('`r`'))!;
     assert.deepEqual([r.severity, r.code, ...at(r)], ['error', 'out-of-range', 0, 27, 0, 28]);
     assert.equal(ps.find((p) => p.message.includes('lora_dropout'))!.code, 'out-of-range');
     const bias = ps.find((p) => p.message.startsWith('"bias"'))!;

@@ -51,13 +51,13 @@ describe('editor assistance', () => {
     assert.match(recipeHover('training:\n  warmup_ratio: 0.1\n', 14)!.markdown, /\*\*training\.warmup_ratio\*\* `number` — default `0`[\s\S]*TrainingArguments\.warmup_ratio/);
   });
 
-  it('summarises the CodeLens: trainable params, percent and memory', () => {
-    const s = trainSummary('{"peft_type": "LORA", "r": 8, "target_modules": ["q_proj", "v_proj"]}', inv, null, ['cpu']);
+  it('summarises the CodeLens: trainable params, percent and memory', async () => {
+    const s = await trainSummary('{"peft_type": "LORA", "r": 8, "target_modules": ["q_proj", "v_proj"]}', inv, null, ['cpu']);
     assert.ok(typeof s !== 'string');
     assert.equal(s.trainable, 28 * (8 * (64 + 64) + 8 * (64 + 32)));
     assert.equal(s.total, inv.totalParameters + s.trainable);
     assert.match(lensTitle(s), /^▶ Train · 50K trainable params \(\d\.\d\d%\) · est\. \d+(\.\d)? (MiB|GiB)$/);
-    assert.equal(lensTitle(trainSummary('{"target_modules": ["nope"]}', inv, null, ['cpu'])), '▶ Train');
+    assert.equal(lensTitle(await trainSummary('{"target_modules": ["nope"]}', inv, null, ['cpu'])), '▶ Train');
   });
 
   it('ships a JSON schema with every saved LoraConfig field and its default', () => {

@@ -74,7 +74,7 @@ describe('dataset lint', () => {
   });
 
   it('validate() dispatches .jsonl files and uses the recipe\'s format and max_length', () => {
-    const recipe = { path: '/x/peft-train.yaml', baseModel: null, baseModelDir: null, adapterConfig: null, datasets: [], format: 'text', maxLength: 2, trainOnPrompt: false, batchSize: 4, gradAccum: 1, device: 'cpu', fp16: false };
+    const recipe = { path: '/x/peft-train.yaml', baseModel: null, baseModelDir: null, adapterConfig: null, datasets: [], format: 'text', maxLength: 2, trainOnPrompt: false, packing: false, hasEval: false, batchSize: 4, gradAccum: 1, device: 'cpu', fp16: false };
     const ps = validate(lines({ text: 'aaaaaaaaaaaaaaaa' }), { path: path.join('/x', 'data', 'train.jsonl'), recipe });
     assert.equal(one(ps, 'too-long').range.start.line, 0);
   });

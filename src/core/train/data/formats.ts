@@ -8,7 +8,33 @@ import { InputError } from '../../errors';
 import type { JsonlRecord } from './jsonl';
 
 export type DataFormat = 'text' | 'alpaca' | 'messages' | 'prompt_completion' | 'tokenized';
-export const DATA_FORMATS: readonly DataFormat[] = ['text', 'alpaca', 'messages', 'prompt_completion', 'tokenized'];
+
+/**
+ * The keys of each format, the one table the trainer and the data-set lint read. Listed in detection order:
+ * an example is of the first format whose required keys it has (so {"input_ids", "text"} is `tokenized`).
+ */
+export const DATA_FORMAT_KEYS: Readonly<Record<DataFormat, { readonly required: readonly string[]; readonly optional: readonly string[] }>> = {
+  tokenized: { required: ['input_ids'], optional: ['labels'] },
+  messages: { required: ['messages'], optional: [] },
+  alpaca: { required: ['instruction', 'output'], optional: ['input'] },
+  prompt_completion: { required: ['prompt', 'completion'], optional: [] },
+  text: { required: ['text'], optional: [] },
+};
+
+/** Is `s` one of the formats? */
+export function isDataFormat(s: string): s is DataFormat {
+  return Object.hasOwn(DATA_FORMAT_KEYS, s);
+}
+
+/** The required keys of `format` that the example lacks. */
+export function missingKeys(format: DataFormat, value: Record<string, unknown>): string[] {
+  return DATA_FORMAT_KEYS[format].required.filter((k) => !(k in value));
+}
+
+/** "text", "instruction"+"output", ...: the formats' required keys, for messages. */
+export function formatKeysText(): string {
+  return Object.values(DATA_FORMAT_KEYS).map((f) => f.required.map((k) => `"${k}"`).join('+')).join(', ');
+}
 
 export interface ChatMessage {
   role: string;
@@ -57,11 +83,7 @@ export function alpacaPrompt(instruction: string, input: string): string {
 
 /** The format one record looks like, from its keys; null when none fits. */
 export function formatOfKeys(value: Record<string, unknown>): DataFormat | null {
-  if ('input_ids' in value) return 'tokenized';
-  if ('messages' in value) return 'messages';
-  if ('instruction' in value && 'output' in value) return 'alpaca';
-  if ('prompt' in value && 'completion' in value) return 'prompt_completion';
-  if ('text' in value) return 'text';
+  for (const f of Object.keys(DATA_FORMAT_KEYS) as DataFormat[]) if (missingKeys(f, value).length === 0) return f;
   return null;
 }
 
@@ -74,7 +96,7 @@ export function detectFormat(records: readonly JsonlRecord[], file: string): Dat
       throw new InputError('data-format', `cannot tell the data format from the keys ${JSON.stringify(Object.keys(r.value))}`, {
         file,
         line: r.line,
-        hint: 'Use {"text"}, {"instruction","input","output"}, {"messages"}, {"prompt","completion"} or {"input_ids"}',
+        hint: `Each line needs the keys of one format: ${formatKeysText()}`,
       });
     }
     if (first === null) first = { format: f, line: r.line };
@@ -198,15 +220,8 @@ export function tokenizeRecord(
 
 /** Checks that an explicitly chosen format fits every line (so the error names the first line that does not). */
 export function checkFormat(records: readonly JsonlRecord[], format: DataFormat, file: string): void {
-  const required: Record<DataFormat, string[]> = {
-    text: ['text'],
-    alpaca: ['instruction', 'output'],
-    messages: ['messages'],
-    prompt_completion: ['prompt', 'completion'],
-    tokenized: ['input_ids'],
-  };
   for (const r of records) {
-    const missing = required[format].filter((k) => !(k in r.value));
+    const missing = missingKeys(format, r.value);
     if (missing.length > 0) {
       throw new InputError('data-format', `dataset.format is "${format}" but this line has no ${missing.map((k) => `"${k}"`).join(', ')}`, {
         file,
