@@ -140,7 +140,7 @@ export const tests = [
       await goTo(vscode, r.line, r.column + 5);
       await vscode.page.keyboard.press('Shift+End');
       await vscode.page.keyboard.type('0,');
-      const ours = /^Error: "r" must be a positive integer \(the LoRA rank\), got 0/;
+      const ours = /^Error: `r` should be a positive integer value but the value passed is 0 \(r is the LoRA rank\)/;
       const rows = await waitForProblems(vscode, (rs) => rs.some((x) => ours.test(x)), 60_000);
       await new Promise((res) => setTimeout(res, 1500)); // a schema validator would have reported by now too
       const onR = (await waitForProblems(vscode, () => true)).filter((x) => x.includes(`at line ${r.line} `));
