@@ -6,6 +6,7 @@ import { InputError } from '../errors';
 import { INDEX_FILE, SINGLE_FILE, openCheckpoint } from '../safetensors/checkpoint';
 import { parseModelConfig } from './config';
 import { inventoryFromCheckpoint, inventoryFromConfig } from './inventory';
+import { checkSpecAgainstWeights } from './limits';
 import type { ModelInventory, ModelSpec } from './types';
 
 /** Read and parse `dir/config.json` into a ModelSpec (InputError when missing, not JSON, or unsupported). */
@@ -43,5 +44,7 @@ export function loadModel(dir: string): ModelInventory {
   const abs = path.resolve(dir);
   const spec = loadModelSpec(abs);
   if (!hasSafetensors(abs)) return inventoryFromConfig(spec, abs);
-  return inventoryFromCheckpoint(spec, openCheckpoint(abs), path.join(abs, 'config.json'));
+  const checkpoint = openCheckpoint(abs);
+  checkSpecAgainstWeights(spec, checkpoint, path.join(abs, 'config.json'));
+  return inventoryFromCheckpoint(spec, checkpoint, path.join(abs, 'config.json'));
 }
