@@ -10,6 +10,8 @@ import type { ModelInventory } from '../../core/hf/types';
 import { parse as parseJsonc } from 'jsonc-parser';
 import { fileKind, validate, type FileKind, type Problem, type RecipeSummary, type TokenCounter, type ValidationContext } from '../../core/validate';
 import { modelForAdapter } from '../../core/validate/adapterModel';
+import { tokenizerProblems } from '../../core/validate/chatTemplateCheck';
+import { summarizeRecipe } from '../../core/validate/recipe';
 import { InventoryCache, findRecipeFor } from '../../core/validate/context';
 import { modelDirOf } from '../modelArg';
 
@@ -107,6 +109,12 @@ export async function validateFile(file: string, model: ModelInventory | undefin
     const base = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)['base_model_name_or_path'] : undefined;
     if (modelForAdapter(ctx, base) === null) {
       notes.push(`note: ${file}: no base model found (--model DIR, a peft-train.yaml beside it, or base_model_name_or_path as a local folder${typeof base === 'string' && base !== '' ? `; "${base}" is not one` : ''}): target_modules were not checked against a model`);
+    }
+  }
+  if (kind === 'recipe') {
+    const summary = summarizeRecipe(text, path.resolve(file));
+    if (summary !== null && summary.baseModelDir !== null) {
+      for (const p of await tokenizerProblems(summary.baseModelDir, summary.format)) problems.push(at1(p.file, p.code, p.message));
     }
   }
   if (bom && (kind === 'adapter_config' || kind === 'dataset')) {

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { InputError } from '../errors';
+import { checkTokenizerJson } from './tokenizerCheck';
 import { findChatTemplate, renderChatTemplate, type ChatMessage, type ChatTemplateSource } from './chatTemplate';
 
 export type { ChatMessage } from './chatTemplate';
@@ -76,6 +77,7 @@ export async function loadTokenizer(dir: string): Promise<HfTokenizer> {
     throw new InputError('tokenizer.missing', 'no tokenizer.json in the model folder', { file: abs, hint });
   }
   const tokenizerJson = readJsonObject(tokenizerFile, 'tokenizer.json');
+  checkTokenizerJson(tokenizerJson, tokenizerFile);
   const configFile = path.join(abs, 'tokenizer_config.json');
   const tokenizerConfig = fs.existsSync(configFile) ? readJsonObject(configFile, 'tokenizer_config.json') : {};
   const modelConfigFile = path.join(abs, 'config.json');

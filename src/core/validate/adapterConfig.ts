@@ -4,7 +4,7 @@ import type { Node } from 'jsonc-parser';
 import { INIT_LORA_WEIGHTS_VALUES, LORA_FIELD_NAMES, TASK_TYPES, isValidInitLoraWeights, jsonTypeOf, loraField, type JsonType } from '../peft/loraConfig';
 import { suggest } from '../util/didYouMean';
 import { checkAgainstModel } from './adapterModel';
-import { pyRegex } from './targets';
+import { pythonRegexProblem } from '../util/safeRegex';
 import { nodeRange, readJson, replaceNode, type JsonProp } from './jsonTree';
 import { LineIndex, problem, typeName } from './text';
 import type { Problem, ValidationContext } from './types';
@@ -139,10 +139,9 @@ function checkValue(key: string, v: unknown, node: Node, idx: LineIndex, out: Pr
           out.push(problem(nodeRange(idx, val), 'error', 'out-of-range', `rank_pattern "${String(k.value)}": the rank must be a positive integer, got ${String(val.value)}`));
           ok = false;
         }
-        try {
-          new RegExp(pyRegex(String(k.value)));
-        } catch (e) {
-          out.push(problem(nodeRange(idx, k), 'error', 'bad-regex', `${key} key "${String(k.value)}" is not a valid regular expression: ${e instanceof Error ? e.message : String(e)}`));
+        const bad = pythonRegexProblem(`(.*\\.)?(${String(k.value)})$`, `${key} key "${String(k.value)}"`);
+        if (bad !== null) {
+          out.push(problem(nodeRange(idx, k), 'error', 'bad-regex', bad));
           ok = false;
         }
       }
