@@ -14,6 +14,7 @@ import { tokenizerProblems } from '../../core/validate/chatTemplateCheck';
 import { summarizeRecipe } from '../../core/validate/recipe';
 import { InventoryCache, findRecipeFor } from '../../core/validate/context';
 import { modelDirOf } from '../modelArg';
+import { deepNestingAt } from '../../core/util/safeJson';
 
 export interface CliProblem {
   file: string;
@@ -64,7 +65,7 @@ export function cliFileKind(file: string, text: string, recipe: RecipeSummary | 
   const abs = path.resolve(file);
   if (recipe?.adapterConfig === abs) return 'adapter_config';
   if (recipe?.datasets.includes(abs) === true) return 'dataset';
-  if (/\.json$/i.test(file)) {
+  if (/\.json$/i.test(file) && deepNestingAt(text) === null) {
     const v: unknown = parseJsonc(text);
     if (v !== null && typeof v === 'object' && !Array.isArray(v) && LORA_MARKERS.some((k) => k in v)) return 'adapter_config';
   }
@@ -104,7 +105,7 @@ export async function validateFile(file: string, model: ModelInventory | undefin
   if (model !== undefined && kind === 'adapter_config') ctx.model = model;
   if (kind === 'dataset') ctx.tokenizer = await tokenCounter(model?.dir ?? recipe?.baseModelDir ?? null);
   const problems = validate(text, ctx).map((p) => toCliProblem(file, p));
-  if (kind === 'adapter_config' && ctx.model === undefined) {
+  if (kind === 'adapter_config' && ctx.model === undefined && deepNestingAt(text) === null) {
     const v: unknown = parseJsonc(text);
     const base = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)['base_model_name_or_path'] : undefined;
     if (modelForAdapter(ctx, base) === null) {

@@ -8,6 +8,7 @@ import { parseModelConfig } from './config';
 import { inventoryFromCheckpoint, inventoryFromConfig } from './inventory';
 import { checkSpecAgainstWeights } from './limits';
 import type { ModelInventory, ModelSpec } from './types';
+import { parseJsonText } from '../util/safeJson';
 
 /** Read and parse `dir/config.json` into a ModelSpec (InputError when missing, not JSON, or unsupported). */
 export function loadModelSpec(dir: string): ModelSpec {
@@ -22,13 +23,7 @@ export function loadModelSpec(dir: string): ModelSpec {
       hint: 'Point to a local Hugging Face model folder (config.json + model.safetensors), as written by save_pretrained()',
     });
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new InputError('model-config-json', `config.json is not valid JSON: ${(e as Error).message}`, { file });
-  }
-  return parseModelConfig(json, file);
+  return parseModelConfig(parseJsonText(text, file, 'config.json'), file);
 }
 
 /** True when `dir` holds safetensors weights (model.safetensors or a shard index). */

@@ -7,6 +7,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { InputError } from '../errors';
 import { checkTokenizerJson } from './tokenizerCheck';
 import { findChatTemplate, renderChatTemplate, type ChatMessage, type ChatTemplateSource } from './chatTemplate';
+import { parseJsonText } from '../util/safeJson';
 
 export type { ChatMessage } from './chatTemplate';
 
@@ -39,14 +40,9 @@ function readJsonObject(file: string, what: string): Record<string, unknown> {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new InputError('tokenizer.read', `cannot read ${what}: ${(e as Error).message}`, { file });
+    throw new InputError('tokenizer.read', `cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { file });
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new InputError('tokenizer.json', `${what} is not valid JSON: ${(e as Error).message}`, { file });
-  }
+  const value = parseJsonText(text, file, what);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError('tokenizer.json', `${what} must be a JSON object`, { file });
   return value as Record<string, unknown>;
 }

@@ -10,6 +10,7 @@ import type { DataTokenizer } from './data/formats';
 import { datasetNotes, loadDataset, type LoadedDataset } from './data/dataset';
 import type { DeviceName, EngineOptions, LoraTarget, TrainEngine } from './engineApi';
 import { parseRecipe, type Recipe } from './recipe';
+import { parseJsonText } from '../util/safeJson';
 
 export interface TrainerDeps {
   /** Local folder of a model given as a folder or a hub id (downloads when needed). */
@@ -58,13 +59,13 @@ export function readRecipeFile(configFile: string): Recipe {
 }
 
 export function readLoraConfig(file: string, warnings: LoraConfigWarning[]): LoraConfig {
-  let json: unknown;
+  let text: string;
   try {
-    json = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new InputError('adapter-config-read', `cannot read adapter_config.json: ${errorMessage(e)}`, { file });
   }
-  return parseLoraConfig(json, file, { warnings });
+  return parseLoraConfig(parseJsonText(text, file, 'adapter_config.json'), file, { warnings });
 }
 
 /** A hub download's progress, as resolveModel reports it (bytes of `file` so far, of `total` when known). */

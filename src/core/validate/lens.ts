@@ -8,6 +8,7 @@ import { parseLoraConfig } from '../peft/loraConfig';
 import { resolveTargets } from '../peft/resolve';
 import type { DeviceName } from '../train/engineApi';
 import type { RecipeSummary } from './types';
+import { deepNestingAt } from '../util/safeJson';
 
 export interface TrainSummary {
   trainable: number;
@@ -20,6 +21,7 @@ export interface TrainSummary {
 /** Counts and the memory estimate, or a one-line reason why they cannot be computed (yet). */
 export function trainSummary(adapterText: string, model: ModelInventory, recipe: RecipeSummary | null, availableDevices: readonly string[]): TrainSummary | string {
   try {
+    if (deepNestingAt(adapterText) !== null) return 'adapter_config.json nests too deeply';
     const cfg = parseLoraConfig(parseJsonc(adapterText) as unknown);
     const count = countParameters(cfg, model);
     const { targets } = resolveTargets(cfg, model);
