@@ -16,6 +16,7 @@ import { createRunDir, gitCommit, loadCheckpoint, RunFolder, type LoadedCheckpoi
 import { LrSchedule } from './schedule';
 import { simulateSlowMachine, waitAtStepGate } from './stepGate';
 import { configDir, graphCacheDir, moduleCounts, prepareRun, readRecipeFile, type DownloadProgress, type PreparedRun, type TrainerDeps } from './setup';
+import { fsErrorToInput } from '../util/fsErrors';
 
 export interface RunTrainingOptions {
   configFile: string;
@@ -238,7 +239,8 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
     if (stopped) done.stopped = true;
     emit(done);
     return done;
-  } catch (e) {
+  } catch (caught) {
+    const e = fsErrorToInput(caught);
     const ev: RunEvent = { event: 'error', message: errorMessage(e) };
     if (currentStep !== undefined) ev.step = currentStep;
     if (lastGood !== undefined) ev.checkpoint = lastGood;
