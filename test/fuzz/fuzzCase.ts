@@ -46,7 +46,7 @@ function commandsFor(target: Target, dir: string): string[][] {
   switch (target) {
     case 'safetensors': return [['inspect', model], ['count', adapter, '--model', model]];
     case 'config.json': return [['inspect', model], ['count', adapter, '--model', model], ['validate', adapter, '--model', model]];
-    case 'adapter_config.json': return [['validate', adapter, '--model', model, '--json'], ['count', adapter, '--model', model]];
+    case 'adapter_config.json': return [['validate', adapter, '--model', model, '--json'], ['count', adapter, '--model', model], ['estimate', recipe]];
     case 'peft-train.yaml': return [['validate', recipe], ['estimate', recipe]];
     case 'train.jsonl': return [['validate', join(dir, PATHS['train.jsonl'])]];
     case 'tokenizer.json': case 'tokenizer_config.json': return [['validate', recipe, '--json']];

@@ -2,7 +2,7 @@
 // for a peft-train.yaml (batch, length, device from the recipe) or an adapter_config.json + options.
 import * as fs from 'node:fs';
 import type { CliCommand } from '../command';
-import { InputError, UsageError } from '../../core/errors';
+import { InputError, UsageError, withFile } from '../../core/errors';
 import { loadModel } from '../../core/hf/loadModel';
 import { estimateMemory, formatBytes, type MemoryOptions } from '../../core/memory/estimate';
 import { findBaseModelDir, readAdapterConfigFile } from '../../core/peft/adapterFile';
@@ -83,7 +83,7 @@ export const estimateCommand: CliCommand = {
     modelDir ??= findBaseModelDir(adapter.file, adapter.config, typeof args.values['model'] === 'string' ? modelDirOf(args.values['model']) : undefined);
     if (modelDir === null) throw new UsageError('no base model: pass --model DIR', 'The folder must hold config.json');
     const inv = loadModel(modelDir);
-    const { targets } = resolveTargets(adapter.config, inv);
+    const { targets } = withFile(adapter.file, () => resolveTargets(adapter.config, inv));
     batch = intOpt(args.values['batch-size'], 'batch-size') ?? batch;
     seqLen = intOpt(args.values['seq-len'], 'seq-len') ?? seqLen;
     if (typeof dev === 'string') request = dev;

@@ -2,7 +2,7 @@
 // data, the device. Collaborators come in through TrainerDeps so that the loop is one code path for CLI and worker.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { InputError, errorMessage } from '../errors';
+import { InputError, errorMessage, withFile } from '../errors';
 import type { ModelInventory } from '../hf/types';
 import { parseLoraConfig, type LoraConfig, type LoraConfigWarning } from '../peft/loraConfig';
 import type { DeviceRequest } from '../runtime/device';
@@ -101,7 +101,7 @@ export async function prepareRun(
   for (const [on, what] of unsupported) {
     if (on) throw new InputError('trainer-unsupported', `${what} is not supported by the trainer yet`, { file: recipe.adapter_config, hint: 'Plain LoRA (with rslora, rank/alpha patterns and dropout) is supported' });
   }
-  const { targets, targetModules, unmatched } = deps.resolveTargets(loraConfig, inventory);
+  const { targets, targetModules, unmatched } = withFile(recipe.adapter_config, () => deps.resolveTargets(loraConfig, inventory));
   // PEFT raises only when nothing matches; an entry that matches nothing (a typo beside valid ones) trains silently there.
   for (const entry of unmatched ?? []) {
     notes.push({ level: 'warning', message: `${recipe.adapter_config}: target_modules entry "${entry}" matches no module of the model; training the others (\`peft-studio validate\` suggests names)` });

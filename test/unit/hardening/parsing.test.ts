@@ -106,6 +106,17 @@ describe('hardening: damaged and oversized files', function () {
     assert.ok(!existsSync(join(p, 'runs')));
   });
 
+  it('PEFT\'s own errors about an adapter config name the file in count, estimate and train', async () => {
+    const p = project();
+    const ad = join(p, 'adapter_config.json');
+    writeFileSync(ad, JSON.stringify({ r: 4, target_modules: ['nothing'] }));
+    for (const argv of [['count', ad, '--model', join(p, 'model')], ['estimate', join(p, 'peft-train.yaml')], ['train', join(p, 'peft-train.yaml')]]) {
+      const r = await cli(argv);
+      assert.equal(r.code, 1, r.text);
+      assert.ok(r.text.includes(`${ad}: Target modules ["nothing"] not found in the base model`), r.text);
+    }
+  });
+
   it('a list for output_dir is reported as "must be a string"', async () => {
     const p = project();
     writeFileSync(join(p, 'peft-train.yaml'), readFileSync(join(p, 'peft-train.yaml'), 'utf8').replace('output_dir: runs', 'output_dir: [a, b]'));
