@@ -23,7 +23,7 @@ export function loadModelSpec(dir: string): ModelSpec {
       hint: 'Point to a local Hugging Face model folder (config.json + model.safetensors), as written by save_pretrained()',
     });
   }
-  return parseModelConfig(parseJsonText(text, file, 'config.json'), file);
+  return parseModelConfig(parseJsonText(text, file, 'config.json', 0, 'model-config-json'), file);
 }
 
 /** True when `dir` holds safetensors weights (model.safetensors or a shard index). */

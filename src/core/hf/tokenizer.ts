@@ -42,7 +42,7 @@ function readJsonObject(file: string, what: string): Record<string, unknown> {
   } catch (e) {
     throw new InputError('tokenizer.read', `cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { file });
   }
-  const value = parseJsonText(text, file, what);
+  const value = parseJsonText(text, file, what, 0, 'tokenizer.json');
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError('tokenizer.json', `${what} must be a JSON object`, { file });
   return value as Record<string, unknown>;
 }

@@ -53,7 +53,7 @@ function openSharded(dir: string, indexFile: string): Checkpoint {
   } catch (e) {
     throw new InputError('checkpoint.indexJson', `cannot read the shard index: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { file: indexFile });
   }
-  const parsed = parseJsonText(text, indexFile, 'the shard index');
+  const parsed = parseJsonText(text, indexFile, 'the shard index', 0, 'checkpoint.indexJson');
   const weightMap = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)['weight_map'] : undefined;
   if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
     throw new InputError('checkpoint.indexWeightMap', '"weight_map" must be an object mapping tensor names to shard files', { file: indexFile });

@@ -65,7 +65,7 @@ export function readLoraConfig(file: string, warnings: LoraConfigWarning[]): Lor
   } catch (e) {
     throw new InputError('adapter-config-read', `cannot read adapter_config.json: ${errorMessage(e)}`, { file });
   }
-  return parseLoraConfig(parseJsonText(text, file, 'adapter_config.json'), file, { warnings });
+  return parseLoraConfig(parseJsonText(text, file, 'adapter_config.json', 0, 'adapter-config-read'), file, { warnings });
 }
 
 /** A hub download's progress, as resolveModel reports it (bytes of `file` so far, of `total` when known). */

@@ -75,12 +75,12 @@ export function jsonErrorMessage(e: unknown, text: string): string {
   return `${kind} at line ${p.line}, column ${p.column}`;
 }
 
-/** JSON.parse with the depth limit and a content-free error, both naming `file`. */
-export function parseJsonText(text: string, file: string, what = 'the file', lineBase = 0): unknown {
+/** JSON.parse with the depth limit and a content-free error, both naming `file`; `code` is the syntax error's code. */
+export function parseJsonText(text: string, file: string, what = 'the file', lineBase = 0, code = 'json-syntax'): unknown {
   assertJsonDepth(text, file, what, lineBase);
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new InputError('json-syntax', `${what} is not valid JSON: ${jsonErrorMessage(e, text)}`, { file, ...(lineBase > 0 ? { line: lineBase } : {}) });
+    throw new InputError(code, `${what} is not valid JSON: ${jsonErrorMessage(e, text)}`, { file, ...(lineBase > 0 ? { line: lineBase } : {}) });
   }
 }
