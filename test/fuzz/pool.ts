@@ -25,6 +25,8 @@ export interface FuzzReport {
   failures: { index: number; outcome: Outcome; detail: string }[];
   slowestMs: number;
   exitCodes: Record<string, number>;
+  /** Largest resident set of the whole process (all workers) seen after a case, in MB. */
+  maxRssMb: number;
 }
 
 /** The project every case starts from: the tiny Llama fixture, data, adapter_config.json and a recipe. */
@@ -50,10 +52,12 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const failures: FuzzReport['failures'] = [];
   const exitCodes: Record<string, number> = {};
   let slowestMs = 0;
+  let maxRssMb = 0;
   const first = o.first ?? 0;
   let next = first;
   const record = (index: number, outcome: Outcome, detail: string): void => {
     counts[outcome]++;
+    maxRssMb = Math.max(maxRssMb, Math.round(process.memoryUsage().rss / 1024 / 1024));
     if (outcome !== 'ok') failures.push({ index, outcome, detail });
     o.onCase?.(index, outcome, detail);
   };
@@ -98,5 +102,5 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
-  return { counts, failures, slowestMs, exitCodes };
+  return { counts, failures, slowestMs, exitCodes, maxRssMb };
 }

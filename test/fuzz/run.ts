@@ -12,7 +12,7 @@ async function cli(): Promise<void> {
       if ((i + 1) % 500 === 0) console.error(`${i + 1} cases, ${Math.round((Date.now() - t0) / 1000)} s`);
     },
   });
-  console.log(JSON.stringify({ cases: Number(cases), seed: Number(seed), seconds: Math.round((Date.now() - t0) / 1000), ...r.counts, slowestMs: r.slowestMs, exitCodes: r.exitCodes }));
+  console.log(JSON.stringify({ cases: Number(cases), seed: Number(seed), seconds: Math.round((Date.now() - t0) / 1000), ...r.counts, slowestMs: r.slowestMs, maxRssMb: r.maxRssMb, exitCodes: r.exitCodes }));
 }
 
 void cli();
