@@ -30,7 +30,7 @@ const builds = [
     target: 'es2022',
     sourcemap: !production,
     minify: production,
-    entryPoints: { dashboard: 'webview/src/main.ts' },
+    entryPoints: { dashboard: 'webview/src/main.ts', inspector: 'webview/src/inspector.ts' },
     outdir: 'dist/webview',
     logLevel: 'warning',
   },
@@ -38,6 +38,7 @@ const builds = [
 
 mkdirSync('dist/webview', { recursive: true });
 copyFileSync('media/dashboard.css', 'dist/webview/dashboard.css');
+copyFileSync('media/inspector.css', 'dist/webview/inspector.css');
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();
   console.log('esbuild: watching');

@@ -4,6 +4,8 @@ import type { ParseArgsConfig } from 'node:util';
 export interface CliIO {
   out(text: string): void;
   err(text: string): void;
+  /** Raw stdout text, no newline added (streamed output); `out` is used where absent. */
+  write?(text: string): void;
   /** True when stdout is a terminal (progress bars, colours). */
   isTTY: boolean;
 }

@@ -100,6 +100,7 @@ function defaultIO(): CliIO {
   return {
     out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
     err: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
+    write: (t) => process.stdout.write(t),
     isTTY: process.stdout.isTTY === true,
   };
 }

@@ -38,3 +38,17 @@ export async function runCliJson<T>(context: vscode.ExtensionContext, args: stri
     throw new Error(`peft-studio ${args[0] ?? ''} printed no JSON: ${r.stdout.slice(0, 200)}`);
   }
 }
+
+/**
+ * Runs a long CLI command (a sweep) in a VS Code terminal, where its progress is visible and Ctrl-C stops it; the runs
+ * it writes reach the dashboard through the run-folder watchers.
+ */
+export function runCliInTerminal(context: vscode.ExtensionContext, name: string, args: string[], cwd?: string): vscode.Terminal {
+  const cli = context.asAbsolutePath('dist/cli.js');
+  const node = vscode.workspace.getConfiguration('peftStudio').get<string>('nodePath') || process.execPath;
+  const script = `require(${JSON.stringify(cli)}).main(process.argv.slice(1)).then((c) => { process.exitCode = c; })`;
+  log(`$ peft-studio ${args.join(' ')} (terminal "${name}")`);
+  const terminal = vscode.window.createTerminal({ name, shellPath: node, shellArgs: ['-e', script, '--', ...args], ...(cwd !== undefined ? { cwd } : {}), env: { ELECTRON_RUN_AS_NODE: '1' } });
+  terminal.show(true);
+  return terminal;
+}

@@ -1,13 +1,17 @@
 // The command table: every `peftStudio.*` command is a factory here, registered in one loop (as
 // rust-analyzer's editors/code does). Each factory gets the extension's services and returns the handler.
+import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { runCliInTerminal } from './cli';
 import type { RunManager } from './runManager';
 import type { RunsStore } from './runsStore';
 import type { RunsTreeProvider } from './runsTree';
 import type { DashboardViewProvider } from './dashboard/dashboardView';
 import { errorText, outputChannel, showError } from './log';
 import { pathOf, pickCheckpoint, pickRuns, resolveRecipe, resolveRun, treeNode } from './pick';
+import { exportForCluster, launchOnCluster } from './clusterCommands';
 import { count, estimate, newProject, openDemo } from './projectCommands';
+import { inspectDataset } from './inspector/inspectCommand';
 import type { LanguageService } from './language/service';
 import { preflight } from './trainPreflight';
 
@@ -52,6 +56,19 @@ const resume: CommandFactory = (s) => async (arg) => {
   if (!(await preflight(s.language, config))) return;
   const started = await s.manager.start(config, { resume: from });
   if (started !== undefined) await s.dashboard.show(run.dir);
+};
+
+/** Run Sweep: the recipe's sweep: section through `peft-studio sweep` in a terminal (after the same pre-flight as Train). */
+const sweep: CommandFactory = (s) => async (arg) => {
+  if (!vscode.workspace.isTrusted) {
+    void vscode.window.showErrorMessage('Sweeps train models and are disabled in Restricted Mode: trust the workspace to run one.');
+    return;
+  }
+  const recipe = await resolveRecipe(arg);
+  if (recipe === undefined) return;
+  if (!(await preflight(s.language, recipe))) return;
+  runCliInTerminal(s.context, `PEFT sweep: ${path.basename(path.dirname(recipe))}`, ['sweep', recipe], path.dirname(recipe));
+  await s.dashboard.show(undefined, { preserveFocus: true });
 };
 
 const deleteRun: CommandFactory = (s) => async (arg) => {
@@ -99,11 +116,14 @@ export const COMMANDS: Readonly<Record<string, CommandFactory>> = {
   'peftStudio.newProject': (s) => () => newProject(s.context),
   'peftStudio.openDemo': (s) => () => openDemo(s.context),
   'peftStudio.train': train,
+  'peftStudio.sweep': sweep,
   'peftStudio.stop': (s) => (arg) => s.manager.stop(pathOf(arg)),
   'peftStudio.resume': resume,
   'peftStudio.openDashboard': (s) => (arg) => s.dashboard.show(pathOf(arg)),
   'peftStudio.count': (s) => (arg) => count(s.context, arg),
   'peftStudio.estimate': (s) => (arg) => estimate(s.context, arg),
+  'peftStudio.exportForCluster': (s) => (arg) => exportForCluster(s.context, arg),
+  'peftStudio.launchOnCluster': (s) => (arg) => launchOnCluster(s.context, arg),
   'peftStudio.compareRuns': (s) => async () => {
     const runs = await pickRuns(s.store, 'Pick the runs to compare (two or more)');
     if (runs.length >= 2) await s.dashboard.compare(runs.map((r) => r.dir));
@@ -117,6 +137,7 @@ export const COMMANDS: Readonly<Record<string, CommandFactory>> = {
   'peftStudio.deleteRun': deleteRun,
   'peftStudio.openAdapterFolder': openAdapterFolder,
   'peftStudio.showLog': () => () => outputChannel().show(),
+  'peftStudio.inspectDataset': (s) => (arg, line) => inspectDataset(s.context, arg, line),
 };
 
 export function registerCommands(s: Services): void {

@@ -1,5 +1,5 @@
-// Where runs live and what they are: the output folders (each workspace recipe's output_dir, the
-// peftStudio.outputDir setting, folders of live runs), read with src/core/runs, refreshed by file watchers.
+// Where runs live and what they are: the output folders (each workspace recipe's output_dir, runs/ of exported
+// cluster projects, the peftStudio.outputDir setting, folders of live runs), read with src/core/runs, refreshed by file watchers.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -19,7 +19,7 @@ export class RunsStore implements vscode.Disposable {
 
   constructor(private readonly manager: RunManager) {
     const runFiles = vscode.workspace.createFileSystemWatcher('**/{run.json,metrics.jsonl}');
-    const recipes = vscode.workspace.createFileSystemWatcher('**/peft-train.yaml');
+    const recipes = vscode.workspace.createFileSystemWatcher('**/{peft-train.yaml,peft_studio.json}');
     const onRunFile = (u: vscode.Uri): void => {
       // a live run's metrics reach the views as events; re-reading every run at each step would be waste
       if (path.basename(u.fsPath) === 'metrics.jsonl' && manager.isLive(path.dirname(u.fsPath))) return;
@@ -101,13 +101,16 @@ export class RunsStore implements vscode.Disposable {
 
   private async scanRecipes(): Promise<void> {
     const found = await vscode.workspace.findFiles('**/peft-train.yaml', '**/node_modules/**', 200);
+    const exported = await vscode.workspace.findFiles('**/peft_studio.json', '**/node_modules/**', 200);
     this.recipeOutputDirs = new Map();
-    for (const u of found) this.readRecipe(u);
+    for (const u of [...found, ...exported]) this.readRecipe(u);
     this.fireSoon();
   }
 
   private readRecipe(u: vscode.Uri): void {
-    this.recipeOutputDirs.set(u.fsPath, recipeOutputDir(u.fsPath));
+    // a project written by `export trl` (marked by peft_studio.json) keeps its cluster runs in runs/
+    const exported = path.basename(u.fsPath) === 'peft_studio.json';
+    this.recipeOutputDirs.set(u.fsPath, exported ? path.join(path.dirname(u.fsPath), 'runs') : recipeOutputDir(u.fsPath));
   }
 
   private fireSoon(u?: vscode.Uri): void {

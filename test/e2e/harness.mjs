@@ -180,7 +180,7 @@ function makeDriver(ctx) {
       return labels;
     },
     /** Runs a command from the palette by its full title ("PEFT: Train Adapter"). */
-    async runCommand(title, timeoutMs = 15_000) {
+    async runCommand(title, timeoutMs = 30_000) {
       await openPalette(page);
       await page.keyboard.type(title);
       const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: title }).first();

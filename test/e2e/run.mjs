@@ -1,5 +1,6 @@
 // Runs the end-to-end suites test/e2e/*.e2e.mjs in name order against a real VS Code (see harness.mjs), one fresh
-// code-server per suite; prints "N passed, N failed" and exits non-zero on a failure. Usage: node test/e2e/run.mjs [name-filter] [--no-build]
+// code-server per suite; prints "N passed, N failed" and exits non-zero on a failure.
+// Usage: node test/e2e/run.mjs [name-filter] [--suites=a,b] [--no-build] (--suites: whole suites by file name)
 //
 // A suite module exports `tests`: [{ name, timeoutMs?, run(vscode, workspace) }] and optionally `workspace()`, which
 // prepares and returns the folder to open (default: an empty temp folder), and `settings` (extra user settings).
@@ -11,6 +12,7 @@ import { OUTPUT, REPO, buildExtension, ensureCodeServer, startVSCode } from './h
 
 const args = process.argv.slice(2);
 const filter = args.find((a) => !a.startsWith('--'));
+const suites = args.find((a) => a.startsWith('--suites='))?.slice('--suites='.length).split(',');
 const started = Date.now();
 const seconds = (t0) => ((Date.now() - t0) / 1000).toFixed(1);
 
@@ -65,7 +67,7 @@ async function main() {
   ensureCodeServer();
   if (!args.includes('--no-build')) buildExtension();
   const dir = path.join(REPO, 'test', 'e2e');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.e2e.mjs')).sort();
+  const files = readdirSync(dir).filter((f) => f.endsWith('.e2e.mjs') && (suites === undefined || suites.includes(f.slice(0, -'.e2e.mjs'.length)))).sort();
   let passed = 0;
   let failed = 0;
   for (const f of files) {

@@ -10,6 +10,12 @@
 #       host-drawn inverted-dropout masks; without them dropout is p=0),
 #       "output_adapter": path|null}
 # OUT: {"steps": [{"loss","grad_norm","label_tokens"}], "eval": [{"loss_sum","label_tokens"}]}
+# Inference jobs (no "optimizer"/"steps"): "generate": {"prompt": ids, "max_new_tokens": n} → {"generated": ids,
+#   "margins": top1 − top2 logit per step}; "logits_input": ids → {"logits": [seq][vocab]}.
+# Generation with logprobs and adapters: JOB {"mode": "generate", "model_dir", "dtype", "prompts": [[ids]], "max_new_tokens",
+#       "adapters": [null (the base) | {"path" (PEFT-keyed safetensors), "modules": [{"name","scaling"}]}]}
+# OUT: {"generations": [{"token_ids": [new ids], "logprobs": [log_softmax of the raw logits at each]}]},
+#       for each adapter, each prompt
 import json
 import math
 import os
@@ -276,10 +282,77 @@ def loss_sum(logits, labels):
     return total, int((shift_labels != -100).sum())
 
 
+def inference(job, cfg, w, lora, forward, dtype):
+    """No training: `generate` {"prompt": ids, "max_new_tokens": n} = greedy decoding (full recompute per token,
+    argmax of the last position's logits); `logits_input` ids = the logits [seq][vocab] of one forward pass."""
+    out = {}
+    with torch.no_grad():
+        if job.get("logits_input"):
+            ids = torch.tensor([job["logits_input"]], dtype=torch.int64)
+            logits = forward(cfg, w, lora, ids, torch.ones_like(ids), None, dtype)
+            out["logits"] = logits[0].to(torch.float64).tolist()
+        if job.get("generate"):
+            ids = list(job["generate"]["prompt"])
+            new = []
+            for _ in range(int(job["generate"]["max_new_tokens"])):
+                t = torch.tensor([ids], dtype=torch.int64)
+                logits = forward(cfg, w, lora, t, torch.ones_like(t), None, dtype)[0, -1]
+                top2 = torch.topk(logits, 2).values
+                nxt = int(torch.argmax(logits))
+                new.append(nxt)
+                out.setdefault("margins", []).append(float(top2[0] - top2[1]))
+                ids.append(nxt)
+            out["generated"] = new
+    return out
+
+
+def generate_main(job, out_path):
+    """Greedy generation by full recomputation (no KV cache): transformers' generate(do_sample=False) with an
+    optional PEFT adapter (scaling per module from the job). Per prompt: the new ids and log_softmax of the raw
+    logits at each chosen token."""
+    dtype = torch.float64 if job.get("dtype") == "float64" else torch.float32
+    torch.set_num_threads(int(job.get("threads", 1)))
+    model_dir = job["model_dir"]
+    with open(os.path.join(model_dir, "config.json")) as f:
+        cfg = json.load(f)
+    w = {k: torch.from_numpy(np.array(v, dtype=np.float64)).to(dtype) for k, v in load_checkpoint(model_dir).items()}
+    is_gpt2 = cfg.get("model_type") == "gpt2"
+    if is_gpt2:
+        w = normalise_gpt2_keys(w)
+    forward = gpt2_forward if is_gpt2 else llama_forward
+    results = []
+    for spec in job.get("adapters") or [None]:
+        adapters, scaling = {}, {}
+        if spec is not None:
+            init = read_safetensors(spec["path"])
+            for m in spec["modules"]:
+                key = "base_model.model." + m["name"]
+                adapters[m["name"]] = tuple(torch.tensor(np.array(init[key + suffix], dtype=np.float64), dtype=dtype)
+                                            for suffix in (".lora_A.weight", ".lora_B.weight"))
+                scaling[m["name"]] = float(m["scaling"])
+        lora = Lora(adapters, scaling)
+        with torch.no_grad():
+            for prompt in job["prompts"]:
+                ids = list(prompt)
+                new_ids, logprobs = [], []
+                for _ in range(int(job["max_new_tokens"])):
+                    x = torch.tensor([ids], dtype=torch.int64)
+                    logits = forward(cfg, w, lora, x, torch.ones_like(x), None, dtype)[0, -1]
+                    tok = int(torch.argmax(logits))
+                    logprobs.append(float(torch.log_softmax(logits.to(torch.float64), dim=-1)[tok]))
+                    new_ids.append(tok)
+                    ids.append(tok)
+                results.append({"token_ids": new_ids, "logprobs": logprobs})
+    with open(out_path, "w") as f:
+        json.dump({"generations": results}, f)
+
+
 def main():
     job_path, out_path = sys.argv[1], sys.argv[2]
     with open(job_path) as f:
         job = json.load(f)
+    if job.get("mode") == "generate":
+        return generate_main(job, out_path)
     dtype = torch.float64 if job.get("dtype") == "float64" else torch.float32
     torch.manual_seed(0)
     torch.set_num_threads(int(job.get("threads", 2)))
@@ -303,6 +376,10 @@ def main():
         params += [a, b]
         names += [key + ".lora_A.weight", key + ".lora_B.weight"]
     lora = Lora(adapters, scaling)
+    if job.get("generate") or job.get("logits_input"):
+        with open(out_path, "w") as f:
+            json.dump(inference(job, cfg, w, lora, forward, dtype), f)
+        return
     opt = job["optimizer"]
     optim = torch.optim.AdamW(params, lr=1e-3, betas=(opt["beta1"], opt["beta2"]), eps=opt["eps"],
                               weight_decay=opt["weight_decay"])

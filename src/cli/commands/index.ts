@@ -4,9 +4,14 @@ import { fixtureCommand } from './fixture';
 import { initCommand } from './init';
 import { countCommand } from './count';
 import { inspectCommand } from './inspect';
+import { inspectDataCommand } from './inspectData';
 import { validateCommand } from './validate';
 import { estimateCommand } from './estimate';
 import { trainCommand } from './train';
 import { demoCommand } from './demo';
+import { sweepCommand } from './sweep';
+import { mergeCommand } from './merge';
+import { exportCommand } from './export';
+import { generateCommand } from './generate';
 
-export const commands: CliCommand[] = [demoCommand, initCommand, validateCommand, countCommand, estimateCommand, trainCommand, inspectCommand, fixtureCommand];
+export const commands: CliCommand[] = [demoCommand, initCommand, validateCommand, countCommand, estimateCommand, trainCommand, sweepCommand, generateCommand, inspectCommand, inspectDataCommand, fixtureCommand, mergeCommand, exportCommand];

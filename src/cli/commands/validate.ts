@@ -13,6 +13,7 @@ import { modelForAdapter } from '../../core/validate/adapterModel';
 import { tokenizerProblems } from '../../core/validate/chatTemplateCheck';
 import { summarizeRecipe } from '../../core/validate/recipe';
 import { InventoryCache, findRecipeFor } from '../../core/validate/context';
+import { SERVING_ENGINES, type ServingEngine } from '../../core/validate/serving';
 import { modelDirOf } from '../modelArg';
 import { deepNestingAt } from '../../core/util/safeJson';
 
@@ -76,7 +77,7 @@ export function cliFileKind(file: string, text: string, recipe: RecipeSummary | 
  * Diagnostics of one file on disk, with its context found as the CLI contract says. `notes` gets human remarks for
  * stderr that are not diagnostics (an adapter config that no base model could be found for).
  */
-export async function validateFile(file: string, model: ModelInventory | undefined, cache: InventoryCache, notes: string[] = []): Promise<CliProblem[]> {
+export async function validateFile(file: string, model: ModelInventory | undefined, cache: InventoryCache, notes: string[] = [], serving: readonly ServingEngine[] = []): Promise<CliProblem[]> {
   let bytes: Buffer;
   try {
     if (fs.statSync(file).isDirectory()) {
@@ -102,6 +103,7 @@ export async function validateFile(file: string, model: ModelInventory | undefin
     return [at1(file, 'empty-file', `${file} is empty: an adapter config is a JSON object of LoraConfig fields, e.g. {"peft_type": "LORA", "r": 8, "lora_alpha": 16, "target_modules": ["q_proj", "v_proj"]}`)];
   }
   const ctx: ValidationContext = { path: path.resolve(file), kind, recipe, loadModel: (d) => cache.get(d) };
+  if (serving.length > 0) ctx.servingEngines = serving;
   if (model !== undefined && kind === 'adapter_config') ctx.model = model;
   if (kind === 'dataset') ctx.tokenizer = await tokenCounter(model?.dir ?? recipe?.baseModelDir ?? null);
   const problems = validate(text, ctx).map((p) => toCliProblem(file, p));
@@ -128,7 +130,7 @@ export const validateCommand: CliCommand = {
   name: 'validate',
   summary: 'Check adapter_config.json, peft-train.yaml and dataset JSONL files against the base model',
   help: [
-    'Usage: peft-studio validate FILE... [--model DIR] [--json]',
+    'Usage: peft-studio validate FILE... [--model DIR] [--serve ENGINES] [--json]',
     '',
     'Prints the same diagnostics as the editor: unknown keys (with did-you-mean), wrong types and ranges, PEFT\'s',
     'cross-field rules, target_modules that match nothing (or only some layers) in the real base model, missing',
@@ -138,15 +140,21 @@ export const validateCommand: CliCommand = {
     '',
     'Options:',
     '  --model DIR   base model folder for adapter_config.json files',
+    '  --serve E,..  also report what these serving engines refuse or ignore in adapter_config.json: vllm, llama.cpp, lorax',
     '  --json        print [{"file","line","column","endLine","endColumn","severity","code","message"}] (1-based)',
     '',
     'Exit code: 0 no errors (warnings allowed), 1 at least one error, 2 usage error.',
   ].join('\n'),
   options: {
     model: { type: 'string', short: 'm' },
+    serve: { type: 'string' },
     json: { type: 'boolean' },
   },
   async run(args, io) {
+    const serveOpt = args.values['serve'];
+    const serving = typeof serveOpt === 'string' ? serveOpt.split(',').map((x) => x.trim()).filter((x) => x !== '') : [];
+    const badEngine = serving.find((e) => !(SERVING_ENGINES as readonly string[]).includes(e));
+    if (badEngine !== undefined) throw new UsageError(`--serve: unknown engine "${badEngine}"`, `Engines: ${SERVING_ENGINES.join(', ')}`);
     if (args.positionals.length === 0) throw new UsageError('missing FILE', 'Example: peft-studio validate adapter_config.json peft-train.yaml data/train.jsonl');
     const modelOpt = args.values['model'];
     if (modelOpt !== undefined && (typeof modelOpt !== 'string' || modelOpt === '')) throw new UsageError('--model needs a folder');
@@ -161,7 +169,7 @@ export const validateCommand: CliCommand = {
     }
     const all: CliProblem[] = [];
     const notes: string[] = [];
-    for (const f of args.positionals) all.push(...(await validateFile(f, model, cache, notes)));
+    for (const f of args.positionals) all.push(...(await validateFile(f, model, cache, notes, serving as ServingEngine[])));
     if (args.values['json'] === true) io.out(JSON.stringify(all));
     else {
       for (const n of notes) io.err(n);

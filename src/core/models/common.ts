@@ -7,7 +7,7 @@ import type { Graph, Value } from '../graph';
 import type { ModelInventory } from '../hf/types';
 import { openCheckpoint } from '../safetensors/checkpoint';
 import type { TensorEntry } from '../safetensors/types';
-import type { LoraSet } from './lora';
+import type { LoraHook } from './lora';
 
 export type ComputeDtype = 'float32' | 'float64';
 /** Dtype of weights and activations: the compute dtype, or float16 for mixed precision (fp32 master LoRA weights). */
@@ -25,8 +25,13 @@ export interface ModelInputs {
   inputIds: Value;
   /** [B, T]: int64 for GPT-2, float for the Llama family (feeds.positionFeed). */
   positionIds: Value;
-  /** Additive mask [B, 1, T, T] (feeds.attentionBias). */
+  /** Additive mask [B, 1, T, T] (feeds.attentionBias); [B, 1, T, past + T] with a KV cache. */
   attentionBias: Value;
+  /**
+   * Inference only: called once per layer with the new keys and values [B, kvHeads, T, D] (after RoPE); returns the
+   * keys and values attention should read (the cached past concatenated with the new ones). Absent in training.
+   */
+  kvCache?: (layer: number, k: Value, v: Value) => { k: Value; v: Value };
 }
 
 const ST_TO_IR: Record<string, G.DType> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16', F64: 'float64' };
@@ -113,7 +118,7 @@ export class VarBuilder {
 }
 
 /** nn.Linear on a 2-D view: Gemm(x2d, W [out, in], bias, transB=1), no transposed copy of W; LoRA added when targeted. */
-export function linear(vb: VarBuilder, x2d: Value, inF: number, outF: number, bias: boolean, lora: LoraSet): Value {
+export function linear(vb: VarBuilder, x2d: Value, inF: number, outF: number, bias: boolean, lora: LoraHook): Value {
   const w = vb.get('weight', [outF, inF]);
   const b = bias ? vb.get('bias', [outF]) : undefined;
   const y = G.gemm(x2d, w, { transB: true, ...(b !== undefined ? { c: b } : {}), name: vb.path('Gemm') });
@@ -121,7 +126,7 @@ export function linear(vb: VarBuilder, x2d: Value, inF: number, outF: number, bi
 }
 
 /** transformers' Conv1D (GPT-2): x2d @ W [in, out] + b as Gemm(x2d, W, b). */
-export function conv1d(vb: VarBuilder, x2d: Value, inF: number, outF: number, lora: LoraSet): Value {
+export function conv1d(vb: VarBuilder, x2d: Value, inF: number, outF: number, lora: LoraHook): Value {
   const w = vb.get('weight', [inF, outF]);
   const b = vb.get('bias', [outF]);
   const y = G.gemm(x2d, w, { c: b, name: vb.path('Gemm') });

@@ -5,10 +5,10 @@ import type { Value } from '../graph';
 import type { ModelSpec } from '../hf/types';
 import { type FinalHidden, type ModelInputs, type VarBuilder, conv1d, geluNew, layerNorm } from './common';
 import { attention, splitHeads } from './llama';
-import type { LoraSet } from './lora';
+import type { LoraHook } from './lora';
 
 /** Final hidden states [B*T, hidden] and the (tied) head weight of GPT2LMHeadModel (model-internal dropouts off). */
-export function gpt2Hidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs, lora: LoraSet): FinalHidden {
+export function gpt2Hidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs, lora: LoraHook): FinalHidden {
   const g = inputs.inputIds.graph;
   const H = spec.hiddenSize;
   const D = spec.headDim;
@@ -25,8 +25,10 @@ export function gpt2Hidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs,
       const x = ln(lb.pp('ln_1'), h);
       const qkv = conv1d(lb.pp('attn.c_attn'), x, H, 3 * H, lora);
       const [q, k, v] = G.split(qkv, [H, H, H], 1) as [Value, Value, Value];
-      const o = attention(splitHeads(q, spec.numHeads, D), splitHeads(k, spec.numHeads, D), splitHeads(v, spec.numHeads, D),
-        inputs.attentionBias, spec.numHeads, spec.numHeads, D, true);
+      const kh = splitHeads(k, spec.numHeads, D);
+      const vh = splitHeads(v, spec.numHeads, D);
+      const kv = inputs.kvCache?.(i, kh, vh) ?? { k: kh, v: vh };
+      const o = attention(splitHeads(q, spec.numHeads, D), kv.k, kv.v, inputs.attentionBias, spec.numHeads, spec.numHeads, D, true);
       const h1 = G.add(h, conv1d(lb.pp('attn.c_proj'), o, H, H, lora));
       const x2 = ln(lb.pp('ln_2'), h1);
       const m = geluNew(conv1d(lb.pp('mlp.c_fc'), x2, H, I, lora));

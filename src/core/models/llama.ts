@@ -4,7 +4,7 @@ import * as G from '../graph';
 import type { Value } from '../graph';
 import type { ModelSpec } from '../hf/types';
 import { type ActivationDtype, type ComputeDtype, type FinalHidden, type ModelInputs, type VarBuilder, linear, rmsNorm, silu, toFloat32 } from './common';
-import type { LoraSet } from './lora';
+import type { LoraHook } from './lora';
 
 /**
  * inv_freq of the rotary embedding (modeling_rope_utils.py): base^(-2i/d), with linear scaling (÷ factor) or
@@ -91,7 +91,7 @@ export function splitHeads(x2d: Value, heads: number, headDim: number): Value {
 }
 
 /** Final hidden states [B*T, hidden] and the head weight of LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM. */
-export function llamaHidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs, lora: LoraSet, dtype: ComputeDtype, act: ActivationDtype = dtype): FinalHidden {
+export function llamaHidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs, lora: LoraHook, dtype: ComputeDtype, act: ActivationDtype = dtype): FinalHidden {
   const g = inputs.inputIds.graph;
   const H = spec.hiddenSize;
   const D = spec.headDim;
@@ -109,7 +109,8 @@ export function llamaHidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs
       const qh = applyRope(splitHeads(q, spec.numHeads, D), cos, sin, D);
       const kh = applyRope(splitHeads(k, spec.numKvHeads, D), cos, sin, D);
       const vh = splitHeads(v, spec.numKvHeads, D);
-      const o = attention(qh, kh, vh, inputs.attentionBias, spec.numHeads, spec.numKvHeads, D);
+      const kv = inputs.kvCache?.(i, kh, vh) ?? { k: kh, v: vh };
+      const o = attention(qh, kv.k, kv.v, inputs.attentionBias, spec.numHeads, spec.numKvHeads, D);
       const h1 = G.add(h, linear(at.pp('o_proj'), o, spec.numHeads * D, H, spec.oBias, lora));
       const x2 = rmsNorm(h1, lb.get('post_attention_layernorm.weight', [H]), spec.normEps);
       const mlp = lb.pp('mlp');

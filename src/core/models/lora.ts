@@ -15,7 +15,13 @@ export interface LoraParam {
   value: Value;
 }
 
-export class LoraSet {
+/** What a model builder calls at every Linear/Conv1D: the training LoraSet, or the inference adapters (core/generate). */
+export interface LoraHook {
+  /** base + the adapter's contribution when `module` is adapted; `base` unchanged otherwise. */
+  apply(module: string, x2d: Value, base: Value): Value;
+}
+
+export class LoraSet implements LoraHook {
   /** Trainable tensors in a fixed order: for each target (in the given order) A then B. */
   readonly params: LoraParam[] = [];
   private readonly byModule = new Map<string, { t: LoraTarget; a: Value; b: Value; mask: Value | undefined }>();

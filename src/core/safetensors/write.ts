@@ -27,12 +27,15 @@ function check(file: string, t: TensorToWrite): void {
 }
 
 /** Tensor order of the Rust writer: dtype descending (alignment order), then name ascending (byte order). */
-export function rustWriterOrder(tensors: readonly TensorToWrite[]): TensorToWrite[] {
+export function rustWriterOrder<T extends Pick<TensorToWrite, 'name' | 'dtype'>>(tensors: readonly T[]): T[] {
   return [...tensors].sort((a, b) => dtypeRank(b.dtype) - dtypeRank(a.dtype) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/** What the header needs of a tensor: its name, dtype, shape and data size (TensorToWrite satisfies it). */
+export type HeaderTensor = Pick<TensorToWrite, 'name' | 'dtype' | 'shape'> & { data: { byteLength: number } };
+
 /** The 8-byte length + padded JSON header for tensors already in write order. */
-export function buildHeader(ordered: readonly TensorToWrite[], metadata: Record<string, string> | null): Buffer {
+export function buildHeader(ordered: readonly HeaderTensor[], metadata: Record<string, string> | null): Buffer {
   const header: Record<string, unknown> = {};
   if (metadata !== null) {
     const sorted: Record<string, string> = {};

@@ -17,6 +17,9 @@ export function dataTokenizer(t: HfTokenizer): DataTokenizer {
     applyChatTemplate: (messages, addGenerationPrompt) => t.applyChatTemplate(messages.map((m) => ({ role: m.role, content: m.content })), { addGenerationPrompt }),
     eosTokenId: t.eosTokenId,
     padTokenId: t.padTokenId,
+    decode: (ids) => t.decode(ids),
+    idToToken: (id) => t.idToToken(id),
+    specialTokenIds: t.specialTokenIds,
   };
 }
 

@@ -9,6 +9,7 @@ import type { DataFormat } from './data/formats';
 import { checkRecipeValue, recipeDefaults, recipeField, recipeKeys, RECIPE_FIELDS } from './recipeSchema';
 import type { SchedulerType } from './schedule';
 import { MAX_JSON_DEPTH, deepNestingAt, positionAt } from '../util/safeJson';
+import { lintSeverities, type LintSeverities } from '../validate/lint/kinds';
 
 /** The training settings, with the names of HF TrainingArguments. */
 export interface TrainingArgs {
@@ -42,6 +43,8 @@ export interface DatasetArgs {
   packing: boolean;
   shuffle: boolean;
   train_on_prompt: boolean;
+  /** Severities of the data-safety lint (the validator's; the trainer does not act on them). */
+  lint: LintSeverities;
 }
 
 /** A parsed peft-train.yaml; every path is absolute, every default filled in. */
@@ -57,6 +60,27 @@ export interface Recipe {
   device: 'auto' | 'cpu' | 'webgpu' | 'cuda';
   output_dir: string;
   run_name: string | null;
+  /** The `sweep:` section (used by `peft-studio sweep` only), or null when the recipe has none. */
+  sweep: SweepSettings | null;
+}
+
+/** A sweep trial's overrides (`sweep.trials` items, or one combination of the grid). */
+export interface SweepTrialSpec {
+  r?: number;
+  lora_alpha?: number;
+  learning_rate?: number;
+  target_modules?: string[] | string;
+}
+
+export interface SweepSettings {
+  name: string | null;
+  method: 'grid' | 'list';
+  r: number[] | null;
+  lora_alpha: number[] | null;
+  learning_rate: number[] | null;
+  target_modules: (string[] | string)[] | null;
+  trials: SweepTrialSpec[] | null;
+  max_trials: number | null;
 }
 
 /** Largest recipe accepted (characters): a recipe is a few dozen lines; a 10 MB line made YAML checks crawl. */
@@ -151,11 +175,13 @@ export function parseRecipe(text: string, file: string): Recipe {
       packing: ds['packing'] as boolean,
       shuffle: ds['shuffle'] as boolean,
       train_on_prompt: ds['train_on_prompt'] as boolean,
+      lint: lintSeverities(ds['lint'] as Record<string, unknown> | undefined),
     },
     training: { ...(v.training as unknown as TrainingArgs) },
     device: v['device'] as Recipe['device'],
     output_dir: rel(v['output_dir']),
     run_name: v['run_name'] === null || v['run_name'] === undefined ? null : String(v['run_name']),
+    sweep: seen.has('sweep') && v['sweep'] !== null ? (v['sweep'] as SweepSettings) : null,
   };
 }
 

@@ -1,8 +1,12 @@
 // The schema of peft-train.yaml (CONTRACTS.md §1): every key with type, default, range, hover doc and the
 // HF TrainingArguments name it mirrors. The trainer parses with it; the validator and the editor report from it.
+import { LINT_DEFAULTS, LINT_DOCS, LINT_KINDS, LINT_LEVELS } from '../validate/lint/kinds';
 import { folderNameProblem } from '../util/safePath';
 
-export type RecipeFieldType = 'section' | 'string' | 'path' | 'integer' | 'number' | 'boolean' | 'enum';
+export type RecipeFieldType = 'section' | 'string' | 'path' | 'integer' | 'number' | 'boolean' | 'enum' | 'list';
+
+/** What a `list` field holds: numbers, integers, target_modules values (a list of names or a regex string), or sweep trials. */
+export type RecipeListItem = 'integer' | 'number' | 'targets' | 'trial';
 
 export interface RecipeField {
   /** Dotted path in the YAML: `base_model`, `dataset.max_length`, `training.learning_rate`. */
@@ -23,6 +27,8 @@ export interface RecipeField {
   maxExclusive?: boolean;
   /** For `path`: what must exist there (relative paths resolve against the YAML file's folder). */
   pathKind?: 'file' | 'dir';
+  /** For `list`: what each item must be (a list is never empty). */
+  items?: RecipeListItem;
   /** For `string`: the value names one folder (no separators, no `..`; see util/safePath). */
   folderName?: boolean;
   /** Markdown shown on hover and in completions. */
@@ -35,6 +41,9 @@ export interface RecipeField {
 export const RECIPE_DEVICES = ['auto', 'cpu', 'webgpu', 'cuda'] as const;
 export const DATASET_FORMATS = ['auto', 'text', 'alpaca', 'messages', 'prompt_completion', 'tokenized'] as const;
 export const LR_SCHEDULERS = ['constant', 'constant_with_warmup', 'linear', 'cosine'] as const;
+export const SWEEP_METHODS = ['grid', 'list'] as const;
+/** The keys a sweep trial may set. */
+export const SWEEP_KEYS = ['r', 'lora_alpha', 'learning_rate', 'target_modules'] as const;
 
 const F = (f: Omit<RecipeField, 'nullable' | 'required'> & { nullable?: boolean; required?: boolean }): RecipeField => ({
   nullable: false,
@@ -69,6 +78,9 @@ export const RECIPE_FIELDS: readonly RecipeField[] = [
     doc: 'Shuffle examples each epoch (seeded by `training.seed`); `false` keeps file order.' }),
   F({ path: 'dataset.train_on_prompt', type: 'boolean', default: false,
     doc: '`false`: the loss covers only the answer / assistant tokens; `true`: every token.' }),
+  F({ path: 'dataset.lint', type: 'section', default: undefined,
+    doc: 'Severity of each data-safety check on the JSONL files (`error`, `warning`, `info` or `off`), reported with the other dataset diagnostics; the trainer does not read it.' }),
+  ...LINT_KINDS.map((k) => F({ path: `dataset.lint.${k}`, type: 'enum', enum: LINT_LEVELS, default: LINT_DEFAULTS[k], doc: `${LINT_DOCS[k]} Default \`${LINT_DEFAULTS[k]}\`.` })),
   F({ path: 'training', type: 'section', default: undefined, doc: 'Optimisation settings, named and meant as Hugging Face `TrainingArguments`.' }),
   F({ path: 'training.max_steps', type: 'integer', min: -1, default: -1, hf: 'max_steps',
     doc: 'Total optimizer steps. A value > 0 overrides `num_train_epochs`; -1 = run `num_train_epochs` epochs.' }),
@@ -114,6 +126,22 @@ export const RECIPE_FIELDS: readonly RecipeField[] = [
     doc: 'Folder that receives one run folder per training run (created when missing).' }),
   F({ path: 'run_name', type: 'string', nullable: true, default: null, hf: 'run_name', folderName: true,
     doc: 'Name of the run folder inside `output_dir`; `null` = a timestamp.' }),
+  F({ path: 'sweep', type: 'section', nullable: true, default: undefined,
+    doc: 'A hyperparameter sweep for `peft-studio sweep` (ignored by `train`): trials that vary the LoRA rank, alpha, target modules or learning rate, run one after another.' }),
+  F({ path: 'sweep.name', type: 'string', nullable: true, default: null, folderName: true,
+    doc: 'Names the sweep; its trials are the run folders `<name>-t1`, `<name>-t2`, … in `output_dir`. `null` = `run_name`, else `sweep`.' }),
+  F({ path: 'sweep.method', type: 'enum', enum: SWEEP_METHODS, default: 'grid',
+    doc: '`grid`: every combination of the lists given (`r`, `lora_alpha`, `learning_rate`, `target_modules`); `list`: exactly the `trials` given.' }),
+  F({ path: 'sweep.r', type: 'list', items: 'integer', nullable: true, default: null, doc: 'LoRA ranks to try (grid).' }),
+  F({ path: 'sweep.lora_alpha', type: 'list', items: 'number', nullable: true, default: null,
+    doc: 'LoRA alphas to try (grid). Not given: each trial keeps the adapter config\'s `lora_alpha / r` ratio.' }),
+  F({ path: 'sweep.learning_rate', type: 'list', items: 'number', nullable: true, default: null, doc: 'Learning rates to try (grid).' }),
+  F({ path: 'sweep.target_modules', type: 'list', items: 'targets', nullable: true, default: null,
+    doc: 'Sets of target modules to try (grid): each item a list of module names, or a regex string, or `all-linear`.' }),
+  F({ path: 'sweep.trials', type: 'list', items: 'trial', nullable: true, default: null,
+    doc: 'With `method: list`: the trials, each a mapping of some of `r`, `lora_alpha`, `learning_rate`, `target_modules`.' }),
+  F({ path: 'sweep.max_trials', type: 'integer', min: 1, nullable: true, default: null,
+    doc: 'Run at most this many trials (the trial budget), in order; `null` = all.' }),
 ];
 
 const BY_PATH = new Map(RECIPE_FIELDS.map((f) => [f.path, f]));
@@ -157,11 +185,48 @@ export function checkRecipeValue(field: RecipeField, value: unknown): string | n
       return typeof value === 'string' && field.enum!.includes(value)
         ? null
         : `"${field.path}" must be one of ${field.enum!.join(', ')}, got ${describe(value)}`;
+    case 'list':
+      return listProblem(field, value);
     case 'integer':
     case 'number': {
       if (typeof value !== 'number' || !Number.isFinite(value)) return `"${field.path}" must be a number, got ${describe(value)}`;
       if (field.type === 'integer' && !Number.isInteger(value)) return `"${field.path}" must be an integer, got ${value}`;
       return rangeProblem(field, value);
+    }
+  }
+}
+
+function listProblem(f: RecipeField, value: unknown): string | null {
+  if (!Array.isArray(value)) return `"${f.path}" must be a list, got ${describe(value)}`;
+  if (value.length === 0) return `"${f.path}" must not be an empty list`;
+  for (const [i, item] of value.entries()) {
+    const why = listItemProblem(f.items ?? 'number', item);
+    if (why !== null) return `"${f.path}" item ${i + 1} ${why}`;
+  }
+  return null;
+}
+
+function listItemProblem(kind: RecipeListItem, item: unknown): string | null {
+  switch (kind) {
+    case 'integer':
+      return typeof item === 'number' && Number.isSafeInteger(item) && item >= 1 ? null : `must be a positive integer, got ${describe(item)}`;
+    case 'number':
+      return typeof item === 'number' && Number.isFinite(item) && item > 0 ? null : `must be a positive number, got ${describe(item)}`;
+    case 'targets':
+      if (typeof item === 'string' && item.trim() !== '') return null;
+      return Array.isArray(item) && item.length > 0 && item.every((x) => typeof x === 'string' && x !== '')
+        ? null
+        : `must be a list of module names or a regex string, got ${describe(item)}`;
+    case 'trial': {
+      if (typeof item !== 'object' || item === null || Array.isArray(item)) return `must be a mapping of ${SWEEP_KEYS.join(', ')}, got ${describe(item)}`;
+      const entries = Object.entries(item as Record<string, unknown>);
+      if (entries.length === 0) return `must set at least one of ${SWEEP_KEYS.join(', ')}`;
+      for (const [k, v] of entries) {
+        if (!(SWEEP_KEYS as readonly string[]).includes(k)) return `has the unknown key "${k}" (allowed: ${SWEEP_KEYS.join(', ')})`;
+        const why = listItemProblem(k === 'r' ? 'integer' : k === 'target_modules' ? 'targets' : 'number', v);
+        if (why !== null) return `"${k}" ${why}`;
+      }
+      return null;
     }
   }
 }
@@ -187,12 +252,13 @@ function describe(v: unknown): string {
 export function recipeDefaults(): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const f of RECIPE_FIELDS) {
-    if (f.type === 'section') {
-      out[f.path] = {};
-      continue;
-    }
     if (f.required) continue;
     const parts = f.path.split('.');
+    if (f.type === 'section') {
+      let node = out;
+      for (const p of parts) node = (node[p] ??= {}) as Record<string, unknown>;
+      continue;
+    }
     let node = out;
     for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
     node[parts[parts.length - 1]!] = f.default;

@@ -7,7 +7,7 @@ import type { ModelInventory } from '../hf/types';
 import { parseLoraConfig, type LoraConfig, type LoraConfigWarning } from '../peft/loraConfig';
 import type { DeviceRequest } from '../runtime/device';
 import type { DataTokenizer } from './data/formats';
-import { datasetNotes, loadDataset, type LoadedDataset } from './data/dataset';
+import { datasetNotes, loadDataset, type DatasetOptions, type LoadedDataset } from './data/dataset';
 import type { DeviceName, EngineOptions, LoraTarget, TrainEngine } from './engineApi';
 import { parseRecipe, type Recipe } from './recipe';
 import { parseJsonText } from '../util/safeJson';
@@ -109,6 +109,29 @@ export async function prepareRun(
   if (targets.length === 0) {
     throw new InputError('no-targets', 'adapter_config.json targets no module of the model', { file: recipe.adapter_config });
   }
+  const { tokenizer, train, eval: evalData } = await loadRecipeData(recipe, modelDir, inventory, deps, notes, loadDataset);
+  checkSequenceLengths(recipe, inventory, [train, evalData], notes);
+  const request = (deviceOverride ?? recipe.device) as DeviceRequest;
+  if (!['auto', 'cpu', 'webgpu', 'cuda'].includes(request)) {
+    throw new InputError('device', `unknown device "${request}"`, { hint: 'Use auto, cpu, webgpu or cuda' });
+  }
+  const choice = await deps.chooseDevice(request);
+  if (recipe.training.fp16 && choice.device === 'cpu') notes.push({ level: 'warning', message: 'training.fp16 is ignored on the CPU (onnxruntime CPU computes in fp32)' });
+  return { recipe, modelDir, inventory, loraConfig, targets, targetModules, tokenizer, train, eval: evalData, device: choice.device, deviceReason: choice.reason, notes };
+}
+
+/**
+ * The recipe's tokenizer and data sets, read by `load` with the recipe's options (the trainer's loadDataset, or the
+ * inspector's non-refusing prepareDataset): the one place that turns dataset.* settings into data-pipeline options.
+ */
+export async function loadRecipeData<D extends LoadedDataset>(
+  recipe: Recipe,
+  modelDir: string,
+  inventory: ModelInventory,
+  deps: Pick<TrainerDeps, 'loadTokenizer'>,
+  notes: LogNote[],
+  load: (opts: DatasetOptions) => D,
+): Promise<{ tokenizer: DataTokenizer; train: D; eval: D | null }> {
   const tokenizer = await loadDataTokenizer(modelDir, recipe, inventory, deps, notes);
   const dataOpts = {
     maxLength: recipe.dataset.max_length,
@@ -118,22 +141,15 @@ export async function prepareRun(
     tokenizer,
     vocabSize: inventory.spec.vocabSize,
   };
-  const train = loadDataset({ ...dataOpts, file: recipe.dataset.train });
+  const train = load({ ...dataOpts, file: recipe.dataset.train });
   notes.push(...datasetNotes(train, recipe.dataset.max_length, 'train'));
-  let evalData: LoadedDataset | null = null;
+  let evalData: D | null = null;
   if (recipe.dataset.eval !== null) {
     // Eval rows are never packed: each example's loss is measured on its own.
-    evalData = loadDataset({ ...dataOpts, packing: false, file: recipe.dataset.eval });
+    evalData = load({ ...dataOpts, packing: false, file: recipe.dataset.eval });
     notes.push(...datasetNotes(evalData, recipe.dataset.max_length, 'eval'));
   }
-  checkSequenceLengths(recipe, inventory, [train, evalData], notes);
-  const request = (deviceOverride ?? recipe.device) as DeviceRequest;
-  if (!['auto', 'cpu', 'webgpu', 'cuda'].includes(request)) {
-    throw new InputError('device', `unknown device "${request}"`, { hint: 'Use auto, cpu, webgpu or cuda' });
-  }
-  const choice = await deps.chooseDevice(request);
-  if (recipe.training.fp16 && choice.device === 'cpu') notes.push({ level: 'warning', message: 'training.fp16 is ignored on the CPU (onnxruntime CPU computes in fp32)' });
-  return { recipe, modelDir, inventory, loraConfig, targets, targetModules, tokenizer, train, eval: evalData, device: choice.device, deviceReason: choice.reason, notes };
+  return { tokenizer, train, eval: evalData };
 }
 
 /**
@@ -182,7 +198,7 @@ function checkSequenceLengths(recipe: Recipe, inventory: ModelInventory, sets: (
  * `tokenized` data (HF's Trainer needs no tokenizer for input_ids): padding then uses config.json's pad/eos id, and a
  * text format fails with the original error when it first encodes.
  */
-async function loadDataTokenizer(modelDir: string, recipe: Recipe, inventory: ModelInventory, deps: TrainerDeps, notes: LogNote[]): Promise<DataTokenizer> {
+async function loadDataTokenizer(modelDir: string, recipe: Recipe, inventory: ModelInventory, deps: Pick<TrainerDeps, 'loadTokenizer'>, notes: LogNote[]): Promise<DataTokenizer> {
   try {
     return await deps.loadTokenizer(modelDir);
   } catch (e) {

@@ -5,6 +5,7 @@ import { INIT_LORA_WEIGHTS_VALUES, LORA_FIELD_NAMES, TASK_TYPES, isValidInitLora
 import { suggest } from '../util/didYouMean';
 import { checkAgainstModel } from './adapterModel';
 import { pythonRegexProblem } from '../util/safeRegex';
+import { checkServing } from './serving';
 import { nodeRange, readJson, replaceNode, type JsonProp } from './jsonTree';
 import { LineIndex, problem, typeName } from './text';
 import type { Problem, ValidationContext } from './types';
@@ -39,6 +40,7 @@ export function validateAdapterConfig(text: string, ctx: ValidationContext): Pro
   }
   const val = (k: string): unknown => (badValue.has(k) ? undefined : byKey.get(k)?.value);
   crossField(byKey, val, idx, out);
+  if (ctx.servingEngines !== undefined && ctx.servingEngines.length > 0) checkServing(byKey, val, idx, out, ctx.servingEngines);
   // Model checks run unless the JSON is broken or a key they read is unusable (then they would check the defaults):
   // a wrong `r` or `bias` must not hide a target_modules entry that matches nothing.
   const modelKeys = ['target_modules', 'exclude_modules', 'layers_to_transform', 'layers_pattern'];

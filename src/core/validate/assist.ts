@@ -122,7 +122,10 @@ function yamlSection(lines: string[], line: number): string {
     if (l.trim() === '' || l.trimStart().startsWith('#')) continue;
     if (indent(l) < myIndent) {
       const m = /^\s*([\w-]+)\s*:/.exec(l);
-      return m ? m[1]! : '';
+      if (!m) return '';
+      // Nested sections (dataset.lint) are named by their whole dotted path.
+      const parent = yamlSection(lines, i);
+      return parent === '' ? m[1]! : `${parent}.${m[1]!}`;
     }
   }
   return '';

@@ -1,7 +1,8 @@
 // Lint of a JSONL data set: non-JSON lines, lines not fitting the declared/detected format, empty answers,
 // examples longer than max_length (counted with the tokenizer when known), duplicates. Incremental: step() lints a slice.
 import { formatOfKeys, type DataFormat } from '../train/data/formats';
-import { createHash } from 'node:crypto';
+import type { LintSeverities } from './lint/kinds';
+import { DataSafetyLint } from './lint/safety';
 import { problem } from './text';
 import type { Problem, Range, TokenCounter } from './types';
 import { MAX_JSON_DEPTH, deepNestingAt, jsonErrorMessage } from '../util/safeJson';
@@ -18,6 +19,10 @@ export interface DatasetLintOptions {
   tokenizer?: TokenCounter | null;
   /** At most this many diagnostics per code (the rest are summarised); default 100. */
   maxPerCode?: number;
+  /** Severities of the data-safety lint (dataset.lint in the recipe); defaults when absent. */
+  lint?: LintSeverities;
+  /** The training set, when this file is the recipe's eval set (train/eval leakage). */
+  reference?: { file: string; text: string } | null;
 }
 
 const REQUIRED: Record<DatasetFormat, string[]> = {
@@ -35,7 +40,9 @@ export class DatasetLinter {
   private offset = 0;
   private line = 0;
   private format: DatasetFormat | null;
-  private readonly seen = new Map<string, number>();
+  private readonly safety: DataSafetyLint;
+  /** Every line was read (the set-wide checks may still be running). */
+  private textDone = false;
   private readonly counts = new Map<string, number>();
   private readonly out: Problem[] = [];
   private tooLong = 0;
@@ -50,6 +57,7 @@ export class DatasetLinter {
     this.format = f in REQUIRED ? (f as DatasetFormat) : null;
     this.maxLength = opts.maxLength ?? 512;
     this.maxPerCode = opts.maxPerCode ?? 100;
+    this.safety = new DataSafetyLint({ ...(opts.lint !== undefined ? { severities: opts.lint } : {}), reference: opts.reference ?? null }, () => this.format);
   }
 
   get finished(): boolean {
@@ -65,8 +73,10 @@ export class DatasetLinter {
   step(budget: { lines?: number; ms?: number } = {}): boolean {
     const maxLines = budget.lines ?? Infinity;
     const deadline = budget.ms !== undefined ? performance.now() + budget.ms : Infinity;
+    // Leakage: the training set is indexed first, within the same time budget.
+    if (!this.safety.indexReference(deadline)) return false;
     let n = 0;
-    while (!this.done && n < maxLines) {
+    while (!this.textDone && n < maxLines) {
       if ((n & 7) === 0 && n > 0 && performance.now() > deadline) break;
       const nl = this.text.indexOf('\n', this.offset);
       const end = nl < 0 ? this.text.length : nl;
@@ -75,9 +85,11 @@ export class DatasetLinter {
       this.lintLine(raw, this.line);
       this.line++;
       n++;
-      if (nl < 0) this.done = true;
+      if (nl < 0) this.textDone = true;
       else this.offset = nl + 1;
     }
+    // Set-wide checks after the last line, in the same time slices.
+    if (this.textDone && !this.done) this.done = this.safety.finish(this.text, (p) => this.addProblem(p), deadline);
     return this.done;
   }
 
@@ -98,9 +110,13 @@ export class DatasetLinter {
   }
 
   private add(range: Range, severity: Problem['severity'], code: string, message: string, data?: Record<string, unknown>): void {
-    const c = (this.counts.get(code) ?? 0) + 1;
-    this.counts.set(code, c);
-    if (c <= this.maxPerCode) this.out.push(problem(range, severity, code, message, undefined, data));
+    this.addProblem(problem(range, severity, code, message, undefined, data));
+  }
+
+  private addProblem(p: Problem): void {
+    const c = (this.counts.get(p.code) ?? 0) + 1;
+    this.counts.set(p.code, c);
+    if (c <= this.maxPerCode) this.out.push(p);
   }
 
   private lintLine(raw: string, line: number): void {
@@ -153,10 +169,7 @@ export class DatasetLinter {
       this.tokensCut += tokens - this.maxLength;
       this.add(whole, 'info', 'too-long', `Example is ${this.opts.tokenizer || fmt === 'tokenized' ? '' : '~'}${tokens} tokens, longer than max_length ${this.maxLength}: ${tokens - this.maxLength} will be cut`, { tokens });
     }
-    const h = createHash('sha1').update(raw.trim()).digest('base64');
-    const first = this.seen.get(h);
-    if (first !== undefined) this.add(whole, 'warning', 'duplicate', `Duplicate of line ${first + 1}`, { firstLine: first });
-    else this.seen.set(h, line);
+    this.safety.line(raw, line, o, (p) => this.addProblem(p));
   }
 
   private count(s: string): number {

@@ -5,6 +5,7 @@ import { checkRecipeValue, recipeField, recipeKeys, RECIPE_FIELDS, type RecipeFi
 import { suggest } from '../util/didYouMean';
 import type { ModelInventory } from '../hf/types';
 import { detectFormat } from './dataset';
+import { LINT_KINDS, lintSeverities } from './lint/kinds';
 import { countExamples, defaultAvailableDevices, defaultPathKind, firstExample, looksLikeHubId, pathKindOf } from './env';
 import { LineIndex, problem } from './text';
 import type { Problem, RecipeSummary, ValidationContext } from './types';
@@ -39,6 +40,9 @@ export function summarizeRecipe(text: string, recipePath: string): RecipeSummary
       baseModelDir: baseModel === null ? null : looksLikeHubId(baseModel) ? localOrNull(dir, baseModel) : path.resolve(dir, baseModel),
       adapterConfig: abs(v.get('adapter_config')),
       datasets: [abs(v.get('dataset.train')), abs(v.get('dataset.eval'))].filter((p): p is string => p !== null),
+      trainFile: abs(v.get('dataset.train')),
+      evalFile: abs(v.get('dataset.eval')),
+      lint: lintSeverities(Object.fromEntries(LINT_KINDS.map((k) => [k, v.get(`dataset.lint.${k}`)]))),
       format: String(v.get('dataset.format') ?? 'auto'),
       maxLength: num(v.get('dataset.max_length'), 512),
       trainOnPrompt: v.get('dataset.train_on_prompt') === true,

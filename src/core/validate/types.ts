@@ -1,6 +1,8 @@
 // The validator's vocabulary: Problem (a diagnostic with an exact 0-based range and an optional quick fix)
 // and ValidationContext (what the validator may know beyond the text: the base model, the recipe, the disk).
 import type { ModelInventory } from '../hf/types';
+import type { ServingEngine } from './serving';
+import type { LintSeverities } from './lint/kinds';
 
 export interface Position {
   /** 0-based line. */
@@ -33,6 +35,8 @@ export interface Problem {
   code: string;
   message: string;
   fix?: QuickFix;
+  /** Further quick fixes, after `fix` (e.g. "mask the match", then "delete the line"). */
+  moreFixes?: QuickFix[];
   /** Extra facts for the editor (e.g. the matched module names of a target_modules entry). */
   data?: Record<string, unknown>;
 }
@@ -49,6 +53,11 @@ export interface RecipeSummary {
   /** Absolute paths of adapter_config / dataset.train / dataset.eval. */
   adapterConfig: string | null;
   datasets: string[];
+  /** Absolute paths of dataset.train and dataset.eval (null when not set). */
+  trainFile?: string | null;
+  evalFile?: string | null;
+  /** dataset.lint severities, defaults filled in (absent: the defaults). */
+  lint?: LintSeverities;
   format: string;
   maxLength: number;
   trainOnPrompt: boolean;
@@ -88,4 +97,8 @@ export interface ValidationContext {
   tokenizer?: TokenCounter | null;
   /** Dataset lint: stop after this many lines (default: all). */
   maxLines?: number;
+  /** adapter_config.json: also report what these serving engines refuse or ignore (serving.ts); default none. */
+  servingEngines?: readonly ServingEngine[];
+  /** Reads another file (the training set, for leakage checks of the eval set); default fs.readFileSync, null when unreadable. */
+  readFile?: (absPath: string) => string | null;
 }

@@ -3,6 +3,7 @@
 import * as vscode from 'vscode';
 import { CompletionProvider, HoverProvider, QuickFixProvider, TrainLensProvider } from './providers';
 import { LanguageService } from './service';
+import { DatasetLensProvider } from './datasetLens';
 
 /** Files the features apply to; the service narrows further by name (kindOf). */
 const SELECTOR: vscode.DocumentSelector = [
@@ -29,10 +30,14 @@ export function registerLanguageFeatures(context: vscode.ExtensionContext): Lang
       if (service.kindOf(e.document) === 'recipe') for (const d of vscode.workspace.textDocuments) if (d !== e.document) service.schedule(d);
     }),
     vscode.workspace.onDidCloseTextDocument((d) => service.forget(d)),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('peftStudio.servingEngines')) for (const d of vscode.workspace.textDocuments) service.schedule(d, 0);
+    }),
     vscode.languages.registerCodeActionsProvider(SELECTOR, new QuickFixProvider(), { providedCodeActionKinds: QuickFixProvider.kinds }),
     vscode.languages.registerCompletionItemProvider(SELECTOR, new CompletionProvider(service), '"', ':', ' '),
     vscode.languages.registerHoverProvider(SELECTOR, new HoverProvider(service)),
     vscode.languages.registerCodeLensProvider(SELECTOR, new TrainLensProvider(service)),
+    vscode.languages.registerCodeLensProvider({ scheme: 'file', pattern: '**/*.jsonl' }, new DatasetLensProvider(service)),
   );
   for (const d of vscode.workspace.textDocuments) service.schedule(d, 0);
   return service;

@@ -16,12 +16,14 @@ export class QuickFixProvider implements vscode.CodeActionProvider {
     const out: vscode.CodeAction[] = [];
     for (const d of ctx.diagnostics) {
       if (!(d instanceof PeftDiagnostic) || d.problem.fix === undefined) continue;
-      const action = new vscode.CodeAction(d.problem.fix.title, vscode.CodeActionKind.QuickFix);
-      action.diagnostics = [d];
-      action.isPreferred = true;
-      action.edit = new vscode.WorkspaceEdit();
-      for (const e of d.problem.fix.edits) action.edit.replace(doc.uri, toRange(e.range), e.newText);
-      out.push(action);
+      for (const [i, fix] of [d.problem.fix, ...(d.problem.moreFixes ?? [])].entries()) {
+        const action = new vscode.CodeAction(fix.title, vscode.CodeActionKind.QuickFix);
+        action.diagnostics = [d];
+        action.isPreferred = i === 0;
+        action.edit = new vscode.WorkspaceEdit();
+        for (const e of fix.edits) action.edit.replace(doc.uri, toRange(e.range), e.newText);
+        out.push(action);
+      }
     }
     return out;
   }

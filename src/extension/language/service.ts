@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { loadTokenizer } from '../../core/hf/tokenizer';
 import type { ModelInventory } from '../../core/hf/types';
-import { DatasetLinter, fileKind, summarizeRecipe, validate, type FileKind, type Problem, type RecipeSummary, type TokenCounter, type ValidationContext } from '../../core/validate';
+import { SERVING_ENGINES, type ServingEngine } from '../../core/validate/serving';
+import { DatasetLinter, datasetLintOptions, fileKind, summarizeRecipe, validate, type FileKind, type Problem, type RecipeSummary, type TokenCounter, type ValidationContext } from '../../core/validate';
 import { InventoryCache, findRecipeFor } from '../../core/validate/context';
 import { modelForAdapter } from '../../core/validate/adapterModel';
 import { toDiagnostics } from './convert';
@@ -52,7 +53,14 @@ export class LanguageService implements vscode.Disposable {
 
   context(doc: vscode.TextDocument): ValidationContext {
     const kind = this.kindOf(doc) ?? 'unknown';
-    return { path: doc.fileName, kind, recipe: kind === 'recipe' ? null : this.recipeFor(doc.fileName), loadModel: (d) => this.inventories.get(d) };
+    const ctx: ValidationContext = { path: doc.fileName, kind, recipe: kind === 'recipe' ? null : this.recipeFor(doc.fileName), loadModel: (d) => this.inventories.get(d) };
+    if (kind === 'adapter_config') {
+      // the serving engines the user deploys to (peftStudio.servingEngines): what they refuse or ignore
+      const engines = vscode.workspace.getConfiguration('peftStudio', doc.uri).get<string[]>('servingEngines', []);
+      const known = (Array.isArray(engines) ? engines : []).filter((e): e is ServingEngine => (SERVING_ENGINES as readonly string[]).includes(e));
+      if (known.length > 0) ctx.servingEngines = known;
+    }
+    return ctx;
   }
 
   /** The base model for a document (adapter: recipe / base_model_name_or_path; recipe: its base_model). */
@@ -107,7 +115,7 @@ export class LanguageService implements vscode.Disposable {
   private async lintText(text: string, file: string, run: { cancelled: boolean }, progress?: (partial: Problem[]) => void): Promise<Problem[]> {
     const recipe = this.recipeFor(file);
     const tokenizer = recipe?.baseModelDir ? await this.tokenizer(recipe.baseModelDir) : null;
-    const linter = new DatasetLinter(text, { format: recipe?.format ?? 'auto', maxLength: recipe?.maxLength ?? 512, trainOnPrompt: recipe?.trainOnPrompt ?? false, tokenizer });
+    const linter = new DatasetLinter(text, datasetLintOptions({ path: file, recipe, tokenizer, readFile: (p) => this.openText(p) }));
     let slices = 0;
     while (!run.cancelled && !linter.step({ ms: SLICE_MS })) {
       if (progress !== undefined && ++slices % 20 === 0) progress(linter.problems());
@@ -133,6 +141,17 @@ export class LanguageService implements vscode.Disposable {
       : validate(text, { path: file, kind, recipe: kind === 'recipe' ? null : this.recipeFor(file), loadModel: (d) => this.inventories.get(d) });
     this.diagnostics.set(vscode.Uri.file(file), toDiagnostics(problems));
     return problems;
+  }
+
+  /** A file's text: the open editor's (unsaved edits included), else the disk's; null when unreadable. */
+  private openText(file: string): string | null {
+    const open = vscode.workspace.textDocuments.find((d) => path.resolve(d.fileName) === file);
+    if (open !== undefined) return open.getText();
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch {
+      return null;
+    }
   }
 
   private tokenizer(dir: string): Promise<TokenCounter | null> {

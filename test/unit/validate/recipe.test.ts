@@ -124,7 +124,9 @@ describe('recipe schema', () => {
     const d = recipeDefaults() as { training: Record<string, unknown>; dataset: Record<string, unknown> };
     assert.equal(d.training['learning_rate'], 2e-4);
     assert.equal(d.dataset['max_length'], 512);
-    assert.deepEqual(recipeKeys('dataset'), ['train', 'eval', 'format', 'max_length', 'packing', 'shuffle', 'train_on_prompt']);
+    assert.deepEqual(recipeKeys('dataset'), ['train', 'eval', 'format', 'max_length', 'packing', 'shuffle', 'train_on_prompt', 'lint']);
+    assert.deepEqual(recipeKeys('dataset.lint'), ['secret', 'pii', 'duplicate', 'near_duplicate', 'leakage', 'backdoor', 'injection']);
+    assert.deepEqual((d.dataset['lint'] as Record<string, unknown>)['secret'], 'error');
     assert.equal(recipeField('training.adam_beta2')!.hf, 'adam_beta2');
   });
 

@@ -2,7 +2,7 @@
 // masked prompts → truncated or packed sequences, with the counts the trainer reports.
 import { InputError } from '../../errors';
 import { prepareSequences, countLabelTokens, type Sequence } from './collate';
-import { checkFormat, detectFormat, tokenizeRecord, type DataFormat, type DataTokenizer } from './formats';
+import { checkFormat, detectFormat, tokenizeRecord, type DataFormat, type DataTokenizer, type TokenizedExample } from './formats';
 import { readJsonl, type JsonlRecord } from './jsonl';
 
 export interface DatasetOptions {
@@ -30,7 +30,18 @@ export interface LoadedDataset {
   labelTokens: number;
 }
 
-export function buildDataset(records: readonly JsonlRecord[], opts: DatasetOptions): LoadedDataset {
+/**
+ * A data set as the trainer builds it, before the label checks that make an unusable set an error: the tokenized
+ * examples (file order, before truncation) beside the sequences made from them. The dataset inspector reads this.
+ */
+export interface PreparedDataset extends LoadedDataset {
+  tokenized: TokenizedExample[];
+  /** Lines of examples with no label token as written (the trainer refuses these). */
+  unlabeled: number[];
+}
+
+/** Tokenizes, truncates or packs every record, as the trainer does, without refusing unlabeled examples. */
+export function prepareDataset(records: readonly JsonlRecord[], opts: DatasetOptions): PreparedDataset {
   const file = opts.file;
   if (records.length === 0) throw new InputError('data-empty', 'the data set is empty (no JSON lines)', { file });
   const format = opts.format === 'auto' ? detectFormat(records, file) : opts.format;
@@ -50,22 +61,6 @@ export function buildDataset(records: readonly JsonlRecord[], opts: DatasetOptio
     }
   }
   const prepared = prepareSequences(examples, opts.maxLength, opts.packing);
-  if (prepared.unlabeled.length > 0) {
-    const n = prepared.unlabeled.length;
-    const more = n > 1 ? ` (and ${n - 1} more: lines ${prepared.unlabeled.slice(1, 6).join(', ')}${n > 6 ? ', ...' : ''})` : '';
-    throw new InputError('data-no-labels', `this example has no label token to learn from${more}`, {
-      file,
-      line: prepared.unlabeled[0]!,
-      hint: 'Give it an answer (or labels that are not all -100; the first token is never predicted), set dataset.train_on_prompt: true, or remove it',
-    });
-  }
-  if (prepared.sequences.length === 0) {
-    throw new InputError('data-no-labels', `none of the ${examples.length} examples has a token to learn from after masking and truncation`, {
-      file,
-      line: prepared.dropped[0]!,
-      hint: 'Raise dataset.max_length, set dataset.train_on_prompt: true, or check that examples have an answer',
-    });
-  }
   return {
     file,
     format,
@@ -74,7 +69,31 @@ export function buildDataset(records: readonly JsonlRecord[], opts: DatasetOptio
     truncated: prepared.truncated,
     dropped: prepared.dropped,
     labelTokens: prepared.sequences.reduce((s, q) => s + countLabelTokens(q.labels), 0),
+    tokenized: examples,
+    unlabeled: prepared.unlabeled,
   };
+}
+
+export function buildDataset(records: readonly JsonlRecord[], opts: DatasetOptions): LoadedDataset {
+  const file = opts.file;
+  const { tokenized, unlabeled, ...prepared } = prepareDataset(records, opts);
+  if (unlabeled.length > 0) {
+    const n = unlabeled.length;
+    const more = n > 1 ? ` (and ${n - 1} more: lines ${unlabeled.slice(1, 6).join(', ')}${n > 6 ? ', ...' : ''})` : '';
+    throw new InputError('data-no-labels', `this example has no label token to learn from${more}`, {
+      file,
+      line: unlabeled[0]!,
+      hint: 'Give it an answer (or labels that are not all -100; the first token is never predicted), set dataset.train_on_prompt: true, or remove it',
+    });
+  }
+  if (prepared.sequences.length === 0) {
+    throw new InputError('data-no-labels', `none of the ${tokenized.length} examples has a token to learn from after masking and truncation`, {
+      file,
+      line: prepared.dropped[0]!,
+      hint: 'Raise dataset.max_length, set dataset.train_on_prompt: true, or check that examples have an answer',
+    });
+  }
+  return prepared;
 }
 
 export function loadDataset(opts: DatasetOptions): LoadedDataset {

@@ -22,6 +22,12 @@ export interface DataTokenizer {
   applyChatTemplate(messages: ChatMessage[], addGenerationPrompt: boolean): string;
   readonly eosTokenId: number | null;
   readonly padTokenId: number | null;
+  /** For the dataset inspector (optional: the trainer does not need them). Text of token ids, specials kept. */
+  decode?(ids: readonly number[]): string;
+  /** The vocabulary entry of one id (e.g. "Ġthe"). */
+  idToToken?(id: number): string | undefined;
+  /** Ids of the special added tokens (BOS, EOS, chat-template markers). */
+  readonly specialTokenIds?: readonly number[];
 }
 
 export interface TokenizedExample {

@@ -1,0 +1,142 @@
+// A saved PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors) matched to its base model: which weight
+// each A/B pair adapts, with PEFT's per-module scaling (rank_pattern, alpha_pattern, use_rslora), and W + s·B·A.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InputError } from '../errors';
+import type { ModelInventory, ModuleInfo } from '../hf/types';
+import { readAdapterConfigFile } from '../peft/adapterFile';
+import type { LoraConfig } from '../peft/loraConfig';
+import { resolveTargets } from '../peft/resolve';
+import { openCheckpoint } from '../safetensors/checkpoint';
+import { readTensorAsFloat32 } from '../safetensors/read';
+import type { TensorEntry } from '../safetensors/types';
+
+export interface AdapterModule {
+  module: ModuleInfo;
+  r: number;
+  alpha: number;
+  /** alpha / r, or alpha / sqrt(r) with use_rslora (PEFT). */
+  scaling: number;
+  /** lora_A.weight [r, in] and lora_B.weight [out, r] in the adapter file (read on demand). */
+  aEntry: TensorEntry;
+  bEntry: TensorEntry;
+}
+
+export interface LoadedAdapter {
+  dir: string;
+  config: LoraConfig;
+  /** Adapted modules keyed by the checkpoint key of the weight they change (module.weightKey). */
+  byWeight: Map<string, AdapterModule>;
+  modules: AdapterModule[];
+}
+
+export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
+
+export interface LoadAdapterOptions {
+  /** What the adapter is loaded for, in messages about what is not supported (default "merge/export"). */
+  use?: string;
+  /** Accept LoRA on a tied output head (generation applies it unmerged; merging it would change the embeddings). */
+  allowTiedHead?: boolean;
+}
+
+/**
+ * Reads `dir`'s adapter config and weights and matches them to `inv` with PEFT's targeting rules. Every adapted
+ * module must have its lora_A/lora_B with the shapes r×in / out×r; adapter tensors this code cannot fold into
+ * plain weights (DoRA magnitudes, LoRA biases, embedding LoRA, modules_to_save copies) are refused by name.
+ */
+export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterOptions = {}): LoadedAdapter {
+  const use = opts.use ?? 'merge/export';
+  const abs = path.resolve(dir);
+  const configFile = path.join(abs, 'adapter_config.json');
+  if (!fs.existsSync(configFile)) {
+    throw new InputError('adapter-no-config', 'no adapter_config.json in the adapter folder', { file: abs, hint: 'Give the folder a training run wrote (RUN_DIR/adapter or a checkpoint), or one saved by PEFT\'s save_pretrained()' });
+  }
+  const { config } = readAdapterConfigFile(configFile);
+  if (config.peft_type !== null && config.peft_type !== 'LORA') {
+    throw new InputError('adapter-not-lora', `peft_type is "${String(config.peft_type)}"; only LoRA adapters are supported by ${use}`, { file: configFile });
+  }
+  const unsupported: [boolean, string][] = [
+    [config.use_dora, 'use_dora (DoRA magnitudes)'],
+    [config.lora_bias, 'lora_bias'],
+    [config.modules_to_save !== null && config.modules_to_save.length > 0, 'modules_to_save'],
+    [config.trainable_token_indices !== null, 'trainable_token_indices'],
+  ];
+  for (const [on, what] of unsupported) {
+    if (on) throw new InputError('adapter-unsupported', `${what} is not supported by ${use} yet`, { file: configFile, hint: 'Export a plain LoRA adapter (A/B pairs on linear layers)' });
+  }
+  const weightsFile = path.join(abs, ADAPTER_WEIGHTS_FILE);
+  if (!fs.existsSync(weightsFile)) {
+    throw new InputError('adapter-no-weights', `no ${ADAPTER_WEIGHTS_FILE} in the adapter folder`, { file: abs, hint: 'Only safetensors adapters are read; convert adapter_model.bin with PEFT (save_pretrained(safe_serialization=True))' });
+  }
+  const ckpt = openCheckpoint(weightsFile);
+  const { targets } = resolveTargets(config, inv);
+  const used = new Set<string>();
+  const modules: AdapterModule[] = [];
+  for (const t of targets) {
+    const m = t.module;
+    if (m.kind !== 'linear' && m.kind !== 'conv1d') {
+      throw new InputError('adapter-unsupported', `LoRA on a ${m.kind} module is not supported by ${use} yet`, { file: configFile, tensor: m.name });
+    }
+    const key = `base_model.model.${m.name}`;
+    const a = ckpt.tensors.get(`${key}.lora_A.weight`);
+    const b = ckpt.tensors.get(`${key}.lora_B.weight`);
+    if (a === undefined || b === undefined) {
+      throw new InputError('adapter-missing-tensor', `the adapter config targets ${m.name} but the weights have no ${a === undefined ? 'lora_A' : 'lora_B'} for it`, {
+        file: weightsFile, tensor: `${key}.${a === undefined ? 'lora_A' : 'lora_B'}.weight`, hint: 'Is this adapter_config.json the one saved with these weights, for this base model?',
+      });
+    }
+    const expectA = [t.r, m.inFeatures];
+    const expectB = [m.outFeatures, t.r];
+    for (const [e, want] of [[a, expectA], [b, expectB]] as const) {
+      if (e.shape.length !== 2 || e.shape[0] !== want[0] || e.shape[1] !== want[1]) {
+        throw new InputError('adapter-shape', 'LoRA tensor shape does not fit the base model and adapter config (an adapter trained for another base model?)', { file: weightsFile, tensor: e.name, expected: `[${want.join(', ')}]`, actual: `[${e.shape.join(', ')}]` });
+      }
+    }
+    used.add(a.name).add(b.name);
+    modules.push({ module: m, r: t.r, alpha: t.alpha, scaling: t.scaling, aEntry: a, bEntry: b });
+  }
+  const extra = [...ckpt.tensors.keys()].filter((k) => !used.has(k));
+  if (extra.length > 0) {
+    throw new InputError('adapter-extra-tensor', `the adapter holds ${extra.length} tensor(s) that its config does not target (first: ${extra[0]})`, {
+      file: weightsFile, tensor: extra[0]!, hint: 'DoRA magnitudes, LoRA biases, embedding LoRA and modules_to_save copies cannot be merged yet; otherwise check that adapter_config.json belongs to these weights',
+    });
+  }
+  const byWeight = new Map<string, AdapterModule>();
+  for (const m of modules) {
+    const tiedHead = m.module.isOutputHead && m.module.weightKey !== `${m.module.name}.weight`;
+    if (tiedHead && opts.allowTiedHead !== true) {
+      throw new InputError('adapter-tied-head', 'LoRA on the output head of a model with tied embeddings cannot be merged (it would change the input embeddings too)', { file: configFile, tensor: m.module.name });
+    }
+    byWeight.set(m.module.weightKey, m);
+  }
+  return { dir: abs, config, byWeight, modules };
+}
+
+export function readLoraFactors(m: AdapterModule): { a: Float32Array; b: Float32Array } {
+  return { a: readTensorAsFloat32(m.aEntry), b: readTensorAsFloat32(m.bEntry) };
+}
+
+/**
+ * W + scaling·B·A in place, in the checkpoint's layout: Linear W [out, in]; GPT-2 Conv1D W [in, out] gets the
+ * transposed delta (PEFT's merge with fan_in_fan_out). B·A is accumulated in float64, then added and rounded once.
+ */
+export function mergeInto(w: Float32Array, m: AdapterModule, a: Float32Array, b: Float32Array): Float32Array {
+  const out = m.module.outFeatures;
+  const inF = m.module.inFeatures;
+  const r = m.r;
+  const s = m.scaling;
+  const conv = m.module.kind === 'conv1d';
+  const row = new Float64Array(inF);
+  for (let o = 0; o < out; o++) {
+    row.fill(0);
+    for (let k = 0; k < r; k++) {
+      const bk = b[o * r + k]! * s;
+      if (bk === 0) continue;
+      const off = k * inF;
+      for (let i = 0; i < inF; i++) row[i]! += bk * a[off + i]!;
+    }
+    if (conv) for (let i = 0; i < inF; i++) w[i * out + o] = w[i * out + o]! + row[i]!;
+    else for (let i = 0, base = o * inF; i < inF; i++) w[base + i] = w[base + i]! + row[i]!;
+  }
+  return w;
+}

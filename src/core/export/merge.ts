@@ -1,0 +1,129 @@
+// `merge`: base model + LoRA adapter → a plain Hugging Face model folder (W' = W + s·B·A), written tensor by tensor
+// (peak memory ≈ one tensor), with config.json's torch_dtype, tokenizer files, generation_config.json and a model card.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InputError } from '../errors';
+import { loadModel } from '../hf/loadModel';
+import type { ModelInventory } from '../hf/types';
+import { openCheckpoint } from '../safetensors/checkpoint';
+import { readTensorAsFloat32 } from '../safetensors/read';
+import { fromFloat32 } from '../safetensors/write';
+import { tensorChunks, writeCheckpointStreamed, type StreamedTensor } from '../safetensors/writeStream';
+import type { SafetensorsDtype } from '../safetensors/types';
+import { loadAdapter, mergeInto, readLoraFactors, type LoadedAdapter } from './adapterWeights';
+import { modelCard } from './modelCard';
+
+export type MergeDtype = 'float32' | 'float16' | 'bfloat16';
+const ST_DTYPE: Record<MergeDtype, 'F32' | 'F16' | 'BF16'> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' };
+const FLOAT_DTYPES = new Set<SafetensorsDtype>(['F32', 'F16', 'BF16', 'F64']);
+
+/** Files copied beside the weights when present (tokenizer in every form transformers saves, generation settings). */
+export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt', 'tokenizer.model', 'added_tokens.json', 'chat_template.jinja'];
+
+export interface MergeOptions {
+  modelDir: string;
+  adapterDir: string;
+  outDir: string;
+  /** Default: the base config's torch_dtype, else float32. */
+  dtype?: MergeDtype;
+  /** Default 5 GB (transformers' save_pretrained default). */
+  maxShardBytes?: number;
+  /** Name of the base for the model card (a hub id when the model was given as one). */
+  baseName?: string;
+  onTensor?: (name: string, index: number, total: number) => void;
+}
+
+export interface MergeResult {
+  outDir: string;
+  dtype: MergeDtype;
+  files: string[];
+  mergedModules: number;
+  tensors: number;
+  totalSize: number;
+}
+
+function dtypeOf(inv: ModelInventory, requested: MergeDtype | undefined): MergeDtype {
+  if (requested !== undefined) return requested;
+  const t = inv.spec.torchDtype;
+  return t === 'float16' || t === 'bfloat16' || t === 'float32' ? t : 'float32';
+}
+
+/**
+ * The base model's tensors, in checkpoint order, with each adapted weight replaced by W + s·B·A. Float tensors
+ * are cast to `dtype` (the merge itself runs in float32 with a float64 B·A); other tensors are copied as they are.
+ */
+export function mergedTensors(inv: ModelInventory, adapter: LoadedAdapter | null, dtype: SafetensorsDtype | null): StreamedTensor[] {
+  const ckpt = openCheckpoint(inv.dir);
+  const out: StreamedTensor[] = [];
+  for (const [name, entry] of ckpt.tensors) {
+    const m = adapter?.byWeight.get(name);
+    const cast = dtype !== null && FLOAT_DTYPES.has(entry.dtype) ? dtype : entry.dtype;
+    out.push({
+      name, dtype: cast, shape: [...entry.shape],
+      data: () => {
+        if (m === undefined && cast === entry.dtype) return tensorChunks(entry);
+        const w = readTensorAsFloat32(entry);
+        if (m !== undefined) {
+          const { a, b } = readLoraFactors(m);
+          mergeInto(w, m, a, b);
+        }
+        const typed = fromFloat32(w, cast as 'F32' | 'F16' | 'BF16' | 'F64');
+        return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
+      },
+    });
+  }
+  return out;
+}
+
+export function mergeToHfFolder(opts: MergeOptions): MergeResult {
+  const modelDir = path.resolve(opts.modelDir);
+  const outDir = path.resolve(opts.outDir);
+  if (outDir === modelDir) throw new InputError('merge-out-is-model', 'OUT is the base model folder; write the merged model to a new folder', { file: outDir });
+  if (fs.existsSync(outDir) && fs.readdirSync(outDir).length > 0) {
+    throw new InputError('merge-out-not-empty', 'OUT exists and is not empty', { file: outDir, hint: 'Choose a new folder, or remove this one first' });
+  }
+  const inv = loadModel(modelDir);
+  if (inv.source !== 'safetensors') throw new InputError('merge-no-weights', 'the base model folder has no safetensors weights', { file: modelDir });
+  const adapter = loadAdapter(opts.adapterDir, inv);
+  const dtype = dtypeOf(inv, opts.dtype);
+  const tensors = mergedTensors(inv, adapter, ST_DTYPE[dtype]);
+  const total = tensors.length;
+  tensors.forEach((t, i) => {
+    const produce = t.data;
+    t.data = () => {
+      opts.onTensor?.(t.name, i, total);
+      return produce();
+    };
+  });
+  fs.mkdirSync(outDir, { recursive: true });
+  const written = writeCheckpointStreamed(outDir, tensors, opts.maxShardBytes ?? 5e9);
+
+  const config = JSON.parse(fs.readFileSync(path.join(modelDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  config['torch_dtype'] = dtype;
+  if ('dtype' in config) config['dtype'] = dtype;
+  const files = [...written.files];
+  const writeJson = (name: string, value: unknown): void => {
+    fs.writeFileSync(path.join(outDir, name), JSON.stringify(value, null, 2) + '\n');
+    files.push(path.join(outDir, name));
+  };
+  writeJson('config.json', config);
+  const genFile = path.join(modelDir, 'generation_config.json');
+  if (fs.existsSync(genFile)) {
+    fs.copyFileSync(genFile, path.join(outDir, 'generation_config.json'));
+    files.push(path.join(outDir, 'generation_config.json'));
+  } else {
+    const gen: Record<string, unknown> = { _from_model_config: true };
+    for (const k of ['bos_token_id', 'eos_token_id', 'pad_token_id']) if (config[k] !== undefined && config[k] !== null) gen[k] = config[k];
+    writeJson('generation_config.json', gen);
+  }
+  for (const f of TOKENIZER_FILES) {
+    const src = path.join(modelDir, f);
+    if (fs.existsSync(src)) {
+      fs.copyFileSync(src, path.join(outDir, f));
+      files.push(path.join(outDir, f));
+    }
+  }
+  fs.writeFileSync(path.join(outDir, 'README.md'), modelCard({ baseName: opts.baseName ?? modelDir, adapter, dtype, inv }));
+  files.push(path.join(outDir, 'README.md'));
+  return { outDir, dtype, files, mergedModules: adapter.modules.length, tensors: total, totalSize: written.totalSize };
+}

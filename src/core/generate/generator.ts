@@ -1,0 +1,292 @@
+// The generation engine: opens a model's inference graph once (one onnxruntime session, base weights once), holds
+// adapters as feed sets, and generates token by token with a KV cache, streaming, sampling and cancellation.
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { InputError } from '../errors';
+import { GraphSession } from '../graph';
+import { loadModel } from '../hf/loadModel';
+import { type HfTokenizer, loadTokenizer } from '../hf/tokenizer';
+import type { ModelInventory, ModuleInfo } from '../hf/types';
+import { cacheKey, prepareGraphFolder } from '../train/graphCache';
+import { sessionOptions } from '../train/engine';
+import type { DeviceName } from '../train/engineApi';
+import { type LoadedAdapter, loadAdapter } from './adapter';
+import { type RowPlan, decodeRows } from './decode';
+import { type Feeds, KvCache, adapterFeeds, stackedFeeds } from './feeds';
+import { type GenerationDefaults, readGenerationDefaults } from './generationConfig';
+import { GEN, buildInferenceGraph } from './graph';
+import { type SamplingOptions, checkSampling } from './sampling';
+import type { GenerateControls, GenerateRequest, GenerateResult, TokenEvent } from './types';
+
+export type { GenerateControls, GenerateRequest, GenerateResult, TokenEvent, FinishReason } from './types';
+
+export interface GeneratorOptions {
+  device?: DeviceName;
+  /** ORT intra-op threads (default: all cores). */
+  threads?: number;
+  /** Adapter folders to load now; their modules decide the graph's LoRA inputs. */
+  adapters?: string[];
+  /**
+   * 'single' (default): one adapter per call, LoRA as Gemms. 'stacked': all loaded adapters stacked in the feeds
+   * and an adapter index per row, so generateBatch can give every row its own adapter in one forward pass.
+   */
+  lora?: 'single' | 'stacked';
+  /**
+   * MLAS prepacking of the weight matrices: faster GEMMs for a packed copy of the weights (+1× their size).
+   * Default: the training engine's rule (only when the copy is cheap: ≤ 1 GiB and ≤ 10% of RAM).
+   */
+  prepack?: boolean;
+  /** Extra onnxruntime session options merged over the defaults (experiments; `extra` entries are merged too). */
+  sessionOptions?: ort.InferenceSession.SessionOptions;
+  /** WebGPU: keep the KV cache in GPU buffers between steps (default true); false brings it back every step. */
+  kvOnDevice?: boolean;
+  /** Folder for the compiled graph (hard links to the weights); default $PEFT_STUDIO_GRAPH_CACHE or the OS temp dir. */
+  cacheDir?: string;
+}
+
+/**
+ * The training engine's session options (threads, optimisation level, no memory pattern, prepacking rule), plus:
+ * the KV cache outputs kept in GPU buffers on WebGPU (only that EP can leave outputs on the device in Node; CUDA
+ * outputs always come back), and no spinning intra-op threads (decode steps are short and a generator shares the
+ * machine with the editor and other jobs: with spinning, decode ran 2-5× slower under load, docs/BENCHMARKS.md).
+ */
+function generatorSessionOptions(inv: ModelInventory, o: GeneratorOptions): ort.InferenceSession.SessionOptions {
+  const device = o.device ?? 'cpu';
+  const onDevice = device === 'webgpu' && o.kvOnDevice !== false;
+  const locations = Object.fromEntries(onDevice ? KvCache.outputs(inv).map((n) => [n, 'gpu-buffer' as const]) : []);
+  const so = sessionOptions({ device, inventory: inv, ...(o.threads !== undefined ? { threads: o.threads } : {}) }, locations);
+  const entries = (x: ort.InferenceSession.SessionOptions | undefined): Record<string, unknown> => (x?.extra as { session?: Record<string, unknown> } | undefined)?.session ?? {};
+  const session: Record<string, unknown> = { ...entries(so), 'intra_op.allow_spinning': '0' };
+  if (o.prepack !== undefined) session['disable_prepacking'] = o.prepack ? '0' : '1';
+  return { ...so, ...o.sessionOptions, extra: { session: { ...session, ...entries(o.sessionOptions) } } };
+}
+
+export class Generator {
+  private session: GraphSession | undefined;
+  private modules: ModuleInfo[] = [];
+  private readonly adapters = new Map<string, { adapter: LoadedAdapter; feeds: Feeds | undefined }>();
+  private baseFeeds: Feeds | undefined;
+  /** Stacked mode: slot 0 the base (zeros), then the adapters in adapterIds order. */
+  private stacked: Feeds | undefined;
+  private busy = false;
+
+  private constructor(
+    readonly inventory: ModelInventory,
+    readonly tokenizer: HfTokenizer | null,
+    readonly defaults: GenerationDefaults,
+    private readonly opts: GeneratorOptions,
+  ) {}
+
+  /** Loads the model (config, safetensors headers, tokenizer when present), the adapters, and opens the session. */
+  static async open(modelDir: string, opts: GeneratorOptions = {}): Promise<Generator> {
+    const inv = loadModel(modelDir);
+    if (inv.source !== 'safetensors') throw new InputError('generate.noWeights', 'the model folder has no safetensors weights', { file: inv.dir });
+    const unsupported = inv.spec.unsupportedForTraining ?? [];
+    if (unsupported.length > 0) {
+      throw new InputError('generate.unsupported', `the model builders do not implement ${unsupported.join(', ')}`, {
+        file: path.join(inv.dir, 'config.json'), hint: 'PEFT Studio runs the standard Llama/Mistral/Qwen2 (silu) and GPT-2 (gelu_new) computations',
+      });
+    }
+    let tokenizer: HfTokenizer | null = null;
+    try {
+      tokenizer = await loadTokenizer(inv.dir);
+    } catch (e) {
+      if (!(e instanceof InputError && e.code === 'tokenizer.missing')) throw e;
+    }
+    const gen = new Generator(inv, tokenizer, readGenerationDefaults(inv.dir), opts);
+    for (const dir of opts.adapters ?? []) gen.loadAdapterFiles(dir);
+    await gen.openSession();
+    return gen;
+  }
+
+  /**
+   * Most tokens (prompt + new) one sequence may hold: max_position_embeddings, or the sliding window when the model
+   * has one (attention over the whole cache equals sliding-window attention only up to the window's width).
+   */
+  get maxLength(): number {
+    const s = this.inventory.spec;
+    return Math.min(s.maxPositionEmbeddings, s.slidingWindow ?? Infinity);
+  }
+
+  /** Ids of the loaded adapters (their folders). */
+  get adapterIds(): string[] {
+    return [...this.adapters.keys()];
+  }
+
+  private loadAdapterFiles(dir: string): string {
+    const adapter = loadAdapter(dir, this.inventory);
+    this.adapters.set(adapter.dir, { adapter, feeds: undefined });
+    return adapter.dir;
+  }
+
+  /**
+   * Loads an adapter and returns its id. When it adapts modules the open graph has no LoRA inputs for, the
+   * session is rebuilt with the union (once); otherwise it is only a new set of feeds.
+   */
+  async addAdapter(dir: string): Promise<string> {
+    if (this.busy) throw new InputError('generate.busy', 'cannot load an adapter while this Generator is generating');
+    const id = this.loadAdapterFiles(dir);
+    this.stacked = undefined;
+    const have = new Set(this.modules.map((m) => m.name));
+    if ([...this.adapters.get(id)!.adapter.modules.keys()].some((m) => !have.has(m))) await this.openSession();
+    return id;
+  }
+
+  private async openSession(): Promise<void> {
+    const union = new Set<string>();
+    for (const { adapter } of this.adapters.values()) for (const m of adapter.modules.keys()) union.add(m);
+    // In the model's module order, so that the graph (and its cache key) does not depend on the load order.
+    this.modules = this.inventory.modules.filter((m) => union.has(m.name));
+    const mode = this.opts.lora === 'stacked' ? { kind: 'stacked' as const } : { kind: 'single' as const };
+    const g = buildInferenceGraph({ inventory: this.inventory, loraModules: this.modules, lora: mode });
+    const cacheDir = this.opts.cacheDir ?? process.env['PEFT_STUDIO_GRAPH_CACHE'] ?? path.join(os.tmpdir(), 'peft-studio-graphs');
+    const folder = prepareGraphFolder(cacheDir, this.inventory, cacheKey(this.inventory, { generate: this.modules.map((m) => m.name), mode: mode.kind }));
+    const so = generatorSessionOptions(this.inventory, this.opts);
+    const next = await GraphSession.create(g, { dir: folder.dir, sessionOptions: so });
+    await this.session?.release();
+    this.session = next;
+    this.baseFeeds = undefined;
+    this.stacked = undefined;
+    for (const v of this.adapters.values()) v.feeds = undefined;
+  }
+
+  /** The id of a loaded adapter given by id or folder; null for the base model. */
+  private adapterId(adapter: string | null | undefined): string | null {
+    if (adapter === null || adapter === undefined) return null;
+    if (this.adapters.has(adapter)) return adapter;
+    if (this.adapters.has(path.resolve(adapter))) return path.resolve(adapter);
+    throw new InputError('generate.unknownAdapter', `no adapter "${adapter}" is loaded`, { hint: `Loaded: ${this.adapterIds.join(', ') || 'none'}` });
+  }
+
+  private feedsFor(id: string | null): Feeds {
+    if (id === null) return (this.baseFeeds ??= adapterFeeds(this.modules, null));
+    const entry = this.adapters.get(id)!;
+    return (entry.feeds ??= adapterFeeds(this.modules, entry.adapter));
+  }
+
+  /** The prompt's token ids (prompt text as is, or messages through the chat template with add_generation_prompt). */
+  promptIds(req: Pick<GenerateRequest, 'inputIds' | 'prompt' | 'messages'>): number[] {
+    const given = [req.inputIds, req.prompt, req.messages].filter((x) => x !== undefined).length;
+    if (given !== 1) throw new InputError('generate.prompt', 'give exactly one of input ids, a prompt or messages');
+    let ids: number[];
+    if (req.inputIds !== undefined) ids = [...req.inputIds];
+    else {
+      const tok = this.tokenizer;
+      if (tok === null) {
+        throw new InputError('generate.noTokenizer', 'the model folder has no tokenizer.json, so text cannot be tokenized', {
+          file: this.inventory.dir, hint: 'Give token ids instead (--input-ids 1,2,3), or add the tokenizer files written by save_pretrained()',
+        });
+      }
+      ids = req.prompt !== undefined ? tok.encode(req.prompt) : tok.encode(tok.applyChatTemplate(req.messages!, { addGenerationPrompt: true }), { addSpecialTokens: false });
+    }
+    const V = this.inventory.spec.vocabSize;
+    if (ids.length === 0) throw new InputError('generate.prompt', 'the prompt is empty (no tokens)');
+    const bad = ids.findIndex((x) => !Number.isInteger(x) || x < 0 || x >= V);
+    if (bad >= 0) throw new InputError('generate.tokenId', `token id ${ids[bad]} at position ${bad} is outside the vocabulary`, { expected: `0..${V - 1}` });
+    const maxPos = this.maxLength;
+    if (ids.length >= maxPos) {
+      const what = maxPos < this.inventory.spec.maxPositionEmbeddings ? `its sliding window (${maxPos} tokens), beyond which generation is not implemented` : `${maxPos} positions (max_position_embeddings)`;
+      throw new InputError('generate.promptTooLong', `the prompt has ${ids.length} tokens but the model has ${what}, leaving no room to generate`, {
+        hint: 'Shorten the prompt',
+      });
+    }
+    return ids;
+  }
+
+  /** Generates one completion; resolves with what was generated when `signal` aborts (finishReason 'abort'). */
+  async generate(req: GenerateRequest, controls: GenerateControls = {}): Promise<GenerateResult> {
+    return (await this.exclusive(() => this.runRows([req], controls)))[0]!;
+  }
+
+  /**
+   * The same as generate, as an async iterator of token events that returns the result. Leaving the loop early
+   * (break, return, a throw in the loop body) cancels the generation.
+   */
+  async *stream(req: GenerateRequest, signal?: AbortSignal): AsyncGenerator<TokenEvent, GenerateResult> {
+    const inner = new AbortController();
+    const onAbort = (): void => inner.abort();
+    if (signal?.aborted === true) inner.abort();
+    signal?.addEventListener('abort', onAbort);
+    const queue: TokenEvent[] = [];
+    let wake: (() => void) | undefined;
+    let done = false;
+    const p = this.generate(req, { signal: inner.signal, onToken: (t) => { queue.push(t); wake?.(); } })
+      .finally(() => { done = true; wake?.(); });
+    try {
+      for (;;) {
+        while (queue.length > 0) yield queue.shift()!;
+        if (done) return await p;
+        await new Promise<void>((resolve) => { wake = resolve; });
+        wake = undefined;
+      }
+    } finally {
+      inner.abort();
+      signal?.removeEventListener('abort', onAbort);
+      await p.catch(() => undefined);
+    }
+  }
+
+  /** Rows (one per request, each with its own adapter) in one batch: needs a Generator opened with lora 'stacked'. */
+  async generateBatch(reqs: readonly GenerateRequest[], controls: GenerateControls = {}): Promise<GenerateResult[]> {
+    if (this.opts.lora !== 'stacked' && new Set(reqs.map((r) => this.adapterId(r.adapter))).size > 1) {
+      throw new InputError('generate.batchAdapters', 'rows with different adapters need a Generator opened with lora: "stacked"');
+    }
+    if (reqs.length === 0) return [];
+    return this.exclusive(() => this.runRows(reqs, controls));
+  }
+
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.busy) throw new InputError('generate.busy', 'this Generator is already generating; wait for it or open another');
+    this.busy = true;
+    try {
+      return await fn();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private plan(req: GenerateRequest): RowPlan {
+    const sampling: SamplingOptions = {
+      temperature: req.temperature ?? this.defaults.sampling.temperature ?? 0,
+      topK: req.topK ?? this.defaults.sampling.topK ?? 0,
+      topP: req.topP ?? this.defaults.sampling.topP ?? 1,
+      repetitionPenalty: req.repetitionPenalty ?? this.defaults.sampling.repetitionPenalty ?? 1,
+    };
+    checkSampling(sampling);
+    const prompt = this.promptIds(req);
+    const stop = req.stop ?? [];
+    if (stop.some((x) => x === '')) throw new InputError('generate.stop', 'a stop string must not be empty');
+    if (stop.length > 0 && this.tokenizer === null) {
+      throw new InputError('generate.stop', 'stop strings need the model\'s tokenizer (tokenizer.json) to read the generated text', { file: this.inventory.dir });
+    }
+    const asked = req.maxNewTokens ?? this.defaults.maxNewTokens ?? 256;
+    if (!Number.isInteger(asked) || asked < 0) throw new InputError('generate.maxNewTokens', 'max_new_tokens must be an integer ≥ 0', { actual: String(req.maxNewTokens) });
+    return {
+      prompt, sampling, seed: req.seed ?? 0, stop,
+      maxNewTokens: Math.min(asked, this.maxLength - prompt.length),
+      eos: new Set(req.ignoreEos === true ? [] : [...this.defaults.eosTokenIds, ...(req.eosTokenIds ?? [])]),
+    };
+  }
+
+  private async runRows(reqs: readonly GenerateRequest[], controls: GenerateControls): Promise<GenerateResult[]> {
+    const t0 = performance.now();
+    const plans = reqs.map((r) => this.plan(r));
+    const ids = reqs.map((r) => this.adapterId(r.adapter));
+    let lora: Feeds;
+    if (this.opts.lora === 'stacked') {
+      const slots = [null, ...this.adapterIds];
+      this.stacked ??= stackedFeeds(this.modules, slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter)));
+      lora = this.modules.length === 0 ? {} : { ...this.stacked, [GEN.adapterIndex]: new ort.Tensor('int64', BigInt64Array.from(ids, (id) => BigInt(slots.indexOf(id))), [ids.length]) };
+    } else {
+      lora = this.feedsFor(ids[0] ?? null);
+    }
+    return decodeRows(this.session!, this.inventory, this.tokenizer, plans, lora, controls, t0);
+  }
+
+  /** Releases the session (the generator cannot be used afterwards). */
+  async dispose(): Promise<void> {
+    await this.session?.release();
+    this.session = undefined;
+  }
+}

@@ -1,0 +1,138 @@
+// The inference graph of a causal LM, built by the same model builders as training (models/llama.ts, models/gpt2.ts):
+// a KV cache as inputs/outputs (Optimum names) and LoRA A/B as unmerged inputs, so adapters are feeds, not graphs.
+/*
+ * One graph serves prefill and decode: `past_key_values.N.key|value` [B, kvHeads, P, D] are inputs (P = 0 for the
+ * prefill, fed as empty tensors, as transformers.js does with Optimum exports), `present.N.key|value`
+ * [B, kvHeads, P + T, D] are outputs, and `logits` [B, vocab] are those of the last position of each row (left
+ * padding keeps every row's last real token there). One graph means one session, so the base weights (external
+ * data into the safetensors files) are loaded once for both phases and for every adapter.
+ *
+ * LoRA ('single' mode): for each adapted module `base_model.model.<module>.lora_A.weight` [r, in] and
+ * `.lora_B.weight` [out, r] are inputs, with the rank symbolic per module (adapters of different ranks share the
+ * session); the host folds PEFT's scaling into B. A module the current adapter does not adapt gets rank-1 zeros; the
+ * base model is all zeros. ('stacked' mode): `lora_stack.<module>.A` [N, in, r] and `.B` [N, r, out] (transposed and
+ * scaled on the host; ranks zero-padded to a common r, which adds nothing) and `adapter_index` int64 [B]: each row
+ * of the batch reads its own adapter (the S-LoRA / LoRAX batching).
+ */
+import { InputError } from '../errors';
+import * as G from '../graph';
+import type { Graph, Value } from '../graph';
+import type { ModelInventory, ModuleInfo } from '../hf/types';
+import { type ModelInputs, VarBuilder, WeightStore } from '../models/common';
+import { positionDtype } from '../models/feeds';
+import { gpt2Hidden } from '../models/gpt2';
+import { llamaHidden } from '../models/llama';
+import { type LoraHook, loraKey } from '../models/lora';
+import type { TensorEntry } from '../safetensors/types';
+
+/** Graph input and output names. */
+export const GEN = {
+  inputIds: 'input_ids',
+  positionIds: 'position_ids',
+  /** Additive mask [B, 1, T, P + T]: 0 where a query may see a key, fp32 finfo.min elsewhere. */
+  attentionBias: 'attention_bias',
+  /** int64 [B]: the adapter slot of each row (stacked mode). */
+  adapterIndex: 'adapter_index',
+  logits: 'logits',
+} as const;
+
+export const pastName = (layer: number, which: 'key' | 'value'): string => `past_key_values.${layer}.${which}`;
+export const presentName = (layer: number, which: 'key' | 'value'): string => `present.${layer}.${which}`;
+/** Stacked-mode LoRA inputs: A transposed [N, in, r] and B transposed and scaled [N, r, out]. */
+export const stackName = (module: string, which: 'A' | 'B'): string => `lora_stack.${module}.${which}`;
+
+export type LoraMode = { kind: 'single' } | { kind: 'stacked' };
+
+export interface InferenceGraphOptions {
+  inventory: ModelInventory;
+  /** Modules that get LoRA inputs (the union over the adapters this graph serves); none = the base model only. */
+  loraModules: readonly ModuleInfo[];
+  lora?: LoraMode;
+  tensors?: Map<string, TensorEntry>;
+}
+
+/** Shapes of a model's KV cache: per layer [B, kvHeads, P, headDim] keys and values. */
+export function cacheShape(inv: ModelInventory): { layers: number; kvHeads: number; headDim: number } {
+  const s = inv.spec;
+  return { layers: s.numLayers, kvHeads: s.family === 'gpt2' ? s.numHeads : s.numKvHeads, headDim: s.headDim };
+}
+
+/** The LoRA of the inference graph: unmerged A/B inputs, one adapter per run or one per row. */
+class InferenceLora implements LoraHook {
+  private readonly byModule = new Map<string, { a: Value; b: Value }>();
+  readonly used = new Set<string>();
+
+  constructor(g: Graph, modules: readonly ModuleInfo[], private readonly mode: LoraMode, private readonly index: Value | undefined) {
+    modules.forEach((m, i) => {
+      if (this.byModule.has(m.name)) throw new InputError('generate.duplicateModule', 'module listed twice', { tensor: m.name });
+      const r = `r${i}`;
+      const entry = mode.kind === 'single'
+        ? { a: g.input(loraKey(m.name, 'A'), 'float32', [r, m.inFeatures]), b: g.input(loraKey(m.name, 'B'), 'float32', [m.outFeatures, r]) }
+        : { a: g.input(stackName(m.name, 'A'), 'float32', ['N', m.inFeatures, r]), b: g.input(stackName(m.name, 'B'), 'float32', ['N', r, m.outFeatures]) };
+      this.byModule.set(m.name, entry);
+    });
+  }
+
+  apply(module: string, x2d: Value, base: Value): Value {
+    const e = this.byModule.get(module);
+    if (e === undefined) return base;
+    this.used.add(module);
+    if (this.mode.kind === 'single') {
+      const xa = G.gemm(x2d, e.a, { transB: true, name: `${module}.lora_A` });
+      return G.add(base, G.gemm(xa, e.b, { transB: true, name: `${module}.lora_B` }), { name: `${module}.add_lora` });
+    }
+    // Per row: x [B, T, in] · A[idx] [B, in, r] · B[idx] [B, r, out]; x2d is [B*T, in] ([B, in] for the head's rows).
+    const rowsPerBatch = x2d.shape[0] === 'B' ? 1 : 'T';
+    const inF = x2d.shape[1] as number;
+    const outF = base.shape[1] as number;
+    const x3 = G.reshape(x2d, ['B', rowsPerBatch, inF]);
+    const idx = this.index as Value;
+    const xa = G.matMul(x3, G.gather(e.a, idx), { name: `${module}.lora_A` });
+    const xab = G.matMul(xa, G.gather(e.b, idx), { name: `${module}.lora_B` });
+    return G.add(base, G.reshape(xab, [x2d.shape[0]!, outF]), { name: `${module}.add_lora` });
+  }
+}
+
+/** The prefill/decode graph of `inventory` (see the header). Inputs are float32; positions as models/feeds.ts. */
+export function buildInferenceGraph(o: InferenceGraphOptions): Graph {
+  const spec = o.inventory.spec;
+  if (spec.family !== 'gpt2' && spec.family !== 'llama') {
+    throw new InputError('generate.family', `model family "${spec.family}" has no generation graph yet`, { hint: 'Llama, Mistral, Qwen2 and GPT-2 are supported' });
+  }
+  const g = new G.Graph('peft_generate');
+  const { layers, kvHeads, headDim } = cacheShape(o.inventory);
+  const inputs: ModelInputs = {
+    inputIds: g.input(GEN.inputIds, 'int64', ['B', 'T']),
+    positionIds: g.input(GEN.positionIds, positionDtype(spec.family, 'float32'), ['B', 'T']),
+    attentionBias: g.input(GEN.attentionBias, 'float32', ['B', 1, 'T', 'S']),
+  };
+  const past = Array.from({ length: layers }, (_, i) => ({
+    k: g.input(pastName(i, 'key'), 'float32', ['B', kvHeads, 'P', headDim]),
+    v: g.input(pastName(i, 'value'), 'float32', ['B', kvHeads, 'P', headDim]),
+  }));
+  const mode = o.lora ?? { kind: 'single' };
+  const index = mode.kind === 'stacked' && o.loraModules.length > 0 ? g.input(GEN.adapterIndex, 'int64', ['B']) : undefined;
+  const lora = new InferenceLora(g, o.loraModules, mode, index);
+  const full = (x: Value): G.ValueType[] => [{ dtype: x.dtype, shape: ['B', kvHeads, 'S', headDim] }];
+  inputs.kvCache = (i, k, v) => {
+    const p = past[i]!;
+    // The Concat outputs are the graph outputs themselves (no Identity copy of the cache per step).
+    const kk = G.concat([p.k, k], 2, { name: `model.layers.${i}.present_key`, outputNames: [presentName(i, 'key')], outputTypes: full(k) });
+    const vv = G.concat([p.v, v], 2, { name: `model.layers.${i}.present_value`, outputNames: [presentName(i, 'value')], outputTypes: full(v) });
+    g.output(kk);
+    g.output(vv);
+    return { k: kk, v: vv };
+  };
+  const vb = new VarBuilder(new WeightStore(g, o.inventory, 'float32', o.tensors));
+  const { hidden, head } = spec.family === 'gpt2' ? gpt2Hidden(spec, vb, inputs, lora) : llamaHidden(spec, vb, inputs, lora, 'float32');
+  const last = G.gather(G.reshape(hidden, ['B', 'T', spec.hiddenSize]), g.constant('int64', [], BigInt64Array.of(-1n)), 1, { name: 'last_position' });
+  const logits = lora.apply('lm_head', last, G.gemm(last, head, { transB: true, name: 'lm_head.Gemm' }));
+  const missing = o.loraModules.filter((m) => !lora.used.has(m.name)).map((m) => m.name);
+  if (missing.length > 0) {
+    throw new InputError('generate.loraModule', `LoRA on module(s) the ${spec.modelType} graph does not have: ${missing.join(', ')}`, {
+      hint: 'Only the Linear/Conv1D layers of the decoder and lm_head can carry LoRA',
+    });
+  }
+  g.output(logits, GEN.logits);
+  return g;
+}

@@ -1,0 +1,82 @@
+// llama.cpp itself (node-llama-cpp 3.21.1, CPU) runs our GGUF files: greedy tokens of base GGUF, base GGUF + GGUF
+// LoRA, and merged GGUF equal the float64 PyTorch reference (test/reference/torch_ref.py) with and without the adapter;
+// the merged HF folder's logits equal base + adapter logits. llama, qwen2 and gpt2 fixtures.
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { exportGgufAdapter, exportGgufModel } from '../../../src/core/export/gguf/exportModel';
+import { mergeToHfFolder } from '../../../src/core/export/merge';
+import { makeFixture, type FixtureArch } from '../../../src/core/fixtures/makeFixture';
+import { loadTokenizer } from '../../../src/core/hf/tokenizer';
+import { writeRandomAdapter } from '../../helpers/randomAdapter';
+
+const ROOT = path.join(__dirname, '../../..');
+const PYTHON = '/usr/bin/python3';
+const NEW_TOKENS = 12;
+
+function torchRef(job: Record<string, unknown>, dir: string, tag: string): { generated?: number[]; logits?: number[][] } {
+  const jobFile = path.join(dir, `${tag}.job.json`);
+  const outFile = path.join(dir, `${tag}.out.json`);
+  fs.writeFileSync(jobFile, JSON.stringify({ dtype: 'float64', threads: 1, modules: [], init_adapter: null, ...job }));
+  const r = spawnSync(PYTHON, [path.join(ROOT, 'test/reference/torch_ref.py'), jobFile, outFile], { encoding: 'utf8', timeout: 300_000 });
+  assert.equal(r.status, 0, `torch_ref.py failed (needs ${PYTHON} with torch): ${r.stderr}`);
+  return JSON.parse(fs.readFileSync(outFile, 'utf8')) as { generated?: number[]; logits?: number[][] };
+}
+
+function llamaCpp(model: string, loras: string[], prompt: number[]): number[] {
+  const job = { model, loras, prompt, maxTokens: NEW_TOKENS };
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'test/helpers/llamaGreedy.mjs'), JSON.stringify(job)], { encoding: 'utf8', timeout: 300_000 });
+  assert.equal(r.status, 0, `llama.cpp run failed: ${r.stderr}`);
+  return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { tokens: number[] }).tokens;
+}
+
+const TARGETS: Record<FixtureArch, Record<string, unknown>> = {
+  // rsLoRA with rank and alpha patterns: llama.cpp's single alpha/r needs the per-module ratio folded into lora_b.
+  llama: { r: 8, lora_alpha: 16, use_rslora: true, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], rank_pattern: { o_proj: 4 }, alpha_pattern: { v_proj: 32 } },
+  qwen2: { r: 8, lora_alpha: 16, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'down_proj'] },
+  gpt2: { r: 8, lora_alpha: 16, target_modules: ['c_attn', 'c_proj', 'c_fc'] },
+};
+
+describe('llama.cpp runs our GGUF exports (node-llama-cpp) = PyTorch reference', function () {
+  this.timeout(600_000);
+  let tmp: string;
+  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-llamacpp-')); });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  for (const arch of ['llama', 'qwen2', 'gpt2'] as const) {
+    it(`${arch}: base, base + LoRA and merged GGUF greedy tokens; merged HF folder logits`, async function () {
+      const model = path.join(tmp, arch);
+      await makeFixture({ arch, outDir: model, seed: 3 });
+      const ad = writeRandomAdapter({ modelDir: model, outDir: path.join(tmp, `${arch}-adapter`), config: TARGETS[arch], seed: 7 });
+      const tok = await loadTokenizer(model);
+      const prompt = tok.encode('The quick brown fox jumps over the lazy dog');
+      assert.ok(prompt.length >= 6);
+      const adapterJob = { modules: ad.modules, init_adapter: path.join(ad.dir, 'adapter_model.safetensors') };
+
+      const refBase = torchRef({ model_dir: model, generate: { prompt, max_new_tokens: NEW_TOKENS } }, tmp, `${arch}-base`).generated!;
+      const refLora = torchRef({ model_dir: model, ...adapterJob, generate: { prompt, max_new_tokens: NEW_TOKENS } }, tmp, `${arch}-lora`).generated!;
+      assert.notDeepEqual(refLora, refBase, 'the adapter must change the greedy tokens (else the test proves nothing)');
+
+      const baseGguf = path.join(tmp, `${arch}.gguf`);
+      const loraGguf = path.join(tmp, `${arch}-lora.gguf`);
+      const mergedGguf = path.join(tmp, `${arch}-merged.gguf`);
+      exportGgufModel({ modelDir: model, out: baseGguf, type: 'f32' });
+      exportGgufAdapter({ adapterDir: ad.dir, modelDir: model, out: loraGguf });
+      exportGgufModel({ modelDir: model, adapterDir: ad.dir, out: mergedGguf, type: 'f32' });
+      assert.deepEqual(llamaCpp(baseGguf, [], prompt), refBase, 'base GGUF');
+      assert.deepEqual(llamaCpp(baseGguf, [loraGguf], prompt), refLora, 'base GGUF + GGUF LoRA');
+      assert.deepEqual(llamaCpp(mergedGguf, [], prompt), refLora, 'merged GGUF');
+
+      const merged = path.join(tmp, `${arch}-merged`);
+      mergeToHfFolder({ modelDir: model, adapterDir: ad.dir, outDir: merged });
+      const lp = torchRef({ model_dir: model, ...adapterJob, logits_input: prompt }, tmp, `${arch}-lp`).logits!;
+      const mp = torchRef({ model_dir: merged, logits_input: prompt }, tmp, `${arch}-mp`).logits!;
+      let worst = 0;
+      for (let i = 0; i < lp.length; i++) for (let j = 0; j < lp[i]!.length; j++) worst = Math.max(worst, Math.abs(lp[i]![j]! - mp[i]![j]!));
+      assert.ok(worst <= 1e-4, `merged logits differ from base + adapter by ${worst}`);
+      if (process.env['EXPORT_REPORT'] !== undefined) console.log(`${arch}: tokens ${JSON.stringify(refLora)}; merged logits max |diff| ${worst.toExponential(2)}`);
+    });
+  }
+});

@@ -1,0 +1,43 @@
+// Generation holds the base weights once: a Generator with three adapters open (they are feeds, not copies of the
+// model) peaks at most 15% above the base model alone + adapters + KV cache, each measured in a fresh child process.
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { makeFixture } from '../../../src/core/fixtures/makeFixture';
+import { loadModel } from '../../../src/core/hf/loadModel';
+import { writeAdapterFolder } from '../../unit/generate/helpers';
+
+describe('generate: memory with three adapters (CPU)', function () {
+  this.timeout(600_000);
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-genmem-'));
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('bench model (32M) + 3 all-linear r=16 adapters: peak RSS ≤ base-only peak + (adapters + KV cache) + 15%', async () => {
+    const dir = path.join(root, 'llama-bench');
+    await makeFixture({ arch: 'llama', outDir: dir, size: 'bench', seed: 1 });
+    const inv = loadModel(dir);
+    const all = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+    const adapters = [1, 2, 3].map((i) => writeAdapterFolder(path.join(root, `a${i}`), inv, all, 16, 32, i).dir);
+    const probe = (list: string[]): Probe => {
+      const job = { dir, adapters: list, promptLen: 128, newTokens: 32, prepack: false };
+      const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', path.join(__dirname, 'generateProbe.ts'), JSON.stringify(job)], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout.trim().split('\n').pop()!) as Probe;
+    };
+    const base = probe([]);
+    const three = probe(adapters);
+    const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`;
+    // Above each process's own baseline (node + tsx + onnxruntime loaded): the base model alone, and with three adapters.
+    const baseOnly = base.peak - base.baseline;
+    const budget = (baseOnly + three.adapters + three.kv) * 1.15;
+    const used = three.peak - three.baseline;
+    console.log(`      weights ${mib(base.weights)}: base only ${mib(baseOnly)}; three adapters (${mib(three.adapters)} of files, KV ${mib(three.kv)}) ${mib(used)}, budget ${mib(budget)}`);
+    assert.ok(used <= budget, `${mib(used)} over ${mib(budget)}`);
+    // A second copy of the base weights would not fit.
+    assert.ok(budget < baseOnly + base.weights, 'the budget is tighter than one more copy of the weights');
+  });
+});
+
+interface Probe { baseline: number; peak: number; weights: number; adapters: number; kv: number }
