@@ -8,11 +8,11 @@ import { runFuzz } from '../../fuzz/pool';
 describe('hardening: fuzzing (CI size)', function () {
   this.timeout(600_000);
 
-  it('200 mutated inputs: no crash, hang, out-of-memory, unnamed error or echoed content', async () => {
-    const r = await runFuzz({ cases: 200, seed: 20261207, workers: 2, timeoutMs: 60_000, heapMb: 2048 });
+  it('150 mutated inputs: no crash, hang, out-of-memory, unnamed error or echoed content', async () => {
+    const r = await runFuzz({ cases: 150, seed: 20261207, workers: 2, timeoutMs: 60_000, heapMb: 2048 });
     assert.deepEqual(r.failures, []);
-    assert.equal(r.counts.ok, 200);
+    assert.equal(r.counts.ok, 150);
     // both outcomes are exercised: valid mutations pass, broken ones are refused
-    assert.ok((r.exitCodes['0'] ?? 0) > 10 && (r.exitCodes['1'] ?? 0) > 80, JSON.stringify(r.exitCodes));
+    assert.ok((r.exitCodes['0'] ?? 0) > 10 && (r.exitCodes['1'] ?? 0) > 60, JSON.stringify(r.exitCodes));
   });
 });
