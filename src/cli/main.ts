@@ -5,6 +5,7 @@ import { commands } from './commands/index';
 import type { CliIO } from './command';
 import { InputError, PeftStudioError, UsageError, errorMessage } from '../core/errors';
 import { didYouMean } from '../core/util/didYouMean';
+import { fsErrorToInput } from '../core/util/fsErrors';
 
 const VERSION = '0.1.0';
 
@@ -63,7 +64,8 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
   }
   try {
     return await command.run({ positionals: parsed.positionals, values: parsed.values as Record<string, string | boolean | string[] | undefined> }, io);
-  } catch (e) {
+  } catch (caught) {
+    const e = fsErrorToInput(caught);
     if (e instanceof UsageError) {
       io.err(`peft-studio ${name}: ${e.message}\n\n${command.help}`);
       return 2;

@@ -13,12 +13,15 @@ export interface ErrorContext {
 export class PeftStudioError extends Error {
   readonly code: string;
   readonly context: ErrorContext;
+  /** The message without the file/expected/hint decorations (to rebuild it with more context). */
+  readonly detail: string;
 
   constructor(code: string, message: string, context: ErrorContext = {}) {
     super(PeftStudioError.format(message, context));
     this.name = 'PeftStudioError';
     this.code = code;
     this.context = context;
+    this.detail = message;
   }
 
   private static format(message: string, c: ErrorContext): string {
@@ -54,4 +57,14 @@ export class UsageError extends PeftStudioError {
 
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/** Runs `f`; an InputError from it that names no file is rethrown naming `file` (the file whose content was at fault). */
+export function withFile<T>(file: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof InputError && e.context.file === undefined) throw new InputError(e.code, e.detail, { ...e.context, file });
+    throw e;
+  }
 }

@@ -103,6 +103,9 @@ export interface RunInfo {
   error?: string;
   last_step?: number;
   max_steps?: number;
+  /** The training process while status is "running" (a reader that finds it gone shows the run as interrupted). */
+  pid?: number;
+  host?: string;
 }
 
 export function isRunEvent(x: unknown): x is RunEvent {

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { CliCommand } from '../command';
-import { InputError, UsageError } from '../../core/errors';
+import { InputError, UsageError, withFile } from '../../core/errors';
 import { loadModel } from '../../core/hf/loadModel';
 import { findBaseModelDir, readAdapterConfigFile } from '../../core/peft/adapterFile';
 import { countParametersDetailed } from '../../core/peft/count';
@@ -118,7 +118,7 @@ export const countCommand: CliCommand = {
       );
     }
     const inv = loadModel(modelDir);
-    const b = countParametersDetailed(adapter.config, inv);
+    const b = withFile(adapter.file, () => countParametersDetailed(adapter.config, inv));
     if (args.values['json'] === true) {
       io.out(JSON.stringify({ trainable: b.trainable, total: b.total, percent: b.percent, modules: b.modules }));
       return 0;

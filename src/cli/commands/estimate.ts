@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CliCommand } from '../command';
-import { InputError, UsageError } from '../../core/errors';
+import { InputError, UsageError, withFile } from '../../core/errors';
 import { loadModel } from '../../core/hf/loadModel';
 import { formatBytes } from '../../core/memory/estimate';
 import { estimateForRecipe } from '../../core/memory/recipeEstimate';
@@ -82,7 +82,7 @@ export const estimateCommand: CliCommand = {
     modelDir ??= findBaseModelDir(adapter.file, adapter.config, modelOption(args.values) ?? recipeModel);
     if (modelDir === null) throw new UsageError('no base model: pass --model DIR', 'The folder must hold config.json');
     const inv = loadModel(modelDir);
-    const { targets } = resolveTargets(adapter.config, inv);
+    const { targets } = withFile(adapter.file, () => resolveTargets(adapter.config, inv));
     const batchSize = intOpt(args.values['batch-size'], 'batch-size');
     const seqLen = intOpt(args.values['seq-len'], 'seq-len');
     const request = typeof dev === 'string' ? dev : (recipe?.device ?? 'auto');

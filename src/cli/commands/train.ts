@@ -89,7 +89,7 @@ export class ProgressPrinter {
  * Returns the exit code and the done record.
  */
 export async function trainWithOutput(
-  opts: { configFile: string; json: boolean; resume?: string; device?: string; onEvent?: (e: RunEvent) => void },
+  opts: { configFile: string; json: boolean; resume?: string; device?: string; restart?: boolean; onEvent?: (e: RunEvent) => void },
   io: CliIO,
 ): Promise<{ code: number; done?: DoneEvent }> {
   const controller = new AbortController();
@@ -104,6 +104,7 @@ export async function trainWithOutput(
     const done = await runTraining({
       configFile: opts.configFile,
       ...(opts.resume !== undefined ? { resume: opts.resume } : {}),
+      ...(opts.restart === true ? { restart: true } : {}),
       ...(opts.device !== undefined ? { device: opts.device } : {}),
       signal: controller.signal,
       onEvent: (e) => {
@@ -132,7 +133,7 @@ export const trainCommand: CliCommand = {
   name: 'train',
   summary: 'Train a LoRA adapter from a peft-train.yaml recipe',
   help: [
-    'Usage: peft-studio train CONFIG [--json] [--resume RUN_DIR] [--device auto|cpu|webgpu|cuda]',
+    'Usage: peft-studio train CONFIG [--json] [--resume RUN_DIR | --restart] [--device auto|cpu|webgpu|cuda]',
     '       peft-studio train --resume RUN_DIR [--json]       (the recipe the run was started from)',
     '',
     'Trains the adapter described by CONFIG (a peft-train.yaml) and writes a run folder under its output_dir:',
@@ -141,6 +142,7 @@ export const trainCommand: CliCommand = {
     'Options:',
     '  --json            print the run records (start, step, eval, checkpoint, done, error) as JSON lines (= metrics.jsonl); log lines go to stderr',
     '  --resume RUN_DIR  continue a run from its latest checkpoint (or from a checkpoints/step-N folder), exactly',
+    '  --restart         start again in the run_name folder of a run stopped before its first checkpoint (its files are removed)',
     '  --device D        override the recipe\'s device',
     '',
     'Ctrl-C stops after the current step, writing a checkpoint and the adapter (resume it with --resume).',
@@ -148,12 +150,14 @@ export const trainCommand: CliCommand = {
   options: {
     json: { type: 'boolean' },
     resume: { type: 'string' },
+    restart: { type: 'boolean' },
     device: { type: 'string' },
   },
   async run(args, io) {
     const resume = args.values['resume'];
     const device = args.values['device'];
     if (args.positionals.length > 1) throw new UsageError(`expected one CONFIG, got ${args.positionals.length}`);
+    if (args.values['restart'] === true && typeof resume === 'string') throw new UsageError('--restart and --resume exclude each other', 'Resume a run that has a checkpoint; restart one that has none');
     if (args.positionals.length === 0 && typeof resume !== 'string') throw new UsageError('missing CONFIG (a peft-train.yaml)', 'Example: peft-studio train peft-train.yaml');
     if (typeof device === 'string' && !(DEVICES as readonly string[]).includes(device)) {
       throw new UsageError(`--device must be one of ${DEVICES.join(', ')}, got "${device}".${didYouMean(device, DEVICES)}`);
@@ -178,6 +182,7 @@ export const trainCommand: CliCommand = {
         configFile,
         json,
         ...(typeof resume === 'string' ? { resume } : {}),
+        ...(args.values['restart'] === true ? { restart: true } : {}),
         ...(typeof device === 'string' ? { device } : {}),
       },
       io,

@@ -10,9 +10,12 @@ import type { ModelInventory } from '../../core/hf/types';
 import { parse as parseJsonc } from 'jsonc-parser';
 import { fileKind, validate, type FileKind, type Problem, type RecipeSummary, type TokenCounter, type ValidationContext } from '../../core/validate';
 import { modelForAdapter } from '../../core/validate/adapterModel';
+import { tokenizerProblems } from '../../core/validate/chatTemplateCheck';
+import { summarizeRecipe } from '../../core/validate/recipe';
 import { InventoryCache, findRecipeFor } from '../../core/validate/context';
 import { SERVING_ENGINES, type ServingEngine } from '../../core/validate/serving';
 import { modelOption } from '../modelArg';
+import { deepNestingAt } from '../../core/util/safeJson';
 
 export interface CliProblem {
   file: string;
@@ -63,7 +66,7 @@ export function cliFileKind(file: string, text: string, recipe: RecipeSummary | 
   const abs = path.resolve(file);
   if (recipe?.adapterConfig === abs) return 'adapter_config';
   if (recipe?.datasets.includes(abs) === true) return 'dataset';
-  if (/\.json$/i.test(file)) {
+  if (/\.json$/i.test(file) && deepNestingAt(text) === null) {
     const v: unknown = parseJsonc(text);
     if (v !== null && typeof v === 'object' && !Array.isArray(v) && LORA_MARKERS.some((k) => k in v)) return 'adapter_config';
   }
@@ -104,11 +107,17 @@ export async function validateFile(file: string, model: ModelInventory | undefin
   if (model !== undefined && kind === 'adapter_config') ctx.model = model;
   if (kind === 'dataset') ctx.tokenizer = await tokenCounter(model?.dir ?? recipe?.baseModelDir ?? null);
   const problems = validate(text, ctx).map((p) => toCliProblem(file, p));
-  if (kind === 'adapter_config' && ctx.model === undefined) {
+  if (kind === 'adapter_config' && ctx.model === undefined && deepNestingAt(text) === null) {
     const v: unknown = parseJsonc(text);
     const base = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)['base_model_name_or_path'] : undefined;
     if (modelForAdapter(ctx, base) === null) {
       notes.push(`note: ${file}: no base model found (--model DIR, a peft-train.yaml beside it, or base_model_name_or_path as a local folder${typeof base === 'string' && base !== '' ? `; "${base}" is not one` : ''}): target_modules were not checked against a model`);
+    }
+  }
+  if (kind === 'recipe') {
+    const summary = summarizeRecipe(text, path.resolve(file));
+    if (summary !== null && summary.baseModelDir !== null) {
+      for (const p of await tokenizerProblems(summary.baseModelDir, summary.format)) problems.push(at1(p.file, p.code, p.message));
     }
   }
   if (bom && (kind === 'adapter_config' || kind === 'dataset')) {

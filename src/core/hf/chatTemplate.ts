@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { InputError } from '../errors';
+import { TemplateLimitError, withTemplateBudget } from './templateBudget';
 
 /** One chat turn. `content` is usually a string; extra keys (name, tool_calls, ...) reach the template unchanged. */
 export interface ChatMessage {
@@ -79,13 +80,16 @@ export function renderChatTemplate(source: ChatTemplateSource, messages: readonl
   checkMessages(messages, source.file);
   const template = compile(source);
   try {
-    return template.render({
+    return withTemplateBudget(() => template.render({
       ...(opts.specialTokens ?? {}),
       ...(opts.extra ?? {}),
       messages,
       add_generation_prompt: opts.addGenerationPrompt ?? false,
-    });
+    }));
   } catch (e) {
+    if (e instanceof TemplateLimitError) {
+      throw new InputError('tokenizer.chatTemplateLimit', `chat template rendering was stopped: ${e.message}`, { file: source.file, hint: 'Fix the chat template' });
+    }
     throw new InputError('tokenizer.chatTemplateRender', `chat template failed to render: ${(e as Error).message}`, { file: source.file });
   }
 }

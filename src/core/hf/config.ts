@@ -2,6 +2,7 @@
 // with transformers' defaults per config class (LlamaConfig, MistralConfig, Qwen2Config, GPT2Config; docs/FORMATS.md).
 import { InputError } from '../errors';
 import { didYouMean } from '../util/didYouMean';
+import { CONFIG_MAXIMA } from './limits';
 import type { ModelFamily, ModelSpec, RopeScaling } from './types';
 
 interface ModelTypeInfo {
@@ -46,6 +47,10 @@ class Reader {
     if (v === undefined || v === null) return dflt;
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
       throw new InputError('model-config-value', `"${key}" must be a positive integer`, { file: this.file, actual: JSON.stringify(v) });
+    }
+    const max = CONFIG_MAXIMA[key];
+    if (max !== undefined && v > max) {
+      throw new InputError('model-config-value', `"${key}" is ${v}, more than the ${max} any supported model uses`, { file: this.file, hint: `Fix "${key}" in config.json` });
     }
     return v;
   }

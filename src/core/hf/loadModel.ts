@@ -6,7 +6,9 @@ import { InputError } from '../errors';
 import { INDEX_FILE, SINGLE_FILE, openCheckpoint } from '../safetensors/checkpoint';
 import { parseModelConfig } from './config';
 import { inventoryFromCheckpoint, inventoryFromConfig } from './inventory';
+import { checkSpecAgainstWeights } from './limits';
 import type { ModelInventory, ModelSpec } from './types';
+import { parseJsonText } from '../util/safeJson';
 
 /** Read and parse `dir/config.json` into a ModelSpec (InputError when missing, not JSON, or unsupported). */
 export function loadModelSpec(dir: string): ModelSpec {
@@ -21,13 +23,7 @@ export function loadModelSpec(dir: string): ModelSpec {
       hint: 'Point to a local Hugging Face model folder (config.json + model.safetensors), as written by save_pretrained()',
     });
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new InputError('model-config-json', `config.json is not valid JSON: ${(e as Error).message}`, { file });
-  }
-  return parseModelConfig(json, file);
+  return parseModelConfig(parseJsonText(text, file, 'config.json', 0, 'model-config-json'), file);
 }
 
 /** True when `dir` holds safetensors weights (model.safetensors or a shard index). */
@@ -43,5 +39,7 @@ export function loadModel(dir: string): ModelInventory {
   const abs = path.resolve(dir);
   const spec = loadModelSpec(abs);
   if (!hasSafetensors(abs)) return inventoryFromConfig(spec, abs);
-  return inventoryFromCheckpoint(spec, openCheckpoint(abs), path.join(abs, 'config.json'));
+  const checkpoint = openCheckpoint(abs);
+  checkSpecAgainstWeights(spec, checkpoint, path.join(abs, 'config.json'));
+  return inventoryFromCheckpoint(spec, checkpoint, path.join(abs, 'config.json'));
 }

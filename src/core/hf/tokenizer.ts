@@ -5,7 +5,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { InputError } from '../errors';
+import { checkTokenizerJson } from './tokenizerCheck';
 import { findChatTemplate, renderChatTemplate, type ChatMessage, type ChatTemplateSource } from './chatTemplate';
+import { parseJsonText } from '../util/safeJson';
 
 export type { ChatMessage } from './chatTemplate';
 import type { DataTokenizer } from '../train/data/formats';
@@ -39,14 +41,9 @@ function readJsonObject(file: string, what: string): Record<string, unknown> {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new InputError('tokenizer.read', `cannot read ${what}: ${(e as Error).message}`, { file });
+    throw new InputError('tokenizer.read', `cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { file });
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new InputError('tokenizer.json', `${what} is not valid JSON: ${(e as Error).message}`, { file });
-  }
+  const value = parseJsonText(text, file, what, 0, 'tokenizer.json');
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError('tokenizer.json', `${what} must be a JSON object`, { file });
   return value as Record<string, unknown>;
 }
@@ -77,6 +74,7 @@ export async function loadTokenizer(dir: string): Promise<HfTokenizer> {
     throw new InputError('tokenizer.missing', 'no tokenizer.json in the model folder', { file: abs, hint });
   }
   const tokenizerJson = readJsonObject(tokenizerFile, 'tokenizer.json');
+  checkTokenizerJson(tokenizerJson, tokenizerFile);
   const configFile = path.join(abs, 'tokenizer_config.json');
   const tokenizerConfig = fs.existsSync(configFile) ? readJsonObject(configFile, 'tokenizer_config.json') : {};
   const modelConfigFile = path.join(abs, 'config.json');

@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { InputError } from '../errors';
 import { parseLoraConfig } from './loraConfig';
 import type { LoraConfig, LoraConfigWarning } from './loraConfig';
+import { assertJsonDepth } from '../util/safeJson';
 
 export interface AdapterConfigFile {
   file: string;
@@ -32,6 +33,7 @@ export function readAdapterConfigFile(file: string): AdapterConfigFile {
   } catch {
     throw new InputError('adapter-config-not-found', 'file not found', { file: abs });
   }
+  assertJsonDepth(text, abs, 'adapter_config.json');
   const errors: ParseError[] = [];
   const raw: unknown = parseJsonc(text, errors, { allowTrailingComma: false, disallowComments: true });
   const first = errors[0];

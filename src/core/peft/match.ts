@@ -1,53 +1,15 @@
 // PEFT's module-matching rules, exactly: check_target_module_exists (tuners_utils.py), get_pattern_key (utils/other.py),
-// the layer-index regexes, and Python `re` patterns translated to JavaScript RegExp (peft v0.20.0).
-import { InputError } from '../errors';
+// the layer-index regexes; Python `re` patterns run on the linear-time engine of util/safeRegex.ts (peft v0.20.0).
+import { safeFullmatch, safeMatch } from '../util/safeRegex';
 
-const cache = new Map<string, RegExp>();
-
-/**
- * Translate a Python `re` pattern to a JS RegExp source: named groups `(?P<n>…)` → `(?<n>…)`, `(?P=n)` → `\k<n>`,
- * `\A` → `^`, `\Z` → `$`, leading inline flags `(?i)`/`(?s)` → RegExp flags. Throws InputError on an invalid pattern.
- */
-export function pythonRegex(pattern: string, anchoring: (src: string) => string, what = 'pattern'): RegExp {
-  const cacheKey = `${anchoring('\u0000')}\u0001${pattern}`;
-  const hit = cache.get(cacheKey);
-  if (hit !== undefined) return hit;
-  let src = pattern;
-  let flags = '';
-  const lead = /^\(\?([aiLmsux]+)\)/.exec(src);
-  if (lead !== null) {
-    const f = lead[1] as string;
-    if (f.includes('x')) throw new InputError('peft-regex', `${what} uses verbose mode (?x), which is not supported`, { actual: pattern });
-    if (f.includes('i')) flags += 'i';
-    if (f.includes('s')) flags += 's';
-    if (f.includes('m')) flags += 'm';
-    src = src.slice(lead[0].length);
-  }
-  src = src.replace(/\\\\|\(\?P<|\(\?P=(\w+)\)|\\A|\\Z/g, (m, name: string | undefined) => {
-    if (m === '\\\\') return m;
-    if (m === '(?P<') return '(?<';
-    if (m === '\\A') return '^';
-    if (m === '\\Z') return '$(?![\\s\\S])';
-    return `\\k<${name ?? ''}>`;
-  });
-  let re: RegExp;
-  try {
-    re = new RegExp(anchoring(src), flags);
-  } catch (e) {
-    throw new InputError('peft-regex', `${what} is not a valid regular expression: ${(e as Error).message}`, { actual: pattern });
-  }
-  cache.set(cacheKey, re);
-  return re;
-}
-
-/** Python re.fullmatch(pattern, s). */
-export function reFullmatch(pattern: string, s: string, what?: string): RegExpExecArray | null {
-  return pythonRegex(pattern, (p) => `^(?:${p})$`, what).exec(s);
+/** Python re.fullmatch(pattern, s), on the linear-time engine (util/safeRegex.ts). */
+export function reFullmatch(pattern: string, s: string, what?: string): (string | null)[] | null {
+  return safeFullmatch(pattern, s, what);
 }
 
 /** Python re.match(pattern, s): anchored at the start only. */
-export function reMatch(pattern: string, s: string, what?: string): RegExpExecArray | null {
-  return pythonRegex(pattern, (p) => `^(?:${p})`, what).exec(s);
+export function reMatch(pattern: string, s: string, what?: string): (string | null)[] | null {
+  return safeMatch(pattern, s, what);
 }
 
 /** The subset of LoraConfig the matching rules read. */
@@ -63,7 +25,7 @@ export type MatchResult = 'matched' | 'excluded' | 'unmatched';
 
 /** Decoder layer index of a module key, as PEFT reads it (first numbered segment, or after `layers_pattern`). */
 export function layerIndexOf(key: string, layersPattern: string[] | string | null): number | null {
-  let m: RegExpExecArray | null = null;
+  let m: (string | null)[] | null = null;
   if (layersPattern === null || layersPattern.length === 0) {
     m = reMatch('.*?\\.[^.]*\\.(\\d+)\\.', key);
   } else {

@@ -6,6 +6,8 @@ import { parse as parseYaml } from 'yaml';
 import { isRunEvent, type RunEvent, type RunInfo } from '../../shared/protocol';
 import { TRAIL_POINTS, type RunSummary, type RunView } from '../../shared/dashboard';
 import { applyEvent, applyRunInfo, emptyRunView, lastStep, maxSteps } from './runState';
+import { deadOwnerMessage } from './runOwner';
+import { deepNestingAt } from '../util/safeJson';
 
 export interface MetricsRead {
   events: RunEvent[];
@@ -28,7 +30,7 @@ export function readMetrics(file: string): MetricsRead {
     const line = raw.trim();
     if (line === '') return;
     try {
-      const x: unknown = JSON.parse(line);
+      const x: unknown = deepNestingAt(line) === null ? JSON.parse(line) : undefined;
       if (isRunEvent(x)) events.push(x);
       else skipped.push(i + 1);
     } catch {
@@ -42,7 +44,8 @@ export function readMetrics(file: string): MetricsRead {
 export function readRunInfo(dir: string): RunInfo | undefined {
   let x: unknown;
   try {
-    x = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
+    const text = fs.readFileSync(path.join(dir, 'run.json'), 'utf8');
+    x = deepNestingAt(text) === null ? JSON.parse(text) : undefined;
   } catch {
     return undefined;
   }
@@ -61,9 +64,14 @@ export function readRunInfo(dir: string): RunInfo | undefined {
     device: str('device') ?? '',
     started_at: str('started_at') ?? '',
   };
-  const optional = { finished_at: str('finished_at'), git_commit: str('git_commit'), error: str('error'), last_step: num('last_step'), max_steps: num('max_steps') };
+  const optional = { finished_at: str('finished_at'), git_commit: str('git_commit'), error: str('error'), last_step: num('last_step'), max_steps: num('max_steps'), pid: num('pid'), host: str('host') };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) (info as unknown as Record<string, unknown>)[k] = v;
   if (status === undefined) info.status = 'running';
+  const dead = info.status === 'running' ? deadOwnerMessage(info) : null;
+  if (dead !== null) {
+    info.status = 'failed';
+    info.error = dead;
+  }
   return info;
 }
 

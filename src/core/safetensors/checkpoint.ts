@@ -7,6 +7,7 @@ import { InputError } from '../errors';
 import { didYouMean } from '../util/didYouMean';
 import { readSafetensorsHeader } from './read';
 import type { Checkpoint, SafetensorsHeader, TensorEntry } from './types';
+import { parseJsonText } from '../util/safeJson';
 
 export const SINGLE_FILE = 'model.safetensors';
 export const INDEX_FILE = 'model.safetensors.index.json';
@@ -46,12 +47,13 @@ export function openCheckpoint(dir: string): Checkpoint {
 }
 
 function openSharded(dir: string, indexFile: string): Checkpoint {
-  let parsed: unknown;
+  let text: string;
   try {
-    parsed = JSON.parse(fs.readFileSync(indexFile, 'utf8'));
+    text = fs.readFileSync(indexFile, 'utf8');
   } catch (e) {
-    throw new InputError('checkpoint.indexJson', `cannot parse the shard index: ${(e as Error).message}`, { file: indexFile });
+    throw new InputError('checkpoint.indexJson', `cannot read the shard index: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { file: indexFile });
   }
+  const parsed = parseJsonText(text, indexFile, 'the shard index', 0, 'checkpoint.indexJson');
   const weightMap = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)['weight_map'] : undefined;
   if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
     throw new InputError('checkpoint.indexWeightMap', '"weight_map" must be an object mapping tensor names to shard files', { file: indexFile });

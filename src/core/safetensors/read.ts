@@ -7,6 +7,7 @@ import { visit } from 'jsonc-parser';
 import { InputError } from '../errors';
 import { bf16ToF32, dtypeBits, f16ToF32, f8ToF32, isSafetensorsDtype, numel } from './dtypes';
 import type { SafetensorsDtype, SafetensorsHeader, TensorEntry } from './types';
+import { deepNestingAt, jsonErrorMessage } from '../util/safeJson';
 
 export { dtypeBits, dtypeByteSize, numel } from './dtypes';
 
@@ -111,11 +112,12 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
     if (!text.startsWith('{')) {
       fail(abs, 'safetensors.headerStart', 'header does not start with "{"', { actual: JSON.stringify(text.slice(0, 16)) });
     }
+    if (deepNestingAt(text, 8) !== null) fail(abs, 'safetensors.headerJson', 'header nests arrays/objects more than 8 levels deep');
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (e) {
-      fail(abs, 'safetensors.headerJson', `header is not valid JSON: ${(e as Error).message}`);
+      fail(abs, 'safetensors.headerJson', `header is not valid JSON: ${jsonErrorMessage(e, text)}`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail(abs, 'safetensors.headerJson', 'header is not a JSON object');
     const dup = findDuplicateKey(text);

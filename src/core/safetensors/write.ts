@@ -83,6 +83,8 @@ export function writeSafetensors(file: string, tensors: readonly TensorToWrite[]
   } catch (e) {
     fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
+    // a write to a descriptor names no file: name the one we were writing
+    if (typeof e === 'object' && e !== null && (e as NodeJS.ErrnoException).code !== undefined) (e as NodeJS.ErrnoException).path ??= abs;
     throw e;
   }
   fs.closeSync(fd);

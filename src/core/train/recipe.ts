@@ -8,6 +8,7 @@ import { didYouMean } from '../util/didYouMean';
 import type { DataFormat } from './data/formats';
 import { checkRecipeValue, recipeDefaults, recipeField, recipeKeys, RECIPE_FIELDS } from './recipeSchema';
 import type { SchedulerType } from './schedule';
+import { MAX_JSON_DEPTH, deepNestingAt, positionAt } from '../util/safeJson';
 import { lintSeverities, type LintSeverities } from '../validate/lint/kinds';
 
 /** The training settings, with the names of HF TrainingArguments. */
@@ -82,9 +83,25 @@ export interface SweepSettings {
   max_trials: number | null;
 }
 
+/** Largest recipe accepted (characters): a recipe is a few dozen lines; a 10 MB line made YAML checks crawl. */
+export const MAX_RECIPE_CHARS = 256 * 1024;
+
+/** Why `text` is too large or too deeply nested to be read as a recipe (with a 1-based line), or null. */
+export function recipeTextProblem(text: string): { message: string; line: number; offset: number } | null {
+  if (text.length > MAX_RECIPE_CHARS) {
+    const at = positionAt(text, MAX_RECIPE_CHARS);
+    return { message: `the recipe is ${(text.length / 1024).toFixed(0)} KB, more than the ${MAX_RECIPE_CHARS / 1024} KB accepted`, line: at.line, offset: MAX_RECIPE_CHARS };
+  }
+  const deep = deepNestingAt(text);
+  if (deep !== null) return { message: `the recipe nests lists/mappings more than ${MAX_JSON_DEPTH} levels deep`, line: deep.line, offset: deep.offset };
+  return null;
+}
+
 export function parseRecipe(text: string, file: string): Recipe {
   const abs = resolve(file);
   const baseDir = dirname(abs);
+  const tooBig = recipeTextProblem(text);
+  if (tooBig !== null) throw new InputError('recipe-yaml', tooBig.message, { file: abs, line: tooBig.line });
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   const lineOf = (n: YamlNode | null | undefined): number | undefined => (n?.range ? lc.linePos(n.range[0]).line : undefined);

@@ -11,6 +11,7 @@ import type { RunEvent, RunInfo } from '../../shared/protocol';
 import type { EngineState } from './engineApi';
 import { parseTrainerState, type TrainerState } from './trainerState';
 import { assertInside, folderNameProblem } from '../util/safePath';
+import { hasProgress, liveOwner } from '../runs/runOwner';
 
 export type { TrainerState } from './trainerState';
 
@@ -45,10 +46,12 @@ function slug(s: string): string {
 }
 
 /**
- * Creates a fresh run folder; an existing non-empty one is an error (resume it or pick another run_name). Without a
- * run_name the folder is `defaultRunName(now, parts)`, with -2, -3… when that exists.
+ * Creates a fresh run folder; an existing non-empty one is an error (resume it or pick another run_name), unless
+ * `restart` is set and the folder holds no checkpoint and no adapter (a run killed before its first checkpoint) and
+ * no live process trains it: then its contents are removed and the folder is used again. Without a run_name the
+ * folder is `defaultRunName(now, parts)`, with -2, -3… when that exists.
  */
-export function createRunDir(outputDir: string, runName: string | null, parts: RunNameParts = {}): string {
+export function createRunDir(outputDir: string, runName: string | null, parts: RunNameParts = {}, restart = false): string {
   const why = runName === null ? null : folderNameProblem(runName);
   if (why !== null) throw new InputError('run-name', `"run_name" ${why}`, { hint: 'run_name names one folder inside output_dir' });
   let name = runName ?? defaultRunName(new Date(), parts);
@@ -57,9 +60,19 @@ export function createRunDir(outputDir: string, runName: string | null, parts: R
     for (let i = 2; existsSync(dir); i++) dir = join(outputDir, `${name}-${i}`);
     name = basename(dir);
   } else if (existsSync(dir) && readdirSync(dir).length > 0) {
+    const progress = hasProgress(dir);
+    const info = new RunFolder(dir).readRunInfoSafe();
+    const owner = liveOwner(info);
+    if (restart && !progress && owner === null) {
+      assertInside(outputDir, dir, 'the run folder');
+      for (const n of readdirSync(dir)) rmSync(join(dir, n), { recursive: true, force: true });
+      return dir;
+    }
     throw new InputError('run-exists', `the run folder already exists and is not empty`, {
       file: dir,
-      hint: 'Resume it with --resume, or set another run_name',
+      hint: owner !== null ? `A training process (pid ${owner}) is using it; stop it first, or set another run_name`
+        : progress ? 'Resume it with --resume, or set another run_name'
+          : 'It has no checkpoint yet (the run was stopped before its first one): start it again in place with --restart, or set another run_name',
     });
   }
   assertInside(outputDir, dir, 'the run folder');
@@ -88,6 +101,16 @@ export class RunFolder {
 
   writeRunInfo(info: RunInfo): void {
     writeJsonAtomic(join(this.dir, 'run.json'), info);
+  }
+
+  /** run.json, or null when it is missing or unreadable (never throws). */
+  readRunInfoSafe(): RunInfo | null {
+    try {
+      const v: unknown = this.readRunInfo();
+      return typeof v === 'object' && v !== null ? (v as RunInfo) : null;
+    } catch {
+      return null;
+    }
   }
 
   readRunInfo(): RunInfo | null {
@@ -198,7 +221,7 @@ export function loadCheckpoint(path: string): { runDir: string; checkpoint: Load
   if (list.length === 0) {
     throw new InputError('resume-no-checkpoint', 'the run has no checkpoint to resume from', {
       file: abs,
-      hint: 'Checkpoints are written every training.save_steps steps, when a run is stopped, and at the end',
+      hint: 'It stopped before its first checkpoint (written every training.save_steps steps, when a run is stopped, and at the end): start it again in place with `peft-studio train CONFIG --restart`, or set another run_name',
     });
   }
   const skipped: string[] = [];

@@ -2,7 +2,7 @@
 // data, the device. Collaborators come in through TrainerDeps so that the loop is one code path for CLI and worker.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { InputError, errorMessage } from '../errors';
+import { InputError, errorMessage, withFile } from '../errors';
 import type { ModelInventory } from '../hf/types';
 import { openCheckpoint } from '../safetensors/checkpoint';
 import { parseLoraConfig, type LoraConfig, type LoraConfigWarning } from '../peft/loraConfig';
@@ -11,6 +11,7 @@ import type { DataTokenizer } from './data/formats';
 import { datasetNotes, loadDataset, type DatasetOptions, type LoadedDataset } from './data/dataset';
 import type { DeviceName, EngineOptions, LoraTarget, TrainEngine } from './engineApi';
 import { parseRecipe, type Recipe } from './recipe';
+import { parseJsonText } from '../util/safeJson';
 
 export interface TrainerDeps {
   /** Local folder of a model given as a folder or a hub id (downloads when needed). */
@@ -59,13 +60,13 @@ export function readRecipeFile(configFile: string): Recipe {
 }
 
 export function readLoraConfig(file: string, warnings: LoraConfigWarning[]): LoraConfig {
-  let json: unknown;
+  let text: string;
   try {
-    json = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new InputError('adapter-config-read', `cannot read adapter_config.json: ${errorMessage(e)}`, { file });
   }
-  return parseLoraConfig(json, file, { warnings });
+  return parseLoraConfig(parseJsonText(text, file, 'adapter_config.json', 0, 'adapter-config-read'), file, { warnings });
 }
 
 /** A hub download's progress, as resolveModel reports it (bytes of `file` so far, of `total` when known). */
@@ -101,7 +102,7 @@ export async function prepareRun(
   for (const [on, what] of unsupported) {
     if (on) throw new InputError('trainer-unsupported', `${what} is not supported by the trainer yet`, { file: recipe.adapter_config, hint: 'Plain LoRA (with rslora, rank/alpha patterns and dropout) is supported' });
   }
-  const { targets, targetModules, unmatched } = deps.resolveTargets(loraConfig, inventory);
+  const { targets, targetModules, unmatched } = withFile(recipe.adapter_config, () => deps.resolveTargets(loraConfig, inventory));
   // PEFT raises only when nothing matches; an entry that matches nothing (a typo beside valid ones) trains silently there.
   for (const entry of unmatched ?? []) {
     notes.push({ level: 'warning', message: `${recipe.adapter_config}: target_modules entry "${entry}" matches no module of the model; training the others (\`peft-studio validate\` suggests names)` });

@@ -17,6 +17,8 @@ import { createRunDir, gitCommit, loadCheckpoint, RunFolder, type LoadedCheckpoi
 import { LrSchedule } from './schedule';
 import { simulateSlowMachine, waitAtStepGate } from './stepGate';
 import { configDir, graphCacheDir, moduleCounts, prepareRun, readRecipeFile, type DownloadProgress, type PreparedRun, type TrainerDeps } from './setup';
+import { fsErrorToInput } from '../util/fsErrors';
+import { cleanStaleTemp, liveOwner, ownerFields } from '../runs/runOwner';
 
 export interface RunTrainingOptions {
   configFile: string;
@@ -24,6 +26,8 @@ export interface RunTrainingOptions {
   resume?: string;
   device?: string;
   signal?: AbortSignal;
+  /** Start again in a run folder that exists but holds no checkpoint (a run killed before its first one). */
+  restart?: boolean;
   onEvent: (e: RunEvent) => void;
   /** Collaborators; the real ones by default (tests pass the same real ones, maybe with a smaller engine). */
   deps?: TrainerDeps;
@@ -61,6 +65,10 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       runDir = r.runDir;
       lastGood = resumed.dir;
       skippedCheckpoints = r.skipped;
+      const owner = liveOwner(new RunFolder(runDir).readRunInfoSafe());
+      if (owner !== null) {
+        throw new InputError('run-busy', `a training process (pid ${owner}) is still running this run`, { file: runDir, hint: 'Stop it first (Stop Training, or kill that process), then resume' });
+      }
     }
     // Everything that can be wrong with the inputs fails here, before a run folder exists.
     const prep = await prepareRun(recipe, opts.device, deps, opts.signal, downloadReporter(recipe.base_model, emit));
@@ -77,7 +85,8 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       if (verdict.level === 'warning') prep.notes.push({ level: 'warning', message: verdict.message });
     }
     for (const message of skippedCheckpoints) prep.notes.push({ level: 'warning', message });
-    runDir ??= createRunDir(recipe.output_dir, recipe.run_name, { model: recipe.base_model, r: prep.loraConfig.r });
+    runDir ??= createRunDir(recipe.output_dir, recipe.run_name, { model: recipe.base_model, r: prep.loraConfig.r }, opts.restart === true);
+    for (const p of cleanStaleTemp(runDir)) prep.notes.push({ level: 'info', message: `removed ${p}, left by an interrupted write` });
     folder = new RunFolder(runDir);
     const spec = prep.inventory.spec;
     const adapterConfigJson = serializeAdapterConfig({ ...prep.loraConfig, target_modules: prep.targetModules }, recipe.base_model, {
@@ -101,6 +110,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       device: prep.device,
       started_at: previous?.started_at ?? startedAt,
       max_steps: totalSteps,
+      ...ownerFields(),
     };
     const commit = gitCommit(configDir(recipe));
     if (commit !== undefined) info.git_commit = commit;
@@ -239,7 +249,8 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
     if (stopped) done.stopped = true;
     emit(done);
     return done;
-  } catch (e) {
+  } catch (caught) {
+    const e = fsErrorToInput(caught);
     const ev: RunEvent = { event: 'error', message: errorMessage(e) };
     if (currentStep !== undefined) ev.step = currentStep;
     if (lastGood !== undefined) ev.checkpoint = lastGood;

@@ -3,6 +3,7 @@
 import { InputError } from '../errors';
 import { asStepNumber } from '../util/safePath';
 import type { StreamState } from './data/stream';
+import { parseJsonText } from '../util/safeJson';
 
 /** trainer_state.json: everything besides tensors that an exact resume needs. */
 export interface TrainerState {
@@ -31,9 +32,9 @@ export interface TrainerState {
 export function parseTrainerState(text: string, file: string): TrainerState {
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = parseJsonText(text, file, 'the trainer state');
   } catch (e) {
-    throw new InputError('checkpoint-damaged', `the trainer state is not valid JSON (${e instanceof Error ? e.message.slice(0, 120) : 'parse error'})`, {
+    throw new InputError('checkpoint-damaged', `the trainer state is not valid JSON (${e instanceof InputError ? e.detail : 'parse error'})`, {
       file,
       hint: 'The checkpoint is damaged; resume from an earlier one (checkpoints/step-N) or start a new run',
     });

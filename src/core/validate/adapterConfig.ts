@@ -5,8 +5,8 @@ import { LORA_FIELD_NAMES, jsonTypeOf, loraField, type JsonType } from '../peft/
 import { crossFieldIssues, valueIssues } from '../peft/loraRules';
 import { suggest } from '../util/didYouMean';
 import { checkAgainstModel } from './adapterModel';
+import { pythonRegexProblem } from '../util/safeRegex';
 import { checkServing } from './serving';
-import { pyRegex } from './targets';
 import { nodeRange, readJson, replaceNode, type JsonProp } from './jsonTree';
 import { LineIndex, problem, typeName } from './text';
 import type { Problem, ValidationContext } from './types';
@@ -115,10 +115,9 @@ function checkValue(key: string, v: unknown, node: Node, idx: LineIndex, out: Pr
     for (const c of node.children ?? []) {
       const k = c.children?.[0];
       if (k === undefined) continue;
-      try {
-        new RegExp(pyRegex(String(k.value)));
-      } catch (e) {
-        out.push(problem(nodeRange(idx, k), 'error', 'bad-regex', `${key} key "${String(k.value)}" is not a valid regular expression: ${e instanceof Error ? e.message : String(e)}`));
+      const bad = pythonRegexProblem(`(.*\\.)?(${String(k.value)})$`, `${key} key "${String(k.value)}"`);
+      if (bad !== null) {
+        out.push(problem(nodeRange(idx, k), 'error', 'bad-regex', bad));
         ok = false;
       }
     }

@@ -6,7 +6,8 @@ import type { ModelInventory } from '../hf/types';
 import { suggest } from '../util/didYouMean';
 import { looksLikeHubId, pathKindOf } from './env';
 import { nodeRange, replaceNode, type JsonProp } from './jsonTree';
-import { entryMatches, layerIndexOf, matchTargets, pyRegex, targetNameChoices } from './targets';
+import { entryMatches, layerIndexOf, matchTargets, targetNameChoices } from './targets';
+import { pythonRegexProblem, safeMatch } from '../util/safeRegex';
 import { problem, type LineIndex } from './text';
 import type { Problem, ValidationContext } from './types';
 
@@ -113,13 +114,9 @@ export function checkAgainstModel(byKey: Map<string, JsonProp>, val: (k: string)
     for (const c of prop?.valueNode?.children ?? []) {
       const k = c.children?.[0];
       if (k === undefined) continue;
-      let re: RegExp;
-      try {
-        re = new RegExp(`^(.*\\.)?(${pyRegex(String(k.value))})$`);
-      } catch {
-        continue;
-      }
-      if (!m.targets.some((t) => re.test(t.name))) {
+      const pattern = `(.*\\.)?(${String(k.value)})$`;
+      if (pythonRegexProblem(pattern) !== null) continue;
+      if (!m.targets.some((t) => safeMatch(pattern, t.name) !== null)) {
         out.push(problem(nodeRange(idx, k), 'warning', 'pattern-not-matching', `${key} key "${String(k.value)}" matches none of the ${m.targets.length} adapted modules`));
       }
     }
@@ -145,11 +142,8 @@ export function checkAgainstModel(byKey: Map<string, JsonProp>, val: (k: string)
  * is `bad-regex`; one that matches nothing explains the rule, and a plain module name gets a fix to the list form.
  */
 function regexProblem(entry: string, range: Problem['range'], node: Node | undefined, idx: LineIndex, choices: string[], inv: ModelInventory): Problem {
-  try {
-    new RegExp(pyRegex(entry));
-  } catch (err) {
-    return problem(range, 'error', 'bad-regex', `target_modules "${entry}" is not a valid regular expression: ${err instanceof Error ? err.message : String(err)}`);
-  }
+  const bad = pythonRegexProblem(entry, `target_modules "${entry}"`);
+  if (bad !== null) return problem(range, 'error', 'bad-regex', bad);
   const example = inv.modules.find((x) => x.kind === 'linear' || x.kind === 'conv1d')?.name ?? choices[0] ?? '';
   const plain = choices.includes(entry);
   const fix = node !== undefined && plain ? { title: `Change to ["${entry}"]`, edits: [replaceNode(idx, node, [entry])] } : undefined;

@@ -5,6 +5,8 @@ import type { LintSeverities } from './lint/kinds';
 import { DataSafetyLint } from './lint/safety';
 import { problem } from './text';
 import type { Problem, Range, TokenCounter } from './types';
+import { MAX_JSON_DEPTH, deepNestingAt, jsonErrorMessage } from '../util/safeJson';
+import { MAX_JSONL_LINE } from '../train/data/jsonl';
 
 /** The data formats of CONTRACTS.md §1 (one definition, the trainer's). */
 export type DatasetFormat = DataFormat;
@@ -116,11 +118,20 @@ export class DatasetLinter {
       const i = raw.indexOf(JSON.stringify(key));
       return i < 0 ? whole : { start: { line, character: i }, end: { line, character: i + key.length + 2 } };
     };
+    if (raw.length > MAX_JSONL_LINE) {
+      this.add({ start: whole.start, end: { line, character: 0 } }, 'error', 'line-too-long', `Line ${line + 1} is ${(raw.length / 1e6).toFixed(1)} M characters long, more than the ${MAX_JSONL_LINE / 1e6} M accepted: split the example`);
+      return;
+    }
+    const deep = deepNestingAt(raw);
+    if (deep !== null) {
+      this.add(whole, 'error', 'not-json', `Line ${line + 1} nests arrays/objects more than ${MAX_JSON_DEPTH} levels deep`);
+      return;
+    }
     let v: unknown;
     try {
       v = JSON.parse(raw);
     } catch (e) {
-      this.add(whole, 'error', 'not-json', `Line ${line + 1} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+      this.add(whole, 'error', 'not-json', `Line ${line + 1} is not valid JSON: ${jsonErrorMessage(e, raw)}`);
       return;
     }
     if (typeof v !== 'object' || v === null || Array.isArray(v)) {

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { suggest } from '../util/didYouMean';
 import type { PathKind, ValidationContext } from './types';
+import { deepNestingAt } from '../util/safeJson';
 
 export function defaultPathKind(p: string): PathKind {
   try {
@@ -78,7 +79,7 @@ export function firstExample(file: string): Record<string, unknown> | null {
     const buf = Buffer.alloc(1 << 20);
     const n = fs.readSync(fd, buf, 0, buf.length, 0);
     const line = buf.subarray(0, n).toString('utf8').split('\n').find((l) => l.trim() !== '');
-    if (line === undefined) return null;
+    if (line === undefined || deepNestingAt(line) !== null) return null;
     const v: unknown = JSON.parse(line);
     return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
   } catch {

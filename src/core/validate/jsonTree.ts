@@ -3,6 +3,7 @@
 import { getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
 import { LineIndex } from './text';
 import type { Range, TextEdit } from './types';
+import { MAX_JSON_DEPTH, deepNestingAt } from '../util/safeJson';
 
 export interface JsonProp {
   key: string;
@@ -18,6 +19,10 @@ export interface JsonRead {
 }
 
 export function readJson(text: string): JsonRead {
+  const deep = deepNestingAt(text);
+  if (deep !== null) {
+    return { root: undefined, errors: [{ message: `nests arrays/objects more than ${MAX_JSON_DEPTH} levels deep: the file is damaged`, offset: deep.offset, length: 1 }], props: [] };
+  }
   const errs: ParseError[] = [];
   const root = parseTree(text, errs, { allowTrailingComma: false, disallowComments: true, allowEmptyContent: false });
   const errors = errs.map((e) => ({ message: describeError(printParseErrorCode(e.error)), offset: e.offset, length: e.length }));

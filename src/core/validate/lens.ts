@@ -9,6 +9,7 @@ import { parseLoraConfig } from '../peft/loraConfig';
 import { resolveTargets } from '../peft/resolve';
 import type { DeviceName } from '../train/engineApi';
 import type { RecipeSummary } from './types';
+import { deepNestingAt } from '../util/safeJson';
 
 export interface TrainSummary {
   trainable: number;
@@ -24,6 +25,7 @@ export interface TrainSummary {
  */
 export async function trainSummary(adapterText: string, model: ModelInventory, recipe: RecipeSummary | null, availableDevices: readonly string[]): Promise<TrainSummary | string> {
   try {
+    if (deepNestingAt(adapterText) !== null) return 'adapter_config.json nests too deeply';
     const cfg = parseLoraConfig(parseJsonc(adapterText) as unknown);
     const count = countParameters(cfg, model);
     const { targets } = resolveTargets(cfg, model);

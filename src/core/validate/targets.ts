@@ -2,6 +2,7 @@
 // list entries match `name == e or name.endswith("." + e)`, a str is a fullmatch regex, "all-linear" = linears but the head.
 import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { defaultTargetModulesSpec } from '../peft/defaults';
+import { safeFullmatch, safeMatch } from '../util/safeRegex';
 
 export interface EntryMatch {
   entry: string;
@@ -21,15 +22,10 @@ export interface TargetMatch {
   spec: string[] | string | null;
 }
 
-/** Python `re` syntax to JavaScript: named groups `(?P<n>` → `(?<n>`, `(?P=n)` → `\k<n>`. */
-export function pyRegex(s: string): string {
-  return s.replace(/\(\?P</g, '(?<').replace(/\(\?P=(\w+)\)/g, '\\k<$1>');
-}
-
-/** re.fullmatch(pattern, name); false for an invalid pattern. */
+/** re.fullmatch(pattern, name) on the linear-time engine; false for an invalid pattern. */
 export function fullMatch(pattern: string, name: string): boolean {
   try {
-    return new RegExp(`^(?:${pyRegex(pattern)})$`).test(name);
+    return safeFullmatch(pattern, name) !== null;
   } catch {
     return false;
   }
@@ -41,14 +37,13 @@ export const entryMatches = (name: string, e: string): boolean => name === e || 
 export function layerIndexOf(name: string, layersPattern: string[] | string | null): number | null {
   const pats = layersPattern === null ? [null] : Array.isArray(layersPattern) ? layersPattern : [layersPattern];
   for (const p of pats) {
-    let re: RegExp;
+    let m: (string | null)[] | null;
     try {
-      re = p === null ? /^.*?\.[^.]*\.(\d+)\./ : new RegExp(`^.*?\\.${pyRegex(p)}\\.(\\d+)\\.`);
+      m = safeMatch(p === null ? '.*?\\.[^.]*\\.(\\d+)\\.' : `.*?\\.${p}\\.(\\d+)\\.`, name);
     } catch {
       continue;
     }
-    const m = re.exec(name);
-    if (m) return Number(m[1]);
+    if (m !== null) return Number(m[1]);
   }
   return null;
 }

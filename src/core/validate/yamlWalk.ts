@@ -1,6 +1,7 @@
 // Reading a peft-train.yaml with positions: the yaml package's AST, flattened into key/value entries
 // that carry dotted paths and source ranges, so every recipe diagnostic points at the exact token.
 import { isMap, isScalar, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { recipeTextProblem } from '../train/recipe';
 
 export interface YamlEntry {
   /** Dotted path, e.g. training.learning_rate. */
@@ -32,6 +33,8 @@ function nodeRange(n: Node | null | undefined, fallback: number): [number, numbe
 }
 
 export function readYaml(text: string): YamlRead {
+  const bad = recipeTextProblem(text);
+  if (bad !== null) return { doc: parseDocument(''), errors: [{ message: bad.message, range: [bad.offset, bad.offset] }], entries: [], rootIsMap: true, rootRange: [0, 0] };
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   const errors = doc.errors.map((e) => ({ message: e.message.split('\n')[0] ?? e.message, range: [e.pos[0], e.pos[1]] as [number, number] }));
   const entries: YamlEntry[] = [];

@@ -53,7 +53,10 @@ describe('peft/match + resolve: PEFT targeting rules', () => {
     // "q_proj" as a regex fullmatches no full name (whereas as a list entry it matches 4)
     assert.throws(() => names({ target_modules: 'q_proj' }, inv), /not found in the base model/);
     assert.equal(names({ target_modules: ['q_proj'] }, inv).length, 4);
-    assert.ok(reFullmatch('(?P<a>x)(?P=a)', 'xx') !== null, 'Python named groups translate');
+    assert.ok(reFullmatch('(?P<a>x)y', 'xy') !== null, 'Python named groups');
+    assert.ok(reFullmatch('(?i)Q_PROJ\\Z', 'q_proj') !== null, 'leading inline flags and \\Z');
+    // the linear-time engine cannot express a backreference: a clear error instead of a silent mismatch
+    assert.throws(() => reFullmatch('(?P<a>x)(?P=a)', 'xx', 'target_modules'), /target_modules uses a backreference, which is not supported/);
     assert.ok(reFullmatch('a|b', 'ab') === null, 'alternation is anchored as a whole');
   });
 
