@@ -90,7 +90,11 @@ export interface PgComparison {
   prompt?: string;
   messages?: ChatTurn[];
   same_seed: boolean;
-  columns: { adapter: string | null; adapter_sha256?: string; sampling: PgSampling; output: string; token_ids: number[]; result?: PgColumnResult }[];
+  columns: {
+    adapter: string | null; adapter_sha256?: string; sampling: PgSampling; output: string; token_ids: number[];
+    /** The text of each token as streamed (for the divergence highlight when reopened). */
+    pieces?: string[]; result?: PgColumnResult; error?: string; history?: ChatTurn[];
+  }[];
 }
 
 export type HostToPlayground =
