@@ -163,7 +163,7 @@ function render(): void {
   const canRemove = setup.columns.length > 1 && running === undefined;
   columnsHost.style.setProperty('--columns', String(Math.max(1, setup.columns.length)));
   columnsHost.replaceChildren(...setup.columns.map((adapter, i) => columnCard({
-    index: i, adapter, info: setup.adapters.find((a) => a.dir === adapter), output: state.outputs[i] ?? emptyOutput(), divergeAt, chat: state.mode === 'chat',
+    index: i, adapter, info: setup.adapters.find((a) => a.dir === adapter), output: state.outputs[i] ?? emptyOutput(), divergeAt, chat: state.mode === 'chat', streaming: running !== undefined,
     ownSettings: state.perColumn ? settingsForm(`column-${i}`, state.own[i] ?? state.shared, (s) => { state.own[i] = s; save(); }) : undefined,
     onRemove: canRemove ? () => post({ type: 'removeColumn', column: i }) : undefined,
   })));

@@ -36,11 +36,13 @@ export interface ColumnCardOptions {
   output: ColumnOutput;
   divergeAt: number | undefined;
   chat: boolean;
+  /** A generation is running (a cursor follows answers still streaming). */
+  streaming: boolean;
   ownSettings: HTMLElement | undefined;
   onRemove: (() => void) | undefined;
 }
 
-function answer(o: ColumnOutput, divergeAt: number | undefined): HTMLElement {
+function answer(o: ColumnOutput, divergeAt: number | undefined, streaming: boolean): HTMLElement {
   const pre = el('div', { class: 'answer', 'data-testid': 'answer' });
   o.pieces.forEach((p, i) => {
     const cls = divergeAt === undefined || i < divergeAt ? 'tok' : i === divergeAt ? 'tok diverge' : 'tok after';
@@ -48,7 +50,7 @@ function answer(o: ColumnOutput, divergeAt: number | undefined): HTMLElement {
     if (i === divergeAt) span.title = `The answers diverge here (token ${i + 1})`;
     pre.append(span);
   });
-  if (o.result === undefined && o.error === undefined && o.tokens.length > 0) pre.append(el('span', { class: 'cursor', 'aria-hidden': 'true' }, '▍'));
+  if (streaming && o.result === undefined && o.error === undefined) pre.append(el('span', { class: 'cursor', 'aria-hidden': 'true' }, '▍'));
   return pre;
 }
 
@@ -82,6 +84,6 @@ export function columnCard(c: ColumnCardOptions): HTMLElement {
   }
   const err = c.output.error ?? c.info?.error;
   if (err !== undefined) card.append(el('div', { class: 'col-error', role: 'alert' }, err));
-  else card.append(answer(c.output, c.divergeAt), stats(c.output, c.divergeAt));
+  else card.append(answer(c.output, c.divergeAt, c.streaming), stats(c.output, c.divergeAt));
   return card;
 }
