@@ -20,8 +20,8 @@ describe('generate: memory with three adapters (CPU)', function () {
     const inv = loadModel(dir);
     const all = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
     const adapters = [1, 2, 3].map((i) => writeAdapterFolder(path.join(root, `a${i}`), inv, all, 16, 32, i).dir);
-    const probe = (list: string[]): Probe => {
-      const job = { dir, adapters: list, promptLen: 128, newTokens: 32, prepack: false };
+    const probe = (list: string[], service = false): Probe => {
+      const job = { dir, adapters: list, promptLen: 128, newTokens: 32, prepack: false, service };
       const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', path.join(__dirname, 'generateProbe.ts'), JSON.stringify(job)], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       return JSON.parse(r.stdout.trim().split('\n').pop()!) as Probe;
@@ -37,6 +37,12 @@ describe('generate: memory with three adapters (CPU)', function () {
     assert.ok(used <= budget, `${mib(used)} over ${mib(budget)}`);
     // A second copy of the base weights would not fit.
     assert.ok(budget < baseOnly + base.weights, 'the budget is tighter than one more copy of the weights');
+    // The Playground's generation worker (GenService, stacked LoRA): base + three adapters as four columns of one batch.
+    const pg = probe(adapters, true);
+    const pgBudget = (baseOnly + pg.adapters + pg.kv) * 1.15;
+    const pgUsed = pg.peak - pg.baseline;
+    console.log(`      playground worker, 4 columns in one batch: ${mib(pgUsed)} (KV ${mib(pg.kv)}), budget ${mib(pgBudget)}`);
+    assert.ok(pgUsed <= pgBudget, `playground worker: ${mib(pgUsed)} over ${mib(pgBudget)}`);
   });
 });
 

@@ -50,6 +50,9 @@ function answer(o: ColumnOutput, divergeAt: number | undefined, streaming: boole
     if (i === divergeAt) span.title = `The answers diverge here (token ${i + 1})`;
     pre.append(span);
   });
+  if (o.result !== undefined && o.pieces.every((p) => p === '')) {
+    pre.append(el('span', { class: 'muted' }, o.result.finishReason === 'eos' ? '(no text: the model ended with its end-of-sequence token)' : '(no text)'));
+  }
   if (streaming && o.result === undefined && o.error === undefined) pre.append(el('span', { class: 'cursor', 'aria-hidden': 'true' }, '▍'));
   return pre;
 }
