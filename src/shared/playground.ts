@@ -44,7 +44,7 @@ export interface PgColumnResult {
 
 /** Host → generation worker. `id` numbers a generation; `cancel` ends it before its next token. */
 export type HostToGen =
-  | { type: 'open'; model: string; adapters: string[]; device?: string; threads?: number }
+  | { type: 'open'; model: string; adapters: string[]; device?: string; threads?: number; prepack?: boolean }
   | { type: 'generate'; id: number; columns: PgColumnRequest[] }
   | { type: 'cancel'; id: number };
 

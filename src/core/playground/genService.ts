@@ -4,7 +4,9 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errorMessage } from '../errors';
+import { loadAdapter } from '../generate/adapter';
 import { Generator } from '../generate/generator';
+import { loadModel } from '../hf/loadModel';
 import type { GenerateRequest } from '../generate/types';
 import type { DeviceName } from '../train/engineApi';
 import type { GenToHost, HostToGen, PgAdapterInfo, PgColumnRequest } from '../../shared/playground';
@@ -57,32 +59,41 @@ export class GenService {
     this.gen = undefined;
   }
 
+  /**
+   * Opens the model with every adapter that loads, in one session: the adapters are checked against the model first
+   * (so that a bad one is its column's message) and then all open together, because adding them one by one could
+   * rebuild the session and briefly hold two sessions' weights.
+   */
   private async open(m: Extract<HostToGen, { type: 'open' }>): Promise<void> {
     await this.dispose();
     this.failed.clear();
+    const good: string[] = [];
+    const adapters: PgAdapterInfo[] = [];
     let gen: Generator;
     try {
+      const inv = loadModel(m.model);
+      for (const dir of m.adapters) {
+        const abs = path.resolve(dir);
+        try {
+          const id = loadAdapter(abs, inv).dir;
+          good.push(id);
+          const sha = adapterSha256(id);
+          adapters.push({ dir: id, ...(sha !== undefined ? { sha256: sha } : {}) });
+        } catch (e) {
+          this.failed.set(abs, errorMessage(e));
+          adapters.push({ dir: abs, error: errorMessage(e) });
+        }
+      }
       gen = await Generator.open(m.model, {
-        lora: 'stacked', ...(m.device !== undefined ? { device: m.device as DeviceName } : {}),
-        ...(m.threads !== undefined ? { threads: m.threads } : {}), ...(this.opts.cacheDir !== undefined ? { cacheDir: this.opts.cacheDir } : {}),
+        lora: 'stacked', adapters: good, ...(m.device !== undefined ? { device: m.device as DeviceName } : {}),
+        ...(m.threads !== undefined ? { threads: m.threads } : {}), ...(m.prepack !== undefined ? { prepack: m.prepack } : {}),
+        ...(this.opts.cacheDir !== undefined ? { cacheDir: this.opts.cacheDir } : {}),
       });
     } catch (e) {
       this.send({ type: 'openError', message: errorMessage(e) });
       return;
     }
     this.gen = gen;
-    const adapters: PgAdapterInfo[] = [];
-    for (const dir of m.adapters) {
-      const abs = path.resolve(dir);
-      try {
-        const id = await gen.addAdapter(abs);
-        const sha = adapterSha256(id);
-        adapters.push({ dir: id, ...(sha !== undefined ? { sha256: sha } : {}) });
-      } catch (e) {
-        this.failed.set(abs, errorMessage(e));
-        adapters.push({ dir: abs, error: errorMessage(e) });
-      }
-    }
     this.send({
       type: 'opened', model: gen.inventory.dir, adapters, maxLength: gen.maxLength,
       tokenizer: gen.tokenizer !== null, chatTemplate: gen.tokenizer?.chatTemplate != null,

@@ -8,15 +8,18 @@ import { loadModel } from '../../../src/core/hf/loadModel';
 import { GenService } from '../../../src/core/playground/genService';
 import { DEFAULT_SAMPLING, type GenToHost } from '../../../src/shared/playground';
 
-interface Job { dir: string; adapters: string[]; promptLen: number; newTokens: number; prepack: boolean; service?: boolean }
+interface Job { dir: string; adapters: string[]; promptLen: number; newTokens: number; prepack: boolean; service?: boolean; columns?: number }
 
 /** The Playground's generation worker (GenService): base + every adapter as columns of one batch. */
 async function service(job: Job, prompt: string): Promise<number> {
   const msgs: GenToHost[] = [];
   const svc = new GenService((m) => msgs.push(m), { cacheDir: path.join(job.dir, '.graphs') });
-  await svc.handle({ type: 'open', model: job.dir, adapters: job.adapters, threads: 2 });
+  await svc.handle({ type: 'open', model: job.dir, adapters: job.adapters, threads: 2, prepack: job.prepack });
   const sampling = { ...DEFAULT_SAMPLING, maxNewTokens: job.newTokens };
-  await svc.handle({ type: 'generate', id: 1, columns: [null, ...job.adapters].map((adapter) => ({ adapter, sampling, prompt })) });
+  // `columns` columns: the base model, then the adapters in turn (base-only when there are none)
+  const slots = [null, ...job.adapters];
+  const n = job.columns ?? slots.length;
+  await svc.handle({ type: 'generate', id: 1, columns: Array.from({ length: n }, (_, i) => ({ adapter: slots[i % slots.length]!, sampling, prompt })) });
   const bad = msgs.find((m) => m.type === 'columnError' || m.type === 'openError');
   if (bad !== undefined) throw new Error(JSON.stringify(bad));
   const peak = process.resourceUsage().maxRSS * 1024;
@@ -34,7 +37,7 @@ async function main(): Promise<void> {
   if (job.service === true) {
     // a text prompt of about promptLen tokens (the Playground tokenizes text); EOS may end a column early, which only lowers the peak
     peak = await service(job, 'the cat sat on the mat and '.repeat(Math.ceil(job.promptLen / 8)));
-    rows = job.adapters.length + 1;
+    rows = job.columns ?? job.adapters.length + 1;
   } else {
     const gen = await Generator.open(job.dir, { adapters: job.adapters, prepack: job.prepack, threads: 2, cacheDir: path.join(job.dir, '.graphs') });
     const prompt = Array.from({ length: job.promptLen }, (_, i) => (i * 131) % inv.spec.vocabSize);
