@@ -125,4 +125,24 @@ export const tests = [
       }
     },
   },
+  {
+    name: 'after a window reload the Playground comes back with its columns and answers, and generates again',
+    timeoutMs: 120_000,
+    async run(vscode) {
+      await vscode.runCommand('Developer: Reload Window');
+      await vscode.page.waitForEvent('load', { timeout: 60_000 }).catch(() => {});
+      await vscode.page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+      const frame = await playground(vscode, '#column-2', 60_000);
+      const titles = await frame.locator('.column h3').allInnerTexts();
+      if (JSON.stringify(titles) !== JSON.stringify(['Base model', 'run-a (final)', 'run-b (final)'])) throw new Error(`columns after reload: ${JSON.stringify(titles)}`);
+      if ((await frame.locator('#column-0 .tok').count()) === 0) throw new Error('the answers were not restored');
+      // the host reopened the model in a new generation worker
+      await frame.locator('#generate:not([disabled])').waitFor({ timeout: 60_000 });
+      await frame.locator('#generate').click();
+      await frame.locator('#stop:not([disabled])').waitFor({ state: 'attached', timeout: 10_000 }).catch(() => {});
+      await frame.locator('#generate:not([disabled])').waitFor({ timeout: 60_000 });
+      const stats = await frame.locator('.column [data-testid="stats"]').allInnerTexts();
+      if (!stats.every((s) => /tok\/s/.test(s))) throw new Error(`column stats after reload: ${JSON.stringify(stats)}`);
+    },
+  },
 ];

@@ -39,8 +39,9 @@ export class PlaygroundPanel implements vscode.WebviewPanelSerializer, vscode.Di
       this.panel.reveal(this.panel.viewColumn);
       return;
     }
+    // retained while hidden, as the dashboard's tab: a generation in flight keeps streaming into it (docs/ARCHITECTURE.md)
     const panel = vscode.window.createWebviewPanel(PlaygroundPanel.viewType, 'Playground', vscode.ViewColumn.Active, {
-      enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(this.context.extensionUri, 'dist', 'webview')],
+      enableScripts: true, retainContextWhenHidden: true, localResourceRoots: [vscode.Uri.joinPath(this.context.extensionUri, 'dist', 'webview')],
     });
     this.adopt(panel);
   }
@@ -69,8 +70,6 @@ export class PlaygroundPanel implements vscode.WebviewPanelSerializer, vscode.Di
     panel.webview.html = playgroundHtml(panel.webview, this.context.extensionUri, (b, ...p) => vscode.Uri.joinPath(b, ...p));
     const subs = [
       panel.webview.onDidReceiveMessage((m: unknown) => { if (isPlaygroundToHost(m)) void this.onMessage(m).catch((e) => this.fail(e)); }),
-      // hidden without retainContextWhenHidden: the document is gone; queue until it reloads and says ready
-      panel.onDidChangeViewState(() => { if (!panel.visible) this.ready = false; }),
     ];
     panel.onDidDispose(() => {
       for (const s of subs) s.dispose();
