@@ -94,6 +94,31 @@ describe('playground: generation service', function () {
     }
   });
 
+  it('chat columns go through the chat template, as generate with the same messages', async () => {
+    const { msgs, send } = collect();
+    const svc = new GenService(send, { cacheDir: `${work}/cache` });
+    const messages = [{ role: 'user' as const, content: 'Hello there' }];
+    try {
+      await svc.handle({ type: 'open', model, adapters: [a1], threads: 1 });
+      assert.equal(msgs.find((m): m is Opened => m.type === 'opened')!.chatTemplate, true);
+      const sampling = { ...DEFAULT_SAMPLING, maxNewTokens: 6 };
+      await svc.handle({ type: 'generate', id: 3, columns: [{ adapter: null, sampling, messages }, { adapter: a1, sampling, messages }] });
+      const single = await Generator.open(model, { adapters: [a1], cacheDir: `${work}/cache`, threads: 1 });
+      try {
+        for (const [c, adapter] of [[0, null], [1, a1]] as const) {
+          const d = msgs.find((m) => m.type === 'columnDone' && m.column === c) as Extract<GenToHost, { type: 'columnDone' }>;
+          const alone = await single.generate({ messages, adapter, maxNewTokens: 6, temperature: 0 });
+          assert.deepEqual(d.result.tokenIds, alone.tokenIds, `column ${c}`);
+          assert.equal(d.result.promptTokens, alone.promptTokens);
+        }
+      } finally {
+        await single.dispose();
+      }
+    } finally {
+      await svc.dispose();
+    }
+  });
+
   it('the forked worker streams every column and cancels at a token', async () => {
     const msgs: GenToHost[] = [];
     let onMsg: (() => void) | undefined;
