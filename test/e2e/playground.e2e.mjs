@@ -145,4 +145,27 @@ export const tests = [
       if (!stats.every((s) => /tok\/s/.test(s))) throw new Error(`column stats after reload: ${JSON.stringify(stats)}`);
     },
   },
+  {
+    name: 'Try in Playground from a checkpoint\'s context menu in the Runs tree adds a fourth column',
+    timeoutMs: 90_000,
+    async run(vscode) {
+      await vscode.runCommand('PEFT Studio: Focus on Runs View');
+      const run = vscode.page.locator('.monaco-list-row').filter({ hasText: 'run-b' }).first();
+      await run.waitFor({ timeout: 30_000 });
+      await run.locator('.monaco-tl-twistie').click(); // expand without selecting (a click on the row opens the dashboard)
+      const step = vscode.page.locator('.monaco-list-row').filter({ hasText: 'step 3' }).first();
+      await step.waitFor({ timeout: 10_000 });
+      await step.click({ button: 'right' });
+      const item = vscode.page.locator('.context-view .action-item').filter({ hasText: 'Try in Playground' }).first();
+      await item.waitFor({ state: 'visible', timeout: 10_000 });
+      await item.hover();
+      await vscode.page.keyboard.press('Enter'); // the menu takes the highlighted item (a mouse click on it did not land in code-server)
+      const frame = await playground(vscode, '#column-3', 60_000);
+      const title = await frame.locator('#column-3 h3').innerText();
+      if (title !== 'run-b @ step-3') throw new Error(`fourth column: ${title}`);
+      await frame.locator('#generate:not([disabled])').waitFor({ timeout: 60_000 });
+      await vscode.page.mouse.move(5, 880);
+      await vscode.screenshot('playground-four-columns');
+    },
+  },
 ];
