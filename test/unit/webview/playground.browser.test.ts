@@ -107,6 +107,22 @@ describe('playground webview (chromium)', function () {
     assert.match(await page.textContent('#column-1 .col-error') ?? '', /does not fit/);
   });
 
+  it('"Settings per column" gives each column its own sampling fields', async () => {
+    await page.click('#per-column');
+    await page.waitForSelector('#column-1-temperature');
+    assert.equal(await page.$('#shared-temperature'), null, 'no shared form');
+    await page.fill('#column-1-temperature', '0.8');
+    await page.$eval('#column-1-temperature', (e) => e.dispatchEvent(new Event('change')));
+    await page.fill('#column-2-topK', '7');
+    await page.$eval('#column-2-topK', (e) => e.dispatchEvent(new Event('change')));
+    await page.click('#generate');
+    const gen = (await posted()).filter((m) => m.type === 'generate').at(-1)! as unknown as { id: number; columns: { sampling: { temperature: number; topK: number } }[] };
+    assert.deepEqual(gen.columns.map((c) => [c.sampling.temperature, c.sampling.topK]), [[0, 0], [0.8, 0], [0, 7]]);
+    await send({ type: 'done', id: gen.id });
+    await page.click('#per-column');
+    await page.waitForSelector('#shared-temperature');
+  });
+
   it('saves a comparison and reopens one', async () => {
     await send({ type: 'setup', setup: SETUP });
     await page.click('#save-comparison');
