@@ -1,4 +1,4 @@
-// One build script for every bundle: extension, worker and CLI (node, cjs) and the dashboard webview (browser).
+// One build script for every bundle: extension, workers and CLI (node, cjs) and the dashboard and Playground webviews (browser).
 // Usage: node scripts/build.mjs [--watch] [--production]
 import * as esbuild from 'esbuild';
 import { mkdirSync, copyFileSync } from 'node:fs';
@@ -22,6 +22,7 @@ const nodeCommon = {
 const builds = [
   { ...nodeCommon, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' },
   { ...nodeCommon, entryPoints: { worker: 'src/worker/worker.ts' }, outdir: 'dist' },
+  { ...nodeCommon, entryPoints: { genWorker: 'src/worker/genWorker.ts' }, outdir: 'dist' },
   { ...nodeCommon, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist' },
   {
     bundle: true,
@@ -30,7 +31,7 @@ const builds = [
     target: 'es2022',
     sourcemap: !production,
     minify: production,
-    entryPoints: { dashboard: 'webview/src/main.ts', inspector: 'webview/src/inspector.ts' },
+    entryPoints: { dashboard: 'webview/src/main.ts', inspector: 'webview/src/inspector.ts', playground: 'webview/src/playground/main.ts' },
     outdir: 'dist/webview',
     logLevel: 'warning',
   },
@@ -39,6 +40,7 @@ const builds = [
 mkdirSync('dist/webview', { recursive: true });
 copyFileSync('media/dashboard.css', 'dist/webview/dashboard.css');
 copyFileSync('media/inspector.css', 'dist/webview/inspector.css');
+copyFileSync('media/playground.css', 'dist/webview/playground.css');
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();
   console.log('esbuild: watching');

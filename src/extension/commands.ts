@@ -7,6 +7,7 @@ import type { RunManager } from './runManager';
 import type { RunsStore } from './runsStore';
 import type { RunsTreeProvider } from './runsTree';
 import type { DashboardViewProvider } from './dashboard/dashboardView';
+import type { PlaygroundPanel } from './playground/playgroundPanel';
 import { errorText, outputChannel, showError } from './log';
 import { pathOf, pickCheckpoint, pickRuns, resolveRecipe, resolveRun, treeNode } from './pick';
 import { exportForCluster, launchOnCluster } from './clusterCommands';
@@ -23,6 +24,7 @@ export interface Services {
   store: RunsStore;
   tree: RunsTreeProvider;
   dashboard: DashboardViewProvider;
+  playground: PlaygroundPanel;
   /** Validation (undefined when it could not start): Train checks the recipe's files with it first. */
   language: LanguageService | undefined;
 }
@@ -113,6 +115,20 @@ const openAdapterFolder: CommandFactory = (s) => async (arg) => {
   else await vscode.commands.executeCommand('revealFileInOS', uri);
 };
 
+/** Try in Playground: a run's final adapter (else its latest checkpoint), a checkpoint or an adapter node. */
+const tryInPlayground: CommandFactory = (s) => async (arg) => {
+  const node = treeNode(arg);
+  let dir = node?.kind === 'adapter' || node?.kind === 'checkpoint' ? node.dir : undefined;
+  let run = node?.run;
+  if (dir === undefined) {
+    run ??= await resolveRun(s.store, arg, 'Try the adapter of which run?', (r) => r.adapterDir !== undefined || r.checkpoints.length > 0);
+    if (run === undefined) return;
+    dir = run.adapterDir ?? run.checkpoints.at(-1)?.dir;
+    if (dir === undefined) return;
+  }
+  s.playground.tryAdapter(dir, run?.baseModel);
+};
+
 /** The table: command id → factory. package.json `contributes.commands` lists the same ids. */
 /** One handler per contributed command (src/shared/ids.ts): the type makes the table complete. */
 export const COMMANDS: Readonly<Record<CommandId, CommandFactory>> = {
@@ -141,6 +157,8 @@ export const COMMANDS: Readonly<Record<CommandId, CommandFactory>> = {
   'peftStudio.openAdapterFolder': openAdapterFolder,
   'peftStudio.showLog': () => () => outputChannel().show(),
   'peftStudio.inspectDataset': (s) => (arg, line) => inspectDataset(s.context, arg, line),
+  'peftStudio.openPlayground': (s) => () => s.playground.show(),
+  'peftStudio.tryInPlayground': tryInPlayground,
 };
 
 /** "Train Adapter" for peftStudio.train: the title the palette shows, from the manifest (the id when missing). */

@@ -3,6 +3,7 @@
 import * as vscode from 'vscode';
 import { registerCommands } from './commands';
 import { DashboardViewProvider } from './dashboard/dashboardView';
+import { PlaygroundPanel } from './playground/playgroundPanel';
 import { registerLanguageFeatures } from './language/index';
 import type { LanguageService } from './language/service';
 import { disposeLog, errorText, showError } from './log';
@@ -16,9 +17,11 @@ export function activate(context: vscode.ExtensionContext): void {
   const store = new RunsStore(manager);
   const tree = new RunsTreeProvider(store, manager);
   const dashboard = new DashboardViewProvider(context.extensionUri, store, manager);
+  const playground = new PlaygroundPanel(context, store);
   context.subscriptions.push(
-    manager, store, tree, dashboard,
+    manager, store, tree, dashboard, playground,
     ...dashboard.register(),
+    ...playground.register(),
     vscode.window.createTreeView(VIEW_IDS.runs, { treeDataProvider: tree, showCollapseAll: true }),
   );
   let language: LanguageService | undefined;
@@ -28,7 +31,7 @@ export function activate(context: vscode.ExtensionContext): void {
     // validation is independent of training and the dashboard: report it and keep the rest working
     void showError(`PEFT Studio could not start config validation: ${errorText(e)}`);
   }
-  registerCommands({ context, manager, store, tree, dashboard, language });
+  registerCommands({ context, manager, store, tree, dashboard, playground, language });
   void vscode.commands.executeCommand('setContext', TRAINING_CONTEXT_KEY, false);
 }
 

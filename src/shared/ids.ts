@@ -22,6 +22,8 @@ export const COMMAND_IDS = {
   exportForCluster: 'peftStudio.exportForCluster',
   launchOnCluster: 'peftStudio.launchOnCluster',
   inspectDataset: 'peftStudio.inspectDataset',
+  openPlayground: 'peftStudio.openPlayground',
+  tryInPlayground: 'peftStudio.tryInPlayground',
 } as const;
 
 export type CommandId = (typeof COMMAND_IDS)[keyof typeof COMMAND_IDS];

@@ -20,8 +20,8 @@ describe('generate: memory with three adapters (CPU)', function () {
     const inv = loadModel(dir);
     const all = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
     const adapters = [1, 2, 3].map((i) => writeAdapterFolder(path.join(root, `a${i}`), inv, all, 16, 32, i).dir);
-    const probe = (list: string[]): Probe => {
-      const job = { dir, adapters: list, promptLen: 128, newTokens: 32, prepack: false };
+    const probe = (list: string[], service = false, columns?: number): Probe => {
+      const job = { dir, adapters: list, promptLen: 128, newTokens: 32, prepack: false, service, ...(columns !== undefined ? { columns } : {}) };
       const r = spawnSync(process.execPath, ['-r', 'tsx/cjs', path.join(__dirname, 'generateProbe.ts'), JSON.stringify(job)], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       return JSON.parse(r.stdout.trim().split('\n').pop()!) as Probe;
@@ -37,6 +37,19 @@ describe('generate: memory with three adapters (CPU)', function () {
     assert.ok(used <= budget, `${mib(used)} over ${mib(budget)}`);
     // A second copy of the base weights would not fit.
     assert.ok(budget < baseOnly + base.weights, 'the budget is tighter than one more copy of the weights');
+    // The Playground's generation worker (GenService, stacked LoRA): base + three adapters as four columns of one batch,
+    // against the base model alone in four columns of one batch (the same activations and KV cache for four rows).
+    const pgBase = probe([], true, 4);
+    const pg = probe(adapters, true, 4);
+    const pgBaseOnly = pgBase.peak - pgBase.baseline;
+    // Stacked LoRA holds, besides each adapter's own arrays, the stack (one slot per adapter + the base's zero slot;
+    // equal ranks here, so no padding) and, while running, each row's gathered A and B: 4 slots and 4 rows of one adapter's size.
+    const one = pg.adapters / adapters.length;
+    const pgBudget = (pgBaseOnly + pg.adapters + 4 * one + 4 * one) * 1.15;
+    const pgUsed = pg.peak - pg.baseline;
+    console.log(`      playground worker, 4 columns in one batch: base only ${mib(pgBaseOnly)} (KV ${mib(pg.kv)}); base + 3 adapters ${mib(pgUsed)}, budget ${mib(pgBudget)}`);
+    assert.ok(pgUsed <= pgBudget, `playground worker: ${mib(pgUsed)} over ${mib(pgBudget)}`);
+    assert.ok(pgBudget < pgBaseOnly + base.weights, 'the worker budget is tighter than one more copy of the weights');
   });
 });
 
