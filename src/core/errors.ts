@@ -1,5 +1,8 @@
 // Typed errors for the core: every error says what is wrong, where (file, line, tensor) and what to do.
 // The CLI maps them to exit code 1 (bad input); the editor shows them with a "Show Log" action.
+import type { ErrorCode } from './errorCodes';
+
+export type { ErrorCode } from './errorCodes';
 
 export interface ErrorContext {
   file?: string;
@@ -11,10 +14,10 @@ export interface ErrorContext {
 }
 
 export class PeftStudioError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly context: ErrorContext;
 
-  constructor(code: string, message: string, context: ErrorContext = {}) {
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}) {
     super(PeftStudioError.format(message, context));
     this.name = 'PeftStudioError';
     this.code = code;
@@ -38,7 +41,7 @@ export class PeftStudioError extends Error {
 
 /** Input the user can fix (a file, a config value): CLI exit code 1. */
 export class InputError extends PeftStudioError {
-  constructor(code: string, message: string, context: ErrorContext = {}) {
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}) {
     super(code, message, context);
     this.name = 'InputError';
   }
@@ -52,6 +55,7 @@ export class UsageError extends PeftStudioError {
   }
 }
 
+/** The message of anything thrown: an Error's message, or the value as a string. */
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }

@@ -35,11 +35,11 @@ function readMessages(file: string): ChatMessage[] {
   try {
     v = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new InputError('generate.messagesFile', `cannot read the messages: ${(e as Error).message}`, { file });
+    throw new InputError('generate-messages-file', `cannot read the messages: ${(e as Error).message}`, { file });
   }
   const list = Array.isArray(v) ? v : typeof v === 'object' && v !== null ? (v as Record<string, unknown>)['messages'] : undefined;
   if (!Array.isArray(list) || list.some((m) => typeof m !== 'object' || m === null || typeof (m as Record<string, unknown>)['role'] !== 'string' || typeof (m as Record<string, unknown>)['content'] !== 'string')) {
-    throw new InputError('generate.messagesFile', 'must be a JSON list of {"role", "content"} objects (or {"messages": [...]})', { file });
+    throw new InputError('generate-messages-file', 'must be a JSON list of {"role", "content"} objects (or {"messages": [...]})', { file });
   }
   return list as ChatMessage[];
 }

@@ -89,7 +89,7 @@ export function buildServeExport(req: ServeRequest): ServeExport {
     const { r, text, file } = readAdapter(a);
     rank = Math.max(rank, r);
     for (const p of validate(text, { path: file, kind: 'adapter_config', model: null, servingEngines: [lintEngine] })) {
-      if (p.code.startsWith(lintEngine === 'vllm' ? 'vllm-' : 'lorax-') || p.severity === 'error') problems.push({ adapter: a.name, severity: p.severity, code: p.code, message: p.message });
+      if (p.data?.['engine'] === lintEngine || p.severity === 'error') problems.push({ adapter: a.name, severity: p.severity, code: p.code, message: p.message });
     }
   }
   const maxLoraRank = req.engine === 'vllm' ? (vllmMaxLoraRank(rank) ?? rank) : rank;

@@ -19,9 +19,9 @@ function readJson(file: string): Record<string, unknown> | undefined {
     const v: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
     if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
   } catch (e) {
-    throw new InputError('generate.configJson', `not valid JSON: ${(e as Error).message}`, { file });
+    throw new InputError('generate-config-json', `not valid JSON: ${(e as Error).message}`, { file });
   }
-  throw new InputError('generate.configJson', 'must be a JSON object', { file });
+  throw new InputError('generate-config-json', 'must be a JSON object', { file });
 }
 
 const ids = (v: unknown): number[] => (typeof v === 'number' ? [v] : Array.isArray(v) ? v.filter((x): x is number => typeof x === 'number') : []);

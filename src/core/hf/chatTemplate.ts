@@ -36,7 +36,7 @@ export function findChatTemplate(dir: string, tokenizerConfig: Record<string, un
     const chosen = named.find((x) => x.name === 'default') ?? (named.length === 1 ? named[0] : undefined);
     if (chosen !== undefined) return { template: chosen.template, file: configFile };
     if (named.length > 0) {
-      throw new InputError('tokenizer.chatTemplateChoice', `chat_template lists ${named.map((x) => `"${x.name}"`).join(', ')} but no "default"`, { file: configFile });
+      throw new InputError('tokenizer-chat-template-choice', `chat_template lists ${named.map((x) => `"${x.name}"`).join(', ')} but no "default"`, { file: configFile });
     }
   }
   return null;
@@ -50,7 +50,7 @@ function compile(source: ChatTemplateSource): Template {
     try {
       t = new Template(source.template);
     } catch (e) {
-      throw new InputError('tokenizer.chatTemplateSyntax', `chat template does not parse: ${(e as Error).message}`, { file: source.file });
+      throw new InputError('tokenizer-chat-template-syntax', `chat template does not parse: ${(e as Error).message}`, { file: source.file });
     }
     compiled.set(source.template, t);
   }
@@ -66,10 +66,10 @@ export interface RenderChatOptions {
 }
 
 function checkMessages(messages: unknown, file: string): asserts messages is ChatMessage[] {
-  if (!Array.isArray(messages)) throw new InputError('tokenizer.chatMessages', 'messages must be a list of {role, content}', { file });
+  if (!Array.isArray(messages)) throw new InputError('tokenizer-chat-messages', 'messages must be a list of {role, content}', { file });
   messages.forEach((m, i) => {
     if (typeof m !== 'object' || m === null || typeof (m as Record<string, unknown>)['role'] !== 'string') {
-      throw new InputError('tokenizer.chatMessages', `message ${i} must be an object with a string "role"`, { file });
+      throw new InputError('tokenizer-chat-messages', `message ${i} must be an object with a string "role"`, { file });
     }
   });
 }
@@ -86,6 +86,6 @@ export function renderChatTemplate(source: ChatTemplateSource, messages: readonl
       add_generation_prompt: opts.addGenerationPrompt ?? false,
     });
   } catch (e) {
-    throw new InputError('tokenizer.chatTemplateRender', `chat template failed to render: ${(e as Error).message}`, { file: source.file });
+    throw new InputError('tokenizer-chat-template-render', `chat template failed to render: ${(e as Error).message}`, { file: source.file });
   }
 }

@@ -56,7 +56,7 @@ async function resolveLocal(pathOrId: string, baseDir: string | undefined): Prom
   }
   if (isHubId(pathOrId, baseDir)) return null;
   if (st !== null) {
-    throw new InputError('model-not-folder', `${dir} is a file; the model must be a folder (config.json + weights) or a hub id`, { file: dir });
+    throw new InputError('model-not-a-folder', `${dir} is a file; the model must be a folder (config.json + weights) or a hub id`, { file: dir });
   }
   throw new InputError('model-not-found', `Model "${pathOrId}" is neither a local folder (${dir} does not exist) nor a hub id`, {
     hint: 'Use a folder with config.json and .safetensors weights, or a hub id such as org/name (e.g. openai-community/gpt2)',

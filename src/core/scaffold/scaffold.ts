@@ -164,7 +164,7 @@ async function readJson(file: string): Promise<unknown> {
   try {
     text = await fs.readFile(file, 'utf8');
   } catch {
-    throw new InputError('file-missing', `cannot read ${path.basename(file)}`, { file });
+    throw new InputError('file-not-found', `cannot read ${path.basename(file)}`, { file });
   }
   try {
     return JSON.parse(text) as unknown;
