@@ -59,3 +59,8 @@ export class UsageError extends PeftStudioError {
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/** The stack of an Error (its message when there is none), or the value as a string: for internal errors. */
+export function errorStack(e: unknown): string {
+  return e instanceof Error ? (e.stack ?? e.message) : String(e);
+}

@@ -2,7 +2,7 @@
 // transformers' GenerationConfig reads them), falling back to config.json's eos_token_id.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError } from '../errors';
+import { InputError, errorMessage } from '../errors';
 import type { SamplingOptions } from './sampling';
 
 export interface GenerationDefaults {
@@ -19,7 +19,7 @@ function readJson(file: string): Record<string, unknown> | undefined {
     const v: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
     if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
   } catch (e) {
-    throw new InputError('generate-config-json', `not valid JSON: ${(e as Error).message}`, { file });
+    throw new InputError('generate-config-json', `not valid JSON: ${errorMessage(e)}`, { file });
   }
   throw new InputError('generate-config-json', 'must be a JSON object', { file });
 }

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { PeftStudioError } from '../errors';
+import { PeftStudioError, errorMessage } from '../errors';
 import { shapeStr } from './dims';
 import type { Graph, TensorData, Value } from './ir';
 import { ORT_TYPE } from './onnxTypes';
@@ -63,7 +63,7 @@ export class GraphSession {
     } catch (e) {
       if (tempDir !== undefined) fs.rmSync(tempDir, { recursive: true, force: true });
       else if (opts.fileName === undefined) fs.rmSync(file, { force: true });
-      throw new PeftStudioError('ort-session', `onnxruntime could not load the graph: ${e instanceof Error ? e.message : String(e)}`, { file });
+      throw new PeftStudioError('ort-session', `onnxruntime could not load the graph: ${errorMessage(e)}`, { file });
     }
   }
 

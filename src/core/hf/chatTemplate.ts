@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Template } from '@huggingface/jinja';
-import { InputError } from '../errors';
+import { InputError, errorMessage } from '../errors';
 
 /** One chat turn. `content` is usually a string; extra keys (name, tool_calls, ...) reach the template unchanged. */
 export interface ChatMessage {
@@ -50,7 +50,7 @@ function compile(source: ChatTemplateSource): Template {
     try {
       t = new Template(source.template);
     } catch (e) {
-      throw new InputError('tokenizer-chat-template-syntax', `chat template does not parse: ${(e as Error).message}`, { file: source.file });
+      throw new InputError('tokenizer-chat-template-syntax', `chat template does not parse: ${errorMessage(e)}`, { file: source.file });
     }
     compiled.set(source.template, t);
   }
@@ -86,6 +86,6 @@ export function renderChatTemplate(source: ChatTemplateSource, messages: readonl
       add_generation_prompt: opts.addGenerationPrompt ?? false,
     });
   } catch (e) {
-    throw new InputError('tokenizer-chat-template-render', `chat template failed to render: ${(e as Error).message}`, { file: source.file });
+    throw new InputError('tokenizer-chat-template-render', `chat template failed to render: ${errorMessage(e)}`, { file: source.file });
   }
 }

@@ -2,7 +2,7 @@
 // The one entry point the validator, counter, estimator and engine use to learn a base model's structure.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError } from '../errors';
+import { InputError, errorMessage } from '../errors';
 import { INDEX_FILE, SINGLE_FILE, openCheckpoint } from '../safetensors/checkpoint';
 import { parseModelConfig } from './config';
 import { inventoryFromCheckpoint, inventoryFromConfig } from './inventory';
@@ -25,7 +25,7 @@ export function loadModelSpec(dir: string): ModelSpec {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new InputError('model-config-json', `config.json is not valid JSON: ${(e as Error).message}`, { file });
+    throw new InputError('model-config-json', `config.json is not valid JSON: ${errorMessage(e)}`, { file });
   }
   return parseModelConfig(json, file);
 }

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { InputError } from '../errors';
+import { InputError, errorMessage } from '../errors';
 import { findChatTemplate, renderChatTemplate, type ChatMessage, type ChatTemplateSource } from './chatTemplate';
 
 export type { ChatMessage } from './chatTemplate';
@@ -39,13 +39,13 @@ function readJsonObject(file: string, what: string): Record<string, unknown> {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new InputError('tokenizer-read', `cannot read ${what}: ${(e as Error).message}`, { file });
+    throw new InputError('tokenizer-read', `cannot read ${what}: ${errorMessage(e)}`, { file });
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new InputError('tokenizer-json', `${what} is not valid JSON: ${(e as Error).message}`, { file });
+    throw new InputError('tokenizer-json', `${what} is not valid JSON: ${errorMessage(e)}`, { file });
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError('tokenizer-json', `${what} must be a JSON object`, { file });
   return value as Record<string, unknown>;
@@ -86,7 +86,7 @@ export async function loadTokenizer(dir: string): Promise<HfTokenizer> {
   try {
     tok = new Tokenizer(tokenizerJson, tokenizerConfig);
   } catch (e) {
-    throw new InputError('tokenizer-load', `cannot build the tokenizer: ${(e as Error).message}`, { file: tokenizerFile });
+    throw new InputError('tokenizer-load', `cannot build the tokenizer: ${errorMessage(e)}`, { file: tokenizerFile });
   }
 
   const vocab = tok.get_vocab(true);

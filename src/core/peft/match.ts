@@ -1,6 +1,6 @@
 // PEFT's module-matching rules, exactly: check_target_module_exists (tuners_utils.py), get_pattern_key (utils/other.py),
 // the layer-index regexes, and Python `re` patterns translated to JavaScript RegExp (peft v0.20.0).
-import { InputError } from '../errors';
+import { InputError, errorMessage } from '../errors';
 
 const cache = new Map<string, RegExp>();
 
@@ -34,7 +34,7 @@ export function pythonRegex(pattern: string, anchoring: (src: string) => string,
   try {
     re = new RegExp(anchoring(src), flags);
   } catch (e) {
-    throw new InputError('peft-regex', `${what} is not a valid regular expression: ${(e as Error).message}`, { actual: pattern });
+    throw new InputError('peft-regex', `${what} is not a valid regular expression: ${errorMessage(e)}`, { actual: pattern });
   }
   cache.set(cacheKey, re);
   return re;

@@ -3,7 +3,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError } from '../errors';
+import { InputError, errorMessage } from '../errors';
 import { didYouMean } from '../util/didYouMean';
 import { readSafetensorsHeader } from './read';
 import type { Checkpoint, SafetensorsHeader, TensorEntry } from './types';
@@ -50,7 +50,7 @@ function openSharded(dir: string, indexFile: string): Checkpoint {
   try {
     parsed = JSON.parse(fs.readFileSync(indexFile, 'utf8'));
   } catch (e) {
-    throw new InputError('checkpoint-index-json', `cannot parse the shard index: ${(e as Error).message}`, { file: indexFile });
+    throw new InputError('checkpoint-index-json', `cannot parse the shard index: ${errorMessage(e)}`, { file: indexFile });
   }
   const weightMap = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)['weight_map'] : undefined;
   if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { visit } from 'jsonc-parser';
-import { InputError, type ErrorCode } from '../errors';
+import { InputError, type ErrorCode, errorMessage } from '../errors';
 import { bf16ToF32, dtypeBits, f16ToF32, f8ToF32, isSafetensorsDtype, numel } from './dtypes';
 import type { SafetensorsDtype, SafetensorsHeader, TensorEntry } from './types';
 
@@ -85,7 +85,7 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
     fd = fs.openSync(abs, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    fail(abs, 'safetensors-open', code === 'ENOENT' ? 'file not found' : `cannot open: ${(e as Error).message}`);
+    fail(abs, 'safetensors-open', code === 'ENOENT' ? 'file not found' : `cannot open: ${errorMessage(e)}`);
   }
   try {
     const fileSize = fs.fstatSync(fd).size;
@@ -115,7 +115,7 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
     try {
       parsed = JSON.parse(text);
     } catch (e) {
-      fail(abs, 'safetensors-header-json', `header is not valid JSON: ${(e as Error).message}`);
+      fail(abs, 'safetensors-header-json', `header is not valid JSON: ${errorMessage(e)}`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail(abs, 'safetensors-header-json', 'header is not a JSON object');
     const dup = findDuplicateKey(text);
@@ -183,7 +183,7 @@ export function readTensorBytes(entry: TensorEntry): Buffer {
   try {
     fd = fs.openSync(entry.file, 'r');
   } catch (e) {
-    fail(entry.file, 'safetensors-open', `cannot open: ${(e as Error).message}`, { tensor: entry.name });
+    fail(entry.file, 'safetensors-open', `cannot open: ${errorMessage(e)}`, { tensor: entry.name });
   }
   try {
     readExactly(fd, entry.file, buf, entry.offset);

@@ -3,7 +3,7 @@
 import { promises as fs, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
-import { InputError } from '../errors';
+import { InputError, errorMessage } from '../errors';
 import { samplePairs, sampleJsonl } from '../fixtures/sampleData';
 import type { SampleFormat } from '../fixtures/sampleData';
 import { parseModelConfig } from '../hf/config';
@@ -169,7 +169,7 @@ async function readJson(file: string): Promise<unknown> {
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw new InputError('bad-json', `invalid JSON: ${e instanceof Error ? e.message : String(e)}`, { file });
+    throw new InputError('bad-json', `invalid JSON: ${errorMessage(e)}`, { file });
   }
 }
 

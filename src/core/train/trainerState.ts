@@ -1,6 +1,6 @@
 // trainer_state.json of a checkpoint, checked field by field before any value is used: a step becomes a folder
 // name and an index, so a damaged or crafted file must be refused here, naming the file and the field.
-import { InputError } from '../errors';
+import { InputError, errorMessage } from '../errors';
 import { asStepNumber } from '../util/safePath';
 import type { StreamState } from './data/stream';
 
@@ -33,7 +33,7 @@ export function parseTrainerState(text: string, file: string): TrainerState {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new InputError('checkpoint-damaged', `the trainer state is not valid JSON (${e instanceof Error ? e.message.slice(0, 120) : 'parse error'})`, {
+    throw new InputError('checkpoint-damaged', `the trainer state is not valid JSON (${errorMessage(e).slice(0, 120)})`, {
       file,
       hint: 'The checkpoint is damaged; resume from an earlier one (checkpoints/step-N) or start a new run',
     });

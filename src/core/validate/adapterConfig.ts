@@ -10,6 +10,7 @@ import { pyRegex } from './targets';
 import { nodeRange, readJson, replaceNode, type JsonProp } from './jsonTree';
 import { LineIndex, problem, typeName } from './text';
 import type { Problem, ValidationContext } from './types';
+import { errorMessage } from '../errors';
 
 
 const accepts = (types: readonly JsonType[], t: JsonType): boolean => types.includes(t) || (t === 'integer' && types.includes('number'));
@@ -118,7 +119,7 @@ function checkValue(key: string, v: unknown, node: Node, idx: LineIndex, out: Pr
       try {
         new RegExp(pyRegex(String(k.value)));
       } catch (e) {
-        out.push(problem(nodeRange(idx, k), 'error', 'bad-regex', `${key} key "${String(k.value)}" is not a valid regular expression: ${e instanceof Error ? e.message : String(e)}`));
+        out.push(problem(nodeRange(idx, k), 'error', 'bad-regex', `${key} key "${String(k.value)}" is not a valid regular expression: ${errorMessage(e)}`));
         ok = false;
       }
     }

@@ -9,6 +9,7 @@ import { nodeRange, replaceNode, type JsonProp } from './jsonTree';
 import { entryMatches, layerIndexOf, matchTargets, pyRegex, targetNameChoices } from './targets';
 import { problem, type LineIndex } from './text';
 import type { Problem, ValidationContext } from './types';
+import { errorMessage } from '../errors';
 
 /** The base model of an adapter_config.json: ctx.model, else the recipe's base model, else a local base_model_name_or_path. */
 export function modelForAdapter(ctx: ValidationContext, baseNameOrPath: unknown): ModelInventory | null {
@@ -148,7 +149,7 @@ function regexProblem(entry: string, range: Problem['range'], node: Node | undef
   try {
     new RegExp(pyRegex(entry));
   } catch (err) {
-    return problem(range, 'error', 'bad-regex', `target_modules "${entry}" is not a valid regular expression: ${err instanceof Error ? err.message : String(err)}`);
+    return problem(range, 'error', 'bad-regex', `target_modules "${entry}" is not a valid regular expression: ${errorMessage(err)}`);
   }
   const example = inv.modules.find((x) => x.kind === 'linear' || x.kind === 'conv1d')?.name ?? choices[0] ?? '';
   const plain = choices.includes(entry);

@@ -5,6 +5,7 @@ import type { LintSeverities } from './lint/kinds';
 import { DataSafetyLint } from './lint/safety';
 import { problem } from './text';
 import type { Problem, Range, TokenCounter } from './types';
+import { errorMessage } from '../errors';
 
 /** The data formats of CONTRACTS.md §1 (one definition, the trainer's). */
 export type DatasetFormat = DataFormat;
@@ -120,7 +121,7 @@ export class DatasetLinter {
     try {
       v = JSON.parse(raw);
     } catch (e) {
-      this.add(whole, 'error', 'not-json', `Line ${line + 1} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+      this.add(whole, 'error', 'not-json', `Line ${line + 1} is not valid JSON: ${errorMessage(e)}`);
       return;
     }
     if (typeof v !== 'object' || v === null || Array.isArray(v)) {
