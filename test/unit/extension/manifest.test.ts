@@ -107,7 +107,7 @@ describe('extension manifest', () => {
   it('declares exactly the settings the extension reads, with the same defaults', () => {
     const keys = Object.keys(SETTING_DEFAULTS) as SettingKey[];
     assert.deepEqual(keys.map(settingId).sort(), Object.keys(c.configuration.properties).sort());
-    for (const k of keys) assert.equal(c.configuration.properties[settingId(k)]?.default, SETTING_DEFAULTS[k], k);
+    for (const k of keys) assert.deepEqual(c.configuration.properties[settingId(k)]?.default, SETTING_DEFAULTS[k], k);
     assert.equal(SETTING_DEFAULTS.outputDir, 'runs');
   });
 });
