@@ -5,7 +5,7 @@ import * as codes from '../../src/core/errorCodes';
 import { InputError } from '../../src/core/errors';
 
 const KEBAB = /^[a-z0-9]+(-[a-z0-9]+)*$/;
-const lists = Object.entries(codes).filter((e): e is [string, readonly string[]] => Array.isArray(e[1]));
+const lists: [string, readonly string[]][] = Object.entries(codes).flatMap(([name, v]) => (Array.isArray(v) ? [[name, v as readonly string[]] as [string, readonly string[]]] : []));
 
 describe('error codes', () => {
   it('are kebab-case, in every area list and in the LoraConfig rule codes', () => {
