@@ -9,6 +9,7 @@ import { resolveTargets } from '../src/core/peft/resolve';
 import { createEngine } from '../src/core/train/engine';
 import type { Batch, DeviceName } from '../src/core/train/engineApi';
 import { median } from './benchLib';
+import { errorStack } from '../src/core/errors';
 
 /** What the parent passes (one JSON argument); the same fields drive bench/torch_lora_step.py. */
 export interface EngineJob {
@@ -166,7 +167,7 @@ if (require.main === module) {
   runEngineJob(JSON.parse(fs.readFileSync(arg, 'utf8')) as EngineJob).then(
     (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
     (e: unknown) => {
-      process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.stderr.write(`${errorStack(e)}\n`);
       process.exit(1);
     },
   );

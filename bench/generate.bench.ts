@@ -10,6 +10,7 @@ import { loadModel } from '../src/core/hf/loadModel';
 import { Rng } from '../src/core/util/random';
 import { median } from './benchLib';
 import type { GenerateJob, SideTimings } from './generateSide';
+import { errorMessage } from '../src/core/errors';
 
 const HELP = `usage: npx tsx bench/generate.bench.ts [options]
   --prompt-len N     prompt tokens (default 128)
@@ -123,6 +124,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+  process.stderr.write(`${errorMessage(e)}\n`);
   process.exit(1);
 });

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { demoRecipe, prepareDemo } from '../src/cli/commands/demo';
 import { makeFixture, type FixtureArch, type FixtureSize } from '../src/core/fixtures/makeFixture';
 import { writeSampleData, type SampleFormat } from '../src/core/fixtures/sampleData';
+import { errorMessage } from '../src/core/errors';
 
 const HELP = `usage: npx tsx bench/memory.bench.ts [--cases demo,gpt2-small,llama-32m,llama-32m-packed,llama-1.1b] [--steps N] [--write-docs]
   (build first: npm run build). The 1.1B case writes a 4.4 GB model once under bench/.cache and needs ~6 GB of RAM
@@ -122,6 +123,6 @@ async function main(): Promise<void> {
 }
 
 void main().catch((e: unknown) => {
-  process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+  process.stderr.write(`${errorMessage(e)}\n`);
   process.exit(1);
 });

@@ -11,6 +11,7 @@ import { Rng } from '../src/core/util/random';
 import type { DeviceName } from '../src/core/train/engineApi';
 import { FLOPS_FORMULA, type BenchRow, type OrtProfileEvent, type SideResult, flopsPerToken, formatProfile, formatTable, median, summariseOrtProfile } from './benchLib';
 import type { EngineJob, EngineResult } from './engineStep';
+import { errorMessage } from '../src/core/errors';
 
 const HELP = `usage: npx tsx bench/train.bench.ts [options]
   --device cpu|webgpu|cuda   execution provider for our engine (default cpu)
@@ -251,6 +252,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+  process.stderr.write(`${errorMessage(e)}\n`);
   process.exit(1);
 });

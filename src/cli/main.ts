@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { commands } from './commands/index';
 import type { CliIO } from './command';
-import { InputError, PeftStudioError, UsageError, errorMessage } from '../core/errors';
+import { InputError, PeftStudioError, UsageError, errorMessage, errorStack } from '../core/errors';
 import { didYouMean } from '../core/util/didYouMean';
 import { fsErrorToInput } from '../core/util/fsErrors';
 
@@ -74,7 +74,7 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
       io.err(`peft-studio ${name}: error: ${e.message}`);
       return 1;
     }
-    io.err(`peft-studio ${name}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    io.err(`peft-studio ${name}: internal error: ${errorStack(e)}`);
     return 3;
   }
 }

@@ -1,5 +1,8 @@
 // Typed errors for the core: every error says what is wrong, where (file, line, tensor) and what to do.
 // The CLI maps them to exit code 1 (bad input); the editor shows them with a "Show Log" action.
+import type { ErrorCode } from './errorCodes';
+
+export type { ErrorCode } from './errorCodes';
 
 export interface ErrorContext {
   file?: string;
@@ -11,12 +14,12 @@ export interface ErrorContext {
 }
 
 export class PeftStudioError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly context: ErrorContext;
   /** The message without the file/expected/hint decorations (to rebuild it with more context). */
   readonly detail: string;
 
-  constructor(code: string, message: string, context: ErrorContext = {}) {
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}) {
     super(PeftStudioError.format(message, context));
     this.name = 'PeftStudioError';
     this.code = code;
@@ -41,7 +44,7 @@ export class PeftStudioError extends Error {
 
 /** Input the user can fix (a file, a config value): CLI exit code 1. */
 export class InputError extends PeftStudioError {
-  constructor(code: string, message: string, context: ErrorContext = {}) {
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}) {
     super(code, message, context);
     this.name = 'InputError';
   }
@@ -55,6 +58,7 @@ export class UsageError extends PeftStudioError {
   }
 }
 
+/** The message of anything thrown: an Error's message, or the value as a string. */
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -67,4 +71,9 @@ export function withFile<T>(file: string, f: () => T): T {
     if (e instanceof InputError && e.context.file === undefined) throw new InputError(e.code, e.detail, { ...e.context, file });
     throw e;
   }
+}
+
+/** The stack of an Error (its message when there is none), or the value as a string: for internal errors. */
+export function errorStack(e: unknown): string {
+  return e instanceof Error ? (e.stack ?? e.message) : String(e);
 }

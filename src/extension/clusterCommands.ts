@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { runCliJson } from './cli';
 import { Config } from './config';
-import { errorText, outputChannel, showError } from './log';
+import { errorMessage } from '../core/errors';
+import { outputChannel, showError } from './log';
 import { pathOf, resolveRecipe } from './pick';
 
 const LAST_EXPORT = 'peftStudio.lastClusterExport';
@@ -60,7 +61,7 @@ export async function exportForCluster(context: vscode.ExtensionContext, arg: un
     if (pick === 'Open README') await vscode.window.showTextDocument(vscode.Uri.file(path.join(r.dir, 'README.md')));
     if (pick === 'Launch on Cluster') await launchOnCluster(context, r.dir);
   } catch (e) {
-    await showError(`Export for Cluster failed: ${errorText(e)}`);
+    await showError(`Export for Cluster failed: ${errorMessage(e)}`);
   }
 }
 

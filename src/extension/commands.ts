@@ -8,7 +8,8 @@ import type { RunsStore } from './runsStore';
 import type { RunsTreeProvider } from './runsTree';
 import type { DashboardViewProvider } from './dashboard/dashboardView';
 import type { PlaygroundPanel } from './playground/playgroundPanel';
-import { errorText, outputChannel, showError } from './log';
+import { errorMessage } from '../core/errors';
+import { outputChannel, showError } from './log';
 import { pathOf, pickCheckpoint, pickRuns, resolveRecipe, resolveRun, treeNode } from './pick';
 import { exportForCluster, launchOnCluster } from './clusterCommands';
 import { newProject } from './newProject';
@@ -95,7 +96,7 @@ const deleteRun: CommandFactory = (s) => async (arg) => {
     try {
       await vscode.workspace.fs.delete(uri, { recursive: true, useTrash: false });
     } catch (e) {
-      await showError(`Could not delete ${run.dir}: ${errorText(e)}`);
+      await showError(`Could not delete ${run.dir}: ${errorMessage(e)}`);
     }
   }
   s.tree.refresh();
@@ -175,7 +176,7 @@ export function registerCommands(s: Services): void {
       try {
         await handler(...args);
       } catch (e) {
-        await showError(`${title.get(id) ?? id} failed: ${errorText(e)}`);
+        await showError(`${title.get(id) ?? id} failed: ${errorMessage(e)}`);
       }
     }));
   }

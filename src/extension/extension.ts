@@ -6,7 +6,8 @@ import { DashboardViewProvider } from './dashboard/dashboardView';
 import { PlaygroundPanel } from './playground/playgroundPanel';
 import { registerLanguageFeatures } from './language/index';
 import type { LanguageService } from './language/service';
-import { disposeLog, errorText, showError } from './log';
+import { errorMessage } from '../core/errors';
+import { disposeLog, showError } from './log';
 import { RunManager } from './runManager';
 import { RunsStore } from './runsStore';
 import { RunsTreeProvider } from './runsTree';
@@ -29,7 +30,7 @@ export function activate(context: vscode.ExtensionContext): void {
     language = registerLanguageFeatures(context);
   } catch (e) {
     // validation is independent of training and the dashboard: report it and keep the rest working
-    void showError(`PEFT Studio could not start config validation: ${errorText(e)}`);
+    void showError(`PEFT Studio could not start config validation: ${errorMessage(e)}`);
   }
   registerCommands({ context, manager, store, tree, dashboard, playground, language });
   void vscode.commands.executeCommand('setContext', TRAINING_CONTEXT_KEY, false);

@@ -21,10 +21,6 @@ export async function showError(message: string, ...actions: string[]): Promise<
   return choice;
 }
 
-export function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 export function disposeLog(): void {
   channel?.dispose();
   channel = undefined;

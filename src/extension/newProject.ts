@@ -6,7 +6,8 @@ import * as vscode from 'vscode';
 import { projectFolderProblem } from '../core/scaffold/scaffold';
 import { describeModel, type ModelFacts } from '../shared/messages';
 import { runCliJson } from './cli';
-import { errorText, log, showError } from './log';
+import { errorMessage } from '../core/errors';
+import { log, showError } from './log';
 import { RECIPE_FILE } from './pick';
 
 const STEPS = 4;
@@ -63,7 +64,7 @@ async function confirmModel(context: vscode.ExtensionContext, dir: string): Prom
     facts = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `PEFT: reading ${path.basename(dir)}…` },
       () => runCliJson<ModelFacts>(context, ['inspect', dir], dir));
   } catch (e) {
-    const c = await vscode.window.showErrorMessage(`${path.basename(dir)} is not a model PEFT Studio can read: ${errorText(e)}`, 'Pick Another Folder');
+    const c = await vscode.window.showErrorMessage(`${path.basename(dir)} is not a model PEFT Studio can read: ${errorMessage(e)}`, 'Pick Another Folder');
     return c === 'Pick Another Folder' ? 'again' : 'cancel';
   }
   const summary = describeModel(facts);
@@ -121,6 +122,6 @@ export async function newProject(context: vscode.ExtensionContext): Promise<void
     log(`created ${r.files.join(', ')}`);
     await openProject(dir);
   } catch (e) {
-    await showError(`Could not create the project: ${errorText(e)}`);
+    await showError(`Could not create the project: ${errorMessage(e)}`);
   }
 }

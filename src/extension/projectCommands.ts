@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { parse as parseYaml } from 'yaml';
 import { runCliJson } from './cli';
-import { errorText, log, outputChannel, showError } from './log';
+import { errorMessage } from '../core/errors';
+import { log, outputChannel, showError } from './log';
 import { openProject, pickFolder } from './newProject';
 import { RECIPE_FILE, resolveConfigFile } from './pick';
 
@@ -29,7 +30,7 @@ export async function openDemo(context: vscode.ExtensionContext): Promise<void> 
     log(`demo project ready in ${dir}`);
     await openProject(dir);
   } catch (e) {
-    await showError(`Could not create the demo project: ${errorText(e)}`);
+    await showError(`Could not create the demo project: ${errorMessage(e)}`);
   }
 }
 
@@ -66,7 +67,7 @@ export async function count(context: vscode.ExtensionContext, arg: unknown): Pro
       'Show Modules');
     if (c === 'Show Modules') ch.show(true);
   } catch (e) {
-    await showError(`Count Trainable Parameters failed: ${errorText(e)}`);
+    await showError(`Count Trainable Parameters failed: ${errorMessage(e)}`);
   }
 }
 
@@ -95,6 +96,6 @@ export async function estimate(context: vscode.ExtensionContext, arg: unknown): 
     const c = await vscode.window.showInformationMessage(`Estimated peak training memory: ${total !== undefined ? formatGiB(total) : 'see the log'} (${comps.length} components).`, 'Show Breakdown');
     if (c === 'Show Breakdown') ch.show(true);
   } catch (e) {
-    await showError(`Estimate Training Memory failed: ${errorText(e)}`);
+    await showError(`Estimate Training Memory failed: ${errorMessage(e)}`);
   }
 }

@@ -1,7 +1,7 @@
 // The training worker process: forked by the run manager (or run by the CLI), trains one run and
 // reports every RunEvent to its parent over IPC while writing the run folder.
 import type { HostToWorker, RunEvent, WorkerToHost } from '../shared/protocol';
-import { errorMessage } from '../core/errors';
+import { errorMessage, errorStack } from '../core/errors';
 import { runTraining, TrainingFailed } from '../core/train/trainer';
 
 const controller = new AbortController();
@@ -38,7 +38,7 @@ async function train(m: Extract<HostToWorker, { type: 'train' }>): Promise<numbe
     // runTraining has already sent its error event; anything else still gets one.
     if (!(e instanceof TrainingFailed)) await send({ event: 'error', message: errorMessage(e) });
     await pending;
-    if (!(e instanceof TrainingFailed)) process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    if (!(e instanceof TrainingFailed)) process.stderr.write(`${errorStack(e)}\n`);
     return 1;
   }
 }

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { CliCommand } from '../command';
-import { InputError, UsageError, withFile } from '../../core/errors';
+import { InputError, UsageError, errorMessage, withFile } from '../../core/errors';
 import { loadModel } from '../../core/hf/loadModel';
 import { findBaseModelDir, readAdapterConfigFile } from '../../core/peft/adapterFile';
 import { countParametersDetailed } from '../../core/peft/count';
@@ -68,7 +68,7 @@ function configFromArg(arg: string): { configFile: string; recipeModel?: string 
   try {
     y = parseYaml(fs.readFileSync(abs, 'utf8'));
   } catch (e) {
-    throw new InputError('recipe-unreadable', `cannot read the recipe: ${(e as Error).message}`, { file: abs });
+    throw new InputError('recipe-unreadable', `cannot read the recipe: ${errorMessage(e)}`, { file: abs });
   }
   const rec = y !== null && typeof y === 'object' ? (y as Record<string, unknown>) : {};
   const dir = path.dirname(abs);

@@ -2,7 +2,7 @@
 // base model or a LoRA adapter through core/generate's Generator, streamed, or as JSON lines (CONTRACTS.md).
 import * as fs from 'node:fs';
 import type { CliCommand, CliIO } from '../command';
-import { InputError, UsageError } from '../../core/errors';
+import { InputError, UsageError, errorMessage } from '../../core/errors';
 import { type GenerateRequest, type GenerateResult, Generator, type TokenEvent } from '../../core/generate/generator';
 import type { ChatMessage } from '../../core/hf/tokenizer';
 import { resolveModel } from '../../core/hf/resolveModel';
@@ -35,11 +35,11 @@ function readMessages(file: string): ChatMessage[] {
   try {
     v = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new InputError('generate.messagesFile', `cannot read the messages: ${(e as Error).message}`, { file });
+    throw new InputError('generate-messages-file', `cannot read the messages: ${errorMessage(e)}`, { file });
   }
   const list = Array.isArray(v) ? v : typeof v === 'object' && v !== null ? (v as Record<string, unknown>)['messages'] : undefined;
   if (!Array.isArray(list) || list.some((m) => typeof m !== 'object' || m === null || typeof (m as Record<string, unknown>)['role'] !== 'string' || typeof (m as Record<string, unknown>)['content'] !== 'string')) {
-    throw new InputError('generate.messagesFile', 'must be a JSON list of {"role", "content"} objects (or {"messages": [...]})', { file });
+    throw new InputError('generate-messages-file', 'must be a JSON list of {"role", "content"} objects (or {"messages": [...]})', { file });
   }
   return list as ChatMessage[];
 }

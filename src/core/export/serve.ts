@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pyYaml } from './pyYaml';
-import { InputError, UsageError } from '../errors';
+import { InputError, UsageError, errorMessage } from '../errors';
 import { validate } from '../validate';
 import { maxRankOf, vllmMaxLoraRank, type ServingEngine } from '../validate/serving';
 
@@ -59,7 +59,7 @@ function readAdapter(a: ServeAdapter): { r: number; text: string; file: string }
   try {
     raw = JSON.parse(text) as Record<string, unknown>;
   } catch (e) {
-    throw new InputError('adapter-config-json', `adapter "${a.name}": adapter_config.json is not valid JSON (${e instanceof Error ? e.message : String(e)})`, { file });
+    throw new InputError('adapter-config-json', `adapter "${a.name}": adapter_config.json is not valid JSON (${errorMessage(e)})`, { file });
   }
   return { r: maxRankOf(raw['r'], raw['rank_pattern']), text, file };
 }
@@ -89,7 +89,7 @@ export function buildServeExport(req: ServeRequest): ServeExport {
     const { r, text, file } = readAdapter(a);
     rank = Math.max(rank, r);
     for (const p of validate(text, { path: file, kind: 'adapter_config', model: null, servingEngines: [lintEngine] })) {
-      if (p.code.startsWith(lintEngine === 'vllm' ? 'vllm-' : 'lorax-') || p.severity === 'error') problems.push({ adapter: a.name, severity: p.severity, code: p.code, message: p.message });
+      if (p.data?.['engine'] === lintEngine || p.severity === 'error') problems.push({ adapter: a.name, severity: p.severity, code: p.code, message: p.message });
     }
   }
   const maxLoraRank = req.engine === 'vllm' ? (vllmMaxLoraRank(rank) ?? rank) : rank;

@@ -2,7 +2,7 @@
 // transformers' GenerationConfig reads them), falling back to config.json's eos_token_id.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError } from '../errors';
+import { InputError, errorMessage } from '../errors';
 import type { SamplingOptions } from './sampling';
 
 export interface GenerationDefaults {
@@ -19,9 +19,9 @@ function readJson(file: string): Record<string, unknown> | undefined {
     const v: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
     if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
   } catch (e) {
-    throw new InputError('generate.configJson', `not valid JSON: ${(e as Error).message}`, { file });
+    throw new InputError('generate-config-json', `not valid JSON: ${errorMessage(e)}`, { file });
   }
-  throw new InputError('generate.configJson', 'must be a JSON object', { file });
+  throw new InputError('generate-config-json', 'must be a JSON object', { file });
 }
 
 const ids = (v: unknown): number[] => (typeof v === 'number' ? [v] : Array.isArray(v) ? v.filter((x): x is number => typeof x === 'number') : []);

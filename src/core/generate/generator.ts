@@ -81,10 +81,10 @@ export class Generator {
   /** Loads the model (config, safetensors headers, tokenizer when present), the adapters, and opens the session. */
   static async open(modelDir: string, opts: GeneratorOptions = {}): Promise<Generator> {
     const inv = loadModel(modelDir);
-    if (inv.source !== 'safetensors') throw new InputError('generate.noWeights', 'the model folder has no safetensors weights', { file: inv.dir });
+    if (inv.source !== 'safetensors') throw new InputError('generate-no-weights', 'the model folder has no safetensors weights', { file: inv.dir });
     const unsupported = inv.spec.unsupportedForTraining ?? [];
     if (unsupported.length > 0) {
-      throw new InputError('generate.unsupported', `the model builders do not implement ${unsupported.join(', ')}`, {
+      throw new InputError('generate-unsupported', `the model builders do not implement ${unsupported.join(', ')}`, {
         file: path.join(inv.dir, 'config.json'), hint: 'PEFT Studio runs the standard Llama/Mistral/Qwen2 (silu) and GPT-2 (gelu_new) computations',
       });
     }
@@ -92,7 +92,7 @@ export class Generator {
     try {
       tokenizer = await loadTokenizer(inv.dir);
     } catch (e) {
-      if (!(e instanceof InputError && e.code === 'tokenizer.missing')) throw e;
+      if (!(e instanceof InputError && e.code === 'tokenizer-missing')) throw e;
     }
     const gen = new Generator(inv, tokenizer, readGenerationDefaults(inv.dir), opts);
     for (const dir of opts.adapters ?? []) gen.loadAdapterFiles(dir);
@@ -125,7 +125,7 @@ export class Generator {
    * session is rebuilt with the union (once); otherwise it is only a new set of feeds.
    */
   async addAdapter(dir: string): Promise<string> {
-    if (this.busy) throw new InputError('generate.busy', 'cannot load an adapter while this Generator is generating');
+    if (this.busy) throw new InputError('generate-busy', 'cannot load an adapter while this Generator is generating');
     const id = this.loadAdapterFiles(dir);
     this.stacked = undefined;
     const have = new Set(this.modules.map((m) => m.name));
@@ -156,7 +156,7 @@ export class Generator {
     if (adapter === null || adapter === undefined) return null;
     if (this.adapters.has(adapter)) return adapter;
     if (this.adapters.has(path.resolve(adapter))) return path.resolve(adapter);
-    throw new InputError('generate.unknownAdapter', `no adapter "${adapter}" is loaded`, { hint: `Loaded: ${this.adapterIds.join(', ') || 'none'}` });
+    throw new InputError('generate-unknown-adapter', `no adapter "${adapter}" is loaded`, { hint: `Loaded: ${this.adapterIds.join(', ') || 'none'}` });
   }
 
   private feedsFor(id: string | null): Feeds {
@@ -168,26 +168,26 @@ export class Generator {
   /** The prompt's token ids (prompt text as is, or messages through the chat template with add_generation_prompt). */
   promptIds(req: Pick<GenerateRequest, 'inputIds' | 'prompt' | 'messages'>): number[] {
     const given = [req.inputIds, req.prompt, req.messages].filter((x) => x !== undefined).length;
-    if (given !== 1) throw new InputError('generate.prompt', 'give exactly one of input ids, a prompt or messages');
+    if (given !== 1) throw new InputError('generate-prompt', 'give exactly one of input ids, a prompt or messages');
     let ids: number[];
     if (req.inputIds !== undefined) ids = [...req.inputIds];
     else {
       const tok = this.tokenizer;
       if (tok === null) {
-        throw new InputError('generate.noTokenizer', 'the model folder has no tokenizer.json, so text cannot be tokenized', {
+        throw new InputError('generate-no-tokenizer', 'the model folder has no tokenizer.json, so text cannot be tokenized', {
           file: this.inventory.dir, hint: 'Give token ids instead (--input-ids 1,2,3), or add the tokenizer files written by save_pretrained()',
         });
       }
       ids = req.prompt !== undefined ? tok.encode(req.prompt) : tok.encode(tok.applyChatTemplate(req.messages!, { addGenerationPrompt: true }), { addSpecialTokens: false });
     }
     const V = this.inventory.spec.vocabSize;
-    if (ids.length === 0) throw new InputError('generate.prompt', 'the prompt is empty (no tokens)');
+    if (ids.length === 0) throw new InputError('generate-prompt', 'the prompt is empty (no tokens)');
     const bad = ids.findIndex((x) => !Number.isInteger(x) || x < 0 || x >= V);
-    if (bad >= 0) throw new InputError('generate.tokenId', `token id ${ids[bad]} at position ${bad} is outside the vocabulary`, { expected: `0..${V - 1}` });
+    if (bad >= 0) throw new InputError('generate-token-id', `token id ${ids[bad]} at position ${bad} is outside the vocabulary`, { expected: `0..${V - 1}` });
     const maxPos = this.maxLength;
     if (ids.length >= maxPos) {
       const what = maxPos < this.inventory.spec.maxPositionEmbeddings ? `its sliding window (${maxPos} tokens), beyond which generation is not implemented` : `${maxPos} positions (max_position_embeddings)`;
-      throw new InputError('generate.promptTooLong', `the prompt has ${ids.length} tokens but the model has ${what}, leaving no room to generate`, {
+      throw new InputError('generate-prompt-too-long', `the prompt has ${ids.length} tokens but the model has ${what}, leaving no room to generate`, {
         hint: 'Shorten the prompt',
       });
     }
@@ -230,14 +230,14 @@ export class Generator {
   /** Rows (one per request, each with its own adapter) in one batch: needs a Generator opened with lora 'stacked'. */
   async generateBatch(reqs: readonly GenerateRequest[], controls: GenerateControls = {}): Promise<GenerateResult[]> {
     if (this.opts.lora !== 'stacked' && new Set(reqs.map((r) => this.adapterId(r.adapter))).size > 1) {
-      throw new InputError('generate.batchAdapters', 'rows with different adapters need a Generator opened with lora: "stacked"');
+      throw new InputError('generate-batch-adapters', 'rows with different adapters need a Generator opened with lora: "stacked"');
     }
     if (reqs.length === 0) return [];
     return this.exclusive(() => this.runRows(reqs, controls));
   }
 
   private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.busy) throw new InputError('generate.busy', 'this Generator is already generating; wait for it or open another');
+    if (this.busy) throw new InputError('generate-busy', 'this Generator is already generating; wait for it or open another');
     this.busy = true;
     try {
       return await fn();
@@ -256,12 +256,12 @@ export class Generator {
     checkSampling(sampling);
     const prompt = this.promptIds(req);
     const stop = req.stop ?? [];
-    if (stop.some((x) => x === '')) throw new InputError('generate.stop', 'a stop string must not be empty');
+    if (stop.some((x) => x === '')) throw new InputError('generate-stop', 'a stop string must not be empty');
     if (stop.length > 0 && this.tokenizer === null) {
-      throw new InputError('generate.stop', 'stop strings need the model\'s tokenizer (tokenizer.json) to read the generated text', { file: this.inventory.dir });
+      throw new InputError('generate-stop', 'stop strings need the model\'s tokenizer (tokenizer.json) to read the generated text', { file: this.inventory.dir });
     }
     const asked = req.maxNewTokens ?? this.defaults.maxNewTokens ?? 256;
-    if (!Number.isInteger(asked) || asked < 0) throw new InputError('generate.maxNewTokens', 'max_new_tokens must be an integer ≥ 0', { actual: String(req.maxNewTokens) });
+    if (!Number.isInteger(asked) || asked < 0) throw new InputError('generate-max-new-tokens', 'max_new_tokens must be an integer ≥ 0', { actual: String(req.maxNewTokens) });
     return {
       prompt, sampling, seed: req.seed ?? 0, stop,
       maxNewTokens: Math.min(asked, this.maxLength - prompt.length),

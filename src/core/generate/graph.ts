@@ -64,7 +64,7 @@ class InferenceLora implements LoraHook {
 
   constructor(g: Graph, modules: readonly ModuleInfo[], private readonly mode: LoraMode, private readonly index: Value | undefined) {
     modules.forEach((m, i) => {
-      if (this.byModule.has(m.name)) throw new InputError('generate.duplicateModule', 'module listed twice', { tensor: m.name });
+      if (this.byModule.has(m.name)) throw new InputError('generate-duplicate-module', 'module listed twice', { tensor: m.name });
       const r = `r${i}`;
       const entry = mode.kind === 'single'
         ? { a: g.input(loraKey(m.name, 'A'), 'float32', [r, m.inFeatures]), b: g.input(loraKey(m.name, 'B'), 'float32', [m.outFeatures, r]) }
@@ -97,7 +97,7 @@ class InferenceLora implements LoraHook {
 export function buildInferenceGraph(o: InferenceGraphOptions): Graph {
   const spec = o.inventory.spec;
   if (spec.family !== 'gpt2' && spec.family !== 'llama') {
-    throw new InputError('generate.family', `model family "${spec.family}" has no generation graph yet`, { hint: 'Llama, Mistral, Qwen2 and GPT-2 are supported' });
+    throw new InputError('generate-family', `model family "${spec.family}" has no generation graph yet`, { hint: 'Llama, Mistral, Qwen2 and GPT-2 are supported' });
   }
   const g = new G.Graph('peft_generate');
   const { layers, kvHeads, headDim } = cacheShape(o.inventory);
@@ -129,7 +129,7 @@ export function buildInferenceGraph(o: InferenceGraphOptions): Graph {
   const logits = lora.apply('lm_head', last, G.gemm(last, head, { transB: true, name: 'lm_head.Gemm' }));
   const missing = o.loraModules.filter((m) => !lora.used.has(m.name)).map((m) => m.name);
   if (missing.length > 0) {
-    throw new InputError('generate.loraModule', `LoRA on module(s) the ${spec.modelType} graph does not have: ${missing.join(', ')}`, {
+    throw new InputError('generate-lora-module', `LoRA on module(s) the ${spec.modelType} graph does not have: ${missing.join(', ')}`, {
       hint: 'Only the Linear/Conv1D layers of the decoder and lm_head can carry LoRA',
     });
   }

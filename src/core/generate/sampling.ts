@@ -17,7 +17,7 @@ export interface SamplingOptions {
 /** Checks the options (InputError naming the field). */
 export function checkSampling(o: SamplingOptions): void {
   const bad = (field: string, value: unknown, expected: string): never => {
-    throw new InputError('generate.sampling', `${field} must be ${expected}`, { actual: String(value) });
+    throw new InputError('generate-sampling', `${field} must be ${expected}`, { actual: String(value) });
   };
   if (o.temperature !== undefined && !(o.temperature >= 0 && Number.isFinite(o.temperature))) bad('temperature', o.temperature, 'a number ≥ 0');
   if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 0)) bad('top_k', o.topK, 'an integer ≥ 0');

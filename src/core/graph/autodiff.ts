@@ -11,6 +11,7 @@ import { normRules } from './vjp/norm';
 import { reduceRules } from './vjp/reduce';
 import { shapeRules } from './vjp/shape';
 import { type Grad, ScatterAdd, type VjpRule } from './vjp/types';
+import { errorMessage } from '../errors';
 
 /** All VJP rules by ONNX op type. */
 export const VJP_RULES: Readonly<Record<string, VjpRule>> = {
@@ -107,7 +108,7 @@ function backward(g: Graph, n: Node, dys: (Value | undefined)[], needs: boolean[
     grads = rule({ g, node: n, dys, needs });
   } catch (e) {
     if (e instanceof GraphError) throw e;
-    throw new GraphError(`${n.op} node "${n.name}" backward: ${e instanceof Error ? e.message : String(e)}`, weight?.name);
+    throw new GraphError(`${n.op} node "${n.name}" backward: ${errorMessage(e)}`, weight?.name);
   }
   // Rules must keep each input's dtype (shapes are reduced by unbroadcast afterwards).
   grads.forEach((d, j) => {

@@ -3,6 +3,7 @@
 import { shapeEq, shapeStr } from './dims';
 import { BYTES, GraphError, type Graph, type Node, type Value, weightAmong } from './ir';
 import { NotInferable, inferNode } from './infer';
+import { errorMessage } from '../errors';
 
 function weightOf(n: Node): string | undefined {
   return weightAmong(n.inputs)?.name;
@@ -54,7 +55,7 @@ export function checkGraph(g: Graph): Graph {
     try {
       inferred = inferNode(n.op, n.inputs, n.attrs);
     } catch (e) {
-      if (!(e instanceof NotInferable)) fail(n, e instanceof Error ? e.message : String(e));
+      if (!(e instanceof NotInferable)) fail(n, errorMessage(e));
     }
     if (inferred !== undefined) {
       if (inferred.length !== n.outputs.length) fail(n, 'wrong number of outputs', String(inferred.length), String(n.outputs.length));

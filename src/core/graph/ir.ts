@@ -1,6 +1,6 @@
 // The tensor IR: a Graph of typed Values and standard ONNX nodes, with inputs, inline and external-data initializers.
 // Builders (ops.ts, nn.ts) append nodes with inferred shapes; writer.ts turns a Graph into an ONNX ModelProto.
-import { PeftStudioError } from '../errors';
+import { PeftStudioError, errorMessage } from '../errors';
 import { type Dim, type Shape, normDim, shapeStr } from './dims';
 import { inferNode } from './infer';
 
@@ -267,7 +267,7 @@ export function weightAmong(inputs: (Value | undefined)[]): Value | undefined {
 
 /** Wraps an inference error with the node and, where an input is a weight, the tensor name. */
 export function withNodeContext(e: unknown, op: string, name: string, inputs: (Value | undefined)[]): GraphError {
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = errorMessage(e);
   const types = inputs.map((x) => (x === undefined ? '-' : x.toString())).join(', ');
   return new GraphError(`${op} node "${name}": ${msg} (inputs: ${types})`, weightAmong(inputs)?.name);
 }

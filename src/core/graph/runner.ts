@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { PeftStudioError } from '../errors';
+import { PeftStudioError, errorMessage } from '../errors';
 import { shapeStr } from './dims';
 import type { Graph, TensorData, Value } from './ir';
 import { ORT_TYPE } from './onnxTypes';
@@ -63,7 +63,7 @@ export class GraphSession {
     } catch (e) {
       if (tempDir !== undefined) fs.rmSync(tempDir, { recursive: true, force: true });
       else if (opts.fileName === undefined) fs.rmSync(file, { force: true });
-      throw new PeftStudioError('ort_session', `onnxruntime could not load the graph: ${e instanceof Error ? e.message : String(e)}`, { file });
+      throw new PeftStudioError('ort-session', `onnxruntime could not load the graph: ${errorMessage(e)}`, { file });
     }
   }
 
@@ -72,16 +72,16 @@ export class GraphSession {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const v of this.graph.inputs) {
       const f = feeds[v.name];
-      if (f === undefined) throw new PeftStudioError('graph_feed', 'missing feed for graph input', { tensor: v.name, expected: `${v.dtype}${shapeStr(v.shape)}` });
+      if (f === undefined) throw new PeftStudioError('graph-feed', 'missing feed for graph input', { tensor: v.name, expected: `${v.dtype}${shapeStr(v.shape)}` });
       ortFeeds[v.name] = toOrtTensor(v, f);
     }
-    for (const k of Object.keys(feeds)) if (this.graph.values.get(k)?.kind !== 'input') throw new PeftStudioError('graph_feed', 'feed for a name that is not a graph input', { tensor: k });
+    for (const k of Object.keys(feeds)) if (this.graph.values.get(k)?.kind !== 'input') throw new PeftStudioError('graph-feed', 'feed for a name that is not a graph input', { tensor: k });
     const names = fetch ?? this.graph.outputs.map((o) => o.name);
     const res = await this.session.run(ortFeeds, names);
     const out: Record<string, HostTensor> = {};
     for (const n of names) {
       const t = res[n];
-      if (t === undefined) throw new PeftStudioError('graph_fetch', 'onnxruntime returned no such output', { tensor: n });
+      if (t === undefined) throw new PeftStudioError('graph-fetch', 'onnxruntime returned no such output', { tensor: n });
       out[n] = { data: t.data as TensorData, dims: t.dims.map(Number) };
     }
     return out;
@@ -97,10 +97,10 @@ export class GraphSession {
 function toOrtTensor(v: Value, f: Feed): ort.Tensor {
   const host: HostTensor = ArrayBuffer.isView(f) ? { data: f, dims: staticDims(v) } : f;
   if (host.dims.length !== v.rank || host.dims.some((d, i) => typeof v.shape[i] === 'number' && v.shape[i] !== d)) {
-    throw new PeftStudioError('graph_feed', 'feed shape does not match the graph input', { tensor: v.name, expected: shapeStr(v.shape), actual: shapeStr(host.dims) });
+    throw new PeftStudioError('graph-feed', 'feed shape does not match the graph input', { tensor: v.name, expected: shapeStr(v.shape), actual: shapeStr(host.dims) });
   }
   const n = host.dims.reduce((a, b) => a * b, 1);
-  if (host.data.length !== n) throw new PeftStudioError('graph_feed', 'feed data length does not match its dims', { tensor: v.name, expected: String(n), actual: String(host.data.length) });
+  if (host.data.length !== n) throw new PeftStudioError('graph-feed', 'feed data length does not match its dims', { tensor: v.name, expected: String(n), actual: String(host.data.length) });
   const type = ORT_TYPE[v.dtype] as keyof ort.Tensor.DataTypeMap;
   return new ort.Tensor(type, host.data as ort.Tensor.DataTypeMap[typeof type], host.dims);
 }
@@ -114,7 +114,7 @@ function defaultLevel(g: Graph): 'all' | 'basic' {
 }
 
 function staticDims(v: Value): number[] {
-  if (v.shape.some((d) => typeof d !== 'number')) throw new PeftStudioError('graph_feed', 'input has symbolic dims: feed {data, dims}', { tensor: v.name, expected: shapeStr(v.shape) });
+  if (v.shape.some((d) => typeof d !== 'number')) throw new PeftStudioError('graph-feed', 'input has symbolic dims: feed {data, dims}', { tensor: v.name, expected: shapeStr(v.shape) });
   return v.shape as number[];
 }
 

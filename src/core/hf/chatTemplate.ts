@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Template } from '@huggingface/jinja';
-import { InputError } from '../errors';
+import { InputError, errorMessage } from '../errors';
 import { TemplateLimitError, withTemplateBudget } from './templateBudget';
 
 /** One chat turn. `content` is usually a string; extra keys (name, tool_calls, ...) reach the template unchanged. */
@@ -37,7 +37,7 @@ export function findChatTemplate(dir: string, tokenizerConfig: Record<string, un
     const chosen = named.find((x) => x.name === 'default') ?? (named.length === 1 ? named[0] : undefined);
     if (chosen !== undefined) return { template: chosen.template, file: configFile };
     if (named.length > 0) {
-      throw new InputError('tokenizer.chatTemplateChoice', `chat_template lists ${named.map((x) => `"${x.name}"`).join(', ')} but no "default"`, { file: configFile });
+      throw new InputError('tokenizer-chat-template-choice', `chat_template lists ${named.map((x) => `"${x.name}"`).join(', ')} but no "default"`, { file: configFile });
     }
   }
   return null;
@@ -51,7 +51,7 @@ function compile(source: ChatTemplateSource): Template {
     try {
       t = new Template(source.template);
     } catch (e) {
-      throw new InputError('tokenizer.chatTemplateSyntax', `chat template does not parse: ${(e as Error).message}`, { file: source.file });
+      throw new InputError('tokenizer-chat-template-syntax', `chat template does not parse: ${errorMessage(e)}`, { file: source.file });
     }
     compiled.set(source.template, t);
   }
@@ -67,10 +67,10 @@ export interface RenderChatOptions {
 }
 
 function checkMessages(messages: unknown, file: string): asserts messages is ChatMessage[] {
-  if (!Array.isArray(messages)) throw new InputError('tokenizer.chatMessages', 'messages must be a list of {role, content}', { file });
+  if (!Array.isArray(messages)) throw new InputError('tokenizer-chat-messages', 'messages must be a list of {role, content}', { file });
   messages.forEach((m, i) => {
     if (typeof m !== 'object' || m === null || typeof (m as Record<string, unknown>)['role'] !== 'string') {
-      throw new InputError('tokenizer.chatMessages', `message ${i} must be an object with a string "role"`, { file });
+      throw new InputError('tokenizer-chat-messages', `message ${i} must be an object with a string "role"`, { file });
     }
   });
 }
@@ -88,8 +88,8 @@ export function renderChatTemplate(source: ChatTemplateSource, messages: readonl
     }));
   } catch (e) {
     if (e instanceof TemplateLimitError) {
-      throw new InputError('tokenizer.chatTemplateLimit', `chat template rendering was stopped: ${e.message}`, { file: source.file, hint: 'Fix the chat template' });
+      throw new InputError('tokenizer-chat-template-limit', `chat template rendering was stopped: ${e.message}`, { file: source.file, hint: 'Fix the chat template' });
     }
-    throw new InputError('tokenizer.chatTemplateRender', `chat template failed to render: ${(e as Error).message}`, { file: source.file });
+    throw new InputError('tokenizer-chat-template-render', `chat template failed to render: ${errorMessage(e)}`, { file: source.file });
   }
 }

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { HubApiError, getHFHubCachePath } from '@huggingface/hub';
-import { InputError } from '../errors';
+import { InputError, errorMessage } from '../errors';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 export const DEFAULT_REVISION = 'main';
@@ -278,7 +278,7 @@ export async function downloadBlob(s: HubSession, d: BlobDownload): Promise<void
   throw new InputError('hub-download-failed',
     `Downloading ${d.file} of "${s.repo}" failed after ${MAX_ATTEMPTS} attempts (${have} of ${d.size ?? '?'} bytes kept)`, {
       file: d.file,
-      hint: `${lastError instanceof Error ? lastError.message : String(lastError)}; run again to continue from the partial file`,
+      hint: `${errorMessage(lastError)}; run again to continue from the partial file`,
     });
 }
 

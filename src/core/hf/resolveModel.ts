@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { listFiles, modelInfo } from '@huggingface/hub';
-import { InputError } from '../errors';
+import { InputError, errorMessage } from '../errors';
 import {
   type HubProgress, type HubSession, createHubSession, downloadBlob, fileSize, hubCacheDir, hubOffline, hubToken,
   isCommitHash, isHubId, linkIntoSnapshot, mapHubError, parseHubId, readCachedRef, repoCacheFolder,
@@ -56,7 +56,7 @@ async function resolveLocal(pathOrId: string, baseDir: string | undefined): Prom
   }
   if (isHubId(pathOrId, baseDir)) return null;
   if (st !== null) {
-    throw new InputError('model-not-folder', `${dir} is a file; the model must be a folder (config.json + weights) or a hub id`, { file: dir });
+    throw new InputError('model-not-a-folder', `${dir} is a file; the model must be a folder (config.json + weights) or a hub id`, { file: dir });
   }
   throw new InputError('model-not-found', `Model "${pathOrId}" is neither a local folder (${dir} does not exist) nor a hub id`, {
     hint: 'Use a folder with config.json and .safetensors weights, or a hub id such as org/name (e.g. openai-community/gpt2)',
@@ -211,7 +211,7 @@ export async function readIndexShards(indexPath: string): Promise<string[]> {
   try {
     parsed = JSON.parse(await fs.readFile(indexPath, 'utf8'));
   } catch (e) {
-    throw new InputError('bad-safetensors-index', `Cannot read ${path.basename(indexPath)}: ${e instanceof Error ? e.message : String(e)}`, { file: indexPath });
+    throw new InputError('bad-safetensors-index', `Cannot read ${path.basename(indexPath)}: ${errorMessage(e)}`, { file: indexPath });
   }
   const map = typeof parsed === 'object' && parsed !== null ? (parsed as { weight_map?: unknown }).weight_map : undefined;
   if (typeof map !== 'object' || map === null) {

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { InputError } from '../errors';
+import { InputError, errorMessage } from '../errors';
 import { checkTokenizerJson } from './tokenizerCheck';
 import { findChatTemplate, renderChatTemplate, type ChatMessage, type ChatTemplateSource } from './chatTemplate';
 import { parseJsonText } from '../util/safeJson';
@@ -41,10 +41,10 @@ function readJsonObject(file: string, what: string): Record<string, unknown> {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new InputError('tokenizer.read', `cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { file });
+    throw new InputError('tokenizer-read', `cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { file });
   }
-  const value = parseJsonText(text, file, what, 0, 'tokenizer.json');
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError('tokenizer.json', `${what} must be a JSON object`, { file });
+  const value = parseJsonText(text, file, what, 0, 'tokenizer-json');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError('tokenizer-json', `${what} must be a JSON object`, { file });
   return value as Record<string, unknown>;
 }
 
@@ -71,7 +71,7 @@ export async function loadTokenizer(dir: string): Promise<HfTokenizer> {
     const hint = present.includes('tokenizer.model') || present.includes('vocab.json')
       ? 'Only a slow tokenizer (tokenizer.model / vocab.json + merges.txt) is present: save the fast tokenizer with AutoTokenizer.from_pretrained(...).save_pretrained(dir)'
       : 'The model folder needs the tokenizer.json written by save_pretrained()';
-    throw new InputError('tokenizer.missing', 'no tokenizer.json in the model folder', { file: abs, hint });
+    throw new InputError('tokenizer-missing', 'no tokenizer.json in the model folder', { file: abs, hint });
   }
   const tokenizerJson = readJsonObject(tokenizerFile, 'tokenizer.json');
   checkTokenizerJson(tokenizerJson, tokenizerFile);
@@ -84,7 +84,7 @@ export async function loadTokenizer(dir: string): Promise<HfTokenizer> {
   try {
     tok = new Tokenizer(tokenizerJson, tokenizerConfig);
   } catch (e) {
-    throw new InputError('tokenizer.load', `cannot build the tokenizer: ${(e as Error).message}`, { file: tokenizerFile });
+    throw new InputError('tokenizer-load', `cannot build the tokenizer: ${errorMessage(e)}`, { file: tokenizerFile });
   }
 
   const vocab = tok.get_vocab(true);
@@ -94,7 +94,7 @@ export async function loadTokenizer(dir: string): Promise<HfTokenizer> {
     const token = tokenString(tokenizerConfig[key]);
     if (token !== null) {
       const id = tok.token_to_id(token);
-      if (id === undefined) throw new InputError('tokenizer.specialToken', `${key} "${token}" is not in the vocabulary`, { file: configFile });
+      if (id === undefined) throw new InputError('tokenizer-special-token', `${key} "${token}" is not in the vocabulary`, { file: configFile });
       return { token, id };
     }
     // Explicitly null in tokenizer_config.json (Qwen2's bos_token) means none; absent means fall back to config.json.
@@ -132,7 +132,7 @@ export async function loadTokenizer(dir: string): Promise<HfTokenizer> {
     idToToken: (id) => tok.id_to_token(id),
     applyChatTemplate: (messages, opts = {}) => {
       if (templateSource === null) {
-        throw new InputError('tokenizer.noChatTemplate', 'the tokenizer has no chat template, so "messages" data cannot be rendered', {
+        throw new InputError('tokenizer-no-chat-template', 'the tokenizer has no chat template, so "messages" data cannot be rendered', {
           file: configFile, hint: 'Add "chat_template" to tokenizer_config.json (or a chat_template.jinja file), or use the text, alpaca or prompt_completion format',
         });
       }

@@ -33,41 +33,41 @@ function regexPatterns(node: unknown, where: string, out: { where: string; patte
 /** Throws InputError (naming `file` and the field) when the tokenizer.json cannot be loaded safely. */
 export function checkTokenizerJson(json: Json, file: string): void {
   const model = json['model'];
-  if (!isObject(model)) throw new InputError('tokenizer.json', '"model" must be an object', { file });
+  if (!isObject(model)) throw new InputError('tokenizer-json', '"model" must be an object', { file });
   const type = model['type'];
   const vocab = model['vocab'];
   let entries = 0;
   if (type === 'Unigram' || (type === undefined && Array.isArray(vocab))) {
-    if (!Array.isArray(vocab)) throw new InputError('tokenizer.json', '"model.vocab" of a Unigram model must be a list of [token, score] pairs', { file });
+    if (!Array.isArray(vocab)) throw new InputError('tokenizer-json', '"model.vocab" of a Unigram model must be a list of [token, score] pairs', { file });
     vocab.forEach((e, i) => {
       if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'number') {
-        throw new InputError('tokenizer.json', `"model.vocab[${i}]" must be a [token, score] pair`, { file });
+        throw new InputError('tokenizer-json', `"model.vocab[${i}]" must be a [token, score] pair`, { file });
       }
     });
     entries = vocab.length;
-    if (entries > MAX_TOKEN_ID) throw new InputError('tokenizer.json', `"model.vocab" has more than ${MAX_TOKEN_ID} entries`, { file });
+    if (entries > MAX_TOKEN_ID) throw new InputError('tokenizer-json', `"model.vocab" has more than ${MAX_TOKEN_ID} entries`, { file });
   } else if (vocab !== undefined) {
     if (!isObject(vocab)) {
-      throw new InputError('tokenizer.json', `"model.vocab" of a ${typeof type === 'string' ? type : 'BPE/WordPiece'} model must be an object {token: id}`, { file, actual: Array.isArray(vocab) ? 'a list' : typeof vocab });
+      throw new InputError('tokenizer-json', `"model.vocab" of a ${typeof type === 'string' ? type : 'BPE/WordPiece'} model must be an object {token: id}`, { file, actual: Array.isArray(vocab) ? 'a list' : typeof vocab });
     }
     for (const [token, id] of Object.entries(vocab)) {
       const p = tokenIdProblem(id);
-      if (p !== null) throw new InputError('tokenizer.json', `the id of vocabulary entry ${JSON.stringify(token.slice(0, 40))} ${p}`, { file, actual: JSON.stringify(id)?.slice(0, 40) ?? 'undefined' });
+      if (p !== null) throw new InputError('tokenizer-json', `the id of vocabulary entry ${JSON.stringify(token.slice(0, 40))} ${p}`, { file, actual: JSON.stringify(id)?.slice(0, 40) ?? 'undefined' });
       entries++;
     }
   }
   if (type === 'BPE' && model['merges'] !== undefined && !Array.isArray(model['merges'])) {
-    throw new InputError('tokenizer.json', '"model.merges" must be a list', { file });
+    throw new InputError('tokenizer-json', '"model.merges" must be a list', { file });
   }
   const added = json['added_tokens'] ?? [];
-  if (!Array.isArray(added)) throw new InputError('tokenizer.json', '"added_tokens" must be a list', { file });
+  if (!Array.isArray(added)) throw new InputError('tokenizer-json', '"added_tokens" must be a list', { file });
   // Ids index arrays in the tokenizer: an id far past the vocabulary would allocate and walk a huge sparse table.
   const maxId = Math.min(MAX_TOKEN_ID, 2 * (entries + added.length) + 65536);
   added.forEach((t, i) => {
-    if (!isObject(t) || typeof t['content'] !== 'string') throw new InputError('tokenizer.json', `"added_tokens[${i}]" must be an object with a string "content"`, { file });
+    if (!isObject(t) || typeof t['content'] !== 'string') throw new InputError('tokenizer-json', `"added_tokens[${i}]" must be an object with a string "content"`, { file });
     const p = tokenIdProblem(t['id'], maxId);
     if (p !== null) {
-      throw new InputError('tokenizer.json', `"added_tokens[${i}].id" ${p} (the file defines ${entries + added.length} tokens)`, { file, ...(p.startsWith('must') ? { actual: JSON.stringify(t['id'])?.slice(0, 40) ?? 'undefined' } : {}) });
+      throw new InputError('tokenizer-json', `"added_tokens[${i}].id" ${p} (the file defines ${entries + added.length} tokens)`, { file, ...(p.startsWith('must') ? { actual: JSON.stringify(t['id'])?.slice(0, 40) ?? 'undefined' } : {}) });
     }
   });
   const patterns: { where: string; pattern: string }[] = [];
@@ -75,7 +75,7 @@ export function checkTokenizerJson(json: Json, file: string): void {
   for (const { where, pattern } of patterns) {
     const hazard = regexHazard(pattern);
     if (hazard !== null) {
-      throw new InputError('tokenizer.regex', `the pattern in "${where}" is refused: ${hazard}`, {
+      throw new InputError('tokenizer-regex', `the pattern in "${where}" is refused: ${hazard}`, {
         file, actual: JSON.stringify(pattern.length > 80 ? pattern.slice(0, 80) + '…' : pattern),
         hint: 'Rewrite it without a repeated group that itself repeats or alternates',
       });

@@ -77,15 +77,15 @@ export class WeightStore {
     if (hit !== undefined) return hit;
     const key = this.checkpointKey(name);
     if (key === undefined) {
-      throw new InputError('model.missingWeight', 'the checkpoint has no such tensor', { tensor: name, file: this.inventory.dir });
+      throw new InputError('model-missing-weight', 'the checkpoint has no such tensor', { tensor: name, file: this.inventory.dir });
     }
     const e = this.tensors.get(key) as TensorEntry;
     const dtype = ST_TO_IR[e.dtype];
     if (dtype === undefined) {
-      throw new InputError('model.weightDtype', `unsupported weight dtype ${e.dtype}`, { tensor: key, file: e.file, expected: 'F32, F16, BF16 or F64' });
+      throw new InputError('model-weight-dtype', `unsupported weight dtype ${e.dtype}`, { tensor: key, file: e.file, expected: 'F32, F16, BF16 or F64' });
     }
     if (expectedShape !== undefined && (expectedShape.length !== e.shape.length || expectedShape.some((d, i) => d !== e.shape[i]))) {
-      throw new InputError('model.weightShape', 'the weight does not have the shape config.json implies', {
+      throw new InputError('model-weight-shape', 'the weight does not have the shape config.json implies', {
         tensor: key, file: e.file, expected: `[${expectedShape.join(', ')}]`, actual: `[${e.shape.join(', ')}]`,
       });
     }

@@ -43,10 +43,10 @@ export function checkBatch(b: Batch): void {
   ];
   for (const [name, arr] of fields) {
     if (arr !== undefined && arr.length !== n) {
-      throw new InputError('engine.badBatch', `batch field ${name} has the wrong length`, { expected: `${b.batchSize}x${b.seqLen} = ${n}`, actual: String(arr.length) });
+      throw new InputError('engine-bad-batch', `batch field ${name} has the wrong length`, { expected: `${b.batchSize}x${b.seqLen} = ${n}`, actual: String(arr.length) });
     }
   }
-  if (b.seqLen < 1 || b.batchSize < 1) throw new InputError('engine.badBatch', 'empty batch', { actual: `${b.batchSize}x${b.seqLen}` });
+  if (b.seqLen < 1 || b.batchSize < 1) throw new InputError('engine-bad-batch', 'empty batch', { actual: `${b.batchSize}x${b.seqLen}` });
 }
 
 /** Position ids: the given ones, else 0..seqLen-1 in every row (transformers' default cache_position). */
@@ -128,7 +128,7 @@ export function labelRows(b: Batch, weight: number, dtype: FloatDtype, vocabSize
       const label = b.labels[r * T + t + 1]!;
       if (label === -100n) continue;
       if (label < 0n || label >= BigInt(vocabSize)) {
-        throw new InputError('engine.badLabel', `label ${label} at row ${r}, position ${t + 1} is outside the vocabulary`, { expected: `0..${vocabSize - 1} or -100` });
+        throw new InputError('engine-bad-label', `label ${label} at row ${r}, position ${t + 1} is outside the vocabulary`, { expected: `0..${vocabSize - 1} or -100` });
       }
       index.push(BigInt(r * T + t));
       targets.push(label);
@@ -147,7 +147,7 @@ export function checkInputIds(b: Batch, vocabSize: number): void {
   for (let i = 0; i < b.inputIds.length; i++) {
     const id = b.inputIds[i]!;
     if (id < 0n || id >= BigInt(vocabSize)) {
-      throw new InputError('engine.badToken', `token id ${id} at row ${Math.floor(i / b.seqLen)}, position ${i % b.seqLen} is outside the vocabulary`, { expected: `0..${vocabSize - 1}` });
+      throw new InputError('engine-bad-token', `token id ${id} at row ${Math.floor(i / b.seqLen)}, position ${i % b.seqLen} is outside the vocabulary`, { expected: `0..${vocabSize - 1}` });
     }
   }
 }

@@ -35,8 +35,8 @@ export class LoraSet implements LoraHook {
   constructor(readonly g: Graph, targets: LoraTarget[], dtype: 'float32' | 'float64', dropout: number, private readonly act: 'float32' | 'float64' | 'float16' = dtype) {
     for (const t of targets) {
       const m = t.module;
-      if (this.byModule.has(m.name)) throw new InputError('lora.duplicateTarget', 'module targeted twice', { tensor: m.name });
-      if (!(t.r > 0)) throw new InputError('lora.badRank', 'LoRA rank must be positive', { tensor: m.name, actual: String(t.r) });
+      if (this.byModule.has(m.name)) throw new InputError('lora-duplicate-target', 'module targeted twice', { tensor: m.name });
+      if (!(t.r > 0)) throw new InputError('lora-bad-rank', 'LoRA rank must be positive', { tensor: m.name, actual: String(t.r) });
       const aShape = [t.r, m.inFeatures];
       const bShape = [m.outFeatures, t.r];
       const a = g.input(loraKey(m.name, 'A'), dtype, aShape);
@@ -70,7 +70,7 @@ export class LoraSet implements LoraHook {
   checkAllUsed(): void {
     const missing = [...this.byModule.keys()].filter((m) => !this.used.has(m));
     if (missing.length > 0) {
-      throw new InputError('lora.unusedTarget', `LoRA target(s) not found in the ${this.g.name} graph: ${missing.join(', ')}`, {
+      throw new InputError('lora-unused-target', `LoRA target(s) not found in the ${this.g.name} graph: ${missing.join(', ')}`, {
         hint: 'Only Linear/Conv1D layers of the decoder (and lm_head) can carry LoRA here',
       });
     }

@@ -1,5 +1,6 @@
 // The value rules of PEFT 0.20's LoraConfig as data: ranges, enums and cross-field rules. One source, read by the
 // trainer's parser (throws the first error), the editor's validator (reports all) and the JSON-schema generator.
+import type { LoraRuleCode } from '../errorCodes';
 import { TASK_TYPES, defaultOf, type JsonValue } from './loraFields';
 
 export type RuleSeverity = 'error' | 'warning';
@@ -9,7 +10,7 @@ export interface RuleIssue {
   /** The key the issue is reported at. */
   key: string;
   severity: RuleSeverity;
-  code: string;
+  code: LoraRuleCode;
   message: string;
   /** For a range on list items or object values: the index or key of the offending entry. */
   entry?: string | number;
@@ -27,7 +28,7 @@ export interface RangeRule {
   exclusiveMin?: boolean;
   exclusiveMax?: boolean;
   severity: RuleSeverity;
-  code: string;
+  code: LoraRuleCode;
   message: (v: number, entry?: string | number) => string;
 }
 
@@ -61,7 +62,7 @@ export interface EnumRule {
   /** Further accepted strings: an anchored regex (valid in JS and JSON schema) and how a message writes it. */
   patterns?: readonly { regex: string; label: string }[];
   severity: RuleSeverity;
-  code: string;
+  code: LoraRuleCode;
   message: (v: JsonValue) => string;
 }
 
@@ -89,7 +90,7 @@ export type ValueOf = (key: string) => unknown;
 /** A rule over several fields, in LoraConfig.__post_init__'s order. `check` returns the issue's key and message. */
 export interface CrossRule {
   severity: RuleSeverity;
-  code: string;
+  code: LoraRuleCode;
   check: (v: ValueOf) => { key: string; message: string } | null;
 }
 

@@ -161,7 +161,7 @@ export function analyzeTargets(cfg: LoraConfig, inv: ModelInventory): TargetAnal
     const r = patternValue(cfg.rank_pattern, m.name, cfg.r);
     const alpha = patternValue(cfg.alpha_pattern, m.name, cfg.lora_alpha);
     if (!(r > 0) || !Number.isInteger(r)) {
-      error ??= new InputError('lora-config-r', `\`r\` should be a positive integer value but the value passed is ${r}`, { hint: `module ${m.name}` });
+      error ??= new InputError('lora-config-out-of-range', `\`r\` should be a positive integer value but the value passed is ${r}`, { hint: `module ${m.name}` });
       continue;
     }
     targets.push({ module: m, r, alpha, scaling: loraScaling(alpha, r, cfg.use_rslora) });

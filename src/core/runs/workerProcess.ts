@@ -6,6 +6,7 @@ import { isRunEvent } from '../../shared/protocol';
 import type { RunView } from '../../shared/dashboard';
 import { markRunFailed } from './readRuns';
 import { applyEvent, applyWorkerExit, emptyRunView, lastStep } from './runState';
+import { errorMessage } from '../errors';
 
 export interface WorkerRunOptions {
   /** Path of the worker bundle (dist/worker.js). */
@@ -64,7 +65,7 @@ export class WorkerRun {
           try {
             markRunFailed(this.view.dir, crash, { lastStep: lastStep(this.view) });
           } catch (e) {
-            this.log(`could not update run.json: ${e instanceof Error ? e.message : String(e)}`);
+            this.log(`could not update run.json: ${errorMessage(e)}`);
           }
         }
         resolve({ view: this.view, exitCode: code, signal, ...(crash !== undefined ? { crash } : {}) });

@@ -2,7 +2,7 @@
 // with the reason (auto: CUDA if its provider loads, else WebGPU if an adapter is found, else CPU).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError } from '../errors';
+import { InputError, errorMessage } from '../errors';
 import { probeModelBytes } from './probeModel';
 
 export type DeviceRequest = 'auto' | 'cpu' | 'webgpu' | 'cuda';
@@ -120,7 +120,7 @@ async function tryProvider(name: 'webgpu' | 'cuda'): Promise<ProbeResult> {
     if (y === undefined || (y.data as Float32Array)[3] !== 26) return { available: false, detail: 'probe computed a wrong result' };
     return { available: true };
   } catch (e) {
-    return { available: false, detail: shorten(e instanceof Error ? e.message : String(e)) };
+    return { available: false, detail: shorten(errorMessage(e)) };
   }
 }
 
@@ -133,7 +133,7 @@ export function hardwareGpuPresent(devDir = '/dev'): ProbeResult {
     if (dri.length + nvidia.length > 0) return { available: true };
     return { available: false, detail: `no ${path.join(devDir, 'dri', 'renderD*')} or ${path.join(devDir, 'nvidia*')}` };
   } catch (e) {
-    return { available: false, detail: e instanceof Error ? e.message : String(e) };
+    return { available: false, detail: errorMessage(e) };
   }
 }
 

@@ -43,9 +43,9 @@ export class DeviceState {
       const v = m.get(key);
       if (v === undefined) {
         if (optional) return new Float32Array(n);
-        throw new InputError('engine.stateMissing', `state has no ${what} for a trainable tensor`, { tensor: key });
+        throw new InputError('engine-state-missing', `state has no ${what} for a trainable tensor`, { tensor: key });
       }
-      if (v.length !== n) throw new InputError('engine.stateShape', `${what} has the wrong size`, { tensor: key, expected: String(n), actual: String(v.length) });
+      if (v.length !== n) throw new InputError('engine-state-shape', `${what} has the wrong size`, { tensor: key, expected: String(n), actual: String(v.length) });
       return Float32Array.from(v);
     };
     const next = new Map<string, ort.Tensor>();
@@ -62,7 +62,7 @@ export class DeviceState {
 
   private get(name: string): ort.Tensor {
     const t = this.tensors.get(name);
-    if (t === undefined) throw new PeftStudioError('engine.state', 'no state tensor (setState was never called)', { tensor: name });
+    if (t === undefined) throw new PeftStudioError('engine-state', 'no state tensor (setState was never called)', { tensor: name });
     return t;
   }
 
@@ -83,7 +83,7 @@ export class DeviceState {
     for (const p of this.params) {
       for (const n of [p.key, p.expAvg, p.expAvgSq]) {
         const t = out[outputName(n)];
-        if (t === undefined) throw new PeftStudioError('engine.output', 'missing graph output', { tensor: outputName(n) });
+        if (t === undefined) throw new PeftStudioError('engine-output', 'missing graph output', { tensor: outputName(n) });
         next.set(n, t);
       }
     }
@@ -109,7 +109,7 @@ export class DeviceState {
     const host = onDevice ? await readBack(this.all()) : undefined;
     const read = (name: string): Float32Array => {
       const t = host !== undefined ? host[hostName(name)] : this.get(name);
-      if (t === undefined) throw new PeftStudioError('engine.output', 'missing state read-back output', { tensor: hostName(name) });
+      if (t === undefined) throw new PeftStudioError('engine-output', 'missing state read-back output', { tensor: hostName(name) });
       return Float32Array.from(t.data as Float32Array);
     };
     const s: EngineState = { params: new Map(), shapes: new Map(), expAvg: new Map(), expAvgSq: new Map(), step: this.step };

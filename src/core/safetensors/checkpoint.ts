@@ -22,7 +22,7 @@ export function openCheckpoint(dir: string): Checkpoint {
   try {
     stat = fs.statSync(abs);
   } catch {
-    throw new InputError('checkpoint.notFound', 'model folder not found', { file: abs });
+    throw new InputError('checkpoint-not-found', 'model folder not found', { file: abs });
   }
   if (stat.isFile()) {
     const header = readSafetensorsHeader(abs);
@@ -43,7 +43,7 @@ export function openCheckpoint(dir: string): Checkpoint {
     : present.some((f) => f.endsWith('.bin') || f.endsWith('.pt'))
       ? 'Only PyTorch .bin weights were found; save the model with safe_serialization=True (save_pretrained does by default)'
       : 'Expected the folder written by save_pretrained()';
-  throw new InputError('checkpoint.noWeights', `no ${SINGLE_FILE} or ${INDEX_FILE} in the model folder`, { file: abs, hint });
+  throw new InputError('checkpoint-no-weights', `no ${SINGLE_FILE} or ${INDEX_FILE} in the model folder`, { file: abs, hint });
 }
 
 function openSharded(dir: string, indexFile: string): Checkpoint {
@@ -51,17 +51,17 @@ function openSharded(dir: string, indexFile: string): Checkpoint {
   try {
     text = fs.readFileSync(indexFile, 'utf8');
   } catch (e) {
-    throw new InputError('checkpoint.indexJson', `cannot read the shard index: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { file: indexFile });
+    throw new InputError('checkpoint-index-json', `cannot read the shard index: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { file: indexFile });
   }
-  const parsed = parseJsonText(text, indexFile, 'the shard index', 0, 'checkpoint.indexJson');
+  const parsed = parseJsonText(text, indexFile, 'the shard index', 0, 'checkpoint-index-json');
   const weightMap = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)['weight_map'] : undefined;
   if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
-    throw new InputError('checkpoint.indexWeightMap', '"weight_map" must be an object mapping tensor names to shard files', { file: indexFile });
+    throw new InputError('checkpoint-index-weight-map', '"weight_map" must be an object mapping tensor names to shard files', { file: indexFile });
   }
   const byFile = new Map<string, string[]>();
   for (const [name, shard] of Object.entries(weightMap as Record<string, unknown>)) {
     if (typeof shard !== 'string' || shard.length === 0) {
-      throw new InputError('checkpoint.indexWeightMap', `weight_map value must be a file name, got ${JSON.stringify(shard)}`, { file: indexFile, tensor: name });
+      throw new InputError('checkpoint-index-weight-map', `weight_map value must be a file name, got ${JSON.stringify(shard)}`, { file: indexFile, tensor: name });
     }
     const list = byFile.get(shard) ?? [];
     list.push(name);
@@ -71,10 +71,10 @@ function openSharded(dir: string, indexFile: string): Checkpoint {
   for (const [shard, names] of byFile) {
     const shardPath = path.resolve(dir, shard);
     if (path.relative(dir, shardPath).startsWith('..')) {
-      throw new InputError('checkpoint.shardOutside', `shard "${shard}" is outside the model folder`, { file: indexFile, tensor: names[0]! });
+      throw new InputError('checkpoint-shard-outside', `shard "${shard}" is outside the model folder`, { file: indexFile, tensor: names[0]! });
     }
     if (!fs.existsSync(shardPath)) {
-      throw new InputError('checkpoint.shardMissing', `shard "${shard}" listed in weight_map does not exist (${names.length} tensors)`, {
+      throw new InputError('checkpoint-shard-missing', `shard "${shard}" listed in weight_map does not exist (${names.length} tensors)`, {
         file: indexFile, tensor: names[0]!, hint: 'Download the missing shard, or fix model.safetensors.index.json',
       });
     }
@@ -86,7 +86,7 @@ function openSharded(dir: string, indexFile: string): Checkpoint {
     for (const name of names) {
       const entry = header.tensors.get(name);
       if (entry === undefined) {
-        throw new InputError('checkpoint.tensorMissing', `weight_map puts this tensor in "${shard}", but that shard does not hold it`, {
+        throw new InputError('checkpoint-tensor-missing', `weight_map puts this tensor in "${shard}", but that shard does not hold it`, {
           file: indexFile, tensor: name, hint: `The shard holds ${header.tensors.size} tensors.${didYouMean(name, [...header.tensors.keys()])}`,
         });
       }
@@ -104,7 +104,7 @@ function openSharded(dir: string, indexFile: string): Checkpoint {
 export function getTensorEntry(ckpt: Checkpoint, name: string): TensorEntry {
   const entry = ckpt.tensors.get(name);
   if (entry === undefined) {
-    throw new InputError('checkpoint.noTensor', `no such tensor in the checkpoint.${didYouMean(name, [...ckpt.tensors.keys()])}`, { file: ckpt.dir, tensor: name });
+    throw new InputError('checkpoint-no-tensor', `no such tensor in the checkpoint.${didYouMean(name, [...ckpt.tensors.keys()])}`, { file: ckpt.dir, tensor: name });
   }
   return entry;
 }

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { visit } from 'jsonc-parser';
-import { InputError } from '../errors';
+import { InputError, type ErrorCode, errorMessage } from '../errors';
 import { bf16ToF32, dtypeBits, f16ToF32, f8ToF32, isSafetensorsDtype, numel } from './dtypes';
 import type { SafetensorsDtype, SafetensorsHeader, TensorEntry } from './types';
 import { deepNestingAt, jsonErrorMessage } from '../util/safeJson';
@@ -17,7 +17,7 @@ export const MAX_HEADER_SIZE = 100_000_000;
 /** Largest single read() (Node caps a read at 2 GiB). */
 const READ_CHUNK = 1 << 30;
 
-function fail(file: string, code: string, message: string, extra: { tensor?: string; expected?: string; actual?: string; hint?: string } = {}): never {
+function fail(file: string, code: ErrorCode, message: string, extra: { tensor?: string; expected?: string; actual?: string; hint?: string } = {}): never {
   throw new InputError(code, message, { file, ...extra });
 }
 
@@ -26,7 +26,7 @@ function readExactly(fd: number, file: string, buf: Uint8Array, position: number
   while (done < buf.length) {
     const want = Math.min(READ_CHUNK, buf.length - done);
     const n = fs.readSync(fd, buf, done, want, position + done);
-    if (n === 0) fail(file, 'safetensors.truncated', `unexpected end of file at byte ${position + done}`, { hint: 'The file is truncated; download or write it again' });
+    if (n === 0) fail(file, 'safetensors-truncated', `unexpected end of file at byte ${position + done}`, { hint: 'The file is truncated; download or write it again' });
     done += n;
   }
 }
@@ -56,20 +56,20 @@ interface RawEntry { name: string; dtype: SafetensorsDtype; shape: number[]; beg
 
 function parseEntry(file: string, name: string, value: unknown): RawEntry {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    fail(file, 'safetensors.badEntry', 'header entry is not an object with dtype, shape and data_offsets', { tensor: name });
+    fail(file, 'safetensors-bad-entry', 'header entry is not an object with dtype, shape and data_offsets', { tensor: name });
   }
   const v = value as Record<string, unknown>;
   const dtype = v['dtype'];
   if (!isSafetensorsDtype(dtype)) {
-    fail(file, 'safetensors.unknownDtype', `unknown dtype ${JSON.stringify(dtype)}`, { tensor: name, hint: 'Known dtypes: F32, F16, BF16, F64, I8..I64, U8..U64, BOOL, F8_*, F6_*, F4, C64' });
+    fail(file, 'safetensors-unknown-dtype', `unknown dtype ${JSON.stringify(dtype)}`, { tensor: name, hint: 'Known dtypes: F32, F16, BF16, F64, I8..I64, U8..U64, BOOL, F8_*, F6_*, F4, C64' });
   }
   const shape = v['shape'];
   if (!Array.isArray(shape) || !shape.every(isNonNegInt)) {
-    fail(file, 'safetensors.badShape', `shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`, { tensor: name });
+    fail(file, 'safetensors-bad-shape', `shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`, { tensor: name });
   }
   const offsets = v['data_offsets'];
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegInt)) {
-    fail(file, 'safetensors.badOffsets', `data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offsets)}`, { tensor: name });
+    fail(file, 'safetensors-bad-offsets', `data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offsets)}`, { tensor: name });
   }
   return { name, dtype, shape: shape as number[], begin: offsets[0] as number, end: offsets[1] as number };
 }
@@ -86,20 +86,20 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
     fd = fs.openSync(abs, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    fail(abs, 'safetensors.open', code === 'ENOENT' ? 'file not found' : `cannot open: ${(e as Error).message}`);
+    fail(abs, 'safetensors-open', code === 'ENOENT' ? 'file not found' : `cannot open: ${errorMessage(e)}`);
   }
   try {
     const fileSize = fs.fstatSync(fd).size;
-    if (fileSize < 8) fail(abs, 'safetensors.tooSmall', 'not a safetensors file: shorter than the 8-byte header length', { actual: `${fileSize} bytes` });
+    if (fileSize < 8) fail(abs, 'safetensors-too-small', 'not a safetensors file: shorter than the 8-byte header length', { actual: `${fileSize} bytes` });
     const lenBuf = Buffer.alloc(8);
     readExactly(fd, abs, lenBuf, 0);
     const n64 = lenBuf.readBigUInt64LE(0);
     if (n64 > BigInt(MAX_HEADER_SIZE)) {
-      fail(abs, 'safetensors.headerTooLarge', `header length ${n64} exceeds the safetensors limit of ${MAX_HEADER_SIZE} bytes`, { hint: 'The file is not a safetensors file or is corrupt' });
+      fail(abs, 'safetensors-header-too-large', `header length ${n64} exceeds the safetensors limit of ${MAX_HEADER_SIZE} bytes`, { hint: 'The file is not a safetensors file or is corrupt' });
     }
     const headerLength = Number(n64);
     if (8 + headerLength > fileSize) {
-      fail(abs, 'safetensors.truncated', `header length ${headerLength} runs past the end of the file (${fileSize} bytes)`, { hint: 'The file is truncated or not a safetensors file' });
+      fail(abs, 'safetensors-truncated', `header length ${headerLength} runs past the end of the file (${fileSize} bytes)`, { hint: 'The file is truncated or not a safetensors file' });
     }
     const headerBuf = Buffer.alloc(headerLength);
     readExactly(fd, abs, headerBuf, 8);
@@ -107,30 +107,30 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(headerBuf);
     } catch {
-      fail(abs, 'safetensors.headerUtf8', 'header is not valid UTF-8');
+      fail(abs, 'safetensors-header-utf8', 'header is not valid UTF-8');
     }
     if (!text.startsWith('{')) {
-      fail(abs, 'safetensors.headerStart', 'header does not start with "{"', { actual: JSON.stringify(text.slice(0, 16)) });
+      fail(abs, 'safetensors-header-start', 'header does not start with "{"', { actual: JSON.stringify(text.slice(0, 16)) });
     }
-    if (deepNestingAt(text, 8) !== null) fail(abs, 'safetensors.headerJson', 'header nests arrays/objects more than 8 levels deep');
+    if (deepNestingAt(text, 8) !== null) fail(abs, 'safetensors-header-json', 'header nests arrays/objects more than 8 levels deep');
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (e) {
-      fail(abs, 'safetensors.headerJson', `header is not valid JSON: ${jsonErrorMessage(e, text)}`);
+      fail(abs, 'safetensors-header-json', `header is not valid JSON: ${jsonErrorMessage(e, text)}`);
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail(abs, 'safetensors.headerJson', 'header is not a JSON object');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail(abs, 'safetensors-header-json', 'header is not a JSON object');
     const dup = findDuplicateKey(text);
-    if (dup !== null) fail(abs, 'safetensors.duplicateKey', `header has the key "${dup}" more than once`, { tensor: dup });
+    if (dup !== null) fail(abs, 'safetensors-duplicate-key', `header has the key "${dup}" more than once`, { tensor: dup });
 
     const metadata: Record<string, string> = {};
     const raw: RawEntry[] = [];
     for (const [name, value] of Object.entries(parsed as Record<string, unknown>)) {
       if (name === '__metadata__') {
         if (value === null) continue;
-        if (typeof value !== 'object' || Array.isArray(value)) fail(abs, 'safetensors.badMetadata', '__metadata__ must be an object of strings');
+        if (typeof value !== 'object' || Array.isArray(value)) fail(abs, 'safetensors-bad-metadata', '__metadata__ must be an object of strings');
         for (const [k, mv] of Object.entries(value as Record<string, unknown>)) {
-          if (typeof mv !== 'string') fail(abs, 'safetensors.badMetadata', `__metadata__ value for "${k}" must be a string, got ${JSON.stringify(mv)}`);
+          if (typeof mv !== 'string') fail(abs, 'safetensors-bad-metadata', `__metadata__ value for "${k}" must be a string, got ${JSON.stringify(mv)}`);
           metadata[k] = mv;
         }
         continue;
@@ -144,26 +144,26 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
     for (const e of byOffset) {
       if (e.begin !== expectedBegin || e.end < e.begin) {
         const what = e.end < e.begin ? 'ends before it begins' : e.begin < expectedBegin ? 'overlaps the previous tensor' : 'leaves a gap after the previous tensor';
-        fail(abs, 'safetensors.badOffsets', `data_offsets [${e.begin}, ${e.end}] ${what}: offsets must be contiguous from 0`, { tensor: e.name, expected: `begin ${expectedBegin}`, actual: `begin ${e.begin}` });
+        fail(abs, 'safetensors-bad-offsets', `data_offsets [${e.begin}, ${e.end}] ${what}: offsets must be contiguous from 0`, { tensor: e.name, expected: `begin ${expectedBegin}`, actual: `begin ${e.begin}` });
       }
       const bits = numel(e.shape) * dtypeBits(e.dtype);
-      if (!Number.isSafeInteger(bits)) fail(abs, 'safetensors.overflow', `shape ${JSON.stringify(e.shape)} is too large`, { tensor: e.name });
-      if (bits % 8 !== 0) fail(abs, 'safetensors.misaligned', `${e.dtype} tensor of shape [${e.shape.join(', ')}] does not fill whole bytes`, { tensor: e.name });
+      if (!Number.isSafeInteger(bits)) fail(abs, 'safetensors-overflow', `shape ${JSON.stringify(e.shape)} is too large`, { tensor: e.name });
+      if (bits % 8 !== 0) fail(abs, 'safetensors-misaligned', `${e.dtype} tensor of shape [${e.shape.join(', ')}] does not fill whole bytes`, { tensor: e.name });
       if (e.end - e.begin !== bits / 8) {
-        fail(abs, 'safetensors.byteLength', `byte length does not match ${e.dtype} [${e.shape.join(', ')}]`, { tensor: e.name, expected: `${bits / 8} bytes`, actual: `${e.end - e.begin} bytes` });
+        fail(abs, 'safetensors-byte-length', `byte length does not match ${e.dtype} [${e.shape.join(', ')}]`, { tensor: e.name, expected: `${bits / 8} bytes`, actual: `${e.end - e.begin} bytes` });
       }
       expectedBegin = e.end;
     }
     const dataEnd = dataStart + expectedBegin;
     if (dataEnd > fileSize) {
       const last = byOffset.find((e) => dataStart + e.end > fileSize);
-      fail(abs, 'safetensors.truncated', 'file is truncated: the header describes more data than the file holds', {
+      fail(abs, 'safetensors-truncated', 'file is truncated: the header describes more data than the file holds', {
         ...(last !== undefined ? { tensor: last.name } : {}), expected: `${dataEnd} bytes`, actual: `${fileSize} bytes`,
         hint: 'Download or write the file again',
       });
     }
     if (dataEnd < fileSize) {
-      fail(abs, 'safetensors.trailingBytes', `file has ${fileSize - dataEnd} bytes after the last tensor's data`, { expected: `${dataEnd} bytes`, actual: `${fileSize} bytes` });
+      fail(abs, 'safetensors-trailing-bytes', `file has ${fileSize - dataEnd} bytes after the last tensor's data`, { expected: `${dataEnd} bytes`, actual: `${fileSize} bytes` });
     }
 
     const tensors = new Map<string, TensorEntry>();
@@ -185,7 +185,7 @@ export function readTensorBytes(entry: TensorEntry): Buffer {
   try {
     fd = fs.openSync(entry.file, 'r');
   } catch (e) {
-    fail(entry.file, 'safetensors.open', `cannot open: ${(e as Error).message}`, { tensor: entry.name });
+    fail(entry.file, 'safetensors-open', `cannot open: ${errorMessage(e)}`, { tensor: entry.name });
   }
   try {
     readExactly(fd, entry.file, buf, entry.offset);
@@ -232,7 +232,7 @@ export function bytesToFloat32(bytes: Uint8Array, dtype: SafetensorsDtype, conte
       break;
     }
     default:
-      throw new InputError('safetensors.unsupportedDtype', `cannot convert ${dtype} to float32`, { ...context, hint: 'Supported: F32, F16, BF16, F64, F8_*, BOOL and integer dtypes (not F4, F6_*, C64)' });
+      throw new InputError('safetensors-unsupported-dtype', `cannot convert ${dtype} to float32`, { ...context, hint: 'Supported: F32, F16, BF16, F64, F8_*, BOOL and integer dtypes (not F4, F6_*, C64)' });
   }
   return out;
 }

@@ -13,14 +13,14 @@ function dataBytes(t: TensorToWrite): Uint8Array {
 }
 
 function check(file: string, t: TensorToWrite): void {
-  if (!isSafetensorsDtype(t.dtype)) throw new InputError('safetensors.unknownDtype', `unknown dtype ${JSON.stringify(t.dtype)}`, { file, tensor: t.name });
+  if (!isSafetensorsDtype(t.dtype)) throw new InputError('safetensors-unknown-dtype', `unknown dtype ${JSON.stringify(t.dtype)}`, { file, tensor: t.name });
   if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw new InputError('safetensors.badShape', `shape must be non-negative integers, got ${JSON.stringify(t.shape)}`, { file, tensor: t.name });
+    throw new InputError('safetensors-bad-shape', `shape must be non-negative integers, got ${JSON.stringify(t.shape)}`, { file, tensor: t.name });
   }
   const bits = numel(t.shape) * dtypeBits(t.dtype);
-  if (bits % 8 !== 0) throw new InputError('safetensors.misaligned', `${t.dtype} [${t.shape.join(', ')}] does not fill whole bytes`, { file, tensor: t.name });
+  if (bits % 8 !== 0) throw new InputError('safetensors-misaligned', `${t.dtype} [${t.shape.join(', ')}] does not fill whole bytes`, { file, tensor: t.name });
   if (t.data.byteLength !== bits / 8) {
-    throw new InputError('safetensors.byteLength', `data size does not match ${t.dtype} [${t.shape.join(', ')}]`, {
+    throw new InputError('safetensors-byte-length', `data size does not match ${t.dtype} [${t.shape.join(', ')}]`, {
       file, tensor: t.name, expected: `${bits / 8} bytes`, actual: `${t.data.byteLength} bytes`,
     });
   }
@@ -67,8 +67,8 @@ export function writeSafetensors(file: string, tensors: readonly TensorToWrite[]
   const abs = path.resolve(file);
   const seen = new Set<string>();
   for (const t of tensors) {
-    if (t.name === '__metadata__') throw new InputError('safetensors.reservedName', 'tensor name "__metadata__" is reserved', { file: abs, tensor: t.name });
-    if (seen.has(t.name)) throw new InputError('safetensors.duplicateKey', 'tensor name given more than once', { file: abs, tensor: t.name });
+    if (t.name === '__metadata__') throw new InputError('safetensors-reserved-name', 'tensor name "__metadata__" is reserved', { file: abs, tensor: t.name });
+    if (seen.has(t.name)) throw new InputError('safetensors-duplicate-key', 'tensor name given more than once', { file: abs, tensor: t.name });
     seen.add(t.name);
     check(abs, t);
   }

@@ -3,7 +3,7 @@
 import { promises as fs, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
-import { InputError } from '../errors';
+import { InputError, errorMessage } from '../errors';
 import { samplePairs, sampleJsonl } from '../fixtures/sampleData';
 import type { SampleFormat } from '../fixtures/sampleData';
 import { parseModelConfig } from '../hf/config';
@@ -164,12 +164,12 @@ async function readJson(file: string): Promise<unknown> {
   try {
     text = await fs.readFile(file, 'utf8');
   } catch {
-    throw new InputError('file-missing', `cannot read ${path.basename(file)}`, { file });
+    throw new InputError('file-not-found', `cannot read ${path.basename(file)}`, { file });
   }
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw new InputError('bad-json', `invalid JSON: ${e instanceof Error ? e.message : String(e)}`, { file });
+    throw new InputError('bad-json', `invalid JSON: ${errorMessage(e)}`, { file });
   }
 }
 

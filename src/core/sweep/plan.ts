@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { InputError } from '../errors';
+import { InputError, errorMessage } from '../errors';
 import type { Recipe, SweepSettings, SweepTrialSpec } from '../train/recipe';
 
 export interface PlannedTrial {
@@ -58,7 +58,7 @@ export function planSweep(recipe: Recipe): SweepPlan {
   try {
     base = JSON.parse(readFileSync(recipe.adapter_config, 'utf8')) as Record<string, unknown>;
   } catch (e) {
-    throw new InputError('sweep-adapter-config', `cannot read the adapter config: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`, { file: recipe.adapter_config });
+    throw new InputError('sweep-adapter-config', `cannot read the adapter config: ${errorMessage(e).split('\n')[0]!}`, { file: recipe.adapter_config });
   }
   const trials = expandTrials(recipe.sweep, recipe.file).map((overrides, i) => {
     const index = i + 1;

@@ -128,7 +128,7 @@ class OrtEngine implements TrainEngine {
     try {
       return await ort.InferenceSession.create(file, sessionOptions(this.opts, updates));
     } catch (e) {
-      throw new PeftStudioError('engine.session', `onnxruntime could not open the ${kind} graph on ${this.opts.device}: ${errorMessage(e)}`, {
+      throw new PeftStudioError('engine-session', `onnxruntime could not open the ${kind} graph on ${this.opts.device}: ${errorMessage(e)}`, {
         file,
         hint: this.opts.device === 'cpu' ? 'Delete the cache folder and retry' : 'Try device: cpu',
       });
@@ -180,8 +180,8 @@ class OrtEngine implements TrainEngine {
   }
 
   async step(microBatches: Batch[], lr: number, dropoutSeed: number): Promise<StepResult> {
-    if (microBatches.length === 0) throw new InputError('engine.noBatch', 'a step needs at least one micro-batch');
-    if (!Number.isFinite(lr)) throw new InputError('engine.badLr', 'learning rate is not a finite number', { actual: String(lr) });
+    if (microBatches.length === 0) throw new InputError('engine-no-batch', 'a step needs at least one micro-batch');
+    if (!Number.isFinite(lr)) throw new InputError('engine-bad-lr', 'learning rate is not a finite number', { actual: String(lr) });
     const labelTokens = microBatches.reduce((s, b) => s + countLabelTokens(b), 0);
     const inputTokens = microBatches.reduce((s, b) => s + countInputTokens(b), 0);
     // Token-weighted mean over the whole step (Trainer: loss_sum / num_items_in_batch); no label tokens → loss 0.
@@ -271,21 +271,21 @@ class OrtEngine implements TrainEngine {
 /** Creates the engine for a model + LoRA targets; graphs compile on first use (step/grad/apply/eval). */
 export function createEngine(opts: EngineOptions): Promise<TrainEngine> {
   if (opts.precision === 'fp16' && opts.device === 'cpu') {
-    return Promise.reject(new InputError('engine.fp16', 'fp16 training needs a GPU device: onnxruntime\'s CPU provider has no fp16 MatMul', {
+    return Promise.reject(new InputError('engine-fp16', 'fp16 training needs a GPU device: onnxruntime\'s CPU provider has no fp16 MatMul', {
       hint: 'Use precision fp32 (training.fp16: false) on the CPU, or device: webgpu / cuda',
     }));
   }
   if (opts.targets.length === 0) {
-    return Promise.reject(new InputError('engine.noTargets', 'no LoRA targets: nothing to train', { hint: 'Check target_modules in adapter_config.json' }));
+    return Promise.reject(new InputError('engine-no-targets', 'no LoRA targets: nothing to train', { hint: 'Check target_modules in adapter_config.json' }));
   }
   const odd = opts.targets.find((t) => t.module.kind !== 'linear' && t.module.kind !== 'conv1d');
   if (odd !== undefined) {
-    return Promise.reject(new InputError('engine.unsupportedTarget', `LoRA on ${odd.module.kind} layers is not supported by the training engine yet`, {
+    return Promise.reject(new InputError('engine-unsupported-target', `LoRA on ${odd.module.kind} layers is not supported by the training engine yet`, {
       tensor: odd.module.name, hint: 'Target Linear/Conv1D layers (e.g. q_proj, v_proj, c_attn); exclude embeddings and norms',
     }));
   }
   if (!(opts.loraDropout >= 0 && opts.loraDropout < 1)) {
-    return Promise.reject(new InputError('engine.badDropout', 'lora_dropout must be in [0, 1)', { actual: String(opts.loraDropout) }));
+    return Promise.reject(new InputError('engine-bad-dropout', 'lora_dropout must be in [0, 1)', { actual: String(opts.loraDropout) }));
   }
   const params = opts.targets.flatMap((t) => [
     { key: loraKey(t.module.name, 'A'), shape: [t.r, t.module.inFeatures] },

@@ -86,7 +86,7 @@ export function prepareGraphFolder(cacheDir: string, inventory: ModelInventory, 
   try {
     fs.accessSync(inventory.dir, fs.constants.W_OK);
   } catch {
-    throw new InputError('engine.noGraphFolder', `cannot hard-link the weights into the graph cache (${String(linkError)}) and the model folder is not writable`, {
+    throw new InputError('engine-no-graph-folder', `cannot hard-link the weights into the graph cache (${String(linkError)}) and the model folder is not writable`, {
       file: inventory.dir,
       hint: `Put the cache folder (${cacheDir}) on the same file system as the model, or make the model folder writable: onnxruntime only reads external weights from the folder of the graph file`,
     });

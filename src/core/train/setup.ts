@@ -2,7 +2,7 @@
 // data, the device. Collaborators come in through TrainerDeps so that the loop is one code path for CLI and worker.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { InputError, errorMessage, withFile } from '../errors';
+import { InputError, errorMessage, withFile, type ErrorCode } from '../errors';
 import type { ModelInventory } from '../hf/types';
 import { openCheckpoint } from '../safetensors/checkpoint';
 import { parseLoraConfig, type LoraConfig, type LoraConfigWarning } from '../peft/loraConfig';
@@ -114,7 +114,7 @@ export async function prepareRun(
   checkSequenceLengths(recipe, inventory, [train, evalData], notes);
   const request = (deviceOverride ?? recipe.device) as DeviceRequest;
   if (!['auto', 'cpu', 'webgpu', 'cuda'].includes(request)) {
-    throw new InputError('device', `unknown device "${request}"`, { hint: 'Use auto, cpu, webgpu or cuda' });
+    throw new InputError('bad-device', `unknown device "${request}"`, { hint: 'Use auto, cpu, webgpu or cuda' });
   }
   const choice = await deps.chooseDevice(request);
   if (recipe.training.fp16 && choice.device === 'cpu') notes.push({ level: 'warning', message: 'training.fp16 is ignored on the CPU (onnxruntime CPU computes in fp32)' });
@@ -201,13 +201,16 @@ function checkSequenceLengths(recipe: Recipe, inventory: ModelInventory, sets: (
  * `tokenized` data (HF's Trainer needs no tokenizer for input_ids): padding then uses config.json's pad/eos id, and a
  * text format fails with the original error when it first encodes.
  */
+/** What loadTokenizer throws when the folder's tokenizer is missing or cannot be built. */
+const TOKENIZER_LOAD_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['tokenizer-missing', 'tokenizer-read', 'tokenizer-json', 'tokenizer-load', 'tokenizer-special-token', 'tokenizer-chat-template-choice']);
+
 async function loadDataTokenizer(modelDir: string, recipe: Recipe, inventory: ModelInventory, deps: Pick<TrainerDeps, 'loadTokenizer'>, notes: LogNote[]): Promise<DataTokenizer> {
   try {
     return await deps.loadTokenizer(modelDir);
   } catch (e) {
     const format = recipe.dataset.format;
-    if (!(e instanceof InputError && e.code.startsWith('tokenizer.')) || (format !== 'tokenized' && format !== 'auto')) throw e;
-    if (e.code !== 'tokenizer.missing' && format === 'tokenized') notes.push({ level: 'warning', message: `the model's tokenizer is not usable (${e.message}); token ids are taken as given and padded with config.json's pad/eos id` });
+    if (!(e instanceof InputError && TOKENIZER_LOAD_ERRORS.has(e.code)) || (format !== 'tokenized' && format !== 'auto')) throw e;
+    if (e.code !== 'tokenizer-missing' && format === 'tokenized') notes.push({ level: 'warning', message: `the model's tokenizer is not usable (${e.message}); token ids are taken as given and padded with config.json's pad/eos id` });
     const { eosTokenId, padTokenId } = inventory.spec;
     const needsTokenizer = (): never => {
       throw e;

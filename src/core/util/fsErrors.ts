@@ -1,6 +1,6 @@
 // File-system failures (disk full, read-only or forbidden folder, a file where a folder should be, a name too long)
 // become InputErrors naming the path and what to do, instead of stack traces (CLI exit 1, not 3).
-import { InputError } from '../errors';
+import { InputError, type ErrorCode } from '../errors';
 
 const HINTS: Record<string, { what: string; hint: string }> = {
   ENOSPC: { what: 'the disk is full', hint: 'Free some space, then continue with --resume RUN_DIR (the last complete checkpoint was kept)' },
@@ -34,7 +34,7 @@ export function fsErrorToInput(e: unknown, fallbackPath?: string): unknown {
   const h = HINTS[code] as { what: string; hint: string };
   const file = err.path ?? fallbackPath;
   const op = err.syscall !== undefined ? ` (${err.syscall})` : '';
-  return new InputError(`fs-${code.toLowerCase()}`, `cannot write or read here: ${h.what}${op}`, { ...(file !== undefined ? { file: file.length > 300 ? file.slice(0, 300) + '…' : file } : {}), hint: h.hint });
+  return new InputError(`fs-${code.toLowerCase()}` as ErrorCode, `cannot write or read here: ${h.what}${op}`, { ...(file !== undefined ? { file: file.length > 300 ? file.slice(0, 300) + '…' : file } : {}), hint: h.hint });
 }
 
 /** Runs `f`; a file-system failure inside it is rethrown as an InputError naming `path` when the error names none. */

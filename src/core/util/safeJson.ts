@@ -1,6 +1,6 @@
 // JSON from files, parsed safely: nesting deeper than MAX_JSON_DEPTH is refused before any recursive reader sees it
 // (10k nested arrays overflowed the stack), and parse errors give line and column but never the file's content.
-import { InputError } from '../errors';
+import { InputError, type ErrorCode } from '../errors';
 
 /** Deepest nesting of arrays/objects accepted; real configs and headers nest fewer than 10 levels. */
 export const MAX_JSON_DEPTH = 256;
@@ -76,7 +76,7 @@ export function jsonErrorMessage(e: unknown, text: string): string {
 }
 
 /** JSON.parse with the depth limit and a content-free error, both naming `file`; `code` is the syntax error's code. */
-export function parseJsonText(text: string, file: string, what = 'the file', lineBase = 0, code = 'json-syntax'): unknown {
+export function parseJsonText(text: string, file: string, what = 'the file', lineBase = 0, code: ErrorCode = 'json-syntax'): unknown {
   assertJsonDepth(text, file, what, lineBase);
   try {
     return JSON.parse(text);

@@ -7,6 +7,7 @@ import { lintDataset, type DatasetLintOptions } from './dataset';
 import { validateRecipe } from './recipe';
 import { problem, ZERO_RANGE } from './text';
 import type { FileKind, Problem, ValidationContext } from './types';
+import { errorMessage } from '../errors';
 
 export type { FileKind, Position, Problem, QuickFix, Range, RecipeSummary, Severity, TextEdit, TokenCounter, ValidationContext } from './types';
 export { DatasetLinter, lintDataset, detectFormat, type DatasetLintOptions } from './dataset';
@@ -61,6 +62,6 @@ export function validate(text: string, ctx: ValidationContext): Problem[] {
         return [problem(ZERO_RANGE, 'info', 'unknown-file', `Not a PEFT Studio file: expected adapter_config.json, peft-train.yaml or a .jsonl data set`)];
     }
   } catch (e) {
-    return [problem(ZERO_RANGE, 'error', 'internal', `Validator error (please report): ${e instanceof Error ? e.message : String(e)}`)];
+    return [problem(ZERO_RANGE, 'error', 'internal', `Validator error (please report): ${errorMessage(e)}`)];
   }
 }

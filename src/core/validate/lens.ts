@@ -10,6 +10,7 @@ import { resolveTargets } from '../peft/resolve';
 import type { DeviceName } from '../train/engineApi';
 import type { RecipeSummary } from './types';
 import { deepNestingAt } from '../util/safeJson';
+import { errorMessage } from '../errors';
 
 export interface TrainSummary {
   trainable: number;
@@ -35,7 +36,7 @@ export async function trainSummary(adapterText: string, model: ModelInventory, r
     const { estimate } = await estimateForRecipe({ recipe, loraConfig: cfg, inventory: model, targets, modelDir: model.dir, device });
     return { trainable: count.trainable, total: count.total, percent: count.percent, memoryBytes: estimate.totalBytes, device };
   } catch (e) {
-    return e instanceof Error ? e.message.split('\n')[0]! : String(e);
+    return errorMessage(e).split('\n')[0]!;
   }
 }
 

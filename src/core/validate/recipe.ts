@@ -10,6 +10,7 @@ import { countExamples, defaultAvailableDevices, defaultPathKind, firstExample, 
 import { LineIndex, problem } from './text';
 import type { Problem, RecipeSummary, ValidationContext } from './types';
 import { readYaml, type YamlEntry, type YamlRead } from './yamlWalk';
+import { errorMessage } from '../errors';
 
 const num = (v: unknown, d: number): number => (typeof v === 'number' && Number.isFinite(v) ? v : d);
 
@@ -193,7 +194,7 @@ function checkSemantics(read: YamlRead, present: Map<string, YamlEntry>, idx: Li
         try {
           model = ctx.loadModel(local);
         } catch (e) {
-          out.push(problem(at('base_model'), 'error', 'base-model-invalid', `Cannot read the base model: ${e instanceof Error ? e.message : String(e)}`));
+          out.push(problem(at('base_model'), 'error', 'base-model-invalid', `Cannot read the base model: ${errorMessage(e)}`));
         }
       }
     } else if (kind === 'file') {

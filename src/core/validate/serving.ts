@@ -38,50 +38,50 @@ export function checkServing(byKey: Map<string, JsonProp>, val: (k: string) => u
     return p === undefined ? idx.range(0, 0) : nodeRange(idx, p.keyNode);
   };
   const on = (e: ServingEngine): boolean => engines.includes(e);
-  const push = (k: string, sev: 'info' | 'warning', code: string, msg: string): void => {
-    out.push(problem(at(k), sev, code, msg, undefined, { engine: code.split('-')[0] }));
+  const push = (engine: ServingEngine, k: string, sev: 'info' | 'warning', code: string, msg: string): void => {
+    out.push(problem(at(k), sev, code, msg, undefined, { engine }));
   };
   const mts = val('modules_to_save');
   if (Array.isArray(mts) && mts.length > 0) {
     const list = mts.map(String).join(', ');
-    if (on('vllm')) push('modules_to_save', 'warning', 'vllm-modules-to-save', `vLLM refuses this adapter: it only serves adapters whose modules_to_save is empty (here: ${list}). Merge the adapter into the base model, or train without modules_to_save.`);
-    if (on('llama.cpp')) push('modules_to_save', 'warning', 'llamacpp-modules-to-save', `llama.cpp's convert_lora_to_gguf.py stops on the full ${list} weights that modules_to_save stores ("Not a lora_A or lora_B tensor").`);
+    if (on('vllm')) push('vllm', 'modules_to_save', 'warning', 'vllm-modules-to-save', `vLLM refuses this adapter: it only serves adapters whose modules_to_save is empty (here: ${list}). Merge the adapter into the base model, or train without modules_to_save.`);
+    if (on('llama.cpp')) push('llama.cpp', 'modules_to_save', 'warning', 'llamacpp-modules-to-save', `llama.cpp's convert_lora_to_gguf.py stops on the full ${list} weights that modules_to_save stores ("Not a lora_A or lora_B tensor").`);
   }
   if (val('use_dora') === true) {
-    if (on('vllm')) push('use_dora', 'warning', 'vllm-dora', 'vLLM refuses DoRA adapters ("vLLM does not yet support DoRA"). Merge the adapter or train plain LoRA.');
-    if (on('llama.cpp')) push('use_dora', 'warning', 'llamacpp-dora', 'llama.cpp cannot convert DoRA: the lora_magnitude_vector tensors are not lora_A / lora_B tensors, so convert_lora_to_gguf.py stops.');
+    if (on('vllm')) push('vllm', 'use_dora', 'warning', 'vllm-dora', 'vLLM refuses DoRA adapters ("vLLM does not yet support DoRA"). Merge the adapter or train plain LoRA.');
+    if (on('llama.cpp')) push('llama.cpp', 'use_dora', 'warning', 'llamacpp-dora', 'llama.cpp cannot convert DoRA: the lora_magnitude_vector tensors are not lora_A / lora_B tensors, so convert_lora_to_gguf.py stops.');
   }
   const maxRank = maxRankOf(val('r'), val('rank_pattern'));
   if (on('vllm') && vllmMaxLoraRank(maxRank) === null) {
     const key = typeof val('r') === 'number' && (val('r') as number) === maxRank ? 'r' : 'rank_pattern';
-    push(key, 'warning', 'vllm-rank', `vLLM refuses rank ${maxRank}: --max-lora-rank is at most 512 (one of ${VLLM_MAX_LORA_RANKS.join(', ')}).`);
+    push('vllm', key, 'warning', 'vllm-rank', `vLLM refuses rank ${maxRank}: --max-lora-rank is at most 512 (one of ${VLLM_MAX_LORA_RANKS.join(', ')}).`);
   }
   const bias = val('bias');
   if (on('vllm') && ((typeof bias === 'string' && bias !== 'none') || val('lora_bias') === true)) {
-    push(val('lora_bias') === true ? 'lora_bias' : 'bias', 'warning', 'vllm-bias', 'vLLM refuses adapters that train biases ("Adapter bias is not supported"): set bias to "none" and lora_bias to false.');
+    push('vllm', val('lora_bias') === true ? 'lora_bias' : 'bias', 'warning', 'vllm-bias', 'vLLM refuses adapters that train biases ("Adapter bias is not supported"): set bias to "none" and lora_bias to false.');
   }
   const tm = val('target_modules');
   const names = Array.isArray(tm) ? tm.map((x) => lastPart(String(x))) : [];
   const emb = names.filter((n) => EMBEDDING_NAMES.has(n));
   const head = names.filter((n) => HEAD_NAMES.has(n));
   if (on('vllm') && emb.length + head.length > 0) {
-    push('target_modules', 'info', 'vllm-embedding-lora', `vLLM serves LoRA on ${[...emb, ...head].join(', ')} only for models that declare those modules as LoRA modules; for other models it refuses the adapter ("expected target modules in ..."). Check the model's LoRA support in vLLM before relying on it.`);
+    push('vllm', 'target_modules', 'info', 'vllm-embedding-lora', `vLLM serves LoRA on ${[...emb, ...head].join(', ')} only for models that declare those modules as LoRA modules; for other models it refuses the adapter ("expected target modules in ..."). Check the model's LoRA support in vLLM before relying on it.`);
   }
   if (on('llama.cpp') && head.includes('lm_head')) {
-    push('target_modules', 'info', 'llamacpp-lm-head', 'llama.cpp refuses LoRA on lm_head when the model ties it to the embeddings ("lm_head is present in adapter, but is ignored in base model").');
+    push('llama.cpp', 'target_modules', 'info', 'llamacpp-lm-head', 'llama.cpp refuses LoRA on lm_head when the model ties it to the embeddings ("lm_head is present in adapter, but is ignored in base model").');
   }
   const r = val('r');
   const alpha = val('lora_alpha');
   if (on('llama.cpp') && val('use_rslora') === true) {
     const fix = typeof r === 'number' && typeof alpha === 'number' ? ` For the conversion, write a copy with use_rslora false and lora_alpha ${+(alpha * Math.sqrt(r)).toFixed(4)} (lora_alpha × √r).` : '';
-    push('use_rslora', 'warning', 'llamacpp-rslora', `llama.cpp silently drops use_rslora: the GGUF adapter stores lora_alpha and llama.cpp scales by lora_alpha / r, not lora_alpha / √r.${fix}`);
+    push('llama.cpp', 'use_rslora', 'warning', 'llamacpp-rslora', `llama.cpp silently drops use_rslora: the GGUF adapter stores lora_alpha and llama.cpp scales by lora_alpha / r, not lora_alpha / √r.${fix}`);
   }
   const ap = val('alpha_pattern');
   if (on('llama.cpp') && typeof ap === 'object' && ap !== null && Object.keys(ap).length > 0) {
-    push('alpha_pattern', 'warning', 'llamacpp-alpha-pattern', 'llama.cpp silently ignores alpha_pattern: the GGUF adapter stores one lora_alpha, so the modules it names are scaled by lora_alpha / r instead.');
+    push('llama.cpp', 'alpha_pattern', 'warning', 'llamacpp-alpha-pattern', 'llama.cpp silently ignores alpha_pattern: the GGUF adapter stores one lora_alpha, so the modules it names are scaled by lora_alpha / r instead.');
   }
   if (on('lorax')) {
     const outside = names.filter((n) => !LORAX_TARGETS.has(n));
-    if (outside.length > 0) push('target_modules', 'info', 'lorax-target', `LoRAX documents LoRA on q/k/v/o_proj, gate/up/down_proj and lm_head (c_attn, c_proj, c_fc, w1, w2 for GPT-2/Qwen): ${outside.join(', ')} may not be applied.`);
+    if (outside.length > 0) push('lorax', 'target_modules', 'info', 'lorax-target', `LoRAX documents LoRA on q/k/v/o_proj, gate/up/down_proj and lm_head (c_attn, c_proj, c_fc, w1, w2 for GPT-2/Qwen): ${outside.join(', ')} may not be applied.`);
   }
 }

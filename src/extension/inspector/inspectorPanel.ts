@@ -3,7 +3,8 @@
 import * as vscode from 'vscode';
 import { isInspectorToHost, type HostToInspector, type InspectorToHost, type DataInspectionView } from '../../shared/inspector';
 import { runCliJson } from '../cli';
-import { errorText, log } from '../log';
+import { errorMessage } from '../../core/errors';
+import { log } from '../log';
 import { inspectorHtml } from './html';
 import type { InspectTarget } from './target';
 
@@ -58,8 +59,8 @@ export class InspectorPanel implements vscode.Disposable {
       }
       return inspection;
     } catch (e) {
-      log(`inspect-data failed: ${errorText(e)}`);
-      if (gen === this.generation) this.post({ type: 'error', message: errorText(e) });
+      log(`inspect-data failed: ${errorMessage(e)}`);
+      if (gen === this.generation) this.post({ type: 'error', message: errorMessage(e) });
       return undefined;
     }
   }

@@ -45,11 +45,11 @@ export function readComparison(file: string): PgComparison {
   try {
     c = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new InputError('playground.comparison', `cannot read the comparison: ${e instanceof Error ? e.message : String(e)}`, { file });
+    throw new InputError('playground-comparison', `cannot read the comparison: ${e instanceof Error ? e.message : String(e)}`, { file });
   }
   const x = c as Partial<PgComparison> | null;
   if (x === null || typeof x !== 'object' || x.kind !== 'peft-studio.playground-comparison' || !Array.isArray(x.columns)) {
-    throw new InputError('playground.comparison', 'not a Playground comparison (kind "peft-studio.playground-comparison")', { file });
+    throw new InputError('playground-comparison', 'not a Playground comparison (kind "peft-studio.playground-comparison")', { file });
   }
   return x as PgComparison;
 }

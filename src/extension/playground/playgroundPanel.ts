@@ -6,7 +6,8 @@ import * as vscode from 'vscode';
 import { GenClient } from '../../core/playground/genClient';
 import type { RunSummary } from '../../shared/dashboard';
 import { isPlaygroundToHost, type GenToHost, type HostToPlayground, type PgSetup, type PlaygroundToHost } from '../../shared/playground';
-import { errorText, outputChannel } from '../log';
+import { errorMessage } from '../../core/errors';
+import { outputChannel } from '../log';
 import type { RunsStore } from '../runsStore';
 import { baseModelOf, readComparison, runDirOf, writeComparison } from './comparisons';
 import { playgroundHtml } from './html';
@@ -199,7 +200,7 @@ export class PlaygroundPanel implements vscode.WebviewPanelSerializer, vscode.Di
   }
 
   private fail(e: unknown): void {
-    void vscode.window.showErrorMessage(`PEFT Studio Playground: ${errorText(e)}`);
+    void vscode.window.showErrorMessage(`PEFT Studio Playground: ${errorMessage(e)}`);
   }
 }
 

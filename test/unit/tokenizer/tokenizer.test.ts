@@ -102,7 +102,7 @@ describe('loadTokenizer', () => {
       (e: unknown) => e instanceof InputError && e.message.includes('chat_template.jinja') && e.message.includes('no tools'));
     fs.writeFileSync(path.join(dir, 'chat_template.jinja'), '{% for m in messages %}');
     const broken = await loadTokenizer(dir);
-    assert.throws(() => broken.applyChatTemplate([{ role: 'user', content: 'hi' }]), (e: unknown) => e instanceof InputError && e.code === 'tokenizer.chatTemplateSyntax');
+    assert.throws(() => broken.applyChatTemplate([{ role: 'user', content: 'hi' }]), (e: unknown) => e instanceof InputError && e.code === 'tokenizer-chat-template-syntax');
   });
 
   it('explains a missing chat template, tokenizer.json, bad JSON and unknown special tokens', async () => {
@@ -115,16 +115,16 @@ describe('loadTokenizer', () => {
     const noTemplate = await loadTokenizer(dir);
     assert.equal(noTemplate.chatTemplate, null);
     assert.throws(() => noTemplate.applyChatTemplate([{ role: 'user', content: 'x' }]),
-      (e: unknown) => e instanceof InputError && e.code === 'tokenizer.noChatTemplate' && e.message.includes(cfgFile));
+      (e: unknown) => e instanceof InputError && e.code === 'tokenizer-no-chat-template' && e.message.includes(cfgFile));
 
     fs.writeFileSync(cfgFile, JSON.stringify({ ...cfg, eos_token: '<|nope|>' }));
     await assert.rejects(loadTokenizer(dir), (e: unknown) => e instanceof InputError && e.message.includes('<|nope|>'));
 
     fs.writeFileSync(path.join(dir, 'tokenizer.json'), '{"model": ');
-    await assert.rejects(loadTokenizer(dir), (e: unknown) => e instanceof InputError && e.code === 'tokenizer.json' && e.message.includes('tokenizer.json'));
+    await assert.rejects(loadTokenizer(dir), (e: unknown) => e instanceof InputError && e.code === 'tokenizer-json' && e.message.includes('tokenizer.json'));
 
     fs.rmSync(path.join(dir, 'tokenizer.json'));
     fs.writeFileSync(path.join(dir, 'vocab.json'), '{}');
-    await assert.rejects(loadTokenizer(dir), (e: unknown) => e instanceof InputError && e.code === 'tokenizer.missing' && e.message.includes('slow tokenizer'));
+    await assert.rejects(loadTokenizer(dir), (e: unknown) => e instanceof InputError && e.code === 'tokenizer-missing' && e.message.includes('slow tokenizer'));
   });
 });

@@ -2,7 +2,7 @@
 // token types, merges "a b", the pre-tokenizer name, special token ids, add_bos and the chat template (gguf-py's vocab).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError } from '../../errors';
+import { InputError, errorMessage } from '../../errors';
 import { findChatTemplate } from '../../hf/chatTemplate';
 import type { GgufKv } from './writer';
 
@@ -22,7 +22,7 @@ function readJson(file: string): Json {
     const v: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
     if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Json;
   } catch (e) {
-    throw new InputError('gguf-tokenizer-json', `cannot read: ${(e as Error).message}`, { file });
+    throw new InputError('gguf-tokenizer-json', `cannot read: ${errorMessage(e)}`, { file });
   }
   throw new InputError('gguf-tokenizer-json', 'not a JSON object', { file });
 }
