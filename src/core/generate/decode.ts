@@ -18,6 +18,7 @@ export interface RowPlan {
   eos: ReadonlySet<number>;
   stop: readonly string[];
   seed: number;
+  signal?: AbortSignal | undefined;
 }
 
 class Row {
@@ -57,6 +58,8 @@ export async function decodeRows(
       for (const r of rows) r.finish ??= 'abort';
       break;
     }
+    for (const r of rows) if (r.finish === undefined && r.plan.signal?.aborted === true) r.finish = 'abort';
+    if (rows.every((r) => r.finish !== undefined)) break;
     const out = await session.session.run({ ...lora, ...cache.stepFeeds(ids, valid) }, fetch);
     cache.update(out);
     const logits = out[GEN.logits]!.data as Float32Array;

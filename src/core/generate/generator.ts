@@ -133,6 +133,14 @@ export class Generator {
     return id;
   }
 
+  /** Unloads an adapter (its feeds only: the graph keeps its LoRA inputs, fed zeros for the modules nobody adapts). */
+  removeAdapter(id: string): void {
+    if (this.busy) throw new InputError('generate.busy', 'cannot unload an adapter while this Generator is generating');
+    const key = this.adapterId(id)!;
+    this.adapters.delete(key);
+    this.stacked = undefined;
+  }
+
   private async openSession(): Promise<void> {
     const union = new Set<string>();
     for (const { adapter } of this.adapters.values()) for (const m of adapter.modules.keys()) union.add(m);
@@ -263,7 +271,7 @@ export class Generator {
     const asked = req.maxNewTokens ?? this.defaults.maxNewTokens ?? 256;
     if (!Number.isInteger(asked) || asked < 0) throw new InputError('generate.maxNewTokens', 'max_new_tokens must be an integer ≥ 0', { actual: String(req.maxNewTokens) });
     return {
-      prompt, sampling, seed: req.seed ?? 0, stop,
+      prompt, sampling, seed: req.seed ?? 0, stop, signal: req.signal,
       maxNewTokens: Math.min(asked, this.maxLength - prompt.length),
       eos: new Set(req.ignoreEos === true ? [] : [...this.defaults.eosTokenIds, ...(req.eosTokenIds ?? [])]),
     };
