@@ -80,7 +80,7 @@ export async function complete(ctx: CompletionContext, endpoint: Endpoint, body:
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
       if (endpoint === 'chat') send(chunkObject(endpoint, id, created, name, { role: true, text: '' }, null));
     }
-    const rest = cutter.finish();
+    const rest = cutter.finish(r.text);
     if (rest !== '') send(chunkObject(endpoint, id, created, name, { text: rest }, null));
     send(chunkObject(endpoint, id, created, name, {}, finishReason(r)));
     if (p.includeUsage) send({ id, object: endpoint === 'chat' ? 'chat.completion.chunk' : 'text_completion', created, model: name, choices: [], usage: usage(r) });

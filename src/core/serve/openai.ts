@@ -117,8 +117,9 @@ export class StopCutter {
     return this.take(upto);
   }
 
-  /** At the end: whatever is left before the stop string. */
-  finish(): string {
+  /** At the end: whatever is left before the stop string (`whole`: the final text, held-back characters included). */
+  finish(whole?: string): string {
+    if (whole !== undefined && whole.startsWith(this.text)) this.text = whole;
     const cut = this.cutIndex();
     return this.take(cut >= 0 ? cut : this.text.length);
   }

@@ -59,7 +59,8 @@ export class BatchScheduler {
   private kick(): void {
     if (this.running) return;
     this.running = true;
-    void this.loop().finally(() => {
+    // One event-loop turn first, so that requests arriving together share the first round as well.
+    void new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.loop()).finally(() => {
       this.running = false;
       if (this.queue.length > 0 || this.exclusive.length > 0) this.kick();
     });
