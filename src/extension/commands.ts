@@ -13,6 +13,7 @@ import { exportForCluster, launchOnCluster } from './clusterCommands';
 import { count, estimate, newProject, openDemo } from './projectCommands';
 import type { LanguageService } from './language/service';
 import { preflight } from './trainPreflight';
+import { SERVE_COMMANDS } from './serveCommands';
 
 export interface Services {
   context: vscode.ExtensionContext;
@@ -136,6 +137,7 @@ export const COMMANDS: Readonly<Record<string, CommandFactory>> = {
   'peftStudio.deleteRun': deleteRun,
   'peftStudio.openAdapterFolder': openAdapterFolder,
   'peftStudio.showLog': () => () => outputChannel().show(),
+  ...SERVE_COMMANDS,
 };
 
 export function registerCommands(s: Services): void {

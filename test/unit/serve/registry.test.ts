@@ -43,7 +43,7 @@ describe('serve: adapter registry', function () {
     // One flipped byte: refused by verify, by promote and by a server at start.
     const file = path.join(v2.dir, 'adapter_config.json');
     const bytes = fs.readFileSync(file);
-    bytes[0] ^= 0x20;
+    bytes[0] = bytes[0]! ^ 0x20;
     fs.writeFileSync(file, bytes);
     assert.throws(() => verifyVersion(v2.dir), /chat v2: adapter_config.json does not match the sha256 in manifest.json/);
     assert.throws(() => promote(ws, 'chat', 2), /does not match the sha256/);

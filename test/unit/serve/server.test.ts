@@ -140,7 +140,7 @@ describe('serve: OpenAI-compatible adapter server', function () {
     const v = register(work, 'reg', dirs['C']!);
     const file = path.join(v.dir, 'adapter_model.safetensors');
     const bytes = fs.readFileSync(file);
-    bytes[bytes.length - 3] ^= 0x01;
+    bytes[bytes.length - 3] = bytes[bytes.length - 3]! ^ 0x01;
     fs.writeFileSync(file, bytes);
     const flipped = await call(base, '/v1/load_lora_adapter', { lora_name: 'reg@v1', lora_path: v.dir });
     assert.equal(flipped.status, 400);
