@@ -137,7 +137,13 @@ export const COMMANDS: Readonly<Record<string, CommandFactory>> = {
   'peftStudio.deleteRun': deleteRun,
   'peftStudio.openAdapterFolder': openAdapterFolder,
   'peftStudio.showLog': () => () => outputChannel().show(),
-  ...SERVE_COMMANDS,
+  'peftStudio.startAdapterServer': SERVE_COMMANDS.startServer,
+  'peftStudio.stopAdapterServer': SERVE_COMMANDS.stopServer,
+  'peftStudio.showAdapterServerLog': SERVE_COMMANDS.showServerLog,
+  'peftStudio.registerAdapterVersion': SERVE_COMMANDS.registerVersion,
+  'peftStudio.promoteAdapterVersion': SERVE_COMMANDS.promoteVersion,
+  'peftStudio.rollbackAdapterVersion': SERVE_COMMANDS.rollbackVersion,
+  'peftStudio.exportAdapter': SERVE_COMMANDS.exportAdapter,
 };
 
 export function registerCommands(s: Services): void {

@@ -146,13 +146,8 @@ const exportAdapter = (s: Services): Handler => async (arg, opts) => {
   if (action === 'Reveal') await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(out));
 };
 
-/** Spread into the command table (commands.ts); package.json lists the same ids. */
-export const SERVE_COMMANDS: Readonly<Record<string, (s: Services) => Handler>> = {
-  'peftStudio.startAdapterServer': startServer,
-  'peftStudio.stopAdapterServer': stopServer,
-  'peftStudio.showAdapterServerLog': (s) => () => serverOf(s).showLog(),
-  'peftStudio.registerAdapterVersion': registerVersion,
-  'peftStudio.promoteAdapterVersion': promoteVersion,
-  'peftStudio.rollbackAdapterVersion': rollbackVersion,
-  'peftStudio.exportAdapter': exportAdapter,
+/** The factories, listed by id in the command table (commands.ts); package.json lists the same ids. */
+export const SERVE_COMMANDS = {
+  startServer, stopServer, showServerLog: (s: Services): Handler => () => serverOf(s).showLog(),
+  registerVersion, promoteVersion, rollbackVersion, exportAdapter,
 };
