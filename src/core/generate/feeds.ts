@@ -22,7 +22,7 @@ export class KvCache {
   private readonly keyValid: number[][];
   length = 0;
 
-  constructor(private readonly inv: ModelInventory, readonly rows: number) {
+  constructor(private readonly inv: ModelInventory, public rows: number) {
     const { layers, kvHeads, headDim } = cacheShape(inv);
     this.past = {};
     for (let i = 0; i < layers; i++) {
@@ -77,6 +77,49 @@ export class KvCache {
     this.release();
     this.past = next;
     this.length = Number(this.past[pastName(0, 'key')]!.dims[2]);
+  }
+
+  /**
+   * Continuous batching (CPU cache only): `n` new rows join with P masked keys (zeros), so a join step can feed
+   * them their prompts while the running rows feed masked padding before their next token.
+   */
+  addRows(n: number): void {
+    this.rebuild((old, H, P, D) => {
+      const next = new Float32Array((this.rows + n) * H * P * D);
+      next.set(old);
+      return next;
+    }, this.rows + n, this.length);
+    for (let i = 0; i < n; i++) this.keyValid.push(new Array<number>(this.length).fill(0));
+  }
+
+  /** Keeps only the given rows (in that order), then drops key positions that no remaining row attends to. */
+  keepRows(rows: readonly number[]): void {
+    const valid = rows.map((r) => this.keyValid[r]!);
+    const cols = [...Array(this.length).keys()].filter((j) => valid.some((v) => v[j] === 1));
+    const P = this.length;
+    this.rebuild((old, H, _P, D) => {
+      const next = new Float32Array(rows.length * H * cols.length * D);
+      rows.forEach((r, i) => {
+        for (let h = 0; h < H; h++) {
+          cols.forEach((j, k) => {
+            const from = ((r * H + h) * P + j) * D;
+            next.set(old.subarray(from, from + D), ((i * H + h) * cols.length + k) * D);
+          });
+        }
+      });
+      return next;
+    }, rows.length, cols.length);
+    this.keyValid.splice(0, this.keyValid.length, ...valid.map((v) => cols.map((j) => v[j]!)));
+  }
+
+  private rebuild(fn: (old: Float32Array, H: number, P: number, D: number) => Float32Array, rows: number, length: number): void {
+    const { kvHeads, headDim } = cacheShape(this.inv);
+    for (const [name, t] of Object.entries(this.past)) {
+      if (t.location !== 'cpu') throw new Error('continuous batching needs the KV cache on the CPU');
+      this.past[name] = f32(fn(t.data as Float32Array, kvHeads, this.length, headDim), [rows, kvHeads, length, headDim]);
+    }
+    this.rows = rows;
+    this.length = length;
   }
 
   /** Releases GPU buffers the cache holds (CPU tensors are left to the garbage collector). */

@@ -13,6 +13,7 @@ import { sessionOptions } from '../train/engine';
 import type { DeviceName } from '../train/engineApi';
 import { type LoadedAdapter, loadAdapter } from './adapter';
 import { type RowPlan, decodeRows } from './decode';
+import { type Admitted, decodeContinuous } from './continuous';
 import { type Feeds, KvCache, adapterFeeds, stackedFeeds } from './feeds';
 import { type GenerationDefaults, readGenerationDefaults } from './generationConfig';
 import { GEN, buildInferenceGraph } from './graph';
@@ -20,6 +21,14 @@ import { type SamplingOptions, checkSampling } from './sampling';
 import type { GenerateControls, GenerateRequest, GenerateResult, TokenEvent } from './types';
 
 export type { GenerateControls, GenerateRequest, GenerateResult, TokenEvent, FinishReason } from './types';
+
+/** A request for generateContinuous, with its own token callback and settlement. */
+export interface ContinuousRequest {
+  req: GenerateRequest;
+  onToken?: ((t: TokenEvent) => void) | undefined;
+  done: (r: GenerateResult) => void;
+  fail: (e: unknown) => void;
+}
 
 export interface GeneratorOptions {
   device?: DeviceName;
@@ -242,6 +251,36 @@ export class Generator {
     }
     if (reqs.length === 0) return [];
     return this.exclusive(() => this.runRows(reqs, controls));
+  }
+
+  /**
+   * Continuous batching (stacked mode, KV cache on the CPU): runs until `take` gives nothing and no row is running.
+   * Before each step, `take(free)` may hand over up to `free` requests; they join the running batch at that step
+   * and each settles through its own `done`/`fail` (a bad request fails alone, before it joins).
+   */
+  async generateContinuous(take: (free: number) => ContinuousRequest[], maxRows: number, onStep?: (rows: number) => void): Promise<void> {
+    if (this.opts.lora !== 'stacked') throw new InputError('generate.continuous', 'continuous batching needs a Generator opened with lora: "stacked"');
+    await this.exclusive(async () => {
+      const slots = [null, ...this.adapterIds];
+      this.stacked ??= stackedFeeds(this.modules, slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter)));
+      const stacked = this.stacked;
+      const admit = (free: number): Admitted[] => take(free).flatMap((c) => {
+        try {
+          const plan = this.plan(c.req);
+          return [{ plan, slot: slots.indexOf(this.adapterId(c.req.adapter)), onToken: c.onToken, done: c.done, fail: c.fail, t0: performance.now() }];
+        } catch (e) {
+          c.fail(e);
+          return [];
+        }
+      });
+      const lora = (rows: number[]): Feeds => (this.modules.length === 0 ? {} : { ...stacked, [GEN.adapterIndex]: new ort.Tensor('int64', BigInt64Array.from(rows, (x) => BigInt(x)), [rows.length]) });
+      await decodeContinuous(this.session!, this.inventory, this.tokenizer, admit, lora, maxRows, onStep);
+    });
+  }
+
+  /** True when generateContinuous can run here (stacked LoRA, KV cache on the CPU). */
+  get continuousBatching(): boolean {
+    return this.opts.lora === 'stacked' && (this.opts.device ?? 'cpu') !== 'webgpu';
   }
 
   private async exclusive<T>(fn: () => Promise<T>): Promise<T> {

@@ -12,7 +12,7 @@ export class ServeMetrics {
   readonly latency = new prom.Histogram({ name: 'peft_serve_request_duration_seconds', help: 'Time from request to last token, by served model', labelNames: ['model'] as const, buckets: LATENCY, registers: [this.registry] });
   readonly ttft = new prom.Histogram({ name: 'peft_serve_time_to_first_token_seconds', help: 'Time from request to first token, by served model', labelNames: ['model'] as const, buckets: LATENCY, registers: [this.registry] });
   readonly queueWait = new prom.Histogram({ name: 'peft_serve_queue_wait_seconds', help: 'Time a request waited for its batch', buckets: LATENCY, registers: [this.registry] });
-  readonly batchSize = new prom.Histogram({ name: 'peft_serve_batch_rows', help: 'Requests per batch (one forward pass per step)', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [this.registry] });
+  readonly batchSize = new prom.Histogram({ name: 'peft_serve_batch_rows', help: 'Rows (requests) in each forward pass', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [this.registry] });
   readonly queued = new prom.Gauge({ name: 'peft_serve_queue_depth', help: 'Requests waiting for a batch', registers: [this.registry] });
   readonly running = new prom.Gauge({ name: 'peft_serve_running_requests', help: 'Requests being answered (queued or generating)', registers: [this.registry] });
   readonly adapters = new prom.Gauge({ name: 'peft_serve_loaded_adapters', help: 'Adapters loaded on the base model', registers: [this.registry] });

@@ -1,5 +1,5 @@
-// Gathers concurrent generation requests into batches: each round takes what is queued (up to maxBatch rows, any
-// mix of adapters) into one stacked-LoRA generateBatch; adapter loads and unloads run between rounds.
+// Gathers concurrent generation requests into batches of any mix of adapters: continuous batching (requests join
+// the running stacked-LoRA batch at the next step), else rounds of generateBatch; adapter loads run in between.
 import type { GenerateRequest, GenerateResult, Generator, TokenEvent } from '../generate/generator';
 
 interface Job {
@@ -17,8 +17,10 @@ interface Exclusive {
 }
 
 export interface SchedulerEvents {
-  /** A round starts with `rows` requests; `waitedMs` per row is its time in the queue. */
+  /** `rows` requests join a batch (continuous) or start a round; `waitedMs` per row is its time in the queue. */
   onRound?: (rows: number, waitedMs: number[]) => void;
+  /** A forward pass with `rows` rows (continuous: every step; rounds: once per round). */
+  onStep?: (rows: number) => void;
 }
 
 export class BatchScheduler {
@@ -77,8 +79,20 @@ export class BatchScheduler {
         }
         continue;
       }
+      if (this.queue.length === 0) return;
+      if (this.gen.continuousBatching) {
+        // Requests join the running batch at the next step; it ends when nothing runs or an adapter load waits.
+        await this.gen.generateContinuous((free) => {
+          if (this.exclusive.length > 0 || free <= 0 || this.queue.length === 0) return [];
+          const jobs = this.queue.splice(0, free);
+          const now = performance.now();
+          this.events.onRound?.(jobs.length, jobs.map((j) => now - j.queuedAt));
+          return jobs.map((j) => ({ req: j.req, onToken: j.onToken, done: j.resolve, fail: j.reject }));
+        }, this.maxBatch, this.events.onStep).catch(() => undefined); // the rows of a failed step have failed with the error
+        continue;
+      }
       const jobs = this.queue.splice(0, this.maxBatch);
-      if (jobs.length === 0) return;
+      this.events.onStep?.(jobs.length);
       const now = performance.now();
       this.events.onRound?.(jobs.length, jobs.map((j) => now - j.queuedAt));
       await this.round(jobs);

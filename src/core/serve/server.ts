@@ -81,10 +81,8 @@ export class AdapterServer {
     const metrics = new ServeMetrics();
     metrics.adapters.set(adapters.length);
     const scheduler = new BatchScheduler(gen, opts.maxBatch ?? 16, {
-      onRound: (rows, waited) => {
-        metrics.batchSize.observe(rows);
-        for (const w of waited) metrics.queueWait.observe(w / 1000);
-      },
+      onRound: (_rows, waited) => { for (const w of waited) metrics.queueWait.observe(w / 1000); },
+      onStep: (rows) => metrics.batchSize.observe(rows),
     });
     const server = new AdapterServer(gen, table, scheduler, metrics, {
       maxBodyBytes: 1 << 20, maxTokens: 2048, requestTimeoutMs: 300_000, allowRoots: [process.cwd()], ...opts,
