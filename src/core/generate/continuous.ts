@@ -1,5 +1,5 @@
-// Continuous batching: rows join a running batch at any step (their prompts prefilled in that step while the running
-// rows feed masked padding before their next token) and leave it when they finish; the KV cache is compacted.
+// Continuous batching: rows join a running batch at any step (their prompts prefilled in a pass of their own, their
+// caches then appended to the batch's) and leave it when they finish; the KV cache is compacted as rows leave.
 import type { GraphSession } from '../graph';
 import type { HfTokenizer } from '../hf/tokenizer';
 import type { ModelInventory } from '../hf/types';
@@ -51,20 +51,31 @@ export async function decodeContinuous(
         else joining.push({ row, a });
       }
       if (active.length === 0 && joining.length === 0) return;
-      const T = Math.max(1, ...joining.map((x) => x.row.plan.prompt.length));
-      const pad = (n: number): number[] => new Array<number>(n).fill(0);
-      const ids = [
-        ...active.map((x) => [...pad(T - 1), x.row.tokenIds.at(-1)!]),
-        ...joining.map((x) => [...pad(T - x.row.plan.prompt.length), ...x.row.plan.prompt]),
-      ];
-      const valid = [
-        ...active.map(() => [...pad(T - 1), 1]),
-        ...joining.map((x) => [...pad(T - x.row.plan.prompt.length), ...new Array<number>(x.row.plan.prompt.length).fill(1)]),
-      ];
-      if (joining.length > 0) cache.addRows(joining.length);
-      active = [...active, ...joining];
+      if (joining.length > 0) {
+        // The new rows' prompts in a forward pass of their own (left-padded); their caches then join the batch's.
+        const T = Math.max(...joining.map((x) => x.row.plan.prompt.length));
+        const pad = (n: number): number[] => new Array<number>(n).fill(0);
+        const fresh = new KvCache(inv, joining.length);
+        onStep?.(joining.length);
+        const out = await session.session.run({
+          ...lora(joining.map((x) => x.a.slot)),
+          ...fresh.stepFeeds(joining.map((x) => [...pad(T - x.row.plan.prompt.length), ...x.row.plan.prompt]),
+            joining.map((x) => [...pad(T - x.row.plan.prompt.length), ...new Array<number>(x.row.plan.prompt.length).fill(1)])),
+        }, fetch);
+        fresh.update(out);
+        const logits = out[GEN.logits]!.data as Float32Array;
+        const now = performance.now();
+        joining.forEach((x, i) => advance(x.row, logits.subarray(i * V, (i + 1) * V), i, now, { onToken: (t) => x.a.onToken?.({ ...t, row: 0 }) }));
+        cache.merge(fresh);
+        active = [...active, ...joining];
+      }
+      if (active.every((x) => x.row.finish !== undefined)) continue;
+      // One decode step for every row (a row that just finished is fed masked padding and leaves at the next turn).
       onStep?.(active.length);
-      const out = await session.session.run({ ...lora(active.map((x) => x.a.slot)), ...cache.stepFeeds(ids, valid) }, fetch);
+      const out = await session.session.run({
+        ...lora(active.map((x) => x.a.slot)),
+        ...cache.stepFeeds(active.map((x) => [x.row.tokenIds.at(-1) ?? 0]), active.map((x) => [x.row.finish === undefined ? 1 : 0])),
+      }, fetch);
       cache.update(out);
       const logits = out[GEN.logits]!.data as Float32Array;
       const now = performance.now();

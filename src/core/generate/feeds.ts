@@ -79,17 +79,30 @@ export class KvCache {
     this.length = Number(this.past[pastName(0, 'key')]!.dims[2]);
   }
 
-  /**
-   * Continuous batching (CPU cache only): `n` new rows join with P masked keys (zeros), so a join step can feed
-   * them their prompts while the running rows feed masked padding before their next token.
-   */
-  addRows(n: number): void {
-    this.rebuild((old, H, P, D) => {
-      const next = new Float32Array((this.rows + n) * H * P * D);
-      next.set(old);
-      return next;
-    }, this.rows + n, this.length);
-    for (let i = 0; i < n; i++) this.keyValid.push(new Array<number>(this.length).fill(0));
+  /** Appends the rows of another cache (its own prefill); the shorter one's keys are left-padded with masked zeros. */
+  merge(other: KvCache): void {
+    const P = Math.max(this.length, other.length);
+    const { kvHeads: H, headDim: D } = cacheShape(this.inv);
+    const rows = this.rows + other.rows;
+    for (const name of Object.keys(this.past)) {
+      const next = new Float32Array(rows * H * P * D);
+      const copy = (c: KvCache, offset: number): void => {
+        const t = c.past[name]!;
+        if (t.location !== 'cpu') throw new Error('continuous batching needs the KV cache on the CPU');
+        const src = t.data as Float32Array;
+        const n = c.length * D;
+        for (let r = 0; r < c.rows; r++) {
+          for (let h = 0; h < H; h++) next.set(src.subarray((r * H + h) * n, (r * H + h + 1) * n), (((offset + r) * H + h) * P + P - c.length) * D);
+        }
+      };
+      copy(this, 0);
+      copy(other, this.rows);
+      this.past[name] = f32(next, [rows, H, P, D]);
+    }
+    const padded = (c: KvCache): number[][] => c.keyValid.map((v) => [...new Array<number>(P - c.length).fill(0), ...v]);
+    this.keyValid.splice(0, this.keyValid.length, ...padded(this), ...padded(other));
+    this.rows = rows;
+    this.length = P;
   }
 
   /** Keeps only the given rows (in that order), then drops key positions that no remaining row attends to. */

@@ -1,5 +1,5 @@
-// Continuous batching: rows that join a running stacked-LoRA batch at later steps (their prompts prefilled beside
-// the running rows' next tokens), and leave it when done, get what separate runs get; a bad request fails alone.
+// Continuous batching: rows that join a running stacked-LoRA batch at later steps (prefilled on their own, their
+// caches appended, left-padded) and leave it when done get what separate runs get; a bad request fails alone.
 import * as assert from 'node:assert/strict';
 import { type ContinuousRequest, Generator } from '../../../src/core/generate/generator';
 import type { GenerateRequest, GenerateResult } from '../../../src/core/generate/types';
