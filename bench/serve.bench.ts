@@ -9,10 +9,10 @@ import { writeSafetensors } from '../src/core/safetensors/write';
 import { AdapterServer } from '../src/core/serve/server';
 import { Rng } from '../src/core/util/random';
 
-interface Args { clients: number; requests: number; promptLen: number; newTokens: number; threads: number; json: boolean }
+interface Args { clients: number; requests: number; promptLen: number; newTokens: number; threads: number; json: boolean; batching: ('continuous' | 'rounds')[] }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { clients: 16, requests: 2, promptLen: 32, newTokens: 32, threads: 2, json: false };
+  const a: Args = { clients: 16, requests: 2, promptLen: 32, newTokens: 32, threads: 2, json: false, batching: ['continuous'] };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const n = (): number => Number(argv[++i]);
@@ -22,7 +22,8 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--new-tokens') a.newTokens = n();
     else if (k === '--threads') a.threads = n();
     else if (k === '--json') a.json = true;
-    else throw new Error(`unknown option ${k} (--clients N --requests N --prompt-len N --new-tokens N --threads N --json)`);
+    else if (k === '--batching') a.batching = (argv[++i] ?? '').split(',') as Args['batching'];
+    else throw new Error(`unknown option ${k} (--clients N --requests N --prompt-len N --new-tokens N --threads N --batching continuous,rounds --json)`);
   }
   return a;
 }
@@ -51,10 +52,10 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
 }
 
-async function scenario(a: Args, modelDir: string, adapters: string[], prompts: number[][]): Promise<Record<string, number>> {
+async function scenario(a: Args, modelDir: string, adapters: string[], prompts: number[][], batching: 'continuous' | 'rounds'): Promise<Record<string, number | string>> {
   const server = await AdapterServer.start({
     modelDir, adapters: adapters.map((dir, i) => ({ name: `a${i}`, dir })), port: 0, threads: a.threads,
-    cacheDir: path.join(CACHE, 'graphs'), maxBatch: a.clients,
+    cacheDir: path.join(CACHE, 'graphs'), maxBatch: a.clients, batching,
   });
   try {
     const one = async (i: number): Promise<{ ms: number; tokens: number }> => {
@@ -77,7 +78,7 @@ async function scenario(a: Args, modelDir: string, adapters: string[], prompts: 
     const all = done.flat();
     const tokens = all.reduce((s, x) => s + x.tokens, 0);
     const lat = all.map((x) => x.ms);
-    return { adapters: adapters.length, requests: all.length, tokens, wall_s: wall, tokens_per_s: tokens / wall, p50_ms: pct(lat, 0.5), p95_ms: pct(lat, 0.95) };
+    return { batching, adapters: adapters.length, requests: all.length, tokens, wall_s: wall, tokens_per_s: tokens / wall, p50_ms: pct(lat, 0.5), p95_ms: pct(lat, 0.95) };
   } finally {
     await server.close();
   }
@@ -96,16 +97,19 @@ async function main(): Promise<void> {
   dirs.forEach((d, i) => writeAdapter(d, inv, 100 + i));
   const rng = new Rng(99);
   const prompts = Array.from({ length: a.clients * a.requests }, () => Array.from({ length: a.promptLen }, () => 3 + rng.int(inv.spec.vocabSize - 3)));
-  const rows = [];
-  for (const n of [1, 4]) {
-    log(`${n} adapter(s): ${a.clients} clients × ${a.requests} requests, prompt ${a.promptLen}, ${a.newTokens} new tokens...`);
-    rows.push(await scenario(a, modelDir, dirs.slice(0, n), prompts));
+  const rows: Record<string, number | string>[] = [];
+  for (const batching of a.batching) {
+    for (const n of [1, 4]) {
+      log(`${batching}, ${n} adapter(s): ${a.clients} clients × ${a.requests} requests, prompt ${a.promptLen}, ${a.newTokens} new tokens...`);
+      rows.push(await scenario(a, modelDir, dirs.slice(0, n), prompts, batching));
+    }
   }
   if (a.json) process.stdout.write(`${JSON.stringify({ args: a, rows })}\n`);
   else {
-    process.stdout.write('adapters  requests  tokens  wall s  tokens/s  p50 ms  p95 ms\n');
-    for (const r of rows) process.stdout.write(`${String(r['adapters']).padStart(8)}  ${String(r['requests']).padStart(8)}  ${String(r['tokens']).padStart(6)}  ${r['wall_s']!.toFixed(1).padStart(6)}  ${r['tokens_per_s']!.toFixed(1).padStart(8)}  ${r['p50_ms']!.toFixed(0).padStart(6)}  ${r['p95_ms']!.toFixed(0).padStart(6)}\n`);
-    process.stdout.write(`4 adapters / 1 adapter throughput: ${(rows[1]!['tokens_per_s']! / rows[0]!['tokens_per_s']!).toFixed(2)}×\n`);
+    const num = (r: Record<string, number | string>, k: string): number => r[k] as number;
+    process.stdout.write('batching    adapters  requests  tokens  wall s  tokens/s  p50 ms  p95 ms\n');
+    for (const r of rows) process.stdout.write(`${String(r['batching']).padEnd(10)}  ${String(r['adapters']).padStart(8)}  ${String(r['requests']).padStart(8)}  ${String(r['tokens']).padStart(6)}  ${num(r, 'wall_s').toFixed(1).padStart(6)}  ${num(r, 'tokens_per_s').toFixed(1).padStart(8)}  ${num(r, 'p50_ms').toFixed(0).padStart(6)}  ${num(r, 'p95_ms').toFixed(0).padStart(6)}\n`);
+    for (let i = 0; i + 1 < rows.length; i += 2) process.stdout.write(`${String(rows[i]!['batching'])}: 4 adapters / 1 adapter throughput ${(num(rows[i + 1]!, 'tokens_per_s') / num(rows[i]!, 'tokens_per_s')).toFixed(2)}×\n`);
   }
 }
 

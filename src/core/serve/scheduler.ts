@@ -29,7 +29,12 @@ export class BatchScheduler {
   private running = false;
   private closed = false;
 
-  constructor(private readonly gen: Generator, private readonly maxBatch: number, private readonly events: SchedulerEvents = {}) {}
+  private readonly continuous: boolean;
+
+  /** `rounds`: one generateBatch per round even where continuous batching works (comparisons, benchmarks). */
+  constructor(private readonly gen: Generator, private readonly maxBatch: number, private readonly events: SchedulerEvents = {}, rounds = false) {
+    this.continuous = gen.continuousBatching && !rounds;
+  }
 
   /** Requests waiting for a round. */
   get queued(): number {
@@ -80,7 +85,7 @@ export class BatchScheduler {
         continue;
       }
       if (this.queue.length === 0) return;
-      if (this.gen.continuousBatching) {
+      if (this.continuous) {
         // Requests join the running batch at the next step; it ends when nothing runs or an adapter load waits.
         await this.gen.generateContinuous((free) => {
           if (this.exclusive.length > 0 || free <= 0 || this.queue.length === 0) return [];

@@ -28,6 +28,8 @@ export interface ServeOptions {
   maxTokens?: number;
   requestTimeoutMs?: number;
   maxBatch?: number;
+  /** 'continuous' (default where the cache is on the host) or 'rounds' (one batch per round). */
+  batching?: 'continuous' | 'rounds';
   routeSeed?: number;
   device?: DeviceName;
   threads?: number;
@@ -83,7 +85,7 @@ export class AdapterServer {
     const scheduler = new BatchScheduler(gen, opts.maxBatch ?? 16, {
       onRound: (_rows, waited) => { for (const w of waited) metrics.queueWait.observe(w / 1000); },
       onStep: (rows) => metrics.batchSize.observe(rows),
-    });
+    }, opts.batching === 'rounds');
     const server = new AdapterServer(gen, table, scheduler, metrics, {
       maxBodyBytes: 1 << 20, maxTokens: 2048, requestTimeoutMs: 300_000, allowRoots: [process.cwd()], ...opts,
     });
