@@ -120,9 +120,14 @@ export const tests = [
       await run.click({ button: 'right' });
       const item = vscode.page.locator('.monaco-menu .action-item').filter({ hasText: 'Export Adapter…' }).first();
       await item.waitFor({ state: 'visible', timeout: 10_000 });
+      await item.hover();
       await item.click();
       const fmt = vscode.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: 'Merged Hugging Face folder' }).first();
-      await fmt.waitFor({ state: 'visible', timeout: 15_000 });
+      // A click on a context-menu item is sometimes lost while the menu animates in: the highlighted item takes Enter.
+      if (!(await fmt.waitFor({ state: 'visible', timeout: 5_000 }).then(() => true, () => false))) {
+        if (await item.isVisible().catch(() => false)) await vscode.page.keyboard.press('Enter');
+        await fmt.waitFor({ state: 'visible', timeout: 15_000 });
+      }
       await fmt.click();
       await answerInput(vscode, /models[/\\]tiny$/);
       await answerInput(vscode, /export[/\\]merged$/);
