@@ -18,6 +18,11 @@ export const FS_CODES = [
   'fs-emfile', 'fs-enfile', 'fs-eio', 'fs-enxio', 'fs-enodev', 'fs-eloop',
 ] as const;
 
+/** The adapter server and the adapter version registry. */
+export const SERVE_CODES = [
+  'registry-integrity', 'registry-manifest', 'registry-name', 'registry-not-adapter', 'registry-rollback', 'registry-state', 'registry-version', 'registry-weight', 'serve-adapter', 'serve-adapter-in-route', 'serve-name', 'serve-name-taken', 'serve-path', 'serve-path-not-allowed', 'serve-registered', 'serve-remote', 'serve-request', 'serve-route', 'serve-unknown-model', 'serve-unreachable',
+] as const;
+
 /** The Playground's saved comparisons. */
 export const PLAYGROUND_CODES = ['playground-comparison'] as const;
 
@@ -82,6 +87,7 @@ export const GENERATE_CODES = [
   'generate-lora-module', 'generate-max-new-tokens', 'generate-messages-file', 'generate-no-tokenizer',
   'generate-no-weights', 'generate-prompt', 'generate-prompt-too-long', 'generate-sampling', 'generate-stop',
   'generate-token-id', 'generate-unknown-adapter', 'generate-unsupported',
+  'generate-continuous',
 ] as const;
 
 /** Export: GGUF and merged models. */
@@ -110,6 +116,7 @@ export type ErrorCode =
   | (typeof GENERAL_CODES)[number]
   | (typeof FS_CODES)[number]
   | (typeof PLAYGROUND_CODES)[number]
+  | (typeof SERVE_CODES)[number]
   | (typeof RECIPE_CODES)[number]
   | (typeof TRAIN_CODES)[number]
   | (typeof DATA_CODES)[number]

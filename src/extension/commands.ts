@@ -18,6 +18,7 @@ import { inspectDataset } from './inspector/inspectCommand';
 import type { LanguageService } from './language/service';
 import { preflight } from './trainPreflight';
 import type { CommandId } from '../shared/ids';
+import { SERVE_COMMANDS } from './serveCommands';
 
 export interface Services {
   context: vscode.ExtensionContext;
@@ -160,6 +161,13 @@ export const COMMANDS: Readonly<Record<CommandId, CommandFactory>> = {
   'peftStudio.inspectDataset': (s) => (arg, line) => inspectDataset(s.context, arg, line),
   'peftStudio.openPlayground': (s) => () => s.playground.show(),
   'peftStudio.tryInPlayground': tryInPlayground,
+  'peftStudio.startAdapterServer': SERVE_COMMANDS.startServer,
+  'peftStudio.stopAdapterServer': SERVE_COMMANDS.stopServer,
+  'peftStudio.showAdapterServerLog': SERVE_COMMANDS.showServerLog,
+  'peftStudio.registerAdapterVersion': SERVE_COMMANDS.registerVersion,
+  'peftStudio.promoteAdapterVersion': SERVE_COMMANDS.promoteVersion,
+  'peftStudio.rollbackAdapterVersion': SERVE_COMMANDS.rollbackVersion,
+  'peftStudio.exportAdapter': SERVE_COMMANDS.exportAdapter,
 };
 
 /** "Train Adapter" for peftStudio.train: the title the palette shows, from the manifest (the id when missing). */

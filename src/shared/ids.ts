@@ -24,6 +24,13 @@ export const COMMAND_IDS = {
   inspectDataset: 'peftStudio.inspectDataset',
   openPlayground: 'peftStudio.openPlayground',
   tryInPlayground: 'peftStudio.tryInPlayground',
+  startAdapterServer: 'peftStudio.startAdapterServer',
+  stopAdapterServer: 'peftStudio.stopAdapterServer',
+  showAdapterServerLog: 'peftStudio.showAdapterServerLog',
+  registerAdapterVersion: 'peftStudio.registerAdapterVersion',
+  promoteAdapterVersion: 'peftStudio.promoteAdapterVersion',
+  rollbackAdapterVersion: 'peftStudio.rollbackAdapterVersion',
+  exportAdapter: 'peftStudio.exportAdapter',
 } as const;
 
 export type CommandId = (typeof COMMAND_IDS)[keyof typeof COMMAND_IDS];

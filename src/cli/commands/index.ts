@@ -13,5 +13,7 @@ import { sweepCommand } from './sweep';
 import { mergeCommand } from './merge';
 import { exportCommand } from './export';
 import { generateCommand } from './generate';
+import { serveCommand } from './serve';
+import { adaptersCommand } from './adapters';
 
-export const commands: CliCommand[] = [demoCommand, initCommand, validateCommand, countCommand, estimateCommand, trainCommand, sweepCommand, generateCommand, inspectCommand, inspectDataCommand, fixtureCommand, mergeCommand, exportCommand];
+export const commands: CliCommand[] = [demoCommand, initCommand, validateCommand, countCommand, estimateCommand, trainCommand, sweepCommand, generateCommand, inspectCommand, inspectDataCommand, fixtureCommand, mergeCommand, exportCommand, serveCommand, adaptersCommand];

@@ -18,9 +18,10 @@ export interface RowPlan {
   eos: ReadonlySet<number>;
   stop: readonly string[];
   seed: number;
+  signal?: AbortSignal | undefined;
 }
 
-class Row {
+export class Row {
   readonly rng: Rng;
   readonly seen: number[];
   readonly tokenIds: number[] = [];
@@ -57,37 +58,45 @@ export async function decodeRows(
       for (const r of rows) r.finish ??= 'abort';
       break;
     }
+    for (const r of rows) if (r.finish === undefined && r.plan.signal?.aborted === true) r.finish = 'abort';
+    if (rows.every((r) => r.finish !== undefined)) break;
     const out = await session.session.run({ ...lora, ...cache.stepFeeds(ids, valid) }, fetch);
     cache.update(out);
     const logits = out[GEN.logits]!.data as Float32Array;
     const now = performance.now();
-    rows.forEach((r, i) => {
-      if (r.finish !== undefined) return;
-      const row = logits.subarray(i * V, (i + 1) * V);
-      const id = chooseToken(row, r.seen, r.plan.sampling, r.rng);
-      const lp = logProb(row, id);
-      r.tokenIds.push(id);
-      r.logprobs.push(lp);
-      r.seen.push(id);
-      if (r.tokenIds.length === 1) r.tFirst = now;
-      r.tLast = now;
-      const piece = r.text?.push(id);
-      controls.onToken?.({ event: 'token', id, ...(piece !== undefined ? { text: piece } : {}), logprob: lp, row: i });
-      if (r.plan.eos.has(id)) r.finish = 'eos';
-      else if (r.text !== undefined && r.plan.stop.some((s) => r.text!.text.includes(s))) r.finish = 'stop';
-      else if (r.tokenIds.length >= r.plan.maxNewTokens) r.finish = 'length';
-    });
+    rows.forEach((r, i) => advance(r, logits.subarray(i * V, (i + 1) * V), i, now, controls));
     ids = rows.map((r) => [r.tokenIds.at(-1) ?? 0]);
     valid = rows.map((r) => [r.finish === undefined ? 1 : 0]);
   }
   cache.release();
   const tEnd = performance.now();
-  return rows.map((r) => {
-    const n = r.tokenIds.length;
-    const tokensPerS = n >= 2 ? ((n - 1) * 1000) / Math.max(r.tLast - r.tFirst, 1e-6) : n > 0 ? (n * 1000) / Math.max(r.tLast - t0, 1e-6) : 0;
-    return {
-      tokenIds: r.tokenIds, logprobs: r.logprobs, ...(r.text !== undefined ? { text: r.text.text } : {}), promptTokens: r.plan.prompt.length,
-      finishReason: r.finish ?? 'length', ttftMs: n > 0 ? r.tFirst - t0 : tEnd - t0, tokensPerS,
-    };
-  });
+  return rows.map((r) => resultOf(r, t0, tEnd));
+}
+
+
+/** Chooses a running row's next token from its logits, streams it, and sets finish at EOS, a stop string or the limit. */
+export function advance(r: Row, row: Float32Array, i: number, now: number, controls: GenerateControls): void {
+  if (r.finish !== undefined) return;
+  const id = chooseToken(row, r.seen, r.plan.sampling, r.rng);
+  const lp = logProb(row, id);
+  r.tokenIds.push(id);
+  r.logprobs.push(lp);
+  r.seen.push(id);
+  if (r.tokenIds.length === 1) r.tFirst = now;
+  r.tLast = now;
+  const piece = r.text?.push(id);
+  controls.onToken?.({ event: 'token', id, ...(piece !== undefined ? { text: piece } : {}), logprob: lp, row: i });
+  if (r.plan.eos.has(id)) r.finish = 'eos';
+  else if (r.text !== undefined && r.plan.stop.some((s) => r.text!.text.includes(s))) r.finish = 'stop';
+  else if (r.tokenIds.length >= r.plan.maxNewTokens) r.finish = 'length';
+}
+
+/** A finished row's result (t0: when its request started, tEnd: when its batch ended). */
+export function resultOf(r: Row, t0: number, tEnd: number): GenerateResult {
+  const n = r.tokenIds.length;
+  const tokensPerS = n >= 2 ? ((n - 1) * 1000) / Math.max(r.tLast - r.tFirst, 1e-6) : n > 0 ? (n * 1000) / Math.max(r.tLast - t0, 1e-6) : 0;
+  return {
+    tokenIds: r.tokenIds, logprobs: r.logprobs, ...(r.text !== undefined ? { text: r.text.text } : {}), promptTokens: r.plan.prompt.length,
+    finishReason: r.finish ?? 'length', ttftMs: n > 0 ? r.tFirst - t0 : tEnd - t0, tokensPerS,
+  };
 }

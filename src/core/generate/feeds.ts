@@ -22,7 +22,7 @@ export class KvCache {
   private readonly keyValid: number[][];
   length = 0;
 
-  constructor(private readonly inv: ModelInventory, readonly rows: number) {
+  constructor(private readonly inv: ModelInventory, public rows: number) {
     const { layers, kvHeads, headDim } = cacheShape(inv);
     this.past = {};
     for (let i = 0; i < layers; i++) {
@@ -77,6 +77,62 @@ export class KvCache {
     this.release();
     this.past = next;
     this.length = Number(this.past[pastName(0, 'key')]!.dims[2]);
+  }
+
+  /** Appends the rows of another cache (its own prefill); the shorter one's keys are left-padded with masked zeros. */
+  merge(other: KvCache): void {
+    const P = Math.max(this.length, other.length);
+    const { kvHeads: H, headDim: D } = cacheShape(this.inv);
+    const rows = this.rows + other.rows;
+    for (const name of Object.keys(this.past)) {
+      const next = new Float32Array(rows * H * P * D);
+      const copy = (c: KvCache, offset: number): void => {
+        const t = c.past[name]!;
+        if (t.location !== 'cpu') throw new Error('continuous batching needs the KV cache on the CPU');
+        const src = t.data as Float32Array;
+        const n = c.length * D;
+        for (let r = 0; r < c.rows; r++) {
+          for (let h = 0; h < H; h++) next.set(src.subarray((r * H + h) * n, (r * H + h + 1) * n), (((offset + r) * H + h) * P + P - c.length) * D);
+        }
+      };
+      copy(this, 0);
+      copy(other, this.rows);
+      this.past[name] = f32(next, [rows, H, P, D]);
+    }
+    const padded = (c: KvCache): number[][] => c.keyValid.map((v) => [...new Array<number>(P - c.length).fill(0), ...v]);
+    this.keyValid.splice(0, this.keyValid.length, ...padded(this), ...padded(other));
+    this.rows = rows;
+    this.length = P;
+  }
+
+  /** Keeps only the given rows (in that order), then drops key positions that no remaining row attends to. */
+  keepRows(rows: readonly number[]): void {
+    const valid = rows.map((r) => this.keyValid[r]!);
+    const cols = [...Array(this.length).keys()].filter((j) => valid.some((v) => v[j] === 1));
+    const P = this.length;
+    this.rebuild((old, H, _P, D) => {
+      const next = new Float32Array(rows.length * H * cols.length * D);
+      rows.forEach((r, i) => {
+        for (let h = 0; h < H; h++) {
+          cols.forEach((j, k) => {
+            const from = ((r * H + h) * P + j) * D;
+            next.set(old.subarray(from, from + D), ((i * H + h) * cols.length + k) * D);
+          });
+        }
+      });
+      return next;
+    }, rows.length, cols.length);
+    this.keyValid.splice(0, this.keyValid.length, ...valid.map((v) => cols.map((j) => v[j]!)));
+  }
+
+  private rebuild(fn: (old: Float32Array, H: number, P: number, D: number) => Float32Array, rows: number, length: number): void {
+    const { kvHeads, headDim } = cacheShape(this.inv);
+    for (const [name, t] of Object.entries(this.past)) {
+      if (t.location !== 'cpu') throw new Error('continuous batching needs the KV cache on the CPU');
+      this.past[name] = f32(fn(t.data as Float32Array, kvHeads, this.length, headDim), [rows, kvHeads, length, headDim]);
+    }
+    this.rows = rows;
+    this.length = length;
   }
 
   /** Releases GPU buffers the cache holds (CPU tensors are left to the garbage collector). */

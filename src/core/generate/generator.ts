@@ -13,6 +13,7 @@ import { sessionOptions } from '../train/engine';
 import type { DeviceName } from '../train/engineApi';
 import { type LoadedAdapter, loadAdapter } from './adapter';
 import { type RowPlan, decodeRows } from './decode';
+import { type Admitted, decodeContinuous } from './continuous';
 import { type Feeds, KvCache, adapterFeeds, stackedFeeds } from './feeds';
 import { type GenerationDefaults, readGenerationDefaults } from './generationConfig';
 import { GEN, buildInferenceGraph } from './graph';
@@ -20,6 +21,14 @@ import { type SamplingOptions, checkSampling } from './sampling';
 import type { GenerateControls, GenerateRequest, GenerateResult, TokenEvent } from './types';
 
 export type { GenerateControls, GenerateRequest, GenerateResult, TokenEvent, FinishReason } from './types';
+
+/** A request for generateContinuous, with its own token callback and settlement. */
+export interface ContinuousRequest {
+  req: GenerateRequest;
+  onToken?: ((t: TokenEvent) => void) | undefined;
+  done: (r: GenerateResult) => void;
+  fail: (e: unknown) => void;
+}
 
 export interface GeneratorOptions {
   device?: DeviceName;
@@ -133,6 +142,14 @@ export class Generator {
     return id;
   }
 
+  /** Unloads an adapter (its feeds only: the graph keeps its LoRA inputs, fed zeros for the modules nobody adapts). */
+  removeAdapter(id: string): void {
+    if (this.busy) throw new InputError('generate-busy', 'cannot unload an adapter while this Generator is generating');
+    const key = this.adapterId(id)!;
+    this.adapters.delete(key);
+    this.stacked = undefined;
+  }
+
   private async openSession(): Promise<void> {
     const union = new Set<string>();
     for (const { adapter } of this.adapters.values()) for (const m of adapter.modules.keys()) union.add(m);
@@ -236,6 +253,36 @@ export class Generator {
     return this.exclusive(() => this.runRows(reqs, controls));
   }
 
+  /**
+   * Continuous batching (stacked mode, KV cache on the CPU): runs until `take` gives nothing and no row is running.
+   * Before each step, `take(free)` may hand over up to `free` requests; they join the running batch at that step
+   * and each settles through its own `done`/`fail` (a bad request fails alone, before it joins).
+   */
+  async generateContinuous(take: (free: number) => ContinuousRequest[], maxRows: number, onStep?: (rows: number) => void): Promise<void> {
+    if (this.opts.lora !== 'stacked') throw new InputError('generate-continuous', 'continuous batching needs a Generator opened with lora: "stacked"');
+    await this.exclusive(async () => {
+      const slots = [null, ...this.adapterIds];
+      this.stacked ??= stackedFeeds(this.modules, slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter)));
+      const stacked = this.stacked;
+      const admit = (free: number): Admitted[] => take(free).flatMap((c) => {
+        try {
+          const plan = this.plan(c.req);
+          return [{ plan, slot: slots.indexOf(this.adapterId(c.req.adapter)), onToken: c.onToken, done: c.done, fail: c.fail, t0: performance.now() }];
+        } catch (e) {
+          c.fail(e);
+          return [];
+        }
+      });
+      const lora = (rows: number[]): Feeds => (this.modules.length === 0 ? {} : { ...stacked, [GEN.adapterIndex]: new ort.Tensor('int64', BigInt64Array.from(rows, (x) => BigInt(x)), [rows.length]) });
+      await decodeContinuous(this.session!, this.inventory, this.tokenizer, admit, lora, maxRows, onStep);
+    });
+  }
+
+  /** True when generateContinuous can run here (stacked LoRA, KV cache on the CPU). */
+  get continuousBatching(): boolean {
+    return this.opts.lora === 'stacked' && (this.opts.device ?? 'cpu') !== 'webgpu';
+  }
+
   private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
     if (this.busy) throw new InputError('generate-busy', 'this Generator is already generating; wait for it or open another');
     this.busy = true;
@@ -263,7 +310,7 @@ export class Generator {
     const asked = req.maxNewTokens ?? this.defaults.maxNewTokens ?? 256;
     if (!Number.isInteger(asked) || asked < 0) throw new InputError('generate-max-new-tokens', 'max_new_tokens must be an integer ≥ 0', { actual: String(req.maxNewTokens) });
     return {
-      prompt, sampling, seed: req.seed ?? 0, stop,
+      prompt, sampling, seed: req.seed ?? 0, stop, signal: req.signal,
       maxNewTokens: Math.min(asked, this.maxLength - prompt.length),
       eos: new Set(req.ignoreEos === true ? [] : [...this.defaults.eosTokenIds, ...(req.eosTokenIds ?? [])]),
     };

@@ -19,6 +19,8 @@ export interface GenerateRequest extends SamplingOptions {
   eosTokenIds?: readonly number[];
   /** Generate max_new_tokens even past an EOS token (benchmarks, parity tests). */
   ignoreEos?: boolean;
+  /** Ends this row only (a batch's other rows go on), as the controls' signal ends them all. */
+  signal?: AbortSignal;
 }
 
 export interface TokenEvent {

@@ -11,6 +11,7 @@ import { outputChannel } from '../log';
 import type { RunsStore } from '../runsStore';
 import { baseModelOf, readComparison, runDirOf, writeComparison } from './comparisons';
 import { playgroundHtml } from './html';
+import { Config } from '../config';
 
 const MAX_COLUMNS = 4;
 
@@ -92,7 +93,7 @@ export class PlaygroundPanel implements vscode.WebviewPanelSerializer, vscode.Di
   }
 
   private worker(): GenClient {
-    const nodePath = vscode.workspace.getConfiguration('peftStudio').get<string>('nodePath', '');
+    const nodePath = Config.read().nodePath;
     return (this.client ??= new GenClient({
       workerPath: this.context.asAbsolutePath('dist/genWorker.js'),
       ...(nodePath !== '' ? { execPath: nodePath } : {}),
@@ -110,7 +111,7 @@ export class PlaygroundPanel implements vscode.WebviewPanelSerializer, vscode.Di
     const runDir = adapters.map(runDirOf).find((d) => d !== undefined);
     this.setup = { model, columns, adapters: [], status: 'loading', ...(runDir !== undefined ? { runDir } : {}) };
     this.post({ type: 'setup', setup: this.setup });
-    const device = vscode.workspace.getConfiguration('peftStudio').get<string>('device', 'recipe');
+    const device = Config.read().device;
     this.worker().send({ type: 'open', model, adapters, ...(device === 'cpu' || device === 'webgpu' || device === 'cuda' ? { device } : {}) });
   }
 
