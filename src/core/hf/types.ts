@@ -1,8 +1,8 @@
 // The normalised description of a Hugging Face causal-LM checkpoint that every other part builds on:
 // ModelSpec (architecture hyper-parameters) and ModelInventory (modules and parameters, from headers or config).
 
-/** Builder family: one graph builder per family (core/models/llama.ts, core/models/gpt2.ts). */
-export type ModelFamily = 'llama' | 'gpt2';
+/** Builder family (the architecture descriptor's `family`, core/arch/registry.ts): llama, gpt2, ... */
+export type ModelFamily = string;
 
 export interface RopeScaling {
   /** transformers' rope_type (older configs call it `type`). */
@@ -52,6 +52,8 @@ export interface ModelSpec {
   internalDropout?: Record<string, number>;
   /** Sliding-window attention width when some layer uses one (Mistral sliding_window; Qwen2 use_sliding_window). */
   slidingWindow?: number | null;
+  /** Per-head RMSNorm of queries and keys before RoPE (Qwen3 q_norm / k_norm, weight [head_dim]). */
+  qkNorm?: boolean;
 }
 
 export type ModuleKind = 'linear' | 'conv1d' | 'embedding' | 'layernorm' | 'rmsnorm';

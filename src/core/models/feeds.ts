@@ -1,5 +1,7 @@
 // Host-side inputs of the model graphs, computed from a Batch: position ids, the additive attention mask (causal +
 // padding, block-diagonal for packed rows), the HF-shifted label rows with loss weights, LoRA dropout keep-masks.
+import { archOf } from '../arch/registry';
+import type { ModelSpec } from '../hf/types';
 import { InputError } from '../errors';
 import type { Batch, LoraTarget } from '../train/engineApi';
 import { Rng } from '../util/random';
@@ -61,17 +63,17 @@ export function positionIds(b: Batch): BigInt64Array {
  * The `position_ids` feed of a model graph: int64 for GPT-2 (a Gather into wpe), floats for the Llama family (only
  * multiplied by inv_freq; fed as floats so that no int64→float Cast leaves the GPU).
  */
-export function positionFeed(b: Batch, family: string, dtype: FloatDtype): HostFeed {
+export function positionFeed(b: Batch, spec: Pick<ModelSpec, 'modelType'>, dtype: FloatDtype): HostFeed {
   const ids = positionIds(b);
   const dims = [b.batchSize, b.seqLen];
-  if (family === 'gpt2') return { data: ids, dims };
+  if (archOf(spec).learnedPositions) return { data: ids, dims };
   const out = floatArray(dtype, ids.length);
   for (let i = 0; i < ids.length; i++) out[i] = Number(ids[i]!);
   return { data: out, dims };
 }
 
 /** dtype of the `position_ids` input of a model family's graphs (see positionFeed). */
-export const positionDtype = (family: string, dtype: FloatDtype): 'int64' | FloatDtype => (family === 'gpt2' ? 'int64' : dtype);
+export const positionDtype = (spec: Pick<ModelSpec, 'modelType'>, dtype: FloatDtype): 'int64' | FloatDtype => (archOf(spec).learnedPositions ? 'int64' : dtype);
 
 /**
  * Additive attention mask [B, 1, T, T]: 0 where query i may see key j, MASK_MIN elsewhere. Causal (j ≤ i), keys with

@@ -8,6 +8,7 @@
  * mean of transformers' Trainer (loss_sum / num_items_in_batch); gradients are summed on the host in fp32 (torch's
  * `.grad +=`). The `eval` graph is forward + loss only (weights 1 give a summed loss), opened on first use.
  */
+import { archOf } from '../arch/registry';
 import * as G from '../graph';
 import type { Graph, Value } from '../graph';
 import type { ModelInventory } from '../hf/types';
@@ -17,8 +18,6 @@ import type { LoraTarget, OptimizerOptions } from '../train/engineApi';
 import { type ComputeDtype, type ModelInputs, VarBuilder, WeightStore, weightedCrossEntropy } from './common';
 import { INPUT, positionDtype } from './feeds';
 import { FINITE_LIMIT, LOSS_SCALE_INPUT, adamwScalarInputs } from './optimizerFeeds';
-import { gpt2Hidden } from './gpt2';
-import { llamaHidden } from './llama';
 import { LoraSet } from './lora';
 
 export interface ModelGraphOptions {
@@ -61,7 +60,7 @@ export function buildForward(name: string, o: ModelGraphOptions): ForwardGraph {
   const spec = o.inventory.spec;
   const inputs: ModelInputs = {
     inputIds: g.input(INPUT.inputIds, 'int64', ['B', 'T']),
-    positionIds: g.input(INPUT.positionIds, positionDtype(spec.family, o.dtype), ['B', 'T']),
+    positionIds: g.input(INPUT.positionIds, positionDtype(spec, o.dtype), ['B', 'T']),
     attentionBias: g.input(INPUT.attentionBias, o.dtype, ['B', 1, 'T', 'T']),
   };
   const labelIndex = g.input(INPUT.labelIndex, 'int64', ['L']);
@@ -70,7 +69,7 @@ export function buildForward(name: string, o: ModelGraphOptions): ForwardGraph {
   const act = o.fp16 === true ? 'float16' : o.dtype;
   const lora = new LoraSet(g, o.targets, o.dtype, o.dropout, act);
   const vb = new VarBuilder(new WeightStore(g, o.inventory, act, o.tensors));
-  const { hidden, head } = spec.family === 'gpt2' ? gpt2Hidden(spec, vb, inputs, lora) : llamaHidden(spec, vb, inputs, lora, o.dtype, act);
+  const { hidden, head } = archOf(spec).hidden(spec, vb, inputs, lora, o.dtype, act);
   // lm_head only on the rows whose next label counts (same numbers per row as the full [B*T, vocab] logits).
   // fp16: the row Gather runs on an fp32 copy (its backward is a ScatterND add, which the WebGPU EP lacks for fp16).
   const rows = hidden.dtype === 'float16' ? G.cast(G.gather(G.cast(hidden, 'float32'), labelIndex), 'float16') : G.gather(hidden, labelIndex);
