@@ -187,7 +187,7 @@ def llama_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
     hidden = cfg["hidden_size"]
     n_heads = cfg["num_attention_heads"]
     n_kv = cfg.get("num_key_value_heads") or n_heads
-    head_dim = cfg.get("head_dim") or hidden // n_heads
+    head_dim = cfg.get("head_dim") or (128 if cfg.get("model_type") == "qwen3" else hidden // n_heads)
     eps = cfg.get("rms_norm_eps", 1e-6)
     bsz, seq = input_ids.shape
     explicit_pos = position_ids is not None
@@ -207,6 +207,9 @@ def llama_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
         q = linear(w, p + ".self_attn.q_proj", x, lora).view(bsz, seq, n_heads, head_dim).transpose(1, 2)
         k = linear(w, p + ".self_attn.k_proj", x, lora).view(bsz, seq, n_kv, head_dim).transpose(1, 2)
         v = linear(w, p + ".self_attn.v_proj", x, lora).view(bsz, seq, n_kv, head_dim).transpose(1, 2)
+        if cfg.get("model_type") == "qwen3":  # Qwen3Attention: per-head RMSNorm before RoPE
+            q = rms_norm(q, w[p + ".self_attn.q_norm.weight"], eps)
+            k = rms_norm(k, w[p + ".self_attn.k_norm.weight"], eps)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         rep = n_heads // n_kv  # repeat_kv

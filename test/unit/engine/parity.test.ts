@@ -124,6 +124,21 @@ describe('engine parity with the PyTorch reference (fp32)', function () {
     checkParity('gpt2', c, await runCase(c, dir));
   });
 
+  it('qwen3: per-head q_norm/k_norm before RoPE, explicit head_dim != hidden/heads, attention_bias, GQA, clipping', async () => {
+    const dir = tmpDir('parity-qwen3');
+    dirs.push(dir);
+    const inventory = await tinyModel('qwen3', `${dir}/model`, { attention_bias: true });
+    const s = inventory.spec;
+    assert.ok(s.qkNorm === true && s.qkvBias && s.oBias && s.headDim * s.numHeads !== s.hiddenSize && s.numKvHeads < s.numHeads);
+    assert.ok(inventory.modules.some((m) => m.name === 'model.layers.1.self_attn.k_norm' && m.inFeatures === s.headDim));
+    const targets = targetsFor(inventory, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], 4, 8);
+    const rng = new Rng(13);
+    const V = s.vocabSize;
+    const steps = lrs(8, 0.005).map((lr) => ({ lr, microBatches: [randomBatch(rng, V, 3, 11)] }));
+    const c: Case = { inventory, targets, optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, maxGradNorm: 5 }, steps, evalBatch: randomBatch(rng, V, 2, 8) };
+    checkParity('qwen3', c, await runCase(c, dir));
+  });
+
   it('llama with lora_dropout 0.2 (lm_head targeted too) and no clipping: host-drawn masks give the torch result', async () => {
     const dir = tmpDir('parity-dropout');
     dirs.push(dir);

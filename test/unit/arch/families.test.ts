@@ -1,0 +1,74 @@
+// The families the architecture registry adds, on config-only folders of public checkpoints: inspect, count and
+// validate give PEFT's numbers (hand-computed below from each config.json), and the registry knows each family.
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { CliIO } from '../../../src/cli/command';
+import { main } from '../../../src/cli/main';
+import { ARCHS, archForModelType } from '../../../src/core/arch/registry';
+import { tempDir, writeConfig } from '../hf/tinyModels';
+import { QWEN3_8B_CONFIG } from './publicConfigs';
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: CliIO = { out: (t) => { out += `${t}\n`; }, err: (t) => { err += `${t}\n`; }, isTTY: false };
+  const code = await main(argv, io);
+  return { code, out, err };
+}
+
+interface CountRecord { trainable: number; total: number; modules: { name: string; r: number; in: number; out: number; params: number }[] }
+
+describe('architecture registry: families on public config.json', () => {
+  let root: string;
+  before(() => { root = tempDir('arch'); });
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  function adapter(name: string, cfg: Record<string, unknown>): string {
+    const dir = path.join(root, name);
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'adapter_config.json');
+    fs.writeFileSync(file, JSON.stringify({ peft_type: 'LORA', ...cfg }, null, 2));
+    return file;
+  }
+
+  it('every model_type maps to exactly one descriptor', () => {
+    const types = ARCHS.flatMap((a) => Object.keys(a.modelTypes));
+    assert.equal(new Set(types).size, types.length);
+    for (const t of types) assert.ok(archForModelType(t) !== undefined);
+    assert.equal(archForModelType('qwen3')?.family, 'qwen3');
+  });
+
+  it('Qwen3-8B: inspect shows q_norm/k_norm [128]; count = PEFT (default targets q_proj, v_proj); validate is clean', async () => {
+    const dir = writeConfig(path.join(root, 'Qwen3-8B'), QWEN3_8B_CONFIG);
+    // embed 151936·4096 = 622,329,856, lm_head the same (untied), final norm 4096;
+    // per layer q 4096·4096 + k 1024·4096 + v 1024·4096 + o 4096·4096 = 41,943,040, MLP 3·12288·4096 = 150,994,944,
+    // 2 norms 8192, q_norm + k_norm 2·128 = 256 → 192,946,432; × 36 = 6,946,071,552.
+    const total = 2 * 622_329_856 + 4096 + 36 * 192_946_432;
+    assert.equal(total, 8_190_735_360);
+    const ins = await run(['inspect', dir, '--json']);
+    assert.equal(ins.code, 0, ins.err);
+    const rec = JSON.parse(ins.out) as { totalParameters: number; modules: { name: string; inFeatures: number }[] };
+    assert.equal(rec.totalParameters, total);
+    assert.equal(rec.modules.find((m) => m.name === 'model.layers.35.self_attn.k_norm')?.inFeatures, 128);
+    const text = await run(['inspect', dir]);
+    assert.match(text.out, /Qwen3ForCausalLM \(model_type qwen3\)/);
+    assert.match(text.out, /head_dim 128/);
+    assert.match(text.out, /PEFT default \["q_proj","v_proj"\]/);
+
+    // r 16 on PEFT's defaults: q 16·(4096+4096) = 131,072, v 16·(4096+1024) = 81,920 → 212,992 per layer, × 36.
+    const c = await run(['count', adapter('q3', { r: 16, lora_alpha: 32, target_modules: null }), '--model', dir, '--json']);
+    assert.equal(c.code, 0, c.err);
+    const cr = JSON.parse(c.out) as CountRecord;
+    assert.equal(cr.trainable, 36 * 212_992);
+    assert.equal(cr.total, total + 36 * 212_992);
+    assert.deepEqual(cr.modules[0], { name: 'model.layers.0.self_attn.q_proj', r: 16, in: 4096, out: 4096, params: 131_072 });
+    // all-linear: q, k, v, o, gate, up, down (not the norms, not lm_head): 16·(8192 + 5120 + 5120 + 8192 + 3·16384) = 1,212,416 per layer.
+    const all = JSON.parse((await run(['count', adapter('q3all', { r: 16, target_modules: 'all-linear' }), '--model', dir, '--json'])).out) as CountRecord;
+    assert.equal(all.trainable, 36 * 1_212_416);
+    // validate: a Qwen3 adapter config on the config-only folder has no errors.
+    const val = await run(['validate', adapter('q3v', { r: 8, target_modules: ['q_proj', 'k_proj'] }), '--model', dir, '--json']);
+    assert.equal(val.code, 0, val.out + val.err);
+    assert.deepEqual((JSON.parse(val.out) as { severity: string }[]).filter((p) => p.severity === 'error'), []);
+  });
+});
