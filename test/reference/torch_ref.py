@@ -115,13 +115,17 @@ def conv1d(w, name, x, lora):
 
 
 # ---------------------------------------------------------------- attention masks (masking_utils: causal + padding)
-def attention_bias(attention_mask, position_ids, dtype):
+def attention_bias(attention_mask, position_ids, dtype, sliding_window=None):
     """Additive mask [B,1,S,S]: 0 where key j is visible from query i, finfo.min elsewhere.
     Causal, keys with attention_mask 0 hidden; with explicit position_ids, a new segment starts at each
-    position 0 (packed sequences: block-diagonal causal)."""
+    position 0 (packed sequences: block-diagonal causal). sliding_window W: masking_utils.sliding_window_overlay,
+    key j visible only when j > i - W."""
     bsz, seq = attention_mask.shape
     i = torch.arange(seq)
-    allowed = (i[None, :] <= i[:, None])[None].expand(bsz, seq, seq)
+    allowed = (i[None, :] <= i[:, None])
+    if sliding_window is not None:
+        allowed = allowed & (i[None, :] > i[:, None] - sliding_window)
+    allowed = allowed[None].expand(bsz, seq, seq)
     allowed = allowed & (attention_mask[:, None, :] > 0)
     if position_ids is not None:
         seg = torch.cumsum((position_ids == 0).long(), dim=-1)
@@ -142,6 +146,7 @@ def attend(q, k, v, bias, scale, divide=False):
 
 # ---------------------------------------------------------------- Llama / Mistral / Qwen2 (modeling_llama.py)
 def rope_inv_freq(cfg, head_dim, ftype):
+    """head_dim here is the rotary dimension: int(head_dim * partial_rotary_factor) for Phi-3."""
     """modeling_rope_utils: default / linear / llama3 / dynamic (within max_position_embeddings).
     transformers computes in fp32; the float64 mode computes in float64 (for tight checks)."""
     params = cfg.get("rope_parameters") or {}
@@ -228,6 +233,60 @@ def llama_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
     return lora.apply("lm_head", h, h @ head.t())
 
 
+# ---------------------------------------------------------------- Phi-3 / Phi-3.5 / Phi-4-mini (modeling_phi3.py)
+def phi3_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
+    """Phi3Model: fused qkv_proj sliced [q | k | v]; partial rotary (rotary_dim = int(head_dim * partial_rotary_factor):
+    q_rot, q_pass = q[..., :rotary_dim], q[..., rotary_dim:], cat(rope(q_rot), q_pass)); Phi3MLP gate_up_proj with
+    gate, up = chunk(2, dim=-1), up * silu(gate)."""
+    hidden = cfg["hidden_size"]
+    n_heads = cfg["num_attention_heads"]
+    n_kv = cfg.get("num_key_value_heads") or n_heads
+    head_dim = cfg.get("head_dim") or hidden // n_heads
+    rot = int(head_dim * cfg.get("partial_rotary_factor", 1.0))
+    eps = cfg.get("rms_norm_eps", 1e-5)
+    inter = cfg["intermediate_size"]
+    bsz, seq = input_ids.shape
+    explicit_pos = position_ids is not None
+    if not explicit_pos:
+        position_ids = torch.arange(seq)[None].expand(bsz, seq)
+    ftype = torch.float64 if dtype == torch.float64 else torch.float32
+    inv = rope_inv_freq(cfg, rot, ftype)
+    freqs = position_ids.to(ftype)[:, :, None] * inv[None, None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos().to(dtype)[:, None], emb.sin().to(dtype)[:, None]
+    bias = attention_bias(attention_mask, position_ids if explicit_pos else None, dtype, cfg.get("sliding_window"))
+
+    def rope(x):
+        x_rot, x_pass = x[..., :rot], x[..., rot:]
+        return torch.cat(((x_rot * cos) + (rotate_half(x_rot) * sin), x_pass), dim=-1)
+
+    h = w["model.embed_tokens.weight"][input_ids]
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}"
+        res = h
+        x = rms_norm(h, w[p + ".input_layernorm.weight"], eps)
+        qkv = linear(w, p + ".self_attn.qkv_proj", x, lora)
+        qp = n_heads * head_dim
+        q = qkv[..., :qp].reshape(bsz, seq, n_heads, head_dim).transpose(1, 2)
+        k = qkv[..., qp:qp + n_kv * head_dim].reshape(bsz, seq, n_kv, head_dim).transpose(1, 2)
+        v = qkv[..., qp + n_kv * head_dim:].reshape(bsz, seq, n_kv, head_dim).transpose(1, 2)
+        q, k = rope(q), rope(k)
+        rep = n_heads // n_kv
+        k = k.repeat_interleave(rep, dim=1)
+        v = v.repeat_interleave(rep, dim=1)
+        o = attend(q, k, v, bias, head_dim ** -0.5).transpose(1, 2).reshape(bsz, seq, n_heads * head_dim)
+        h = res + linear(w, p + ".self_attn.o_proj", o, lora)
+        res = h
+        x = rms_norm(h, w[p + ".post_attention_layernorm.weight"], eps)
+        gate, up = linear(w, p + ".mlp.gate_up_proj", x, lora).chunk(2, dim=-1)
+        assert gate.shape[-1] == inter
+        h = res + linear(w, p + ".mlp.down_proj", up * torch.nn.functional.silu(gate), lora)
+    h = rms_norm(h, w["model.norm.weight"], eps)
+    tied = cfg.get("tie_word_embeddings", False) or "lm_head.weight" not in w
+    head = w["model.embed_tokens.weight"] if tied else w["lm_head.weight"]
+    return lora.apply("lm_head", h, h @ head.t())
+
+
 # ---------------------------------------------------------------- GPT-2 (modeling_gpt2.py)
 def gelu_new(x):
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
@@ -285,6 +344,9 @@ def loss_sum(logits, labels):
     return total, int((shift_labels != -100).sum())
 
 
+FORWARDS = {"gpt2": gpt2_forward, "phi3": phi3_forward}
+
+
 def inference(job, cfg, w, lora, forward, dtype):
     """No training: `generate` {"prompt": ids, "max_new_tokens": n} = greedy decoding (full recompute per token,
     argmax of the last position's logits); `logits_input` ids = the logits [seq][vocab] of one forward pass."""
@@ -322,7 +384,7 @@ def generate_main(job, out_path):
     is_gpt2 = cfg.get("model_type") == "gpt2"
     if is_gpt2:
         w = normalise_gpt2_keys(w)
-    forward = gpt2_forward if is_gpt2 else llama_forward
+    forward = FORWARDS.get(cfg.get("model_type"), llama_forward)
     results = []
     for spec in job.get("adapters") or [None]:
         adapters, scaling = {}, {}
@@ -366,7 +428,7 @@ def main():
     is_gpt2 = cfg.get("model_type") == "gpt2"
     if is_gpt2:
         w = normalise_gpt2_keys(w)
-    forward = gpt2_forward if is_gpt2 else llama_forward
+    forward = FORWARDS.get(cfg.get("model_type"), llama_forward)
 
     init = read_safetensors(job["init_adapter"]) if job.get("init_adapter") else {}
     adapters, scaling, params, names = {}, {}, [], []

@@ -2,6 +2,7 @@
 // block shape keys, and the RoPE decoder's kv heads, RMSNorm epsilon, rope base/dimensions and linear scaling.
 import type { GgufKv } from '../export/gguf/writer';
 import type { ModelSpec } from '../hf/types';
+import { rotaryDim } from '../models/attention';
 
 export function baseGgufMetadata(spec: ModelSpec, arch: string): GgufKv[] {
   const k = (s: string): string => `${arch}.${s}`;
@@ -21,7 +22,7 @@ export function ropeGgufMetadata(spec: ModelSpec, arch: string): GgufKv[] {
     { key: k('attention.head_count_kv'), type: 'u32', value: spec.numKvHeads },
     { key: k('attention.layer_norm_rms_epsilon'), type: 'f32', value: spec.normEps },
     { key: k('rope.freq_base'), type: 'f32', value: spec.ropeTheta },
-    { key: k('rope.dimension_count'), type: 'u32', value: spec.headDim },
+    { key: k('rope.dimension_count'), type: 'u32', value: rotaryDim(spec) },
     { key: k('attention.key_length'), type: 'u32', value: spec.headDim },
     { key: k('attention.value_length'), type: 'u32', value: spec.headDim },
     { key: k('vocab_size'), type: 'u32', value: spec.vocabSize },

@@ -4,10 +4,11 @@ import { InputError } from '../errors';
 import type { ModelSpec } from '../hf/types';
 import { gpt2Arch } from './gpt2';
 import { llamaArch } from './llama';
+import { phi3Arch } from './phi3';
 import { qwen3Arch } from './qwen3';
 import type { ArchDescriptor, ModelTypeInfo } from './types';
 
-export const ARCHS: readonly ArchDescriptor[] = [llamaArch, qwen3Arch, gpt2Arch];
+export const ARCHS: readonly ArchDescriptor[] = [llamaArch, qwen3Arch, phi3Arch, gpt2Arch];
 
 const BY_MODEL_TYPE = new Map<string, ArchDescriptor>(ARCHS.flatMap((a) => Object.keys(a.modelTypes).map((t) => [t, a] as const)));
 

@@ -54,6 +54,8 @@ export interface ModelSpec {
   slidingWindow?: number | null;
   /** Per-head RMSNorm of queries and keys before RoPE (Qwen3 q_norm / k_norm, weight [head_dim]). */
   qkNorm?: boolean;
+  /** Fraction of each head's features RoPE rotates (Phi-3 partial_rotary_factor; 1 = all). */
+  partialRotaryFactor?: number;
 }
 
 export type ModuleKind = 'linear' | 'conv1d' | 'embedding' | 'layernorm' | 'rmsnorm';

@@ -10,8 +10,13 @@ import { type ActivationDtype, type ComputeDtype, toFloat32 } from './common';
  * llama3 scaling (_compute_llama3_parameters: low frequencies ÷ factor, high kept, a smooth blend between).
  * Computed in float64 here and rounded to the compute dtype (transformers computes in fp32; differences ~1 ulp).
  */
+/** Features per head that RoPE rotates: int(head_dim · partial_rotary_factor) (all of them by default). */
+export function rotaryDim(spec: ModelSpec): number {
+  return Math.floor(spec.headDim * (spec.partialRotaryFactor ?? 1));
+}
+
 export function ropeInvFreq(spec: ModelSpec): number[] {
-  const d = spec.headDim;
+  const d = rotaryDim(spec);
   const inv: number[] = [];
   for (let i = 0; i < d; i += 2) inv.push(1 / spec.ropeTheta ** (i / d));
   const s = spec.ropeScaling;
@@ -49,11 +54,18 @@ export function rotaryTables(spec: ModelSpec, positions: Value, dtype: ComputeDt
   });
 }
 
-/** q·cos + rotate_half(q)·sin on [B, H, T, D] (rotate_half: halves, not interleaved). */
-export function applyRope(x: Value, cos: Value, sin: Value, headDim: number): Value {
-  const [x1, x2] = G.split(x, [headDim / 2, headDim / 2], -1) as [Value, Value];
-  const rotated = G.concat([G.neg(x2), x1], -1);
-  return G.add(G.mul(x, cos), G.mul(rotated, sin));
+/**
+ * q·cos + rotate_half(q)·sin on [B, H, T, D] (rotate_half: halves, not interleaved). With `rotDim` < D only the
+ * first rotDim features rotate and the rest pass through (Phi-3's partial rotary: cat([rot, pass], -1)).
+ */
+export function applyRope(x: Value, cos: Value, sin: Value, headDim: number, rotDim = headDim): Value {
+  const rotate = (r: Value): Value => {
+    const [x1, x2] = G.split(r, [rotDim / 2, rotDim / 2], -1) as [Value, Value];
+    return G.add(G.mul(r, cos), G.mul(G.concat([G.neg(x2), x1], -1), sin));
+  };
+  if (rotDim === headDim) return rotate(x);
+  const [rot, pass] = G.split(x, [rotDim, headDim - rotDim], -1) as [Value, Value];
+  return G.concat([rotate(rot), pass], -1);
 }
 
 /**

@@ -7,7 +7,7 @@ import type { CliIO } from '../../../src/cli/command';
 import { main } from '../../../src/cli/main';
 import { ARCHS, archForModelType } from '../../../src/core/arch/registry';
 import { tempDir, writeConfig } from '../hf/tinyModels';
-import { QWEN3_8B_CONFIG } from './publicConfigs';
+import { PHI4_MINI_CONFIG, QWEN3_8B_CONFIG } from './publicConfigs';
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -68,6 +68,36 @@ describe('architecture registry: families on public config.json', () => {
     assert.equal(all.trainable, 36 * 1_212_416);
     // validate: a Qwen3 adapter config on the config-only folder has no errors.
     const val = await run(['validate', adapter('q3v', { r: 8, target_modules: ['q_proj', 'k_proj'] }), '--model', dir, '--json']);
+    assert.equal(val.code, 0, val.out + val.err);
+    assert.deepEqual((JSON.parse(val.out) as { severity: string }[]).filter((p) => p.severity === 'error'), []);
+  });
+
+  it('Phi-4-mini: fused qkv_proj / gate_up_proj in named_modules order; count = PEFT on qkv_proj + o_proj; validate is clean', async () => {
+    const dir = writeConfig(path.join(root, 'Phi-4-mini'), PHI4_MINI_CONFIG);
+    // embed 200064·3072 = 614,596,608 (tied head, counted once), final norm 3072; per layer (head_dim 3072/24 = 128, kv 8·128 = 1024)
+    // qkv_proj 3072·(3072 + 2·1024) = 15,728,640, o_proj 3072·3072 = 9,437,184, gate_up_proj 3072·2·8192 = 50,331,648,
+    // down_proj 8192·3072 = 25,165,824, 2 norms 6144 → 100,669,440; × 32 = 3,221,422,080.
+    const total = 614_596_608 + 3072 + 32 * 100_669_440;
+    assert.equal(total, 3_836_021_760);
+    const ins = await run(['inspect', dir, '--json']);
+    assert.equal(ins.code, 0, ins.err);
+    const rec = JSON.parse(ins.out) as { totalParameters: number; modules: { name: string; outFeatures: number }[] };
+    assert.equal(rec.totalParameters, total);
+    assert.deepEqual(rec.modules.filter((m) => m.name.startsWith('model.layers.0.')).map((m) => m.name.slice('model.layers.0.'.length)),
+      ['self_attn.o_proj', 'self_attn.qkv_proj', 'mlp.gate_up_proj', 'mlp.down_proj', 'input_layernorm', 'post_attention_layernorm']);
+    const text = await run(['inspect', dir]);
+    assert.match(text.out, /partial_rotary_factor 0\.75/);
+    // r 16: qkv_proj 16·(3072 + 5120) = 131,072, o_proj 16·(3072 + 3072) = 98,304 → 229,376 per layer, × 32.
+    const c = await run(['count', adapter('phi4', { r: 16, lora_alpha: 32, target_modules: ['qkv_proj', 'o_proj'] }), '--model', dir, '--json']);
+    assert.equal(c.code, 0, c.err);
+    const cr = JSON.parse(c.out) as CountRecord;
+    assert.equal(cr.trainable, 32 * 229_376);
+    assert.equal(cr.total, total + 32 * 229_376);
+    assert.deepEqual(cr.modules[1], { name: 'model.layers.0.self_attn.qkv_proj', r: 16, in: 3072, out: 5120, params: 131_072 });
+    // all-linear: qkv, o, gate_up, down = 16·(8192 + 6144 + 19456 + 11264) = 720,896 per layer.
+    const all = JSON.parse((await run(['count', adapter('phi4all', { r: 16, target_modules: 'all-linear' }), '--model', dir, '--json'])).out) as CountRecord;
+    assert.equal(all.trainable, 32 * 720_896);
+    const val = await run(['validate', adapter('phi4v', { r: 8, target_modules: ['qkv_proj', 'gate_up_proj'] }), '--model', dir, '--json']);
     assert.equal(val.code, 0, val.out + val.err);
     assert.deepEqual((JSON.parse(val.out) as { severity: string }[]).filter((p) => p.severity === 'error'), []);
   });

@@ -9,3 +9,17 @@ export const QWEN3_8B_CONFIG: Record<string, unknown> = {
   rope_scaling: null, rope_theta: 1000000, sliding_window: null, tie_word_embeddings: false, torch_dtype: 'bfloat16',
   transformers_version: '4.51.0', use_cache: true, use_sliding_window: false, vocab_size: 151936,
 };
+
+/**
+ * microsoft/Phi-4-mini-instruct. Its rope_scaling is LongRoPE with 48 long_factor / short_factor values each: they
+ * are replaced by 1.0 here (counting and validation do not read them; LongRoPE training is refused either way).
+ */
+export const PHI4_MINI_CONFIG: Record<string, unknown> = {
+  architectures: ['Phi3ForCausalLM'], attention_bias: false, attention_dropout: 0.0, bos_token_id: 199999, embd_pdrop: 0.0, eos_token_id: 199999,
+  full_attn_mod: 1, hidden_act: 'silu', hidden_size: 3072, initializer_range: 0.02, intermediate_size: 8192, interpolate_factor: 1,
+  lm_head_bias: false, max_position_embeddings: 131072, mlp_bias: false, model_type: 'phi3', num_attention_heads: 24, num_hidden_layers: 32,
+  num_key_value_heads: 8, original_max_position_embeddings: 4096, pad_token_id: 199999, partial_rotary_factor: 0.75, resid_pdrop: 0.0,
+  rms_norm_eps: 1e-5, rope_scaling: { long_factor: Array<number>(48).fill(1), short_factor: Array<number>(48).fill(1), type: 'longrope' },
+  rope_theta: 10000.0, sliding_window: 262144, tie_word_embeddings: true, torch_dtype: 'bfloat16', transformers_version: '4.45.0',
+  use_cache: true, vocab_size: 200064,
+};

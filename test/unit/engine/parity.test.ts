@@ -139,6 +139,21 @@ describe('engine parity with the PyTorch reference (fp32)', function () {
     checkParity('qwen3', c, await runCase(c, dir));
   });
 
+  it('phi3: fused qkv_proj / gate_up_proj as LoRA targets, partial_rotary_factor 0.75, GQA, tied head', async () => {
+    const dir = tmpDir('parity-phi3');
+    dirs.push(dir);
+    const inventory = await tinyModel('phi3', `${dir}/model`, { partial_rotary_factor: 0.75 }, true);
+    const s = inventory.spec;
+    assert.ok(s.partialRotaryFactor === 0.75 && s.headDim === 16 && s.numKvHeads < s.numHeads && s.tieWordEmbeddings);
+    const targets = targetsFor(inventory, ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj'], 4, 8);
+    assert.deepEqual(targets.slice(0, 2).map((t) => [t.module.name, t.module.outFeatures]), [['model.layers.0.self_attn.o_proj', 64], ['model.layers.0.self_attn.qkv_proj', 64 + 2 * 32]]);
+    const rng = new Rng(14);
+    const V = s.vocabSize;
+    const steps = lrs(8, 0.005).map((lr) => ({ lr, microBatches: [randomBatch(rng, V, 3, 12)] }));
+    const c: Case = { inventory, targets, optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, maxGradNorm: 5 }, steps, evalBatch: randomBatch(rng, V, 2, 8) };
+    checkParity('phi3', c, await runCase(c, dir));
+  });
+
   it('llama with lora_dropout 0.2 (lm_head targeted too) and no clipping: host-drawn masks give the torch result', async () => {
     const dir = tmpDir('parity-dropout');
     dirs.push(dir);
