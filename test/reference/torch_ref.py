@@ -203,10 +203,23 @@ def llama_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
     freqs = position_ids.to(ftype)[:, :, None] * inv[None, None, :]
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos().to(dtype)[:, None], emb.sin().to(dtype)[:, None]
-    bias = attention_bias(attention_mask, position_ids if explicit_pos else None, dtype)
+    full_bias = attention_bias(attention_mask, position_ids if explicit_pos else None, dtype)
+    window = cfg.get("sliding_window")
+    mtype = cfg.get("model_type")
+    if mtype in ("qwen2", "qwen3") and not cfg.get("use_sliding_window", False):
+        window = None
+    if mtype not in ("mistral", "qwen2", "qwen3"):
+        window = None
+    sliding_bias = attention_bias(attention_mask, position_ids if explicit_pos else None, dtype, window) if window else full_bias
     h = w["model.embed_tokens.weight"][input_ids]
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}"
+        # Mistral: every layer slides; Qwen2/Qwen3: layer_types, else layers >= max_window_layers.
+        if "layer_types" in cfg and cfg["layer_types"]:
+            slides = cfg["layer_types"][i] == "sliding_attention"
+        else:
+            slides = mtype == "mistral" or i >= cfg.get("max_window_layers", 28)
+        bias = sliding_bias if slides else full_bias
         res = h
         x = rms_norm(h, w[p + ".input_layernorm.weight"], eps)
         q = linear(w, p + ".self_attn.q_proj", x, lora).view(bsz, seq, n_heads, head_dim).transpose(1, 2)

@@ -22,6 +22,15 @@ export function slidingWindowOf(c: Json, modelType: string, numLayers: number, f
   return anySliding ? r.int('sliding_window', 4096) : null;
 }
 
+/** Which layers slide (Qwen2/Qwen3: layer_types, else layers >= max_window_layers); undefined = all (Mistral). */
+export function slidingLayersOf(c: Json, modelType: string, numLayers: number, file: string): boolean[] | undefined {
+  if (modelType === 'mistral') return undefined;
+  const types = c['layer_types'];
+  if (Array.isArray(types)) return types.map((t) => t === 'sliding_attention');
+  const first = new Reader(c, file).int('max_window_layers', 28);
+  return Array.from({ length: numLayers }, (_, i) => i >= first);
+}
+
 /** The fields every RoPE decoder shares (hidden, heads, GQA, head_dim, rope), checked as transformers does. */
 export function parseRopeDecoder(c: ConfigContext, family: string): ModelSpec {
   const { json, r, file, d } = c;
@@ -62,6 +71,7 @@ function parseLlamaConfig(c: ConfigContext): ModelSpec {
   s.oBias = attentionBias;
   s.mlpBias = modelType === 'llama' ? r.bool('mlp_bias', false) : false;
   s.slidingWindow = slidingWindowOf(c.json, modelType, s.numLayers, c.file);
+  if (s.slidingWindow !== null) s.slidingLayers = slidingLayersOf(c.json, modelType, s.numLayers, c.file);
   return s;
 }
 

@@ -3,7 +3,7 @@
 import type { ModelSpec } from '../hf/types';
 import { llamaHidden } from '../models/llama';
 import { ropeGgufMetadata } from './ggufCommon';
-import { LLAMA_CONTAINERS, LLAMA_LAYER, llamaArch, llamaGgufTensor, llamaLayout, parseRopeDecoder, slidingWindowOf } from './llama';
+import { LLAMA_CONTAINERS, LLAMA_LAYER, llamaArch, llamaGgufTensor, llamaLayout, parseRopeDecoder, slidingLayersOf, slidingWindowOf } from './llama';
 import type { ArchDescriptor, ConfigContext } from './types';
 
 function parseQwen3Config(c: ConfigContext): ModelSpec {
@@ -14,6 +14,7 @@ function parseQwen3Config(c: ConfigContext): ModelSpec {
   s.oBias = bias;
   s.qkNorm = true;
   s.slidingWindow = slidingWindowOf(c.json, c.modelType, s.numLayers, c.file);
+  if (s.slidingWindow !== null) s.slidingLayers = slidingLayersOf(c.json, c.modelType, s.numLayers, c.file);
   return s;
 }
 

@@ -52,6 +52,8 @@ export interface ModelSpec {
   internalDropout?: Record<string, number>;
   /** Sliding-window attention width when some layer uses one (Mistral sliding_window; Qwen2 use_sliding_window). */
   slidingWindow?: number | null;
+  /** Which decoder layers use the window (absent: every layer, as Mistral). */
+  slidingLayers?: boolean[];
   /** Per-head RMSNorm of queries and keys before RoPE (Qwen3 q_norm / k_norm, weight [head_dim]). */
   qkNorm?: boolean;
   /** Fraction of each head's features RoPE rotates (Phi-3 partial_rotary_factor; 1 = all). */

@@ -11,6 +11,8 @@ export const INPUT = {
   inputIds: 'input_ids',
   positionIds: 'position_ids',
   attentionBias: 'attention_bias',
+  /** attention_bias with the sliding window (models whose spec has slidingWindow). */
+  slidingBias: 'attention_bias_sliding',
   /** Flat row (r·T + t) of each position whose next label counts, int64 [L]. */
   labelIndex: 'label_index',
   /** Its target token, int64 [L]. */
@@ -78,9 +80,10 @@ export const positionDtype = (spec: Pick<ModelSpec, 'modelType'>, dtype: FloatDt
 /**
  * Additive attention mask [B, 1, T, T]: 0 where query i may see key j, MASK_MIN elsewhere. Causal (j ≤ i), keys with
  * attention_mask 0 hidden; with explicit position ids a new segment starts at every position 0 and keys of other
- * segments are hidden (packed sequences). Fed from the host: no Range/Equal(int64) ops in the graph (FACTS.md).
+ * segments are hidden (packed sequences). With `window`, keys more than window − 1 positions back are hidden too.
+ * Fed from the host: no Range/Equal(int64) ops in the graph (FACTS.md).
  */
-export function attentionBias(b: Batch, dtype: FloatDtype): HostFeed {
+export function attentionBias(b: Batch, dtype: FloatDtype, window?: number): HostFeed {
   const T = b.seqLen;
   const out = floatArray(dtype, b.batchSize * T * T);
   const seg = new Int32Array(T);
@@ -94,7 +97,10 @@ export function attentionBias(b: Batch, dtype: FloatDtype): HostFeed {
     }
     for (let i = 0; i < T; i++) {
       const row = (r * T + i) * T;
-      for (let j = 0; j <= i; j++) out[row + j] = valid[j] === 1 && seg[j] === seg[i] ? 0 : MASK_MIN;
+      // Sliding window W (masking_utils.sliding_window_overlay): key j visible only when j > i - W.
+      const from = window === undefined ? 0 : Math.max(0, i - window + 1);
+      out.fill(MASK_MIN, row, row + from);
+      for (let j = from; j <= i; j++) out[row + j] = valid[j] === 1 && seg[j] === seg[i] ? 0 : MASK_MIN;
       out.fill(MASK_MIN, row + i + 1, row + T);
     }
   }

@@ -4,7 +4,7 @@ import * as G from '../graph';
 import type { Value } from '../graph';
 import type { ModelSpec } from '../hf/types';
 import { applyRope, attention, rotaryTables, splitHeads } from './attention';
-import { type ActivationDtype, type ComputeDtype, type FinalHidden, type ModelInputs, type VarBuilder, linear, rmsNorm, silu } from './common';
+import { type ActivationDtype, type ComputeDtype, type FinalHidden, type ModelInputs, type VarBuilder, layerBias, linear, rmsNorm, silu } from './common';
 import type { LoraHook } from './lora';
 
 /** Final hidden states [B*T, hidden] and the head weight of LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM. */
@@ -29,7 +29,7 @@ export function llamaHidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs
       const kh = applyRope(qkNorm(splitHeads(k, spec.numKvHeads, D), 'k_norm'), cos, sin, D);
       const vh = splitHeads(v, spec.numKvHeads, D);
       const kv = inputs.kvCache?.(i, kh, vh) ?? { k: kh, v: vh };
-      const o = attention(qh, kv.k, kv.v, inputs.attentionBias, spec.numHeads, spec.numKvHeads, D);
+      const o = attention(qh, kv.k, kv.v, layerBias(inputs, spec, i), spec.numHeads, spec.numKvHeads, D);
       const h1 = G.add(h, linear(at.pp('o_proj'), o, spec.numHeads * D, H, spec.oBias, lora));
       const x2 = rmsNorm(h1, lb.get('post_attention_layernorm.weight', [H]), spec.normEps);
       const mlp = lb.pp('mlp');

@@ -63,6 +63,7 @@ export function buildForward(name: string, o: ModelGraphOptions): ForwardGraph {
     positionIds: g.input(INPUT.positionIds, positionDtype(spec, o.dtype), ['B', 'T']),
     attentionBias: g.input(INPUT.attentionBias, o.dtype, ['B', 1, 'T', 'T']),
   };
+  if ((spec.slidingWindow ?? null) !== null) inputs.slidingBias = g.input(INPUT.slidingBias, o.dtype, ['B', 1, 'T', 'T']);
   const labelIndex = g.input(INPUT.labelIndex, 'int64', ['L']);
   const targets = g.input(INPUT.targets, 'int64', ['L']);
   const weights = g.input(INPUT.lossWeights, o.dtype, ['L']);

@@ -164,6 +164,8 @@ class OrtEngine implements TrainEngine {
       [INPUT.targets]: toTensor(targets, this.dtype),
       [INPUT.lossWeights]: toTensor(weights, this.dtype),
     };
+    const window = spec.slidingWindow ?? null;
+    if (window !== null) feeds[INPUT.slidingBias] = toTensor(attentionBias(b, this.dtype, window), this.dtype);
     for (const [name, m] of dropoutMasks(b, this.opts.targets, this.opts.loraDropout, dropoutSeed)) {
       feeds[name] = new ort.Tensor('uint8', m.data, m.dims);
     }

@@ -154,6 +154,37 @@ describe('engine parity with the PyTorch reference (fp32)', function () {
     checkParity('phi3', c, await runCase(c, dir));
   });
 
+  for (const w of [
+    { name: 'mistral (every layer)', overrides: { model_type: 'mistral', architectures: ['MistralForCausalLM'], sliding_window: 5 } },
+    { name: 'qwen3 (layers >= max_window_layers 1 only)', arch: 'qwen3' as const, overrides: { use_sliding_window: true, sliding_window: 4, max_window_layers: 1 } },
+  ]) {
+    it(`sliding window shorter than the sequence, ${w.name}: torch's masked attention, and not the full-attention result`, async () => {
+      const dir = tmpDir('parity-window');
+      dirs.push(dir);
+      const inventory = await tinyModel(w.arch ?? 'llama', `${dir}/model`, w.overrides);
+      assert.ok((inventory.spec.slidingWindow ?? 0) > 0);
+      const targets = targetsFor(inventory, ['q_proj', 'v_proj', 'down_proj'], 4, 8);
+      const rng = new Rng(15);
+      const V = inventory.spec.vocabSize;
+      const steps = lrs(4, 0.005).map((lr) => ({ lr, microBatches: [randomBatch(rng, V, 2, 12)] }));
+      const c: Case = { inventory, targets, optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0 }, steps, evalBatch: randomBatch(rng, V, 2, 12) };
+      const r = await runCase(c, dir);
+      checkParity(w.name, c, r);
+      // The same weights and adapter without the window: another function (step-1 loss 10× the parity tolerance away).
+      const full = { ...inventory, spec: { ...inventory.spec, slidingWindow: null } };
+      delete full.spec.slidingLayers;
+      const engine = await createEngine({ inventory: full, targets, loraDropout: 0, optimizer: c.optimizer, device: 'cpu', precision: 'fp32', cacheDir: `${dir}/cache-full`, threads: 1 });
+      try {
+        await engine.setState(randomState(targets, 11, 0.3, 0.3));
+        const noWindow = (await engine.step(steps[0]!.microBatches, steps[0]!.lr, 0)).loss;
+        const windowed = r.ref.steps[0]!.loss;
+        assert.ok(Math.abs(noWindow - windowed) > 1e-3 * windowed, `step-1 loss with full attention ${noWindow} vs windowed ${windowed}`);
+      } finally {
+        await engine.dispose();
+      }
+    });
+  }
+
   it('llama with lora_dropout 0.2 (lm_head targeted too) and no clipping: host-drawn masks give the torch result', async () => {
     const dir = tmpDir('parity-dropout');
     dirs.push(dir);
