@@ -300,6 +300,86 @@ def phi3_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
     return lora.apply("lm_head", h, h @ head.t())
 
 
+# ---------------------------------------------------------------- Gemma 2 (modeling_gemma2.py)
+def gelu_tanh(x):
+    """gelu_pytorch_tanh = torch.nn.functional.gelu(x, approximate="tanh")."""
+    return torch.nn.functional.gelu(x, approximate="tanh")
+
+
+def gemma_norm(x, weight, eps):
+    """Gemma2RMSNorm: x.float() * rsqrt(mean(x^2) + eps) * (1 + weight.float()), cast back to x's dtype."""
+    dtype = x.dtype
+    h = x.to(torch.float32) if dtype != torch.float64 else x
+    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
+    wf = weight.to(h.dtype)
+    return (h * (1.0 + wf)).to(dtype)
+
+
+def gemma2_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
+    """Gemma2Model: embeddings * tensor(hidden**0.5, dtype); per layer input_layernorm, attention (scaling
+    query_pre_attn_scalar**-0.5, scores tanh-soft-capped by attn_logit_softcapping before the mask, sliding window on
+    layer_types 'sliding_attention' = even layers), post_attention_layernorm, residual, pre_feedforward_layernorm,
+    down(gelu_tanh(gate) * up), post_feedforward_layernorm, residual; final norm; tied head; final-logit soft-cap."""
+    hidden = cfg["hidden_size"]
+    n_heads = cfg["num_attention_heads"]
+    n_kv = cfg.get("num_key_value_heads") or n_heads
+    head_dim = cfg.get("head_dim") or 256
+    eps = cfg.get("rms_norm_eps", 1e-6)
+    scaling = cfg.get("query_pre_attn_scalar", 256) ** -0.5
+    attn_cap = cfg.get("attn_logit_softcapping")
+    final_cap = cfg.get("final_logit_softcapping")
+    window = cfg.get("sliding_window")
+    bsz, seq = input_ids.shape
+    explicit_pos = position_ids is not None
+    if not explicit_pos:
+        position_ids = torch.arange(seq)[None].expand(bsz, seq)
+    ftype = torch.float64 if dtype == torch.float64 else torch.float32
+    inv = rope_inv_freq(cfg, head_dim, ftype)
+    freqs = position_ids.to(ftype)[:, :, None] * inv[None, None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos().to(dtype)[:, None], emb.sin().to(dtype)[:, None]
+    seg_pos = position_ids if explicit_pos else None
+    full_bias = attention_bias(attention_mask, seg_pos, dtype)
+    sliding_bias = attention_bias(attention_mask, seg_pos, dtype, window) if window else full_bias
+    h = w["model.embed_tokens.weight"][input_ids]
+    h = h * torch.tensor(hidden ** 0.5, dtype=h.dtype)
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}"
+        types = cfg.get("layer_types")
+        slides = (types[i] == "sliding_attention") if types else bool((i + 1) % 2)
+        bias = sliding_bias if slides else full_bias
+        res = h
+        x = gemma_norm(h, w[p + ".input_layernorm.weight"], eps)
+        q = linear(w, p + ".self_attn.q_proj", x, lora).view(bsz, seq, n_heads, head_dim).transpose(1, 2)
+        k = linear(w, p + ".self_attn.k_proj", x, lora).view(bsz, seq, n_kv, head_dim).transpose(1, 2)
+        v = linear(w, p + ".self_attn.v_proj", x, lora).view(bsz, seq, n_kv, head_dim).transpose(1, 2)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        rep = n_heads // n_kv
+        k = k.repeat_interleave(rep, dim=1)
+        v = v.repeat_interleave(rep, dim=1)
+        scores = torch.matmul(q, k.transpose(2, 3)) * scaling
+        if attn_cap is not None:
+            scores = torch.tanh(scores / attn_cap) * attn_cap
+        probs = torch.softmax(scores + bias, dim=-1, dtype=torch.float32).to(q.dtype)
+        o = torch.matmul(probs, v).transpose(1, 2).reshape(bsz, seq, n_heads * head_dim)
+        o = linear(w, p + ".self_attn.o_proj", o, lora)
+        h = res + gemma_norm(o, w[p + ".post_attention_layernorm.weight"], eps)
+        res = h
+        x = gemma_norm(h, w[p + ".pre_feedforward_layernorm.weight"], eps)
+        g = linear(w, p + ".mlp.gate_proj", x, lora)
+        u = linear(w, p + ".mlp.up_proj", x, lora)
+        m = linear(w, p + ".mlp.down_proj", gelu_tanh(g) * u, lora)
+        h = res + gemma_norm(m, w[p + ".post_feedforward_layernorm.weight"], eps)
+    h = gemma_norm(h, w["model.norm.weight"], eps)
+    tied = cfg.get("tie_word_embeddings", True) or "lm_head.weight" not in w
+    head = w["model.embed_tokens.weight"] if tied else w["lm_head.weight"]
+    logits = lora.apply("lm_head", h, h @ head.t())
+    if final_cap is not None:
+        logits = torch.tanh(logits / final_cap) * final_cap
+    return logits
+
+
 # ---------------------------------------------------------------- GPT-2 (modeling_gpt2.py)
 def gelu_new(x):
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
@@ -357,7 +437,7 @@ def loss_sum(logits, labels):
     return total, int((shift_labels != -100).sum())
 
 
-FORWARDS = {"gpt2": gpt2_forward, "phi3": phi3_forward}
+FORWARDS = {"gpt2": gpt2_forward, "phi3": phi3_forward, "gemma2": gemma2_forward}
 
 
 def inference(job, cfg, w, lora, forward, dtype):

@@ -19,7 +19,7 @@ import { InputError } from '../errors';
 import * as G from '../graph';
 import type { Graph, Value } from '../graph';
 import type { ModelInventory, ModuleInfo } from '../hf/types';
-import { type ModelInputs, VarBuilder, WeightStore } from '../models/common';
+import { type ModelInputs, capLogits, VarBuilder, WeightStore } from '../models/common';
 import { positionDtype } from '../models/feeds';
 import { type LoraHook, loraKey } from '../models/lora';
 import type { TensorEntry } from '../safetensors/types';
@@ -120,9 +120,9 @@ export function buildInferenceGraph(o: InferenceGraphOptions): Graph {
     return { k: kk, v: vv };
   };
   const vb = new VarBuilder(new WeightStore(g, o.inventory, 'float32', o.tensors));
-  const { hidden, head } = archOf(spec).hidden(spec, vb, inputs, lora, 'float32', 'float32');
+  const { hidden, head, logitSoftcap } = archOf(spec).hidden(spec, vb, inputs, lora, 'float32', 'float32');
   const last = G.gather(G.reshape(hidden, ['B', 'T', spec.hiddenSize]), g.constant('int64', [], BigInt64Array.of(-1n)), 1, { name: 'last_position' });
-  const logits = lora.apply('lm_head', last, G.gemm(last, head, { transB: true, name: 'lm_head.Gemm' }));
+  const logits = capLogits(lora.apply('lm_head', last, G.gemm(last, head, { transB: true, name: 'lm_head.Gemm' })), logitSoftcap);
   const missing = o.loraModules.filter((m) => !lora.used.has(m.name)).map((m) => m.name);
   if (missing.length > 0) {
     throw new InputError('generate.loraModule', `LoRA on module(s) the ${spec.modelType} graph does not have: ${missing.join(', ')}`, {

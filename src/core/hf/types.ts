@@ -58,6 +58,10 @@ export interface ModelSpec {
   qkNorm?: boolean;
   /** Fraction of each head's features RoPE rotates (Phi-3 partial_rotary_factor; 1 = all). */
   partialRotaryFactor?: number;
+  /** Gemma 2: attention scale query_pre_attn_scalar^-0.5, score and final-logit soft-capping (null = off). */
+  queryPreAttnScalar?: number;
+  attnLogitSoftcap?: number | null;
+  finalLogitSoftcap?: number | null;
 }
 
 export type ModuleKind = 'linear' | 'conv1d' | 'embedding' | 'layernorm' | 'rmsnorm';

@@ -71,11 +71,14 @@ export function applyRope(x: Value, cos: Value, sin: Value, headDim: number, rot
 /**
  * Scaled dot-product attention with an additive mask, softmax over keys, grouped-query heads by broadcasting
  * (q viewed as [B, kvHeads, groups, T, D] against k, v [B, kvHeads, 1, T, D]: the same as repeat_kv without a copy).
- * Returns [B*T, heads*D]. `divide`: GPT-2 divides by sqrt(D); Llama multiplies by D^-0.5.
+ * Returns [B*T, heads*D]. `divide`: GPT-2 divides by sqrt(D); Llama multiplies by D^-0.5. `opts.scale` replaces
+ * D^-0.5 (Gemma 2: query_pre_attn_scalar^-0.5); `opts.softcap` caps the scores before the mask: tanh(s / c) · c.
  */
-export function attention(q: Value, k: Value, v: Value, bias: Value, heads: number, kvHeads: number, headDim: number, divide = false): Value {
+export function attention(q: Value, k: Value, v: Value, bias: Value, heads: number, kvHeads: number, headDim: number, divide = false, opts: { scale?: number; softcap?: number | null } = {}): Value {
   const groups = heads / kvHeads;
-  const scale = (s: Value): Value => (divide ? G.div(s, Math.sqrt(headDim)) : G.mul(s, headDim ** -0.5));
+  const cap = opts.softcap ?? null;
+  const softcap = (s: Value): Value => (cap === null ? s : G.mul(G.tanh(G.div(s, cap)), cap));
+  const scale = (s: Value): Value => softcap(divide ? G.div(s, Math.sqrt(headDim)) : G.mul(s, opts.scale ?? headDim ** -0.5));
   // fp16 activations: scores in fp16, then mask + softmax in fp32 and the probabilities back to fp16
   // (eager attention: softmax(attn_weights, dtype=torch.float32).to(query.dtype)); the mask is fp32 (finfo.min).
   const probs = (scores: Value, b: Value): Value => {

@@ -17,6 +17,13 @@ export type ActivationDtype = ComputeDtype | 'float16';
 export interface FinalHidden {
   hidden: Value;
   head: Value;
+  /** Final-logit soft-capping (Gemma 2: logits = tanh(logits / c) · c after lm_head and its LoRA). */
+  logitSoftcap?: number | null;
+}
+
+/** Applies FinalHidden.logitSoftcap to the head's logits. */
+export function capLogits(logits: Value, cap: number | null | undefined): Value {
+  return cap === null || cap === undefined ? logits : G.mul(G.tanh(G.div(logits, cap)), cap);
 }
 
 /** The graph inputs every model builder reads. */

@@ -15,7 +15,7 @@ import type { ModelInventory } from '../hf/types';
 import type { TensorEntry } from '../safetensors/types';
 import { type ParamGrad, type UpdatedParam, adamwInputs, clipAndAdamW, expAvgName, expAvgSqName, newName } from '../train/adamw';
 import type { LoraTarget, OptimizerOptions } from '../train/engineApi';
-import { type ComputeDtype, type ModelInputs, VarBuilder, WeightStore, weightedCrossEntropy } from './common';
+import { type ComputeDtype, capLogits, type ModelInputs, VarBuilder, WeightStore, weightedCrossEntropy } from './common';
 import { INPUT, positionDtype } from './feeds';
 import { FINITE_LIMIT, LOSS_SCALE_INPUT, adamwScalarInputs } from './optimizerFeeds';
 import { LoraSet } from './lora';
@@ -70,11 +70,11 @@ export function buildForward(name: string, o: ModelGraphOptions): ForwardGraph {
   const act = o.fp16 === true ? 'float16' : o.dtype;
   const lora = new LoraSet(g, o.targets, o.dtype, o.dropout, act);
   const vb = new VarBuilder(new WeightStore(g, o.inventory, act, o.tensors));
-  const { hidden, head } = archOf(spec).hidden(spec, vb, inputs, lora, o.dtype, act);
+  const { hidden, head, logitSoftcap } = archOf(spec).hidden(spec, vb, inputs, lora, o.dtype, act);
   // lm_head only on the rows whose next label counts (same numbers per row as the full [B*T, vocab] logits).
   // fp16: the row Gather runs on an fp32 copy (its backward is a ScatterND add, which the WebGPU EP lacks for fp16).
   const rows = hidden.dtype === 'float16' ? G.cast(G.gather(G.cast(hidden, 'float32'), labelIndex), 'float16') : G.gather(hidden, labelIndex);
-  const logits = lora.apply('lm_head', rows, G.gemm(rows, head, { transB: true, name: 'lm_head.Gemm' }), labelIndex);
+  const logits = capLogits(lora.apply('lm_head', rows, G.gemm(rows, head, { transB: true, name: 'lm_head.Gemm' }), labelIndex), logitSoftcap);
   lora.checkAllUsed();
   const loss = g.scope('loss', () => weightedCrossEntropy(logits, G.unsqueeze(targets, [1]), G.unsqueeze(weights, [1])));
   return { g, lora, loss };

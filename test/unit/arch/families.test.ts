@@ -7,7 +7,7 @@ import type { CliIO } from '../../../src/cli/command';
 import { main } from '../../../src/cli/main';
 import { ARCHS, archForModelType } from '../../../src/core/arch/registry';
 import { tempDir, writeConfig } from '../hf/tinyModels';
-import { PHI4_MINI_CONFIG, QWEN3_8B_CONFIG } from './publicConfigs';
+import { GEMMA2_9B_CONFIG, PHI4_MINI_CONFIG, QWEN3_8B_CONFIG } from './publicConfigs';
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -98,6 +98,32 @@ describe('architecture registry: families on public config.json', () => {
     const all = JSON.parse((await run(['count', adapter('phi4all', { r: 16, target_modules: 'all-linear' }), '--model', dir, '--json'])).out) as CountRecord;
     assert.equal(all.trainable, 32 * 720_896);
     const val = await run(['validate', adapter('phi4v', { r: 8, target_modules: ['qkv_proj', 'gate_up_proj'] }), '--model', dir, '--json']);
+    assert.equal(val.code, 0, val.out + val.err);
+    assert.deepEqual((JSON.parse(val.out) as { severity: string }[]).filter((p) => p.severity === 'error'), []);
+  });
+
+  it('Gemma-2-9B: four norms per layer, tied head; count = PEFT (default targets q_proj, v_proj); validate is clean', async () => {
+    const dir = writeConfig(path.join(root, 'gemma-2-9b'), GEMMA2_9B_CONFIG);
+    // embed 256000·3584 = 917,504,000 (tied head), final norm 3584; per layer (head_dim 256: q 16·256 = 4096, kv 8·256 = 2048)
+    // q 3584·4096 + k 3584·2048 + v 3584·2048 + o 4096·3584 = 44,040,192, MLP 3·14336·3584 = 154,140,672, 4 norms 14,336
+    // → 198,195,200; × 42 = 8,324,198,400.
+    const total = 917_504_000 + 3584 + 42 * 198_195_200;
+    assert.equal(total, 9_241_705_984);
+    const ins = await run(['inspect', dir, '--json']);
+    assert.equal(ins.code, 0, ins.err);
+    assert.equal((JSON.parse(ins.out) as { totalParameters: number }).totalParameters, total);
+    const text = await run(['inspect', dir]);
+    assert.match(text.out, /Gemma2ForCausalLM \(model_type gemma2\)/);
+    assert.match(text.out, /\.post_feedforward_layernorm\s+RMSNorm/);
+    assert.match(text.out, /softcaps attn 50 final 30/);
+    // r 16 on PEFT's defaults: q 16·(3584 + 4096) = 122,880, v 16·(3584 + 2048) = 90,112 → 212,992 per layer, × 42.
+    const c = await run(['count', adapter('g2', { r: 16, lora_alpha: 32, target_modules: null }), '--model', dir, '--json']);
+    assert.equal(c.code, 0, c.err);
+    const cr = JSON.parse(c.out) as CountRecord;
+    assert.equal(cr.trainable, 42 * 212_992);
+    assert.equal(cr.total, total + 42 * 212_992);
+    assert.deepEqual(cr.modules[1], { name: 'model.layers.0.self_attn.v_proj', r: 16, in: 3584, out: 2048, params: 90_112 });
+    const val = await run(['validate', adapter('g2v', { r: 8, target_modules: ['q_proj', 'o_proj', 'down_proj'] }), '--model', dir, '--json']);
     assert.equal(val.code, 0, val.out + val.err);
     assert.deepEqual((JSON.parse(val.out) as { severity: string }[]).filter((p) => p.severity === 'error'), []);
   });

@@ -23,3 +23,13 @@ export const PHI4_MINI_CONFIG: Record<string, unknown> = {
   rope_theta: 10000.0, sliding_window: 262144, tie_word_embeddings: true, torch_dtype: 'bfloat16', transformers_version: '4.45.0',
   use_cache: true, vocab_size: 200064,
 };
+
+/** google/gemma-2-9b. */
+export const GEMMA2_9B_CONFIG: Record<string, unknown> = {
+  architectures: ['Gemma2ForCausalLM'], attention_bias: false, attention_dropout: 0.0, attn_logit_softcapping: 50.0, bos_token_id: 2,
+  cache_implementation: 'hybrid', eos_token_id: 1, final_logit_softcapping: 30.0, head_dim: 256, hidden_act: 'gelu_pytorch_tanh',
+  hidden_activation: 'gelu_pytorch_tanh', hidden_size: 3584, initializer_range: 0.02, intermediate_size: 14336, max_position_embeddings: 8192,
+  model_type: 'gemma2', num_attention_heads: 16, num_hidden_layers: 42, num_key_value_heads: 8, pad_token_id: 0, query_pre_attn_scalar: 256,
+  rms_norm_eps: 1e-6, rope_theta: 10000.0, sliding_window: 4096, sliding_window_size: 4096, torch_dtype: 'float32',
+  transformers_version: '4.42.0.dev0', use_cache: true, vocab_size: 256000,
+};

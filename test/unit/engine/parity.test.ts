@@ -154,6 +154,20 @@ describe('engine parity with the PyTorch reference (fp32)', function () {
     checkParity('phi3', c, await runCase(c, dir));
   });
 
+  it('gemma2: soft-capping (attention 2, final 4), query_pre_attn_scalar, (1 + w) norms, GeGLU, sliding window on even layers', async () => {
+    const dir = tmpDir('parity-gemma2');
+    dirs.push(dir);
+    const inventory = await tinyModel('gemma2', `${dir}/model`, { attn_logit_softcapping: 2.0, final_logit_softcapping: 4.0, sliding_window: 5 });
+    const s = inventory.spec;
+    assert.ok(s.attnLogitSoftcap === 2 && s.finalLogitSoftcap === 4 && s.queryPreAttnScalar !== s.headDim && s.slidingLayers?.join() === 'true,false');
+    const targets = targetsFor(inventory, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj', 'lm_head'], 4, 8);
+    const rng = new Rng(16);
+    const V = s.vocabSize;
+    const steps = lrs(8, 0.005).map((lr) => ({ lr, microBatches: [randomBatch(rng, V, 3, 12)] }));
+    const c: Case = { inventory, targets, optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, maxGradNorm: 30 }, steps, evalBatch: randomBatch(rng, V, 2, 10) };
+    checkParity('gemma2', c, await runCase(c, dir));
+  });
+
   for (const w of [
     { name: 'mistral (every layer)', overrides: { model_type: 'mistral', architectures: ['MistralForCausalLM'], sliding_window: 5 } },
     { name: 'qwen3 (layers >= max_window_layers 1 only)', arch: 'qwen3' as const, overrides: { use_sliding_window: true, sliding_window: 4, max_window_layers: 1 } },

@@ -1,5 +1,5 @@
 // Greedy generation with the KV cache equals the PyTorch reference (full recomputation): the same 16 new tokens
-// and log-probabilities within 1e-4, for llama, qwen2, gpt2, qwen3 and phi3 fixtures, the base model and with an adapter.
+// and log-probabilities within 1e-4, for llama, qwen2, gpt2, qwen3, phi3 and gemma2 fixtures, the base model and with an adapter.
 import * as assert from 'node:assert/strict';
 import { Generator } from '../../../src/core/generate/generator';
 import { Rng } from '../../../src/core/util/random';
@@ -11,6 +11,7 @@ const CASES = [
   { arch: 'qwen2', suffixes: ['q_proj', 'k_proj', 'o_proj', 'up_proj', 'lm_head'] }, // LoRA on the tied head too (unmerged)
   { arch: 'gpt2', suffixes: ['c_attn', 'c_fc'] },
   { arch: 'phi3', suffixes: ['qkv_proj', 'gate_up_proj', 'o_proj'] }, // fused modules, partial rotary 0.5
+  { arch: 'gemma2', suffixes: ['q_proj', 'v_proj', 'gate_proj', 'lm_head'] }, // soft-caps, (1 + w) norms, scaled embeddings
   { arch: 'qwen3', suffixes: ['q_proj', 'k_proj', 'v_proj', 'gate_proj'] }, // q_norm/k_norm before RoPE, head_dim 2·hidden/heads
 ] as const;
 
