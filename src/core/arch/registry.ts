@@ -9,7 +9,7 @@ import { phi3Arch } from './phi3';
 import { qwen3Arch } from './qwen3';
 import type { ArchDescriptor, ModelTypeInfo } from './types';
 
-export const ARCHS: readonly ArchDescriptor[] = [llamaArch, qwen3Arch, phi3Arch, gemma2Arch, gpt2Arch];
+export const ARCHS: readonly ArchDescriptor[] = [llamaArch, gpt2Arch, qwen3Arch, phi3Arch, gemma2Arch];
 
 const BY_MODEL_TYPE = new Map<string, ArchDescriptor>(ARCHS.flatMap((a) => Object.keys(a.modelTypes).map((t) => [t, a] as const)));
 
