@@ -6,6 +6,9 @@ import * as path from 'node:path';
 import type { CliIO } from '../../../src/cli/command';
 import { main } from '../../../src/cli/main';
 import { ARCHS, archForModelType } from '../../../src/core/arch/registry';
+import { InputError } from '../../../src/core/errors';
+import { ggufArchOf } from '../../../src/core/export/gguf/arch';
+import { parseModelConfig } from '../../../src/core/hf/config';
 import { tempDir, writeConfig } from '../hf/tinyModels';
 import { GEMMA2_9B_CONFIG, PHI4_MINI_CONFIG, QWEN3_8B_CONFIG } from './publicConfigs';
 
@@ -37,6 +40,13 @@ describe('architecture registry: families on public config.json', () => {
     assert.equal(new Set(types).size, types.length);
     for (const t of types) assert.ok(archForModelType(t) !== undefined);
     assert.equal(archForModelType('qwen3')?.family, 'qwen3');
+  });
+
+  it('GGUF export: qwen3 → llama.cpp arch qwen3; phi3 and gemma2 are a clear InputError (not exported yet)', () => {
+    assert.equal(ggufArchOf(parseModelConfig(QWEN3_8B_CONFIG, 'config.json')), 'qwen3');
+    for (const cfg of [PHI4_MINI_CONFIG, GEMMA2_9B_CONFIG]) {
+      assert.throws(() => ggufArchOf(parseModelConfig(cfg, 'config.json'), 'x/config.json'), (e: unknown) => e instanceof InputError && /has no GGUF export/.test(e.message) && /qwen3/.test(e.message));
+    }
   });
 
   it('Qwen3-8B: inspect shows q_norm/k_norm [128]; count = PEFT (default targets q_proj, v_proj); validate is clean', async () => {
