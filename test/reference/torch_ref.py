@@ -341,20 +341,35 @@ def gemma2_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype)
     seg_pos = position_ids if explicit_pos else None
     full_bias = attention_bias(attention_mask, seg_pos, dtype)
     sliding_bias = attention_bias(attention_mask, seg_pos, dtype, window) if window else full_bias
+    gemma3 = cfg.get("model_type") == "gemma3_text"
+    if gemma3:  # Gemma3: rotary_emb_local = rope_local_base_freq, default rope (no scaling)
+        local_cfg = dict(cfg, rope_theta=cfg.get("rope_local_base_freq", 10000.0), rope_scaling=None)
+        lfreqs = position_ids.to(ftype)[:, :, None] * rope_inv_freq(local_cfg, head_dim, ftype)[None, None, :]
+        lemb = torch.cat((lfreqs, lfreqs), dim=-1)
+        local_cos, local_sin = lemb.cos().to(dtype)[:, None], lemb.sin().to(dtype)[:, None]
     h = w["model.embed_tokens.weight"][input_ids]
     h = h * torch.tensor(hidden ** 0.5, dtype=h.dtype)
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}"
         types = cfg.get("layer_types")
-        slides = (types[i] == "sliding_attention") if types else bool((i + 1) % 2)
+        if types:
+            slides = types[i] == "sliding_attention"
+        elif gemma3:
+            slides = bool((i + 1) % cfg.get("sliding_window_pattern", 6))
+        else:
+            slides = bool((i + 1) % 2)
         bias = sliding_bias if slides else full_bias
+        lc, ls = (local_cos, local_sin) if gemma3 and slides else (cos, sin)
         res = h
         x = gemma_norm(h, w[p + ".input_layernorm.weight"], eps)
         q = linear(w, p + ".self_attn.q_proj", x, lora).view(bsz, seq, n_heads, head_dim).transpose(1, 2)
         k = linear(w, p + ".self_attn.k_proj", x, lora).view(bsz, seq, n_kv, head_dim).transpose(1, 2)
         v = linear(w, p + ".self_attn.v_proj", x, lora).view(bsz, seq, n_kv, head_dim).transpose(1, 2)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
+        if gemma3:  # Gemma3Attention: q_norm / k_norm ((1 + w) RMSNorm over head_dim) before RoPE
+            q = gemma_norm(q, w[p + ".self_attn.q_norm.weight"], eps)
+            k = gemma_norm(k, w[p + ".self_attn.k_norm.weight"], eps)
+        q = q * lc + rotate_half(q) * ls
+        k = k * lc + rotate_half(k) * ls
         rep = n_heads // n_kv
         k = k.repeat_interleave(rep, dim=1)
         v = v.repeat_interleave(rep, dim=1)
@@ -437,7 +452,7 @@ def loss_sum(logits, labels):
     return total, int((shift_labels != -100).sum())
 
 
-FORWARDS = {"gpt2": gpt2_forward, "phi3": phi3_forward, "gemma2": gemma2_forward}
+FORWARDS = {"gpt2": gpt2_forward, "phi3": phi3_forward, "gemma2": gemma2_forward, "gemma3_text": gemma2_forward}
 
 
 def inference(job, cfg, w, lora, forward, dtype):

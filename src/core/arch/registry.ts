@@ -2,14 +2,14 @@
 // parsed ModelSpec). Adding a family = adding its descriptor to ARCHS (and its tests).
 import { InputError } from '../errors';
 import type { ModelSpec } from '../hf/types';
-import { gemma2Arch } from './gemma2';
+import { gemma2Arch, gemma3TextArch } from './gemma2';
 import { gpt2Arch } from './gpt2';
 import { llamaArch } from './llama';
 import { phi3Arch } from './phi3';
 import { qwen3Arch } from './qwen3';
 import type { ArchDescriptor, ModelTypeInfo } from './types';
 
-export const ARCHS: readonly ArchDescriptor[] = [llamaArch, gpt2Arch, qwen3Arch, phi3Arch, gemma2Arch];
+export const ARCHS: readonly ArchDescriptor[] = [llamaArch, gpt2Arch, qwen3Arch, phi3Arch, gemma2Arch, gemma3TextArch];
 
 const BY_MODEL_TYPE = new Map<string, ArchDescriptor>(ARCHS.flatMap((a) => Object.keys(a.modelTypes).map((t) => [t, a] as const)));
 

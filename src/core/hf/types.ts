@@ -62,6 +62,8 @@ export interface ModelSpec {
   queryPreAttnScalar?: number;
   attnLogitSoftcap?: number | null;
   finalLogitSoftcap?: number | null;
+  /** Gemma 3: RoPE base of the sliding (local) layers (rope_local_base_freq), without rope_scaling. */
+  ropeLocalTheta?: number;
 }
 
 export type ModuleKind = 'linear' | 'conv1d' | 'embedding' | 'layernorm' | 'rmsnorm';

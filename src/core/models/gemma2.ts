@@ -1,6 +1,7 @@
 // The Gemma 2 forward pass as transformers' modeling_gemma2.py computes it: embeddings × √hidden (in the model dtype),
 // RMSNorm with (1 + w), pre/post attention and feed-forward norms, GeGLU (tanh GELU), attention scaled by
-// query_pre_attn_scalar^-0.5 with score soft-capping, sliding window on alternate layers, final-logit soft-capping.
+// query_pre_attn_scalar^-0.5 with score soft-capping, sliding window on alternate layers, final-logit soft-capping;
+// Gemma 3 text adds (1 + w) q/k norms and a local RoPE base on its sliding layers.
 import * as G from '../graph';
 import type { Value } from '../graph';
 import type { ModelSpec } from '../hf/types';
@@ -23,7 +24,9 @@ export function gemma2Hidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInput
   // normalizer = torch.tensor(hidden_size ** 0.5, dtype=hidden_states.dtype): √H rounded to the activations' dtype.
   const normalizer = act === 'float64' ? Math.sqrt(H) : Math.fround(Math.sqrt(H));
   let h = G.mul(G.reshape(G.gather(embed, inputs.inputIds), ['B*T', H]), normalizer);
-  const { cos, sin } = rotaryTables(spec, inputs.positionIds, dtype, act);
+  const global = rotaryTables(spec, inputs.positionIds, dtype, act);
+  // Gemma 3: sliding layers rotate with rope_local_base_freq and no scaling.
+  const local = spec.ropeLocalTheta === undefined ? global : g.scope('local', () => rotaryTables({ ...spec, ropeTheta: spec.ropeLocalTheta!, ropeScaling: null }, inputs.positionIds, dtype, act));
   const scale = (spec.queryPreAttnScalar ?? D) ** -0.5;
   const norm = (b: VarBuilder, name: string, x: Value): Value => gemmaNorm(x, b.get(`${name}.weight`, [H]), spec.normEps);
   for (let i = 0; i < spec.numLayers; i++) {
@@ -34,8 +37,11 @@ export function gemma2Hidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInput
       const q = linear(at.pp('q_proj'), x, H, spec.numHeads * D, spec.qkvBias, lora);
       const k = linear(at.pp('k_proj'), x, H, spec.numKvHeads * D, spec.qkvBias, lora);
       const v = linear(at.pp('v_proj'), x, H, spec.numKvHeads * D, spec.qkvBias, lora);
-      const qh = applyRope(splitHeads(q, spec.numHeads, D), cos, sin, D);
-      const kh = applyRope(splitHeads(k, spec.numKvHeads, D), cos, sin, D);
+      const { cos, sin } = spec.slidingLayers?.[i] === true ? local : global;
+      // Gemma 3: q_norm / k_norm ((1 + w) RMSNorm over head_dim) before RoPE.
+      const qkNorm = (x: Value, name: string): Value => (spec.qkNorm === true ? gemmaNorm(x, at.get(`${name}.weight`, [D]), spec.normEps) : x);
+      const qh = applyRope(qkNorm(splitHeads(q, spec.numHeads, D), 'q_norm'), cos, sin, D);
+      const kh = applyRope(qkNorm(splitHeads(k, spec.numKvHeads, D), 'k_norm'), cos, sin, D);
       const vh = splitHeads(v, spec.numKvHeads, D);
       const kv = inputs.kvCache?.(i, kh, vh) ?? { k: kh, v: vh };
       const o = attention(qh, kv.k, kv.v, layerBias(inputs, spec, i), spec.numHeads, spec.numKvHeads, D, false, { scale, softcap: spec.attnLogitSoftcap ?? null });

@@ -37,6 +37,7 @@ const TARGETS: Record<FixtureArch, Record<string, unknown>> = {
   llama: { r: 8, lora_alpha: 16, use_rslora: true, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], rank_pattern: { o_proj: 4 }, alpha_pattern: { v_proj: 32 } },
   qwen2: { r: 8, lora_alpha: 16, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'down_proj'] },
   qwen3: { r: 8, lora_alpha: 16, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj'] },
+  gemma3_text: { r: 8, lora_alpha: 16, target_modules: ['q_proj', 'v_proj'] },
   gemma2: { r: 8, lora_alpha: 16, target_modules: ['q_proj', 'v_proj'] },
   phi3: { r: 8, lora_alpha: 16, target_modules: ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj'] },
   gpt2: { r: 8, lora_alpha: 16, target_modules: ['c_attn', 'c_proj', 'c_fc'] },

@@ -168,6 +168,20 @@ describe('engine parity with the PyTorch reference (fp32)', function () {
     checkParity('gemma2', c, await runCase(c, dir));
   });
 
+  it('gemma3_text: (1 + w) q/k norms, local RoPE base on the sliding layer, linear-scaled global RoPE, window 4', async () => {
+    const dir = tmpDir('parity-gemma3');
+    dirs.push(dir);
+    const inventory = await tinyModel('gemma3_text', `${dir}/model`);
+    const s = inventory.spec;
+    assert.ok(s.qkNorm === true && s.ropeLocalTheta === 10000 && s.ropeTheta === 1e6 && s.slidingLayers?.join() === 'true,false' && s.finalLogitSoftcap === null);
+    const targets = targetsFor(inventory, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'up_proj'], 4, 8);
+    const rng = new Rng(17);
+    const V = s.vocabSize;
+    const steps = lrs(6, 0.005).map((lr) => ({ lr, microBatches: [randomBatch(rng, V, 3, 12)] }));
+    const c: Case = { inventory, targets, optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, maxGradNorm: 0 }, steps, evalBatch: randomBatch(rng, V, 2, 10) };
+    checkParity('gemma3_text', c, await runCase(c, dir));
+  });
+
   for (const w of [
     { name: 'mistral (every layer)', overrides: { model_type: 'mistral', architectures: ['MistralForCausalLM'], sliding_window: 5 } },
     { name: 'qwen3 (layers >= max_window_layers 1 only)', arch: 'qwen3' as const, overrides: { use_sliding_window: true, sliding_window: 4, max_window_layers: 1 } },
