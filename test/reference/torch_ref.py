@@ -115,13 +115,17 @@ def conv1d(w, name, x, lora):
 
 
 # ---------------------------------------------------------------- attention masks (masking_utils: causal + padding)
-def attention_bias(attention_mask, position_ids, dtype):
+def attention_bias(attention_mask, position_ids, dtype, sliding_window=None):
     """Additive mask [B,1,S,S]: 0 where key j is visible from query i, finfo.min elsewhere.
     Causal, keys with attention_mask 0 hidden; with explicit position_ids, a new segment starts at each
-    position 0 (packed sequences: block-diagonal causal)."""
+    position 0 (packed sequences: block-diagonal causal). sliding_window W: masking_utils.sliding_window_overlay,
+    key j visible only when j > i - W."""
     bsz, seq = attention_mask.shape
     i = torch.arange(seq)
-    allowed = (i[None, :] <= i[:, None])[None].expand(bsz, seq, seq)
+    allowed = (i[None, :] <= i[:, None])
+    if sliding_window is not None:
+        allowed = allowed & (i[None, :] > i[:, None] - sliding_window)
+    allowed = allowed[None].expand(bsz, seq, seq)
     allowed = allowed & (attention_mask[:, None, :] > 0)
     if position_ids is not None:
         seg = torch.cumsum((position_ids == 0).long(), dim=-1)
@@ -142,6 +146,7 @@ def attend(q, k, v, bias, scale, divide=False):
 
 # ---------------------------------------------------------------- Llama / Mistral / Qwen2 (modeling_llama.py)
 def rope_inv_freq(cfg, head_dim, ftype):
+    """head_dim here is the rotary dimension: int(head_dim * partial_rotary_factor) for Phi-3."""
     """modeling_rope_utils: default / linear / llama3 / dynamic (within max_position_embeddings).
     transformers computes in fp32; the float64 mode computes in float64 (for tight checks)."""
     params = cfg.get("rope_parameters") or {}
@@ -187,7 +192,7 @@ def llama_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
     hidden = cfg["hidden_size"]
     n_heads = cfg["num_attention_heads"]
     n_kv = cfg.get("num_key_value_heads") or n_heads
-    head_dim = cfg.get("head_dim") or hidden // n_heads
+    head_dim = cfg.get("head_dim") or (128 if cfg.get("model_type") == "qwen3" else hidden // n_heads)
     eps = cfg.get("rms_norm_eps", 1e-6)
     bsz, seq = input_ids.shape
     explicit_pos = position_ids is not None
@@ -198,15 +203,31 @@ def llama_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
     freqs = position_ids.to(ftype)[:, :, None] * inv[None, None, :]
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos().to(dtype)[:, None], emb.sin().to(dtype)[:, None]
-    bias = attention_bias(attention_mask, position_ids if explicit_pos else None, dtype)
+    full_bias = attention_bias(attention_mask, position_ids if explicit_pos else None, dtype)
+    window = cfg.get("sliding_window")
+    mtype = cfg.get("model_type")
+    if mtype in ("qwen2", "qwen3") and not cfg.get("use_sliding_window", False):
+        window = None
+    if mtype not in ("mistral", "qwen2", "qwen3"):
+        window = None
+    sliding_bias = attention_bias(attention_mask, position_ids if explicit_pos else None, dtype, window) if window else full_bias
     h = w["model.embed_tokens.weight"][input_ids]
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}"
+        # Mistral: every layer slides; Qwen2/Qwen3: layer_types, else layers >= max_window_layers.
+        if "layer_types" in cfg and cfg["layer_types"]:
+            slides = cfg["layer_types"][i] == "sliding_attention"
+        else:
+            slides = mtype == "mistral" or i >= cfg.get("max_window_layers", 28)
+        bias = sliding_bias if slides else full_bias
         res = h
         x = rms_norm(h, w[p + ".input_layernorm.weight"], eps)
         q = linear(w, p + ".self_attn.q_proj", x, lora).view(bsz, seq, n_heads, head_dim).transpose(1, 2)
         k = linear(w, p + ".self_attn.k_proj", x, lora).view(bsz, seq, n_kv, head_dim).transpose(1, 2)
         v = linear(w, p + ".self_attn.v_proj", x, lora).view(bsz, seq, n_kv, head_dim).transpose(1, 2)
+        if cfg.get("model_type") == "qwen3":  # Qwen3Attention: per-head RMSNorm before RoPE
+            q = rms_norm(q, w[p + ".self_attn.q_norm.weight"], eps)
+            k = rms_norm(k, w[p + ".self_attn.k_norm.weight"], eps)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         rep = n_heads // n_kv  # repeat_kv
@@ -223,6 +244,155 @@ def llama_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
     tied = cfg.get("tie_word_embeddings", False) or "lm_head.weight" not in w
     head = w["model.embed_tokens.weight"] if tied else w["lm_head.weight"]
     return lora.apply("lm_head", h, h @ head.t())
+
+
+# ---------------------------------------------------------------- Phi-3 / Phi-3.5 / Phi-4-mini (modeling_phi3.py)
+def phi3_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
+    """Phi3Model: fused qkv_proj sliced [q | k | v]; partial rotary (rotary_dim = int(head_dim * partial_rotary_factor):
+    q_rot, q_pass = q[..., :rotary_dim], q[..., rotary_dim:], cat(rope(q_rot), q_pass)); Phi3MLP gate_up_proj with
+    gate, up = chunk(2, dim=-1), up * silu(gate)."""
+    hidden = cfg["hidden_size"]
+    n_heads = cfg["num_attention_heads"]
+    n_kv = cfg.get("num_key_value_heads") or n_heads
+    head_dim = cfg.get("head_dim") or hidden // n_heads
+    rot = int(head_dim * cfg.get("partial_rotary_factor", 1.0))
+    eps = cfg.get("rms_norm_eps", 1e-5)
+    inter = cfg["intermediate_size"]
+    bsz, seq = input_ids.shape
+    explicit_pos = position_ids is not None
+    if not explicit_pos:
+        position_ids = torch.arange(seq)[None].expand(bsz, seq)
+    ftype = torch.float64 if dtype == torch.float64 else torch.float32
+    inv = rope_inv_freq(cfg, rot, ftype)
+    freqs = position_ids.to(ftype)[:, :, None] * inv[None, None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos().to(dtype)[:, None], emb.sin().to(dtype)[:, None]
+    bias = attention_bias(attention_mask, position_ids if explicit_pos else None, dtype, cfg.get("sliding_window"))
+
+    def rope(x):
+        x_rot, x_pass = x[..., :rot], x[..., rot:]
+        return torch.cat(((x_rot * cos) + (rotate_half(x_rot) * sin), x_pass), dim=-1)
+
+    h = w["model.embed_tokens.weight"][input_ids]
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}"
+        res = h
+        x = rms_norm(h, w[p + ".input_layernorm.weight"], eps)
+        qkv = linear(w, p + ".self_attn.qkv_proj", x, lora)
+        qp = n_heads * head_dim
+        q = qkv[..., :qp].reshape(bsz, seq, n_heads, head_dim).transpose(1, 2)
+        k = qkv[..., qp:qp + n_kv * head_dim].reshape(bsz, seq, n_kv, head_dim).transpose(1, 2)
+        v = qkv[..., qp + n_kv * head_dim:].reshape(bsz, seq, n_kv, head_dim).transpose(1, 2)
+        q, k = rope(q), rope(k)
+        rep = n_heads // n_kv
+        k = k.repeat_interleave(rep, dim=1)
+        v = v.repeat_interleave(rep, dim=1)
+        o = attend(q, k, v, bias, head_dim ** -0.5).transpose(1, 2).reshape(bsz, seq, n_heads * head_dim)
+        h = res + linear(w, p + ".self_attn.o_proj", o, lora)
+        res = h
+        x = rms_norm(h, w[p + ".post_attention_layernorm.weight"], eps)
+        gate, up = linear(w, p + ".mlp.gate_up_proj", x, lora).chunk(2, dim=-1)
+        assert gate.shape[-1] == inter
+        h = res + linear(w, p + ".mlp.down_proj", up * torch.nn.functional.silu(gate), lora)
+    h = rms_norm(h, w["model.norm.weight"], eps)
+    tied = cfg.get("tie_word_embeddings", False) or "lm_head.weight" not in w
+    head = w["model.embed_tokens.weight"] if tied else w["lm_head.weight"]
+    return lora.apply("lm_head", h, h @ head.t())
+
+
+# ---------------------------------------------------------------- Gemma 2 (modeling_gemma2.py)
+def gelu_tanh(x):
+    """gelu_pytorch_tanh = torch.nn.functional.gelu(x, approximate="tanh")."""
+    return torch.nn.functional.gelu(x, approximate="tanh")
+
+
+def gemma_norm(x, weight, eps):
+    """Gemma2RMSNorm: x.float() * rsqrt(mean(x^2) + eps) * (1 + weight.float()), cast back to x's dtype."""
+    dtype = x.dtype
+    h = x.to(torch.float32) if dtype != torch.float64 else x
+    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
+    wf = weight.to(h.dtype)
+    return (h * (1.0 + wf)).to(dtype)
+
+
+def gemma2_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
+    """Gemma2Model: embeddings * tensor(hidden**0.5, dtype); per layer input_layernorm, attention (scaling
+    query_pre_attn_scalar**-0.5, scores tanh-soft-capped by attn_logit_softcapping before the mask, sliding window on
+    layer_types 'sliding_attention' = even layers), post_attention_layernorm, residual, pre_feedforward_layernorm,
+    down(gelu_tanh(gate) * up), post_feedforward_layernorm, residual; final norm; tied head; final-logit soft-cap."""
+    hidden = cfg["hidden_size"]
+    n_heads = cfg["num_attention_heads"]
+    n_kv = cfg.get("num_key_value_heads") or n_heads
+    head_dim = cfg.get("head_dim") or 256
+    eps = cfg.get("rms_norm_eps", 1e-6)
+    scaling = cfg.get("query_pre_attn_scalar", 256) ** -0.5
+    attn_cap = cfg.get("attn_logit_softcapping")
+    final_cap = cfg.get("final_logit_softcapping")
+    window = cfg.get("sliding_window")
+    bsz, seq = input_ids.shape
+    explicit_pos = position_ids is not None
+    if not explicit_pos:
+        position_ids = torch.arange(seq)[None].expand(bsz, seq)
+    ftype = torch.float64 if dtype == torch.float64 else torch.float32
+    inv = rope_inv_freq(cfg, head_dim, ftype)
+    freqs = position_ids.to(ftype)[:, :, None] * inv[None, None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos().to(dtype)[:, None], emb.sin().to(dtype)[:, None]
+    seg_pos = position_ids if explicit_pos else None
+    full_bias = attention_bias(attention_mask, seg_pos, dtype)
+    sliding_bias = attention_bias(attention_mask, seg_pos, dtype, window) if window else full_bias
+    gemma3 = cfg.get("model_type") == "gemma3_text"
+    if gemma3:  # Gemma3: rotary_emb_local = rope_local_base_freq, default rope (no scaling)
+        local_cfg = dict(cfg, rope_theta=cfg.get("rope_local_base_freq", 10000.0), rope_scaling=None)
+        lfreqs = position_ids.to(ftype)[:, :, None] * rope_inv_freq(local_cfg, head_dim, ftype)[None, None, :]
+        lemb = torch.cat((lfreqs, lfreqs), dim=-1)
+        local_cos, local_sin = lemb.cos().to(dtype)[:, None], lemb.sin().to(dtype)[:, None]
+    h = w["model.embed_tokens.weight"][input_ids]
+    h = h * torch.tensor(hidden ** 0.5, dtype=h.dtype)
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}"
+        types = cfg.get("layer_types")
+        if types:
+            slides = types[i] == "sliding_attention"
+        elif gemma3:
+            slides = bool((i + 1) % cfg.get("sliding_window_pattern", 6))
+        else:
+            slides = bool((i + 1) % 2)
+        bias = sliding_bias if slides else full_bias
+        lc, ls = (local_cos, local_sin) if gemma3 and slides else (cos, sin)
+        res = h
+        x = gemma_norm(h, w[p + ".input_layernorm.weight"], eps)
+        q = linear(w, p + ".self_attn.q_proj", x, lora).view(bsz, seq, n_heads, head_dim).transpose(1, 2)
+        k = linear(w, p + ".self_attn.k_proj", x, lora).view(bsz, seq, n_kv, head_dim).transpose(1, 2)
+        v = linear(w, p + ".self_attn.v_proj", x, lora).view(bsz, seq, n_kv, head_dim).transpose(1, 2)
+        if gemma3:  # Gemma3Attention: q_norm / k_norm ((1 + w) RMSNorm over head_dim) before RoPE
+            q = gemma_norm(q, w[p + ".self_attn.q_norm.weight"], eps)
+            k = gemma_norm(k, w[p + ".self_attn.k_norm.weight"], eps)
+        q = q * lc + rotate_half(q) * ls
+        k = k * lc + rotate_half(k) * ls
+        rep = n_heads // n_kv
+        k = k.repeat_interleave(rep, dim=1)
+        v = v.repeat_interleave(rep, dim=1)
+        scores = torch.matmul(q, k.transpose(2, 3)) * scaling
+        if attn_cap is not None:
+            scores = torch.tanh(scores / attn_cap) * attn_cap
+        probs = torch.softmax(scores + bias, dim=-1, dtype=torch.float32).to(q.dtype)
+        o = torch.matmul(probs, v).transpose(1, 2).reshape(bsz, seq, n_heads * head_dim)
+        o = linear(w, p + ".self_attn.o_proj", o, lora)
+        h = res + gemma_norm(o, w[p + ".post_attention_layernorm.weight"], eps)
+        res = h
+        x = gemma_norm(h, w[p + ".pre_feedforward_layernorm.weight"], eps)
+        g = linear(w, p + ".mlp.gate_proj", x, lora)
+        u = linear(w, p + ".mlp.up_proj", x, lora)
+        m = linear(w, p + ".mlp.down_proj", gelu_tanh(g) * u, lora)
+        h = res + gemma_norm(m, w[p + ".post_feedforward_layernorm.weight"], eps)
+    h = gemma_norm(h, w["model.norm.weight"], eps)
+    tied = cfg.get("tie_word_embeddings", True) or "lm_head.weight" not in w
+    head = w["model.embed_tokens.weight"] if tied else w["lm_head.weight"]
+    logits = lora.apply("lm_head", h, h @ head.t())
+    if final_cap is not None:
+        logits = torch.tanh(logits / final_cap) * final_cap
+    return logits
 
 
 # ---------------------------------------------------------------- GPT-2 (modeling_gpt2.py)
@@ -282,6 +452,9 @@ def loss_sum(logits, labels):
     return total, int((shift_labels != -100).sum())
 
 
+FORWARDS = {"gpt2": gpt2_forward, "phi3": phi3_forward, "gemma2": gemma2_forward, "gemma3_text": gemma2_forward}
+
+
 def inference(job, cfg, w, lora, forward, dtype):
     """No training: `generate` {"prompt": ids, "max_new_tokens": n} = greedy decoding (full recompute per token,
     argmax of the last position's logits); `logits_input` ids = the logits [seq][vocab] of one forward pass."""
@@ -319,7 +492,7 @@ def generate_main(job, out_path):
     is_gpt2 = cfg.get("model_type") == "gpt2"
     if is_gpt2:
         w = normalise_gpt2_keys(w)
-    forward = gpt2_forward if is_gpt2 else llama_forward
+    forward = FORWARDS.get(cfg.get("model_type"), llama_forward)
     results = []
     for spec in job.get("adapters") or [None]:
         adapters, scaling = {}, {}
@@ -363,7 +536,7 @@ def main():
     is_gpt2 = cfg.get("model_type") == "gpt2"
     if is_gpt2:
         w = normalise_gpt2_keys(w)
-    forward = gpt2_forward if is_gpt2 else llama_forward
+    forward = FORWARDS.get(cfg.get("model_type"), llama_forward)
 
     init = read_safetensors(job["init_adapter"]) if job.get("init_adapter") else {}
     adapters, scaling, params, names = {}, {}, [], []

@@ -5,10 +5,10 @@ import * as path from 'node:path';
 import type { CliCommand } from '../command';
 import { UsageError } from '../../core/errors';
 import { didYouMean } from '../../core/util/didYouMean';
-import { makeFixture, FIXTURE_SIZES, type FixtureArch, type FixtureDtype, type FixtureSize } from '../../core/fixtures/makeFixture';
+import { makeFixture, FIXTURE_ARCHS, FIXTURE_SIZES, type FixtureArch, type FixtureDtype, type FixtureSize } from '../../core/fixtures/makeFixture';
 import { writeSampleData } from '../../core/fixtures/sampleData';
 
-const ARCHS: readonly FixtureArch[] = ['llama', 'qwen2', 'gpt2'];
+const ARCHS: readonly FixtureArch[] = FIXTURE_ARCHS;
 const SIZES = Object.keys(FIXTURE_SIZES) as FixtureSize[];
 const DTYPES: readonly FixtureDtype[] = ['F32', 'F16', 'BF16'];
 const LAYOUTS = ['prefixed', 'hub'] as const;

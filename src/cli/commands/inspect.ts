@@ -1,5 +1,6 @@
 // `peft-studio inspect MODEL [--json]`: a base model's architecture, hyper-parameters and module inventory by layer,
 // read from config.json and the safetensors headers only (the names target_modules and rank_pattern match against).
+import { archOf } from '../../core/arch/registry';
 import type { CliCommand } from '../command';
 import { UsageError } from '../../core/errors';
 import { modelDirOf } from '../modelArg';
@@ -23,8 +24,8 @@ export function inspectText(inv: ModelInventory): string {
     '',
     `  vocab_size ${s.vocabSize}  hidden_size ${s.hiddenSize}  intermediate_size ${s.intermediateSize}  layers ${s.numLayers}`,
     `  heads ${s.numHeads}  kv_heads ${s.numKvHeads}  head_dim ${s.headDim}  max_position_embeddings ${s.maxPositionEmbeddings}`,
-    `  ${s.family === 'gpt2' ? 'layer_norm_epsilon' : 'rms_norm_eps'} ${s.normEps}  hidden_act ${s.hiddenAct}  tie_word_embeddings ${s.tieWordEmbeddings}` +
-      (s.family === 'gpt2' ? '' : `  rope_theta ${s.ropeTheta}${s.ropeScaling !== null ? `  rope_scaling ${s.ropeScaling.ropeType} x${s.ropeScaling.factor}` : ''}`),
+    `  ${archOf(s).normEpsKey} ${s.normEps}  hidden_act ${s.hiddenAct}  tie_word_embeddings ${s.tieWordEmbeddings}` +
+      archOf(s).inspectExtra(s),
     `  biases: q/k/v ${s.qkvBias}  o ${s.oBias}  mlp ${s.mlpBias}  dtype ${s.torchDtype ?? 'unset'}`,
     '',
   ];
@@ -42,7 +43,7 @@ export function inspectText(inv: ModelInventory): string {
     const first = sig(0);
     const same: number[] = [];
     for (let i = 0; i < s.numLayers; i++) if (sig(i) === first) same.push(i);
-    const prefix = s.family === 'gpt2' ? 'transformer.h' : 'model.layers';
+    const prefix = archOf(s).layersPrefix;
     lines.push(`  ${prefix}.{${layerRanges(same)}}  (${same.length} layers, each:)`);
     for (const m of inv.modules.filter((x) => x.layer === 0)) lines.push(row(m, `  .${m.name.slice(`${prefix}.0.`.length)}`));
     for (let i = 0; i < s.numLayers; i++) {

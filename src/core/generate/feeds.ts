@@ -1,5 +1,6 @@
 // Host-side feeds of the inference graph (graph.ts): the growing KV cache with its per-row key mask, positions and
 // the additive attention mask of each step, and an adapter as a set of LoRA feeds (single or stacked mode).
+import { archOf } from '../arch/registry';
 import * as ort from 'onnxruntime-node';
 import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { MASK_MIN } from '../models/feeds';
@@ -40,7 +41,7 @@ export class KvCache {
     const T = ids[0]!.length;
     const P = this.length;
     const S = P + T;
-    const gpt2 = this.inv.spec.family === 'gpt2';
+    const gpt2 = archOf(this.inv.spec).learnedPositions;
     const idData = new BigInt64Array(B * T);
     const pos = gpt2 ? new BigInt64Array(B * T) : new Float32Array(B * T);
     const bias = new Float32Array(B * T * S).fill(MASK_MIN);

@@ -14,14 +14,13 @@
  * scaled on the host; ranks zero-padded to a common r, which adds nothing) and `adapter_index` int64 [B]: each row
  * of the batch reads its own adapter (the S-LoRA / LoRAX batching).
  */
+import { archOf } from '../arch/registry';
 import { InputError } from '../errors';
 import * as G from '../graph';
 import type { Graph, Value } from '../graph';
 import type { ModelInventory, ModuleInfo } from '../hf/types';
-import { type ModelInputs, VarBuilder, WeightStore } from '../models/common';
+import { type ModelInputs, capLogits, VarBuilder, WeightStore } from '../models/common';
 import { positionDtype } from '../models/feeds';
-import { gpt2Hidden } from '../models/gpt2';
-import { llamaHidden } from '../models/llama';
 import { type LoraHook, loraKey } from '../models/lora';
 import type { TensorEntry } from '../safetensors/types';
 
@@ -54,7 +53,7 @@ export interface InferenceGraphOptions {
 /** Shapes of a model's KV cache: per layer [B, kvHeads, P, headDim] keys and values. */
 export function cacheShape(inv: ModelInventory): { layers: number; kvHeads: number; headDim: number } {
   const s = inv.spec;
-  return { layers: s.numLayers, kvHeads: s.family === 'gpt2' ? s.numHeads : s.numKvHeads, headDim: s.headDim };
+  return { layers: s.numLayers, kvHeads: archOf(s).cacheKvHeads(s), headDim: s.headDim };
 }
 
 /** The LoRA of the inference graph: unmerged A/B inputs, one adapter per run or one per row. */
@@ -96,14 +95,11 @@ class InferenceLora implements LoraHook {
 /** The prefill/decode graph of `inventory` (see the header). Inputs are float32; positions as models/feeds.ts. */
 export function buildInferenceGraph(o: InferenceGraphOptions): Graph {
   const spec = o.inventory.spec;
-  if (spec.family !== 'gpt2' && spec.family !== 'llama') {
-    throw new InputError('generate-family', `model family "${spec.family}" has no generation graph yet`, { hint: 'Llama, Mistral, Qwen2 and GPT-2 are supported' });
-  }
   const g = new G.Graph('peft_generate');
   const { layers, kvHeads, headDim } = cacheShape(o.inventory);
   const inputs: ModelInputs = {
     inputIds: g.input(GEN.inputIds, 'int64', ['B', 'T']),
-    positionIds: g.input(GEN.positionIds, positionDtype(spec.family, 'float32'), ['B', 'T']),
+    positionIds: g.input(GEN.positionIds, positionDtype(spec, 'float32'), ['B', 'T']),
     attentionBias: g.input(GEN.attentionBias, 'float32', ['B', 1, 'T', 'S']),
   };
   const past = Array.from({ length: layers }, (_, i) => ({
@@ -124,9 +120,9 @@ export function buildInferenceGraph(o: InferenceGraphOptions): Graph {
     return { k: kk, v: vv };
   };
   const vb = new VarBuilder(new WeightStore(g, o.inventory, 'float32', o.tensors));
-  const { hidden, head } = spec.family === 'gpt2' ? gpt2Hidden(spec, vb, inputs, lora) : llamaHidden(spec, vb, inputs, lora, 'float32');
+  const { hidden, head, logitSoftcap } = archOf(spec).hidden(spec, vb, inputs, lora, 'float32', 'float32');
   const last = G.gather(G.reshape(hidden, ['B', 'T', spec.hiddenSize]), g.constant('int64', [], BigInt64Array.of(-1n)), 1, { name: 'last_position' });
-  const logits = lora.apply('lm_head', last, G.gemm(last, head, { transB: true, name: 'lm_head.Gemm' }));
+  const logits = capLogits(lora.apply('lm_head', last, G.gemm(last, head, { transB: true, name: 'lm_head.Gemm' })), logitSoftcap);
   const missing = o.loraModules.filter((m) => !lora.used.has(m.name)).map((m) => m.name);
   if (missing.length > 0) {
     throw new InputError('generate-lora-module', `LoRA on module(s) the ${spec.modelType} graph does not have: ${missing.join(', ')}`, {

@@ -2,7 +2,12 @@
 // (`model.named_modules()` / `named_parameters()`), derived from the ModelSpec and optionally checked against headers.
 import { InputError } from '../errors';
 import type { Checkpoint, TensorEntry } from '../safetensors/types';
-import type { ModelInventory, ModelSpec, ModuleInfo, ModuleKind, ParameterInfo } from './types';
+import { weightShape } from '../arch/layout';
+import { archOf } from '../arch/registry';
+import type { Layout } from '../arch/types';
+import type { ModelInventory, ModelSpec, ModuleInfo, ParameterInfo } from './types';
+
+export { weightShape };
 
 /** safetensors dtype for a config.json torch_dtype (config-only inventories). */
 export function dtypeFromTorch(torchDtype: string | null): string {
@@ -16,84 +21,11 @@ export function dtypeFromTorch(torchDtype: string | null): string {
 
 /** The module/parameter prefix of the base model inside the *ForCausalLM wrapper. */
 export function basePrefix(spec: ModelSpec): string {
-  return spec.family === 'gpt2' ? 'transformer.' : 'model.';
-}
-
-interface Layout {
-  modules: ModuleInfo[];
-  /** Parameters in named_parameters() order, with their shapes; checkpointKey is the hub-layout key. */
-  parameters: { name: string; shape: number[] }[];
-}
-
-function mod(name: string, kind: ModuleKind, inF: number, outF: number, hasBias: boolean, layer: number | null, isOutputHead = false): ModuleInfo {
-  return { name, kind, inFeatures: inF, outFeatures: outF, hasBias, layer, isOutputHead, weightKey: `${name}.weight`, biasKey: hasBias ? `${name}.bias` : null };
-}
-
-/** Weight shape of a module as stored in the checkpoint: Linear [out, in], Conv1D [in, out], Embedding [num, dim]. */
-export function weightShape(m: ModuleInfo): number[] {
-  if (m.kind === 'linear') return [m.outFeatures, m.inFeatures];
-  if (m.kind === 'conv1d' || m.kind === 'embedding') return [m.inFeatures, m.outFeatures];
-  return [m.outFeatures];
-}
-
-function llamaLayout(s: ModelSpec): Layout {
-  const modules: ModuleInfo[] = [];
-  const h = s.hiddenSize;
-  const q = s.numHeads * s.headDim;
-  const kv = s.numKvHeads * s.headDim;
-  modules.push(mod('model.embed_tokens', 'embedding', s.vocabSize, h, false, null));
-  for (let i = 0; i < s.numLayers; i++) {
-    const p = `model.layers.${i}`;
-    modules.push(
-      mod(`${p}.self_attn.q_proj`, 'linear', h, q, s.qkvBias, i),
-      mod(`${p}.self_attn.k_proj`, 'linear', h, kv, s.qkvBias, i),
-      mod(`${p}.self_attn.v_proj`, 'linear', h, kv, s.qkvBias, i),
-      mod(`${p}.self_attn.o_proj`, 'linear', q, h, s.oBias, i),
-      mod(`${p}.mlp.gate_proj`, 'linear', h, s.intermediateSize, s.mlpBias, i),
-      mod(`${p}.mlp.up_proj`, 'linear', h, s.intermediateSize, s.mlpBias, i),
-      mod(`${p}.mlp.down_proj`, 'linear', s.intermediateSize, h, s.mlpBias, i),
-      mod(`${p}.input_layernorm`, 'rmsnorm', h, h, false, i),
-      mod(`${p}.post_attention_layernorm`, 'rmsnorm', h, h, false, i),
-    );
-  }
-  modules.push(mod('model.norm', 'rmsnorm', h, h, false, null));
-  modules.push(mod('lm_head', 'linear', h, s.vocabSize, false, null, true));
-  return { modules, parameters: parametersOf(modules, s) };
-}
-
-function gpt2Layout(s: ModelSpec): Layout {
-  const modules: ModuleInfo[] = [];
-  const h = s.hiddenSize;
-  modules.push(mod('transformer.wte', 'embedding', s.vocabSize, h, false, null));
-  modules.push(mod('transformer.wpe', 'embedding', s.maxPositionEmbeddings, h, false, null));
-  for (let i = 0; i < s.numLayers; i++) {
-    const p = `transformer.h.${i}`;
-    modules.push(
-      mod(`${p}.ln_1`, 'layernorm', h, h, true, i),
-      mod(`${p}.attn.c_attn`, 'conv1d', h, 3 * h, true, i),
-      mod(`${p}.attn.c_proj`, 'conv1d', h, h, true, i),
-      mod(`${p}.ln_2`, 'layernorm', h, h, true, i),
-      mod(`${p}.mlp.c_fc`, 'conv1d', h, s.intermediateSize, true, i),
-      mod(`${p}.mlp.c_proj`, 'conv1d', s.intermediateSize, h, true, i),
-    );
-  }
-  modules.push(mod('transformer.ln_f', 'layernorm', h, h, true, null));
-  modules.push(mod('lm_head', 'linear', h, s.vocabSize, false, null, true));
-  return { modules, parameters: parametersOf(modules, s) };
-}
-
-function parametersOf(modules: ModuleInfo[], s: ModelSpec): { name: string; shape: number[] }[] {
-  const out: { name: string; shape: number[] }[] = [];
-  for (const m of modules) {
-    if (m.isOutputHead && s.tieWordEmbeddings) continue; // tied: the embedding's weight, listed once
-    out.push({ name: `${m.name}.weight`, shape: weightShape(m) });
-    if (m.hasBias) out.push({ name: `${m.name}.bias`, shape: [m.outFeatures] });
-  }
-  return out;
+  return archOf(spec).basePrefix;
 }
 
 function layoutOf(spec: ModelSpec): Layout {
-  return spec.family === 'gpt2' ? gpt2Layout(spec) : llamaLayout(spec);
+  return archOf(spec).layout(spec);
 }
 
 function numel(shape: number[]): number {

@@ -1,8 +1,8 @@
 // The normalised description of a Hugging Face causal-LM checkpoint that every other part builds on:
 // ModelSpec (architecture hyper-parameters) and ModelInventory (modules and parameters, from headers or config).
 
-/** Builder family: one graph builder per family (core/models/llama.ts, core/models/gpt2.ts). */
-export type ModelFamily = 'llama' | 'gpt2';
+/** Builder family (the architecture descriptor's `family`, core/arch/registry.ts): llama, gpt2, ... */
+export type ModelFamily = string;
 
 export interface RopeScaling {
   /** transformers' rope_type (older configs call it `type`). */
@@ -52,6 +52,18 @@ export interface ModelSpec {
   internalDropout?: Record<string, number>;
   /** Sliding-window attention width when some layer uses one (Mistral sliding_window; Qwen2 use_sliding_window). */
   slidingWindow?: number | null;
+  /** Which decoder layers use the window (absent: every layer, as Mistral). */
+  slidingLayers?: boolean[];
+  /** Per-head RMSNorm of queries and keys before RoPE (Qwen3 q_norm / k_norm, weight [head_dim]). */
+  qkNorm?: boolean;
+  /** Fraction of each head's features RoPE rotates (Phi-3 partial_rotary_factor; 1 = all). */
+  partialRotaryFactor?: number;
+  /** Gemma 2: attention scale query_pre_attn_scalar^-0.5, score and final-logit soft-capping (null = off). */
+  queryPreAttnScalar?: number;
+  attnLogitSoftcap?: number | null;
+  finalLogitSoftcap?: number | null;
+  /** Gemma 3: RoPE base of the sliding (local) layers (rope_local_base_freq), without rope_scaling. */
+  ropeLocalTheta?: number;
 }
 
 export type ModuleKind = 'linear' | 'conv1d' | 'embedding' | 'layernorm' | 'rmsnorm';

@@ -1,5 +1,6 @@
 // Training-memory estimate for our ONNX step graph: base weights as ORT holds them, LoRA state, the activations
 // the backward pass keeps (per layer, from the VJP rules of core/graph), logits/softmax/grad and the runtime.
+import { archOf } from '../arch/registry';
 import type { ModelInventory, ParameterInfo } from '../hf/types';
 import { usePrepacking } from '../runtime/prepacking';
 import type { DeviceName, LoraTarget } from '../train/engineApi';
@@ -110,8 +111,7 @@ export function estimateMemory(inv: ModelInventory, targets: LoraTarget[], opts:
   const H = s.hiddenSize;
   const I = s.intermediateSize;
   const qkv = (s.numHeads + 2 * s.numKvHeads) * s.headDim;
-  const gpt2 = s.family === 'gpt2';
-  // residual inputs of the 2 norms (Llama: x for rsqrt(mean x²); GPT-2: the centred x), q/k/v after RoPE (MatMul inputs),
+    // residual inputs of the 2 norms (Llama: x for rsqrt(mean x²); GPT-2: the centred x), q/k/v after RoPE (MatMul inputs),
   // attention output (o_proj input, only when o_proj carries LoRA: counted with the LoRA inputs below).
   const perLayerBase = N * (2 * H + qkv) * act;
   const probs = B * s.numHeads * T * T * act;
@@ -119,7 +119,7 @@ export function estimateMemory(inv: ModelInventory, targets: LoraTarget[], opts:
   const perLayerMlp = N * I * 4 * act;
   add('activations: norms and q/k/v', L * perLayerBase, `${L} layers × tokens ${N} × (2·${H} + ${qkv}) × ${act} bytes`);
   add('activations: attention probabilities', L * probs, `${L} layers × [B ${B}, heads ${s.numHeads}, T ${T}, T ${T}] × ${act} bytes (softmax output for its backward)`);
-  add('activations: MLP', L * perLayerMlp, `${L} layers × tokens ${N} × 4·${I} × ${act} bytes (${gpt2 ? 'gelu_new' : 'SwiGLU'} intermediates)`);
+  add('activations: MLP', L * perLayerMlp, `${L} layers × tokens ${N} × 4·${I} × ${act} bytes (${archOf(s).mlpLabel} intermediates)`);
   // Each target keeps its input (for dA) and x·Aᵀ (for dB); inputs shared by q/k/v (or gate/up) are counted once.
   const inputs = new Map<string, number>();
   let xa = 0;

@@ -17,6 +17,13 @@ export type ActivationDtype = ComputeDtype | 'float16';
 export interface FinalHidden {
   hidden: Value;
   head: Value;
+  /** Final-logit soft-capping (Gemma 2: logits = tanh(logits / c) · c after lm_head and its LoRA). */
+  logitSoftcap?: number | null;
+}
+
+/** Applies FinalHidden.logitSoftcap to the head's logits. */
+export function capLogits(logits: Value, cap: number | null | undefined): Value {
+  return cap === null || cap === undefined ? logits : G.mul(G.tanh(G.div(logits, cap)), cap);
 }
 
 /** The graph inputs every model builder reads. */
@@ -27,6 +34,8 @@ export interface ModelInputs {
   positionIds: Value;
   /** Additive mask [B, 1, T, T] (feeds.attentionBias); [B, 1, T, past + T] with a KV cache. */
   attentionBias: Value;
+  /** The same mask with the sliding window applied (feeds.attentionBias with `window`), for the layers that use one. */
+  slidingBias?: Value;
   /**
    * Inference only: called once per layer with the new keys and values [B, kvHeads, T, D] (after RoPE); returns the
    * keys and values attention should read (the cached past concatenated with the new ones). Absent in training.
@@ -94,6 +103,12 @@ export class WeightStore {
     this.cache.set(name, v);
     return v;
   }
+}
+
+/** The additive mask decoder layer `layer` attends with: the sliding-window one on sliding layers, else the full causal one. */
+export function layerBias(inputs: ModelInputs, spec: ModelInventory['spec'], layer: number): Value {
+  if (inputs.slidingBias === undefined) return inputs.attentionBias;
+  return spec.slidingLayers === undefined || spec.slidingLayers[layer] === true ? inputs.slidingBias : inputs.attentionBias;
 }
 
 /** A view of a WeightStore under a name prefix, as candle's VarBuilder::pp. */

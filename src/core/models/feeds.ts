@@ -1,5 +1,7 @@
 // Host-side inputs of the model graphs, computed from a Batch: position ids, the additive attention mask (causal +
 // padding, block-diagonal for packed rows), the HF-shifted label rows with loss weights, LoRA dropout keep-masks.
+import { archOf } from '../arch/registry';
+import type { ModelSpec } from '../hf/types';
 import { InputError } from '../errors';
 import type { Batch, LoraTarget } from '../train/engineApi';
 import { Rng } from '../util/random';
@@ -9,6 +11,8 @@ export const INPUT = {
   inputIds: 'input_ids',
   positionIds: 'position_ids',
   attentionBias: 'attention_bias',
+  /** attention_bias with the sliding window (models whose spec has slidingWindow). */
+  slidingBias: 'attention_bias_sliding',
   /** Flat row (r·T + t) of each position whose next label counts, int64 [L]. */
   labelIndex: 'label_index',
   /** Its target token, int64 [L]. */
@@ -61,24 +65,25 @@ export function positionIds(b: Batch): BigInt64Array {
  * The `position_ids` feed of a model graph: int64 for GPT-2 (a Gather into wpe), floats for the Llama family (only
  * multiplied by inv_freq; fed as floats so that no int64→float Cast leaves the GPU).
  */
-export function positionFeed(b: Batch, family: string, dtype: FloatDtype): HostFeed {
+export function positionFeed(b: Batch, spec: Pick<ModelSpec, 'modelType'>, dtype: FloatDtype): HostFeed {
   const ids = positionIds(b);
   const dims = [b.batchSize, b.seqLen];
-  if (family === 'gpt2') return { data: ids, dims };
+  if (archOf(spec).learnedPositions) return { data: ids, dims };
   const out = floatArray(dtype, ids.length);
   for (let i = 0; i < ids.length; i++) out[i] = Number(ids[i]!);
   return { data: out, dims };
 }
 
 /** dtype of the `position_ids` input of a model family's graphs (see positionFeed). */
-export const positionDtype = (family: string, dtype: FloatDtype): 'int64' | FloatDtype => (family === 'gpt2' ? 'int64' : dtype);
+export const positionDtype = (spec: Pick<ModelSpec, 'modelType'>, dtype: FloatDtype): 'int64' | FloatDtype => (archOf(spec).learnedPositions ? 'int64' : dtype);
 
 /**
  * Additive attention mask [B, 1, T, T]: 0 where query i may see key j, MASK_MIN elsewhere. Causal (j ≤ i), keys with
  * attention_mask 0 hidden; with explicit position ids a new segment starts at every position 0 and keys of other
- * segments are hidden (packed sequences). Fed from the host: no Range/Equal(int64) ops in the graph (docs/ONNXRUNTIME.md).
+ * segments are hidden (packed sequences). With `window`, keys more than window − 1 positions back are hidden too.
+ * Fed from the host: no Range/Equal(int64) ops in the graph (docs/ONNXRUNTIME.md).
  */
-export function attentionBias(b: Batch, dtype: FloatDtype): HostFeed {
+export function attentionBias(b: Batch, dtype: FloatDtype, window?: number): HostFeed {
   const T = b.seqLen;
   const out = floatArray(dtype, b.batchSize * T * T);
   const seg = new Int32Array(T);
@@ -92,7 +97,10 @@ export function attentionBias(b: Batch, dtype: FloatDtype): HostFeed {
     }
     for (let i = 0; i < T; i++) {
       const row = (r * T + i) * T;
-      for (let j = 0; j <= i; j++) out[row + j] = valid[j] === 1 && seg[j] === seg[i] ? 0 : MASK_MIN;
+      // Sliding window W (masking_utils.sliding_window_overlay): key j visible only when j > i - W.
+      const from = window === undefined ? 0 : Math.max(0, i - window + 1);
+      out.fill(MASK_MIN, row, row + from);
+      for (let j = from; j <= i; j++) out[row + j] = valid[j] === 1 && seg[j] === seg[i] ? 0 : MASK_MIN;
       out.fill(MASK_MIN, row + i + 1, row + T);
     }
   }

@@ -4,7 +4,7 @@ import * as G from '../graph';
 import type { Value } from '../graph';
 import type { ModelSpec } from '../hf/types';
 import { type FinalHidden, type ModelInputs, type VarBuilder, conv1d, geluNew, layerNorm } from './common';
-import { attention, splitHeads } from './llama';
+import { attention, splitHeads } from './attention';
 import type { LoraHook } from './lora';
 
 /** Final hidden states [B*T, hidden] and the (tied) head weight of GPT2LMHeadModel (model-internal dropouts off). */

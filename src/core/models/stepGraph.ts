@@ -8,17 +8,16 @@
  * mean of transformers' Trainer (loss_sum / num_items_in_batch); gradients are summed on the host in fp32 (torch's
  * `.grad +=`). The `eval` graph is forward + loss only (weights 1 give a summed loss), opened on first use.
  */
+import { archOf } from '../arch/registry';
 import * as G from '../graph';
 import type { Graph, Value } from '../graph';
 import type { ModelInventory } from '../hf/types';
 import type { TensorEntry } from '../safetensors/types';
 import { type ParamGrad, type UpdatedParam, adamwInputs, clipAndAdamW, expAvgName, expAvgSqName, newName } from '../train/adamw';
 import type { LoraTarget, OptimizerOptions } from '../train/engineApi';
-import { type ComputeDtype, type ModelInputs, VarBuilder, WeightStore, weightedCrossEntropy } from './common';
+import { type ComputeDtype, capLogits, type ModelInputs, VarBuilder, WeightStore, weightedCrossEntropy } from './common';
 import { INPUT, positionDtype } from './feeds';
 import { FINITE_LIMIT, LOSS_SCALE_INPUT, adamwScalarInputs } from './optimizerFeeds';
-import { gpt2Hidden } from './gpt2';
-import { llamaHidden } from './llama';
 import { LoraSet } from './lora';
 
 export interface ModelGraphOptions {
@@ -61,20 +60,21 @@ export function buildForward(name: string, o: ModelGraphOptions): ForwardGraph {
   const spec = o.inventory.spec;
   const inputs: ModelInputs = {
     inputIds: g.input(INPUT.inputIds, 'int64', ['B', 'T']),
-    positionIds: g.input(INPUT.positionIds, positionDtype(spec.family, o.dtype), ['B', 'T']),
+    positionIds: g.input(INPUT.positionIds, positionDtype(spec, o.dtype), ['B', 'T']),
     attentionBias: g.input(INPUT.attentionBias, o.dtype, ['B', 1, 'T', 'T']),
   };
+  if ((spec.slidingWindow ?? null) !== null) inputs.slidingBias = g.input(INPUT.slidingBias, o.dtype, ['B', 1, 'T', 'T']);
   const labelIndex = g.input(INPUT.labelIndex, 'int64', ['L']);
   const targets = g.input(INPUT.targets, 'int64', ['L']);
   const weights = g.input(INPUT.lossWeights, o.dtype, ['L']);
   const act = o.fp16 === true ? 'float16' : o.dtype;
   const lora = new LoraSet(g, o.targets, o.dtype, o.dropout, act);
   const vb = new VarBuilder(new WeightStore(g, o.inventory, act, o.tensors));
-  const { hidden, head } = spec.family === 'gpt2' ? gpt2Hidden(spec, vb, inputs, lora) : llamaHidden(spec, vb, inputs, lora, o.dtype, act);
+  const { hidden, head, logitSoftcap } = archOf(spec).hidden(spec, vb, inputs, lora, o.dtype, act);
   // lm_head only on the rows whose next label counts (same numbers per row as the full [B*T, vocab] logits).
   // fp16: the row Gather runs on an fp32 copy (its backward is a ScatterND add, which the WebGPU EP lacks for fp16).
   const rows = hidden.dtype === 'float16' ? G.cast(G.gather(G.cast(hidden, 'float32'), labelIndex), 'float16') : G.gather(hidden, labelIndex);
-  const logits = lora.apply('lm_head', rows, G.gemm(rows, head, { transB: true, name: 'lm_head.Gemm' }), labelIndex);
+  const logits = capLogits(lora.apply('lm_head', rows, G.gemm(rows, head, { transB: true, name: 'lm_head.Gemm' }), labelIndex), logitSoftcap);
   lora.checkAllUsed();
   const loss = g.scope('loss', () => weightedCrossEntropy(logits, G.unsqueeze(targets, [1]), G.unsqueeze(weights, [1])));
   return { g, lora, loss };

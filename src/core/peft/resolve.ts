@@ -1,5 +1,7 @@
 // Which modules of a model a LoraConfig adapts, with which r/alpha/scaling: PEFT's inject_adapter +
 // _maybe_include_all_linear_layers + LoraModel._create_and_replace (peft v0.20.0), including its errors.
+import { archOf } from '../arch/registry';
+import type { ArchDescriptor } from '../arch/types';
 import { InputError } from '../errors';
 import type { ModelInventory, ModuleInfo } from '../hf/types';
 import type { LoraTarget } from '../train/engineApi';
@@ -37,13 +39,10 @@ export interface ResolvedTargets {
 
 const LINEAR_KINDS = new Set(['linear', 'conv1d', 'embedding']);
 
-function containerClass(name: string, family: string): string {
+function containerClass(name: string, arch: ArchDescriptor): string {
   const last = name.split('.').pop() ?? '';
-  if (/^\d+$/.test(last)) return family === 'gpt2' ? 'GPT2Block' : 'DecoderLayer';
-  const table: Record<string, string> = {
-    model: 'Model', transformer: 'GPT2Model', layers: 'ModuleList', h: 'ModuleList', self_attn: 'Attention', attn: 'GPT2Attention',
-    mlp: family === 'gpt2' ? 'GPT2MLP' : 'MLP', act_fn: 'SiLUActivation', rotary_emb: 'RotaryEmbedding', act: 'NewGELUActivation',
-  };
+  const table = arch.containerClasses;
+  if (/^\d+$/.test(last)) return table['#'] ?? 'DecoderLayer';
   return table[last] ?? (last.includes('drop') ? 'Dropout' : 'Module');
 }
 
@@ -58,24 +57,15 @@ function classOf(m: ModuleInfo): string {
 export function namedModules(inv: ModelInventory): NamedModule[] {
   const out: NamedModule[] = [];
   const seen = new Set<string>();
-  const family = inv.spec.family;
+  const arch = archOf(inv.spec);
   const add = (name: string, info: ModuleInfo | null): void => {
     if (seen.has(name)) return;
     seen.add(name);
-    out.push({ name, info, className: info !== null ? classOf(info) : containerClass(name, family) });
+    out.push({ name, info, className: info !== null ? classOf(info) : containerClass(name, arch) });
   };
   const extra = (m: ModuleInfo): string[] => {
     // Parameter-less submodules that come right after a module in named_modules order.
-    const n = m.name;
-    if (family === 'gpt2') {
-      if (n === 'transformer.wpe') return ['transformer.drop'];
-      if (n.endsWith('.attn.c_proj')) return [n.replace(/c_proj$/, 'attn_dropout'), n.replace(/c_proj$/, 'resid_dropout')];
-      if (n.endsWith('.mlp.c_proj')) return [n.replace(/c_proj$/, 'act'), n.replace(/c_proj$/, 'dropout')];
-      return [];
-    }
-    if (n.endsWith('.mlp.down_proj')) return [n.replace(/down_proj$/, 'act_fn')];
-    if (n === 'model.norm') return ['model.rotary_emb'];
-    return [];
+    return arch.modulesAfter(m.name);
   };
   for (const m of inv.modules) {
     const parts = m.name.split('.');

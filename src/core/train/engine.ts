@@ -142,12 +142,14 @@ class OrtEngine implements TrainEngine {
     const { index, targets, weights } = labelRows(b, weight, this.dtype, spec.vocabSize);
     const feeds: Record<string, ort.Tensor> = {
       [INPUT.inputIds]: new ort.Tensor('int64', b.inputIds, [b.batchSize, b.seqLen]),
-      [INPUT.positionIds]: toTensor(positionFeed(b, spec.family, this.dtype), this.dtype),
+      [INPUT.positionIds]: toTensor(positionFeed(b, spec, this.dtype), this.dtype),
       [INPUT.attentionBias]: toTensor(attentionBias(b, this.dtype), this.dtype),
       [INPUT.labelIndex]: toTensor(index, this.dtype),
       [INPUT.targets]: toTensor(targets, this.dtype),
       [INPUT.lossWeights]: toTensor(weights, this.dtype),
     };
+    const window = spec.slidingWindow ?? null;
+    if (window !== null) feeds[INPUT.slidingBias] = toTensor(attentionBias(b, this.dtype, window), this.dtype);
     for (const [name, m] of dropoutMasks(b, this.opts.targets, this.opts.loraDropout, dropoutSeed)) {
       feeds[name] = new ort.Tensor('uint8', m.data, m.dims);
     }

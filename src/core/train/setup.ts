@@ -180,12 +180,6 @@ function checkModelSupport(inventory: ModelInventory, modelDir: string, notes: L
 function checkSequenceLengths(recipe: Recipe, inventory: ModelInventory, sets: (LoadedDataset | null)[], notes: LogNote[]): void {
   const maxPos = inventory.spec.maxPositionEmbeddings;
   const longest = sets.reduce((m, d) => d === null ? m : d.sequences.reduce((n, q) => Math.max(n, q.inputIds.length), m), 0);
-  const window = inventory.spec.slidingWindow ?? null;
-  if (window !== null && longest > window) {
-    throw new InputError('sliding-window', `a sequence has ${longest} tokens, more than the model's sliding_window ${window}: sliding-window attention is not implemented`, {
-      file: recipe.file, hint: `Set dataset.max_length to at most ${window}`,
-    });
-  }
   if (maxPos <= 0 || recipe.dataset.max_length <= maxPos) return;
   if (longest > maxPos) {
     throw new InputError('max-length', `a sequence has ${longest} tokens but the model's max_position_embeddings is ${maxPos} (dataset.max_length is ${recipe.dataset.max_length})`, {

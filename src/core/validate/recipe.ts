@@ -1,5 +1,6 @@
 // Validation of peft-train.yaml against RECIPE_FIELDS, the disk and the base model: unknown keys
 // (did-you-mean + fix), types/ranges, missing paths, base_model, devices, max_length, warmup vs run length.
+import { archOf } from '../arch/registry';
 import * as path from 'node:path';
 import { checkRecipeValue, recipeField, recipeKeys, RECIPE_FIELDS, type RecipeField } from '../train/recipeSchema';
 import { suggest } from '../util/didYouMean';
@@ -228,11 +229,11 @@ function checkSemantics(read: YamlRead, present: Map<string, YamlEntry>, idx: Li
   // max_length vs the model
   const maxLength = num(v.get('dataset.max_length'), 512);
   if (model !== null && valid('dataset.max_length') && maxLength > model.spec.maxPositionEmbeddings) {
-    const learned = model.spec.family === 'gpt2';
+    const learned = archOf(model.spec).learnedPositions;
     // A warning either way, as in the trainer: it refuses only an example that is actually longer (GPT-2).
     out.push(problem(at('dataset.max_length'), 'warning', 'max-length-too-long',
       `dataset.max_length ${maxLength} exceeds the model's max_position_embeddings (${model.spec.maxPositionEmbeddings})` +
-      (learned ? `: GPT-2 has no position embedding beyond it, so training fails on any example longer than ${model.spec.maxPositionEmbeddings} tokens` : ': quality degrades past the trained context')));
+      (learned ? `: ${archOf(model.spec).displayName} has no position embedding beyond it, so training fails on any example longer than ${model.spec.maxPositionEmbeddings} tokens` : ': quality degrades past the trained context')));
   }
   checkSchedule(v, at, dir, out);
 }

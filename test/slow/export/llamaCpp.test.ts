@@ -36,6 +36,10 @@ const TARGETS: Record<FixtureArch, Record<string, unknown>> = {
   // rsLoRA with rank and alpha patterns: llama.cpp's single alpha/r needs the per-module ratio folded into lora_b.
   llama: { r: 8, lora_alpha: 16, use_rslora: true, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], rank_pattern: { o_proj: 4 }, alpha_pattern: { v_proj: 32 } },
   qwen2: { r: 8, lora_alpha: 16, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'down_proj'] },
+  qwen3: { r: 8, lora_alpha: 16, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj'] },
+  gemma3_text: { r: 8, lora_alpha: 16, target_modules: ['q_proj', 'v_proj'] },
+  gemma2: { r: 8, lora_alpha: 16, target_modules: ['q_proj', 'v_proj'] },
+  phi3: { r: 8, lora_alpha: 16, target_modules: ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj'] },
   gpt2: { r: 8, lora_alpha: 16, target_modules: ['c_attn', 'c_proj', 'c_fc'] },
 };
 
@@ -45,7 +49,7 @@ describe('llama.cpp runs our GGUF exports (node-llama-cpp) = PyTorch reference',
   before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-llamacpp-')); });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  for (const arch of ['llama', 'qwen2', 'gpt2'] as const) {
+  for (const arch of ['llama', 'qwen2', 'gpt2', 'qwen3'] as const) {
     it(`${arch}: base, base + LoRA and merged GGUF greedy tokens; merged HF folder logits`, async function () {
       const model = path.join(tmp, arch);
       await makeFixture({ arch, outDir: model, seed: 3 });

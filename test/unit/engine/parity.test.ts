@@ -124,6 +124,95 @@ describe('engine parity with the PyTorch reference (fp32)', function () {
     checkParity('gpt2', c, await runCase(c, dir));
   });
 
+  it('qwen3: per-head q_norm/k_norm before RoPE, explicit head_dim != hidden/heads, attention_bias, GQA, clipping', async () => {
+    const dir = tmpDir('parity-qwen3');
+    dirs.push(dir);
+    const inventory = await tinyModel('qwen3', `${dir}/model`, { attention_bias: true });
+    const s = inventory.spec;
+    assert.ok(s.qkNorm === true && s.qkvBias && s.oBias && s.headDim * s.numHeads !== s.hiddenSize && s.numKvHeads < s.numHeads);
+    assert.ok(inventory.modules.some((m) => m.name === 'model.layers.1.self_attn.k_norm' && m.inFeatures === s.headDim));
+    const targets = targetsFor(inventory, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], 4, 8);
+    const rng = new Rng(13);
+    const V = s.vocabSize;
+    const steps = lrs(8, 0.005).map((lr) => ({ lr, microBatches: [randomBatch(rng, V, 3, 11)] }));
+    const c: Case = { inventory, targets, optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, maxGradNorm: 5 }, steps, evalBatch: randomBatch(rng, V, 2, 8) };
+    checkParity('qwen3', c, await runCase(c, dir));
+  });
+
+  it('phi3: fused qkv_proj / gate_up_proj as LoRA targets, partial_rotary_factor 0.75, GQA, tied head', async () => {
+    const dir = tmpDir('parity-phi3');
+    dirs.push(dir);
+    const inventory = await tinyModel('phi3', `${dir}/model`, { partial_rotary_factor: 0.75 }, true);
+    const s = inventory.spec;
+    assert.ok(s.partialRotaryFactor === 0.75 && s.headDim === 16 && s.numKvHeads < s.numHeads && s.tieWordEmbeddings);
+    const targets = targetsFor(inventory, ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj'], 4, 8);
+    assert.deepEqual(targets.slice(0, 2).map((t) => [t.module.name, t.module.outFeatures]), [['model.layers.0.self_attn.o_proj', 64], ['model.layers.0.self_attn.qkv_proj', 64 + 2 * 32]]);
+    const rng = new Rng(14);
+    const V = s.vocabSize;
+    const steps = lrs(8, 0.005).map((lr) => ({ lr, microBatches: [randomBatch(rng, V, 3, 12)] }));
+    const c: Case = { inventory, targets, optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, maxGradNorm: 5 }, steps, evalBatch: randomBatch(rng, V, 2, 8) };
+    checkParity('phi3', c, await runCase(c, dir));
+  });
+
+  it('gemma2: soft-capping (attention 2, final 4), query_pre_attn_scalar, (1 + w) norms, GeGLU, sliding window on even layers', async () => {
+    const dir = tmpDir('parity-gemma2');
+    dirs.push(dir);
+    const inventory = await tinyModel('gemma2', `${dir}/model`, { attn_logit_softcapping: 2.0, final_logit_softcapping: 4.0, sliding_window: 5 });
+    const s = inventory.spec;
+    assert.ok(s.attnLogitSoftcap === 2 && s.finalLogitSoftcap === 4 && s.queryPreAttnScalar !== s.headDim && s.slidingLayers?.join() === 'true,false');
+    const targets = targetsFor(inventory, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj', 'lm_head'], 4, 8);
+    const rng = new Rng(16);
+    const V = s.vocabSize;
+    const steps = lrs(8, 0.005).map((lr) => ({ lr, microBatches: [randomBatch(rng, V, 3, 12)] }));
+    const c: Case = { inventory, targets, optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, maxGradNorm: 30 }, steps, evalBatch: randomBatch(rng, V, 2, 10) };
+    checkParity('gemma2', c, await runCase(c, dir));
+  });
+
+  it('gemma3_text: (1 + w) q/k norms, local RoPE base on the sliding layer, linear-scaled global RoPE, window 4', async () => {
+    const dir = tmpDir('parity-gemma3');
+    dirs.push(dir);
+    const inventory = await tinyModel('gemma3_text', `${dir}/model`);
+    const s = inventory.spec;
+    assert.ok(s.qkNorm === true && s.ropeLocalTheta === 10000 && s.ropeTheta === 1e6 && s.slidingLayers?.join() === 'true,false' && s.finalLogitSoftcap === null);
+    const targets = targetsFor(inventory, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'up_proj'], 4, 8);
+    const rng = new Rng(17);
+    const V = s.vocabSize;
+    const steps = lrs(6, 0.005).map((lr) => ({ lr, microBatches: [randomBatch(rng, V, 3, 12)] }));
+    const c: Case = { inventory, targets, optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, maxGradNorm: 0 }, steps, evalBatch: randomBatch(rng, V, 2, 10) };
+    checkParity('gemma3_text', c, await runCase(c, dir));
+  });
+
+  for (const w of [
+    { name: 'mistral (every layer)', overrides: { model_type: 'mistral', architectures: ['MistralForCausalLM'], sliding_window: 5 } },
+    { name: 'qwen3 (layers >= max_window_layers 1 only)', arch: 'qwen3' as const, overrides: { use_sliding_window: true, sliding_window: 4, max_window_layers: 1 } },
+  ]) {
+    it(`sliding window shorter than the sequence, ${w.name}: torch's masked attention, and not the full-attention result`, async () => {
+      const dir = tmpDir('parity-window');
+      dirs.push(dir);
+      const inventory = await tinyModel(w.arch ?? 'llama', `${dir}/model`, w.overrides);
+      assert.ok((inventory.spec.slidingWindow ?? 0) > 0);
+      const targets = targetsFor(inventory, ['q_proj', 'v_proj', 'down_proj'], 4, 8);
+      const rng = new Rng(15);
+      const V = inventory.spec.vocabSize;
+      const steps = lrs(4, 0.005).map((lr) => ({ lr, microBatches: [randomBatch(rng, V, 2, 12)] }));
+      const c: Case = { inventory, targets, optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 0 }, steps, evalBatch: randomBatch(rng, V, 2, 12) };
+      const r = await runCase(c, dir);
+      checkParity(w.name, c, r);
+      // The same weights and adapter without the window: another function (step-1 loss 10× the parity tolerance away).
+      const full = { ...inventory, spec: { ...inventory.spec, slidingWindow: null } };
+      delete full.spec.slidingLayers;
+      const engine = await createEngine({ inventory: full, targets, loraDropout: 0, optimizer: c.optimizer, device: 'cpu', precision: 'fp32', cacheDir: `${dir}/cache-full`, threads: 1 });
+      try {
+        await engine.setState(randomState(targets, 11, 0.3, 0.3));
+        const noWindow = (await engine.step(steps[0]!.microBatches, steps[0]!.lr, 0)).loss;
+        const windowed = r.ref.steps[0]!.loss;
+        assert.ok(Math.abs(noWindow - windowed) > 1e-3 * windowed, `step-1 loss with full attention ${noWindow} vs windowed ${windowed}`);
+      } finally {
+        await engine.dispose();
+      }
+    });
+  }
+
   it('llama with lora_dropout 0.2 (lm_head targeted too) and no clipping: host-drawn masks give the torch result', async () => {
     const dir = tmpDir('parity-dropout');
     dirs.push(dir);

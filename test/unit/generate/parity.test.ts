@@ -1,5 +1,5 @@
 // Greedy generation with the KV cache equals the PyTorch reference (full recomputation): the same 16 new tokens
-// and log-probabilities within 1e-4, for llama, qwen2 and gpt2 fixtures, the base model and with an adapter.
+// and log-probabilities within 1e-4, for llama, qwen2, gpt2, qwen3, phi3 and gemma2 fixtures, the base model and with an adapter.
 import * as assert from 'node:assert/strict';
 import { Generator } from '../../../src/core/generate/generator';
 import { Rng } from '../../../src/core/util/random';
@@ -10,6 +10,11 @@ const CASES = [
   { arch: 'llama', suffixes: ['q_proj', 'v_proj', 'down_proj'] },
   { arch: 'qwen2', suffixes: ['q_proj', 'k_proj', 'o_proj', 'up_proj', 'lm_head'] }, // LoRA on the tied head too (unmerged)
   { arch: 'gpt2', suffixes: ['c_attn', 'c_fc'] },
+  { arch: 'phi3', suffixes: ['qkv_proj', 'gate_up_proj', 'o_proj'] }, // fused modules, partial rotary 0.5
+  { arch: 'gemma2', suffixes: ['q_proj', 'v_proj', 'gate_proj', 'lm_head'] }, // soft-caps, (1 + w) norms, scaled embeddings
+  // q/k norms, local/global RoPE bases (generation stops at the window: widen the fixture's 4 to 64)
+  { arch: 'gemma3_text', suffixes: ['q_proj', 'k_proj', 'down_proj'], overrides: { sliding_window: 64 } },
+  { arch: 'qwen3', suffixes: ['q_proj', 'k_proj', 'v_proj', 'gate_proj'] }, // q_norm/k_norm before RoPE, head_dim 2·hidden/heads
 ] as const;
 
 describe('generate: greedy parity with the PyTorch reference', function () {
@@ -17,7 +22,7 @@ describe('generate: greedy parity with the PyTorch reference', function () {
   for (const c of CASES) {
     it(`${c.arch}: prompt + 16 tokens, base and adapter, tokens equal and logprobs within 1e-4`, async () => {
       const work = tmpDir(`gen-${c.arch}`);
-      const inv = await tinyModel(c.arch, `${work}/model`);
+      const inv = await tinyModel(c.arch, `${work}/model`, 'overrides' in c ? c.overrides : undefined);
       const adapter = writeAdapterFolder(`${work}/adapter`, inv, [...c.suffixes]);
       const rng = new Rng(11);
       const prompts = [Array.from({ length: 7 }, () => rng.int(inv.spec.vocabSize))];

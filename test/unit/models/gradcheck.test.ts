@@ -16,7 +16,7 @@ function feedsOf(b: Batch, inv: ModelInventory): Record<string, Feed> {
   const { index, targets, weights } = labelRows(b, 1 / n, 'float64', inv.spec.vocabSize);
   return {
     [INPUT.inputIds]: { data: b.inputIds, dims: [b.batchSize, b.seqLen] },
-    [INPUT.positionIds]: positionFeed(b, inv.spec.family, 'float64'),
+    [INPUT.positionIds]: positionFeed(b, inv.spec, 'float64'),
     [INPUT.attentionBias]: attentionBias(b, 'float64'),
     [INPUT.labelIndex]: index,
     [INPUT.targets]: targets,

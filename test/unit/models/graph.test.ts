@@ -8,7 +8,7 @@ import { loadModel } from '../../../src/core/hf/loadModel';
 import type { ModelInventory } from '../../../src/core/hf/types';
 import { checkpointTensors } from '../../../src/core/models/common';
 import { attentionBias, labelRows, MASK_MIN } from '../../../src/core/models/feeds';
-import { ropeInvFreq } from '../../../src/core/models/llama';
+import { ropeInvFreq } from '../../../src/core/models/attention';
 import { buildStepGraph } from '../../../src/core/models/stepGraph';
 import type { LoraTarget } from '../../../src/core/train/engineApi';
 import { targetsFor, tinyModel, tmpDir } from '../engine/helpers';

@@ -1,57 +1,28 @@
 // llama.cpp's view of a Hugging Face model: GGUF architecture, `<arch>.*` hyper-parameter keys, and the GGUF name and
 // layout change of every checkpoint tensor (llama.cpp's convert_hf_to_gguf.py / gguf-py tensor_mapping.py).
+import { ARCHS, archOf } from '../../arch/registry';
+import type { GgufTensorTarget, TensorTransform } from '../../arch/types';
 import { InputError } from '../../errors';
 import type { ModelSpec } from '../../hf/types';
 import type { GgufKv } from './writer';
 
-export type GgufArch = 'llama' | 'qwen2' | 'gpt2';
+/** llama.cpp architecture name (llama, qwen2, gpt2, ...), from the family's descriptor. */
+export type GgufArch = string;
+export type { GgufTensorTarget, TensorTransform };
 
-/**
- * How a tensor changes on its way into GGUF: `permute` = the q/k row order of llama.cpp's RoPE for arch llama
- * (with `heads` = attention heads for q, kv heads for k); `transpose` = GPT-2 Conv1D [in, out] → [out, in].
- */
-export type TensorTransform = { kind: 'none' } | { kind: 'transpose' } | { kind: 'permute'; heads: number };
-
-export interface GgufTensorTarget {
-  name: string;
-  transform: TensorTransform;
-}
-
-/** model_type → GGUF architecture: Mistral runs as llama (as llama.cpp's converter writes it). */
+/** model_type → GGUF architecture (the descriptor's gguf.archOf; Mistral runs as llama, as llama.cpp's converter writes it). */
 export function ggufArchOf(spec: ModelSpec, file?: string): GgufArch {
-  const a = ({ llama: 'llama', mistral: 'llama', qwen2: 'qwen2', gpt2: 'gpt2' } as Record<string, GgufArch>)[spec.modelType];
-  if (a === undefined) throw new InputError('gguf-arch', `model_type "${spec.modelType}" has no GGUF export`, { ...(file !== undefined ? { file } : {}), hint: 'GGUF export supports llama, mistral, qwen2 and gpt2' });
+  const a = archOf(spec).gguf.archOf[spec.modelType];
+  if (a === undefined) {
+    const all = ARCHS.flatMap((d) => Object.keys(d.gguf.archOf));
+    throw new InputError('gguf-arch', `model_type "${spec.modelType}" has no GGUF export`, { ...(file !== undefined ? { file } : {}), hint: `GGUF export supports ${all.join(', ')}` });
+  }
   return a;
 }
 
 /** `<arch>.*` keys llama.cpp reads for the model's hyper-parameters. */
 export function archMetadata(spec: ModelSpec, arch: GgufArch): GgufKv[] {
-  const k = (s: string): string => `${arch}.${s}`;
-  const kv: GgufKv[] = [
-    { key: k('context_length'), type: 'u32', value: spec.maxPositionEmbeddings },
-    { key: k('embedding_length'), type: 'u32', value: spec.hiddenSize },
-    { key: k('feed_forward_length'), type: 'u32', value: spec.intermediateSize },
-    { key: k('block_count'), type: 'u32', value: spec.numLayers },
-    { key: k('attention.head_count'), type: 'u32', value: spec.numHeads },
-  ];
-  if (arch === 'gpt2') {
-    kv.push({ key: k('attention.layer_norm_epsilon'), type: 'f32', value: spec.normEps });
-    return kv;
-  }
-  kv.push(
-    { key: k('attention.head_count_kv'), type: 'u32', value: spec.numKvHeads },
-    { key: k('attention.layer_norm_rms_epsilon'), type: 'f32', value: spec.normEps },
-    { key: k('rope.freq_base'), type: 'f32', value: spec.ropeTheta },
-    { key: k('rope.dimension_count'), type: 'u32', value: spec.headDim },
-    { key: k('attention.key_length'), type: 'u32', value: spec.headDim },
-    { key: k('attention.value_length'), type: 'u32', value: spec.headDim },
-    { key: k('vocab_size'), type: 'u32', value: spec.vocabSize },
-  );
-  const rs = spec.ropeScaling;
-  if (rs !== null && rs.ropeType === 'linear') {
-    kv.push({ key: k('rope.scaling.type'), type: 'string', value: 'linear' }, { key: k('rope.scaling.factor'), type: 'f32', value: rs.factor });
-  }
-  return kv;
+  return archOf(spec).gguf.metadata(spec, arch);
 }
 
 /**
@@ -78,46 +49,14 @@ export function llama3RopeFactors(spec: ModelSpec): Float32Array | null {
   return out;
 }
 
-const LLAMA_LAYER: Record<string, string> = {
-  'self_attn.q_proj': 'attn_q', 'self_attn.k_proj': 'attn_k', 'self_attn.v_proj': 'attn_v', 'self_attn.o_proj': 'attn_output',
-  'mlp.gate_proj': 'ffn_gate', 'mlp.up_proj': 'ffn_up', 'mlp.down_proj': 'ffn_down',
-  input_layernorm: 'attn_norm', post_attention_layernorm: 'ffn_norm',
-};
-const GPT2_LAYER: Record<string, string> = {
-  ln_1: 'attn_norm', 'attn.c_attn': 'attn_qkv', 'attn.c_proj': 'attn_output', ln_2: 'ffn_norm', 'mlp.c_fc': 'ffn_up', 'mlp.c_proj': 'ffn_down',
-};
-
 /**
  * The GGUF tensor for checkpoint tensor `hfName` (weights and biases), or null for tensors llama.cpp does not load
  * (GPT-2's attn.bias causal-mask buffers, rotary inv_freq). An unknown tensor is an InputError.
  */
 export function ggufTensorFor(hfName: string, spec: ModelSpec, arch: GgufArch): GgufTensorTarget | null {
-  const none: TensorTransform = { kind: 'none' };
-  if (arch === 'gpt2') {
-    const n = hfName.replace(/^transformer\./, '');
-    if (/^h\.\d+\.attn\.(bias|masked_bias)$/.test(n)) return null;
-    const fixed: Record<string, string> = { 'wte.weight': 'token_embd.weight', 'wpe.weight': 'position_embd.weight', 'ln_f.weight': 'output_norm.weight', 'ln_f.bias': 'output_norm.bias', 'lm_head.weight': 'output.weight' };
-    if (fixed[n] !== undefined) return { name: fixed[n], transform: none };
-    const m = /^h\.(\d+)\.(.+)\.(weight|bias)$/.exec(n);
-    const g = m !== null ? GPT2_LAYER[m[2]!] : undefined;
-    if (m !== null && g !== undefined) {
-      const conv = m[3] === 'weight' && m[2]!.includes('.');
-      return { name: `blk.${m[1]}.${g}.${m[3]}`, transform: conv ? { kind: 'transpose' } : none };
-    }
-  } else {
-    if (/rotary_emb\.inv_freq$/.test(hfName)) return null;
-    const fixed: Record<string, string> = { 'model.embed_tokens.weight': 'token_embd.weight', 'model.norm.weight': 'output_norm.weight', 'lm_head.weight': 'output.weight' };
-    if (fixed[hfName] !== undefined) return { name: fixed[hfName], transform: none };
-    const m = /^model\.layers\.(\d+)\.(.+)\.(weight|bias)$/.exec(hfName);
-    const g = m !== null ? LLAMA_LAYER[m[2]!] : undefined;
-    if (m !== null && g !== undefined) {
-      let transform: TensorTransform = none;
-      if (arch === 'llama' && g === 'attn_q') transform = { kind: 'permute', heads: spec.numHeads };
-      if (arch === 'llama' && g === 'attn_k') transform = { kind: 'permute', heads: spec.numKvHeads };
-      return { name: `blk.${m[1]}.${g}.${m[3]}`, transform };
-    }
-  }
-  throw new InputError('gguf-unknown-tensor', `no llama.cpp tensor name for this ${spec.modelType} checkpoint tensor`, { tensor: hfName });
+  const t = archOf(spec).gguf.tensorFor(hfName, spec, arch);
+  if (t === undefined) throw new InputError('gguf-unknown-tensor', `no llama.cpp tensor name for this ${spec.modelType} checkpoint tensor`, { tensor: hfName });
+  return t;
 }
 
 /**
