@@ -1,26 +1,7 @@
-// The dataset inspector webview's HTML, as the dashboard's: a strict Content Security Policy with a per-load nonce,
-// the bundled script and stylesheet through asWebviewUri, nothing loaded from outside the extension.
+// The dataset inspector webview's HTML: the shared webview page (strict CSP with a per-load nonce) with its bundle.
 import type * as vscode from 'vscode';
-import { nonce } from '../dashboard/html';
+import { webviewPageHtml } from '../webviewPage';
 
 export function inspectorHtml(webview: vscode.Webview, extensionUri: vscode.Uri, uriJoin: (base: vscode.Uri, ...p: string[]) => vscode.Uri): string {
-  const n = nonce();
-  const script = webview.asWebviewUri(uriJoin(extensionUri, 'dist', 'webview', 'inspector.js'));
-  const style = webview.asWebviewUri(uriJoin(extensionUri, 'dist', 'webview', 'inspector.css'));
-  const csp = ["default-src 'none'", `img-src ${webview.cspSource} data:`, `font-src ${webview.cspSource}`, `style-src ${webview.cspSource} 'nonce-${n}'`, `script-src 'nonce-${n}'`].join('; ');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<meta property="csp-nonce" content="${n}">
-<link rel="stylesheet" href="${style.toString()}">
-<title>PEFT Dataset Inspector</title>
-</head>
-<body>
-<main id="app" aria-label="PEFT Studio dataset inspector"></main>
-<script nonce="${n}" src="${script.toString()}"></script>
-</body>
-</html>`;
+  return webviewPageHtml(webview, extensionUri, uriJoin, { bundle: 'inspector', title: 'PEFT Dataset Inspector', label: 'PEFT Studio dataset inspector' });
 }
