@@ -2,8 +2,6 @@
 import type * as vscode from 'vscode';
 import { webviewPageHtml } from '../webviewPage';
 
-export { nonce } from '../webviewPage';
-
 /** Where a dashboard is shown: the narrow side-bar view or a wide editor-area panel (styles differ a little). */
 export type DashboardPlace = 'view' | 'panel';
 
