@@ -10,6 +10,7 @@ import { createEngine } from '../src/core/train/engine';
 import type { Batch, DeviceName } from '../src/core/train/engineApi';
 import { median } from './benchLib';
 import { errorStack } from '../src/core/errors';
+import { peakRssBytes } from '../src/core/util/peakRss';
 
 /** What the parent passes (one JSON argument); the same fields drive bench/torch_lora_step.py. */
 export interface EngineJob {
@@ -151,8 +152,7 @@ async function runSteps(job: EngineJob, profiled: ort.InferenceSession[] | null)
     tokensPerS: (n * stepS.length) / total,
     firstLoss,
     losses,
-    // process.resourceUsage().maxRSS is in KiB (getrusage ru_maxrss)
-    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    peakRssBytes: peakRssBytes(),
     steadyRssBytes,
     profileFiles,
   };

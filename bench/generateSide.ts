@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import { Generator } from '../src/core/generate/generator';
 import { median } from './benchLib';
+import { peakRssBytes } from '../src/core/util/peakRss';
 
 export interface GenerateJob {
   modelDir: string;
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
     ids = r.tokenIds;
   }
   await gen.dispose();
-  const out: SideTimings = { prefill_tokens_per_s: median(prefill), decode_tokens_per_s: median(decode), peak_rss_bytes: process.resourceUsage().maxRSS * 1024, token_ids: ids };
+  const out: SideTimings = { prefill_tokens_per_s: median(prefill), decode_tokens_per_s: median(decode), peak_rss_bytes: peakRssBytes(), token_ids: ids };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 

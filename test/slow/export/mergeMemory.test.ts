@@ -22,8 +22,9 @@ describe('merge memory (streamed)', function () {
     await makeFixture({ arch: 'llama', size: 'bench', outDir: model });
     const ad = writeRandomAdapter({ modelDir: model, outDir: path.join(tmp, 'ad'), config: { r: 16, lora_alpha: 32, target_modules: 'all-linear' } });
     const modelBytes = fs.statSync(path.join(model, 'model.safetensors')).size;
-    // A plain bundle, so that the child's high-water mark before the merge is Node's own, not a transpiler's.
-    const bundle = path.join(tmp, 'merge.js');
+    // A plain bundle, so that the child's high-water mark before the merge is Node's own, not a transpiler's; inside
+    // the repository, so that its external onnxruntime-node resolves from node_modules.
+    const bundle = path.join(ROOT, 'test-output', 'merge-memory', 'merge.js');
     buildSync({ entryPoints: [path.join(ROOT, 'src/core/export/merge.ts')], bundle: true, platform: 'node', format: 'cjs', mainFields: ['module', 'main'], external: ['onnxruntime-node'], outfile: bundle, logLevel: 'silent' });
     const script = [
       `const { mergeToHfFolder } = require(${JSON.stringify(bundle)});`,

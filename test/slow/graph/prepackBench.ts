@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import * as G from '../../../src/core/graph';
 import { readSafetensorsHeader } from '../../../src/core/safetensors/read';
 import { writeSafetensors } from '../../../src/core/safetensors/write';
+import { peakRssBytes } from '../../../src/core/util/peakRss';
 
 const OUT = 3200;
 const IN = 4096; // W = 3200 x 4096 fp32 = 52.4 MB
@@ -49,7 +50,7 @@ async function child(dir: string, prepack: boolean, backward: boolean): Promise<
   console.log(JSON.stringify({
     prepack, backward, createMs: Math.round(createMs), runMinMs: Math.round(times[0]!), runMedianMs: Math.round(median), bestGflops: +(flops / times[0]! / 1e6).toFixed(1),
     rssBaseMB: mb(rss0), rssAfterCreateMB: mb(rssAfterCreate), rssSteadyMB: mb(process.memoryUsage().rss),
-    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    peakRssMB: Math.round(peakRssBytes() / 2 ** 20),
   }));
   await s.release();
 }

@@ -7,6 +7,7 @@ import { Generator } from '../../../src/core/generate/generator';
 import { loadModel } from '../../../src/core/hf/loadModel';
 import { GenService } from '../../../src/core/playground/genService';
 import { DEFAULT_SAMPLING, type GenToHost } from '../../../src/shared/playground';
+import { peakRssBytes } from '../../../src/core/util/peakRss';
 
 interface Job { dir: string; adapters: string[]; promptLen: number; newTokens: number; prepack: boolean; service?: boolean; columns?: number }
 
@@ -22,7 +23,7 @@ async function service(job: Job, prompt: string): Promise<number> {
   await svc.handle({ type: 'generate', id: 1, columns: Array.from({ length: n }, (_, i) => ({ adapter: slots[i % slots.length]!, sampling, prompt })) });
   const bad = msgs.find((m) => m.type === 'columnError' || m.type === 'openError');
   if (bad !== undefined) throw new Error(JSON.stringify(bad));
-  const peak = process.resourceUsage().maxRSS * 1024;
+  const peak = peakRssBytes();
   await svc.dispose();
   return peak;
 }
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
     const gen = await Generator.open(job.dir, { adapters: job.adapters, prepack: job.prepack, threads: 2, cacheDir: path.join(job.dir, '.graphs') });
     const prompt = Array.from({ length: job.promptLen }, (_, i) => (i * 131) % inv.spec.vocabSize);
     for (const adapter of [null, ...gen.adapterIds]) await gen.generate({ inputIds: prompt, maxNewTokens: job.newTokens, ignoreEos: true, adapter });
-    peak = process.resourceUsage().maxRSS * 1024;
+    peak = peakRssBytes();
     await gen.dispose();
   }
   const weights = inv.totalParameters * 4;

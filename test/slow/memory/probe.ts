@@ -6,6 +6,7 @@ import { loadModel } from '../../../src/core/hf/loadModel';
 import { estimateMemory } from '../../../src/core/memory/estimate';
 import { createEngine } from '../../../src/core/train/engine';
 import type { Batch, LoraTarget } from '../../../src/core/train/engineApi';
+import { peakRssBytes } from '../../../src/core/util/peakRss';
 
 interface Job { dir: string; suffixes: string[]; r: number; batch: number; seqLen: number; steps: number; gradAccum: number }
 
@@ -37,10 +38,10 @@ async function main(): Promise<void> {
     await engine.step(micro, 1e-3, s);
     if (process.env['PEFT_MEM_TRACE'] === '1') {
       const m = process.memoryUsage();
-      process.stderr.write(`step ${s}: rss ${(m.rss / 2 ** 20).toFixed(1)} heapUsed ${(m.heapUsed / 2 ** 20).toFixed(1)} external ${(m.external / 2 ** 20).toFixed(1)} arrayBuffers ${(m.arrayBuffers / 2 ** 20).toFixed(1)} maxRSS ${(process.resourceUsage().maxRSS / 1024).toFixed(1)}\n`);
+      process.stderr.write(`step ${s}: rss ${(m.rss / 2 ** 20).toFixed(1)} heapUsed ${(m.heapUsed / 2 ** 20).toFixed(1)} external ${(m.external / 2 ** 20).toFixed(1)} arrayBuffers ${(m.arrayBuffers / 2 ** 20).toFixed(1)} peak ${(peakRssBytes() / 2 ** 20).toFixed(1)}\n`);
     }
   }
-  const peak = process.resourceUsage().maxRSS * 1024;
+  const peak = peakRssBytes();
   const est = estimateMemory(inv, targets, { batchSize: job.batch, seqLen: job.seqLen, device: 'cpu', precision: 'fp32', gradAccum: job.gradAccum });
   await engine.dispose();
   process.stdout.write(JSON.stringify({ baseline, peak, estimate: est.totalBytes, components: est.components.map((c) => [c.name, c.bytes]) }) + '\n');
