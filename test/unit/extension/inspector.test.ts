@@ -2,29 +2,16 @@
 // which recipe, split and example `PEFT: Inspect Dataset` picks for a file, and the webview message guard.
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import type * as vscode from 'vscode';
+import { assertStrictPage, ext, join, webview } from './webviewHtml';
 import { inspectorHtml } from '../../../src/extension/inspector/html';
 import { inspectTarget } from '../../../src/extension/inspector/target';
 import { isInspectorToHost } from '../../../src/shared/inspector';
 
-const webview = {
-  cspSource: 'https://file+.vscode-resource.vscode-cdn.net',
-  asWebviewUri: (u: { path: string }) => ({ toString: () => `https://file+.vscode-resource.vscode-cdn.net${u.path}` }),
-} as unknown as vscode.Webview;
-const ext = { path: '/ext' } as unknown as vscode.Uri;
-const join = (b: vscode.Uri, ...p: string[]): vscode.Uri => ({ path: [b.path, ...p].join('/') }) as unknown as vscode.Uri;
 
 describe('dataset inspector (editor side)', () => {
   it('HTML: strict CSP with the script nonce, only the bundled inspector script and stylesheet', () => {
     const html = inspectorHtml(webview, ext, join);
-    const csp = /http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(html)?.[1] ?? '';
-    assert.match(csp, /^default-src 'none';/);
-    const nonce = /script-src 'nonce-([A-Za-z0-9]+)'/.exec(csp)?.[1];
-    assert.ok(nonce !== undefined && nonce.length >= 16, csp);
-    assert.ok(!csp.includes('unsafe-inline') && !csp.includes('unsafe-eval'), csp);
-    const scripts = [...html.matchAll(/<script([^>]*)>/g)].map((m) => m[1] ?? '');
-    assert.deepEqual(scripts, [` nonce="${nonce}" src="https://file+.vscode-resource.vscode-cdn.net/ext/dist/webview/inspector.js"`]);
-    assert.ok(html.includes('href="https://file+.vscode-resource.vscode-cdn.net/ext/dist/webview/inspector.css"'));
+    const nonce = assertStrictPage(html, 'inspector');
     assert.notEqual(/nonce-([A-Za-z0-9]+)/.exec(inspectorHtml(webview, ext, join))?.[1], nonce);
   });
 

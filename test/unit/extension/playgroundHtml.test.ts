@@ -3,27 +3,14 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type * as vscode from 'vscode';
+import { assertStrictPage, ext, join, webview } from './webviewHtml';
 import { playgroundHtml } from '../../../src/extension/playground/html';
 
-const webview = {
-  cspSource: 'https://file+.vscode-resource.vscode-cdn.net',
-  asWebviewUri: (u: { path: string }) => ({ toString: () => `https://file+.vscode-resource.vscode-cdn.net${u.path}` }),
-} as unknown as vscode.Webview;
-const ext = { path: '/ext' } as unknown as vscode.Uri;
-const join = (b: vscode.Uri, ...p: string[]): vscode.Uri => ({ path: [b.path, ...p].join('/') }) as unknown as vscode.Uri;
 
 describe('playground HTML and manifest', () => {
   it('has a strict CSP with the script nonce and loads only the bundled files', () => {
     const html = playgroundHtml(webview, ext, join);
-    const csp = /http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(html)?.[1] ?? '';
-    assert.match(csp, /^default-src 'none';/);
-    const nonce = /script-src 'nonce-([A-Za-z0-9]+)'/.exec(csp)?.[1];
-    assert.ok(nonce !== undefined && nonce.length >= 16, csp);
-    assert.ok(!csp.includes('unsafe-inline') && !csp.includes('unsafe-eval'), csp);
-    const scripts = [...html.matchAll(/<script([^>]*)>/g)].map((m) => m[1] ?? '');
-    assert.deepEqual(scripts, [` nonce="${nonce}" src="https://file+.vscode-resource.vscode-cdn.net/ext/dist/webview/playground.js"`]);
-    assert.ok(html.includes('href="https://file+.vscode-resource.vscode-cdn.net/ext/dist/webview/playground.css"'));
+    const nonce = assertStrictPage(html, 'playground');
     assert.notEqual(/nonce-([A-Za-z0-9]+)/.exec(playgroundHtml(webview, ext, join))?.[1], nonce, 'a new nonce each load');
   });
 
