@@ -7,6 +7,7 @@ import { dtypeBits, numel } from './dtypes';
 import { INDEX_FILE, SINGLE_FILE } from './checkpoint';
 import { buildHeader, rustWriterOrder } from './write';
 import type { SafetensorsDtype } from './types';
+import { writeFileAtomicStreamed } from '../util/atomicFile';
 
 export interface StreamedTensor {
   name: string;
@@ -25,15 +26,7 @@ export function writeSafetensorsStreamed(file: string, tensors: readonly Streame
   const abs = path.resolve(file);
   const ordered = rustWriterOrder(tensors);
   const header = buildHeader(ordered.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: { byteLength: streamedByteLength(t) } })), metadata);
-  fs.mkdirSync(path.dirname(abs), { recursive: true });
-  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.${process.pid}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
-  let total = 0;
-  const write = (b: Uint8Array): void => {
-    for (let done = 0; done < b.length;) done += fs.writeSync(fd, b, done, b.length - done);
-    total += b.length;
-  };
-  try {
+  return writeFileAtomicStreamed(abs, (write) => {
     write(header);
     for (const t of ordered) {
       const produced = t.data();
@@ -46,14 +39,7 @@ export function writeSafetensorsStreamed(file: string, tensors: readonly Streame
       }
       if (got !== want) throw new Error(`tensor ${t.name}: ${got} bytes produced, ${want} expected`);
     }
-    fs.closeSync(fd);
-  } catch (e) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-  fs.renameSync(tmp, abs);
-  return total;
+  });
 }
 
 /** A tensor's bytes straight from its file, `chunkBytes` at a time (copying without holding the whole tensor). */

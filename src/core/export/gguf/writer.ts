@@ -1,7 +1,7 @@
 // GGUF v3 files written tensor by tensor: header, typed key/value metadata, tensor infos, 32-byte aligned data.
 // Layout as ggml's gguf.cpp / gguf-py's GGUFWriter: little-endian, strings as u64 length + UTF-8 bytes.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomicStreamed } from '../../util/atomicFile';
 
 /** GGUF metadata value types (gguf_type). */
 const T = { U8: 0, I8: 1, U16: 2, I16: 3, U32: 4, I32: 5, F32: 6, BOOL: 7, STRING: 8, ARRAY: 9, U64: 10, I64: 11, F64: 12 } as const;
@@ -113,15 +113,7 @@ export function writeGguf(file: string, kvs: readonly GgufKv[], tensors: readonl
     seen.add(t.name);
   }
   const { header } = buildGgufHeader(kvs, tensors);
-  fs.mkdirSync(path.dirname(abs), { recursive: true });
-  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.${process.pid}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
-  let bytes = 0;
-  const write = (b: Uint8Array): void => {
-    for (let done = 0; done < b.length;) done += fs.writeSync(fd, b, done, b.length - done);
-    bytes += b.length;
-  };
-  try {
+  const bytes = writeFileAtomicStreamed(abs, (write) => {
     write(header);
     for (const t of tensors) {
       const data = t.data();
@@ -130,12 +122,6 @@ export function writeGguf(file: string, kvs: readonly GgufKv[], tensors: readonl
       write(data);
       write(Buffer.alloc(pad(data.byteLength)));
     }
-    fs.closeSync(fd);
-  } catch (e) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-  fs.renameSync(tmp, abs);
+  });
   return { bytes };
 }
