@@ -134,10 +134,17 @@ export function summarize(view: RunView, checkpoints = listCheckpoints(view.dir)
   if (lastRec !== undefined) s.lastLoss = lastRec.loss;
   if (view.steps.length > 1) s.lossTrail = lossTrail(view.steps.map((x) => x.loss));
   if (view.done !== undefined) s.finalLoss = view.done.final_loss;
+  const best = bestCheckpointOf(view);
+  if (best !== undefined) s.bestCheckpoint = best;
   if (fs.existsSync(path.join(adapter, 'adapter_config.json'))) s.adapterDir = adapter;
   const err = view.error?.message ?? view.info?.error;
   if (view.status === 'failed' && err !== undefined) s.error = err;
   return s;
+}
+
+/** The run's best checkpoint: the done record's, else the last checkpoint record's best_model_checkpoint. */
+export function bestCheckpointOf(view: RunView): string | undefined {
+  return view.done?.best_model_checkpoint ?? [...view.checkpoints].reverse().find((c) => c.best_model_checkpoint !== undefined)?.best_model_checkpoint;
 }
 
 /** Run folders directly under each output dir (the recipe's output_dir), newest first. */
