@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { isRunEvent, type RunEvent, type RunInfo } from '../../shared/protocol';
 import { TRAIL_POINTS, type RunSummary, type RunView } from '../../shared/dashboard';
-import { applyEvent, applyRunInfo, emptyRunView, lastStep, maxSteps } from './runState';
+import { applyEvent, applyRunInfo, bestCheckpointOf, emptyRunView, lastStep, maxSteps } from './runState';
 import { deadOwnerMessage } from './runOwner';
 import { deepNestingAt } from '../util/safeJson';
 
@@ -140,11 +140,6 @@ export function summarize(view: RunView, checkpoints = listCheckpoints(view.dir)
   const err = view.error?.message ?? view.info?.error;
   if (view.status === 'failed' && err !== undefined) s.error = err;
   return s;
-}
-
-/** The run's best checkpoint: the done record's, else the last checkpoint record's best_model_checkpoint. */
-export function bestCheckpointOf(view: RunView): string | undefined {
-  return view.done?.best_model_checkpoint ?? [...view.checkpoints].reverse().find((c) => c.best_model_checkpoint !== undefined)?.best_model_checkpoint;
 }
 
 /** Run folders directly under each output dir (the recipe's output_dir), newest first. */

@@ -91,6 +91,11 @@ export function applyWorkerExit(view: RunView, code: number | null, signal: stri
   return message;
 }
 
+/** The run's best checkpoint: the done record's, else the last checkpoint record's best_model_checkpoint. */
+export function bestCheckpointOf(view: RunView): string | undefined {
+  return view.done?.best_model_checkpoint ?? [...view.checkpoints].reverse().find((c) => c.best_model_checkpoint !== undefined)?.best_model_checkpoint;
+}
+
 export function lastStep(view: RunView): number {
   return view.steps[view.steps.length - 1]?.step ?? view.info?.last_step ?? 0;
 }
