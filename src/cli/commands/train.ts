@@ -57,7 +57,7 @@ export class ProgressPrinter {
         this.line(`eval at step ${e.step}: eval_loss ${fmt(e.eval_loss)}${e.eval_perplexity !== undefined ? ` perplexity ${fmt(e.eval_perplexity)}` : ''}`);
         break;
       case 'eval_generation':
-        this.line(`eval prompts at step ${e.step}: ${e.samples.length} answered${e.exact_match !== undefined ? `, exact match ${fmt(e.exact_match)}` : ''}${e.contains !== undefined ? `, contains ${fmt(e.contains)}` : ''}`);
+        this.line(`eval prompts at step ${e.step}: ${e.samples.length} answered${e.exact_match !== undefined ? `, exact match ${e.exact_match.toFixed(3)}` : ''}${e.contains !== undefined ? `, contains ${e.contains.toFixed(3)}` : ''}`);
         break;
       case 'checkpoint':
         this.line(`checkpoint at step ${e.step}: ${e.path}`);

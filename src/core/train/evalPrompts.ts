@@ -9,6 +9,7 @@ import type { DeviceName } from './engineApi';
 import type { EvalGenerationEvent, EvalSample } from '../../shared/protocol';
 import type { EvalPromptItem } from './recipe';
 import { evalPromptProblem } from './recipeSchema';
+import { alpacaPrompt, type DataFormat } from './data/formats';
 
 /** One eval prompt: its text and, when given, the expected answer. */
 export interface EvalPrompt {
@@ -69,12 +70,13 @@ export function scoreAnswer(output: string, expected: string): { exact_match: bo
 }
 
 /**
- * The generation request of one eval prompt: what `peft-studio generate` sends for `--prompt TEXT` (the text
- * tokenized as is) or, when the run trains on chat data, for `--messages` with one user turn (the chat template
- * with the generation prompt); greedy, at most `maxNewTokens`.
+ * The generation request of one eval prompt, rendered as the training data's format renders a prompt: `messages`
+ * data → one user turn through the chat template with the generation prompt (= `peft-studio generate --messages`),
+ * `alpaca` → the Alpaca template with the prompt as the instruction, any other format → the text as is (both =
+ * `generate --prompt TEXT`); greedy, at most `maxNewTokens`.
  */
-export function evalRequest(p: EvalPrompt, chat: boolean, maxNewTokens: number): GenerateRequest {
-  const source = chat ? { messages: [{ role: 'user', content: p.prompt }] } : { prompt: p.prompt };
+export function evalRequest(p: EvalPrompt, format: DataFormat, maxNewTokens: number): GenerateRequest {
+  const source = format === 'messages' ? { messages: [{ role: 'user', content: p.prompt }] } : { prompt: format === 'alpaca' ? alpacaPrompt(p.prompt, '') : p.prompt };
   return { ...source, temperature: 0, maxNewTokens };
 }
 
@@ -106,7 +108,7 @@ export class EvalPromptRunner {
   private gen: Generator | null = null;
 
   constructor(
-    private readonly opts: { modelDir: string; device: DeviceName; cacheDir: string; targets: readonly InMemoryLoraTarget[]; prompts: readonly EvalPrompt[]; chat: boolean; maxNewTokens: number },
+    private readonly opts: { modelDir: string; device: DeviceName; cacheDir: string; targets: readonly InMemoryLoraTarget[]; prompts: readonly EvalPrompt[]; format: DataFormat; maxNewTokens: number },
   ) {}
 
   /** Refuses LoRA variants the generation engine does not compute (it adds x·Aᵀ·(sB)ᵀ only). */
@@ -126,7 +128,7 @@ export class EvalPromptRunner {
     const answers = [];
     // One prompt at a time, as `peft-studio generate` runs it: batching would pad and could change a greedy tie.
     for (const p of this.opts.prompts) {
-      const r = await this.gen.generate({ ...evalRequest(p, this.opts.chat, this.opts.maxNewTokens), adapter: CURRENT });
+      const r = await this.gen.generate({ ...evalRequest(p, this.opts.format, this.opts.maxNewTokens), adapter: CURRENT });
       answers.push({ text: r.text ?? '', tokens: r.tokenIds.length, finishReason: r.finishReason });
     }
     return evalGenerationEvent(step, this.opts.prompts, answers, this.opts.maxNewTokens);

@@ -50,7 +50,7 @@ export class RunEvaluation {
     const t = this.prep.recipe.training;
     this.runner = new EvalPromptRunner({
       modelDir: this.prep.modelDir, device: this.prep.device, cacheDir, targets: this.prep.targets, prompts: this.prompts,
-      chat: this.prep.train.format === 'messages', maxNewTokens: t.eval_max_new_tokens,
+      format: this.prep.train.format, maxNewTokens: t.eval_max_new_tokens,
     });
   }
 

@@ -81,7 +81,7 @@ export const RECIPE_FIELDS: readonly RecipeField[] = [
   F({ path: 'dataset.train_on_prompt', type: 'boolean', default: false,
     doc: '`false`: the loss covers only the answer / assistant tokens; `true`: every token.' }),
   F({ path: 'dataset.eval_prompts', type: 'prompts', nullable: true, default: null,
-    doc: 'Prompts answered greedily with the current adapter at every evaluation (`training.eval_steps` and the end), shown in the dashboard: a list of strings or of `{prompt, expected}`, or a JSONL file (relative to this file) of `{"prompt", "expected"?}` lines. With `expected`, exact-match and contains scores are logged (whitespace-normalised). When the training data is `messages`, each prompt is a user turn rendered with the chat template.' }),
+    doc: 'Prompts answered greedily with the current adapter at every evaluation (`training.eval_steps` and the end), shown in the dashboard: a list of strings or of `{prompt, expected}`, or a JSONL file (relative to this file) of `{"prompt", "expected"?}` lines. With `expected`, exact-match and contains scores are logged (whitespace-normalised). Each prompt is rendered as the training data renders one: a user turn through the chat template (`messages`), the Alpaca template (`alpaca`), else as is.' }),
   F({ path: 'dataset.lint', type: 'section', default: undefined,
     doc: 'Severity of each data-safety check on the JSONL files (`error`, `warning`, `info` or `off`), reported with the other dataset diagnostics; the trainer does not read it.' }),
   ...LINT_KINDS.map((k) => F({ path: `dataset.lint.${k}`, type: 'enum', enum: LINT_LEVELS, default: LINT_DEFAULTS[k], doc: `${LINT_DOCS[k]} Default \`${LINT_DEFAULTS[k]}\`.` })),

@@ -10,6 +10,7 @@ import { loadEvalPrompts, normalizeAnswer, scoreAnswer } from '../../../src/core
 import { parseRecipe } from '../../../src/core/train/recipe';
 import { readSafetensorsHeader, readTensorAsFloat32 } from '../../../src/core/safetensors/read';
 import { writeSampleData } from '../../../src/core/fixtures/sampleData';
+import { alpacaPrompt } from '../../../src/core/train/data/formats';
 import type { DoneEvent, EvalEvent, EvalGenerationEvent, RunEvent } from '../../../src/shared/protocol';
 import { makeProject, recipe } from './project';
 
@@ -48,7 +49,7 @@ describe('evaluation during training (eval prompts, perplexity, best checkpoint)
     root = mkdtempSync(join(tmpdir(), 'peft-evalp-'));
     proj = join(root, 'proj');
     await makeProject(proj);
-    writeSampleData(join(proj, 'data'), { trainCount: 24, evalCount: 4, formats: ['messages'] });
+    writeSampleData(join(proj, 'data'), { trainCount: 24, evalCount: 4, formats: ['messages', 'alpaca'] });
     process.env['PEFT_STUDIO_GRAPH_CACHE'] = join(root, 'cache');
   });
   after(() => {
@@ -96,7 +97,7 @@ describe('evaluation during training (eval prompts, perplexity, best checkpoint)
     assert.deepEqual(tensors(done.adapter_dir), tensors(bestDir));
   });
 
-  it('chat data: an eval prompt is one user turn through the chat template, as `generate --messages`', async () => {
+  it('chat data: an eval prompt is one user turn through the chat template (`generate --messages`); alpaca data: the Alpaca template', async () => {
     const { events, done } = await train('chat', recipe({
       dataset: '  eval_prompts: ["Say hello"]\n', top: 'run_name: chat\n',
       training: '  max_steps: 2\n  eval_max_new_tokens: 5\n',
@@ -107,6 +108,10 @@ describe('evaluation during training (eval prompts, perplexity, best checkpoint)
     writeFileSync(messages, JSON.stringify([{ role: 'user', content: 'Say hello' }]));
     assert.equal(g.samples[0]!.output, await generate(join(done.run_dir, 'checkpoints', 'step-2'), ['--messages', messages], 5));
     assert.notEqual(g.samples[0]!.output, await generate(join(done.run_dir, 'checkpoints', 'step-2'), ['--prompt', 'Say hello'], 5));
+    const alpaca = await train('alpaca', recipe({ dataset: '  eval_prompts: ["Say hello"]\n', top: 'run_name: alpaca\n', training: '  max_steps: 2\n  eval_max_new_tokens: 5\n' })
+      .replace(/prompt_completion/g, 'alpaca'));
+    const a = alpaca.events.find((e): e is EvalGenerationEvent => e.event === 'eval_generation')!;
+    assert.equal(a.samples[0]!.output, await generate(join(alpaca.done.run_dir, 'checkpoints', 'step-2'), ['--prompt', alpacaPrompt('Say hello', '')], 5));
   });
 
   it('early stopping: a metric that never improves stops after `patience` evaluations; the adapter is the best checkpoint', async () => {
