@@ -10,6 +10,7 @@ import { ChartPanel, readTheme } from './view/charts';
 import { compareFactsView, configView, el, paramTable, runStats, runsList } from './view/tables';
 import { TRAIL_POINTS } from '../../src/shared/dashboard';
 import { button, divider, registerToolkit, setDisabled } from './ui/toolkit';
+import { evalAnswersView } from './view/evalAnswers';
 
 interface VsCodeApi {
   postMessage(msg: WebviewToHost): void;
@@ -82,6 +83,7 @@ const compareFactsHost = el('div');
 const statsHost = el('div');
 const paramsHost = el('div');
 const configHost = el('div');
+const evalAnswersHost = el('div');
 const title = el('h2', { id: 'run-title' });
 const stopButton = button({ id: 'stop-button', label: 'Stop', ariaLabel: 'Stop training', onClick: () => post({ type: 'command', command: 'stop', ...(current ? { dir: current.dir } : {}) }) });
 const resumeButton = button({ id: 'resume-button', label: 'Resume', ariaLabel: 'Resume this run', onClick: () => post({ type: 'command', command: 'resume', ...(current ? { dir: current.dir } : {}) }) });
@@ -91,6 +93,7 @@ detail.append(
   el('div', { class: 'toolbar run-toolbar' }, title, stopButton, resumeButton, adapterButton),
   statsHost,
   el('div', { class: 'charts' }, lossPanel.element, ...metricPanels.map(([, p]) => p.element)),
+  el('section', { class: 'card eval-answers-card', 'aria-label': 'Eval answers' }, el('h3', {}, 'Eval answers'), evalAnswersHost),
   el('div', { class: 'extras' },
     el('section', { class: 'card', 'aria-label': 'Trainable parameters' }, el('h3', {}, 'Trainable parameters'), paramsHost),
     el('section', { class: 'card', 'aria-label': 'Configuration' }, el('h3', {}, 'Configuration'), configHost)),
@@ -180,6 +183,7 @@ function render(): void {
   for (const [metric, panel] of metricPanels) panel.update(metricChart(current, metric), theme);
   paramsHost.replaceChildren(paramTable(current.start !== undefined ? buildParamTable(current.start) : undefined));
   configHost.replaceChildren(configView(current));
+  evalAnswersHost.replaceChildren(evalAnswersView(current));
 }
 
 /** A live step's loss onto a run's sparkline, thinned to every other point when it grows past twice its size. */
