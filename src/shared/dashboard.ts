@@ -1,5 +1,6 @@
 // The data the dashboard shows and the messages between the extension host and the dashboard webview.
 // Pure types (no Node, no DOM): built by src/core/runs, sent by src/extension/dashboard, drawn by webview/.
+import type { AlertEvent, SystemEvent } from './protocol';
 import type { CheckpointEvent, DoneEvent, ErrorEvent, EvalEvent, LogEvent, RunEvent, RunInfo, StartEvent, StepEvent } from './protocol';
 
 export type RunStatus = 'starting' | 'running' | 'completed' | 'stopped' | 'failed' | 'unknown';
@@ -20,6 +21,10 @@ export interface RunView {
   error?: ErrorEvent;
   /** Lines of metrics.jsonl that could not be read (truncated last line, bad JSON). */
   skippedLines: number;
+  /** The latest `system` event (the dashboard's system strip). */
+  system?: SystemEvent;
+  /** The latest alert of each kind, in the order they came. */
+  alerts?: AlertEvent[];
 }
 
 /** Points of a run's loss sparkline. */
