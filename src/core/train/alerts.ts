@@ -10,8 +10,12 @@ export interface AlertRules {
   divergenceRise: number;
   /** …and at least this many nats above it (a memorising run near loss 0 is not diverging by 0.01)… */
   divergenceMinNats: number;
+  /** …and this many standard deviations of the EMA above it (noisy per-step losses make the minimum an outlier)… */
+  divergenceSigmas: number;
   /** …for this many logged steps in a row. */
   divergenceSteps: number;
+  /** Recent losses the noise estimate looks at (median absolute step-to-step change, robust to trends and jumps). */
+  noiseWindow: number;
   /** Logged steps before the divergence rule looks at all. */
   warmupSteps: number;
   /** Throughput: tokens/s under this fraction of the running median of the earlier steps… */
@@ -28,7 +32,9 @@ export const DEFAULT_ALERT_RULES: AlertRules = {
   emaBeta: 0.9,
   divergenceRise: 0.2,
   divergenceMinNats: 0.1,
+  divergenceSigmas: 6,
   divergenceSteps: 5,
+  noiseWindow: 50,
   warmupSteps: 10,
   throughputFactor: 0.5,
   throughputSteps: 3,
@@ -69,6 +75,7 @@ export class AlertMonitor {
   private minEma = Infinity;
   private finiteSteps = 0;
   private risingFor = 0;
+  private readonly recent: number[] = [];
   private readonly rates: number[] = [];
   private rateSamples = 0;
   private slowFor = 0;
@@ -118,8 +125,11 @@ export class AlertMonitor {
     this.ema = this.ema === undefined ? s.loss : r.emaBeta * this.ema + (1 - r.emaBeta) * s.loss;
     this.finiteSteps++;
     this.minEma = Math.min(this.minEma, this.ema);
+    this.recent.push(s.loss);
+    if (this.recent.length > r.noiseWindow) this.recent.shift();
     const rise = this.ema - this.minEma;
-    const rising = this.finiteSteps > r.warmupSteps && rise > r.divergenceMinNats && rise > r.divergenceRise * Math.abs(this.minEma);
+    const emaStd = lossNoise(this.recent) * Math.sqrt((1 - r.emaBeta) / (1 + r.emaBeta));
+    const rising = this.finiteSteps > r.warmupSteps && rise > Math.max(r.divergenceMinNats, r.divergenceRise * Math.abs(this.minEma), r.divergenceSigmas * emaStd);
     this.risingFor = rising ? this.risingFor + 1 : 0;
     const ema = this.ema;
     this.edge(out, 'divergence', this.risingFor >= r.divergenceSteps, () => ({
@@ -154,6 +164,16 @@ export class AlertMonitor {
     this.active.add(kind);
     out.push(make());
   }
+}
+
+/**
+ * The per-step loss noise σ: median |Δloss| / (0.6745·√2) (for white noise, Δ has σ√2 and its median absolute value is
+ * 0.6745 of that); a slow trend or one jump barely moves it, unlike a variance around the EMA.
+ */
+export function lossNoise(losses: readonly number[]): number {
+  if (losses.length < 3) return 0;
+  const diffs = losses.slice(1).map((x, i) => Math.abs(x - losses[i]!)).sort((a, b) => a - b);
+  return medianOf(diffs) / (0.6745 * Math.SQRT2);
 }
 
 function insertSorted(a: number[], x: number): void {
