@@ -66,7 +66,9 @@ export type WebviewToHost =
   | { type: 'openRun'; dir: string }
   | { type: 'compareRuns'; dirs: string[] }
   | { type: 'refresh' }
-  | { type: 'command'; command: RunCommand | StartCommand; dir?: string };
+  | { type: 'command'; command: RunCommand | StartCommand; dir?: string }
+  /** An alert's "Show in Recipe": open `file` at 1-based `line`. */
+  | { type: 'showInRecipe'; file: string; line: number };
 
 /** Buttons of a run. */
 export type RunCommand = 'stop' | 'resume' | 'openAdapter' | 'train';
@@ -76,5 +78,5 @@ export type StartCommand = 'newProject' | 'openDemo' | 'walkthrough';
 export function isWebviewToHost(x: unknown): x is WebviewToHost {
   if (typeof x !== 'object' || x === null) return false;
   const t = (x as { type?: unknown }).type;
-  return t === 'ready' || t === 'selectRun' || t === 'openRun' || t === 'compareRuns' || t === 'refresh' || t === 'command';
+  return t === 'ready' || t === 'selectRun' || t === 'openRun' || t === 'compareRuns' || t === 'refresh' || t === 'command' || t === 'showInRecipe';
 }

@@ -10,6 +10,7 @@ import { ChartPanel, readTheme } from './view/charts';
 import { compareFactsView, configView, el, paramTable, runStats, runsList } from './view/tables';
 import { TRAIL_POINTS } from '../../src/shared/dashboard';
 import { button, divider, registerToolkit, setDisabled } from './ui/toolkit';
+import { alertList, systemStrip } from './view/monitor';
 
 interface VsCodeApi {
   postMessage(msg: WebviewToHost): void;
@@ -80,6 +81,8 @@ const compareLrPanel = new ChartPanel('compare-lr-chart', 'Compare runs: learnin
 const compareGradPanel = new ChartPanel('compare-grad-norm-chart', 'Compare runs: gradient norm');
 const compareFactsHost = el('div');
 const statsHost = el('div');
+const systemHost = el('div');
+const alertsHost = el('div');
 const paramsHost = el('div');
 const configHost = el('div');
 const title = el('h2', { id: 'run-title' });
@@ -89,7 +92,9 @@ const adapterButton = button({ id: 'open-adapter-button', label: 'Open adapter',
 lossPanel.addControl(el('div', { class: 'smoothing' }, el('label', { for: 'smoothing' }, 'Smoothing'), smoothingInput, smoothingValue));
 detail.append(
   el('div', { class: 'toolbar run-toolbar' }, title, stopButton, resumeButton, adapterButton),
+  alertsHost,
   statsHost,
+  systemHost,
   el('div', { class: 'charts' }, lossPanel.element, ...metricPanels.map(([, p]) => p.element)),
   el('div', { class: 'extras' },
     el('section', { class: 'card', 'aria-label': 'Trainable parameters' }, el('h3', {}, 'Trainable parameters'), paramsHost),
@@ -176,6 +181,8 @@ function render(): void {
   setDisabled(resumeButton, live || current.status === 'completed');
   setDisabled(adapterButton, current.done === undefined);
   statsHost.replaceChildren(runStats(current));
+  systemHost.replaceChildren(systemStrip(current));
+  alertsHost.replaceChildren(alertList(current, (a) => post({ type: 'showInRecipe', file: a.file ?? '', line: a.line ?? 1 })));
   lossPanel.update(lossChart(current, state.smoothing), theme);
   for (const [metric, panel] of metricPanels) panel.update(metricChart(current, metric), theme);
   paramsHost.replaceChildren(paramTable(current.start !== undefined ? buildParamTable(current.start) : undefined));

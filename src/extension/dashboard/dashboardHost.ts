@@ -8,6 +8,7 @@ import type { RunManager } from '../runManager';
 import type { RunsStore } from '../runsStore';
 import { dashboardHtml, type DashboardPlace } from './html';
 import { COMMAND_IDS } from '../../shared/ids';
+import { showInRecipe } from '../alertNotices';
 
 /** The Get Started walkthrough: publisher.name#id of package.json's contributes.walkthroughs. */
 export const WALKTHROUGH = 'peft-studio.peft-studio#gettingStarted';
@@ -124,6 +125,9 @@ export class DashboardHost implements vscode.Disposable {
         return;
       case 'command':
         await this.runCommand(m.command, m.dir);
+        return;
+      case 'showInRecipe':
+        await showInRecipe(m.file, m.line);
         return;
     }
   }
