@@ -1,6 +1,7 @@
 // The data the dashboard shows and the messages between the extension host and the dashboard webview.
 // Pure types (no Node, no DOM): built by src/core/runs, sent by src/extension/dashboard, drawn by webview/.
 import type { AlertEvent, SystemEvent } from './protocol';
+import type { SweepView } from './sweep';
 import type { CheckpointEvent, DoneEvent, ErrorEvent, EvalEvent, LogEvent, RunEvent, RunInfo, StartEvent, StepEvent } from './protocol';
 
 export type RunStatus = 'starting' | 'running' | 'completed' | 'stopped' | 'failed' | 'unknown';
@@ -57,7 +58,9 @@ export type HostToWebview =
   | { type: 'run'; run: RunView }
   | { type: 'event'; dir: string; record: RunEvent }
   | { type: 'select'; dir: string }
-  | { type: 'compare'; runs: RunView[] };
+  | { type: 'compare'; runs: RunView[] }
+  /** The sweep the run `dir` is a trial of (null: none), sent with the run and again when run folders change. */
+  | { type: 'sweep'; dir: string; sweep: SweepView | null };
 
 export type WebviewToHost =
   | { type: 'ready' }

@@ -11,6 +11,7 @@ import { compareFactsView, configView, el, paramTable, runStats, runsList } from
 import { TRAIL_POINTS } from '../../src/shared/dashboard';
 import { button, divider, registerToolkit, setDisabled } from './ui/toolkit';
 import { alertList, systemStrip } from './view/monitor';
+import { SweepPanel } from './view/sweep';
 
 interface VsCodeApi {
   postMessage(msg: WebviewToHost): void;
@@ -81,6 +82,7 @@ const compareLrPanel = new ChartPanel('compare-lr-chart', 'Compare runs: learnin
 const compareGradPanel = new ChartPanel('compare-grad-norm-chart', 'Compare runs: gradient norm');
 const compareFactsHost = el('div');
 const statsHost = el('div');
+const sweepPanel = new SweepPanel();
 const systemHost = el('div');
 const alertsHost = el('div');
 const paramsHost = el('div');
@@ -96,6 +98,7 @@ detail.append(
   statsHost,
   systemHost,
   el('div', { class: 'charts' }, lossPanel.element, ...metricPanels.map(([, p]) => p.element)),
+  sweepPanel.element,
   el('div', { class: 'extras' },
     el('section', { class: 'card', 'aria-label': 'Trainable parameters' }, el('h3', {}, 'Trainable parameters'), paramsHost),
     el('section', { class: 'card', 'aria-label': 'Configuration' }, el('h3', {}, 'Configuration'), configHost)),
@@ -221,6 +224,9 @@ window.addEventListener('message', (ev: MessageEvent<HostToWebview>) => {
     case 'select':
       select(m.dir);
       break;
+    case 'sweep':
+      if (m.dir === state.selected) sweepPanel.update(m.sweep);
+      return;
     case 'compare':
       compared = m.runs;
       state.compare = m.runs.map((r) => r.dir);
@@ -254,6 +260,7 @@ const retheme = new MutationObserver(() => {
   comparePanel.retheme(theme);
   compareLrPanel.retheme(theme);
   compareGradPanel.retheme(theme);
+  sweepPanel.retheme();
 });
 retheme.observe(document.body, { attributes: true, attributeFilter: ['class', 'data-vscode-theme-id', 'data-vscode-theme-name'] });
 retheme.observe(document.documentElement, { attributes: true, attributeFilter: ['style'] });
