@@ -4,7 +4,7 @@ import type { SweepTrialView, SweepView } from '../../../src/shared/sweep';
 import { downsample, MAX_POINTS, type ChartSpec, type Series } from './series';
 import { formatCount } from './format';
 
-const LOSS_LABEL = 'best eval loss (else final train loss)';
+const LOSS_LABEL = 'loss (best eval, else final)';
 
 /** "t2 · r 8 · α 16 · lr 2e-4" (with the target modules when the sweep varies them). */
 export function trialLabel(t: SweepTrialView, withTargets = false): string {
