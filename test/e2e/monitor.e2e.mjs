@@ -71,6 +71,7 @@ export const tests = [
       const line = positionOf(path.join(ws, 'diverge.yaml'), 'max_grad_norm: 0').line;
       if (alert?.line !== line || alert.kind !== 'non-finite') throw new Error(`metrics.jsonl alert: ${JSON.stringify(alert)}, expected line ${line}`);
       if (!metrics.some((e) => e.event === 'system' && e.step === 1)) throw new Error('no system record after step 1');
+      await banner.scrollIntoViewIfNeeded();
       await vscode.screenshot('monitor-alert');
       // the notification's action opens the recipe with that line selected
       const toast = vscode.page.locator('.notifications-toasts .notification-list-item').filter({ hasText: 'PEFT training alert' }).first();

@@ -64,6 +64,7 @@ const CLIP = 'training.max_grad_norm';
 const BATCH = 'training.per_device_train_batch_size';
 
 const fmt = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3));
+const lrText = (x: number): string => String(Number(x.toPrecision(3)));
 const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
 /**
@@ -98,7 +99,7 @@ export class AlertMonitor {
       const clipOff = this.ctx.maxGradNorm === 0;
       return {
         kind: 'non-finite', step: s.step, key: clipOff ? CLIP : LR,
-        message: `${what} at step ${s.step}${s.lr !== undefined ? ` (lr ${s.lr})` : ''}: ` +
+        message: `${what} at step ${s.step}${s.lr !== undefined ? ` (lr ${lrText(s.lr)})` : ''}: ` +
           (clipOff ? 'gradient clipping is off; set training.max_grad_norm (e.g. 1.0) and check the learning rate' : 'the learning rate is most likely too high'),
       };
     });
@@ -135,7 +136,7 @@ export class AlertMonitor {
     this.edge(out, 'divergence', this.risingFor >= r.divergenceSteps, () => ({
       kind: 'divergence', step: s.step, key: LR,
       message: `the loss is rising: its moving average is ${fmt(ema)} at step ${s.step}, ${Math.round((100 * rise) / Math.abs(this.minEma))} % above its minimum ${fmt(this.minEma)} ` +
-        `for ${this.risingFor} logged steps; the learning rate${s.lr !== undefined ? ` (${s.lr})` : ''} is most likely too high (or enable clipping with training.max_grad_norm)`,
+        `for ${this.risingFor} logged steps; the learning rate${s.lr !== undefined ? ` (${lrText(s.lr)})` : ''} is most likely too high (or enable clipping with training.max_grad_norm)`,
     }));
   }
 
