@@ -10,6 +10,7 @@ import { refusedAtStart } from '../shared/messages';
 import { log, outputChannel, showError } from './log';
 import { Config } from './config';
 import { COMMAND_IDS, TRAINING_CONTEXT_KEY } from '../shared/ids';
+import { AlertNotifier } from './alertNotices';
 
 export interface LiveRun {
   readonly worker: WorkerRun;
@@ -27,6 +28,7 @@ export class RunManager implements vscode.Disposable {
   private readonly statusItem: vscode.StatusBarItem;
   private readonly changed = new vscode.EventEmitter<void>();
   private readonly events = new vscode.EventEmitter<RunEventNotice>();
+  private readonly alerts = new AlertNotifier();
   /** Fires when a run starts or ends (the runs list changes). */
   readonly onDidChangeRuns = this.changed.event;
   /** Every event of every live run, as it arrives. */
@@ -111,6 +113,7 @@ export class RunManager implements vscode.Disposable {
 
   private onEvent(e: RunEvent, view: RunView): void {
     log(describeEvent(e));
+    if (e.event === 'alert') this.alerts.notify(view.dir, e);
     if (e.event === 'start' || e.event === 'done' || e.event === 'error' || e.event === 'checkpoint') this.changed.fire();
     this.events.fire({ dir: view.dir, record: e });
     this.updateStatusBar();

@@ -1,5 +1,7 @@
 // The data the dashboard shows and the messages between the extension host and the dashboard webview.
 // Pure types (no Node, no DOM): built by src/core/runs, sent by src/extension/dashboard, drawn by webview/.
+import type { AlertEvent, SystemEvent } from './protocol';
+import type { SweepView } from './sweep';
 import type { CheckpointEvent, DoneEvent, ErrorEvent, EvalEvent, EvalGenerationEvent, LogEvent, RunEvent, RunInfo, StartEvent, StepEvent } from './protocol';
 
 export type RunStatus = 'starting' | 'running' | 'completed' | 'stopped' | 'failed' | 'unknown';
@@ -22,6 +24,10 @@ export interface RunView {
   error?: ErrorEvent;
   /** Lines of metrics.jsonl that could not be read (truncated last line, bad JSON). */
   skippedLines: number;
+  /** The latest `system` event (the dashboard's system strip). */
+  system?: SystemEvent;
+  /** The latest alert of each kind, in the order they came. */
+  alerts?: AlertEvent[];
 }
 
 /** Points of a run's loss sparkline. */
@@ -56,7 +62,9 @@ export type HostToWebview =
   | { type: 'run'; run: RunView }
   | { type: 'event'; dir: string; record: RunEvent }
   | { type: 'select'; dir: string }
-  | { type: 'compare'; runs: RunView[] };
+  | { type: 'compare'; runs: RunView[] }
+  /** The sweep the run `dir` is a trial of (null: none), sent with the run and again when run folders change. */
+  | { type: 'sweep'; dir: string; sweep: SweepView | null };
 
 export type WebviewToHost =
   | { type: 'ready' }
@@ -65,7 +73,9 @@ export type WebviewToHost =
   | { type: 'openRun'; dir: string }
   | { type: 'compareRuns'; dirs: string[] }
   | { type: 'refresh' }
-  | { type: 'command'; command: RunCommand | StartCommand; dir?: string };
+  | { type: 'command'; command: RunCommand | StartCommand; dir?: string }
+  /** An alert's "Show in Recipe": open `file` at 1-based `line`. */
+  | { type: 'showInRecipe'; file: string; line: number };
 
 /** Buttons of a run. */
 export type RunCommand = 'stop' | 'resume' | 'openAdapter' | 'train';
@@ -75,5 +85,5 @@ export type StartCommand = 'newProject' | 'openDemo' | 'walkthrough';
 export function isWebviewToHost(x: unknown): x is WebviewToHost {
   if (typeof x !== 'object' || x === null) return false;
   const t = (x as { type?: unknown }).type;
-  return t === 'ready' || t === 'selectRun' || t === 'openRun' || t === 'compareRuns' || t === 'refresh' || t === 'command';
+  return t === 'ready' || t === 'selectRun' || t === 'openRun' || t === 'compareRuns' || t === 'refresh' || t === 'command' || t === 'showInRecipe';
 }

@@ -109,7 +109,45 @@ export interface LogEvent {
   message: string;
 }
 
-export type RunEvent = StartEvent | StepEvent | EvalEvent | EvalGenerationEvent | CheckpointEvent | DoneEvent | ErrorEvent | LogEvent;
+/**
+ * The worker's resources (CONTRACTS.md §4, "system"): after the first logged step, then at most every few seconds.
+ * CPU is the worker process's user + system time over the wall time since the previous sample.
+ */
+export interface SystemEvent {
+  event: 'system';
+  step: number;
+  elapsed_s: number;
+  /** Percent of one core (200 = two cores busy). */
+  cpu_percent: number;
+  /** Percent of all `cores` of the machine. */
+  cpu_percent_total: number;
+  cores: number;
+  rss_bytes: number;
+  /** The worker's high-water mark (VmHWM). */
+  peak_rss_bytes: number;
+  /** Host memory the kernel could still give (/proc/meminfo MemAvailable, else free memory). */
+  mem_available_bytes: number;
+  mem_total_bytes: number;
+  /** On a GPU device: what its execution provider reports; null fields = not reported. Absent on cpu. */
+  gpu?: { device: string; memory_used_bytes: number | null; memory_total_bytes: number | null; utilization_percent: number | null; note?: string };
+}
+
+export type AlertKind = 'divergence' | 'non-finite' | 'throughput' | 'memory';
+
+/** A training alert (src/core/train/alerts.ts): what happened and the recipe key, with its line, most likely at fault. */
+export interface AlertEvent {
+  event: 'alert';
+  kind: AlertKind;
+  step: number;
+  message: string;
+  /** Dotted recipe key, e.g. training.learning_rate. */
+  key: string;
+  /** The recipe file and the key's 1-based line there (its section's line, or 1, when the key is not written). */
+  file?: string;
+  line?: number;
+}
+
+export type RunEvent = StartEvent | StepEvent | EvalEvent | EvalGenerationEvent | CheckpointEvent | DoneEvent | ErrorEvent | LogEvent | SystemEvent | AlertEvent;
 
 /** Messages from the run manager (extension host) to the worker process. */
 export type HostToWorker =
@@ -144,5 +182,5 @@ export interface RunInfo {
 export function isRunEvent(x: unknown): x is RunEvent {
   if (typeof x !== 'object' || x === null) return false;
   const e = (x as { event?: unknown }).event;
-  return e === 'start' || e === 'step' || e === 'eval' || e === 'eval_generation' || e === 'checkpoint' || e === 'done' || e === 'error' || e === 'log';
+  return e === 'start' || e === 'step' || e === 'eval' || e === 'eval_generation' || e === 'checkpoint' || e === 'done' || e === 'error' || e === 'log' || e === 'system' || e === 'alert';
 }

@@ -11,6 +11,8 @@ import { compareFactsView, configView, el, paramTable, runStats, runsList } from
 import { TRAIL_POINTS } from '../../src/shared/dashboard';
 import { button, divider, registerToolkit, setDisabled } from './ui/toolkit';
 import { evalAnswersView } from './view/evalAnswers';
+import { alertList, systemStrip } from './view/monitor';
+import { SweepPanel } from './view/sweep';
 
 interface VsCodeApi {
   postMessage(msg: WebviewToHost): void;
@@ -81,6 +83,9 @@ const compareLrPanel = new ChartPanel('compare-lr-chart', 'Compare runs: learnin
 const compareGradPanel = new ChartPanel('compare-grad-norm-chart', 'Compare runs: gradient norm');
 const compareFactsHost = el('div');
 const statsHost = el('div');
+const sweepPanel = new SweepPanel();
+const systemHost = el('div');
+const alertsHost = el('div');
 const paramsHost = el('div');
 const configHost = el('div');
 const evalAnswersHost = el('div');
@@ -91,9 +96,12 @@ const adapterButton = button({ id: 'open-adapter-button', label: 'Open adapter',
 lossPanel.addControl(el('div', { class: 'smoothing' }, el('label', { for: 'smoothing' }, 'Smoothing'), smoothingInput, smoothingValue));
 detail.append(
   el('div', { class: 'toolbar run-toolbar' }, title, stopButton, resumeButton, adapterButton),
+  alertsHost,
   statsHost,
+  systemHost,
   el('div', { class: 'charts' }, lossPanel.element, ...metricPanels.map(([, p]) => p.element)),
   el('section', { class: 'card eval-answers-card', 'aria-label': 'Eval answers' }, el('h3', {}, 'Eval answers'), evalAnswersHost),
+  sweepPanel.element,
   el('div', { class: 'extras' },
     el('section', { class: 'card', 'aria-label': 'Trainable parameters' }, el('h3', {}, 'Trainable parameters'), paramsHost),
     el('section', { class: 'card', 'aria-label': 'Configuration' }, el('h3', {}, 'Configuration'), configHost)),
@@ -179,6 +187,8 @@ function render(): void {
   setDisabled(resumeButton, live || current.status === 'completed');
   setDisabled(adapterButton, current.done === undefined);
   statsHost.replaceChildren(runStats(current));
+  systemHost.replaceChildren(systemStrip(current));
+  alertsHost.replaceChildren(alertList(current, (a) => post({ type: 'showInRecipe', file: a.file ?? '', line: a.line ?? 1 })));
   lossPanel.update(lossChart(current, state.smoothing), theme);
   for (const [metric, panel] of metricPanels) panel.update(metricChart(current, metric), theme);
   paramsHost.replaceChildren(paramTable(current.start !== undefined ? buildParamTable(current.start) : undefined));
@@ -218,6 +228,9 @@ window.addEventListener('message', (ev: MessageEvent<HostToWebview>) => {
     case 'select':
       select(m.dir);
       break;
+    case 'sweep':
+      if (m.dir === state.selected) sweepPanel.update(m.sweep);
+      return;
     case 'compare':
       compared = m.runs;
       state.compare = m.runs.map((r) => r.dir);
@@ -251,6 +264,7 @@ const retheme = new MutationObserver(() => {
   comparePanel.retheme(theme);
   compareLrPanel.retheme(theme);
   compareGradPanel.retheme(theme);
+  sweepPanel.retheme();
 });
 retheme.observe(document.body, { attributes: true, attributeFilter: ['class', 'data-vscode-theme-id', 'data-vscode-theme-name'] });
 retheme.observe(document.documentElement, { attributes: true, attributeFilter: ['style'] });

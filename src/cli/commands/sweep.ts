@@ -3,7 +3,7 @@
 import type { CliCommand, CliIO } from '../command';
 import { UsageError } from '../../core/errors';
 import { runSweep, type SweepEvent, type TrialResult } from '../../core/sweep/runSweep';
-import { ProgressPrinter } from './train';
+import { AlertPrinter, ProgressPrinter } from './train';
 
 const fmt = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed(4));
 
@@ -51,6 +51,7 @@ export const sweepCommand: CliCommand = {
     };
     process.on('SIGINT', onSigint);
     const printer = new ProgressPrinter(io);
+    const alerts = new AlertPrinter(io, 'peft-studio sweep: ');
     try {
       const done = await runSweep({
         configFile: args.positionals[0]!,
@@ -59,6 +60,7 @@ export const sweepCommand: CliCommand = {
         onEvent: (e) => (json ? io.out(JSON.stringify(e)) : printSweepEvent(e, io)),
         onRunEvent: (e) => {
           if (!json) printer.event(e);
+          else alerts.event(e);
         },
       });
       return done.trials.some((t) => t.status === 'failed') ? 1 : 0;

@@ -6,7 +6,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { InputError, PeftStudioError, UsageError, errorMessage } from '../../core/errors';
 import { didYouMean } from '../../core/util/didYouMean';
 import { runTraining, TrainingFailed } from '../../core/train/trainer';
-import type { DoneEvent, RunEvent, StepEvent } from '../../shared/protocol';
+import type { AlertEvent, DoneEvent, RunEvent, StepEvent } from '../../shared/protocol';
 
 const fmt = (x: number): string => (Math.abs(x) >= 1e-3 && Math.abs(x) < 1e4 ? x.toFixed(4) : x.toExponential(3));
 const fmtLr = (x: number): string => (x === 0 ? '0' : x.toExponential(3));
@@ -28,12 +28,34 @@ export function progressLine(e: StepEvent, maxSteps: number, width = 24): string
   return `[${bar}] ${e.step}/${maxSteps} loss ${fmt(e.loss)} lr ${fmtLr(e.lr)} ${Math.round(e.tokens_per_s)} tok/s ETA ${formatDuration(e.eta_s ?? Number.NaN)}`;
 }
 
+/** An alert as a stderr warning: `warning: <message> (peft-train.yaml:12: training.learning_rate)`. */
+export function alertWarning(e: AlertEvent): string {
+  return `warning: ${e.message} (${e.file !== undefined ? `${e.file}${e.line !== undefined ? `:${e.line}` : ''}: ` : ''}${e.key})`;
+}
+
+/** Prints each kind of alert once (the run may raise one again after it cleared; the terminal needs it once). */
+export class AlertPrinter {
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly io: CliIO, private readonly prefix = '') {}
+
+  event(e: RunEvent): boolean {
+    if (e.event !== 'alert') return false;
+    if (!this.seen.has(e.kind)) this.io.err(`${this.prefix}${alertWarning(e)}`);
+    this.seen.add(e.kind);
+    return true;
+  }
+}
+
 /** Human-readable rendering of run events: a live progress line on a TTY, plain lines elsewhere. */
 export class ProgressPrinter {
   private maxSteps = 0;
   private liveLine = false;
+  private readonly alerts: AlertPrinter;
 
-  constructor(private readonly io: CliIO, private readonly write: (s: string) => void = (s) => process.stdout.write(s)) {}
+  constructor(private readonly io: CliIO, private readonly write: (s: string) => void = (s) => process.stdout.write(s)) {
+    this.alerts = new AlertPrinter(io);
+  }
 
   event(e: RunEvent): void {
     switch (e.event) {
@@ -68,6 +90,10 @@ export class ProgressPrinter {
       case 'done':
         this.line(`${e.stopped === true ? 'Stopped' : e.early_stopped === true ? 'Stopped early' : 'Done'}: final loss ${fmt(e.final_loss)}. Adapter: ${e.adapter_dir}`);
         if (e.best_model_checkpoint !== undefined) this.line(`Best checkpoint: ${e.best_model_checkpoint} (${fmt(e.best_metric ?? Number.NaN)})`);
+        break;
+      case 'alert':
+        this.endLive();
+        this.alerts.event(e);
         break;
       case 'error':
         this.endLive();
@@ -104,6 +130,7 @@ export async function trainWithOutput(
   };
   process.on('SIGINT', onSigint);
   const printer = new ProgressPrinter(io);
+  const alerts = new AlertPrinter(io, 'peft-studio train: ');
   try {
     const done = await runTraining({
       configFile: opts.configFile,
@@ -116,7 +143,10 @@ export async function trainWithOutput(
         // stdout carries exactly the contract's records (= metrics.jsonl); log lines go to stderr.
         if (!opts.json) printer.event(e);
         else if (e.event === 'log') io.err(`peft-studio train: ${e.level === 'warning' ? 'warning: ' : ''}${e.message}`);
-        else io.out(JSON.stringify(e));
+        else {
+          io.out(JSON.stringify(e));
+          alerts.event(e);
+        }
       },
     });
     return { code: 0, done };
@@ -144,7 +174,7 @@ export const trainCommand: CliCommand = {
     'run.json, metrics.jsonl, checkpoints/step-N/ and adapter/ (PEFT format).',
     '',
     'Options:',
-    '  --json            print the run records (start, step, eval, checkpoint, done, error) as JSON lines (= metrics.jsonl); log lines go to stderr',
+    '  --json            print the run records (start, step, eval, checkpoint, system, alert, done, error) as JSON lines (= metrics.jsonl); log lines go to stderr',
     '  --resume RUN_DIR  continue a run from its latest checkpoint (or from a checkpoints/step-N folder), exactly',
     '  --restart         start again in the run_name folder of a run stopped before its first checkpoint (its files are removed)',
     '  --device D        override the recipe\'s device',

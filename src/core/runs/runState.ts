@@ -26,6 +26,7 @@ export function applyEvent(view: RunView, e: RunEvent): RunView {
         view.evals = view.evals.filter((s) => s.step <= from);
         view.evalGenerations = (view.evalGenerations ?? []).filter((s) => s.step <= from);
         view.checkpoints = view.checkpoints.filter((s) => s.step <= from);
+        if (view.alerts !== undefined) view.alerts = view.alerts.filter((a) => a.step <= from);
       }
       break;
     }
@@ -54,6 +55,12 @@ export function applyEvent(view: RunView, e: RunEvent): RunView {
     case 'error':
       view.error = e;
       view.status = 'failed';
+      break;
+    case 'system':
+      view.system = e;
+      break;
+    case 'alert':
+      view.alerts = [...(view.alerts ?? []).filter((a) => a.kind !== e.kind), e];
       break;
     case 'log':
       view.logs.push(e);
@@ -174,6 +181,10 @@ export function describeEvent(e: RunEvent): string {
       return `error${e.step !== undefined ? ` at step ${e.step}` : ''}: ${e.message}${e.checkpoint !== undefined ? ` (checkpoint kept: ${e.checkpoint})` : ''}`;
     case 'log':
       return `${e.level}: ${e.message}`;
+    case 'system':
+      return `system at step ${e.step}: cpu ${e.cpu_percent.toFixed(0)} % of a core, rss ${(e.rss_bytes / 2 ** 20).toFixed(0)} MiB (peak ${(e.peak_rss_bytes / 2 ** 20).toFixed(0)} MiB), available ${(e.mem_available_bytes / 2 ** 20).toFixed(0)} MiB`;
+    case 'alert':
+      return `alert (${e.kind}) at step ${e.step}: ${e.message} [${e.key}${e.line !== undefined ? `, ${e.file ?? 'recipe'}:${e.line}` : ''}]`;
   }
 }
 

@@ -11,6 +11,7 @@ import type { RunEvent } from '../../shared/protocol';
 import { assertInside } from '../util/safePath';
 import { paretoFront } from './pareto';
 import { planSweep, type PlannedTrial } from './plan';
+import { trialMetrics } from './sweepView';
 
 export interface TrialResult {
   index: number;
@@ -120,15 +121,10 @@ function trialResult(t: PlannedTrial, runDir: string, error: string | undefined)
   const base = { index: t.index, name: t.name, run_dir: runDir, overrides: t.overrides };
   if (!existsSync(runDir)) return { ...base, status: 'failed', error: error ?? 'the trial did not start' };
   const v = readRun(runDir);
-  const rates = v.steps.map((s) => s.tokens_per_s).filter((x) => x > 0);
-  const evals = v.evals.map((e) => e.eval_loss).filter((x) => Number.isFinite(x));
   return {
     ...base,
     status: error !== undefined || v.status === 'failed' ? 'failed' : v.status === 'completed' ? 'completed' : 'stopped',
-    ...(v.start !== undefined ? { trainable: v.start.trainable } : {}),
-    ...(evals.length > 0 ? { best_eval_loss: Math.min(...evals) } : {}),
-    ...(v.done !== undefined && Number.isFinite(v.done.final_loss) ? { final_loss: v.done.final_loss } : {}),
-    ...(rates.length > 0 ? { tokens_per_s: Number((rates.reduce((a, b) => a + b, 0) / rates.length).toFixed(1)) } : {}),
+    ...trialMetrics(v),
     ...(error !== undefined ? { error } : {}),
   };
 }

@@ -18,6 +18,7 @@ import { LrSchedule } from './schedule';
 import { simulateSlowMachine, waitAtStepGate } from './stepGate';
 import { configDir, graphCacheDir, moduleCounts, prepareRun, readRecipeFile, type DownloadProgress, type PreparedRun, type TrainerDeps } from './setup';
 import { fsErrorToInput } from '../util/fsErrors';
+import { RunMonitor } from './runMonitor';
 import { cleanStaleTemp, liveOwner, ownerFields } from '../runs/runOwner';
 
 export interface RunTrainingOptions {
@@ -195,6 +196,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       emit({ event: 'log', level: 'info', message: `the run was already complete at step ${step} of ${totalSteps}: nothing to resume (the adapter is rewritten from the last checkpoint)` });
     }
     const runName = basename(runDir);
+    const monitor = new RunMonitor({ recipeFile: recipe.file, device: prep.device, maxGradNorm: t.max_grad_norm, emit });
     while (step < totalSteps) {
       await waitAtStepGate(runName, step + 1, opts.signal);
       if (opts.signal?.aborted === true) {
@@ -209,6 +211,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       const res = await eng.step(batches, lr, dropoutRng.nextUint32());
       await simulateSlowMachine(performance.now() - stepStart, opts.signal);
       if (!Number.isFinite(res.loss) || (res.skipped !== true && !Number.isFinite(res.gradNorm))) {
+        monitor.nonFinite({ step: next, loss: res.loss, grad_norm: res.gradNorm, lr });
         const what = !Number.isFinite(res.loss) ? `the loss is ${res.loss}` : `the gradient norm is ${res.gradNorm}`;
         throw new InputError('non-finite', `training diverged at step ${next}: ${what} (lr ${lr})`, {
           hint: `Try a lower training.learning_rate, enable clipping with training.max_grad_norm (e.g. 1.0), and check the data${lastGood !== undefined ? `; the last good checkpoint is kept at ${lastGood}` : ''}`,
@@ -237,7 +240,8 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
           ...(res.lossScale !== undefined ? { loss_scale: res.lossScale, ...(res.skipped === true ? { skipped: true } : {}) } : {}),
         };
         emit(rec);
-        window = { time: now, tokens: totalTokens };
+        monitor.afterStep(rec, now, step === totalSteps);
+        window =  { time: now, tokens: totalTokens };
       }
       const stopEarly = t.eval_steps > 0 && step % t.eval_steps === 0 && (await evaluate());
       if (t.save_steps > 0 && step % t.save_steps === 0 && step < totalSteps) await checkpoint();

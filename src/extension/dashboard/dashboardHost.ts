@@ -8,6 +8,8 @@ import type { RunManager } from '../runManager';
 import type { RunsStore } from '../runsStore';
 import { dashboardHtml, type DashboardPlace } from './html';
 import { COMMAND_IDS } from '../../shared/ids';
+import { showInRecipe } from '../alertNotices';
+import { sweepOfRun } from '../../core/sweep/sweepView';
 
 /** The Get Started walkthrough: publisher.name#id of package.json's contributes.walkthroughs. */
 export const WALKTHROUGH = 'peft-studio.peft-studio#gettingStarted';
@@ -78,6 +80,7 @@ export class DashboardHost implements vscode.Disposable {
   runsChanged(uris: vscode.Uri[]): void {
     this.post({ type: 'runs', runs: this.store.list() });
     const sel = this.selected;
+    if (sel !== undefined && this.place === 'panel') this.sendSweep(sel); // other trials of its sweep may have moved on
     if (sel === undefined || this.manager.isLive(sel)) return;
     if (uris.length === 0 || uris.some((u) => u.fsPath.startsWith(sel))) this.sendRun(sel);
   }
@@ -125,6 +128,9 @@ export class DashboardHost implements vscode.Disposable {
       case 'command':
         await this.runCommand(m.command, m.dir);
         return;
+      case 'showInRecipe':
+        if (typeof m.file === 'string' && typeof m.line === 'number') await showInRecipe(m.file, m.line);
+        return;
     }
   }
 
@@ -146,5 +152,16 @@ export class DashboardHost implements vscode.Disposable {
       return;
     }
     this.post({ type: 'run', run });
+    this.sendSweep(dir);
+  }
+
+  private sendSweep(dir: string): void {
+    let sweep = null;
+    try {
+      sweep = sweepOfRun(dir);
+    } catch {
+      // a half-written trial folder: no sweep view this time
+    }
+    this.post({ type: 'sweep', dir, sweep });
   }
 }

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { makeProject, recipe } from '../train/project';
 import { expandTrials } from '../../../src/core/sweep/plan';
-import { paretoFront } from '../../../src/core/sweep/pareto';
+import { paretoFront, paretoFrontOf, paretoFrontThroughput } from '../../../src/core/sweep/pareto';
+import { sweepOfRun } from '../../../src/core/sweep/sweepView';
 import { runSweep, type SweepEvent } from '../../../src/core/sweep/runSweep';
 import { parseRecipe, type SweepSettings } from '../../../src/core/train/recipe';
 import { STEP_GATE_ENV } from '../../../src/core/train/stepGate';
@@ -37,6 +38,19 @@ describe('sweep planning', () => {
       { index: 6 }, // failed: no numbers
     ]);
     assert.deepEqual(front, [1, 2, 5]);
+  });
+
+  it('the Pareto front of either direction: ties kept, missing or non-finite figures left out', () => {
+    const pts = [
+      { index: 1, x: 10, y: 3 }, { index: 2, x: 20, y: 2 }, { index: 3, x: 30, y: 2 }, { index: 4, x: 40, y: 1 },
+      { index: 5, x: 20, y: 2 }, { index: 6, x: 5, y: Number.NaN }, { index: 7, y: 0.5 },
+    ];
+    assert.deepEqual(paretoFrontOf(pts, 'min'), [1, 2, 5, 4]); // 3 is beaten by 2 (same loss, fewer parameters); 2 and 5 tie
+    assert.deepEqual(paretoFrontOf(pts, 'max'), [4]); // more is better: (40, 1) beats every other point
+    assert.deepEqual(paretoFrontOf([...pts, { index: 8, x: 50, y: 3 }], 'max'), [4, 8]); // faster but worse: both on the front
+    // tokens/s: a faster trial with the same loss dominates; the front is listed by tokens/s ascending
+    const trials = [{ index: 1, tokens_per_s: 900, best_eval_loss: 2.0 }, { index: 2, tokens_per_s: 500, best_eval_loss: 1.5 }, { index: 3, tokens_per_s: 400, best_eval_loss: 1.6 }, { index: 4, tokens_per_s: 900, final_loss: 2.2 }];
+    assert.deepEqual(paretoFrontThroughput(trials), [2, 1]);
   });
 
   it('the recipe schema checks the sweep section (parser and validator alike)', () => {
@@ -106,6 +120,14 @@ describe('sweep runs (tiny Llama fixture)', function () {
     const saved = JSON.parse(readFileSync(join(proj, 'runs', '.sweeps', 'rk', 'sweep.json'), 'utf8')) as { trials: unknown[]; pareto: number[] };
     assert.equal(saved.trials.length, 3);
     assert.deepEqual(saved.pareto, done.pareto);
+    // the dashboard's view of the same sweep, read back from the run folders
+    const view = sweepOfRun(join(proj, 'runs', 'rk-t2'))!;
+    assert.equal(view.name, 'rk');
+    assert.deepEqual(view.trials.map((t) => [t.index, t.r, t.loraAlpha, t.learningRate, t.status, t.losses.length]), [[1, 2, 4, 5e-3, 'completed', 4], [2, 4, 8, 5e-3, 'completed', 4], [3, 8, 16, 5e-3, 'completed', 4]]);
+    assert.deepEqual(view.trials.map((t) => [t.trainable, t.bestEvalLoss, t.tokensPerS]), done.trials.map((t) => [t.trainable, t.best_eval_loss, t.tokens_per_s]));
+    assert.deepEqual(view.paretoParams, done.pareto);
+    assert.deepEqual(view.paretoThroughput, paretoFrontThroughput(done.trials));
+    assert.equal(sweepOfRun(join(proj, 'runs', 'rk')), null);
   });
 
   it('refuses to continue a sweep whose settings changed, naming the trial file', async () => {

@@ -1,12 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeProject, recipe } from './project';
 import { runTraining, TrainingFailed } from '../../../src/core/train/trainer';
 import { defaultDeps } from '../../../src/core/train/deps';
 import { readSafetensorsHeader, readTensorAsFloat32 } from '../../../src/core/safetensors/read';
-import type { DoneEvent, RunEvent, RunInfo, StepEvent } from '../../../src/shared/protocol';
+import type { DoneEvent, RunEvent, RunInfo, StepEvent, SystemEvent } from '../../../src/shared/protocol';
 
 let root: string;
 let proj: string;
@@ -55,8 +55,23 @@ describe('trainer (real runs on a tiny Llama fixture)', function () {
     // metrics.jsonl = exactly the emitted records, one per line
     const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as RunEvent);
     assert.deepEqual(lines, events.filter((e) => e.event !== 'log'));
-    const contract = new Set(['start', 'step', 'eval', 'checkpoint', 'done', 'error']);
+    const contract = new Set(['start', 'step', 'eval', 'checkpoint', 'system', 'alert', 'done', 'error']);
     assert.ok(lines.every((e) => contract.has(e.event)), 'metrics.jsonl holds only the record kinds of CONTRACTS §4');
+    assert.ok(!lines.some((e) => e.event === 'alert'), `a healthy run raises no alert: ${JSON.stringify(lines.filter((e) => e.event === 'alert'))}`);
+    // system events: after the first logged step, then every 2 s or so, and after the last step
+    const sys = lines.filter((e): e is SystemEvent => e.event === 'system');
+    assert.ok(sys.length >= 2, String(sys.length));
+    assert.equal(sys[0]!.step, 1);
+    assert.equal(sys[sys.length - 1]!.step, 24);
+    for (const e of sys) {
+      assert.deepEqual(Object.keys(e), ['event', 'step', 'elapsed_s', 'cpu_percent', 'cpu_percent_total', 'cores', 'rss_bytes', 'peak_rss_bytes', 'mem_available_bytes', 'mem_total_bytes']);
+      assert.equal(e.cores, availableParallelism());
+      assert.ok(e.cpu_percent > 0 && e.cpu_percent <= 100 * e.cores * 1.1, `cpu ${e.cpu_percent} % of a core`);
+      assert.ok(Math.abs(e.cpu_percent_total - e.cpu_percent / e.cores) < 0.11, JSON.stringify(e));
+      assert.ok(e.rss_bytes > 20 * 2 ** 20 && e.rss_bytes <= e.peak_rss_bytes, JSON.stringify(e));
+      assert.ok(e.mem_available_bytes > 0 && e.mem_available_bytes < e.mem_total_bytes, JSON.stringify(e));
+      assert.equal(e.gpu, undefined); // a cpu run has no GPU figures
+    }
     // the free-form log records sit beside it
     const logs = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as RunEvent);
     assert.deepEqual(logs, events.filter((e) => e.event === 'log'));
@@ -142,6 +157,12 @@ describe('trainer (real runs on a tiny Llama fixture)', function () {
     assert.match(err.message, /training diverged at step 2: the loss is NaN|training diverged at step 2: the (loss|gradient norm) is (NaN|Infinity)/);
     assert.match(err.message, /lower training\.learning_rate.*max_grad_norm.*check the data/);
     assert.equal(err.checkpoint, join(proj, 'runs', 'nan', 'checkpoints', 'step-1'));
+    // the alert comes just before the error, and points at max_grad_norm (clipping is off) on its line of nan.yaml
+    const alert = events[events.length - 2]!;
+    assert.equal(alert.event, 'alert');
+    if (alert.event !== 'alert') return;
+    assert.deepEqual([alert.kind, alert.step, alert.key, alert.file], ['non-finite', 2, 'training.max_grad_norm', join(proj, 'nan.yaml')]);
+    assert.equal(readFileSync(join(proj, 'nan.yaml'), 'utf8').split('\n')[alert.line! - 1], '  max_grad_norm: 0');
     const info = JSON.parse(readFileSync(join(proj, 'runs', 'nan', 'run.json'), 'utf8')) as RunInfo;
     assert.equal(info.status, 'failed');
     assert.equal(info.last_step, 1);

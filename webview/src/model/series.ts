@@ -11,8 +11,8 @@ export interface Point {
 export interface Series {
   label: string;
   points: Point[];
-  /** raw = faded original values under a smoothed line; eval = dashed markers. */
-  role: 'raw' | 'smoothed' | 'eval' | 'value';
+  /** raw = faded original values under a smoothed line; eval = dashed markers; points = a scatter (no line); front = a dashed line through ringed points. */
+  role: 'raw' | 'smoothed' | 'eval' | 'value' | 'points' | 'front';
   /** Index into the theme palette; raw and smoothed of one run share it. */
   colorIndex: number;
   /** false = no legend entry (a run's raw loss under its smoothed line; its eval points in Compare). */

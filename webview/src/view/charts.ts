@@ -56,8 +56,10 @@ function dataset(s: Series, theme: Theme): LineDataset {
     borderColor: color,
     backgroundColor: color,
     borderWidth: s.role === 'raw' ? 1 : 2,
-    borderDash: s.role === 'eval' ? [5, 4] : [],
-    pointRadius: s.role === 'eval' || s.points.length === 1 ? 3 : 0,
+    borderDash: s.role === 'eval' || s.role === 'front' ? [5, 4] : [],
+    pointRadius: s.role === 'points' ? 5 : s.role === 'front' ? 8 : s.role === 'eval' || s.points.length === 1 ? 3 : 0,
+    showLine: s.role !== 'points',
+    ...(s.role === 'front' ? { backgroundColor: 'transparent', borderWidth: 1.5 } : {}),
     pointHoverRadius: 4,
     tension: 0,
     parsing: false,
@@ -169,7 +171,7 @@ export class ChartPanel {
           align: 'end',
           labels: { color: theme.foreground, font, boxWidth: 14, boxHeight: 2, padding: 8, filter: (item) => spec.series[item.datasetIndex ?? -1]?.legend !== false },
         },
-        tooltip: { callbacks: { label: (c) => `${c.dataset.label ?? ''}: ${tick(c.parsed.y ?? NaN)}`, title: (items) => `step ${items[0]?.parsed.x ?? ''}` } },
+        tooltip: { callbacks: { label: (c) => `${c.dataset.label ?? ''}: ${tick(c.parsed.y ?? NaN)}`, title: (items) => `${spec.xLabel} ${items[0]?.parsed.x ?? ''}` } },
       },
     };
   }
