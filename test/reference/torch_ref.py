@@ -522,7 +522,7 @@ def generate_main(job, out_path):
     forward = FORWARDS.get(cfg.get("model_type"), llama_forward)
     results = []
     for spec in job.get("adapters") or [None]:
-        adapters, scaling = {}, {}
+        adapters, scaling, magnitudes = {}, {}, {}
         if spec is not None:
             init = read_safetensors(spec["path"])
             for m in spec["modules"]:
@@ -530,7 +530,9 @@ def generate_main(job, out_path):
                 adapters[m["name"]] = tuple(torch.tensor(np.array(init[key + suffix], dtype=np.float64), dtype=dtype)
                                             for suffix in (".lora_A.weight", ".lora_B.weight"))
                 scaling[m["name"]] = float(m["scaling"])
-        lora = Lora(adapters, scaling)
+                if key + ".lora_magnitude_vector" in init:  # DoRA
+                    magnitudes[m["name"]] = torch.tensor(np.array(init[key + ".lora_magnitude_vector"], dtype=np.float64), dtype=dtype)
+        lora = Lora(adapters, scaling, magnitudes)
         with torch.no_grad():
             for prompt in job["prompts"]:
                 ids = list(prompt)
@@ -547,12 +549,37 @@ def generate_main(job, out_path):
         json.dump({"generations": results}, f)
 
 
+def merge_main(job, out_path):
+    """merge_and_unload of one adapter (lora/layer.py Linear.merge + variants.py DoraLinearVariant.merge_safe): per
+    module W + s*B@A, with DoRA times (m / ||W + s*B@A||) per output row; written in the checkpoint's layout."""
+    model_dir = job["model_dir"]
+    w = {k: torch.from_numpy(np.array(v, dtype=np.float64)).to(torch.float32) for k, v in load_checkpoint(model_dir).items()}
+    init = read_safetensors(job["adapter"])
+    out = {}
+    for m in job["modules"]:
+        key = "base_model.model." + m["name"]
+        conv = bool(m.get("conv1d"))
+        weight = w[m["weight_key"]].t() if conv else w[m["weight_key"]]
+        a = torch.tensor(np.array(init[key + ".lora_A.weight"], dtype=np.float64), dtype=torch.float32)
+        b = torch.tensor(np.array(init[key + ".lora_B.weight"], dtype=np.float64), dtype=torch.float32)
+        delta = (b @ a) * float(m["scaling"])  # get_delta_weight
+        merged = weight + delta
+        if key + ".lora_magnitude_vector" in init:
+            mag = torch.tensor(np.array(init[key + ".lora_magnitude_vector"], dtype=np.float64), dtype=torch.float32)
+            weight_norm = torch.linalg.norm(weight + delta, dim=1).to(weight.dtype).detach()  # get_weight_norm(scaling=1)
+            merged = (mag / weight_norm).view(-1, 1) * merged
+        out[m["weight_key"]] = (merged.t() if conv else merged).contiguous().to(torch.float64).numpy()
+    write_safetensors(out_path, out, {"format": "pt"})
+
+
 def main():
     job_path, out_path = sys.argv[1], sys.argv[2]
     with open(job_path) as f:
         job = json.load(f)
     if job.get("mode") == "generate":
         return generate_main(job, out_path)
+    if job.get("mode") == "merge":
+        return merge_main(job, out_path)
     dtype = torch.float64 if job.get("dtype") == "float64" else torch.float32
     torch.manual_seed(0)
     torch.set_num_threads(int(job.get("threads", 2)))

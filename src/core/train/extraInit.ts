@@ -4,41 +4,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors';
 import type { ModelInventory } from '../hf/types';
-import { magnitudeKey } from '../models/dora';
+import { doraMagnitude, magnitudeKey } from '../models/dora';
 import { loraKey } from '../models/lora';
 import { type BiasParam, altBiasKey } from '../models/trainableBias';
 import { openCheckpoint } from '../safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../safetensors/read';
 import type { TensorEntry } from '../safetensors/types';
 import type { LoraTarget } from './engineApi';
-
-/**
- * ||W + s·B·A|| per output feature (row of the [out, in] weight; W [in, out] for Conv1D), in float64 rounded to
- * float32 (torch computes it in fp32). B = 0 (PEFT's default init) gives the norms of W.
- */
-export function doraMagnitude(w: Float32Array, t: LoraTarget, a: Float32Array, b: Float32Array): Float32Array {
-  const out = t.module.outFeatures;
-  const inF = t.module.inFeatures;
-  const r = t.r;
-  const fanInFanOut = t.module.kind === 'conv1d';
-  const zeroB = b.every((x) => x === 0);
-  const norms = new Float32Array(out);
-  const row = new Float64Array(inF);
-  for (let o = 0; o < out; o++) {
-    for (let i = 0; i < inF; i++) row[i] = fanInFanOut ? w[i * out + o]! : w[o * inF + i]!;
-    if (!zeroB) {
-      for (let k = 0; k < r; k++) {
-        const bk = t.scaling * b[o * r + k]!;
-        if (bk === 0) continue;
-        for (let i = 0; i < inF; i++) row[i] = row[i]! + bk * a[k * inF + i]!;
-      }
-    }
-    let sum = 0;
-    for (let i = 0; i < inF; i++) sum += row[i]! * row[i]!;
-    norms[o] = Math.sqrt(sum);
-  }
-  return norms;
-}
 
 /** The init_adapter's tensors, when given (shape-checked against `shape`). */
 function fromAdapter(ckpt: Map<string, TensorEntry> | null, file: string, keys: string[], shape: readonly number[]): Float32Array | null {
