@@ -114,7 +114,7 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
   const extra = [...ckpt.tensors.keys()].filter((k) => !used.has(k));
   if (extra.length > 0) {
     throw new InputError('adapter-extra-tensor', `the adapter holds ${extra.length} tensor(s) that its config does not target (first: ${extra[0]})`, {
-      file: weightsFile, tensor: extra[0]!, hint: 'DoRA magnitudes, LoRA biases, embedding LoRA and modules_to_save copies cannot be merged yet; otherwise check that adapter_config.json belongs to these weights',
+      file: weightsFile, tensor: extra[0]!, hint: 'lora_B biases (lora_bias), embedding LoRA and modules_to_save copies cannot be read yet; otherwise check that adapter_config.json belongs to these weights',
     });
   }
   const byWeight = new Map<string, AdapterModule>();

@@ -41,7 +41,7 @@ export function loadAdapter(dirOrFile: string, inv: ModelInventory): LoadedAdapt
   const peft = loadPeftAdapter(dir, inv, { use: 'generation', allowTiedHead: true });
   if (peft.biases.size > 0) {
     throw new InputError('adapter-unsupported', 'the adapter trained base biases (bias: lora_only / all), which generation does not read yet', {
-      file: peft.dir, hint: 'Merge it first (peft-studio merge MODEL ADAPTER OUT) and generate with the merged model',
+      file: peft.dir, hint: 'Merge it first (peft-studio merge --model MODEL --adapter DIR OUT) and generate with the merged model',
     });
   }
   const base = peft.modules.some((m) => m.magEntry !== undefined) ? openCheckpoint(inv.dir).tensors : null;

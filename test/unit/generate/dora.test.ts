@@ -101,4 +101,31 @@ describe('DoRA adapters: generation and merge equal the PyTorch reference', func
       }
     }
   });
+
+  it('bias lora_only / all adapters: merge writes the trained biases in place of the base ones; generation refuses them with a hint to merge', async () => {
+    const work = tmpDir('merge-bias-gpt2');
+    const inv = await tinyModel('gpt2', `${work}/model`);
+    const a = writeAdapterFolder(`${work}/bias`, inv, ['c_attn'], 4, 8, 8);
+    const file = path.join(a.dir, 'adapter_model.safetensors');
+    const params = readAdapter(file);
+    const state = { params, shapes: new Map<string, number[]>(), expAvg: new Map(), expAvgSq: new Map(), step: 0 };
+    for (const [k, e] of openCheckpoint(file).tensors) state.shapes.set(k, [...e.shape]);
+    const trained = new Map<string, Float32Array>();
+    // PEFT's keys: <module>.base_layer.bias for the adapted c_attn, the parameter's own name for ln_f (bias: all).
+    for (const [key, name] of [[`base_model.model.${a.targets[0]!.module.name}.base_layer.bias`, a.targets[0]!.module.biasKey!], ['base_model.model.transformer.ln_f.bias', 'ln_f.bias']] as const) {
+      const e = openCheckpoint(inv.dir).tensors.get(name) ?? openCheckpoint(inv.dir).tensors.get(`transformer.${name}`)!;
+      const v = readTensorAsFloat32(e).map((x, i) => x + 0.01 * (i % 7));
+      params.set(key, v);
+      state.shapes.set(key, [...e.shape]);
+      trained.set(e.name, v);
+    }
+    writeAdapter(file, state);
+    const cfg = JSON.parse(fs.readFileSync(path.join(a.dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(path.join(a.dir, 'adapter_config.json'), JSON.stringify({ ...cfg, bias: 'all' }));
+    mergeToHfFolder({ modelDir: inv.dir, adapterDir: a.dir, outDir: `${work}/merged`, dtype: 'float32' });
+    const merged = openCheckpoint(`${work}/merged`).tensors;
+    assert.equal(trained.size, 2);
+    for (const [name, v] of trained) assert.deepEqual(readTensorAsFloat32(merged.get(name)!), v, name);
+    await assert.rejects(Generator.open(inv.dir, { adapters: [a.dir], cacheDir: `${work}/cache`, threads: 1 }), /trained base biases[\s\S]*peft-studio merge/);
+  });
 });

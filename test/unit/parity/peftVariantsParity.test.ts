@@ -2,6 +2,9 @@
 // per-step loss and grad_norm, and the final adapter with the magnitude vectors and biases under PEFT's keys.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { countParameters } from '../../../src/core/peft/count';
+import { parseLoraConfig } from '../../../src/core/peft/loraConfig';
 import { Rng } from '../../../src/core/util/random';
 import { tmpDir } from '../engine/helpers';
 import { checkRun, train } from './check';
@@ -21,6 +24,12 @@ describe('peft-studio train matches PyTorch + PEFT for DoRA and bias training', 
     const r = await train(p.recipe);
     assert.equal(r.code, 0, r.err);
     checkRun(name, c, p, r.records, runTrainerRef(p));
+    // `peft-studio count` (print_trainable_parameters) gives the numbers the run reported.
+    const start = r.records[0]!;
+    assert.ok(start.event === 'start');
+    const cfg = parseLoraConfig(JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>);
+    const count = countParameters(cfg, p.inventory);
+    assert.deepEqual([count.trainable, count.total], [start.trainable, start.total], `${name}: count vs the run`);
   }
 
   it('llama DoRA (magnitudes from ||W + s·B·A|| of the init adapter, GQA, untied head incl. lm_head): loss per step and lora_magnitude_vector', async () => {
@@ -31,9 +40,9 @@ describe('peft-studio train matches PyTorch + PEFT for DoRA and bias training', 
     await runCase('llama-dora', c, 51);
   });
 
-  it('gpt2 DoRA on Conv1D with bias lora_only: the trained c_attn/c_fc biases under <module>.base_layer.bias, DoRA subtracting them', async () => {
+  it('gpt2 DoRA on Conv1D with bias lora_only, starting from an adapter that holds magnitudes and biases (as PEFT saves them): c_attn/c_fc biases under <module>.base_layer.bias', async () => {
     const c: ParityCase = {
-      arch: 'gpt2', useDora: true, bias: 'lora_only', targetModules: ['c_attn', 'c_fc'], r: 4, alpha: 8,
+      arch: 'gpt2', useDora: true, bias: 'lora_only', initExtras: true, targetModules: ['c_attn', 'c_fc'], r: 4, alpha: 8,
       rows: makeRows(new Rng(42), 512, 5, 4, 15), maxLength: 64, microBatch: 2, accumulation: 1, steps: 6, lr: 3e-3, weightDecay: 0.05, maxGradNorm: 3,
     };
     await runCase('gpt2-dora-lora-only', c, 52);

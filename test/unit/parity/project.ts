@@ -41,6 +41,8 @@ export interface ParityCase {
   useDora?: boolean;
   /** LoraConfig bias (default none). */
   bias?: 'none' | 'lora_only' | 'all';
+  /** The init adapter also holds the magnitudes and biases (as PEFT saves them), perturbed from their starting values. */
+  initExtras?: boolean;
 }
 
 /** What PEFT 0.17's LoraConfig(...).save_pretrained() writes for fields left at their defaults (hand-copied). */
@@ -144,6 +146,22 @@ export async function writeProject(dir: string, c: ParityCase, seed: number): Pr
     const mod = q.name.slice(0, -5);
     shapes.set(`base_model.model.${adapted.has(mod) ? `${mod}.base_layer.bias` : q.name}`, q.shape);
     biasElements += q.shape.reduce((x, y) => x * y, 1);
+  }
+  if (c.initExtras === true) {
+    // Magnitudes and biases as a PEFT save would hold them: positive norms-sized vectors, biases near the base's.
+    const base = new Map([...readSafetensorsHeader(path.join(modelDir, 'model.safetensors')).tensors].map(([k, e]) => [k, e]));
+    for (const [key, shape] of shapes) {
+      if (!key.endsWith('.lora_magnitude_vector') && !key.endsWith('.bias')) continue;
+      const data = new Float32Array(shape.reduce((x, y) => x * y, 1));
+      if (key.endsWith('.lora_magnitude_vector')) for (let i = 0; i < data.length; i++) data[i] = 0.5 + rng.uniform();
+      else {
+        const name = key.slice('base_model.model.'.length).replace('.base_layer.bias', '.bias');
+        const e = base.get(name) ?? base.get(name.replace(/^transformer\./, ''));
+        const b0 = e !== undefined ? readTensorAsFloat32(e) : new Float32Array(data.length);
+        for (let i = 0; i < data.length; i++) data[i] = b0[i]! + 0.05 * (rng.uniform() - 0.5);
+      }
+      tensors.push({ name: key, dtype: 'F32' as const, shape: [...shape], data });
+    }
   }
   fs.mkdirSync(path.join(dir, 'init_adapter'), { recursive: true });
   writeSafetensors(path.join(dir, 'init_adapter', 'adapter_model.safetensors'), tensors, { format: 'pt' });
