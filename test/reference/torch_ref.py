@@ -85,19 +85,46 @@ def load_checkpoint(model_dir):
 
 # ---------------------------------------------------------------- LoRA (peft/tuners/lora/layer.py Linear.forward)
 class Lora:
-    def __init__(self, adapters, scaling):
+    def __init__(self, adapters, scaling, magnitudes=None):
         self.adapters = adapters  # module name -> (A [r,in], B [out,r]) leaf tensors
         self.scaling = scaling
+        self.magnitudes = magnitudes or {}  # use_dora: module name -> lora_magnitude_vector [out]
         self.masks = {}  # module name -> inverted-dropout mask [B,S,in] (0 or 1/(1-p)), when the job gives one
 
-    def apply(self, name, x, base_out):
+    def apply(self, name, x, base_out, weight=None, bias=None):
+        """`weight`: the base weight as [out, in] (Conv1D's transposed), `bias` its bias (DoRA reads both)."""
         if name not in self.adapters:
             return base_out
         a, b = self.adapters[name]
+        scaling = self.scaling[name]
         # base(x) + lora_B(lora_A(dropout(x))) * scaling; dropout p=0 is nn.Identity
-        if name in self.masks:
+        dropped = name in self.masks
+        if dropped:
             x = x * self.masks[name]
-        return base_out + (x @ a.t()) @ b.t() * self.scaling[name]
+        lora_result = (x @ a.t()) @ b.t()
+        if name not in self.magnitudes:
+            return base_out + lora_result * scaling
+        # DoRA (peft/tuners/lora/variants.py DoraLinearVariant.forward + dora.py DoraLinearLayer.forward)
+        lora_weight = (b @ a).detach()  # lora_B(lora_A(eye)).T, detached before the norm
+        weight_norm = torch.linalg.norm(weight + scaling * lora_weight, dim=1).to(weight.dtype).detach()
+        mag_norm_scale = (self.magnitudes[name] / weight_norm).view(1, -1)
+        if dropped:  # training with dropout: base_result = None -> F.linear(dropout(x), W), no bias
+            base_result = x @ weight.t()
+        else:  # base_result = result minus the base layer's bias
+            base_result = base_out - bias if bias is not None else base_out
+        return base_out + (mag_norm_scale - 1) * base_result + mag_norm_scale * lora_result * scaling
+
+
+def dora_magnitude(weight, a, b, scaling):
+    """DoraLinearLayer.update_layer: ||W + scaling * B @ A|| over dim 1 of the [out, in] weight."""
+    return torch.linalg.norm(weight + scaling * (b @ a), dim=1).to(weight.dtype)
+
+
+def base_weight(w, name, conv):
+    """The [out, in] view of a module's weight (Conv1D stores [in, out]); lm_head may be tied to the embeddings."""
+    if name == "lm_head" and "lm_head.weight" not in w:
+        return w["model.embed_tokens.weight"] if "model.embed_tokens.weight" in w else w["transformer.wte.weight"]
+    return w[name + ".weight"].t() if conv else w[name + ".weight"]
 
 
 def linear(w, name, x, lora):
@@ -105,13 +132,13 @@ def linear(w, name, x, lora):
     out = x @ w[name + ".weight"].t()
     if name + ".bias" in w:
         out = out + w[name + ".bias"]
-    return lora.apply(name, x, out)
+    return lora.apply(name, x, out, w[name + ".weight"], w.get(name + ".bias"))
 
 
 def conv1d(w, name, x, lora):
     """transformers.pytorch_utils.Conv1D: x @ W + b, W [in, out]."""
     out = x @ w[name + ".weight"] + w[name + ".bias"]
-    return lora.apply(name, x, out)
+    return lora.apply(name, x, out, w[name + ".weight"].t(), w[name + ".bias"])
 
 
 # ---------------------------------------------------------------- attention masks (masking_utils: causal + padding)
@@ -243,7 +270,7 @@ def llama_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
     h = rms_norm(h, w["model.norm.weight"], eps)
     tied = cfg.get("tie_word_embeddings", False) or "lm_head.weight" not in w
     head = w["model.embed_tokens.weight"] if tied else w["lm_head.weight"]
-    return lora.apply("lm_head", h, h @ head.t())
+    return lora.apply("lm_head", h, h @ head.t(), head)
 
 
 # ---------------------------------------------------------------- Phi-3 / Phi-3.5 / Phi-4-mini (modeling_phi3.py)
@@ -297,7 +324,7 @@ def phi3_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
     h = rms_norm(h, w["model.norm.weight"], eps)
     tied = cfg.get("tie_word_embeddings", False) or "lm_head.weight" not in w
     head = w["model.embed_tokens.weight"] if tied else w["lm_head.weight"]
-    return lora.apply("lm_head", h, h @ head.t())
+    return lora.apply("lm_head", h, h @ head.t(), head)
 
 
 # ---------------------------------------------------------------- Gemma 2 (modeling_gemma2.py)
@@ -389,7 +416,7 @@ def gemma2_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype)
     h = gemma_norm(h, w["model.norm.weight"], eps)
     tied = cfg.get("tie_word_embeddings", True) or "lm_head.weight" not in w
     head = w["model.embed_tokens.weight"] if tied else w["lm_head.weight"]
-    logits = lora.apply("lm_head", h, h @ head.t())
+    logits = lora.apply("lm_head", h, h @ head.t(), head)
     if final_cap is not None:
         logits = torch.tanh(logits / final_cap) * final_cap
     return logits
@@ -429,7 +456,7 @@ def gpt2_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
     h = ln(h, "transformer.ln_f")
     tied = cfg.get("tie_word_embeddings", True) or "lm_head.weight" not in w
     head = w["transformer.wte.weight"] if tied else w["lm_head.weight"]
-    return lora.apply("lm_head", h, h @ head.t())
+    return lora.apply("lm_head", h, h @ head.t(), head)
 
 
 def normalise_gpt2_keys(w):
@@ -495,7 +522,7 @@ def generate_main(job, out_path):
     forward = FORWARDS.get(cfg.get("model_type"), llama_forward)
     results = []
     for spec in job.get("adapters") or [None]:
-        adapters, scaling = {}, {}
+        adapters, scaling, magnitudes = {}, {}, {}
         if spec is not None:
             init = read_safetensors(spec["path"])
             for m in spec["modules"]:
@@ -503,7 +530,9 @@ def generate_main(job, out_path):
                 adapters[m["name"]] = tuple(torch.tensor(np.array(init[key + suffix], dtype=np.float64), dtype=dtype)
                                             for suffix in (".lora_A.weight", ".lora_B.weight"))
                 scaling[m["name"]] = float(m["scaling"])
-        lora = Lora(adapters, scaling)
+                if key + ".lora_magnitude_vector" in init:  # DoRA
+                    magnitudes[m["name"]] = torch.tensor(np.array(init[key + ".lora_magnitude_vector"], dtype=np.float64), dtype=dtype)
+        lora = Lora(adapters, scaling, magnitudes)
         with torch.no_grad():
             for prompt in job["prompts"]:
                 ids = list(prompt)
@@ -520,12 +549,37 @@ def generate_main(job, out_path):
         json.dump({"generations": results}, f)
 
 
+def merge_main(job, out_path):
+    """merge_and_unload of one adapter (lora/layer.py Linear.merge + variants.py DoraLinearVariant.merge_safe): per
+    module W + s*B@A, with DoRA times (m / ||W + s*B@A||) per output row; written in the checkpoint's layout."""
+    model_dir = job["model_dir"]
+    w = {k: torch.from_numpy(np.array(v, dtype=np.float64)).to(torch.float32) for k, v in load_checkpoint(model_dir).items()}
+    init = read_safetensors(job["adapter"])
+    out = {}
+    for m in job["modules"]:
+        key = "base_model.model." + m["name"]
+        conv = bool(m.get("conv1d"))
+        weight = w[m["weight_key"]].t() if conv else w[m["weight_key"]]
+        a = torch.tensor(np.array(init[key + ".lora_A.weight"], dtype=np.float64), dtype=torch.float32)
+        b = torch.tensor(np.array(init[key + ".lora_B.weight"], dtype=np.float64), dtype=torch.float32)
+        delta = (b @ a) * float(m["scaling"])  # get_delta_weight
+        merged = weight + delta
+        if key + ".lora_magnitude_vector" in init:
+            mag = torch.tensor(np.array(init[key + ".lora_magnitude_vector"], dtype=np.float64), dtype=torch.float32)
+            weight_norm = torch.linalg.norm(weight + delta, dim=1).to(weight.dtype).detach()  # get_weight_norm(scaling=1)
+            merged = (mag / weight_norm).view(-1, 1) * merged
+        out[m["weight_key"]] = (merged.t() if conv else merged).contiguous().to(torch.float64).numpy()
+    write_safetensors(out_path, out, {"format": "pt"})
+
+
 def main():
     job_path, out_path = sys.argv[1], sys.argv[2]
     with open(job_path) as f:
         job = json.load(f)
     if job.get("mode") == "generate":
         return generate_main(job, out_path)
+    if job.get("mode") == "merge":
+        return merge_main(job, out_path)
     dtype = torch.float64 if job.get("dtype") == "float64" else torch.float32
     torch.manual_seed(0)
     torch.set_num_threads(int(job.get("threads", 2)))
@@ -539,23 +593,57 @@ def main():
     forward = FORWARDS.get(cfg.get("model_type"), llama_forward)
 
     init = read_safetensors(job["init_adapter"]) if job.get("init_adapter") else {}
-    adapters, scaling, params, names = {}, {}, [], []
+    adapters, scaling, magnitudes, params, names = {}, {}, {}, [], []
+    as_leaf = lambda v: torch.tensor(np.array(v, dtype=np.float64), dtype=dtype, requires_grad=True)  # noqa: E731
     for m in job["modules"]:
         key = "base_model.model." + m["name"]
-        a = torch.tensor(np.array(init[key + ".lora_A.weight"], dtype=np.float64), dtype=dtype, requires_grad=True)
-        b = torch.tensor(np.array(init[key + ".lora_B.weight"], dtype=np.float64), dtype=dtype, requires_grad=True)
+        a = as_leaf(init[key + ".lora_A.weight"])
+        b = as_leaf(init[key + ".lora_B.weight"])
         adapters[m["name"]] = (a, b)
         scaling[m["name"]] = float(m["scaling"])
         params += [a, b]
         names += [key + ".lora_A.weight", key + ".lora_B.weight"]
-    lora = Lora(adapters, scaling)
+        if job.get("use_dora"):
+            # lora_magnitude_vector: the saved one, else DoraLinearLayer.update_layer's norm of the initial W + s*B@A
+            mk = key + ".lora_magnitude_vector"
+            if mk in init:
+                mag = as_leaf(init[mk])
+            else:
+                with torch.no_grad():
+                    weight = base_weight(w, m["name"], is_gpt2 and m["name"] != "lm_head")
+                    mag = dora_magnitude(weight, a, b, scaling[m["name"]]).clone().requires_grad_(True)
+            magnitudes[m["name"]] = mag
+            params.append(mag)
+            names.append(mk)
+    # bias "lora_only" / "all" (lora/model.py _mark_only_adapters_as_trainable): those base biases train; saved under
+    # <module>.base_layer.bias for adapted modules (LoRA wraps the layer), their own name otherwise.
+    bias_mode = job.get("bias", "none")
+    adapted = {m["name"] for m in job["modules"]}
+    bias_names = []
+    if bias_mode == "lora_only":
+        bias_names = [n + ".bias" for n in adapted if n + ".bias" in w]
+    elif bias_mode == "all":
+        bias_names = [k for k in w if "bias" in k.split(".")[-1]]
+    bias_params, bias_keys = [], []
+    for n in sorted(bias_names):
+        mod = n[: -len(".bias")]
+        saved = "base_model.model." + (mod + ".base_layer.bias" if mod in adapted else n)
+        w[n] = as_leaf(init[saved]) if saved in init else w[n].detach().clone().requires_grad_(True)
+        bias_params.append(w[n])
+        bias_keys.append(saved)
+    lora = Lora(adapters, scaling, magnitudes)
     if job.get("generate") or job.get("logits_input"):
         with open(out_path, "w") as f:
             json.dump(inference(job, cfg, w, lora, forward, dtype), f)
         return
     opt = job["optimizer"]
-    optim = torch.optim.AdamW(params, lr=1e-3, betas=(opt["beta1"], opt["beta2"]), eps=opt["eps"],
-                              weight_decay=opt["weight_decay"])
+    # Trainer.create_optimizer: weight decay on every trainable parameter but biases and norm weights
+    groups = [{"params": params, "weight_decay": opt["weight_decay"]}]
+    if bias_params:
+        groups.append({"params": bias_params, "weight_decay": 0.0})
+    optim = torch.optim.AdamW(groups, lr=1e-3, betas=(opt["beta1"], opt["beta2"]), eps=opt["eps"])
+    names = names + bias_keys
+    params = params + bias_params
 
     def batch_loss(mb):
         ids = torch.tensor(mb["input_ids"], dtype=torch.int64)

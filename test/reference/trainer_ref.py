@@ -195,6 +195,8 @@ def main():
                       "weight_decay": t["weight_decay"], "max_grad_norm": t["max_grad_norm"]},
         "steps": [{"lr": s["lr"], "micro_batches": s["micro_batches"]} for s in steps],
         "output_adapter": args.output_adapter,
+        "use_dora": bool(adapter_cfg.get("use_dora", False)),
+        "bias": adapter_cfg.get("bias", "none"),
     }
     with tempfile.TemporaryDirectory() as tmp:
         job_file, out_file = os.path.join(tmp, "job.json"), os.path.join(tmp, "out.json")

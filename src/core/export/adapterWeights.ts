@@ -10,6 +10,7 @@ import { resolveTargets } from '../peft/resolve';
 import { openCheckpoint } from '../safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../safetensors/read';
 import type { TensorEntry } from '../safetensors/types';
+import { magnitudeKey, scaleMergedRows } from '../models/dora';
 
 export interface AdapterModule {
   module: ModuleInfo;
@@ -20,6 +21,8 @@ export interface AdapterModule {
   /** lora_A.weight [r, in] and lora_B.weight [out, r] in the adapter file (read on demand). */
   aEntry: TensorEntry;
   bEntry: TensorEntry;
+  /** use_dora: lora_magnitude_vector [out]. */
+  magEntry?: TensorEntry;
 }
 
 export interface LoadedAdapter {
@@ -28,6 +31,8 @@ export interface LoadedAdapter {
   /** Adapted modules keyed by the checkpoint key of the weight they change (module.weightKey). */
   byWeight: Map<string, AdapterModule>;
   modules: AdapterModule[];
+  /** Trained base biases (bias: lora_only / all), keyed by the base checkpoint key they replace. */
+  biases: Map<string, TensorEntry>;
 }
 
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
@@ -42,7 +47,8 @@ export interface LoadAdapterOptions {
 /**
  * Reads `dir`'s adapter config and weights and matches them to `inv` with PEFT's targeting rules. Every adapted
  * module must have its lora_A/lora_B with the shapes r×in / out×r; adapter tensors this code cannot fold into
- * plain weights (DoRA magnitudes, LoRA biases, embedding LoRA, modules_to_save copies) are refused by name.
+ * plain weights (LoRA biases on lora_B, embedding LoRA, modules_to_save copies) are refused by name; DoRA magnitudes and
+ * trained base biases are read beside the pairs.
  */
 export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterOptions = {}): LoadedAdapter {
   const use = opts.use ?? 'merge/export';
@@ -56,7 +62,6 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
     throw new InputError('adapter-not-lora', `peft_type is "${String(config.peft_type)}"; only LoRA adapters are supported by ${use}`, { file: configFile });
   }
   const unsupported: [boolean, string][] = [
-    [config.use_dora, 'use_dora (DoRA magnitudes)'],
     [config.lora_bias, 'lora_bias'],
     [config.modules_to_save !== null && config.modules_to_save.length > 0, 'modules_to_save'],
     [config.trainable_token_indices !== null, 'trainable_token_indices'],
@@ -93,12 +98,23 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
       }
     }
     used.add(a.name).add(b.name);
-    modules.push({ module: m, r: t.r, alpha: t.alpha, scaling: t.scaling, aEntry: a, bEntry: b });
+    const mag = config.use_dora ? ckpt.tensors.get(magnitudeKey(m.name)) : undefined;
+    if (config.use_dora) {
+      if (mag === undefined) {
+        throw new InputError('adapter-missing-tensor', `the adapter config sets use_dora but the weights have no lora_magnitude_vector for ${m.name}`, { file: weightsFile, tensor: magnitudeKey(m.name) });
+      }
+      if (mag.shape.length !== 1 || mag.shape[0] !== m.outFeatures) {
+        throw new InputError('adapter-shape', 'DoRA magnitude shape does not fit the base model', { file: weightsFile, tensor: mag.name, expected: `[${m.outFeatures}]`, actual: `[${mag.shape.join(', ')}]` });
+      }
+      used.add(mag.name);
+    }
+    modules.push({ module: m, r: t.r, alpha: t.alpha, scaling: t.scaling, aEntry: a, bEntry: b, ...(mag !== undefined ? { magEntry: mag } : {}) });
   }
+  const biases = trainedBiases(ckpt.tensors, inv, weightsFile, used);
   const extra = [...ckpt.tensors.keys()].filter((k) => !used.has(k));
   if (extra.length > 0) {
     throw new InputError('adapter-extra-tensor', `the adapter holds ${extra.length} tensor(s) that its config does not target (first: ${extra[0]})`, {
-      file: weightsFile, tensor: extra[0]!, hint: 'DoRA magnitudes, LoRA biases, embedding LoRA and modules_to_save copies cannot be merged yet; otherwise check that adapter_config.json belongs to these weights',
+      file: weightsFile, tensor: extra[0]!, hint: 'lora_B biases (lora_bias), embedding LoRA and modules_to_save copies cannot be read yet; otherwise check that adapter_config.json belongs to these weights',
     });
   }
   const byWeight = new Map<string, AdapterModule>();
@@ -109,11 +125,40 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
     }
     byWeight.set(m.module.weightKey, m);
   }
-  return { dir: abs, config, byWeight, modules };
+  return { dir: abs, config, byWeight, modules, biases };
+}
+
+/**
+ * Bias tensors of the adapter file (bias: lora_only / all): `base_model.model.<module>.base_layer.bias` or
+ * `base_model.model.<name>.bias`, matched to the base checkpoint's bias they replace (shapes checked).
+ */
+function trainedBiases(tensors: Map<string, TensorEntry>, inv: ModelInventory, file: string, used: Set<string>): Map<string, TensorEntry> {
+  const byName = new Map<string, { key: string | null; shape: number[] }>(inv.parameters.map((p) => [p.name, { key: p.checkpointKey, shape: p.shape }]));
+  for (const m of inv.modules) if (m.biasKey !== null) byName.set(`${m.name}.bias`, { key: m.biasKey, shape: [m.outFeatures] });
+  const out = new Map<string, TensorEntry>();
+  for (const [k, e] of tensors) {
+    if (!k.startsWith('base_model.model.') || !k.endsWith('.bias') || k.includes('.lora_')) continue;
+    const name = k.slice('base_model.model.'.length).replace(/\.base_layer\.bias$/, '.bias');
+    const p = byName.get(name);
+    if (p === undefined || p.key === null) continue;
+    if (e.shape.length !== p.shape.length || e.shape.some((d, i) => d !== p.shape[i])) {
+      throw new InputError('adapter-shape', 'trained bias shape does not fit the base model', { file, tensor: k, expected: `[${p.shape.join(', ')}]`, actual: `[${e.shape.join(', ')}]` });
+    }
+    out.set(p.key, e);
+    used.add(k);
+  }
+  return out;
 }
 
 export function readLoraFactors(m: AdapterModule): { a: Float32Array; b: Float32Array } {
   return { a: readTensorAsFloat32(m.aEntry), b: readTensorAsFloat32(m.bEntry) };
+}
+
+/** W + s·B·A, and with DoRA each output row of it times m / ||W + s·B·A|| (PEFT's merge_safe), in place. */
+export function mergeModule(w: Float32Array, m: AdapterModule): Float32Array {
+  const { a, b } = readLoraFactors(m);
+  mergeInto(w, m, a, b);
+  return m.magEntry !== undefined ? scaleMergedRows(w, m, readTensorAsFloat32(m.magEntry)) : w;
 }
 
 /**

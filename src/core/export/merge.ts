@@ -10,7 +10,7 @@ import { readTensorAsFloat32 } from '../safetensors/read';
 import { fromFloat32 } from '../safetensors/write';
 import { tensorChunks, writeCheckpointStreamed, type StreamedTensor } from '../safetensors/writeStream';
 import type { SafetensorsDtype } from '../safetensors/types';
-import { loadAdapter, mergeInto, readLoraFactors, type LoadedAdapter } from './adapterWeights';
+import { loadAdapter, mergeModule, type LoadedAdapter } from './adapterWeights';
 import { modelCard } from './modelCard';
 
 export type MergeDtype = 'float32' | 'float16' | 'bfloat16';
@@ -57,16 +57,16 @@ export function mergedTensors(inv: ModelInventory, adapter: LoadedAdapter | null
   const out: StreamedTensor[] = [];
   for (const [name, entry] of ckpt.tensors) {
     const m = adapter?.byWeight.get(name);
+    // bias lora_only / all: the trained bias replaces the base one (merge_and_unload keeps the trained base_layer.bias).
+    const trained = adapter?.biases.get(name);
+    const src = trained ?? entry;
     const cast = dtype !== null && FLOAT_DTYPES.has(entry.dtype) ? dtype : entry.dtype;
     out.push({
       name, dtype: cast, shape: [...entry.shape],
       data: () => {
-        if (m === undefined && cast === entry.dtype) return tensorChunks(entry);
-        const w = readTensorAsFloat32(entry);
-        if (m !== undefined) {
-          const { a, b } = readLoraFactors(m);
-          mergeInto(w, m, a, b);
-        }
+        if (m === undefined && cast === src.dtype) return tensorChunks(src);
+        const w = readTensorAsFloat32(src);
+        if (m !== undefined) mergeModule(w, m);
         const typed = fromFloat32(w, cast as 'F32' | 'F16' | 'BF16' | 'F64');
         return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
       },

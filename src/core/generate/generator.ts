@@ -76,6 +76,8 @@ function generatorSessionOptions(inv: ModelInventory, o: GeneratorOptions): ort.
 export class Generator {
   private session: GraphSession | undefined;
   private modules: ModuleInfo[] = [];
+  /** Modules with a DoRA scale input (some loaded adapter uses DoRA there). */
+  private dora: ReadonlySet<string> = new Set();
   private readonly adapters = new Map<string, { adapter: LoadedAdapter; feeds: Feeds | undefined }>();
   private baseFeeds: Feeds | undefined;
   /** Stacked mode: slot 0 the base (zeros), then the adapters in adapterIds order. */
@@ -141,7 +143,8 @@ export class Generator {
     const id = this.loadAdapterFiles(dir);
     this.stacked = undefined;
     const have = new Set(this.modules.map((m) => m.name));
-    if ([...this.adapters.get(id)!.adapter.modules.keys()].some((m) => !have.has(m))) await this.openSession();
+    const added = [...this.adapters.get(id)!.adapter.modules.values()];
+    if (added.some((m) => !have.has(m.module.name) || (m.doraScale !== undefined && !this.dora.has(m.module.name)))) await this.openSession();
     return id;
   }
 
@@ -171,10 +174,14 @@ export class Generator {
     for (const { adapter } of this.adapters.values()) for (const m of adapter.modules.keys()) union.add(m);
     // In the model's module order, so that the graph (and its cache key) does not depend on the load order.
     this.modules = this.inventory.modules.filter((m) => union.has(m.name));
+    // DoRA scale inputs where some loaded adapter uses DoRA (the others feed ones there).
+    const dora = new Set<string>();
+    for (const { adapter } of this.adapters.values()) for (const [name, m] of adapter.modules) if (m.doraScale !== undefined) dora.add(name);
+    this.dora = new Set(this.modules.filter((m) => dora.has(m.name)).map((m) => m.name));
     const mode = this.opts.lora === 'stacked' ? { kind: 'stacked' as const } : { kind: 'single' as const };
-    const g = buildInferenceGraph({ inventory: this.inventory, loraModules: this.modules, lora: mode });
+    const g = buildInferenceGraph({ inventory: this.inventory, loraModules: this.modules, lora: mode, doraModules: [...this.dora] });
     const cacheDir = this.opts.cacheDir ?? process.env['PEFT_STUDIO_GRAPH_CACHE'] ?? path.join(os.tmpdir(), 'peft-studio-graphs');
-    const folder = prepareGraphFolder(cacheDir, this.inventory, cacheKey(this.inventory, { generate: this.modules.map((m) => m.name), mode: mode.kind }));
+    const folder = prepareGraphFolder(cacheDir, this.inventory, cacheKey(this.inventory, { generate: this.modules.map((m) => m.name), mode: mode.kind, ...(this.dora.size > 0 ? { dora: [...this.dora] } : {}) }));
     const so = generatorSessionOptions(this.inventory, this.opts);
     const next = await GraphSession.create(g, { dir: folder.dir, sessionOptions: so });
     await this.session?.release();
@@ -193,9 +200,9 @@ export class Generator {
   }
 
   private feedsFor(id: string | null): Feeds {
-    if (id === null) return (this.baseFeeds ??= adapterFeeds(this.modules, null));
+    if (id === null) return (this.baseFeeds ??= adapterFeeds(this.modules, null, this.dora));
     const entry = this.adapters.get(id)!;
-    return (entry.feeds ??= adapterFeeds(this.modules, entry.adapter));
+    return (entry.feeds ??= adapterFeeds(this.modules, entry.adapter, this.dora));
   }
 
   /** The prompt's token ids (prompt text as is, or messages through the chat template with add_generation_prompt). */
@@ -278,7 +285,7 @@ export class Generator {
     if (this.opts.lora !== 'stacked') throw new InputError('generate-continuous', 'continuous batching needs a Generator opened with lora: "stacked"');
     await this.exclusive(async () => {
       const slots = [null, ...this.adapterIds];
-      this.stacked ??= stackedFeeds(this.modules, slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter)));
+      this.stacked ??= stackedFeeds(this.modules, slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter)), this.dora);
       const stacked = this.stacked;
       const admit = (free: number): Admitted[] => take(free).flatMap((c) => {
         try {
@@ -339,7 +346,7 @@ export class Generator {
     let lora: Feeds;
     if (this.opts.lora === 'stacked') {
       const slots = [null, ...this.adapterIds];
-      this.stacked ??= stackedFeeds(this.modules, slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter)));
+      this.stacked ??= stackedFeeds(this.modules, slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter)), this.dora);
       lora = this.modules.length === 0 ? {} : { ...this.stacked, [GEN.adapterIndex]: new ort.Tensor('int64', BigInt64Array.from(ids, (id) => BigInt(slots.indexOf(id))), [ids.length]) };
     } else {
       lora = this.feedsFor(ids[0] ?? null);

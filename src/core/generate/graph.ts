@@ -21,6 +21,7 @@ import type { Graph, Value } from '../graph';
 import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { type ModelInputs, capLogits, VarBuilder, WeightStore } from '../models/common';
 import { positionDtype } from '../models/feeds';
+import { type BaseLayer, doraOutput } from '../models/dora';
 import { type LoraHook, loraKey } from '../models/lora';
 import type { TensorEntry } from '../safetensors/types';
 
@@ -38,7 +39,9 @@ export const GEN = {
 export const pastName = (layer: number, which: 'key' | 'value'): string => `past_key_values.${layer}.${which}`;
 export const presentName = (layer: number, which: 'key' | 'value'): string => `present.${layer}.${which}`;
 /** Stacked-mode LoRA inputs: A transposed [N, in, r] and B transposed and scaled [N, r, out]. */
-export const stackName = (module: string, which: 'A' | 'B'): string => `lora_stack.${module}.${which}`;
+export const stackName = (module: string, which: 'A' | 'B' | 'dora_scale'): string => `lora_stack.${module}.${which}`;
+/** Single-mode DoRA input: m / ||W + s·B·A|| [out] of the module (ones where the adapter is plain LoRA). */
+export const doraScaleName = (module: string): string => `dora_scale.${module}`;
 
 export type LoraMode = { kind: 'single' } | { kind: 'stacked' };
 
@@ -47,6 +50,8 @@ export interface InferenceGraphOptions {
   /** Modules that get LoRA inputs (the union over the adapters this graph serves); none = the base model only. */
   loraModules: readonly ModuleInfo[];
   lora?: LoraMode;
+  /** Modules (of loraModules) that get a DoRA scale input: some adapter served by this graph uses DoRA there. */
+  doraModules?: readonly string[];
   tensors?: Map<string, TensorEntry>;
 }
 
@@ -58,27 +63,33 @@ export function cacheShape(inv: ModelInventory): { layers: number; kvHeads: numb
 
 /** The LoRA of the inference graph: unmerged A/B inputs, one adapter per run or one per row. */
 class InferenceLora implements LoraHook {
-  private readonly byModule = new Map<string, { a: Value; b: Value }>();
+  private readonly byModule = new Map<string, { a: Value; b: Value; dora: Value | undefined }>();
   readonly used = new Set<string>();
 
-  constructor(g: Graph, modules: readonly ModuleInfo[], private readonly mode: LoraMode, private readonly index: Value | undefined) {
+  constructor(g: Graph, modules: readonly ModuleInfo[], private readonly mode: LoraMode, private readonly index: Value | undefined, dora: ReadonlySet<string> = new Set()) {
     modules.forEach((m, i) => {
       if (this.byModule.has(m.name)) throw new InputError('generate-duplicate-module', 'module listed twice', { tensor: m.name });
       const r = `r${i}`;
-      const entry = mode.kind === 'single'
+      const single = mode.kind === 'single';
+      const entry = single
         ? { a: g.input(loraKey(m.name, 'A'), 'float32', [r, m.inFeatures]), b: g.input(loraKey(m.name, 'B'), 'float32', [m.outFeatures, r]) }
         : { a: g.input(stackName(m.name, 'A'), 'float32', ['N', m.inFeatures, r]), b: g.input(stackName(m.name, 'B'), 'float32', ['N', r, m.outFeatures]) };
-      this.byModule.set(m.name, entry);
+      const scale = !dora.has(m.name) ? undefined
+        : single ? g.input(doraScaleName(m.name), 'float32', [m.outFeatures]) : g.input(stackName(m.name, 'dora_scale'), 'float32', ['N', m.outFeatures]);
+      this.byModule.set(m.name, { ...entry, dora: scale });
     });
   }
 
-  apply(module: string, x2d: Value, base: Value): Value {
+  apply(module: string, x2d: Value, base: Value, _rows?: Value, layer?: BaseLayer): Value {
     const e = this.byModule.get(module);
     if (e === undefined) return base;
     this.used.add(module);
+    if (e.dora !== undefined && layer === undefined) throw new InputError('generate-lora-module', 'DoRA needs the base layer of the module', { tensor: module });
     if (this.mode.kind === 'single') {
       const xa = G.gemm(x2d, e.a, { transB: true, name: `${module}.lora_A` });
-      return G.add(base, G.gemm(xa, e.b, { transB: true, name: `${module}.lora_B` }), { name: `${module}.add_lora` });
+      const lora = G.gemm(xa, e.b, { transB: true, name: `${module}.lora_B` });
+      if (e.dora !== undefined) return base.graph.scope(`${module}.dora`, () => doraOutput(base, lora, e.dora as Value, layer as BaseLayer));
+      return G.add(base, lora, { name: `${module}.add_lora` });
     }
     // Per row: x [B, T, in] · A[idx] [B, in, r] · B[idx] [B, r, out]; x2d is [B*T, in] ([B, in] for the head's rows).
     const rowsPerBatch = x2d.shape[0] === 'B' ? 1 : 'T';
@@ -88,6 +99,13 @@ class InferenceLora implements LoraHook {
     const idx = this.index as Value;
     const xa = G.matMul(x3, G.gather(e.a, idx), { name: `${module}.lora_A` });
     const xab = G.matMul(xa, G.gather(e.b, idx), { name: `${module}.lora_B` });
+    if (e.dora !== undefined) {
+      // Per row's adapter: scale [B, 1, out] over base and lora as [B, rows, out] (plain-LoRA slots hold ones).
+      const scale = G.unsqueeze(G.gather(e.dora, idx), [1]);
+      const l = layer as BaseLayer;
+      const base3 = G.reshape(base, ['B', rowsPerBatch, outF]);
+      return G.reshape(doraOutput(base3, xab, scale, l), [x2d.shape[0]!, outF]);
+    }
     return G.add(base, G.reshape(xab, [x2d.shape[0]!, outF]), { name: `${module}.add_lora` });
   }
 }
@@ -108,7 +126,7 @@ export function buildInferenceGraph(o: InferenceGraphOptions): Graph {
   }));
   const mode = o.lora ?? { kind: 'single' };
   const index = mode.kind === 'stacked' && o.loraModules.length > 0 ? g.input(GEN.adapterIndex, 'int64', ['B']) : undefined;
-  const lora = new InferenceLora(g, o.loraModules, mode, index);
+  const lora = new InferenceLora(g, o.loraModules, mode, index, new Set(o.doraModules ?? []));
   const full = (x: Value): G.ValueType[] => [{ dtype: x.dtype, shape: ['B', kvHeads, 'S', headDim] }];
   inputs.kvCache = (i, k, v) => {
     const p = past[i]!;
@@ -122,7 +140,7 @@ export function buildInferenceGraph(o: InferenceGraphOptions): Graph {
   const vb = new VarBuilder(new WeightStore(g, o.inventory, 'float32', o.tensors));
   const { hidden, head, logitSoftcap } = archOf(spec).hidden(spec, vb, inputs, lora, 'float32', 'float32');
   const last = G.gather(G.reshape(hidden, ['B', 'T', spec.hiddenSize]), g.constant('int64', [], BigInt64Array.of(-1n)), 1, { name: 'last_position' });
-  const logits = capLogits(lora.apply('lm_head', last, G.gemm(last, head, { transB: true, name: 'lm_head.Gemm' })), logitSoftcap);
+  const logits = capLogits(lora.apply('lm_head', last, G.gemm(last, head, { transB: true, name: 'lm_head.Gemm' }), undefined, { weight: head, fanInFanOut: false }), logitSoftcap);
   const missing = o.loraModules.filter((m) => !lora.used.has(m.name)).map((m) => m.name);
   if (missing.length > 0) {
     throw new InputError('generate-lora-module', `LoRA on module(s) the ${spec.modelType} graph does not have: ${missing.join(', ')}`, {

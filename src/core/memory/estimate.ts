@@ -16,6 +16,10 @@ export interface MemoryOptions {
   loraDropout?: number;
   /** An eval data set opens a second (forward-only) session holding its own copy of the weights. */
   withEval?: boolean;
+  /** Trainable elements beside A and B: DoRA magnitudes (use_dora) and trained base biases (bias: lora_only / all). */
+  extraTrainable?: number;
+  /** use_dora: each step forms W + s·B·A of every target for its norm (one [out, in] fp32 temporary at a time). */
+  dora?: boolean;
 }
 
 export interface MemoryComponent {
@@ -92,12 +96,16 @@ export function estimateMemory(inv: ModelInventory, targets: LoraTarget[], opts:
   add('checkpoint copy during load', castBytes, 'bf16/f16 initializers read before ORT folds their Cast to the compute dtype');
 
   // LoRA state: params, grads, AdamW moments in the session, and the updated state it returns.
-  const loraN = targets.reduce((a, t) => a + t.r * (t.module.inFeatures + t.module.outFeatures), 0);
+  const loraN = targets.reduce((a, t) => a + t.r * (t.module.inFeatures + t.module.outFeatures), 0) + (opts.extraTrainable ?? 0);
   add('LoRA parameters', loraN * 4, `${fmtCount(loraN)} trainable × 4 bytes (fp32 master weights)`);
   add('LoRA gradients', loraN * 4 * (opts.gradAccum > 1 ? 2 : 1), opts.gradAccum > 1 ? 'fp32, plus the accumulated sum across micro-batches' : 'fp32');
   add('AdamW moments', loraN * 8, 'exp_avg + exp_avg_sq, fp32');
   add('updated state (session outputs)', loraN * 12, 'new parameters and moments returned by each step');
 
+  if (opts.dora === true) {
+    const widest = targets.reduce((a, t) => Math.max(a, t.module.inFeatures * t.module.outFeatures), 0);
+    add('DoRA weight norms', widest * 4 * 2, 'W + s·B·A of the largest target and its square, fp32, for ||W + s·B·A|| (one target at a time)');
+  }
   // Activations kept for the backward pass, per layer above the lowest target.
   const L = backwardLayers(inv, targets);
   // With prepacking on (runtime/prepacking.ts: CPU, models up to 1 GiB of fp32 weights), ORT keeps a packed copy of

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import { dataTokenizer, loadTokenizer } from '../hf/tokenizer';
 import type { ModelInventory } from '../hf/types';
 import type { LoraConfig } from '../peft/loraConfig';
+import { type LoraBiasMode, trainableBiases } from '../models/trainableBias';
 import { buildDataset } from '../train/data/dataset';
 import { isDataFormat, type DataTokenizer } from '../train/data/formats';
 import { readJsonl } from '../train/data/jsonl';
@@ -21,8 +22,9 @@ export interface RunShape {
   seqLen: number;
 }
 
-export function memoryOptionsFor(shape: RunShape, device: DeviceName, loraDropout: number): MemoryOptions {
+export function memoryOptionsFor(shape: RunShape, device: DeviceName, loraDropout: number, variants?: PeftVariants): MemoryOptions {
   return {
+    ...(variants !== undefined ? variantOptions(variants) : {}),
     batchSize: shape.batchSize,
     seqLen: shape.seqLen,
     device,
@@ -31,6 +33,21 @@ export function memoryOptionsFor(shape: RunShape, device: DeviceName, loraDropou
     loraDropout,
     withEval: shape.withEval,
   };
+}
+
+/** The LoraConfig choices that add trainable tensors beside A and B. */
+export interface PeftVariants {
+  inventory: ModelInventory;
+  targets: LoraTarget[];
+  useDora: boolean;
+  bias: LoraBiasMode;
+}
+
+/** DoRA magnitudes ([out] per target) and trained biases, as the trainer allocates them. */
+function variantOptions(v: PeftVariants): Pick<MemoryOptions, 'extraTrainable' | 'dora'> {
+  const magnitudes = v.useDora ? v.targets.reduce((a, t) => a + t.module.outFeatures, 0) : 0;
+  const biases = trainableBiases(v.inventory, v.targets, v.bias).reduce((a, b) => a + b.shape.reduce((x, y) => x * y, 1), 0);
+  return { extraTrainable: magnitudes + biases, dora: v.useDora };
 }
 
 /** PEFT Studio's defaults where no recipe is known (those of peft-train.yaml). */
@@ -117,6 +134,8 @@ export async function estimateForRecipe(args: {
     withEval: r?.hasEval ?? false,
     seqLen,
   };
-  const options = memoryOptionsFor(shape, args.device, args.loraConfig.lora_dropout);
+  const options = memoryOptionsFor(shape, args.device, args.loraConfig.lora_dropout, {
+    inventory: args.inventory, targets: args.targets, useDora: args.loraConfig.use_dora, bias: args.loraConfig.bias,
+  });
   return { estimate: estimateMemory(args.inventory, args.targets, options), options, seqLenFrom };
 }

@@ -59,6 +59,7 @@ export function checkpointTensors(dir: string): Map<string, TensorEntry> {
 export class WeightStore {
   private readonly cache = new Map<string, Value>();
   private readonly keyOf = new Map<string, string>();
+  private readonly provided = new Set<string>();
 
   constructor(
     readonly g: Graph,
@@ -81,9 +82,25 @@ export class WeightStore {
     return this.checkpointKey(name) !== undefined;
   }
 
+  /**
+   * Serves `name` from `value` (a trainable graph input: a bias that `bias: all|lora_only` trains) instead of the
+   * checkpoint; cast to the activations' dtype. `unusedProvided()` lists the ones no builder asked for.
+   */
+  provide(name: string, value: Value): void {
+    this.cache.set(name, value.dtype === this.dtype ? value : G.cast(value, this.dtype, { name: `${value.name}.cast` }));
+    this.provided.add(name);
+  }
+
+  unusedProvided(): string[] {
+    return [...this.provided];
+  }
+
   get(name: string, expectedShape?: number[]): Value {
     const hit = this.cache.get(name);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      this.provided.delete(name);
+      return hit;
+    }
     const key = this.checkpointKey(name);
     if (key === undefined) {
       throw new InputError('model-missing-weight', 'the checkpoint has no such tensor', { tensor: name, file: this.inventory.dir });
@@ -137,7 +154,7 @@ export function linear(vb: VarBuilder, x2d: Value, inF: number, outF: number, bi
   const w = vb.get('weight', [outF, inF]);
   const b = bias ? vb.get('bias', [outF]) : undefined;
   const y = G.gemm(x2d, w, { transB: true, ...(b !== undefined ? { c: b } : {}), name: vb.path('Gemm') });
-  return lora.apply(vb.prefix, x2d, y);
+  return lora.apply(vb.prefix, x2d, y, undefined, { weight: w, ...(b !== undefined ? { bias: b } : {}), fanInFanOut: false });
 }
 
 /** transformers' Conv1D (GPT-2): x2d @ W [in, out] + b as Gemm(x2d, W, b). */
@@ -145,7 +162,7 @@ export function conv1d(vb: VarBuilder, x2d: Value, inF: number, outF: number, lo
   const w = vb.get('weight', [inF, outF]);
   const b = vb.get('bias', [outF]);
   const y = G.gemm(x2d, w, { c: b, name: vb.path('Gemm') });
-  return lora.apply(vb.prefix, x2d, y);
+  return lora.apply(vb.prefix, x2d, y, undefined, { weight: w, bias: b, fanInFanOut: true });
 }
 
 /** x in fp32 (autocast's fp32 ops on fp16 activations); unchanged otherwise. */

@@ -1,9 +1,10 @@
 // LoRA injection (peft/tuners/lora/layer.py Linear.forward): base(x) + B(A(dropout(x))) · scaling at exactly the
 // resolved targets; A [r, in] and B [out, r] are graph inputs named by their PEFT adapter keys.
-import { InputError } from '../errors';
+import { InputError, PeftStudioError } from '../errors';
 import * as G from '../graph';
 import type { Graph, Value } from '../graph';
 import type { LoraTarget } from '../train/engineApi';
+import { type BaseLayer, doraOutput, doraWeightNorm, magnitudeKey } from './dora';
 import { dropoutInputName, dropoutScale } from './feeds';
 
 /** PEFT's saved key of a LoRA tensor (no adapter name): base_model.model.<module>.lora_A.weight. */
@@ -17,14 +18,17 @@ export interface LoraParam {
 
 /** What a model builder calls at every Linear/Conv1D: the training LoraSet, or the inference adapters (core/generate). */
 export interface LoraHook {
-  /** base + the adapter's contribution when `module` is adapted; `base` unchanged otherwise. */
-  apply(module: string, x2d: Value, base: Value): Value;
+  /**
+   * base + the adapter's contribution when `module` is adapted; `base` unchanged otherwise. `layer`: the frozen weight
+   * and bias under the adapter (DoRA needs them); `rows`: see LoraSet.apply.
+   */
+  apply(module: string, x2d: Value, base: Value, rows?: Value, layer?: BaseLayer): Value;
 }
 
 export class LoraSet implements LoraHook {
-  /** Trainable tensors in a fixed order: for each target (in the given order) A then B. */
+  /** Trainable tensors in a fixed order: for each target (in the given order) A, B (and the DoRA magnitude). */
   readonly params: LoraParam[] = [];
-  private readonly byModule = new Map<string, { t: LoraTarget; a: Value; b: Value; mask: Value | undefined }>();
+  private readonly byModule = new Map<string, { t: LoraTarget; a: Value; b: Value; m: Value | undefined; mask: Value | undefined }>();
   private readonly used = new Set<string>();
 
   /**
@@ -32,7 +36,10 @@ export class LoraSet implements LoraHook {
    * are cast to fp16 for the matmuls (torch autocast runs the adapter's Linear layers in fp16; gradients reach the
    * fp32 masters through the Cast).
    */
-  constructor(readonly g: Graph, targets: LoraTarget[], dtype: 'float32' | 'float64', dropout: number, private readonly act: 'float32' | 'float64' | 'float16' = dtype) {
+  constructor(
+    readonly g: Graph, targets: LoraTarget[], private readonly dtype: 'float32' | 'float64', dropout: number,
+    private readonly act: 'float32' | 'float64' | 'float16' = dtype, dora = false,
+  ) {
     for (const t of targets) {
       const m = t.module;
       if (this.byModule.has(m.name)) throw new InputError('lora-duplicate-target', 'module targeted twice', { tensor: m.name });
@@ -46,7 +53,10 @@ export class LoraSet implements LoraHook {
         ? G.mul(G.cast(g.input(dropoutInputName(m.name), 'uint8', ['B*T', m.inFeatures]), act), dropoutScale(dropout), { name: `${m.name}.lora_dropout.noise` })
         : undefined;
       this.params.push({ key: a.name, shape: aShape, value: a }, { key: b.name, shape: bShape, value: b });
-      this.byModule.set(m.name, { t, a, b, mask });
+      // use_dora: the magnitude vector m [out] (DoraLinearLayer.weight), a trainable input like A and B.
+      const mag = dora ? g.input(magnitudeKey(m.name), dtype, [m.outFeatures]) : undefined;
+      if (mag !== undefined) this.params.push({ key: mag.name, shape: [m.outFeatures], value: mag });
+      this.byModule.set(m.name, { t, a, b, m: mag, mask });
     }
   }
 
@@ -54,7 +64,7 @@ export class LoraSet implements LoraHook {
    * base + B(A(dropout(x2d)))·scaling when `module` is a target, else base unchanged. `rows`: x2d holds only these
    * rows of the [B*T, in] activations (lm_head on the label rows), so the dropout mask is gathered the same way.
    */
-  apply(module: string, x2d: Value, base: Value, rows?: Value): Value {
+  apply(module: string, x2d: Value, base: Value, rows?: Value, layer?: BaseLayer): Value {
     const e = this.byModule.get(module);
     if (e === undefined) return base;
     this.used.add(module);
@@ -63,7 +73,15 @@ export class LoraSet implements LoraHook {
     const low = (w: Value): Value => (w.dtype === this.act ? w : G.cast(w, this.act, { name: `${w.name}.autocast` }));
     const xa = G.gemm(x, low(e.a), { transB: true, name: `${module}.lora_A` });
     const xab = G.gemm(xa, low(e.b), { transB: true, name: `${module}.lora_B` });
-    return G.add(base, G.mul(xab, e.t.scaling, { name: `${module}.scaling` }), { name: `${module}.add_lora` });
+    const lora = G.mul(xab, e.t.scaling, { name: `${module}.scaling` });
+    if (e.m !== undefined) {
+      if (layer === undefined) throw new PeftStudioError('graph', 'DoRA needs the base layer of the module', { tensor: module });
+      return this.g.scope(`${module}.dora`, () => {
+        const scale = G.div(e.m as Value, doraWeightNorm(layer, e.a, e.b, e.t.scaling, this.dtype));
+        return doraOutput(base, lora, scale, layer, mask !== undefined ? x : undefined);
+      });
+    }
+    return G.add(base, lora, { name: `${module}.add_lora` });
   }
 
   /** Throws when a target was never reached by the builder (a name the architecture does not have). */

@@ -9,6 +9,7 @@
  * `.grad +=`). The `eval` graph is forward + loss only (weights 1 give a summed loss), opened on first use.
  */
 import { archOf } from '../arch/registry';
+import { InputError } from '../errors';
 import * as G from '../graph';
 import type { Graph, Value } from '../graph';
 import type { ModelInventory } from '../hf/types';
@@ -18,7 +19,8 @@ import type { LoraTarget, OptimizerOptions } from '../train/engineApi';
 import { type ComputeDtype, capLogits, type ModelInputs, VarBuilder, WeightStore, weightedCrossEntropy } from './common';
 import { INPUT, positionDtype } from './feeds';
 import { FINITE_LIMIT, LOSS_SCALE_INPUT, adamwScalarInputs } from './optimizerFeeds';
-import { LoraSet } from './lora';
+import { type LoraParam, LoraSet } from './lora';
+import type { BiasParam } from './trainableBias';
 
 export interface ModelGraphOptions {
   inventory: ModelInventory;
@@ -41,6 +43,15 @@ export interface ModelGraphOptions {
   optimizerScalars?: 'host' | 'graph';
   /** Checkpoint header entries (read from the model folder when absent). */
   tensors?: Map<string, TensorEntry>;
+  /** use_dora: a trainable magnitude vector per target (models/dora.ts). */
+  dora?: boolean;
+  /** Base biases that train (bias: lora_only / all), fed as inputs named by their saved keys; no weight decay. */
+  biases?: BiasParam[];
+}
+
+/** A trainable tensor of the graphs: LoRA A/B, DoRA magnitudes, biases. */
+export interface TrainParam extends LoraParam {
+  noDecay?: boolean;
 }
 
 /** Output names. */
@@ -50,6 +61,8 @@ export const gradName = (key: string): string => `grad.${key}`;
 export interface ForwardGraph {
   g: Graph;
   lora: LoraSet;
+  /** Every trainable input: the LoraSet's, then the biases. */
+  params: TrainParam[];
   /** Σ weight·nll over the batch: the step's mean loss when weights are 1/N_step, the summed loss when 1. */
   loss: Value;
 }
@@ -68,16 +81,24 @@ export function buildForward(name: string, o: ModelGraphOptions): ForwardGraph {
   const targets = g.input(INPUT.targets, 'int64', ['L']);
   const weights = g.input(INPUT.lossWeights, o.dtype, ['L']);
   const act = o.fp16 === true ? 'float16' : o.dtype;
-  const lora = new LoraSet(g, o.targets, o.dtype, o.dropout, act);
-  const vb = new VarBuilder(new WeightStore(g, o.inventory, act, o.tensors));
+  const lora = new LoraSet(g, o.targets, o.dtype, o.dropout, act, o.dora === true);
+  const store = new WeightStore(g, o.inventory, act, o.tensors);
+  const biases: TrainParam[] = (o.biases ?? []).map((b) => {
+    const value = g.input(b.key, o.dtype, b.shape);
+    store.provide(b.tensor, value);
+    return { key: b.key, shape: b.shape, value, noDecay: true };
+  });
+  const vb = new VarBuilder(store);
   const { hidden, head, logitSoftcap } = archOf(spec).hidden(spec, vb, inputs, lora, o.dtype, act);
   // lm_head only on the rows whose next label counts (same numbers per row as the full [B*T, vocab] logits).
   // fp16: the row Gather runs on an fp32 copy (its backward is a ScatterND add, which the WebGPU EP lacks for fp16).
   const rows = hidden.dtype === 'float16' ? G.cast(G.gather(G.cast(hidden, 'float32'), labelIndex), 'float16') : G.gather(hidden, labelIndex);
-  const logits = capLogits(lora.apply('lm_head', rows, G.gemm(rows, head, { transB: true, name: 'lm_head.Gemm' }), labelIndex), logitSoftcap);
+  const logits = capLogits(lora.apply('lm_head', rows, G.gemm(rows, head, { transB: true, name: 'lm_head.Gemm' }), labelIndex, { weight: head, fanInFanOut: false }), logitSoftcap);
   lora.checkAllUsed();
+  const unused = store.unusedProvided();
+  if (unused.length > 0) throw new InputError('lora-unused-target', `trainable bias(es) not found in the ${g.name} graph: ${unused.join(', ')}`);
   const loss = g.scope('loss', () => weightedCrossEntropy(logits, G.unsqueeze(targets, [1]), G.unsqueeze(weights, [1])));
-  return { g, lora, loss };
+  return { g, lora, params: [...lora.params, ...biases], loss };
 }
 
 function outputUpdates(g: Graph, updated: ReturnType<typeof clipAndAdamW>['updated']): void {
@@ -145,16 +166,17 @@ function guardedAdamW(g: Graph, items: ParamGrad[], opt: OptimizerOptions, scala
  * loss, grad_norm and the new state.
  */
 export function buildStepGraph(o: ModelGraphOptions): Graph {
-  const { g, lora, loss } = buildForward('peft_step', o);
+  const { g, params, loss } = buildForward('peft_step', o);
   const fp16 = o.fp16 === true;
-  const { grads, finite } = loraGradients(g, loss, lora.params.map((p) => p.value), fp16);
+  const { grads, finite } = loraGradients(g, loss, params.map((p) => p.value), fp16);
   const scalars = scalarsOf(g, o);
-  const items: ParamGrad[] = lora.params.map((p, i) => ({
+  const items: ParamGrad[] = params.map((p, i) => ({
     name: p.key,
     param: p.value,
     grad: grads[i]!,
     expAvg: g.input(expAvgName(p.key), o.dtype, p.shape),
     expAvgSq: g.input(expAvgSqName(p.key), o.dtype, p.shape),
+    ...(p.noDecay === true ? { noDecay: true } : {}),
   }));
   const { gradNorm, updated } = fp16 ? guardedAdamW(g, items, o.optimizer, scalars, finite) : clipAndAdamW(g, items, o.optimizer, scalars);
   g.output(loss, OUTPUT.loss);
@@ -165,10 +187,10 @@ export function buildStepGraph(o: ModelGraphOptions): Graph {
 
 /** Forward + backward of one micro-batch: outputs its loss share and the gradients (already 1/N_step weighted, unscaled). */
 export function buildGradGraph(o: ModelGraphOptions): Graph {
-  const { g, lora, loss } = buildForward('peft_grad', o);
-  const { grads, finite } = loraGradients(g, loss, lora.params.map((p) => p.value), o.fp16 === true);
+  const { g, params, loss } = buildForward('peft_grad', o);
+  const { grads, finite } = loraGradients(g, loss, params.map((p) => p.value), o.fp16 === true);
   g.output(loss, OUTPUT.loss);
-  lora.params.forEach((p, i) => g.output(grads[i]!, gradName(p.key)));
+  params.forEach((p, i) => g.output(grads[i]!, gradName(p.key)));
   // fp16: 1 when no scaled gradient of this micro-batch saturated (the host skips the step otherwise).
   if (finite !== undefined) g.output(G.cast(finite, 'float32'), OUTPUT.gradsFinite);
   return g;
@@ -179,7 +201,7 @@ export function buildGradGraph(o: ModelGraphOptions): Graph {
  * ModelGraphOptions.optimizerScalars (default 'graph' here); `skipNonFinite`: fp16's skipped step.
  */
 export function buildApplyGraph(
-  params: { key: string; shape: number[] }[], optimizer: OptimizerOptions, dtype: ComputeDtype,
+  params: { key: string; shape: number[]; noDecay?: boolean }[], optimizer: OptimizerOptions, dtype: ComputeDtype,
   scalars: 'host' | 'graph' = 'graph', skipNonFinite = false,
 ): Graph {
   const g = new G.Graph('peft_apply');
@@ -189,6 +211,7 @@ export function buildApplyGraph(
     grad: g.input(gradName(p.key), dtype, p.shape),
     expAvg: g.input(expAvgName(p.key), dtype, p.shape),
     expAvgSq: g.input(expAvgSqName(p.key), dtype, p.shape),
+    ...(p.noDecay === true ? { noDecay: true } : {}),
   }));
   const { gradNorm, updated } = (skipNonFinite ? guardedAdamW : clipAndAdamW)(g, items, optimizer, scalarsOf(g, { dtype, optimizer, optimizerScalars: scalars }));
   g.output(gradNorm, OUTPUT.gradNorm);

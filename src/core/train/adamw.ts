@@ -11,6 +11,8 @@ export interface ParamGrad {
   grad: Value;
   expAvg: Value;
   expAvgSq: Value;
+  /** No weight decay (HF Trainer's get_decay_parameter_names leaves out biases and norm weights). */
+  noDecay?: boolean;
 }
 
 export interface UpdatedParam {
@@ -61,7 +63,7 @@ export function adamwInputs(g: Graph, dtype: Value['dtype'], opt: OptimizerOptio
 /**
  * clip_grad_norm_(max_norm) + AdamW.step():
  *   coef = min(max_norm / (norm + 1e-6), 1);  g ← g·coef            (skipped when max_norm = 0)
- *   p ← p·(1 − lr·wd)                                                (skipped when wd = 0)
+ *   p ← p·(1 − lr·wd)                                                (skipped when wd = 0 or noDecay)
  *   m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
  *   p ← p − step_size · m / (sqrt(v) / bias_correction2_sqrt + eps)
  */
@@ -82,7 +84,7 @@ export function clipAndAdamW(
     }
     const updated = items.map((it) => {
       const grad = coef !== undefined ? g.op('Mul', [it.grad, coef]) : it.grad;
-      const p0 = opt.weightDecay !== 0 ? g.op('Mul', [it.param, scalars.decay]) : it.param;
+      const p0 = opt.weightDecay !== 0 && it.noDecay !== true ? g.op('Mul', [it.param, scalars.decay]) : it.param;
       const m = g.op('Add', [g.op('Mul', [it.expAvg, c(opt.beta1)]), g.op('Mul', [grad, c(1 - opt.beta1)])], {}, { name: newName(it.expAvg.name) });
       const v = g.op('Add', [
         g.op('Mul', [it.expAvgSq, c(opt.beta2)]),

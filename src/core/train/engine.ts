@@ -9,6 +9,7 @@ import {
   INPUT, type FloatDtype, type HostFeed, attentionBias, checkBatch, checkInputIds, countInputTokens, countLabelTokens,
   dropoutMasks, labelRows, positionFeed,
 } from '../models/feeds';
+import { magnitudeKey } from '../models/dora';
 import { loraKey } from '../models/lora';
 import { GRAD_SCALER, LOSS_SCALE_INPUT, type LossScaleState, SCALAR_INPUT, adamwScalars, isSkippedNorm, updateLossScale } from '../models/optimizerFeeds';
 import { OUTPUT, buildApplyGraph, buildEvalGraph, buildGradGraph, buildReadBackGraph, buildStepGraph, gradName, type ModelGraphOptions } from '../models/stepGraph';
@@ -52,11 +53,11 @@ export function sessionOptions(
 }
 
 /** PEFT's default init (init_lora_weights=true): A ~ kaiming_uniform(a=√5) = U(±1/√in), B = 0; seeded. */
-function defaultState(params: { key: string; shape: number[] }[]): EngineState {
+function defaultState(params: EngineParam[]): EngineState {
   const rng = new Rng(0);
   const state: EngineState = { params: new Map(), shapes: new Map(), expAvg: new Map(), expAvgSq: new Map(), step: 0 };
   for (const p of params) {
-    const n = p.shape[0]! * p.shape[1]!;
+    const n = numel(p.shape);
     const v = new Float32Array(n);
     if (p.key.endsWith('.lora_A.weight')) {
       const bound = 1 / Math.sqrt(p.shape[1]!);
@@ -82,7 +83,7 @@ class OrtEngine implements TrainEngine {
   constructor(
     private readonly opts: EngineOptions,
     private readonly folder: GraphFolder,
-    private readonly params: { key: string; shape: number[] }[],
+    private readonly params: EngineParam[],
   ) {
     this.parameterNames = params.map((p) => p.key);
     this.device = opts.device;
@@ -94,7 +95,10 @@ class OrtEngine implements TrainEngine {
 
   private graphOptions(): ModelGraphOptions {
     const o = this.opts;
-    return { inventory: o.inventory, targets: o.targets, dropout: o.loraDropout, dtype: this.dtype, optimizer: o.optimizer, fp16: this.fp16, optimizerScalars: 'host' };
+    return {
+      inventory: o.inventory, targets: o.targets, dropout: o.loraDropout, dtype: this.dtype, optimizer: o.optimizer, fp16: this.fp16, optimizerScalars: 'host',
+      dora: o.dora === true, biases: o.biases ?? [],
+    };
   }
 
   private build(kind: Kind): Graph {
@@ -200,7 +204,7 @@ class OrtEngine implements TrainEngine {
     }
     // Gradient accumulation: one grad run per micro-batch, gradients summed in fp32 (as torch's .grad +=), then apply.
     const grad = await this.session('grad');
-    const acc = new Map(this.params.map((p) => [p.key, new Float32Array(p.shape[0]! * p.shape[1]!)]));
+    const acc = new Map(this.params.map((p) => [p.key, new Float32Array(numel(p.shape))]));
     let loss = 0;
     let saturated = false;
     for (let i = 0; i < microBatches.length; i++) {
@@ -270,6 +274,24 @@ class OrtEngine implements TrainEngine {
   }
 }
 
+interface EngineParam {
+  key: string;
+  shape: number[];
+  noDecay?: boolean;
+}
+
+const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** The trainable tensors, in the graphs' order: per target A, B (and the DoRA magnitude), then the biases. */
+function engineParams(opts: EngineOptions): EngineParam[] {
+  const lora = opts.targets.flatMap((t) => [
+    { key: loraKey(t.module.name, 'A'), shape: [t.r, t.module.inFeatures] },
+    { key: loraKey(t.module.name, 'B'), shape: [t.module.outFeatures, t.r] },
+    ...(opts.dora === true ? [{ key: magnitudeKey(t.module.name), shape: [t.module.outFeatures] }] : []),
+  ]);
+  return [...lora, ...(opts.biases ?? []).map((b) => ({ key: b.key, shape: [...b.shape], noDecay: true }))];
+}
+
 /** Creates the engine for a model + LoRA targets; graphs compile on first use (step/grad/apply/eval). */
 export function createEngine(opts: EngineOptions): Promise<TrainEngine> {
   if (opts.precision === 'fp16' && opts.device === 'cpu') {
@@ -289,15 +311,14 @@ export function createEngine(opts: EngineOptions): Promise<TrainEngine> {
   if (!(opts.loraDropout >= 0 && opts.loraDropout < 1)) {
     return Promise.reject(new InputError('engine-bad-dropout', 'lora_dropout must be in [0, 1)', { actual: String(opts.loraDropout) }));
   }
-  const params = opts.targets.flatMap((t) => [
-    { key: loraKey(t.module.name, 'A'), shape: [t.r, t.module.inFeatures] },
-    { key: loraKey(t.module.name, 'B'), shape: [t.module.outFeatures, t.r] },
-  ]);
+  const params = engineParams(opts);
   const key = cacheKey(opts.inventory, {
     targets: opts.targets.map((t) => [t.module.name, t.r, t.scaling, t.module.inFeatures, t.module.outFeatures]),
     dropout: opts.loraDropout,
     optimizer: opts.optimizer,
     precision: opts.precision,
+    ...(opts.dora === true ? { dora: true } : {}),
+    ...((opts.biases ?? []).length > 0 ? { biases: opts.biases!.map((b) => b.key) } : {}),
   });
   const folder = prepareGraphFolder(opts.cacheDir, opts.inventory, key);
   return Promise.resolve(new OrtEngine(opts, folder, params));

@@ -1,6 +1,7 @@
 // The contract between the trainer (core/train) and the compiled training step (core/graph + core/models):
 // the trainer feeds batches and a learning rate, the engine runs forward + backward + clip + AdamW in ORT.
 import type { ModelInventory, ModuleInfo } from '../hf/types';
+import type { BiasParam } from '../models/trainableBias';
 
 /** One adapted module, as PEFT's matching rules resolved it (core/peft). */
 export interface LoraTarget {
@@ -37,6 +38,10 @@ export interface EngineOptions {
   maxSeqLen?: number;
   /** ORT intra-op threads (default: all cores). */
   threads?: number;
+  /** use_dora: a magnitude vector `…lora_magnitude_vector` [out] per target trains beside A and B. */
+  dora?: boolean;
+  /** Base biases that train (LoraConfig bias: lora_only / all; models/trainableBias.ts). */
+  biases?: BiasParam[];
 }
 
 /**

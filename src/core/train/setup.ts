@@ -10,6 +10,7 @@ import type { DeviceRequest } from '../runtime/device';
 import type { DataTokenizer } from './data/formats';
 import { datasetNotes, loadDataset, type DatasetOptions, type LoadedDataset } from './data/dataset';
 import type { DeviceName, EngineOptions, LoraTarget, TrainEngine } from './engineApi';
+import { type BiasParam, trainableBiases } from '../models/trainableBias';
 import { parseRecipe, type Recipe } from './recipe';
 import { parseJsonText } from '../util/safeJson';
 
@@ -41,6 +42,8 @@ export interface PreparedRun {
   loraConfig: LoraConfig;
   targets: LoraTarget[];
   targetModules: string[] | string;
+  /** Base biases that train (LoraConfig bias: lora_only / all). */
+  biases: BiasParam[];
   tokenizer: DataTokenizer;
   train: LoadedDataset;
   eval: LoadedDataset | null;
@@ -91,8 +94,6 @@ export async function prepareRun(
   const loraConfig = readLoraConfig(recipe.adapter_config, warnings);
   for (const w of warnings) notes.push({ level: 'warning', message: `${recipe.adapter_config}: ${w.key}: ${w.message}` });
   const unsupported: [boolean, string][] = [
-    [loraConfig.use_dora, 'use_dora'],
-    [loraConfig.bias !== 'none', `bias: "${loraConfig.bias}"`],
     [loraConfig.lora_bias, 'lora_bias'],
     [loraConfig.modules_to_save !== null && loraConfig.modules_to_save.length > 0, 'modules_to_save'],
     [loraConfig.trainable_token_indices !== null, 'trainable_token_indices'],
@@ -100,7 +101,7 @@ export async function prepareRun(
     [loraConfig.target_parameters !== null && loraConfig.target_parameters.length > 0, 'target_parameters'],
   ];
   for (const [on, what] of unsupported) {
-    if (on) throw new InputError('trainer-unsupported', `${what} is not supported by the trainer yet`, { file: recipe.adapter_config, hint: 'Plain LoRA (with rslora, rank/alpha patterns and dropout) is supported' });
+    if (on) throw new InputError('trainer-unsupported', `${what} is not supported by the trainer yet`, { file: recipe.adapter_config, hint: 'LoRA and DoRA (with rslora, rank/alpha patterns, dropout and bias: none / lora_only / all) are supported' });
   }
   const { targets, targetModules, unmatched } = withFile(recipe.adapter_config, () => deps.resolveTargets(loraConfig, inventory));
   // PEFT raises only when nothing matches; an entry that matches nothing (a typo beside valid ones) trains silently there.
@@ -118,7 +119,8 @@ export async function prepareRun(
   }
   const choice = await deps.chooseDevice(request);
   if (recipe.training.fp16 && choice.device === 'cpu') notes.push({ level: 'warning', message: 'training.fp16 is ignored on the CPU (onnxruntime CPU computes in fp32)' });
-  return { recipe, modelDir, inventory, loraConfig, targets, targetModules, tokenizer, train, eval: evalData, device: choice.device, deviceReason: choice.reason, notes };
+  const biases = trainableBiases(inventory, targets, loraConfig.bias);
+  return { recipe, modelDir, inventory, loraConfig, targets, targetModules, biases, tokenizer, train, eval: evalData, device: choice.device, deviceReason: choice.reason, notes };
 }
 
 /**
@@ -218,14 +220,14 @@ export function graphCacheDir(recipe: Recipe): string {
   return process.env['PEFT_STUDIO_GRAPH_CACHE'] ?? join(recipe.output_dir, '.graph-cache');
 }
 
-/** Per-module trainable parameters (r · (in + out) for Linear/Conv1D LoRA). */
-export function moduleCounts(targets: readonly LoraTarget[]): { name: string; r: number; in: number; out: number; params: number }[] {
+/** Per-module trainable parameters (r · (in + out) for Linear/Conv1D LoRA, + out for the DoRA magnitude). */
+export function moduleCounts(targets: readonly LoraTarget[], dora = false): { name: string; r: number; in: number; out: number; params: number }[] {
   return targets.map((t) => ({
     name: t.module.name,
     r: t.r,
     in: t.module.inFeatures,
     out: t.module.outFeatures,
-    params: t.r * (t.module.inFeatures + t.module.outFeatures),
+    params: t.r * (t.module.inFeatures + t.module.outFeatures) + (dora ? t.module.outFeatures : 0),
   }));
 }
 

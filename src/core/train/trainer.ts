@@ -12,7 +12,8 @@ import { SequenceStream, nextStepBatches, totalStepsFor } from './data/stream';
 import { defaultDeps } from './deps';
 import { RunEvaluation } from './evaluation';
 import type { EngineState, TrainEngine } from './engineApi';
-import { initLoraParams, loadAdapterParams } from './loraInit';
+import { initExtraParams } from './extraInit';
+import { initLoraParams, loadAdapterParams, loraFactor } from './loraInit';
 import { createRunDir, gitCommit, loadCheckpoint, RunFolder, type LoadedCheckpoint, type TrainerState } from './runFolder';
 import { LrSchedule } from './schedule';
 import { simulateSlowMachine, waitAtStepGate } from './stepGate';
@@ -130,23 +131,28 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       cacheDir: graphCacheDir(recipe),
       maxBatchSize: microBatch,
       maxSeqLen: recipe.dataset.max_length,
+      dora: prep.loraConfig.use_dora,
+      biases: prep.biases,
     });
     engine = eng;
     evals.attach(eng, graphCacheDir(recipe));
     await eng.setState(resumed !== null ? checkResumeState(resumed, eng) : await initialState(eng, prep));
 
-    const trainable = prep.targets.reduce((s, x) => s + x.r * (x.module.inFeatures + x.module.outFeatures), 0);
+    // As print_trainable_parameters: A, B (+ DoRA magnitudes) are new parameters; trained biases are the base's own.
+    const biasCount = prep.biases.reduce((s, b) => s + b.shape.reduce((x, y) => x * y, 1), 0);
+    const added = prep.targets.reduce((s, x) => s + x.r * (x.module.inFeatures + x.module.outFeatures) + (prep.loraConfig.use_dora ? x.module.outFeatures : 0), 0);
+    const trainable = added + biasCount;
     emit({
       event: 'start',
       run_dir: runDir,
       run_name: info.name,
       trainable,
-      total: prep.inventory.totalParameters + trainable,
+      total: prep.inventory.totalParameters + added,
       device: prep.device,
       device_reason: prep.deviceReason,
       base_model: recipe.base_model,
       max_steps: totalSteps,
-      modules: moduleCounts(prep.targets),
+      modules: moduleCounts(prep.targets, prep.loraConfig.use_dora),
       ...(estimate !== null ? { memory_estimate_bytes: estimate.totalBytes } : {}),
       ...(resumed !== null ? { resumed_from_step: resumed.trainer.global_step } : {}),
       time: startedAt,
@@ -285,7 +291,8 @@ function estimateRun(prep: PreparedRun, microBatch: number): MemoryEstimate | nu
     const seqLen = rows.reduce((m, q) => Math.max(m, q.inputIds.length), 1);
     const t = prep.recipe.training;
     const shape = { batchSize: microBatch, gradAccum: t.gradient_accumulation_steps, fp16: t.fp16, withEval: prep.eval !== null, seqLen };
-    return estimateMemory(prep.inventory, prep.targets, memoryOptionsFor(shape, prep.device, prep.loraConfig.lora_dropout));
+    const variants = { inventory: prep.inventory, targets: prep.targets, useDora: prep.loraConfig.use_dora, bias: prep.loraConfig.bias };
+    return estimateMemory(prep.inventory, prep.targets, memoryOptionsFor(shape, prep.device, prep.loraConfig.lora_dropout, variants));
   } catch {
     // The estimate is advice: a model shape it does not know must not stop training.
     return null;
@@ -296,10 +303,12 @@ function estimateRun(prep: PreparedRun, microBatch: number): MemoryEstimate | nu
 async function initialState(engine: TrainEngine, prep: PreparedRun): Promise<EngineState> {
   const current = await engine.getState();
   const names = engine.parameterNames;
+  const loraNames = names.filter((n) => loraFactor(n) !== 'other');
   const params =
     prep.recipe.init_adapter !== null
-      ? loadAdapterParams(prep.recipe.init_adapter, names, current.shapes)
-      : initLoraParams(names, current.shapes, prep.loraConfig.init_lora_weights, new Rng(prep.recipe.training.seed));
+      ? loadAdapterParams(prep.recipe.init_adapter, loraNames, current.shapes)
+      : initLoraParams(loraNames, current.shapes, prep.loraConfig.init_lora_weights, new Rng(prep.recipe.training.seed));
+  initExtraParams(params, { inventory: prep.inventory, targets: prep.targets, dora: prep.loraConfig.use_dora, biases: prep.biases, initAdapter: prep.recipe.init_adapter });
   const zeros = (): Map<string, Float32Array> => new Map(names.map((n) => [n, new Float32Array(params.get(n)!.length)]));
   return { params, shapes: current.shapes, expAvg: zeros(), expAvgSq: zeros(), step: 0 };
 }

@@ -132,7 +132,7 @@ device: cpu
 output_dir: runs
 run_name: ${name}
 `);
-    return { dir, recipe, modelDir: m.dir, inventory: loadModel(m.dir), shapes };
+    return { dir, recipe, modelDir: m.dir, inventory: loadModel(m.dir), shapes, biasElements: 0 };
   }
 
   it('refuses config.json settings the engine does not compute, trains a sliding window, and warns on model-internal dropout', async () => {

@@ -117,6 +117,8 @@ export interface ReferenceJob {
   dtype?: 'float32' | 'float64';
   /** lora_dropout: the reference gets the masks the engine draws for each step's seed (one micro-batch per step). */
   dropout?: number;
+  /** use_dora (magnitudes from the init adapter when it has them). */
+  dora?: boolean;
 }
 
 /** The engine's dropout masks for a micro-batch, as nested lists [B][T][in] per module. */
@@ -166,6 +168,7 @@ export function runReference(job: ReferenceJob, dir: string): ReferenceResult {
     })),
     eval_batches: (job.evalBatches ?? []).map(batchJson),
     output_adapter: adapterOut,
+    ...(job.dora === true ? { use_dora: true } : {}),
   }));
   const res = spawnSync(PYTHON, [REFERENCE, jobFile, outFile], { encoding: 'utf8', timeout: 120_000 });
   if (res.status !== 0) throw new Error(`torch_ref.py failed (${res.status}): ${res.stderr}`);

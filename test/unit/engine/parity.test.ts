@@ -5,6 +5,10 @@ import * as fs from 'node:fs';
 import { makeFixture } from '../../../src/core/fixtures/makeFixture';
 import { loadModel } from '../../../src/core/hf/loadModel';
 import type { ModelInventory } from '../../../src/core/hf/types';
+import { doraMagnitude, magnitudeKey } from '../../../src/core/models/dora';
+import { loraKey } from '../../../src/core/models/lora';
+import { openCheckpoint } from '../../../src/core/safetensors/checkpoint';
+import { readTensorAsFloat32 } from '../../../src/core/safetensors/read';
 import { createEngine } from '../../../src/core/train/engine';
 import type { Batch, LoraTarget, OptimizerOptions, StepResult } from '../../../src/core/train/engineApi';
 import { Rng } from '../../../src/core/util/random';
@@ -17,6 +21,8 @@ interface Case {
   steps: { lr: number; microBatches: Batch[]; dropoutSeed?: number }[];
   evalBatch: Batch;
   dropout?: number;
+  /** use_dora: magnitudes = ||W + s·B·A|| of the init weights times factors in [0.7, 1.3]. */
+  dora?: boolean;
 }
 
 /** Two rows packed into each row: position ids restart at 0 where the second sequence begins. */
@@ -33,17 +39,30 @@ function packed(rng: Rng, vocab: number, rows: number, seqLen: number): Batch {
 
 async function runCase(c: Case, dir: string): Promise<{ mine: StepResult[]; ref: ReturnType<typeof runReference>; adapterErr: number; evalMine: number }> {
   const init = randomState(c.targets, 11, 0.3, 0.3);
+  if (c.dora === true) {
+    const base = openCheckpoint(c.inventory.dir).tensors;
+    const rng = new Rng(12);
+    for (const t of c.targets) {
+      const norms = doraMagnitude(readTensorAsFloat32(base.get(t.module.weightKey)!), t, init.params.get(loraKey(t.module.name, 'A'))!, init.params.get(loraKey(t.module.name, 'B'))!);
+      const key = magnitudeKey(t.module.name);
+      init.params.set(key, norms.map((x) => x * (0.7 + 0.6 * rng.uniform())));
+      init.shapes.set(key, [t.module.outFeatures]);
+      init.expAvg.set(key, new Float32Array(t.module.outFeatures));
+      init.expAvgSq.set(key, new Float32Array(t.module.outFeatures));
+    }
+  }
   const initFile = `${dir}/init.safetensors`;
   writeAdapter(initFile, init);
   const engine = await createEngine({
     inventory: c.inventory, targets: c.targets, loraDropout: c.dropout ?? 0, optimizer: c.optimizer, device: 'cpu', precision: 'fp32', cacheDir: `${dir}/cache`, threads: 1,
+    dora: c.dora === true,
   });
   try {
     await engine.setState(init);
     const mine: StepResult[] = [];
     for (const s of c.steps) mine.push(await engine.step(s.microBatches, s.lr, s.dropoutSeed ?? 0));
     const evalMine = (await engine.evalLoss(c.evalBatch)).lossSum;
-    const ref = runReference({ inventory: c.inventory, targets: c.targets, initAdapter: initFile, optimizer: c.optimizer, steps: c.steps, evalBatches: [c.evalBatch], ...(c.dropout !== undefined ? { dropout: c.dropout } : {}) }, dir);
+    const ref = runReference({ inventory: c.inventory, targets: c.targets, initAdapter: initFile, optimizer: c.optimizer, steps: c.steps, evalBatches: [c.evalBatch], ...(c.dropout !== undefined ? { dropout: c.dropout } : {}), dora: c.dora === true }, dir);
     const state = await engine.getState();
     let adapterErr = 0;
     for (const [k, v] of state.params) {
@@ -224,6 +243,18 @@ describe('engine parity with the PyTorch reference (fp32)', function () {
     const steps = lrs(8, 0.005).map((lr, i) => ({ lr, microBatches: [randomBatch(rng, V, 2, 10)], dropoutSeed: 100 + i }));
     const c: Case = { inventory, targets, optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 0 }, steps, evalBatch: randomBatch(rng, V, 2, 8), dropout: 0.2 };
     checkParity('llama+dropout', c, await runCase(c, dir));
+  });
+
+  it('DoRA with lora_dropout 0.2 (llama, lm_head too): the base matmul on the dropped input, magnitudes from the init adapter', async () => {
+    const dir = tmpDir('parity-dora-dropout');
+    dirs.push(dir);
+    const inventory = await tinyModel('llama', `${dir}/model`, { attention_bias: true });
+    const targets = targetsFor(inventory, ['q_proj', 'o_proj', 'up_proj', 'lm_head'], 4, 8);
+    const rng = new Rng(18);
+    const V = inventory.spec.vocabSize;
+    const steps = lrs(6, 0.005).map((lr, i) => ({ lr, microBatches: [randomBatch(rng, V, 2, 10)], dropoutSeed: 300 + i }));
+    const c: Case = { inventory, targets, optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.02, maxGradNorm: 0 }, steps, evalBatch: randomBatch(rng, V, 2, 8), dropout: 0.2, dora: true };
+    checkParity('llama+dora+dropout', c, await runCase(c, dir));
   });
 
   it('bf16 checkpoint (qwen2): weights cast to fp32 in the graph give torch results on the upcast weights', async () => {

@@ -4,6 +4,7 @@ import * as assert from 'node:assert/strict';
 import { loadModel } from '../../../src/core/hf/loadModel';
 import { ortTuning } from '../../../src/core/runtime/prepacking';
 import { ATTENTION_PLAN_FACTOR, PLANNER_FACTOR, ARENA_FRAGMENTATION, ARENA_FIXED_BYTES, RUNTIME_OVERHEAD_BYTES, SESSION_OVERHEAD_BYTES, estimateMemory, formatBytes } from '../../../src/core/memory/estimate';
+import { memoryOptionsFor } from '../../../src/core/memory/recipeEstimate';
 import type { LoraTarget } from '../../../src/core/train/engineApi';
 import { llamaConfigModel, tempDir } from '../validate/helpers';
 
@@ -71,6 +72,19 @@ describe('estimateMemory', () => {
     assert.equal(g['LoRA dropout masks'], 8 * 128 * 64 * 4);
     assert.equal(g['runtime (Node + onnxruntime)'], undefined);
     assert.equal(gpu.where, 'device');
+  });
+
+  it('use_dora and bias training: magnitudes [out] per target and trained biases count as LoRA state; DoRA adds its norm temporary', () => {
+    const opts = { batchSize: 2, seqLen: 64, device: 'cpu' as const, precision: 'fp32' as const, gradAccum: 1 };
+    const plain = Object.fromEntries(estimateMemory(inv, targets, opts).components.map((x) => [x.name, x.bytes]));
+    const variants = memoryOptionsFor({ batchSize: 2, seqLen: 64, gradAccum: 1, fp16: false, withEval: false }, 'cpu', 0, { inventory: inv, targets, useDora: true, bias: 'all' });
+    const dora = Object.fromEntries(estimateMemory(inv, targets, variants).components.map((x) => [x.name, x.bytes]));
+    const mags = 4 * (64 + 32); // q: out 64, v: out 2 kv heads × 16; this Llama has no biases
+    assert.equal(variants.extraTrainable, mags);
+    assert.equal(dora['LoRA parameters']! - plain['LoRA parameters']!, mags * 4);
+    assert.equal(dora['AdamW moments']! - plain['AdamW moments']!, mags * 8);
+    assert.equal(dora['DoRA weight norms'], 64 * 64 * 4 * 2); // q_proj [64, 64] is the largest target
+    assert.equal(plain['DoRA weight norms'], undefined);
   });
 
   it('formats sizes', () => {

@@ -37,6 +37,12 @@ export interface ParityCase {
   noTokenizer?: boolean;
   /** Write adapter_config.json as LoraConfig.save_pretrained does: every field, nulls and defaults included. */
   fullDump?: boolean;
+  /** use_dora (the init adapter has no magnitudes: both sides start from ||W + s·B·A||). */
+  useDora?: boolean;
+  /** LoraConfig bias (default none). */
+  bias?: 'none' | 'lora_only' | 'all';
+  /** The init adapter also holds the magnitudes and biases (as PEFT saves them), perturbed from their starting values. */
+  initExtras?: boolean;
 }
 
 /** What PEFT 0.17's LoraConfig(...).save_pretrained() writes for fields left at their defaults (hand-copied). */
@@ -54,8 +60,10 @@ export interface Project {
   recipe: string;
   modelDir: string;
   inventory: ModelInventory;
-  /** PEFT keys of the adapter -> [rows, cols]. */
-  shapes: Map<string, [number, number]>;
+  /** PEFT keys of the adapter -> shape (A, B; DoRA magnitudes [out]; trained biases). */
+  shapes: Map<string, number[]>;
+  /** Elements of the trained base biases (part of the model's total already). */
+  biasElements: number;
 }
 
 /**
@@ -109,11 +117,12 @@ export async function writeProject(dir: string, c: ParityCase, seed: number): Pr
   if (c.noTokenizer === true) for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) fs.rmSync(path.join(modelDir, f));
   const adapterConfig = {
     ...(c.fullDump === true ? PEFT_SAVED_DEFAULTS : {}),
-    peft_type: 'LORA', task_type: 'CAUSAL_LM', r: c.r, lora_alpha: c.alpha, lora_dropout: 0.0, target_modules: c.targetModules, bias: 'none',
+    peft_type: 'LORA', task_type: 'CAUSAL_LM', r: c.r, lora_alpha: c.alpha, lora_dropout: 0.0, target_modules: c.targetModules, bias: c.bias ?? 'none',
+    ...(c.useDora === true ? { use_dora: true } : {}),
   };
   fs.writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify(adapterConfig, null, 2));
   const mods = inventory.modules.filter((m) => (m.kind === 'linear' || m.kind === 'conv1d') && c.targetModules.some((t) => m.name === t || m.name.endsWith(`.${t}`)));
-  const shapes = new Map<string, [number, number]>();
+  const shapes = new Map<string, number[]>();
   const rng = new Rng(seed);
   const tensors = mods.flatMap((m) => {
     const a: [number, number] = [c.r, m.inFeatures];
@@ -127,6 +136,33 @@ export async function writeProject(dir: string, c: ParityCase, seed: number): Pr
       return { name: `${key}.${w}.weight`, dtype: 'F32' as const, shape: [...shape], data };
     });
   });
+  if (c.useDora === true) for (const m of mods) shapes.set(`base_model.model.${m.name}.lora_magnitude_vector`, [m.outFeatures]);
+  // PEFT's keys of trained biases: <module>.base_layer.bias where LoRA wraps the module, the parameter's name elsewhere.
+  let biasElements = 0;
+  const adapted = new Set(mods.map((m) => m.name));
+  const biasParams = c.bias === 'all' ? inventory.parameters.filter((q) => q.name.endsWith('.bias'))
+    : c.bias === 'lora_only' ? inventory.parameters.filter((q) => q.name.endsWith('.bias') && adapted.has(q.name.slice(0, -5))) : [];
+  for (const q of biasParams) {
+    const mod = q.name.slice(0, -5);
+    shapes.set(`base_model.model.${adapted.has(mod) ? `${mod}.base_layer.bias` : q.name}`, q.shape);
+    biasElements += q.shape.reduce((x, y) => x * y, 1);
+  }
+  if (c.initExtras === true) {
+    // Magnitudes and biases as a PEFT save would hold them: positive norms-sized vectors, biases near the base's.
+    const base = new Map([...readSafetensorsHeader(path.join(modelDir, 'model.safetensors')).tensors].map(([k, e]) => [k, e]));
+    for (const [key, shape] of shapes) {
+      if (!key.endsWith('.lora_magnitude_vector') && !key.endsWith('.bias')) continue;
+      const data = new Float32Array(shape.reduce((x, y) => x * y, 1));
+      if (key.endsWith('.lora_magnitude_vector')) for (let i = 0; i < data.length; i++) data[i] = 0.5 + rng.uniform();
+      else {
+        const name = key.slice('base_model.model.'.length).replace('.base_layer.bias', '.bias');
+        const e = base.get(name) ?? base.get(name.replace(/^transformer\./, ''));
+        const b0 = e !== undefined ? readTensorAsFloat32(e) : new Float32Array(data.length);
+        for (let i = 0; i < data.length; i++) data[i] = b0[i]! + 0.05 * (rng.uniform() - 0.5);
+      }
+      tensors.push({ name: key, dtype: 'F32' as const, shape: [...shape], data });
+    }
+  }
   fs.mkdirSync(path.join(dir, 'init_adapter'), { recursive: true });
   writeSafetensors(path.join(dir, 'init_adapter', 'adapter_model.safetensors'), tensors, { format: 'pt' });
   fs.writeFileSync(path.join(dir, 'init_adapter', 'adapter_config.json'), JSON.stringify({ ...adapterConfig, base_model_name_or_path: modelDir }, null, 2));
@@ -134,7 +170,7 @@ export async function writeProject(dir: string, c: ParityCase, seed: number): Pr
   fs.writeFileSync(path.join(dir, 'data', 'train.jsonl'), c.rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   const recipe = path.join(dir, 'peft-train.yaml');
   fs.writeFileSync(recipe, yamlRecipe(c, 'parity'));
-  return { dir, recipe, modelDir, inventory, shapes };
+  return { dir, recipe, modelDir, inventory, shapes, biasElements };
 }
 
 /** Another recipe beside the first (same model, data, adapters) with a different logging_steps and run_name. */

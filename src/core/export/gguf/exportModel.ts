@@ -6,7 +6,7 @@ import { loadModel } from '../../hf/loadModel';
 import type { ModelInventory } from '../../hf/types';
 import { openCheckpoint } from '../../safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../../safetensors/read';
-import { loadAdapter, mergeInto, readLoraFactors, type LoadedAdapter } from '../adapterWeights';
+import { loadAdapter, mergeModule, readLoraFactors, type LoadedAdapter } from '../adapterWeights';
 import { applyTransform, archMetadata, ggufArchOf, ggufTensorFor, llama3RopeFactors, permuteRows, type GgufArch } from './arch';
 import { encodeGgml, ggmlTypeFor, LLAMA_FTYPE, type GgufFileType } from './quant';
 import { tokenizerMetadata } from './tokenizer';
@@ -72,14 +72,12 @@ export function exportGgufModel(opts: ExportModelOptions): GgufExportResult {
     const shape = target.transform.kind === 'transpose' ? [entry.shape[1]!, entry.shape[0]!] : [...entry.shape];
     const type = ggmlTypeFor(fileType, shape);
     const m = adapter?.byWeight.get(hfName);
+    const src = adapter?.biases.get(hfName) ?? entry;
     tensors.push({
       name: target.name, shape, type,
       data: () => {
-        const w = readTensorAsFloat32(entry);
-        if (m !== undefined) {
-          const { a, b } = readLoraFactors(m);
-          mergeInto(w, m, a, b);
-        }
+        const w = readTensorAsFloat32(src);
+        if (m !== undefined) mergeModule(w, m);
         return encodeGgml(applyTransform(target.transform, w, entry.shape).data, type);
       },
     });
@@ -104,6 +102,11 @@ export interface ExportAdapterOptions {
 export function exportGgufAdapter(opts: ExportAdapterOptions): GgufExportResult {
   const { inv, arch } = loadBase(opts.modelDir);
   const adapter = loadAdapter(opts.adapterDir, inv);
+  if (adapter.config.use_dora || adapter.biases.size > 0) {
+    throw new InputError('adapter-unsupported', `a GGUF LoRA adapter holds A/B pairs only: this adapter has ${adapter.config.use_dora ? 'DoRA magnitudes' : 'trained biases'}`, {
+      file: adapter.dir, hint: 'Export the merged model instead: peft-studio export gguf MODEL_DIR OUT.gguf --adapter DIR --merge',
+    });
+  }
   const alpha = adapter.config.lora_alpha;
   const kvs: GgufKv[] = [
     ...generalKvs(arch, opts.name ?? path.basename(path.resolve(opts.adapterDir)), 'adapter'),

@@ -1,0 +1,131 @@
+// DoRA adapters (PEFT's lora_magnitude_vector) in generation and merge: greedy tokens and log-probabilities equal the
+// PyTorch reference's DoraLinearLayer forward; merged weights equal merge_and_unload's m/||W + s·B·A|| ⊙ (W + s·B·A).
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { mergeToHfFolder } from '../../../src/core/export/merge';
+import { Generator } from '../../../src/core/generate/generator';
+import type { ModelInventory } from '../../../src/core/hf/types';
+import { doraMagnitude, magnitudeKey } from '../../../src/core/models/dora';
+import { loraKey } from '../../../src/core/models/lora';
+import { openCheckpoint } from '../../../src/core/safetensors/checkpoint';
+import { readTensorAsFloat32 } from '../../../src/core/safetensors/read';
+import { Rng } from '../../../src/core/util/random';
+import { PYTHON, REFERENCE, tinyModel, tmpDir, writeAdapter, readAdapter } from '../engine/helpers';
+import { type AdapterFolder, referenceGenerate, writeAdapterFolder } from './helpers';
+
+/** A plain adapter folder turned into a DoRA one: magnitudes = ||W + s·B·A|| times factors in [0.6, 1.4]. */
+function writeDoraFolder(dir: string, inv: ModelInventory, suffixes: string[], seed: number): AdapterFolder {
+  const a = writeAdapterFolder(dir, inv, suffixes, 4, 8, seed);
+  const file = path.join(dir, 'adapter_model.safetensors');
+  const params = readAdapter(file);
+  const base = openCheckpoint(inv.dir).tensors;
+  const rng = new Rng(seed + 100);
+  const state = { params, shapes: new Map<string, number[]>(), expAvg: new Map(), expAvgSq: new Map(), step: 0 };
+  for (const [k, e] of openCheckpoint(file).tensors) state.shapes.set(k, [...e.shape]);
+  for (const t of a.targets) {
+    const w = readTensorAsFloat32(base.get(t.module.weightKey)!);
+    const norms = doraMagnitude(w, t, params.get(loraKey(t.module.name, 'A'))!, params.get(loraKey(t.module.name, 'B'))!);
+    const m = norms.map((x) => x * (0.6 + 0.8 * rng.uniform()));
+    params.set(magnitudeKey(t.module.name), m);
+    state.shapes.set(magnitudeKey(t.module.name), [t.module.outFeatures]);
+  }
+  writeAdapter(file, state);
+  const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+  fs.writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify({ ...cfg, use_dora: true }));
+  return a;
+}
+
+describe('DoRA adapters: generation and merge equal the PyTorch reference', function () {
+  this.timeout(120_000);
+  for (const c of [{ arch: 'llama', suffixes: ['q_proj', 'v_proj', 'down_proj', 'lm_head'] }, { arch: 'gpt2', suffixes: ['c_attn', 'c_fc'] }] as const) {
+    it(`${c.arch}: greedy generation (single and stacked graphs, beside a plain LoRA adapter) equals DoraLinearLayer's forward`, async () => {
+      const work = tmpDir(`gen-dora-${c.arch}`);
+      const inv = await tinyModel(c.arch, `${work}/model`);
+      const dora = writeDoraFolder(`${work}/dora`, inv, [...c.suffixes], 5);
+      const plain = writeAdapterFolder(`${work}/plain`, inv, [c.suffixes[0]], 4, 8, 6);
+      const rng = new Rng(12);
+      const prompt = Array.from({ length: 6 }, () => rng.int(inv.spec.vocabSize));
+      const ref = referenceGenerate(inv, [prompt], 12, [dora, plain], work);
+      for (const lora of ['single', 'stacked'] as const) {
+        const gen = await Generator.open(inv.dir, { adapters: [dora.dir, plain.dir], cacheDir: `${work}/cache`, threads: 1, lora });
+        try {
+          for (const [i, a] of [dora, plain].entries()) {
+            const r = await gen.generate({ inputIds: prompt, maxNewTokens: 12, ignoreEos: true, adapter: a.dir });
+            assert.deepEqual(r.tokenIds, ref[i]!.token_ids, `${lora} ${i === 0 ? 'DoRA' : 'plain'} tokens`);
+            const err = Math.max(...r.logprobs.map((lp, j) => Math.abs(lp - ref[i]!.logprobs[j]!)));
+            assert.ok(err < 1e-4, `${lora} ${i === 0 ? 'DoRA' : 'plain'} logprob error ${err}`);
+          }
+        } finally {
+          await gen.dispose();
+        }
+      }
+      // Without the magnitudes (the same A, B as plain LoRA) the result differs: the scale is really applied.
+      const noMag = referenceGenerate(inv, [prompt], 12, [{ ...dora, dir: writeAdapterFolder(`${work}/same-ab`, inv, [...c.suffixes], 4, 8, 5).dir }], work);
+      assert.notDeepEqual(noMag[0]!.logprobs, ref[0]!.logprobs);
+    });
+  }
+
+  it('merge: m / ||W + s·B·A|| ⊙ (W + s·B·A) per output feature (Linear rows, Conv1D columns) equals merge_and_unload', async () => {
+    for (const c of [{ arch: 'llama', suffixes: ['q_proj', 'down_proj'] }, { arch: 'gpt2', suffixes: ['c_attn', 'mlp.c_proj'] }] as const) {
+      const work = tmpDir(`merge-dora-${c.arch}`);
+      const inv = await tinyModel(c.arch, `${work}/model`);
+      const dora = writeDoraFolder(`${work}/dora`, inv, [...c.suffixes], 7);
+      mergeToHfFolder({ modelDir: inv.dir, adapterDir: dora.dir, outDir: `${work}/merged`, dtype: 'float32' });
+      const job = path.join(work, 'merge-job.json');
+      const out = path.join(work, 'merge-ref.safetensors');
+      fs.writeFileSync(job, JSON.stringify({
+        mode: 'merge', model_dir: inv.dir, adapter: path.join(dora.dir, 'adapter_model.safetensors'),
+        modules: dora.targets.map((t) => ({ name: t.module.name, scaling: t.scaling, weight_key: t.module.weightKey, conv1d: t.module.kind === 'conv1d' })),
+      }));
+      const res = spawnSync(PYTHON, [REFERENCE, job, out], { encoding: 'utf8', timeout: 120_000 });
+      assert.equal(res.status, 0, res.stderr);
+      const ref = readAdapter(out);
+      const merged = openCheckpoint(`${work}/merged`).tensors;
+      const base = openCheckpoint(inv.dir).tensors;
+      for (const t of dora.targets) {
+        const want = ref.get(t.module.weightKey)!;
+        const got = readTensorAsFloat32(merged.get(t.module.weightKey)!);
+        const before = readTensorAsFloat32(base.get(t.module.weightKey)!);
+        let diff = 0;
+        let peak = 0;
+        let moved = 0;
+        for (let i = 0; i < want.length; i++) {
+          diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
+          peak = Math.max(peak, Math.abs(want[i]!));
+          moved = Math.max(moved, Math.abs(got[i]! - before[i]!));
+        }
+        assert.ok(diff / peak < 1e-6, `${c.arch} ${t.module.name}: merged max|d|/peak ${diff / peak}`);
+        assert.ok(moved / peak > 1e-2, `${c.arch} ${t.module.name}: the merge changed the weight`);
+      }
+    }
+  });
+
+  it('bias lora_only / all adapters: merge writes the trained biases in place of the base ones; generation refuses them with a hint to merge', async () => {
+    const work = tmpDir('merge-bias-gpt2');
+    const inv = await tinyModel('gpt2', `${work}/model`);
+    const a = writeAdapterFolder(`${work}/bias`, inv, ['c_attn'], 4, 8, 8);
+    const file = path.join(a.dir, 'adapter_model.safetensors');
+    const params = readAdapter(file);
+    const state = { params, shapes: new Map<string, number[]>(), expAvg: new Map(), expAvgSq: new Map(), step: 0 };
+    for (const [k, e] of openCheckpoint(file).tensors) state.shapes.set(k, [...e.shape]);
+    const trained = new Map<string, Float32Array>();
+    // PEFT's keys: <module>.base_layer.bias for the adapted c_attn, the parameter's own name for ln_f (bias: all).
+    for (const [key, name] of [[`base_model.model.${a.targets[0]!.module.name}.base_layer.bias`, a.targets[0]!.module.biasKey!], ['base_model.model.transformer.ln_f.bias', 'ln_f.bias']] as const) {
+      const e = openCheckpoint(inv.dir).tensors.get(name) ?? openCheckpoint(inv.dir).tensors.get(`transformer.${name}`)!;
+      const v = readTensorAsFloat32(e).map((x, i) => x + 0.01 * (i % 7));
+      params.set(key, v);
+      state.shapes.set(key, [...e.shape]);
+      trained.set(e.name, v);
+    }
+    writeAdapter(file, state);
+    const cfg = JSON.parse(fs.readFileSync(path.join(a.dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(path.join(a.dir, 'adapter_config.json'), JSON.stringify({ ...cfg, bias: 'all' }));
+    mergeToHfFolder({ modelDir: inv.dir, adapterDir: a.dir, outDir: `${work}/merged`, dtype: 'float32' });
+    const merged = openCheckpoint(`${work}/merged`).tensors;
+    assert.equal(trained.size, 2);
+    for (const [name, v] of trained) assert.deepEqual(readTensorAsFloat32(merged.get(name)!), v, name);
+    await assert.rejects(Generator.open(inv.dir, { adapters: [a.dir], cacheDir: `${work}/cache`, threads: 1 }), /trained base biases[\s\S]*peft-studio merge/);
+  });
+});
