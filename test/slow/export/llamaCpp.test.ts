@@ -49,7 +49,7 @@ describe('llama.cpp runs our GGUF exports (node-llama-cpp) = PyTorch reference',
   before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-llamacpp-')); });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  for (const arch of ['llama', 'qwen2', 'gpt2', 'qwen3'] as const) {
+  for (const arch of ['llama', 'qwen2', 'gpt2', 'qwen3', 'phi3', 'gemma2', 'gemma3_text'] as const) {
     it(`${arch}: base, base + LoRA and merged GGUF greedy tokens; merged HF folder logits`, async function () {
       const model = path.join(tmp, arch);
       await makeFixture({ arch, outDir: model, seed: 3 });

@@ -7,7 +7,7 @@ import type { ModelInventory } from '../../hf/types';
 import { openCheckpoint } from '../../safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../../safetensors/read';
 import { loadAdapter, mergeInto, readLoraFactors, type LoadedAdapter } from '../adapterWeights';
-import { applyTransform, archMetadata, ggufArchOf, ggufTensorFor, llama3RopeFactors, permuteRows, type GgufArch } from './arch';
+import { applyTransform, archMetadata, ggufArchOf, ggufTensorFor, permuteRows, ropeFactorTensors, type GgufArch } from './arch';
 import { encodeGgml, ggmlTypeFor, LLAMA_FTYPE, type GgufFileType } from './quant';
 import { tokenizerMetadata } from './tokenizer';
 import { writeGguf, type GgufKv, type GgufTensor } from './writer';
@@ -61,10 +61,7 @@ export function exportGgufModel(opts: ExportModelOptions): GgufExportResult {
     ...tok.kvs,
   ];
   const tensors: GgufTensor[] = [];
-  const ropeFactors = llama3RopeFactors(spec);
-  if (ropeFactors !== null) {
-    tensors.push({ name: 'rope_freqs.weight', shape: [ropeFactors.length], type: 'F32', data: () => encodeGgml(ropeFactors, 'F32') });
-  }
+  for (const f of ropeFactorTensors(spec)) tensors.push({ name: f.name, shape: [f.data.length], type: 'F32', data: () => encodeGgml(f.data, 'F32') });
   const ckpt = openCheckpoint(inv.dir);
   for (const [hfName, entry] of ckpt.tensors) {
     const target = ggufTensorFor(hfName, spec, arch);
@@ -124,6 +121,9 @@ export function exportGgufAdapter(opts: ExportAdapterOptions): GgufExportResult 
         let b = readLoraFactors(m).b;
         if (ratio !== 1) b = b.map((x) => x * ratio);
         if (target.transform.kind === 'permute') b = permuteRows(b, out, m.r, target.transform.heads);
+        // A folded scale multiplies the whole weight, so the LoRA delta too (the added 1 of a Gemma norm is base-only).
+        const mul = target.transform.kind === 'affine' ? target.transform.mul : 1;
+        if (mul !== 1) b = b.map((x) => x * mul);
         return encodeGgml(b, 'F32');
       },
     });
