@@ -9,7 +9,7 @@ import { readTensorAsFloat32 } from '../../safetensors/read';
 import { loadAdapter, mergeInto, readLoraFactors, type LoadedAdapter } from '../adapterWeights';
 import { applyTransform, archMetadata, ggufArchOf, ggufTensorFor, permuteRows, ropeFactorTensors, type GgufArch } from './arch';
 import { encodeGgml, ggmlTypeFor, LLAMA_FTYPE, type GgufFileType } from './quant';
-import { tokenizerMetadata } from './tokenizer';
+import { llamaCppModelName, tokenizerMetadata } from './tokenizer';
 import { writeGguf, type GgufKv, type GgufTensor } from './writer';
 
 export interface GgufExportResult {
@@ -53,8 +53,11 @@ export function exportGgufModel(opts: ExportModelOptions): GgufExportResult {
   const adapter: LoadedAdapter | null = opts.adapterDir !== undefined ? loadAdapter(opts.adapterDir, inv) : null;
   const spec = inv.spec;
   const tok = tokenizerMetadata(inv.dir, spec.vocabSize);
+  const tokens = tok.kvs.find((kv) => kv.key === 'tokenizer.ggml.tokens')?.value as string[] | undefined;
+  const named = llamaCppModelName(opts.name ?? path.basename(inv.dir), tokens ?? []);
+  if (named.warning !== null) tok.warnings.push(named.warning);
   const kvs: GgufKv[] = [
-    ...generalKvs(arch, opts.name ?? path.basename(inv.dir), 'model'),
+    ...generalKvs(arch, named.name, 'model'),
     { key: 'general.file_type', type: 'u32', value: LLAMA_FTYPE[fileType] },
     ...(fileType === 'q8_0' ? [{ key: 'general.quantization_version', type: 'u32', value: 2 } as GgufKv] : []),
     ...archMetadata(spec, arch),

@@ -148,3 +148,20 @@ function addBos(tc: Json, tj: Json, bos: string | null): boolean {
   const first = single[0]?.['SpecialToken'] as Json | undefined;
   return bos !== null && first?.['id'] === bos;
 }
+
+/** Tokens llama.cpp's vocabulary loader looks up (token_to_id.at) when general.name contains "phi-3" or "phi3". */
+const PHI3_NAME_TOKENS = ['</s>', '<unk>', '<s>', '<|endoftext|>'];
+
+/**
+ * general.name as llama.cpp can load it. Its vocabulary loader keys Phi-3's special-token whitespace rules on the
+ * name ("phi-3" / "phi3", any case) and aborts (`_Map_base::at`) when one of those rules' tokens is missing, as in a
+ * byte-level BPE vocabulary; such a name is written with "phi 3" instead, and a warning says so.
+ */
+export function llamaCppModelName(name: string, tokens: readonly string[]): { name: string; warning: string | null } {
+  if (!/phi-?3/i.test(name)) return { name, warning: null };
+  const have = new Set(tokens);
+  const missing = PHI3_NAME_TOKENS.filter((t) => !have.has(t));
+  if (missing.length === 0) return { name, warning: null };
+  const safe = name.replace(/phi-?3/gi, (m) => `${m.slice(0, 3)} 3`);
+  return { name: safe, warning: `general.name "${name}" became "${safe}": llama.cpp applies Phi-3 tokenizer rules to names containing "phi3"/"phi-3" and fails to load a vocabulary without ${missing.join(', ')}` };
+}
