@@ -99,7 +99,7 @@ export function parseRope(c: Json, file: string): { theta: number; scaling: Rope
   if (typeof rawType !== 'string') throw new InputError('model-config-value', '"rope_scaling.rope_type" must be a string', { file, actual: JSON.stringify(rawType) });
   const supported = ['default', 'linear', 'dynamic', 'llama3', 'longrope'];
   if (ROPE_TYPES_READ_ONLY.includes(rawType)) return { theta, scaling: null, unsupported: `rope_type "${rawType}" (supported for training: ${supported.join(', ')})` };
-  if (!supported.includes(rawType)) {
+  if (!supported.includes(rawType) && rawType !== 'su') {
     throw new InputError('model-config-rope', `rope_type "${rawType}" is not supported`, { file, hint: `Supported: ${supported.join(', ')}.${didYouMean(rawType, supported)}` });
   }
   if (rawType === 'default') return { theta, scaling: null };
