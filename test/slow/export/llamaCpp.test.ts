@@ -11,6 +11,7 @@ import { mergeToHfFolder } from '../../../src/core/export/merge';
 import { makeFixture, type FixtureArch } from '../../../src/core/fixtures/makeFixture';
 import { loadTokenizer } from '../../../src/core/hf/tokenizer';
 import { writeRandomAdapter } from '../../helpers/randomAdapter';
+import { testPieces, writeSentencePieceModel } from '../../helpers/sentencePieceModel';
 import { tinyModel } from '../../unit/engine/helpers';
 
 const ROOT = path.join(__dirname, '../../..');
@@ -82,6 +83,23 @@ describe('llama.cpp runs our GGUF exports (node-llama-cpp) = PyTorch reference',
       for (let i = 0; i < lp.length; i++) for (let j = 0; j < lp[i]!.length; j++) worst = Math.max(worst, Math.abs(lp[i]![j]! - mp[i]![j]!));
       assert.ok(worst <= 1e-4, `merged logits differ from base + adapter by ${worst}`);
       if (process.env['EXPORT_REPORT'] !== undefined) console.log(`${arch}: tokens ${JSON.stringify(refLora)}; merged logits max |diff| ${worst.toExponential(2)}`);
+    });
+  }
+
+  // Phi-3-mini and Gemma ship SentencePiece vocabularies: with a tokenizer.model in the folder, llama.cpp loads the
+  // "llama" vocabulary (pieces, scores, types) and the exported model generates the reference's tokens.
+  for (const arch of ['phi3', 'gemma2'] as const) {
+    it(`${arch} with a SentencePiece tokenizer.model: llama.cpp loads the vocabulary; greedy tokens = PyTorch reference`, async function () {
+      const model = path.join(tmp, `${arch}-spm`);
+      await makeFixture({ arch, outDir: model, seed: 3 });
+      writeSentencePieceModel(path.join(model, 'tokenizer.model'), testPieces(512), arch === 'phi3');
+      const prompt = [1, 400, 17, 260, 301, 99, 42, 77];
+      const ref = torchRef({ model_dir: model, generate: { prompt, max_new_tokens: NEW_TOKENS } }, tmp, `${arch}-spm`).generated!;
+      // The fixture's added tokens 509-511 (<|endoftext|>, <|im_start|>, <|im_end|>) end generation in llama.cpp.
+      assert.ok(ref.every((t) => t < 509), `reference tokens ${JSON.stringify(ref)} include an end-of-generation token`);
+      const gguf = path.join(tmp, `${arch}-spm.gguf`);
+      exportGgufModel({ modelDir: model, out: gguf, type: 'f32' });
+      assert.deepEqual(llamaCpp(gguf, [], prompt), ref);
     });
   }
 

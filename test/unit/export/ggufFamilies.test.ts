@@ -14,6 +14,7 @@ import { parseModelConfig } from '../../../src/core/hf/config';
 import { openCheckpoint } from '../../../src/core/safetensors/checkpoint';
 import { readSafetensorsHeader, readTensorAsFloat32 } from '../../../src/core/safetensors/read';
 import { writeRandomAdapter } from '../../helpers/randomAdapter';
+import { testPieces, writeSentencePieceModel } from '../../helpers/sentencePieceModel';
 
 /** F32 tensors and metadata of a GGUF file. */
 async function readF32Gguf(file: string): Promise<{ meta: (k: string) => unknown; f32: (n: string) => Float32Array; shape: (n: string) => number[]; names: string[] }> {
@@ -125,6 +126,38 @@ describe('GGUF export: Phi-3, Gemma 2, Gemma 3 text (llama.cpp converter layout)
     // The folder is called phi3 and the byte-level vocabulary has no <s>, </s>, <unk>: llama.cpp's name rule would abort.
     assert.equal(g.meta('general.name'), 'phi 3');
     assert.ok(r.warnings.some((m) => /phi 3/.test(m) && /<unk>/.test(m)));
+  });
+
+  it('SentencePiece tokenizer.model → tokenizer.ggml.model llama: pieces, scores, types, add_space_prefix, added tokens, padding', async () => {
+    const dir = path.join(tmp, 'gemma2-spm');
+    await makeFixture({ arch: 'gemma2', outDir: dir, seed: 2, overrides: { vocab_size: 520 } });
+    const pieces = testPieces(512);
+    writeSentencePieceModel(path.join(dir, 'tokenizer.model'), pieces, false);
+    const tc = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+    tc['added_tokens_decoder'] = { 300: { content: '<start_of_turn>', special: true }, 301: { content: '<unused7>', special: false }, 302: { content: 'a\u2581b', special: false } };
+    tc['bos_token'] = '<s>';
+    tc['eos_token'] = '</s>';
+    fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tc));
+    exportGgufModel({ modelDir: dir, out: `${dir}.gguf`, type: 'f32' });
+    const g = await readF32Gguf(`${dir}.gguf`);
+    assert.equal(g.meta('tokenizer.ggml.model'), 'llama');
+    assert.equal(g.meta('tokenizer.ggml.pre'), 'default');
+    assert.equal(g.meta('tokenizer.ggml.add_space_prefix'), false);
+    assert.equal(g.meta('tokenizer.ggml.merges'), undefined);
+    const tokens = g.meta('tokenizer.ggml.tokens') as string[];
+    const scores = g.meta('tokenizer.ggml.scores') as number[];
+    const types = g.meta('tokenizer.ggml.token_type') as number[];
+    assert.equal(tokens.length, 520);
+    assert.deepEqual([tokens[0], tokens[1], tokens[3], tokens[400], tokens[515]], ['<unk>', '<s>', '<0x00>', '\u2581w400', '[PAD515]']);
+    assert.deepEqual([types[0], types[1], types[3], types[400], types[515]], [2, 3, 6, 1, 5]);
+    assert.deepEqual([scores[400], scores[515]], [-400, -10000]);
+    // added_tokens_decoder: special or special-looking → control, else user-defined with ▁ read as a space; score -1000.
+    assert.deepEqual([tokens[300], tokens[301], tokens[302]], ['<start_of_turn>', '<unused7>', 'a b']);
+    assert.deepEqual([types[300], types[301], types[302]], [3, 3, 4]);
+    assert.equal(scores[301], -1000);
+    assert.deepEqual([g.meta('tokenizer.ggml.bos_token_id'), g.meta('tokenizer.ggml.eos_token_id')], [1, 2]);
+    fs.writeFileSync(path.join(dir, 'tokenizer.model'), Buffer.from([0x0a, 0x05, 0x01]));
+    assert.throws(() => exportGgufModel({ modelDir: dir, out: `${dir}-bad.gguf` }), (e: unknown) => e instanceof InputError && /SentencePiece model/.test(e.message));
   });
 
   it('general.name: "phi3" / "Phi-3" only rewritten when a token the rule looks up is missing', () => {
