@@ -1,5 +1,6 @@
 // llama.cpp itself (node-llama-cpp 3.21.1, CPU) runs our GGUF files: greedy tokens of base GGUF, base GGUF + GGUF
-// LoRA, and merged GGUF equal the float64 PyTorch reference (test/reference/torch_ref.py) with and without the adapter;
+// LoRA, and merged GGUF equal the float64 PyTorch reference (test/reference/torch_ref.py) with and without the adapter,
+// and our own generation engine's;
 // the merged HF folder's logits equal base + adapter logits. Every family's fixture, and Phi-3 with LongRoPE.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
@@ -8,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { exportGgufAdapter, exportGgufModel } from '../../../src/core/export/gguf/exportModel';
 import { mergeToHfFolder } from '../../../src/core/export/merge';
+import { Generator } from '../../../src/core/generate/generator';
 import { makeFixture, type FixtureArch } from '../../../src/core/fixtures/makeFixture';
 import { loadTokenizer } from '../../../src/core/hf/tokenizer';
 import { writeRandomAdapter } from '../../helpers/randomAdapter';
@@ -32,6 +34,16 @@ function llamaCpp(model: string, loras: string[], prompt: number[], contextSize 
   const r = spawnSync(process.execPath, [path.join(ROOT, 'test/helpers/llamaGreedy.mjs'), JSON.stringify(job)], { encoding: 'utf8', timeout: 300_000 });
   assert.equal(r.status, 0, `llama.cpp run failed: ${r.stderr}`);
   return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { tokens: number[] }).tokens;
+}
+
+/** Greedy tokens of our own generation engine (src/core/generate, KV cache) on the HF folder. */
+async function ourGreedy(model: string, prompt: number[], cacheDir: string): Promise<number[]> {
+  const gen = await Generator.open(model, { cacheDir, threads: 1 });
+  try {
+    return (await gen.generate({ inputIds: prompt, maxNewTokens: NEW_TOKENS, ignoreEos: true })).tokenIds;
+  } finally {
+    await gen.dispose();
+  }
 }
 
 const TARGETS: Record<FixtureArch, Record<string, unknown>> = {
@@ -72,6 +84,7 @@ describe('llama.cpp runs our GGUF exports (node-llama-cpp) = PyTorch reference',
       exportGgufAdapter({ adapterDir: ad.dir, modelDir: model, out: loraGguf });
       exportGgufModel({ modelDir: model, adapterDir: ad.dir, out: mergedGguf, type: 'f32' });
       assert.deepEqual(llamaCpp(baseGguf, [], prompt), refBase, 'base GGUF');
+      assert.deepEqual(await ourGreedy(model, prompt, path.join(tmp, `${arch}-cache`)), refBase, 'our generation engine');
       assert.deepEqual(llamaCpp(baseGguf, [loraGguf], prompt), refLora, 'base GGUF + GGUF LoRA');
       assert.deepEqual(llamaCpp(mergedGguf, [], prompt), refLora, 'merged GGUF');
 
@@ -131,6 +144,7 @@ describe('llama.cpp runs our GGUF exports (node-llama-cpp) = PyTorch reference',
       const gguf = path.join(tmp, `phi3-longrope-${regime}.gguf`);
       exportGgufModel({ modelDir: path.join(tmp, `phi3-longrope-${regime}-exact`), out: gguf, type: 'f32' });
       assert.deepEqual(llamaCpp(gguf, [], prompt, contextSize), refs['exact'], `${regime} factors`);
+      assert.deepEqual(await ourGreedy(path.join(tmp, `phi3-longrope-${regime}-exact`), prompt, path.join(tmp, `longrope-${regime}-cache`)), refs['exact'], 'our generation engine');
     });
   }
 });
