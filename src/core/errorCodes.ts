@@ -92,7 +92,7 @@ export const GENERATE_CODES = [
 
 /** Export: GGUF and merged models. */
 export const EXPORT_CODES = [
-  'gguf-adapter-target', 'gguf-arch', 'gguf-no-tokenizer', 'gguf-no-weights', 'gguf-permute', 'gguf-tokenizer-json',
+  'gguf-adapter-target', 'gguf-arch', 'gguf-config', 'gguf-no-tokenizer', 'gguf-no-weights', 'gguf-permute', 'gguf-tokenizer-json',
   'gguf-tokenizer-kind', 'gguf-unknown-tensor', 'merge-no-weights', 'merge-out-is-model', 'merge-out-not-empty',
 ] as const;
 

@@ -172,9 +172,46 @@ def attend(q, k, v, bias, scale, divide=False):
 
 
 # ---------------------------------------------------------------- Llama / Mistral / Qwen2 (modeling_llama.py)
-def rope_inv_freq(cfg, head_dim, ftype):
+def longrope_params(cfg, scaling):
+    """_compute_longrope_parameters: with a config-level original_max_position_embeddings (Phi3Config always has
+    one, default 4096) factor = max_position_embeddings / original; else rope_scaling.factor and the original is
+    max_position_embeddings. attention_factor, unless given: sqrt(1 + ln(factor) / ln(original)), 1 if factor <= 1."""
+    max_pos = cfg["max_position_embeddings"]
+    if "original_max_position_embeddings" in cfg or cfg.get("model_type") == "phi3":
+        original = cfg.get("original_max_position_embeddings", 4096)
+        factor = max_pos / original
+    else:
+        original = max_pos
+        factor = scaling.get("factor")
+    attn = scaling.get("attention_factor")
+    if attn is None:
+        attn = 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(original))
+    return original, attn
+
+
+def rope_scaling_of(cfg):
+    params = cfg.get("rope_parameters") or {}
+    return cfg.get("rope_scaling") or (params if "rope_type" in params or "type" in params else None)
+
+
+def rope_cos_sin(cfg, dim, position_ids, ftype, dtype):
+    """RotaryEmbedding.forward: freqs = positions x inv_freq, emb = cat(freqs, freqs), cos/sin times
+    attention_scaling (longrope's attention factor, else 1) in fp32, then cast to the activations' dtype. longrope
+    (longrope_frequency_update): seq_len = max(position_ids) + 1 picks the long factors beyond the original context."""
+    scaling = rope_scaling_of(cfg)
+    attn = 1.0
+    seq_len = int(position_ids.max()) + 1
+    if scaling is not None and scaling.get("rope_type", scaling.get("type")) in ("longrope", "su"):
+        _, attn = longrope_params(cfg, scaling)
+    inv = rope_inv_freq(cfg, dim, ftype, seq_len)
+    freqs = position_ids.to(ftype)[:, :, None] * inv[None, None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return (emb.cos() * attn).to(dtype)[:, None], (emb.sin() * attn).to(dtype)[:, None]
+
+
+def rope_inv_freq(cfg, head_dim, ftype, seq_len=None):
     """head_dim here is the rotary dimension: int(head_dim * partial_rotary_factor) for Phi-3."""
-    """modeling_rope_utils: default / linear / llama3 / dynamic (within max_position_embeddings).
+    """modeling_rope_utils: default / linear / llama3 / dynamic (within max_position_embeddings) / longrope.
     transformers computes in fp32; the float64 mode computes in float64 (for tight checks)."""
     params = cfg.get("rope_parameters") or {}
     theta = params.get("rope_theta", cfg.get("rope_theta", 10000.0))
@@ -198,6 +235,12 @@ def rope_inv_freq(cfg, head_dim, ftype):
         return torch.where(is_medium, smoothed, inv_l)
     if rtype in ("default", "dynamic"):
         return inv
+    if rtype in ("longrope", "su"):
+        original, _ = longrope_params(cfg, scaling)
+        ext = scaling["long_factor"] if seq_len is not None and seq_len > original else scaling["short_factor"]
+        assert len(ext) == head_dim // 2, "longrope factors: one per rotary frequency"
+        shape = torch.arange(0, head_dim, 2, dtype=torch.int64).to(ftype) / head_dim
+        return 1.0 / (torch.tensor(ext, dtype=ftype) * theta ** shape)
     raise ValueError(f"unsupported rope_type {rtype}")
 
 
@@ -226,10 +269,7 @@ def llama_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
     if not explicit_pos:
         position_ids = torch.arange(seq)[None].expand(bsz, seq)
     ftype = torch.float64 if dtype == torch.float64 else torch.float32
-    inv = rope_inv_freq(cfg, head_dim, ftype)  # fp32 as transformers
-    freqs = position_ids.to(ftype)[:, :, None] * inv[None, None, :]
-    emb = torch.cat((freqs, freqs), dim=-1)
-    cos, sin = emb.cos().to(dtype)[:, None], emb.sin().to(dtype)[:, None]
+    cos, sin = rope_cos_sin(cfg, head_dim, position_ids, ftype, dtype)  # fp32 as transformers
     full_bias = attention_bias(attention_mask, position_ids if explicit_pos else None, dtype)
     window = cfg.get("sliding_window")
     mtype = cfg.get("model_type")
@@ -290,10 +330,7 @@ def phi3_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
     if not explicit_pos:
         position_ids = torch.arange(seq)[None].expand(bsz, seq)
     ftype = torch.float64 if dtype == torch.float64 else torch.float32
-    inv = rope_inv_freq(cfg, rot, ftype)
-    freqs = position_ids.to(ftype)[:, :, None] * inv[None, None, :]
-    emb = torch.cat((freqs, freqs), dim=-1)
-    cos, sin = emb.cos().to(dtype)[:, None], emb.sin().to(dtype)[:, None]
+    cos, sin = rope_cos_sin(cfg, rot, position_ids, ftype, dtype)
     bias = attention_bias(attention_mask, position_ids if explicit_pos else None, dtype, cfg.get("sliding_window"))
 
     def rope(x):

@@ -78,7 +78,7 @@ export function isObject(v: unknown): v is Json {
  * theta and scaling. `type` is the old name of `rope_type`.
  */
 /** RoPE types transformers knows that our graphs do not compute: the model can be read, counted and validated, not trained. */
-const ROPE_TYPES_READ_ONLY = ['yarn', 'longrope', 'dynamic_yarn', 'su', 'mrope'];
+const ROPE_TYPES_READ_ONLY = ['yarn', 'dynamic_yarn', 'mrope'];
 
 export function parseRope(c: Json, file: string): { theta: number; scaling: RopeScaling | null; unsupported?: string } {
   let params: Json | null = null;
@@ -97,9 +97,9 @@ export function parseRope(c: Json, file: string): { theta: number; scaling: Rope
   if (scalingSrc === null) return { theta, scaling: null };
   const rawType = scalingSrc['rope_type'] ?? scalingSrc['type'] ?? 'default';
   if (typeof rawType !== 'string') throw new InputError('model-config-value', '"rope_scaling.rope_type" must be a string', { file, actual: JSON.stringify(rawType) });
-  const supported = ['default', 'linear', 'dynamic', 'llama3'];
+  const supported = ['default', 'linear', 'dynamic', 'llama3', 'longrope'];
   if (ROPE_TYPES_READ_ONLY.includes(rawType)) return { theta, scaling: null, unsupported: `rope_type "${rawType}" (supported for training: ${supported.join(', ')})` };
-  if (!supported.includes(rawType)) {
+  if (!supported.includes(rawType) && rawType !== 'su') {
     throw new InputError('model-config-rope', `rope_type "${rawType}" is not supported`, { file, hint: `Supported: ${supported.join(', ')}.${didYouMean(rawType, supported)}` });
   }
   if (rawType === 'default') return { theta, scaling: null };
@@ -112,6 +112,8 @@ export function parseRope(c: Json, file: string): { theta: number; scaling: Rope
     if (typeof v !== 'number') throw new InputError('model-config-value', `"rope_scaling.${key}" must be a number`, { file, actual: JSON.stringify(v) });
     return v;
   };
+  // Phi-3's first long-context configs call longrope "su".
+  if (rawType === 'longrope' || rawType === 'su') return { theta, scaling: longRope(scalingSrc, num, file) };
   const factor = num('factor', true) as number;
   if (rawType === 'llama3') {
     const low = num('low_freq_factor', true) as number;
@@ -123,6 +125,34 @@ export function parseRope(c: Json, file: string): { theta: number; scaling: Rope
   const orig = num('original_max_position_embeddings', false);
   if (orig !== undefined) scaling.originalMaxPositionEmbeddings = orig;
   return { theta, scaling };
+}
+
+function longRope(src: Json, num: (key: string, required: boolean) => number | undefined, file: string): RopeScaling {
+  const list = (key: string): number[] => {
+    const v = src[key];
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'number' && x > 0)) {
+      throw new InputError('model-config-rope', `rope_scaling of type "longrope" needs "${key}": a list of positive numbers (one per rotary frequency)`, { file, actual: JSON.stringify(v) });
+    }
+    return v as number[];
+  };
+  const scaling: RopeScaling = { ropeType: 'longrope', factor: num('factor', false) ?? 1, shortFactor: list('short_factor'), longFactor: list('long_factor') };
+  const attn = num('attention_factor', false);
+  if (attn !== undefined) scaling.attentionFactor = attn;
+  const orig = num('original_max_position_embeddings', false);
+  if (orig !== undefined) scaling.originalMaxPositionEmbeddings = orig;
+  return scaling;
+}
+
+/**
+ * _compute_longrope_parameters: with a config-level original_max_position_embeddings (Phi-3), factor = max / original
+ * and the switch point is that original; otherwise the rope factor and max_position_embeddings. The attention
+ * factor, unless given, is sqrt(1 + ln(factor) / ln(original)) (1 when factor <= 1).
+ */
+export function resolveLongRope(s: RopeScaling, maxPos: number, configOriginal: number | undefined): RopeScaling {
+  const original = configOriginal ?? maxPos;
+  const factor = configOriginal !== undefined ? maxPos / configOriginal : s.factor;
+  const attentionFactor = s.attentionFactor ?? (factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(original)));
+  return { ...s, factor, attentionFactor, originalMaxPositionEmbeddings: original };
 }
 
 /** Dropout probabilities above 0 among `keys` (absent keys take `dflt`, the config class default). */

@@ -1,8 +1,8 @@
 // Descriptors of Gemma 2 (model_type gemma2) and Gemma 3 text (gemma3_text: + q/k norms, local RoPE base): Gemma2Config defaults (head_dim 256, query_pre_attn_scalar, soft-caps,
-// sliding window on even layers), the four-norm layer layout and gemma2Hidden. No GGUF export yet (llama.cpp stores
-// Gemma norms as 1 + w, a transform the exporter does not have).
+// sliding window on even layers), the four-norm layer layout and gemma2Hidden; GGUF names in gemmaGguf.ts.
 import type { ModelSpec } from '../hf/types';
 import { gemma2Hidden } from '../models/gemma2';
+import { gemmaGgufMetadata, gemmaGgufTensor } from './gemmaGguf';
 import { llamaArch, parseRopeDecoder } from './llama';
 import { attentionModules, decoderLayout, gatedMlpModules, layerNorms } from './layout';
 import type { ArchDescriptor, ConfigContext, Layout } from './types';
@@ -67,7 +67,7 @@ export const gemma2Arch: ArchDescriptor = {
   containerClasses: { '#': 'Gemma2DecoderLayer', model: 'Gemma2Model', layers: 'ModuleList', self_attn: 'Gemma2Attention', mlp: 'Gemma2MLP', act_fn: 'PytorchGELUTanh', rotary_emb: 'Gemma2RotaryEmbedding' },
   inspectExtra: (s) => `${llamaArch.inspectExtra(s)}  query_pre_attn_scalar ${s.queryPreAttnScalar}  softcaps attn ${s.attnLogitSoftcap} final ${s.finalLogitSoftcap}  sliding_window ${s.slidingWindow}`,
   mlpLabel: 'GeGLU',
-  gguf: { archOf: {}, metadata: () => [], tensorFor: () => undefined },
+  gguf: { archOf: { gemma2: 'gemma2' }, metadata: gemmaGgufMetadata, tensorFor: gemmaGgufTensor },
 };
 
 export const gemma3TextArch: ArchDescriptor = {
@@ -81,6 +81,7 @@ export const gemma3TextArch: ArchDescriptor = {
     },
   },
   parseConfig: parseGemma3Config,
+  gguf: { archOf: { gemma3_text: 'gemma3' }, metadata: gemmaGgufMetadata, tensorFor: gemmaGgufTensor },
   modulesAfter(n) {
     if (n.endsWith('.mlp.down_proj')) return [n.replace(/down_proj$/, 'act_fn')];
     if (n === 'model.norm') return ['model.rotary_emb', 'model.rotary_emb_local'];

@@ -31,5 +31,7 @@ export function ropeGgufMetadata(spec: ModelSpec, arch: string): GgufKv[] {
   if (rs !== null && rs.ropeType === 'linear') {
     kv.push({ key: k('rope.scaling.type'), type: 'string', value: 'linear' }, { key: k('rope.scaling.factor'), type: 'f32', value: rs.factor });
   }
+  // longrope: the factor tensors travel as rope_factors_long/short; the cos/sin multiplier as attn_factor.
+  if (rs !== null && rs.ropeType === 'longrope') kv.push({ key: k('rope.scaling.attn_factor'), type: 'f32', value: rs.attentionFactor ?? 1 });
   return kv;
 }

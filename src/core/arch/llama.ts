@@ -3,7 +3,7 @@
 import { InputError } from '../errors';
 import type { ModelSpec } from '../hf/types';
 import { llamaHidden } from '../models/llama';
-import { type Json, Reader, dropouts, parseRope } from './configReader';
+import { type Json, Reader, dropouts, parseRope, resolveLongRope } from './configReader';
 import { attentionModules, decoderLayout, gatedMlpModules, layerNorms } from './layout';
 import type { ArchDescriptor, ConfigContext, GgufTensorTarget, Layout } from './types';
 import { ropeGgufMetadata } from './ggufCommon';
@@ -47,6 +47,9 @@ export function parseRopeDecoder(c: ConfigContext, family: string): ModelSpec {
     throw new InputError('model-config-value', `num_attention_heads (${heads}) must be a multiple of num_key_value_heads (${kvHeads})`, { file });
   }
   const rope = parseRope(json, file);
+  const maxPos = r.int('max_position_embeddings', d.maxPos);
+  const original = r.has('original_max_position_embeddings') ? r.int('original_max_position_embeddings', 0) : d.originalMaxPos;
+  if (rope.scaling?.ropeType === 'longrope') rope.scaling = resolveLongRope(rope.scaling, maxPos, original);
   const act = r.str('hidden_act', d.act);
   const unsupported: string[] = [];
   if (rope.unsupported !== undefined) unsupported.push(rope.unsupported);
@@ -55,7 +58,7 @@ export function parseRopeDecoder(c: ConfigContext, family: string): ModelSpec {
     internalDropout: dropouts(json, ['attention_dropout'], 0, file), slidingWindow: null,
     vocabSize: r.int('vocab_size', d.vocab), hiddenSize: hidden, intermediateSize: r.int('intermediate_size', d.intermediate ?? 4 * hidden),
     numLayers: r.int('num_hidden_layers', d.layers), numHeads: heads, numKvHeads: kvHeads, headDim,
-    maxPositionEmbeddings: r.int('max_position_embeddings', d.maxPos), normEps: r.num('rms_norm_eps', d.eps),
+    maxPositionEmbeddings: maxPos, ...(original !== undefined ? { originalMaxPositionEmbeddings: original } : {}), normEps: r.num('rms_norm_eps', d.eps),
     ropeTheta: rope.theta, ropeScaling: rope.scaling, tieWordEmbeddings: r.bool('tie_word_embeddings', d.tie),
     qkvBias: false, oBias: false, mlpBias: false, hiddenAct: act, torchDtype: c.torchDtype,
     bosTokenId: r.tokenId('bos_token_id', d.bos), eosTokenId: r.tokenIds('eos_token_id', d.eos), padTokenId: r.tokenId('pad_token_id', null),

@@ -1,5 +1,6 @@
 // Descriptor of Phi-3 / Phi-3.5 / Phi-4-mini (model_type phi3): Phi3Config defaults, partial_rotary_factor, the fused
 // qkv_proj / gate_up_proj layout in named_modules order (o_proj before qkv_proj), phi3Hidden, llama.cpp's tensor names.
+import type { GgufKv } from '../export/gguf/writer';
 import type { ModelSpec } from '../hf/types';
 import { phi3Hidden } from '../models/phi3';
 import { ropeGgufMetadata } from './ggufCommon';
@@ -35,6 +36,15 @@ function phi3Layout(s: ModelSpec): Layout {
   ]);
 }
 
+/** Phi3MiniModel.set_gguf_parameters: the RoPE keys, the pre-training context and the sliding window (0: none). */
+function phi3GgufMetadata(s: ModelSpec, arch: string): GgufKv[] {
+  return [
+    ...ropeGgufMetadata(s, arch),
+    { key: `${arch}.rope.scaling.original_context_length`, type: 'u32', value: s.originalMaxPositionEmbeddings ?? s.maxPositionEmbeddings },
+    { key: `${arch}.attention.sliding_window`, type: 'u32', value: s.slidingWindow ?? 0 },
+  ];
+}
+
 const PHI3_LAYER: Readonly<Record<string, string>> = {
   'self_attn.qkv_proj': 'attn_qkv', 'self_attn.o_proj': 'attn_output', 'mlp.gate_up_proj': 'ffn_up', 'mlp.down_proj': 'ffn_down',
   input_layernorm: 'attn_norm', post_attention_layernorm: 'ffn_norm',
@@ -47,7 +57,7 @@ export const phi3Arch: ArchDescriptor = {
   modelTypes: {
     phi3: {
       architectures: ['Phi3ForCausalLM'],
-      defaults: { vocab: 32064, hidden: 3072, intermediate: 8192, layers: 32, heads: 32, kvHeads: null, maxPos: 4096, eps: 1e-5, bos: 1, eos: 32000, tie: false, act: 'silu' },
+      defaults: { vocab: 32064, hidden: 3072, intermediate: 8192, layers: 32, heads: 32, kvHeads: null, maxPos: 4096, eps: 1e-5, bos: 1, eos: 32000, tie: false, act: 'silu', originalMaxPos: 4096 },
     },
   },
   parseConfig: parsePhi3Config,
@@ -61,7 +71,6 @@ export const phi3Arch: ArchDescriptor = {
     return [];
   },
   inspectExtra: (s) => `${llamaArch.inspectExtra(s)}  partial_rotary_factor ${s.partialRotaryFactor ?? 1}`,
-  // No GGUF export yet: llama.cpp's phi3 loader rejected our fixture's vocabulary, and LongRoPE models need
-  // rope_factors tensors the exporter does not write. The tensor names are kept for when it does.
-  gguf: { archOf: {}, metadata: ropeGgufMetadata, tensorFor: (n, s, a) => llamaGgufTensor(n, s, a, PHI3_LAYER) },
+  // llama.cpp keeps the fused qkv (attn_qkv) and gate_up (ffn_up, split in halves by its SwiGLU) as they are.
+  gguf: { archOf: { phi3: 'phi3' }, metadata: phi3GgufMetadata, tensorFor: (n, s, a) => llamaGgufTensor(n, s, a, PHI3_LAYER) },
 };

@@ -12,6 +12,8 @@ export interface ConfigDefaults {
   maxPos: number; eps: number; bos: number | null; eos: number | null; tie: boolean; act: string;
   /** Config classes with an explicit head_dim default (Qwen3Config: 128); otherwise hidden / heads. */
   headDim?: number;
+  /** Config classes with an original_max_position_embeddings attribute (Phi3Config: 4096). */
+  originalMaxPos?: number;
 }
 
 export interface ModelTypeInfo {
@@ -37,7 +39,12 @@ export interface Layout {
 }
 
 /** How a checkpoint tensor changes on its way into GGUF (see export/gguf/arch.ts). */
-export type TensorTransform = { kind: 'none' } | { kind: 'transpose' } | { kind: 'permute'; heads: number };
+export type TensorTransform =
+  | { kind: 'none' }
+  | { kind: 'transpose' }
+  | { kind: 'permute'; heads: number }
+  /** (w + add) · mul element-wise: Gemma's RMSNorm (1 + w) stored as llama.cpp's plain norm weight, a folded q scale. */
+  | { kind: 'affine'; add: number; mul: number };
 
 export interface GgufTensorTarget {
   name: string;

@@ -47,7 +47,9 @@ export async function decodeRows(
   session: GraphSession, inv: ModelInventory, tokenizer: HfTokenizer | null, plans: RowPlan[], lora: Feeds, controls: GenerateControls, t0: number,
 ): Promise<GenerateResult[]> {
   const rows = plans.map((p) => new Row(p, tokenizer));
-  const cache = new KvCache(inv, rows.length);
+  let cache = new KvCache(inv, rows.length);
+  const switchAt = longRopeSwitch(inv);
+  let longCache = Math.max(...plans.map((p) => p.prompt.length)) > switchAt;
   const fetch = [GEN.logits, ...KvCache.outputs(inv)];
   const T = Math.max(...plans.map((p) => p.prompt.length));
   let ids = plans.map((p) => [...new Array<number>(T - p.prompt.length).fill(0), ...p.prompt]);
@@ -60,6 +62,17 @@ export async function decodeRows(
     }
     for (const r of rows) if (r.finish === undefined && r.plan.signal?.aborted === true) r.finish = 'abort';
     if (rows.every((r) => r.finish !== undefined)) break;
+    const total = Math.max(...rows.map((r) => r.plan.prompt.length + r.tokenIds.length));
+    if (!longCache && total > switchAt) {
+      // LongRoPE crosses original_max_position_embeddings: the cached keys were rotated with the short factors, so
+      // the whole sequence is prefilled again with the long ones (Phi3ForCausalLM.prepare_inputs_for_generation).
+      longCache = true;
+      cache.release();
+      cache = new KvCache(inv, rows.length);
+      const seqs = rows.map((r) => [...r.plan.prompt, ...r.tokenIds]);
+      ids = seqs.map((q) => [...new Array<number>(total - q.length).fill(0), ...q]);
+      valid = seqs.map((q) => [...new Array<number>(total - q.length).fill(0), ...new Array<number>(q.length).fill(1)]);
+    }
     const out = await session.session.run({ ...lora, ...cache.stepFeeds(ids, valid) }, fetch);
     cache.update(out);
     const logits = out[GEN.logits]!.data as Float32Array;
@@ -73,6 +86,11 @@ export async function decodeRows(
   return rows.map((r) => resultOf(r, t0, tEnd));
 }
 
+/** The sequence length beyond which LongRoPE takes its long factors (Infinity for every other RoPE). */
+export function longRopeSwitch(inv: ModelInventory): number {
+  const rs = inv.spec.ropeScaling;
+  return rs?.ropeType === 'longrope' ? rs.originalMaxPositionEmbeddings ?? inv.spec.maxPositionEmbeddings : Infinity;
+}
 
 /** Chooses a running row's next token from its logits, streams it, and sets finish at EOS, a stop string or the limit. */
 export function advance(r: Row, row: Float32Array, i: number, now: number, controls: GenerateControls): void {

@@ -12,7 +12,7 @@ import { cacheKey, prepareGraphFolder } from '../train/graphCache';
 import { sessionOptions } from '../train/engine';
 import type { DeviceName } from '../train/engineApi';
 import { type LoadedAdapter, loadAdapter } from './adapter';
-import { type RowPlan, decodeRows } from './decode';
+import { type RowPlan, decodeRows, longRopeSwitch } from './decode';
 import { type Admitted, decodeContinuous } from './continuous';
 import { type Feeds, KvCache, adapterFeeds, stackedFeeds } from './feeds';
 import { type GenerationDefaults, readGenerationDefaults } from './generationConfig';
@@ -283,6 +283,7 @@ export class Generator {
    */
   async generateContinuous(take: (free: number) => ContinuousRequest[], maxRows: number, onStep?: (rows: number) => void): Promise<void> {
     if (this.opts.lora !== 'stacked') throw new InputError('generate-continuous', 'continuous batching needs a Generator opened with lora: "stacked"');
+    if (longRopeSwitch(this.inventory) !== Infinity) throw new InputError('generate-continuous', 'continuous batching does not run LongRoPE models (their KV cache is rebuilt per batch); use batched generate');
     await this.exclusive(async () => {
       const slots = [null, ...this.adapterIds];
       this.stacked ??= stackedFeeds(this.modules, slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter)), this.dora);
@@ -301,9 +302,12 @@ export class Generator {
     });
   }
 
-  /** True when generateContinuous can run here (stacked LoRA, KV cache on the CPU). */
+  /**
+   * True when generateContinuous can run here (stacked LoRA, KV cache on the CPU; not LongRoPE, whose cache is
+   * prefilled again when a sequence crosses original_max_position_embeddings, which only whole batches do).
+   */
   get continuousBatching(): boolean {
-    return this.opts.lora === 'stacked' && (this.opts.device ?? 'cpu') !== 'webgpu';
+    return this.opts.lora === 'stacked' && (this.opts.device ?? 'cpu') !== 'webgpu' && longRopeSwitch(this.inventory) === Infinity;
   }
 
   private async exclusive<T>(fn: () => Promise<T>): Promise<T> {

@@ -6,8 +6,13 @@ export type ModelFamily = string;
 
 export interface RopeScaling {
   /** transformers' rope_type (older configs call it `type`). */
-  ropeType: 'default' | 'linear' | 'llama3' | 'dynamic';
+  ropeType: 'default' | 'linear' | 'llama3' | 'dynamic' | 'longrope';
   factor: number;
+  /** longrope (Phi-3 "su"): per-frequency divisors of inv_freq up to / beyond original_max_position_embeddings. */
+  shortFactor?: number[];
+  longFactor?: number[];
+  /** longrope: the cos/sin multiplier (resolved: rope_scaling.attention_factor or sqrt(1 + ln(factor) / ln(original))). */
+  attentionFactor?: number;
   lowFreqFactor?: number;
   highFreqFactor?: number;
   originalMaxPositionEmbeddings?: number;
@@ -62,6 +67,8 @@ export interface ModelSpec {
   queryPreAttnScalar?: number;
   attnLogitSoftcap?: number | null;
   finalLogitSoftcap?: number | null;
+  /** config.json original_max_position_embeddings (Phi3Config: 4096 by default): the pre-training context. */
+  originalMaxPositionEmbeddings?: number;
   /** Gemma 3: RoPE base of the sliding (local) layers (rope_local_base_freq), without rope_scaling. */
   ropeLocalTheta?: number;
 }

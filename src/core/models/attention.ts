@@ -2,6 +2,7 @@
 // modeling_rope_utils), rotate_half application, grouped-query scaled dot-product attention and head splitting.
 import * as G from '../graph';
 import type { Value } from '../graph';
+import { InputError } from '../errors';
 import type { ModelSpec } from '../hf/types';
 import { type ActivationDtype, type ComputeDtype, toFloat32 } from './common';
 
@@ -15,12 +16,16 @@ export function rotaryDim(spec: ModelSpec): number {
   return Math.floor(spec.headDim * (spec.partialRotaryFactor ?? 1));
 }
 
-export function ropeInvFreq(spec: ModelSpec): number[] {
+export function ropeInvFreq(spec: ModelSpec, which: 'short' | 'long' = 'short'): number[] {
   const d = rotaryDim(spec);
   const inv: number[] = [];
   for (let i = 0; i < d; i += 2) inv.push(1 / spec.ropeTheta ** (i / d));
   const s = spec.ropeScaling;
   if (s === null || s.ropeType === 'default' || s.ropeType === 'dynamic') return inv;
+  if (s.ropeType === 'longrope') {
+    const ext = longRopeFactors(spec, which);
+    return inv.map((f, i) => f / ext[i]!);
+  }
   if (s.ropeType === 'linear') return inv.map((f) => f / s.factor);
   const low = s.lowFreqFactor ?? 1;
   const high = s.highFreqFactor ?? 4;
@@ -36,6 +41,32 @@ export function ropeInvFreq(spec: ModelSpec): number[] {
   });
 }
 
+/** longrope's short or long per-frequency divisors, checked against the rotary dimension (one per frequency). */
+export function longRopeFactors(spec: ModelSpec, which: 'short' | 'long'): number[] {
+  const s = spec.ropeScaling;
+  const ext = which === 'long' ? s?.longFactor : s?.shortFactor;
+  const n = rotaryDim(spec) / 2;
+  if (ext === undefined || ext.length !== n) {
+    throw new InputError('model-config-rope', `rope_scaling.${which}_factor has ${ext?.length ?? 0} entries; longrope needs one per rotary frequency (${n})`, { hint: 'The lists have rotary_dim / 2 = int(head_dim × partial_rotary_factor) / 2 entries' });
+  }
+  return ext;
+}
+
+/**
+ * LongRoPE's table choice (longrope_frequency_update): long factors when max(position_ids) + 1 exceeds
+ * original_max_position_embeddings, else short ones; both tables are constants and Where picks one per run.
+ */
+function longRopeInvFreq(spec: ModelSpec, positions: Value, dtype: ComputeDtype): Value {
+  const g = positions.graph;
+  const table = (which: 'short' | 'long'): Value => {
+    const data = ropeInvFreq(spec, which);
+    return g.constant(dtype, [data.length], dtype === 'float64' ? Float64Array.from(data) : Float32Array.from(data));
+  };
+  const original = spec.ropeScaling?.originalMaxPositionEmbeddings ?? spec.maxPositionEmbeddings;
+  const longer = G.greater(G.reduceMax(positions, undefined, false), original - 1);
+  return G.where(longer, table('long'), table('short'));
+}
+
 /**
  * cos and sin tables [B, 1, T, head_dim] from the position ids (LlamaRotaryEmbedding.forward), in fp32 (or float64)
  * and then cast to the activations' dtype, as transformers (`cos.to(x.dtype)`). The positions come from the host as
@@ -44,13 +75,20 @@ export function ropeInvFreq(spec: ModelSpec): number[] {
 export function rotaryTables(spec: ModelSpec, positions: Value, dtype: ComputeDtype, act: ActivationDtype): { cos: Value; sin: Value } {
   const g = positions.graph;
   return g.scope('model.rotary_emb', () => {
-    const invData = ropeInvFreq(spec);
-    const inv = g.constant(dtype, [invData.length], dtype === 'float64' ? Float64Array.from(invData) : Float32Array.from(invData));
     const pos = positions.dtype === dtype ? positions : G.cast(positions, dtype);
+    let inv: Value;
+    if (spec.ropeScaling?.ropeType === 'longrope') inv = longRopeInvFreq(spec, pos, dtype);
+    else {
+      const invData = ropeInvFreq(spec);
+      inv = g.constant(dtype, [invData.length], dtype === 'float64' ? Float64Array.from(invData) : Float32Array.from(invData));
+    }
     const freqs = G.mul(G.unsqueeze(pos, [2]), inv);
     const emb = G.concat([freqs, freqs], -1);
+    // cos/sin × attention_scaling (longrope's attention factor; 1 for the other types) before the dtype cast.
+    const scale = spec.ropeScaling?.attentionFactor ?? 1;
+    const scaled = (v: Value): Value => (scale === 1 ? v : G.mul(v, scale));
     const out = (v: Value): Value => G.unsqueeze(act === dtype ? v : G.cast(v, act), [1]);
-    return { cos: out(g.op('Cos', [emb])), sin: out(g.op('Sin', [emb])) };
+    return { cos: out(scaled(g.op('Cos', [emb]))), sin: out(scaled(g.op('Sin', [emb]))) };
   });
 }
 

@@ -1,6 +1,7 @@
 // llama.cpp itself (node-llama-cpp 3.21.1, CPU) runs our GGUF files: greedy tokens of base GGUF, base GGUF + GGUF
-// LoRA, and merged GGUF equal the float64 PyTorch reference (test/reference/torch_ref.py) with and without the adapter;
-// the merged HF folder's logits equal base + adapter logits. llama, qwen2 and gpt2 fixtures.
+// LoRA, and merged GGUF equal the float64 PyTorch reference (test/reference/torch_ref.py) with and without the adapter,
+// and our own generation engine's;
+// the merged HF folder's logits equal base + adapter logits. Every family's fixture, and Phi-3 with LongRoPE.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -8,9 +9,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { exportGgufAdapter, exportGgufModel } from '../../../src/core/export/gguf/exportModel';
 import { mergeToHfFolder } from '../../../src/core/export/merge';
+import { Generator } from '../../../src/core/generate/generator';
 import { makeFixture, type FixtureArch } from '../../../src/core/fixtures/makeFixture';
 import { loadTokenizer } from '../../../src/core/hf/tokenizer';
 import { writeRandomAdapter } from '../../helpers/randomAdapter';
+import { testPieces, writeSentencePieceModel } from '../../helpers/sentencePieceModel';
+import { tinyModel } from '../../unit/engine/helpers';
 
 const ROOT = path.join(__dirname, '../../..');
 const PYTHON = '/usr/bin/python3';
@@ -25,11 +29,21 @@ function torchRef(job: Record<string, unknown>, dir: string, tag: string): { gen
   return JSON.parse(fs.readFileSync(outFile, 'utf8')) as { generated?: number[]; logits?: number[][] };
 }
 
-function llamaCpp(model: string, loras: string[], prompt: number[]): number[] {
-  const job = { model, loras, prompt, maxTokens: NEW_TOKENS };
+function llamaCpp(model: string, loras: string[], prompt: number[], contextSize = 128): number[] {
+  const job = { model, loras, prompt, maxTokens: NEW_TOKENS, contextSize };
   const r = spawnSync(process.execPath, [path.join(ROOT, 'test/helpers/llamaGreedy.mjs'), JSON.stringify(job)], { encoding: 'utf8', timeout: 300_000 });
   assert.equal(r.status, 0, `llama.cpp run failed: ${r.stderr}`);
   return (JSON.parse(r.stdout.trim().split('\n').pop()!) as { tokens: number[] }).tokens;
+}
+
+/** Greedy tokens of our own generation engine (src/core/generate, KV cache) on the HF folder. */
+async function ourGreedy(model: string, prompt: number[], cacheDir: string): Promise<number[]> {
+  const gen = await Generator.open(model, { cacheDir, threads: 1 });
+  try {
+    return (await gen.generate({ inputIds: prompt, maxNewTokens: NEW_TOKENS, ignoreEos: true })).tokenIds;
+  } finally {
+    await gen.dispose();
+  }
 }
 
 const TARGETS: Record<FixtureArch, Record<string, unknown>> = {
@@ -49,7 +63,7 @@ describe('llama.cpp runs our GGUF exports (node-llama-cpp) = PyTorch reference',
   before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-llamacpp-')); });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  for (const arch of ['llama', 'qwen2', 'gpt2', 'qwen3'] as const) {
+  for (const arch of ['llama', 'qwen2', 'gpt2', 'qwen3', 'phi3', 'gemma2', 'gemma3_text'] as const) {
     it(`${arch}: base, base + LoRA and merged GGUF greedy tokens; merged HF folder logits`, async function () {
       const model = path.join(tmp, arch);
       await makeFixture({ arch, outDir: model, seed: 3 });
@@ -70,6 +84,7 @@ describe('llama.cpp runs our GGUF exports (node-llama-cpp) = PyTorch reference',
       exportGgufAdapter({ adapterDir: ad.dir, modelDir: model, out: loraGguf });
       exportGgufModel({ modelDir: model, adapterDir: ad.dir, out: mergedGguf, type: 'f32' });
       assert.deepEqual(llamaCpp(baseGguf, [], prompt), refBase, 'base GGUF');
+      assert.deepEqual(await ourGreedy(model, prompt, path.join(tmp, `${arch}-cache`)), refBase, 'our generation engine');
       assert.deepEqual(llamaCpp(baseGguf, [loraGguf], prompt), refLora, 'base GGUF + GGUF LoRA');
       assert.deepEqual(llamaCpp(mergedGguf, [], prompt), refLora, 'merged GGUF');
 
@@ -81,6 +96,55 @@ describe('llama.cpp runs our GGUF exports (node-llama-cpp) = PyTorch reference',
       for (let i = 0; i < lp.length; i++) for (let j = 0; j < lp[i]!.length; j++) worst = Math.max(worst, Math.abs(lp[i]![j]! - mp[i]![j]!));
       assert.ok(worst <= 1e-4, `merged logits differ from base + adapter by ${worst}`);
       if (process.env['EXPORT_REPORT'] !== undefined) console.log(`${arch}: tokens ${JSON.stringify(refLora)}; merged logits max |diff| ${worst.toExponential(2)}`);
+    });
+  }
+
+  // Phi-3-mini and Gemma ship SentencePiece vocabularies: with a tokenizer.model in the folder, llama.cpp loads the
+  // "llama" vocabulary (pieces, scores, types) and the exported model generates the reference's tokens.
+  for (const arch of ['phi3', 'gemma2'] as const) {
+    it(`${arch} with a SentencePiece tokenizer.model: llama.cpp loads the vocabulary; greedy tokens = PyTorch reference`, async function () {
+      const model = path.join(tmp, `${arch}-spm`);
+      await makeFixture({ arch, outDir: model, seed: 3 });
+      writeSentencePieceModel(path.join(model, 'tokenizer.model'), testPieces(512), arch === 'phi3');
+      const prompt = [1, 400, 17, 260, 301, 99, 42, 77];
+      const ref = torchRef({ model_dir: model, generate: { prompt, max_new_tokens: NEW_TOKENS } }, tmp, `${arch}-spm`).generated!;
+      // The fixture's added tokens 509-511 (<|endoftext|>, <|im_start|>, <|im_end|>) end generation in llama.cpp.
+      assert.ok(ref.every((t) => t < 509), `reference tokens ${JSON.stringify(ref)} include an end-of-generation token`);
+      const gguf = path.join(tmp, `${arch}-spm.gguf`);
+      exportGgufModel({ modelDir: model, out: gguf, type: 'f32' });
+      assert.deepEqual(llamaCpp(gguf, [], prompt), ref);
+    });
+  }
+
+  // LongRoPE as llama.cpp takes it: rope_factors_long/short tensors and rope.scaling.attn_factor. llama.cpp picks the
+  // table by its context size (padded to a multiple of 256) against original_max_position_embeddings, transformers by
+  // the sequence length, so each regime is one where both pick the same: short (original 256, context 256, max 1024)
+  // and long (a prompt longer than original 6). Weights ×5 sharpen attention so that the tokens depend on the
+  // factors: swapping the two lists or dropping the attention factor changes the reference's tokens (checked).
+  for (const [regime, original, contextSize, maxPos] of [['short', 256, 256, 1024], ['long', 6, 128, 128]] as const) {
+    it(`phi3 longrope, ${regime} factors: GGUF greedy tokens = PyTorch reference`, async function () {
+      const short = [1.0, 1.5, 2.5, 4.0];
+      const long = [1.3, 4.0, 9.0, 24.0];
+      const variants = {
+        exact: { rope_type: 'longrope', short_factor: short, long_factor: long },
+        swapped: { rope_type: 'longrope', short_factor: long, long_factor: short },
+        noAttentionFactor: { rope_type: 'longrope', short_factor: short, long_factor: long, attention_factor: 1.0 },
+      };
+      const refs: Record<string, number[]> = {};
+      let prompt: number[] = [];
+      for (const [tag, rope_scaling] of Object.entries(variants)) {
+        const dir = path.join(tmp, `phi3-longrope-${regime}-${tag}`);
+        await tinyModel('phi3', dir, { original_max_position_embeddings: original, max_position_embeddings: maxPos, rope_scaling });
+        prompt = (await loadTokenizer(dir)).encode('The quick brown fox jumps over the lazy dog');
+        assert.ok(regime === 'short' ? prompt.length + NEW_TOKENS <= original : prompt.length > original, `prompt of ${prompt.length} tokens`);
+        refs[tag] = torchRef({ model_dir: dir, generate: { prompt, max_new_tokens: NEW_TOKENS } }, tmp, `phi3-longrope-${regime}-${tag}`).generated!;
+      }
+      assert.notDeepEqual(refs['swapped'], refs['exact'], 'the factor lists must change the tokens');
+      assert.notDeepEqual(refs['noAttentionFactor'], refs['exact'], 'the attention factor must change the tokens');
+      const gguf = path.join(tmp, `phi3-longrope-${regime}.gguf`);
+      exportGgufModel({ modelDir: path.join(tmp, `phi3-longrope-${regime}-exact`), out: gguf, type: 'f32' });
+      assert.deepEqual(llamaCpp(gguf, [], prompt, contextSize), refs['exact'], `${regime} factors`);
+      assert.deepEqual(await ourGreedy(path.join(tmp, `phi3-longrope-${regime}-exact`), prompt, path.join(tmp, `longrope-${regime}-cache`)), refs['exact'], 'our generation engine');
     });
   }
 });

@@ -6,7 +6,6 @@ import * as path from 'node:path';
 import type { CliIO } from '../../../src/cli/command';
 import { main } from '../../../src/cli/main';
 import { ARCHS, archForModelType } from '../../../src/core/arch/registry';
-import { InputError } from '../../../src/core/errors';
 import { ggufArchOf } from '../../../src/core/export/gguf/arch';
 import { parseModelConfig } from '../../../src/core/hf/config';
 import { tempDir, writeConfig } from '../hf/tinyModels';
@@ -42,11 +41,11 @@ describe('architecture registry: families on public config.json', () => {
     assert.equal(archForModelType('qwen3')?.family, 'qwen3');
   });
 
-  it('GGUF export: qwen3 → llama.cpp arch qwen3; phi3 and gemma2 are a clear InputError (not exported yet)', () => {
+  it('GGUF export: qwen3, phi3, gemma2 and gemma3_text → llama.cpp archs qwen3, phi3, gemma2, gemma3', () => {
     assert.equal(ggufArchOf(parseModelConfig(QWEN3_8B_CONFIG, 'config.json')), 'qwen3');
-    for (const cfg of [PHI4_MINI_CONFIG, GEMMA2_9B_CONFIG]) {
-      assert.throws(() => ggufArchOf(parseModelConfig(cfg, 'config.json'), 'x/config.json'), (e: unknown) => e instanceof InputError && /has no GGUF export/.test(e.message) && /qwen3/.test(e.message));
-    }
+    assert.equal(ggufArchOf(parseModelConfig(PHI4_MINI_CONFIG, 'config.json')), 'phi3');
+    assert.equal(ggufArchOf(parseModelConfig(GEMMA2_9B_CONFIG, 'config.json')), 'gemma2');
+    assert.equal(ggufArchOf(parseModelConfig({ ...GEMMA2_9B_CONFIG, model_type: 'gemma3_text', architectures: ['Gemma3ForCausalLM'] }, 'config.json')), 'gemma3');
   });
 
   it('Qwen3-8B: inspect shows q_norm/k_norm [128]; count = PEFT (default targets q_proj, v_proj); validate is clean', async () => {
@@ -80,6 +79,22 @@ describe('architecture registry: families on public config.json', () => {
     const val = await run(['validate', adapter('q3v', { r: 8, target_modules: ['q_proj', 'k_proj'] }), '--model', dir, '--json']);
     assert.equal(val.code, 0, val.out + val.err);
     assert.deepEqual((JSON.parse(val.out) as { severity: string }[]).filter((p) => p.severity === 'error'), []);
+  });
+
+  it('Phi-4-mini LongRoPE: factor 131072 / 4096 = 32, attention factor sqrt(1 + ln 32 / ln 4096), trainable; bad factor lists are refused', () => {
+    const s = parseModelConfig(PHI4_MINI_CONFIG, 'config.json');
+    assert.equal(s.ropeScaling?.ropeType, 'longrope');
+    assert.equal(s.ropeScaling.factor, 32);
+    assert.equal(s.ropeScaling.originalMaxPositionEmbeddings, 4096);
+    assert.ok(Math.abs(s.ropeScaling.attentionFactor! - Math.sqrt(1 + Math.log(32) / Math.log(4096))) < 1e-15);
+    assert.deepEqual(s.unsupportedForTraining, []);
+    // Without a config-level original_max_position_embeddings (a llama config): rope_scaling.factor, original = max.
+    const llama = parseModelConfig({ model_type: 'llama', max_position_embeddings: 2048, rope_scaling: { rope_type: 'longrope', factor: 4, short_factor: [1], long_factor: [2], attention_factor: 1.25 } }, 'c.json');
+    assert.deepEqual([llama.ropeScaling?.factor, llama.ropeScaling?.originalMaxPositionEmbeddings, llama.ropeScaling?.attentionFactor], [4, 2048, 1.25]);
+    const bad = { ...PHI4_MINI_CONFIG, rope_scaling: { type: 'longrope', short_factor: [1, -2], long_factor: [1, 1] } };
+    assert.throws(() => parseModelConfig(bad, 'x/config.json'), (e: unknown) => e instanceof Error && /short_factor/.test(e.message) && /positive/.test(e.message));
+    // "su" is Phi-3's first name for longrope.
+    assert.equal(parseModelConfig({ ...PHI4_MINI_CONFIG, rope_scaling: { type: 'su', short_factor: [1], long_factor: [1] } }, 'c.json').ropeScaling?.ropeType, 'longrope');
   });
 
   it('Phi-4-mini: fused qkv_proj / gate_up_proj in named_modules order; count = PEFT on qkv_proj + o_proj; validate is clean', async () => {

@@ -12,7 +12,7 @@ export const QWEN3_8B_CONFIG: Record<string, unknown> = {
 
 /**
  * microsoft/Phi-4-mini-instruct. Its rope_scaling is LongRoPE with 48 long_factor / short_factor values each: they
- * are replaced by 1.0 here (counting and validation do not read them; LongRoPE training is refused either way).
+ * are replaced by 1.0 here (counting and validation do not read their values).
  */
 export const PHI4_MINI_CONFIG: Record<string, unknown> = {
   architectures: ['Phi3ForCausalLM'], attention_bias: false, attention_dropout: 0.0, bos_token_id: 199999, embd_pdrop: 0.0, eos_token_id: 199999,

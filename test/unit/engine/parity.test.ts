@@ -173,6 +173,23 @@ describe('engine parity with the PyTorch reference (fp32)', function () {
     checkParity('phi3', c, await runCase(c, dir));
   });
 
+  it('phi3 longrope: long factors on 12-token training rows (beyond original 8), short ones on the 8-token eval rows, attention factor', async () => {
+    const dir = tmpDir('parity-phi3-longrope');
+    dirs.push(dir);
+    const rope = { type: 'longrope', short_factor: [1.0, 1.3, 2.1, 3.7], long_factor: [1.1, 2.9, 7.5, 15.0] };
+    const inventory = await tinyModel('phi3', `${dir}/model`, { rope_scaling: rope, original_max_position_embeddings: 8 }, true);
+    const s = inventory.spec;
+    // factor = max_position_embeddings / original = 128 / 8; attention factor sqrt(1 + ln 16 / ln 8).
+    assert.ok(s.ropeScaling?.ropeType === 'longrope' && s.ropeScaling.originalMaxPositionEmbeddings === 8 && (s.unsupportedForTraining ?? []).length === 0);
+    assert.ok(Math.abs(s.ropeScaling.attentionFactor! - Math.sqrt(1 + Math.log(16) / Math.log(8))) < 1e-12);
+    const targets = targetsFor(inventory, ['qkv_proj', 'o_proj', 'gate_up_proj'], 4, 8);
+    const rng = new Rng(19);
+    const V = s.vocabSize;
+    const steps = lrs(6, 0.005).map((lr) => ({ lr, microBatches: [randomBatch(rng, V, 2, 12)] }));
+    const c: Case = { inventory, targets, optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, maxGradNorm: 5 }, steps, evalBatch: randomBatch(rng, V, 2, 8) };
+    checkParity('phi3-longrope', c, await runCase(c, dir));
+  });
+
   it('gemma2: soft-capping (attention 2, final 4), query_pre_attn_scalar, (1 + w) norms, GeGLU, sliding window on even layers', async () => {
     const dir = tmpDir('parity-gemma2');
     dirs.push(dir);

@@ -1,5 +1,5 @@
 // Greedy generation with the KV cache equals the PyTorch reference (full recomputation): the same 16 new tokens
-// and log-probabilities within 1e-4, for llama, qwen2, gpt2, qwen3, phi3 and gemma2 fixtures, the base model and with an adapter.
+// and log-probabilities within 1e-4, for llama, qwen2, gpt2, qwen3, phi3 (also with LongRoPE) and gemma2 fixtures, the base model and with an adapter.
 import * as assert from 'node:assert/strict';
 import { Generator } from '../../../src/core/generate/generator';
 import { Rng } from '../../../src/core/util/random';
@@ -15,12 +15,17 @@ const CASES = [
   // q/k norms, local/global RoPE bases (generation stops at the window: widen the fixture's 4 to 64)
   { arch: 'gemma3_text', suffixes: ['q_proj', 'k_proj', 'down_proj'], overrides: { sliding_window: 64 } },
   { arch: 'qwen3', suffixes: ['q_proj', 'k_proj', 'v_proj', 'gate_proj'] }, // q_norm/k_norm before RoPE, head_dim 2·hidden/heads
+  // LongRoPE: short factors up to 10 tokens, then the cache is prefilled again with the long ones (prompt 7 + 16 new)
+  {
+    arch: 'phi3', label: 'phi3 longrope', suffixes: ['qkv_proj', 'o_proj'],
+    overrides: { original_max_position_embeddings: 10, rope_scaling: { rope_type: 'longrope', short_factor: [1.0, 1.4, 2.2, 3.1], long_factor: [1.2, 3.3, 6.5, 17.0] } },
+  },
 ] as const;
 
 describe('generate: greedy parity with the PyTorch reference', function () {
   this.timeout(120_000);
   for (const c of CASES) {
-    it(`${c.arch}: prompt + 16 tokens, base and adapter, tokens equal and logprobs within 1e-4`, async () => {
+    it(`${'label' in c ? c.label : c.arch}: prompt + 16 tokens, base and adapter, tokens equal and logprobs within 1e-4`, async () => {
       const work = tmpDir(`gen-${c.arch}`);
       const inv = await tinyModel(c.arch, `${work}/model`, 'overrides' in c ? c.overrides : undefined);
       const adapter = writeAdapterFolder(`${work}/adapter`, inv, [...c.suffixes]);

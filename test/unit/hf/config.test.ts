@@ -83,9 +83,9 @@ describe('hf/config parseModelConfig', () => {
       e instanceof InputError && /LlamaForSequenceClassification/.test(e.message) && /LlamaForCausalLM/.test(e.message));
     assert.throws(() => parseModelConfig({ model_type: 'llama', hidden_size: 'big' }, 'c.json'), /hidden_size/);
     assert.throws(() => parseModelConfig({ model_type: 'llama', rope_scaling: { rope_type: 'llama3', factor: 8 } }, 'c.json'), /low_freq_factor/);
-    // yarn/longrope: readable (count, validate, estimate work) but refused for training.
+    // yarn: readable (count, validate, estimate work) but refused for training.
     const yarn = parseModelConfig({ model_type: 'llama', rope_scaling: { rope_type: 'yarn', factor: 8 } }, 'c.json');
-    assert.deepEqual(yarn.unsupportedForTraining, ['rope_type "yarn" (supported for training: default, linear, dynamic, llama3)']);
+    assert.deepEqual(yarn.unsupportedForTraining, ['rope_type "yarn" (supported for training: default, linear, dynamic, llama3, longrope)']);
     assert.equal(yarn.ropeScaling, null);
     assert.throws(() => parseModelConfig({ model_type: 'llama', rope_scaling: { rope_type: 'yarm', factor: 8 } }, 'c.json'), /rope_type "yarm" is not supported/);
   });

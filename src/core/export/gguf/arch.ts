@@ -4,6 +4,7 @@ import { ARCHS, archOf } from '../../arch/registry';
 import type { GgufTensorTarget, TensorTransform } from '../../arch/types';
 import { InputError } from '../../errors';
 import type { ModelSpec } from '../../hf/types';
+import { longRopeFactors } from '../../models/attention';
 import type { GgufKv } from './writer';
 
 /** llama.cpp architecture name (llama, qwen2, gpt2, ...), from the family's descriptor. */
@@ -50,6 +51,20 @@ export function llama3RopeFactors(spec: ModelSpec): Float32Array | null {
 }
 
 /**
+ * RoPE tables llama.cpp takes as tensors: llama3's `rope_freqs.weight`, and longrope's `rope_factors_long.weight` /
+ * `rope_factors_short.weight` (the per-frequency divisors as config.json lists them; Phi3MiniModel's extra tensors).
+ */
+export function ropeFactorTensors(spec: ModelSpec): { name: string; data: Float32Array }[] {
+  const llama3 = llama3RopeFactors(spec);
+  if (llama3 !== null) return [{ name: 'rope_freqs.weight', data: llama3 }];
+  if (spec.ropeScaling?.ropeType !== 'longrope') return [];
+  return [
+    { name: 'rope_factors_long.weight', data: Float32Array.from(longRopeFactors(spec, 'long')) },
+    { name: 'rope_factors_short.weight', data: Float32Array.from(longRopeFactors(spec, 'short')) },
+  ];
+}
+
+/**
  * The GGUF tensor for checkpoint tensor `hfName` (weights and biases), or null for tensors llama.cpp does not load
  * (GPT-2's attn.bias causal-mask buffers, rotary inv_freq). An unknown tensor is an InputError.
  */
@@ -92,5 +107,6 @@ export function applyTransform(t: TensorTransform, w: Float32Array, shape: reado
   const cols = shape.length > 1 ? shape.slice(1).reduce((a, b) => a * b, 1) : 1;
   if (t.kind === 'permute') return { data: permuteRows(w, rows, cols, t.heads), shape: [...shape] };
   if (t.kind === 'transpose') return { data: transpose2d(w, rows, cols), shape: [cols, rows] };
+  if (t.kind === 'affine') return { data: w.map((x) => (x + t.add) * t.mul), shape: [...shape] };
   return { data: w, shape: [...shape] };
 }

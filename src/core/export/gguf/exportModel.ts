@@ -7,9 +7,9 @@ import type { ModelInventory } from '../../hf/types';
 import { openCheckpoint } from '../../safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../../safetensors/read';
 import { loadAdapter, mergeModule, readLoraFactors, type LoadedAdapter } from '../adapterWeights';
-import { applyTransform, archMetadata, ggufArchOf, ggufTensorFor, llama3RopeFactors, permuteRows, type GgufArch } from './arch';
+import { applyTransform, archMetadata, ggufArchOf, ggufTensorFor, permuteRows, ropeFactorTensors, type GgufArch } from './arch';
 import { encodeGgml, ggmlTypeFor, LLAMA_FTYPE, type GgufFileType } from './quant';
-import { tokenizerMetadata } from './tokenizer';
+import { llamaCppModelName, tokenizerMetadata } from './tokenizer';
 import { writeGguf, type GgufKv, type GgufTensor } from './writer';
 
 export interface GgufExportResult {
@@ -53,18 +53,18 @@ export function exportGgufModel(opts: ExportModelOptions): GgufExportResult {
   const adapter: LoadedAdapter | null = opts.adapterDir !== undefined ? loadAdapter(opts.adapterDir, inv) : null;
   const spec = inv.spec;
   const tok = tokenizerMetadata(inv.dir, spec.vocabSize);
+  const tokens = tok.kvs.find((kv) => kv.key === 'tokenizer.ggml.tokens')?.value as string[] | undefined;
+  const named = llamaCppModelName(opts.name ?? path.basename(inv.dir), tokens ?? []);
+  if (named.warning !== null) tok.warnings.push(named.warning);
   const kvs: GgufKv[] = [
-    ...generalKvs(arch, opts.name ?? path.basename(inv.dir), 'model'),
+    ...generalKvs(arch, named.name, 'model'),
     { key: 'general.file_type', type: 'u32', value: LLAMA_FTYPE[fileType] },
     ...(fileType === 'q8_0' ? [{ key: 'general.quantization_version', type: 'u32', value: 2 } as GgufKv] : []),
     ...archMetadata(spec, arch),
     ...tok.kvs,
   ];
   const tensors: GgufTensor[] = [];
-  const ropeFactors = llama3RopeFactors(spec);
-  if (ropeFactors !== null) {
-    tensors.push({ name: 'rope_freqs.weight', shape: [ropeFactors.length], type: 'F32', data: () => encodeGgml(ropeFactors, 'F32') });
-  }
+  for (const f of ropeFactorTensors(spec)) tensors.push({ name: f.name, shape: [f.data.length], type: 'F32', data: () => encodeGgml(f.data, 'F32') });
   const ckpt = openCheckpoint(inv.dir);
   for (const [hfName, entry] of ckpt.tensors) {
     const target = ggufTensorFor(hfName, spec, arch);
@@ -127,6 +127,9 @@ export function exportGgufAdapter(opts: ExportAdapterOptions): GgufExportResult 
         let b = readLoraFactors(m).b;
         if (ratio !== 1) b = b.map((x) => x * ratio);
         if (target.transform.kind === 'permute') b = permuteRows(b, out, m.r, target.transform.heads);
+        // A folded scale multiplies the whole weight, so the LoRA delta too (the added 1 of a Gemma norm is base-only).
+        const mul = target.transform.kind === 'affine' ? target.transform.mul : 1;
+        if (mul !== 1) b = b.map((x) => x * mul);
         return encodeGgml(b, 'F32');
       },
     });

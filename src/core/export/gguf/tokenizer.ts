@@ -1,9 +1,10 @@
-// llama.cpp tokenizer metadata from a Hugging Face tokenizer.json (byte-level BPE): tokens padded to vocab_size,
-// token types, merges "a b", the pre-tokenizer name, special token ids, add_bos and the chat template (gguf-py's vocab).
+// llama.cpp tokenizer metadata from a Hugging Face tokenizer.json (byte-level BPE: tokens padded to vocab_size, token
+// types, merges "a b", the pre-tokenizer name) or tokenizer.model (SentencePiece), special ids, add_bos, chat template.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, errorMessage } from '../../errors';
 import { findChatTemplate } from '../../hf/chatTemplate';
+import { readSentencePieceModel, sentencePieceVocab } from './sentencepiece';
 import type { GgufKv } from './writer';
 
 /** llama.cpp token types (gguf-py TokenType). */
@@ -57,8 +58,13 @@ export interface TokenizerMetadata {
   chatTemplate: string | null;
 }
 
-/** `tokenizer.ggml.*` and `tokenizer.chat_template` for the model folder `dir`, with tokens padded to `vocabSize`. */
+/**
+ * `tokenizer.ggml.*` and `tokenizer.chat_template` for the model folder `dir`, with tokens padded to `vocabSize`:
+ * a SentencePiece tokenizer.model when the folder has one (as llama.cpp's converter prefers), else tokenizer.json.
+ */
 export function tokenizerMetadata(dir: string, vocabSize: number): TokenizerMetadata {
+  const spm = path.join(dir, 'tokenizer.model');
+  if (fs.existsSync(spm)) return sentencePieceMetadata(dir, spm, vocabSize);
   const file = path.join(dir, 'tokenizer.json');
   if (!fs.existsSync(file)) {
     throw new InputError('gguf-no-tokenizer', 'no tokenizer.json in the model folder (llama.cpp needs the vocabulary inside the GGUF)', { file: dir, hint: 'Save the fast tokenizer into the folder with save_pretrained()' });
@@ -67,7 +73,7 @@ export function tokenizerMetadata(dir: string, vocabSize: number): TokenizerMeta
   const model = (tj['model'] ?? {}) as Json;
   if (model['type'] !== 'BPE' || model['byte_fallback'] === true) {
     throw new InputError('gguf-tokenizer-kind', `tokenizer model "${String(model['type'])}"${model['byte_fallback'] === true ? ' with byte_fallback (SentencePiece style)' : ''} is not supported for GGUF export`, {
-      file, hint: 'GGUF export writes byte-level BPE vocabularies (GPT-2, Llama 3, Qwen2, SmolLM style)',
+      file, hint: 'GGUF export writes byte-level BPE vocabularies (GPT-2, Llama 3, Qwen2, SmolLM style) from tokenizer.json, and SentencePiece ones from tokenizer.model: put the tokenizer.model the model was released with into the folder',
     });
   }
   const cfgFile = path.join(dir, 'tokenizer_config.json');
@@ -115,6 +121,35 @@ export function tokenizerMetadata(dir: string, vocabSize: number): TokenizerMeta
     { key: 'tokenizer.ggml.token_type', type: 'i32[]', value: types },
     { key: 'tokenizer.ggml.merges', type: 'string[]', value: merges },
   ];
+  return { ...specialTokens(dir, kvs, byId, n, tc, tj, mc), warnings };
+}
+
+/** llama.cpp's "llama" (SentencePiece) vocabulary: pieces, scores and types from tokenizer.model, no merges. */
+function sentencePieceMetadata(dir: string, file: string, vocabSize: number): TokenizerMetadata {
+  const tc = optionalJson(path.join(dir, 'tokenizer_config.json'));
+  const mc = optionalJson(path.join(dir, 'config.json'));
+  const model = readSentencePieceModel(file);
+  const v = sentencePieceVocab(model, vocabSize, tc);
+  const warnings = model.pieces.length > vocabSize ? [`tokenizer.model has ${model.pieces.length} pieces, more than vocab_size ${vocabSize}; ids from ${vocabSize} on are dropped`] : [];
+  const kvs: GgufKv[] = [
+    { key: 'tokenizer.ggml.model', type: 'string', value: 'llama' },
+    { key: 'tokenizer.ggml.pre', type: 'string', value: 'default' },
+    { key: 'tokenizer.ggml.tokens', type: 'string[]', value: v.tokens },
+    { key: 'tokenizer.ggml.scores', type: 'f32[]', value: v.scores },
+    { key: 'tokenizer.ggml.token_type', type: 'i32[]', value: v.types },
+    { key: 'tokenizer.ggml.add_space_prefix', type: 'bool', value: v.addSpacePrefix },
+  ];
+  const byId = new Map(v.tokens.map((t, i) => [i, t] as [number, string]));
+  const tjFile = path.join(dir, 'tokenizer.json');
+  return { ...specialTokens(dir, kvs, byId, v.tokens.length, tc, fs.existsSync(tjFile) ? readJson(tjFile) : {}, mc), warnings };
+}
+
+function optionalJson(file: string): Json {
+  return fs.existsSync(file) ? readJson(file) : {};
+}
+
+/** Special token ids (tokenizer_config.json's tokens, else config.json's ids), add_bos/add_eos and the chat template. */
+function specialTokens(dir: string, kvs: GgufKv[], byId: ReadonlyMap<number, string>, n: number, tc: Json, tj: Json, mc: Json): Omit<TokenizerMetadata, 'warnings'> {
   const idOf = (key: string): { token: string | null; id: number | null } => {
     const token = tokenContent(tc[key]);
     if (token !== null) {
@@ -137,7 +172,7 @@ export function tokenizerMetadata(dir: string, vocabSize: number): TokenizerMeta
   if (typeof tc['add_eos_token'] === 'boolean') kvs.push({ key: 'tokenizer.ggml.add_eos_token', type: 'bool', value: tc['add_eos_token'] });
   const template = findChatTemplate(dir, tc);
   if (template !== null) kvs.push({ key: 'tokenizer.chat_template', type: 'string', value: template.template });
-  return { kvs, warnings, bosToken: bos.token, eosToken: eos.token, chatTemplate: template?.template ?? null };
+  return { kvs, bosToken: bos.token, eosToken: eos.token, chatTemplate: template?.template ?? null };
 }
 
 /** add_bos_token from tokenizer_config.json, else whether the post-processor puts the BOS token first. */
@@ -147,4 +182,21 @@ function addBos(tc: Json, tj: Json, bos: string | null): boolean {
   const single = post?.['type'] === 'TemplateProcessing' && Array.isArray(post['single']) ? (post['single'] as Json[]) : [];
   const first = single[0]?.['SpecialToken'] as Json | undefined;
   return bos !== null && first?.['id'] === bos;
+}
+
+/** Tokens llama.cpp's vocabulary loader looks up (token_to_id.at) when general.name contains "phi-3" or "phi3". */
+const PHI3_NAME_TOKENS = ['</s>', '<unk>', '<s>', '<|endoftext|>'];
+
+/**
+ * general.name as llama.cpp can load it. Its vocabulary loader keys Phi-3's special-token whitespace rules on the
+ * name ("phi-3" / "phi3", any case) and aborts (`_Map_base::at`) when one of those rules' tokens is missing, as in a
+ * byte-level BPE vocabulary; such a name is written with "phi 3" instead, and a warning says so.
+ */
+export function llamaCppModelName(name: string, tokens: readonly string[]): { name: string; warning: string | null } {
+  if (!/phi-?3/i.test(name)) return { name, warning: null };
+  const have = new Set(tokens);
+  const missing = PHI3_NAME_TOKENS.filter((t) => !have.has(t));
+  if (missing.length === 0) return { name, warning: null };
+  const safe = name.replace(/phi-?3/gi, (m) => `${m.slice(0, 3)} 3`);
+  return { name: safe, warning: `general.name "${name}" became "${safe}": llama.cpp applies Phi-3 tokenizer rules to names containing "phi3"/"phi-3" and fails to load a vocabulary without ${missing.join(', ')}` };
 }
