@@ -2,7 +2,8 @@
 // normal noisy run (falling loss, jittery throughput with eval dips, steady memory) raises none. Plus recipe lines.
 import { strict as assert } from 'node:assert';
 import { AlertMonitor, lossNoise, type Alert } from '../../../src/core/train/alerts';
-import { recipeKeyLine } from '../../../src/core/train/runMonitor';
+import { availableParallelism } from 'node:os';
+import { recipeKeyLine, systemSample } from '../../../src/core/train/runMonitor';
 import { Rng } from '../../../src/core/util/random';
 import type { StepEvent, SystemEvent } from '../../../src/shared/protocol';
 
@@ -92,6 +93,15 @@ describe('training alerts', () => {
     // 9 / 10.1 = 89 % (no), 9.2 / 10.1 = 91 % (yes), step 4 still high (no repeat), step 5 clears, step 6 again
     assert.deepEqual(alerts.map((a) => [a.kind, a.step, a.key]), [['memory', 3, 'training.per_device_train_batch_size'], ['memory', 6, 'training.per_device_train_batch_size']]);
     assert.match(alerts[0]!.message, /the worker holds 9421 MiB and only 922 MiB more is available \(over 90 %\)/);
+  });
+
+  it('a system sample on a GPU device lists the GPU figures as not reported (onnxruntime-node exposes none)', () => {
+    const e = systemSample(3, 1.5, 150, 'webgpu');
+    assert.deepEqual([e.step, e.elapsed_s, e.cpu_percent, e.cores], [3, 1.5, 150, availableParallelism()]);
+    assert.equal(e.cpu_percent_total, Number((150 / availableParallelism()).toFixed(1)));
+    assert.deepEqual({ ...e.gpu, note: undefined }, { device: 'webgpu', memory_used_bytes: null, memory_total_bytes: null, utilization_percent: null, note: undefined });
+    assert.match(e.gpu?.note ?? '', /webgpu provider reports no memory or utilisation/);
+    assert.equal(systemSample(1, 1, 100, 'cpu').gpu, undefined);
   });
 
   it('names the line of the key in peft-train.yaml, else of its section, else line 1', () => {
