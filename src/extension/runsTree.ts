@@ -64,9 +64,10 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsTreeNode>, 
       return item;
     }
     const item = new vscode.TreeItem(`step ${node.step}`, vscode.TreeItemCollapsibleState.None);
-    item.description = 'checkpoint';
-    item.iconPath = new vscode.ThemeIcon('save');
-    item.tooltip = node.dir;
+    const best = isBestCheckpoint(node.run, node.step);
+    item.description = best ? '★ best checkpoint' : 'checkpoint';
+    item.iconPath = new vscode.ThemeIcon(best ? 'star-full' : 'save', best ? new vscode.ThemeColor('charts.yellow') : undefined);
+    item.tooltip = best ? `${node.dir}\nThe best checkpoint by metric_for_best_model (trainer_state.json's best_model_checkpoint)` : node.dir;
     item.resourceUri = vscode.Uri.file(node.dir);
     item.contextValue = node.run.live ? 'peftStudio.checkpoint.live' : 'peftStudio.checkpoint';
     return item;
@@ -77,6 +78,11 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsTreeNode>, 
     for (const d of this.subs) d.dispose();
     this.changed.dispose();
   }
+}
+
+/** The checkpoint of `step` is the run's best (compared by folder name: a run folder may have moved since it was written). */
+export function isBestCheckpoint(run: RunSummary, step: number): boolean {
+  return run.bestCheckpoint !== undefined && /(?:^|[\\/])step-(\d+)[\\/]*$/.exec(run.bestCheckpoint)?.[1] === String(step);
 }
 
 function runItem(run: RunSummary): vscode.TreeItem {
@@ -91,6 +97,7 @@ function runItem(run: RunSummary): vscode.TreeItem {
   const tip = new vscode.MarkdownString(`**${run.name}** — ${run.status}\n\n`);
   tip.appendMarkdown(`- started: ${run.startedAt ?? '–'}\n- base model: \`${run.baseModel ?? '–'}\`\n- device: ${run.device ?? '–'}\n- steps: ${steps}\n`);
   if (run.finalLoss !== undefined) tip.appendMarkdown(`- final loss: ${run.finalLoss.toFixed(4)}\n`);
+  if (run.bestCheckpoint !== undefined) tip.appendMarkdown(`- best checkpoint: \`${run.bestCheckpoint}\`\n`);
   if (run.error !== undefined) tip.appendMarkdown(`\n${run.error}\n`);
   tip.appendMarkdown(`\n\`${run.dir}\``);
   item.tooltip = tip;

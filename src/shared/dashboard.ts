@@ -2,7 +2,7 @@
 // Pure types (no Node, no DOM): built by src/core/runs, sent by src/extension/dashboard, drawn by webview/.
 import type { AlertEvent, SystemEvent } from './protocol';
 import type { SweepView } from './sweep';
-import type { CheckpointEvent, DoneEvent, ErrorEvent, EvalEvent, LogEvent, RunEvent, RunInfo, StartEvent, StepEvent } from './protocol';
+import type { CheckpointEvent, DoneEvent, ErrorEvent, EvalEvent, EvalGenerationEvent, LogEvent, RunEvent, RunInfo, StartEvent, StepEvent } from './protocol';
 
 export type RunStatus = 'starting' | 'running' | 'completed' | 'stopped' | 'failed' | 'unknown';
 
@@ -16,6 +16,8 @@ export interface RunView {
   start?: StartEvent;
   steps: StepEvent[];
   evals: EvalEvent[];
+  /** The eval prompts' answers at each evaluation (dataset.eval_prompts); absent in views built before it existed. */
+  evalGenerations?: EvalGenerationEvent[];
   checkpoints: CheckpointEvent[];
   logs: LogEvent[];
   done?: DoneEvent;
@@ -47,6 +49,8 @@ export interface RunSummary {
   /** The train loss at up to TRAIL_POINTS evenly spaced steps, for the side bar's sparkline. */
   lossTrail?: number[];
   checkpoints: { step: number; dir: string }[];
+  /** The best checkpoint (trainer_state.json's best_model_checkpoint, from the run's events), when one is tracked. */
+  bestCheckpoint?: string;
   adapterDir?: string;
   error?: string;
   /** True while a worker of this extension trains it. */

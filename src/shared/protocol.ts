@@ -43,12 +43,40 @@ export interface EvalEvent {
   event: 'eval';
   step: number;
   eval_loss: number;
+  /** exp(eval_loss). */
+  eval_perplexity?: number;
+}
+
+/** One eval prompt's greedy answer at an evaluation (dataset.eval_prompts). */
+export interface EvalSample {
+  prompt: string;
+  output: string;
+  expected?: string;
+  /** Whitespace-normalised output equals the normalised expected answer (only with `expected`). */
+  exact_match?: boolean;
+  /** Whitespace-normalised output contains the normalised expected answer (only with `expected`). */
+  contains?: boolean;
+  /** New tokens generated, and why generation ended (eos, length). */
+  tokens: number;
+  finish_reason: string;
+}
+
+/** The eval prompts answered with the adapter of `step`; the scores are fractions over the samples with `expected`. */
+export interface EvalGenerationEvent {
+  event: 'eval_generation';
+  step: number;
+  samples: EvalSample[];
+  exact_match?: number;
+  contains?: number;
+  max_new_tokens: number;
 }
 
 export interface CheckpointEvent {
   event: 'checkpoint';
   step: number;
   path: string;
+  /** With metric_for_best_model: trainer_state.json's best_model_checkpoint as of this checkpoint. */
+  best_model_checkpoint?: string;
 }
 
 export interface DoneEvent {
@@ -58,6 +86,11 @@ export interface DoneEvent {
   final_loss: number;
   /** true when stopped by the user before max_steps (adapter holds the last step). */
   stopped?: boolean;
+  /** true when early stopping (training.early_stopping_patience) ended the run. */
+  early_stopped?: boolean;
+  /** With metric_for_best_model: the best checkpoint and its metric; with load_best_model_at_end the adapter is its. */
+  best_model_checkpoint?: string;
+  best_metric?: number;
 }
 
 export interface ErrorEvent {
@@ -114,7 +147,7 @@ export interface AlertEvent {
   line?: number;
 }
 
-export type RunEvent = StartEvent | StepEvent | EvalEvent | CheckpointEvent | DoneEvent | ErrorEvent | LogEvent | SystemEvent | AlertEvent;
+export type RunEvent = StartEvent | StepEvent | EvalEvent | EvalGenerationEvent | CheckpointEvent | DoneEvent | ErrorEvent | LogEvent | SystemEvent | AlertEvent;
 
 /** Messages from the run manager (extension host) to the worker process. */
 export type HostToWorker =
@@ -149,5 +182,5 @@ export interface RunInfo {
 export function isRunEvent(x: unknown): x is RunEvent {
   if (typeof x !== 'object' || x === null) return false;
   const e = (x as { event?: unknown }).event;
-  return e === 'start' || e === 'step' || e === 'eval' || e === 'checkpoint' || e === 'done' || e === 'error' || e === 'log' || e === 'system' || e === 'alert';
+  return e === 'start' || e === 'step' || e === 'eval' || e === 'eval_generation' || e === 'checkpoint' || e === 'done' || e === 'error' || e === 'log' || e === 'system' || e === 'alert';
 }

@@ -4,11 +4,10 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { REPO } from './harness.mjs';
+import { quickInput, REPO, runWhenAvailable, waitFor } from './harness.mjs';
 
 const OUT = 'cluster-multi_gpu';
 const RECORDED = path.join(REPO, 'test', 'fixtures', 'export', 'trl-run');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export function workspace() {
   const dir = mkdtempSync(path.join(tmpdir(), 'peft-e2e-cluster-'));
@@ -22,22 +21,6 @@ export function workspace() {
   writeFileSync(path.join(dir, '.vscode', 'settings.json'), JSON.stringify({ 'peftStudio.clusterLaunchCommand': launch, 'peftStudio.clusterSyncCommand': '' }, null, 2));
   return dir;
 }
-
-async function waitFor(predicate, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await predicate()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(250);
-  }
-}
-
-async function runWhenAvailable(vscode, title, timeoutMs = 60_000) {
-  await waitFor(async () => (await vscode.paletteEntries(title)).some((e) => e.includes(title)), timeoutMs, `"${title}" in the palette`);
-  await vscode.runCommand(title);
-}
-
-const quickInput = (vscode) => vscode.page.locator('.quick-input-widget .quick-input-box input');
 
 async function pickRow(vscode, text) {
   const row = vscode.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: text }).first();

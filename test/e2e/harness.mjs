@@ -374,6 +374,18 @@ export function positionOf(file, needle) {
   return { line: i + 1, column: lines[i].indexOf(needle) + 1 };
 }
 
+/** Polls `predicate` (sync or async) every 250 ms until it holds; past `timeoutMs` the error names `what`. */
+export async function waitFor(predicate, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The quick-input box (palette, input boxes, quick picks). */
+export const quickInput = (vscode) => vscode.page.locator('.quick-input-widget .quick-input-box input');
+
 /** Runs a palette command once it is listed: contributed commands appear after the extension host scanned the extension. */
 export async function runWhenAvailable(vscode, title, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;

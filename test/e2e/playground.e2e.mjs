@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { REPO } from './harness.mjs';
+import { REPO, runWhenAvailable } from './harness.mjs';
 
 function cli(...args) {
   const script = `require(${JSON.stringify(path.join(REPO, 'dist', 'cli.js'))}).main(process.argv.slice(1)).then((c) => { process.exitCode = c; })`;
@@ -30,15 +30,6 @@ export function workspace() {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function runWhenAvailable(vscode, title, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await vscode.paletteEntries(title)).some((e) => e.includes(title))) {
-    if (Date.now() > deadline) throw new Error(`"${title}" never appeared in the palette`);
-    await sleep(1000);
-  }
-  await vscode.runCommand(title);
-}
 
 async function pickRow(vscode, text) {
   const row = vscode.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: text }).first();

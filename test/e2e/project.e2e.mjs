@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { cli, goTo, openFile, runWhenAvailable, waitForProblems } from './harness.mjs';
+import { cli, goTo, openFile, quickInput, runWhenAvailable, waitFor, waitForProblems } from './harness.mjs';
 
 const STEPS = 300;
 const EVAL_STEPS = 100;
@@ -22,16 +22,6 @@ export function workspace() {
   return dir;
 }
 
-async function waitFor(predicate, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await predicate()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(200);
-  }
-}
-
-const quickInput = (vscode) => vscode.page.locator('.quick-input-widget .quick-input-box input');
 const quickRow = (vscode, text) => vscode.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: text }).first();
 
 /**

@@ -4,9 +4,8 @@ import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { REPO } from './harness.mjs';
+import { quickInput, REPO, runWhenAvailable, waitFor } from './harness.mjs';
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const PORT = 18000 + Math.floor(Math.random() * 2000);
 
 /** A LoRA adapter on q_proj (F32 safetensors written by hand: an 8-byte header length, the JSON header, the data). */
@@ -57,22 +56,6 @@ export async function workspace() {
   ].map((l) => JSON.stringify(l)).join('\n') + '\n');
   return dir;
 }
-
-async function waitFor(predicate, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await predicate()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(250);
-  }
-}
-
-async function runWhenAvailable(vscode, title, timeoutMs = 60_000) {
-  await waitFor(async () => (await vscode.paletteEntries(title)).some((e) => e.includes(title)), timeoutMs, `"${title}" in the palette`);
-  await vscode.runCommand(title);
-}
-
-const quickInput = (vscode) => vscode.page.locator('.quick-input-widget .quick-input-box input');
 
 async function answerInput(vscode, expected, value) {
   const input = quickInput(vscode);

@@ -3,7 +3,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { cli, codeLenses, goTo, hoverText, openFile, positionOf, waitForProblems } from './harness.mjs';
+import { cli, codeLenses, goTo, hoverText, openFile, positionOf, waitFor, waitForProblems } from './harness.mjs';
 
 /** The data set line made invalid JSON (1-based): not the first, so a wrong line number cannot pass by accident. */
 const BAD_DATA_LINE = 4;
@@ -183,14 +183,6 @@ async function applyQuickFix(vscode, title) {
     await vscode.page.keyboard.press('ArrowDown');
   }
   await vscode.page.keyboard.press('Enter');
-}
-
-async function waitFor(cond, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /** The first CodeLens of the active editor satisfying `pred`, polled; the error lists what was shown. */

@@ -10,6 +10,7 @@ import { ChartPanel, readTheme } from './view/charts';
 import { compareFactsView, configView, el, paramTable, runStats, runsList } from './view/tables';
 import { TRAIL_POINTS } from '../../src/shared/dashboard';
 import { button, divider, registerToolkit, setDisabled } from './ui/toolkit';
+import { evalAnswersView } from './view/evalAnswers';
 import { alertList, systemStrip } from './view/monitor';
 import { SweepPanel } from './view/sweep';
 
@@ -87,6 +88,7 @@ const systemHost = el('div');
 const alertsHost = el('div');
 const paramsHost = el('div');
 const configHost = el('div');
+const evalAnswersHost = el('div');
 const title = el('h2', { id: 'run-title' });
 const stopButton = button({ id: 'stop-button', label: 'Stop', ariaLabel: 'Stop training', onClick: () => post({ type: 'command', command: 'stop', ...(current ? { dir: current.dir } : {}) }) });
 const resumeButton = button({ id: 'resume-button', label: 'Resume', ariaLabel: 'Resume this run', onClick: () => post({ type: 'command', command: 'resume', ...(current ? { dir: current.dir } : {}) }) });
@@ -98,6 +100,7 @@ detail.append(
   statsHost,
   systemHost,
   el('div', { class: 'charts' }, lossPanel.element, ...metricPanels.map(([, p]) => p.element)),
+  el('section', { class: 'card eval-answers-card', 'aria-label': 'Eval answers' }, el('h3', {}, 'Eval answers'), evalAnswersHost),
   sweepPanel.element,
   el('div', { class: 'extras' },
     el('section', { class: 'card', 'aria-label': 'Trainable parameters' }, el('h3', {}, 'Trainable parameters'), paramsHost),
@@ -190,6 +193,7 @@ function render(): void {
   for (const [metric, panel] of metricPanels) panel.update(metricChart(current, metric), theme);
   paramsHost.replaceChildren(paramTable(current.start !== undefined ? buildParamTable(current.start) : undefined));
   configHost.replaceChildren(configView(current));
+  evalAnswersHost.replaceChildren(evalAnswersView(current));
 }
 
 /** A live step's loss onto a run's sparkline, thinned to every other point when it grows past twice its size. */

@@ -76,7 +76,10 @@ export class ProgressPrinter {
         }
         break;
       case 'eval':
-        this.line(`eval at step ${e.step}: eval_loss ${fmt(e.eval_loss)}`);
+        this.line(`eval at step ${e.step}: eval_loss ${fmt(e.eval_loss)}${e.eval_perplexity !== undefined ? ` perplexity ${fmt(e.eval_perplexity)}` : ''}`);
+        break;
+      case 'eval_generation':
+        this.line(`eval prompts at step ${e.step}: ${e.samples.length} answered${e.exact_match !== undefined ? `, exact match ${e.exact_match.toFixed(3)}` : ''}${e.contains !== undefined ? `, contains ${e.contains.toFixed(3)}` : ''}`);
         break;
       case 'checkpoint':
         this.line(`checkpoint at step ${e.step}: ${e.path}`);
@@ -85,7 +88,8 @@ export class ProgressPrinter {
         this.line(e.level === 'warning' ? `warning: ${e.message}` : e.message);
         break;
       case 'done':
-        this.line(`${e.stopped === true ? 'Stopped' : 'Done'}: final loss ${fmt(e.final_loss)}. Adapter: ${e.adapter_dir}`);
+        this.line(`${e.stopped === true ? 'Stopped' : e.early_stopped === true ? 'Stopped early' : 'Done'}: final loss ${fmt(e.final_loss)}. Adapter: ${e.adapter_dir}`);
+        if (e.best_model_checkpoint !== undefined) this.line(`Best checkpoint: ${e.best_model_checkpoint} (${fmt(e.best_metric ?? Number.NaN)})`);
         break;
       case 'alert':
         this.endLive();

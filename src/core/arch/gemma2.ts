@@ -1,10 +1,10 @@
 // Descriptors of Gemma 2 (model_type gemma2) and Gemma 3 text (gemma3_text: + q/k norms, local RoPE base): Gemma2Config defaults (head_dim 256, query_pre_attn_scalar, soft-caps,
 // sliding window on even layers), the four-norm layer layout and gemma2Hidden. No GGUF export yet (llama.cpp stores
 // Gemma norms as 1 + w, a transform the exporter does not have).
-import type { ModelSpec, ModuleInfo } from '../hf/types';
+import type { ModelSpec } from '../hf/types';
 import { gemma2Hidden } from '../models/gemma2';
 import { llamaArch, parseRopeDecoder } from './llama';
-import { mod, parametersOf } from './layout';
+import { attentionModules, decoderLayout, gatedMlpModules, layerNorms } from './layout';
 import type { ArchDescriptor, ConfigContext, Layout } from './types';
 
 function parseGemma2Config(c: ConfigContext): ModelSpec {
@@ -47,31 +47,8 @@ function parseGemma3Config(c: ConfigContext): ModelSpec {
 }
 
 function gemma2Layout(s: ModelSpec): Layout {
-  const modules: ModuleInfo[] = [];
-  const h = s.hiddenSize;
-  const q = s.numHeads * s.headDim;
-  const kv = s.numKvHeads * s.headDim;
-  modules.push(mod('model.embed_tokens', 'embedding', s.vocabSize, h, false, null));
-  for (let i = 0; i < s.numLayers; i++) {
-    const p = `model.layers.${i}`;
-    modules.push(
-      mod(`${p}.self_attn.q_proj`, 'linear', h, q, s.qkvBias, i),
-      mod(`${p}.self_attn.k_proj`, 'linear', h, kv, s.qkvBias, i),
-      mod(`${p}.self_attn.v_proj`, 'linear', h, kv, s.qkvBias, i),
-      mod(`${p}.self_attn.o_proj`, 'linear', q, h, s.oBias, i),
-      ...(s.qkNorm === true ? [mod(`${p}.self_attn.q_norm`, 'rmsnorm', s.headDim, s.headDim, false, i), mod(`${p}.self_attn.k_norm`, 'rmsnorm', s.headDim, s.headDim, false, i)] : []),
-      mod(`${p}.mlp.gate_proj`, 'linear', h, s.intermediateSize, false, i),
-      mod(`${p}.mlp.up_proj`, 'linear', h, s.intermediateSize, false, i),
-      mod(`${p}.mlp.down_proj`, 'linear', s.intermediateSize, h, false, i),
-      mod(`${p}.input_layernorm`, 'rmsnorm', h, h, false, i),
-      mod(`${p}.post_attention_layernorm`, 'rmsnorm', h, h, false, i),
-      mod(`${p}.pre_feedforward_layernorm`, 'rmsnorm', h, h, false, i),
-      mod(`${p}.post_feedforward_layernorm`, 'rmsnorm', h, h, false, i),
-    );
-  }
-  modules.push(mod('model.norm', 'rmsnorm', h, h, false, null));
-  modules.push(mod('lm_head', 'linear', h, s.vocabSize, false, null, true));
-  return { modules, parameters: parametersOf(modules, s) };
+  const norms = ['input_layernorm', 'post_attention_layernorm', 'pre_feedforward_layernorm', 'post_feedforward_layernorm'];
+  return decoderLayout(s, (p, i) => [...attentionModules(s, p, i), ...gatedMlpModules(s, p, i, false), ...layerNorms(s, p, i, norms)]);
 }
 
 export const gemma2Arch: ArchDescriptor = {

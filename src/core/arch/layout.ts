@@ -22,3 +22,42 @@ export function parametersOf(modules: ModuleInfo[], s: ModelSpec): { name: strin
   }
   return out;
 }
+
+/** A decoder-only model's modules: the token embedding, `layer(prefix, i)` for each layer, the final norm and the LM head. */
+export function decoderLayout(s: ModelSpec, layer: (prefix: string, i: number) => ModuleInfo[]): { modules: ModuleInfo[]; parameters: { name: string; shape: number[] }[] } {
+  const h = s.hiddenSize;
+  const modules: ModuleInfo[] = [mod('model.embed_tokens', 'embedding', s.vocabSize, h, false, null)];
+  for (let i = 0; i < s.numLayers; i++) modules.push(...layer(`model.layers.${i}`, i));
+  modules.push(mod('model.norm', 'rmsnorm', h, h, false, null));
+  modules.push(mod('lm_head', 'linear', h, s.vocabSize, false, null, true));
+  return { modules, parameters: parametersOf(modules, s) };
+}
+
+/** Separate q/k/v/o projections, then Qwen3/Gemma 3's per-head q/k RMSNorms when the model has them. */
+export function attentionModules(s: ModelSpec, p: string, i: number): ModuleInfo[] {
+  const h = s.hiddenSize;
+  const q = s.numHeads * s.headDim;
+  const kv = s.numKvHeads * s.headDim;
+  return [
+    mod(`${p}.self_attn.q_proj`, 'linear', h, q, s.qkvBias, i),
+    mod(`${p}.self_attn.k_proj`, 'linear', h, kv, s.qkvBias, i),
+    mod(`${p}.self_attn.v_proj`, 'linear', h, kv, s.qkvBias, i),
+    mod(`${p}.self_attn.o_proj`, 'linear', q, h, s.oBias, i),
+    ...(s.qkNorm === true ? [mod(`${p}.self_attn.q_norm`, 'rmsnorm', s.headDim, s.headDim, false, i), mod(`${p}.self_attn.k_norm`, 'rmsnorm', s.headDim, s.headDim, false, i)] : []),
+  ];
+}
+
+/** The gated MLP's gate/up/down projections. */
+export function gatedMlpModules(s: ModelSpec, p: string, i: number, bias: boolean): ModuleInfo[] {
+  const h = s.hiddenSize;
+  return [
+    mod(`${p}.mlp.gate_proj`, 'linear', h, s.intermediateSize, bias, i),
+    mod(`${p}.mlp.up_proj`, 'linear', h, s.intermediateSize, bias, i),
+    mod(`${p}.mlp.down_proj`, 'linear', s.intermediateSize, h, bias, i),
+  ];
+}
+
+/** RMSNorms of layer i, by their names under the layer prefix. */
+export function layerNorms(s: ModelSpec, p: string, i: number, names: string[]): ModuleInfo[] {
+  return names.map((n) => mod(`${p}.${n}`, 'rmsnorm', s.hiddenSize, s.hiddenSize, false, i));
+}

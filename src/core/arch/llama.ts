@@ -1,10 +1,10 @@
 // Descriptor of the Llama family (model_type llama, mistral, qwen2): transformers' LlamaConfig/MistralConfig/
 // Qwen2Config defaults and refusals, the model.layers.* layout, the llamaHidden builder and llama.cpp's names.
 import { InputError } from '../errors';
-import type { ModelSpec, ModuleInfo } from '../hf/types';
+import type { ModelSpec } from '../hf/types';
 import { llamaHidden } from '../models/llama';
 import { type Json, Reader, dropouts, parseRope } from './configReader';
-import { mod, parametersOf } from './layout';
+import { attentionModules, decoderLayout, gatedMlpModules, layerNorms } from './layout';
 import type { ArchDescriptor, ConfigContext, GgufTensorTarget, Layout } from './types';
 import { ropeGgufMetadata } from './ggufCommon';
 
@@ -76,29 +76,7 @@ function parseLlamaConfig(c: ConfigContext): ModelSpec {
 }
 
 export function llamaLayout(s: ModelSpec): Layout {
-  const modules: ModuleInfo[] = [];
-  const h = s.hiddenSize;
-  const q = s.numHeads * s.headDim;
-  const kv = s.numKvHeads * s.headDim;
-  modules.push(mod('model.embed_tokens', 'embedding', s.vocabSize, h, false, null));
-  for (let i = 0; i < s.numLayers; i++) {
-    const p = `model.layers.${i}`;
-    modules.push(
-      mod(`${p}.self_attn.q_proj`, 'linear', h, q, s.qkvBias, i),
-      mod(`${p}.self_attn.k_proj`, 'linear', h, kv, s.qkvBias, i),
-      mod(`${p}.self_attn.v_proj`, 'linear', h, kv, s.qkvBias, i),
-      mod(`${p}.self_attn.o_proj`, 'linear', q, h, s.oBias, i),
-      ...(s.qkNorm === true ? [mod(`${p}.self_attn.q_norm`, 'rmsnorm', s.headDim, s.headDim, false, i), mod(`${p}.self_attn.k_norm`, 'rmsnorm', s.headDim, s.headDim, false, i)] : []),
-      mod(`${p}.mlp.gate_proj`, 'linear', h, s.intermediateSize, s.mlpBias, i),
-      mod(`${p}.mlp.up_proj`, 'linear', h, s.intermediateSize, s.mlpBias, i),
-      mod(`${p}.mlp.down_proj`, 'linear', s.intermediateSize, h, s.mlpBias, i),
-      mod(`${p}.input_layernorm`, 'rmsnorm', h, h, false, i),
-      mod(`${p}.post_attention_layernorm`, 'rmsnorm', h, h, false, i),
-    );
-  }
-  modules.push(mod('model.norm', 'rmsnorm', h, h, false, null));
-  modules.push(mod('lm_head', 'linear', h, s.vocabSize, false, null, true));
-  return { modules, parameters: parametersOf(modules, s) };
+  return decoderLayout(s, (p, i) => [...attentionModules(s, p, i), ...gatedMlpModules(s, p, i, s.mlpBias), ...layerNorms(s, p, i, ['input_layernorm', 'post_attention_layernorm'])]);
 }
 
 export const LLAMA_LAYER: Readonly<Record<string, string>> = {

@@ -1,10 +1,10 @@
 // Descriptor of Phi-3 / Phi-3.5 / Phi-4-mini (model_type phi3): Phi3Config defaults, partial_rotary_factor, the fused
 // qkv_proj / gate_up_proj layout in named_modules order (o_proj before qkv_proj), phi3Hidden, llama.cpp's tensor names.
-import type { ModelSpec, ModuleInfo } from '../hf/types';
+import type { ModelSpec } from '../hf/types';
 import { phi3Hidden } from '../models/phi3';
 import { ropeGgufMetadata } from './ggufCommon';
 import { llamaArch, llamaGgufTensor, parseRopeDecoder } from './llama';
-import { mod, parametersOf } from './layout';
+import { decoderLayout, layerNorms, mod } from './layout';
 import { dropouts } from './configReader';
 import type { ArchDescriptor, ConfigContext, Layout } from './types';
 
@@ -23,25 +23,16 @@ function parsePhi3Config(c: ConfigContext): ModelSpec {
 }
 
 function phi3Layout(s: ModelSpec): Layout {
-  const modules: ModuleInfo[] = [];
   const h = s.hiddenSize;
   const q = s.numHeads * s.headDim;
   const kv = s.numKvHeads * s.headDim;
-  modules.push(mod('model.embed_tokens', 'embedding', s.vocabSize, h, false, null));
-  for (let i = 0; i < s.numLayers; i++) {
-    const p = `model.layers.${i}`;
-    modules.push(
-      mod(`${p}.self_attn.o_proj`, 'linear', q, h, false, i),
-      mod(`${p}.self_attn.qkv_proj`, 'linear', h, q + 2 * kv, false, i),
-      mod(`${p}.mlp.gate_up_proj`, 'linear', h, 2 * s.intermediateSize, false, i),
-      mod(`${p}.mlp.down_proj`, 'linear', s.intermediateSize, h, false, i),
-      mod(`${p}.input_layernorm`, 'rmsnorm', h, h, false, i),
-      mod(`${p}.post_attention_layernorm`, 'rmsnorm', h, h, false, i),
-    );
-  }
-  modules.push(mod('model.norm', 'rmsnorm', h, h, false, null));
-  modules.push(mod('lm_head', 'linear', h, s.vocabSize, false, null, true));
-  return { modules, parameters: parametersOf(modules, s) };
+  return decoderLayout(s, (p, i) => [
+    mod(`${p}.self_attn.o_proj`, 'linear', q, h, false, i),
+    mod(`${p}.self_attn.qkv_proj`, 'linear', h, q + 2 * kv, false, i),
+    mod(`${p}.mlp.gate_up_proj`, 'linear', h, 2 * s.intermediateSize, false, i),
+    mod(`${p}.mlp.down_proj`, 'linear', s.intermediateSize, h, false, i),
+    ...layerNorms(s, p, i, ['input_layernorm', 'post_attention_layernorm']),
+  ]);
 }
 
 const PHI3_LAYER: Readonly<Record<string, string>> = {

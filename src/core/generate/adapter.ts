@@ -41,3 +41,31 @@ export function loadAdapter(dirOrFile: string, inv: ModelInventory): LoadedAdapt
   }
   return { dir: peft.dir, modules };
 }
+
+/** A LoRA module held in memory: the module, its rank and PEFT scaling (e.g. the trainer's resolved targets). */
+export interface InMemoryLoraTarget {
+  module: ModuleInfo;
+  r: number;
+  scaling: number;
+}
+
+/**
+ * An adapter from LoRA tensors in memory, keyed as PEFT saves them (`base_model.model.<module>.lora_A.weight`
+ * [r, in], `.lora_B.weight` [out, r]): what loadAdapter gives for the same tensors written to a folder, so a
+ * training run can generate with its current weights without saving them. `id` names it among a Generator's adapters.
+ */
+export function adapterFromParams(id: string, params: ReadonlyMap<string, Float32Array>, targets: readonly InMemoryLoraTarget[]): LoadedAdapter {
+  const modules = new Map<string, AdapterModule>();
+  for (const t of targets) {
+    const key = (w: 'A' | 'B'): Float32Array => {
+      const name = `base_model.model.${t.module.name}.lora_${w}.weight`;
+      const x = params.get(name);
+      const want = w === 'A' ? t.r * t.module.inFeatures : t.module.outFeatures * t.r;
+      if (x === undefined || x.length !== want) throw new Error(`internal: no LoRA tensor ${name} of ${want} values in memory`);
+      return x;
+    };
+    const b = Float32Array.from(key('B'), (v) => v * t.scaling);
+    modules.set(t.module.name, { module: t.module, r: t.r, scaling: t.scaling, a: Float32Array.from(key('A')), b });
+  }
+  return { dir: id, modules };
+}

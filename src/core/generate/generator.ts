@@ -36,6 +36,8 @@ export interface GeneratorOptions {
   threads?: number;
   /** Adapter folders to load now; their modules decide the graph's LoRA inputs. */
   adapters?: string[];
+  /** Adapters held in memory (adapterFromParams) to load now, as `adapters`. */
+  memoryAdapters?: LoadedAdapter[];
   /**
    * 'single' (default): one adapter per call, LoRA as Gemms. 'stacked': all loaded adapters stacked in the feeds
    * and an adapter index per row, so generateBatch can give every row its own adapter in one forward pass.
@@ -105,6 +107,7 @@ export class Generator {
     }
     const gen = new Generator(inv, tokenizer, readGenerationDefaults(inv.dir), opts);
     for (const dir of opts.adapters ?? []) gen.loadAdapterFiles(dir);
+    for (const a of opts.memoryAdapters ?? []) gen.adapters.set(a.dir, { adapter: a, feeds: undefined });
     await gen.openSession();
     return gen;
   }
@@ -140,6 +143,19 @@ export class Generator {
     const have = new Set(this.modules.map((m) => m.name));
     if ([...this.adapters.get(id)!.adapter.modules.keys()].some((m) => !have.has(m))) await this.openSession();
     return id;
+  }
+
+  /**
+   * Adds (or replaces) an adapter held in memory under its id (adapterFromParams): new weights for the same modules
+   * are only new feeds; modules the open graph has no LoRA inputs for rebuild the session once.
+   */
+  async putAdapter(adapter: LoadedAdapter): Promise<string> {
+    if (this.busy) throw new InputError('generate-busy', 'cannot load an adapter while this Generator is generating');
+    this.adapters.set(adapter.dir, { adapter, feeds: undefined });
+    this.stacked = undefined;
+    const have = new Set(this.modules.map((m) => m.name));
+    if ([...adapter.modules.keys()].some((m) => !have.has(m))) await this.openSession();
+    return adapter.dir;
   }
 
   /** Unloads an adapter (its feeds only: the graph keeps its LoRA inputs, fed zeros for the modules nobody adapts). */

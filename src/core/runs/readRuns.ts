@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { isRunEvent, type RunEvent, type RunInfo } from '../../shared/protocol';
 import { TRAIL_POINTS, type RunSummary, type RunView } from '../../shared/dashboard';
-import { applyEvent, applyRunInfo, emptyRunView, lastStep, maxSteps } from './runState';
+import { applyEvent, applyRunInfo, bestCheckpointOf, emptyRunView, lastStep, maxSteps } from './runState';
 import { deadOwnerMessage } from './runOwner';
 import { deepNestingAt } from '../util/safeJson';
 
@@ -134,6 +134,8 @@ export function summarize(view: RunView, checkpoints = listCheckpoints(view.dir)
   if (lastRec !== undefined) s.lastLoss = lastRec.loss;
   if (view.steps.length > 1) s.lossTrail = lossTrail(view.steps.map((x) => x.loss));
   if (view.done !== undefined) s.finalLoss = view.done.final_loss;
+  const best = bestCheckpointOf(view);
+  if (best !== undefined) s.bestCheckpoint = best;
   if (fs.existsSync(path.join(adapter, 'adapter_config.json'))) s.adapterDir = adapter;
   const err = view.error?.message ?? view.info?.error;
   if (view.status === 'failed' && err !== undefined) s.error = err;

@@ -4,7 +4,7 @@ import type { RunEvent, RunInfo } from '../../shared/protocol';
 import type { RunStatus, RunView } from '../../shared/dashboard';
 
 export function emptyRunView(dir: string, name = baseName(dir)): RunView {
-  return { dir, name, status: 'starting', steps: [], evals: [], checkpoints: [], logs: [], skippedLines: 0 };
+  return { dir, name, status: 'starting', steps: [], evals: [], evalGenerations: [], checkpoints: [], logs: [], skippedLines: 0 };
 }
 
 /**
@@ -24,6 +24,7 @@ export function applyEvent(view: RunView, e: RunEvent): RunView {
       if (from !== undefined) {
         view.steps = view.steps.filter((s) => s.step <= from);
         view.evals = view.evals.filter((s) => s.step <= from);
+        view.evalGenerations = (view.evalGenerations ?? []).filter((s) => s.step <= from);
         view.checkpoints = view.checkpoints.filter((s) => s.step <= from);
         if (view.alerts !== undefined) view.alerts = view.alerts.filter((a) => a.step <= from);
       }
@@ -39,6 +40,9 @@ export function applyEvent(view: RunView, e: RunEvent): RunView {
     case 'eval':
       view.evals = view.evals.filter((s) => s.step !== e.step);
       view.evals.push(e);
+      break;
+    case 'eval_generation':
+      view.evalGenerations = [...(view.evalGenerations ?? []).filter((s) => s.step !== e.step), e];
       break;
     case 'checkpoint':
       view.checkpoints = view.checkpoints.filter((s) => s.step !== e.step);
@@ -92,6 +96,11 @@ export function applyWorkerExit(view: RunView, code: number | null, signal: stri
   view.error = { event: 'error', message, ...(lastStep(view) > 0 ? { step: lastStep(view) } : {}) };
   view.status = 'failed';
   return message;
+}
+
+/** The run's best checkpoint: the done record's, else the last checkpoint record's best_model_checkpoint. */
+export function bestCheckpointOf(view: RunView): string | undefined {
+  return view.done?.best_model_checkpoint ?? [...view.checkpoints].reverse().find((c) => c.best_model_checkpoint !== undefined)?.best_model_checkpoint;
 }
 
 export function lastStep(view: RunView): number {
@@ -161,11 +170,13 @@ export function describeEvent(e: RunEvent): string {
     case 'step':
       return `step ${e.step} epoch ${e.epoch.toFixed(2)} loss ${formatLoss(e.loss)} lr ${e.lr.toExponential(2)} grad_norm ${e.grad_norm.toFixed(3)} tokens/s ${e.tokens_per_s.toFixed(0)}`;
     case 'eval':
-      return `eval at step ${e.step}: eval_loss ${formatLoss(e.eval_loss)}`;
+      return `eval at step ${e.step}: eval_loss ${formatLoss(e.eval_loss)}${e.eval_perplexity !== undefined ? ` perplexity ${formatLoss(e.eval_perplexity)}` : ''}`;
+    case 'eval_generation':
+      return `eval prompts at step ${e.step}: ${e.samples.length} answered${e.exact_match !== undefined ? `, exact match ${e.exact_match.toFixed(3)}` : ''}${e.contains !== undefined ? `, contains ${e.contains.toFixed(3)}` : ''}`;
     case 'checkpoint':
-      return `checkpoint step ${e.step}: ${e.path}`;
+      return `checkpoint step ${e.step}: ${e.path}${e.best_model_checkpoint !== undefined ? ` (best: ${e.best_model_checkpoint})` : ''}`;
     case 'done':
-      return `${e.stopped === true ? 'stopped' : 'done'}: final loss ${formatLoss(e.final_loss)}, adapter ${e.adapter_dir}`;
+      return `${e.stopped === true ? 'stopped' : e.early_stopped === true ? 'stopped early' : 'done'}: final loss ${formatLoss(e.final_loss)}, adapter ${e.adapter_dir}${e.best_model_checkpoint !== undefined ? `, best checkpoint ${e.best_model_checkpoint}` : ''}`;
     case 'error':
       return `error${e.step !== undefined ? ` at step ${e.step}` : ''}: ${e.message}${e.checkpoint !== undefined ? ` (checkpoint kept: ${e.checkpoint})` : ''}`;
     case 'log':

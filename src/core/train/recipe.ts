@@ -9,6 +9,7 @@ import type { DataFormat } from './data/formats';
 import { checkRecipeValue, recipeDefaults, recipeField, recipeKeys, RECIPE_FIELDS } from './recipeSchema';
 import type { SchedulerType } from './schedule';
 import { MAX_JSON_DEPTH, deepNestingAt, positionAt } from '../util/safeJson';
+import { bestModelProblems, type BestModelArgs } from './bestModel';
 import { lintSeverities, type LintSeverities } from '../validate/lint/kinds';
 
 /** The training settings, with the names of HF TrainingArguments. */
@@ -32,7 +33,17 @@ export interface TrainingArgs {
   save_steps: number;
   fp16: boolean;
   bf16: boolean;
+  /** Tokens generated per eval prompt (dataset.eval_prompts). */
+  eval_max_new_tokens: number;
+  load_best_model_at_end: boolean;
+  metric_for_best_model: string | null;
+  greater_is_better: boolean | null;
+  early_stopping_patience: number | null;
+  early_stopping_threshold: number;
 }
+
+/** One item of `dataset.eval_prompts` as written in the recipe: a prompt, or a prompt with its expected answer. */
+export type EvalPromptItem = string | { prompt: string; expected?: string | null };
 
 export interface DatasetArgs {
   /** Absolute path. */
@@ -43,6 +54,8 @@ export interface DatasetArgs {
   packing: boolean;
   shuffle: boolean;
   train_on_prompt: boolean;
+  /** Prompts answered at each evaluation: the recipe's list, or the absolute path of a JSONL file; null = none. */
+  eval_prompts: EvalPromptItem[] | string | null;
   /** Severities of the data-safety lint (the validator's; the trainer does not act on them). */
   lint: LintSeverities;
 }
@@ -118,6 +131,7 @@ export function parseRecipe(text: string, file: string): Recipe {
 
   const values = recipeDefaults();
   const seen = new Set<string>();
+  const lines = new Map<string, number>();
   const walk = (map: YamlNode, section: string): void => {
     if (!isMap(map)) return;
     for (const pair of map.items) {
@@ -138,6 +152,7 @@ export function parseRecipe(text: string, file: string): Recipe {
         });
       }
       seen.add(path);
+      if (line !== undefined) lines.set(path, line);
       const valueNode = pair.value as YamlNode | null;
       const value: unknown = valueNode === null ? null : (valueNode.toJSON() as unknown);
       const problem = checkRecipeValue(field, value);
@@ -158,6 +173,15 @@ export function parseRecipe(text: string, file: string): Recipe {
     }
   }
 
+  const values2 = values as { dataset: Record<string, unknown>; training: Record<string, unknown> };
+  const prompts = values2.dataset['eval_prompts'];
+  const rules = bestModelProblems(values2.training as unknown as BestModelArgs, {
+    evalData: values2.dataset['eval'] !== null && values2.dataset['eval'] !== undefined,
+    evalPrompts: prompts !== null && prompts !== undefined,
+    expected: Array.isArray(prompts) ? prompts.some((p) => typeof p === 'object' && p !== null && typeof (p as Record<string, unknown>)['expected'] === 'string') : null,
+  });
+  if (rules.length > 0) throw new InputError('recipe-value', rules[0]!.message, { file: abs, ...(lines.get(rules[0]!.path) !== undefined ? { line: lines.get(rules[0]!.path)! } : {}) });
+
   const v = values as { [k: string]: unknown } & { dataset: Record<string, unknown>; training: Record<string, unknown> };
   const rel = (p: unknown): string => resolve(baseDir, String(p));
   const baseModel = String(v['base_model']);
@@ -175,6 +199,7 @@ export function parseRecipe(text: string, file: string): Recipe {
       packing: ds['packing'] as boolean,
       shuffle: ds['shuffle'] as boolean,
       train_on_prompt: ds['train_on_prompt'] as boolean,
+      eval_prompts: typeof ds['eval_prompts'] === 'string' ? rel(ds['eval_prompts']) : ((ds['eval_prompts'] ?? null) as EvalPromptItem[] | null),
       lint: lintSeverities(ds['lint'] as Record<string, unknown> | undefined),
     },
     training: { ...(v.training as unknown as TrainingArgs) },

@@ -3,7 +3,7 @@
 import { LINT_DEFAULTS, LINT_DOCS, LINT_KINDS, LINT_LEVELS } from '../validate/lint/kinds';
 import { folderNameProblem } from '../util/safePath';
 
-export type RecipeFieldType = 'section' | 'string' | 'path' | 'integer' | 'number' | 'boolean' | 'enum' | 'list';
+export type RecipeFieldType = 'section' | 'string' | 'path' | 'integer' | 'number' | 'boolean' | 'enum' | 'list' | 'prompts';
 
 /** What a `list` field holds: numbers, integers, target_modules values (a list of names or a regex string), or sweep trials. */
 export type RecipeListItem = 'integer' | 'number' | 'targets' | 'trial';
@@ -44,6 +44,8 @@ export const LR_SCHEDULERS = ['constant', 'constant_with_warmup', 'linear', 'cos
 export const SWEEP_METHODS = ['grid', 'list'] as const;
 /** The keys a sweep trial may set. */
 export const SWEEP_KEYS = ['r', 'lora_alpha', 'learning_rate', 'target_modules'] as const;
+/** The accepted `training.metric_for_best_model` values (with or without HF's `eval_` prefix). */
+export const BEST_MODEL_METRICS = ['loss', 'eval_loss', 'perplexity', 'eval_perplexity', 'exact_match', 'eval_exact_match', 'contains', 'eval_contains'] as const;
 
 const F = (f: Omit<RecipeField, 'nullable' | 'required'> & { nullable?: boolean; required?: boolean }): RecipeField => ({
   nullable: false,
@@ -78,6 +80,8 @@ export const RECIPE_FIELDS: readonly RecipeField[] = [
     doc: 'Shuffle examples each epoch (seeded by `training.seed`); `false` keeps file order.' }),
   F({ path: 'dataset.train_on_prompt', type: 'boolean', default: false,
     doc: '`false`: the loss covers only the answer / assistant tokens; `true`: every token.' }),
+  F({ path: 'dataset.eval_prompts', type: 'prompts', nullable: true, default: null,
+    doc: 'Prompts answered greedily with the current adapter at every evaluation (`training.eval_steps` and the end), shown in the dashboard: a list of strings or of `{prompt, expected}`, or a JSONL file (relative to this file) of `{"prompt", "expected"?}` lines. With `expected`, exact-match and contains scores are logged (whitespace-normalised). Each prompt is rendered as the training data renders one: a user turn through the chat template (`messages`), the Alpaca template (`alpaca`), else as is.' }),
   F({ path: 'dataset.lint', type: 'section', default: undefined,
     doc: 'Severity of each data-safety check on the JSONL files (`error`, `warning`, `info` or `off`), reported with the other dataset diagnostics; the trainer does not read it.' }),
   ...LINT_KINDS.map((k) => F({ path: `dataset.lint.${k}`, type: 'enum', enum: LINT_LEVELS, default: LINT_DEFAULTS[k], doc: `${LINT_DOCS[k]} Default \`${LINT_DEFAULTS[k]}\`.` })),
@@ -116,6 +120,18 @@ export const RECIPE_FIELDS: readonly RecipeField[] = [
     doc: 'Evaluate on `dataset.eval` every this many steps; 0 = only at the end (when `dataset.eval` is set).' }),
   F({ path: 'training.save_steps', type: 'integer', min: 0, default: 0, hf: 'save_steps',
     doc: 'Write a resumable checkpoint every this many steps; 0 = only the final adapter.' }),
+  F({ path: 'training.eval_max_new_tokens', type: 'integer', min: 1, max: 4096, default: 64,
+    doc: 'Most tokens generated per `dataset.eval_prompts` prompt at each evaluation (greedy; generation also stops at EOS).' }),
+  F({ path: 'training.load_best_model_at_end', type: 'boolean', default: false, hf: 'load_best_model_at_end',
+    doc: 'At the end, the final adapter is the best checkpoint\'s (by `metric_for_best_model`). Needs `eval_steps` > 0 and `save_steps` a round multiple of it.' }),
+  F({ path: 'training.metric_for_best_model', type: 'enum', enum: BEST_MODEL_METRICS, nullable: true, default: null, hf: 'metric_for_best_model',
+    doc: 'The evaluation metric that picks the best checkpoint: `loss` (eval loss), `perplexity`, `exact_match` or `contains` (of `dataset.eval_prompts` with expected answers); `null` = `loss` when `load_best_model_at_end` is set. Tracked as `best_metric` / `best_model_checkpoint` in trainer_state.json.' }),
+  F({ path: 'training.greater_is_better', type: 'boolean', nullable: true, default: null, hf: 'greater_is_better',
+    doc: 'Whether a larger `metric_for_best_model` is better; `null` = false for `loss` and `perplexity`, true for `exact_match` and `contains`.' }),
+  F({ path: 'training.early_stopping_patience', type: 'integer', min: 1, nullable: true, default: null,
+    doc: 'Stop after this many evaluations in a row without improving `metric_for_best_model` by more than `early_stopping_threshold` (transformers\' EarlyStoppingCallback); needs `load_best_model_at_end`. `null` = no early stopping.' }),
+  F({ path: 'training.early_stopping_threshold', type: 'number', min: 0, default: 0,
+    doc: 'How much `metric_for_best_model` must improve on the best so far to count as an improvement (EarlyStoppingCallback\'s `early_stopping_threshold`).' }),
   F({ path: 'training.fp16', type: 'boolean', default: false, hf: 'fp16',
     doc: 'Mixed precision on a GPU: fp16 base weights and activations, fp32 LoRA master weights. Ignored with a warning on the CPU (ORT CPU computes in fp32).' }),
   F({ path: 'training.bf16', type: 'boolean', default: false, hf: 'bf16',
@@ -187,6 +203,8 @@ export function checkRecipeValue(field: RecipeField, value: unknown): string | n
         : `"${field.path}" must be one of ${field.enum!.join(', ')}, got ${describe(value)}`;
     case 'list':
       return listProblem(field, value);
+    case 'prompts':
+      return promptsProblem(field, value);
     case 'integer':
     case 'number': {
       if (typeof value !== 'number' || !Number.isFinite(value)) return `"${field.path}" must be a number, got ${describe(value)}`;
@@ -203,6 +221,30 @@ function listProblem(f: RecipeField, value: unknown): string | null {
     const why = listItemProblem(f.items ?? 'number', item);
     if (why !== null) return `"${f.path}" item ${i + 1} ${why}`;
   }
+  return null;
+}
+
+/** `dataset.eval_prompts`: a JSONL path, or a non-empty list of strings / {prompt, expected?} mappings. */
+function promptsProblem(f: RecipeField, value: unknown): string | null {
+  if (typeof value === 'string') return value.trim() === '' ? `"${f.path}" must not be empty` : null;
+  if (!Array.isArray(value)) return `"${f.path}" must be a JSONL file or a list of prompts, got ${describe(value)}`;
+  if (value.length === 0) return `"${f.path}" must not be an empty list`;
+  for (const [i, item] of value.entries()) {
+    const why = evalPromptProblem(item);
+    if (why !== null) return `"${f.path}" item ${i + 1} ${why}`;
+  }
+  return null;
+}
+
+/** Why one eval prompt (a list item or a JSONL line) is not a string or a {prompt, expected?} mapping, or null. */
+export function evalPromptProblem(item: unknown): string | null {
+  if (typeof item === 'string') return item === '' ? 'must not be an empty string' : null;
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) return `must be a string or a mapping {prompt, expected}, got ${describe(item)}`;
+  const o = item as Record<string, unknown>;
+  const extra = Object.keys(o).find((k) => k !== 'prompt' && k !== 'expected');
+  if (extra !== undefined) return `has the unknown key "${extra}" (allowed: prompt, expected)`;
+  if (typeof o['prompt'] !== 'string' || o['prompt'] === '') return 'needs "prompt", a non-empty string';
+  if (o['expected'] !== undefined && o['expected'] !== null && typeof o['expected'] !== 'string') return `"expected" must be a string, got ${describe(o['expected'])}`;
   return null;
 }
 

@@ -9,8 +9,8 @@ import { serializeAdapterConfig } from '../peft/save';
 import { Rng } from '../util/random';
 import type { DoneEvent, RunEvent, RunInfo, StepEvent } from '../../shared/protocol';
 import { SequenceStream, nextStepBatches, totalStepsFor } from './data/stream';
-import { collate } from './data/collate';
 import { defaultDeps } from './deps';
+import { RunEvaluation } from './evaluation';
 import type { EngineState, TrainEngine } from './engineApi';
 import { initLoraParams, loadAdapterParams } from './loraInit';
 import { createRunDir, gitCommit, loadCheckpoint, RunFolder, type LoadedCheckpoint, type TrainerState } from './runFolder';
@@ -51,6 +51,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
   let lastGood: string | undefined;
   let currentStep: number | undefined;
   let engine: TrainEngine | null = null;
+  let evaluation: RunEvaluation | null = null;
   const emit = (e: RunEvent): void => {
     folder?.appendEvent(e);
     opts.onEvent(e);
@@ -80,6 +81,8 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
         hint: 'An exact resume needs the same data, max_length and packing; start a new run instead',
       });
     }
+    evaluation = new RunEvaluation(prep, resumed?.trainer);
+    const evals = evaluation;
     const estimate = estimateRun(prep, recipe.training.per_device_train_batch_size);
     if (estimate !== null && prep.device === 'cpu' && process.env['PEFT_STUDIO_SKIP_MEMORY_CHECK'] !== '1') {
       const verdict = checkMemoryFits(estimate, deps.availableMemory());
@@ -129,6 +132,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       maxSeqLen: recipe.dataset.max_length,
     });
     engine = eng;
+    evals.attach(eng, graphCacheDir(recipe));
     await eng.setState(resumed !== null ? checkResumeState(resumed, eng) : await initialState(eng, prep));
 
     const trainable = prep.targets.reduce((s, x) => s + x.r * (x.module.inFeatures + x.module.outFeatures), 0);
@@ -179,14 +183,13 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
     const checkpoint = async (): Promise<void> => {
       const state = await eng.getState();
       // The engine's count and fp16 loss scale: a skipped fp16 step does not advance AdamW (GradScaler).
-      const saved = { ...trainerState(), optimizer_step: state.step, ...(state.lossScale !== undefined ? { loss_scale: state.lossScale } : {}) };
+      const best = evals.checkpointFields(step, runDir!);
+      const saved = { ...trainerState(), optimizer_step: state.step, ...(state.lossScale !== undefined ? { loss_scale: state.lossScale } : {}), ...best.state };
       lastGood = folder!.writeCheckpoint(state, saved, adapterConfigJson);
-      emit({ event: 'checkpoint', step, path: lastGood });
+      emit({ event: 'checkpoint', step, path: lastGood, ...best.event });
     };
-    const evaluate = async (): Promise<void> => {
-      if (prep.eval === null) return;
-      emit({ event: 'eval', step, eval_loss: await evalLoss(eng, prep, microBatch, plan.padTokenId) });
-    };
+    /** True when early stopping ends the run at this evaluation. */
+    const evaluate = async (): Promise<boolean> => (evals.active ? evals.evaluate(step, eng, plan.padTokenId, emit) : false);
 
     let stopped = false;
     if (resumed !== null && step >= totalSteps) {
@@ -240,17 +243,19 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
         monitor.afterStep(rec, now, step === totalSteps);
         window =  { time: now, tokens: totalTokens };
       }
-      if (t.eval_steps > 0 && step % t.eval_steps === 0) await evaluate();
+      const stopEarly = t.eval_steps > 0 && step % t.eval_steps === 0 && (await evaluate());
       if (t.save_steps > 0 && step % t.save_steps === 0 && step < totalSteps) await checkpoint();
+      if (stopEarly) break;
     }
     currentStep = undefined;
-    if (!stopped && (t.eval_steps === 0 || step % t.eval_steps !== 0)) await evaluate();
+    if (!stopped && !evals.earlyStopped && (t.eval_steps === 0 || step % t.eval_steps !== 0)) await evaluate();
     if (!(lastGood !== undefined && lastGood.endsWith(`step-${step}`))) await checkpoint();
-    const adapterDir = folder.writeAdapter(await eng.getState(), adapterConfigJson);
+    const adapterDir = folder.writeAdapter(evals.finalState(await eng.getState(), emit), adapterConfigJson);
     info = { ...info, status: stopped ? 'stopped' : 'completed', finished_at: new Date().toISOString(), last_step: step };
     folder.writeRunInfo(info);
     const done: DoneEvent = { event: 'done', run_dir: runDir, adapter_dir: adapterDir, final_loss: lastLoss ?? Number.NaN };
     if (stopped) done.stopped = true;
+    Object.assign(done, evals.doneFields());
     emit(done);
     return done;
   } catch (caught) {
@@ -268,6 +273,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
     }
     throw new TrainingFailed(e, ev);
   } finally {
+    await evaluation?.dispose();
     await engine?.dispose();
   }
 }
@@ -313,19 +319,6 @@ function checkResumeState(ck: LoadedCheckpoint, engine: TrainEngine): EngineStat
     throw new InputError('resume-mismatch', 'the checkpoint has LoRA tensors the adapter config does not target', { file: ck.dir });
   }
   return ck.state;
-}
-
-/** Mean loss over every label token of the eval set (micro-batches in file order). */
-async function evalLoss(engine: TrainEngine, prep: PreparedRun, batchSize: number, padTokenId: number): Promise<number> {
-  const seqs = prep.eval!.sequences;
-  let sum = 0;
-  let count = 0;
-  for (let i = 0; i < seqs.length; i += batchSize) {
-    const r = await engine.evalLoss(collate(seqs.slice(i, i + batchSize), padTokenId));
-    sum += r.lossSum;
-    count += r.labelTokens;
-  }
-  return count > 0 ? sum / count : Number.NaN;
 }
 
 /**

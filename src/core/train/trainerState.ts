@@ -26,6 +26,12 @@ export interface TrainerState {
   last_loss: number | null;
   /** fp16 runs: GradScaler's state (engineApi EngineState.lossScale). */
   loss_scale?: { scale: number; growthTracker: number };
+  /** With metric_for_best_model, HF TrainerState's fields: the best metric so far, its step and checkpoint. */
+  best_metric?: number | null;
+  best_global_step?: number | null;
+  best_model_checkpoint?: string | null;
+  /** With early stopping, as HF saves EarlyStoppingCallback's state. */
+  stateful_callbacks?: { EarlyStoppingCallback: { args: { early_stopping_patience: number; early_stopping_threshold: number }; attributes: { early_stopping_patience_counter: number } } };
 }
 
 /** Parses and checks trainer_state.json text; every problem is an InputError naming `file` and the field. */
@@ -98,5 +104,33 @@ export function parseTrainerState(text: string, file: string): TrainerState {
     }
     state.loss_scale = { scale: l!['scale'] as number, growthTracker: l!['growthTracker'] as number };
   }
+  parseBestFields(o, state, bad);
   return state;
+}
+
+/** The optional best-checkpoint fields (HF's names); JSON has no infinity, so HF's ±inf start value reads as null. */
+function parseBestFields(o: Record<string, unknown>, state: TrainerState, bad: (field: string, expected: string) => never): void {
+  if (o['best_metric'] !== undefined) {
+    const v = o['best_metric'];
+    if (v !== null && (typeof v !== 'number' || Number.isNaN(v))) bad('best_metric', 'a number or null');
+    state.best_metric = v as number | null;
+  }
+  if (o['best_global_step'] !== undefined) state.best_global_step = o['best_global_step'] === null ? null : (asStepNumber(o['best_global_step']) ?? bad('best_global_step', 'a non-negative integer or null'));
+  if (o['best_model_checkpoint'] !== undefined) {
+    const v = o['best_model_checkpoint'];
+    if (v !== null && typeof v !== 'string') bad('best_model_checkpoint', 'a folder path or null');
+    state.best_model_checkpoint = v as string | null;
+  }
+  const cb = o['stateful_callbacks'];
+  if (cb !== undefined) {
+    const es = (cb as Record<string, unknown> | null)?.['EarlyStoppingCallback'] as Record<string, unknown> | undefined;
+    const args = es?.['args'] as Record<string, unknown> | undefined;
+    const counter = (es?.['attributes'] as Record<string, unknown> | undefined)?.['early_stopping_patience_counter'];
+    const patience = args?.['early_stopping_patience'];
+    const threshold = args?.['early_stopping_threshold'];
+    if (asStepNumber(counter) === null || typeof patience !== 'number' || typeof threshold !== 'number' || !Number.isFinite(threshold)) {
+      bad('stateful_callbacks', '{"EarlyStoppingCallback": {"args": {early_stopping_patience, early_stopping_threshold}, "attributes": {early_stopping_patience_counter}}}');
+    }
+    state.stateful_callbacks = { EarlyStoppingCallback: { args: { early_stopping_patience: patience as number, early_stopping_threshold: threshold as number }, attributes: { early_stopping_patience_counter: counter as number } } };
+  }
 }

@@ -12,6 +12,7 @@ import { LineIndex, problem } from './text';
 import type { Problem, RecipeSummary, ValidationContext } from './types';
 import { readYaml, type YamlEntry, type YamlRead } from './yamlWalk';
 import { errorMessage } from '../errors';
+import { bestModelProblems, type BestModelArgs } from '../train/bestModel';
 
 const num = (v: unknown, d: number): number => (typeof v === 'number' && Number.isFinite(v) ? v : d);
 
@@ -236,6 +237,22 @@ function checkSemantics(read: YamlRead, present: Map<string, YamlEntry>, idx: Li
       (learned ? `: ${archOf(model.spec).displayName} has no position embedding beyond it, so training fails on any example longer than ${model.spec.maxPositionEmbeddings} tokens` : ': quality degrades past the trained context')));
   }
   checkSchedule(v, at, dir, out);
+  checkEvaluation(v, present, at, ctx, dir, out);
+}
+
+/** dataset.eval_prompts (a JSONL file must exist) and the best-checkpoint / early-stopping rules (train's own, bestModel.ts). */
+function checkEvaluation(v: Map<string, unknown>, present: Map<string, YamlEntry>, at: (p: string, w?: 'key' | 'value') => ReturnType<LineIndex['range']>, ctx: ValidationContext, dir: string, out: Problem[]): void {
+  const prompts = v.get('dataset.eval_prompts');
+  if (typeof prompts === 'string' && pathKindOf(ctx, path.resolve(dir, prompts)) !== 'file') {
+    out.push(problem(at('dataset.eval_prompts'), 'error', 'path-not-found', `File not found: ${prompts} (resolved against ${dir}); dataset.eval_prompts is a JSONL file of {"prompt", "expected"?} lines, or a list`));
+  }
+  const training = Object.fromEntries(['load_best_model_at_end', 'metric_for_best_model', 'greater_is_better', 'early_stopping_patience', 'early_stopping_threshold', 'eval_steps', 'save_steps']
+    .map((k) => [k, v.get(`training.${k}`)])) as unknown as BestModelArgs;
+  const expected = Array.isArray(prompts) ? prompts.some((p) => typeof p === 'object' && p !== null && typeof (p as Record<string, unknown>)['expected'] === 'string') : null;
+  for (const p of bestModelProblems(training, { evalData: typeof v.get('dataset.eval') === 'string', evalPrompts: prompts !== null && prompts !== undefined, expected })) {
+    const key = present.has(p.path) ? p.path : present.has('training.load_best_model_at_end') ? 'training.load_best_model_at_end' : 'training';
+    out.push(problem(at(key), 'error', 'best-model-settings', p.message));
+  }
 }
 
 function checkSchedule(v: Map<string, unknown>, at: (p: string, w?: 'key' | 'value') => ReturnType<LineIndex['range']>, dir: string, out: Problem[]): void {
@@ -261,7 +278,7 @@ function checkSchedule(v: Map<string, unknown>, at: (p: string, w?: 'key' | 'val
   if (sched === 'constant' && (warmup > 0 || ratio > 0)) {
     out.push(problem(at('training.lr_scheduler_type'), 'warning', 'constant-ignores-warmup', 'lr_scheduler_type "constant" ignores warmup; use "constant_with_warmup"', { title: 'Change to "constant_with_warmup"', edits: [{ range: at('training.lr_scheduler_type'), newText: 'constant_with_warmup' }] }));
   }
-  if (num(v.get('training.eval_steps'), 0) > 0 && v.get('dataset.eval') === null) {
+  if (num(v.get('training.eval_steps'), 0) > 0 && v.get('dataset.eval') === null && v.get('dataset.eval_prompts') === null) {
     out.push(problem(at('training.eval_steps'), 'warning', 'eval-without-data', 'eval_steps is set but dataset.eval is null: no evaluation will run'));
   }
 }

@@ -139,6 +139,26 @@ describe('validate peft-train.yaml', () => {
     assert.deepEqual(s.datasets, [path.join(dir, 'data', 'train.jsonl')]);
   });
 
+  it('knows the evaluation keys: eval_prompts (list or JSONL file), best checkpoint and early stopping rules as train', () => {
+    const base = ok + 'training:\n  max_steps: 10\n';
+    const codes = (t: string): string[] => run(t).filter((p) => p.code !== 'base-model-incomplete').map((p) => p.code);
+    assert.deepEqual(codes(ok + '  eval_prompts:\n    - "What is 2+2?"\n    - {prompt: "Capital of France?", expected: "Paris"}\ntraining:\n  eval_max_new_tokens: 32\n'), []);
+    assert.match(one(run(ok + '  eval_prompts: [{prompt: "a", answer: "b"}]\n'), 'bad-value').message, /item 1 has the unknown key "answer"/);
+    assert.match(one(run(ok + '  eval_prompts: 3\n'), 'bad-value').message, /must be a JSONL file or a list of prompts/);
+    const missing = one(run(ok + '  eval_prompts: data/prompts.jsonl\n'), 'path-not-found');
+    assert.deepEqual(at(missing).slice(0, 2), [4, 16]);
+    fs.writeFileSync(path.join(dir, 'data', 'prompts.jsonl'), '{"prompt": "a"}\n');
+    assert.deepEqual(codes(ok + '  eval_prompts: data/prompts.jsonl\ntraining:\n  eval_steps: 5\n'), []); // eval prompts: eval_steps is not idle
+    const withEval = base.replace('dataset:\n', 'dataset:\n  eval: data/train.jsonl\n');
+    const notMultiple = one(run(withEval + '  eval_steps: 4\n  save_steps: 6\n  load_best_model_at_end: true\n'), 'best-model-settings');
+    assert.match(notMultiple.message, /round multiple of the evaluation steps, but training.save_steps is 6 and training.eval_steps is 4/);
+    assert.deepEqual(at(notMultiple).slice(0, 2), [8, 14]); // on save_steps' value
+    assert.equal(one(run(base + '  early_stopping_patience: 3\n'), 'best-model-settings').severity, 'error');
+    assert.match(one(run(base + '  metric_for_best_model: exact_match\n'), 'best-model-settings').message, /give eval_prompts with "expected"/);
+    assert.match(one(run(base + '  metric_for_best_model: accuracy\n'), 'bad-value').message, /must be one of loss, eval_loss, perplexity/);
+    assert.match(one(run(withEval + '  eval_steps: 5\n  save_steps: 10\n  load_best_model_at_end: true\n  early_stopping_patience: 2\n  early_stopping_threshold: -1\n'), 'bad-value').message, /early_stopping_threshold" must be >= 0/);
+    assert.deepEqual(codes(withEval + '  eval_steps: 5\n  save_steps: 10\n  load_best_model_at_end: true\n  early_stopping_patience: 2\n  greater_is_better: false\n'), []);
+  });
   it('never throws on hostile input', () => {
     for (const t of ['', '- a\n- b', 'a: [', ':::', 'training: 5', 'dataset:\n  train: [1, 2]', '!!binary x', '&a [*a]', 'base_model: *x']) assert.ok(Array.isArray(run(t)));
   });
@@ -149,7 +169,7 @@ describe('recipe schema', () => {
     const d = recipeDefaults() as { training: Record<string, unknown>; dataset: Record<string, unknown> };
     assert.equal(d.training['learning_rate'], 2e-4);
     assert.equal(d.dataset['max_length'], 512);
-    assert.deepEqual(recipeKeys('dataset'), ['train', 'eval', 'format', 'max_length', 'packing', 'shuffle', 'train_on_prompt', 'lint']);
+    assert.deepEqual(recipeKeys('dataset'), ['train', 'eval', 'format', 'max_length', 'packing', 'shuffle', 'train_on_prompt', 'eval_prompts', 'lint']);
     assert.deepEqual(recipeKeys('dataset.lint'), ['secret', 'pii', 'duplicate', 'near_duplicate', 'leakage', 'backdoor', 'injection']);
     assert.deepEqual((d.dataset['lint'] as Record<string, unknown>)['secret'], 'error');
     assert.equal(recipeField('training.adam_beta2')!.hf, 'adam_beta2');

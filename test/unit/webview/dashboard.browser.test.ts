@@ -1,23 +1,17 @@
 // The dashboard webview in a real browser (Debian's chromium via playwright-core): bundles webview/src with
 // esbuild, stands in for the host's postMessage, and checks what is drawn (points, tables, live updates).
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { build } from 'esbuild';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { HostToWebview, RunSummary, RunView } from '../../../src/shared/dashboard';
 import { applyEvent, emptyRunView } from '../../../src/core/runs/runState';
 import { startEvent, stepEvent } from '../runs/events';
-
-const CHROMIUM = '/usr/bin/chromium';
+import { openWebviewPage, type WebviewPage } from './browserPage';
 
 /** What the page's stand-in for acquireVsCodeApi records (this tsconfig has no DOM lib). */
 interface PageGlobals {
   __posted: { type: string; dir?: string; dirs?: string[] }[];
   postMessage(m: unknown, origin: string): void;
 }
-const root = path.resolve(__dirname, '../../..');
 
 function runView(name: string, steps: number, evalEvery = 0): RunView {
   const dir = `/w/runs/${name}`;
@@ -41,34 +35,20 @@ function summary(v: RunView, live: boolean): RunSummary {
 
 describe('dashboard webview (chromium)', function () {
   this.timeout(60000);
-  let browser: Browser | undefined;
   let page: Page;
-  let tmp: string;
+  let view: WebviewPage<HostToWebview, PageGlobals['__posted'][number]>;
 
   before(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it with scripts/setup-e2e.sh (apt-get install chromium)`);
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-webview-'));
-    await build({ entryPoints: [path.join(root, 'webview/src/main.ts')], bundle: true, format: 'iife', platform: 'browser', target: 'es2022', outfile: path.join(tmp, 'dashboard.js'), logLevel: 'silent' });
-    fs.copyFileSync(path.join(root, 'media/dashboard.css'), path.join(tmp, 'dashboard.css'));
-    fs.writeFileSync(path.join(tmp, 'index.html'), `<!DOCTYPE html><html><head><link rel="stylesheet" href="dashboard.css">
-<script>window.__posted = []; let st; window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => st, setState: (s) => { st = s; } });</script>
-</head><body class="vscode-dark" style="--vscode-charts-blue:#3794ff;--vscode-foreground:#ccc"><main id="app"></main><script src="dashboard.js"></script></body></html>`);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
-    page = await browser.newPage({ viewport: { width: 700, height: 1400 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`file://${path.join(tmp, 'index.html')}`);
-    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).__posted.some((m) => m.type === 'ready'));
-    assert.deepEqual(errors, []);
+    view = await openWebviewPage({ entry: 'webview/src/main.ts', css: 'media/dashboard.css', bodyStyle: '--vscode-charts-blue:#3794ff;--vscode-foreground:#ccc', viewport: { width: 700, height: 1400 } });
+    page = view.page;
   });
 
   after(async () => {
-    await browser?.close();
-    if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true });
+    await view?.close();
   });
 
-  const send = (m: HostToWebview): Promise<void> => page.evaluate((msg) => (globalThis as unknown as PageGlobals).postMessage(msg, '*'), m);
-  const posted = (): Promise<PageGlobals['__posted']> => page.evaluate(() => (globalThis as unknown as PageGlobals).__posted);
+  const send = (m: HostToWebview): Promise<void> => view.send(m);
+  const posted = (): Promise<PageGlobals['__posted']> => view.posted();
 
   it('lists runs, selects the first, and draws its loss, eval and metric charts', async () => {
     const a = runView('run-a', 40, 10);

@@ -4,14 +4,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { build } from 'esbuild';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { DataInspectionView, HostToInspector } from '../../../src/shared/inspector';
 import { inspectData } from '../../../src/core/train/inspectData';
 import { makeProject, recipe } from '../train/project';
-
-const CHROMIUM = '/usr/bin/chromium';
-const root = path.resolve(__dirname, '../../..');
+import { openWebviewPage, type WebviewPage } from './browserPage';
 
 interface PageGlobals {
   __posted: { type: string; index?: number; line?: number }[];
@@ -20,13 +17,12 @@ interface PageGlobals {
 
 describe('dataset inspector webview (chromium)', function () {
   this.timeout(60000);
-  let browser: Browser | undefined;
   let page: Page;
+  let view: WebviewPage<HostToInspector, PageGlobals['__posted'][number]>;
   let tmp: string;
   let inspection: DataInspectionView;
 
   before(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it with scripts/setup-e2e.sh (apt-get install chromium)`);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-inspector-'));
     await makeProject(path.join(tmp, 'proj'));
     // max_length 24 cuts the longer examples: the view shows the truncation point.
@@ -34,26 +30,16 @@ describe('dataset inspector webview (chromium)', function () {
     const all = await inspectData({ configFile: path.join(tmp, 'proj', 'peft-train.yaml') });
     const long = all.stats.truncated.count > 0 ? (await Promise.all(Array.from({ length: all.stats.examples }, (_, i) => inspectData({ configFile: path.join(tmp, 'proj', 'peft-train.yaml'), index: i })))).find((r) => r.example.truncatedAt !== null) : undefined;
     inspection = long ?? all;
-    await build({ entryPoints: [path.join(root, 'webview/src/inspector.ts')], bundle: true, format: 'iife', platform: 'browser', target: 'es2022', outfile: path.join(tmp, 'inspector.js'), logLevel: 'silent' });
-    fs.copyFileSync(path.join(root, 'media/inspector.css'), path.join(tmp, 'inspector.css'));
-    fs.writeFileSync(path.join(tmp, 'index.html'), `<!DOCTYPE html><html><head><link rel="stylesheet" href="inspector.css">
-<script>window.__posted = []; let st; window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => st, setState: (s) => { st = s; } });</script>
-</head><body class="vscode-dark" style="--vscode-foreground:#ccc;--vscode-editor-background:#1e1e1e"><main id="app"></main><script src="inspector.js"></script></body></html>`);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
-    page = await browser.newPage({ viewport: { width: 900, height: 1200 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`file://${path.join(tmp, 'index.html')}`);
-    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).__posted.some((m) => m.type === 'ready'));
-    assert.deepEqual(errors, []);
+    view = await openWebviewPage({ entry: 'webview/src/inspector.ts', css: 'media/inspector.css', bodyStyle: '--vscode-foreground:#ccc;--vscode-editor-background:#1e1e1e', viewport: { width: 900, height: 1200 } });
+    page = view.page;
   });
 
   after(async () => {
-    await browser?.close();
+    await view?.close();
     if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  const send = (m: HostToInspector): Promise<void> => page.evaluate((msg) => (globalThis as unknown as PageGlobals).postMessage(msg, '*'), m);
+  const send = (m: HostToInspector): Promise<void> => view.send(m);
 
   it('colours every fed token trained or masked as the labels say, marks special tokens and the truncation point', async () => {
     await send({ type: 'inspection', inspection });

@@ -1,19 +1,14 @@
 // The Playground webview in a real browser (Debian's chromium via playwright-core): bundles it with esbuild, stands
 // in for the host, and checks the columns, streaming, the divergence highlight, generate/keyboard, state and reopen.
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { build } from 'esbuild';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { DEFAULT_SAMPLING, type HostToPlayground, type PgComparison, type PgSetup } from '../../../src/shared/playground';
+import { openWebviewPage, type WebviewPage } from './browserPage';
 
-const CHROMIUM = '/usr/bin/chromium';
 interface PageGlobals {
   __posted: { type: string; id?: number; columns?: { adapter: string | null; sampling: { seed: number }; prompt?: string }[]; setup?: unknown; comparison?: PgComparison }[];
   postMessage(m: unknown, origin: string): void;
 }
-const root = path.resolve(__dirname, '../../..');
 const SETUP: PgSetup = {
   model: '/w/models/tiny', columns: [null, '/w/runs/a/adapter', '/w/runs/b/checkpoints/step-10'], status: 'ready',
   adapters: [{ dir: '/w/runs/a/adapter', sha256: 'ab'.repeat(32) }, { dir: '/w/runs/b/checkpoints/step-10', sha256: 'cd'.repeat(32) }],
@@ -21,35 +16,20 @@ const SETUP: PgSetup = {
 
 describe('playground webview (chromium)', function () {
   this.timeout(60000);
-  let browser: Browser | undefined;
   let page: Page;
-  let tmp: string;
+  let view: WebviewPage<HostToPlayground, PageGlobals['__posted'][number]>;
 
   before(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it with scripts/setup-e2e.sh (apt-get install chromium)`);
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-playground-'));
-    await build({ entryPoints: [path.join(root, 'webview/src/playground/main.ts')], bundle: true, format: 'iife', platform: 'browser', target: 'es2022', outfile: path.join(tmp, 'playground.js'), logLevel: 'silent' });
-    fs.copyFileSync(path.join(root, 'media/playground.css'), path.join(tmp, 'playground.css'));
-    // the state survives a reload (getState/setState), as in VS Code when a hidden webview comes back
-    fs.writeFileSync(path.join(tmp, 'index.html'), `<!DOCTYPE html><html><head><link rel="stylesheet" href="playground.css">
-<script>window.__posted = []; window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => JSON.parse(sessionStorage.getItem('st') || 'null') || undefined, setState: (s) => sessionStorage.setItem('st', JSON.stringify(s)) });</script>
-</head><body class="vscode-dark" style="--vscode-foreground:#ccc"><main id="app"></main><script src="playground.js"></script></body></html>`);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
-    page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`file://${path.join(tmp, 'index.html')}`);
-    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).__posted.some((m) => m.type === 'ready'));
-    assert.deepEqual(errors, []);
+    view = await openWebviewPage({ entry: 'webview/src/playground/main.ts', css: 'media/playground.css', bodyStyle: '--vscode-foreground:#ccc', viewport: { width: 1200, height: 900 }, persistState: true });
+    page = view.page;
   });
 
   after(async () => {
-    await browser?.close();
-    if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true });
+    await view?.close();
   });
 
-  const send = (m: HostToPlayground): Promise<void> => page.evaluate((msg) => (globalThis as unknown as PageGlobals).postMessage(msg, '*'), m);
-  const posted = (): Promise<PageGlobals['__posted']> => page.evaluate(() => (globalThis as unknown as PageGlobals).__posted);
+  const send = (m: HostToPlayground): Promise<void> => view.send(m);
+  const posted = (): Promise<PageGlobals['__posted']> => view.posted();
   const answers = (): Promise<string[]> => page.$$eval('.column [data-testid="answer"]', (els) => els.map((e) => e.textContent ?? ''));
 
   it('renders one column per adapter with names and hashes', async () => {
