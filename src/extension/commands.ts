@@ -2,6 +2,7 @@
 // rust-analyzer's editors/code does). Each factory gets the extension's services and returns the handler.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { revealFirstTrial } from './sweepReveal';
 import { runCliInTerminal } from './cli';
 import type { RunManager } from './runManager';
 import type { RunsStore } from './runsStore';
@@ -75,6 +76,7 @@ const sweep: CommandFactory = (s) => async (arg) => {
   if (!(await preflight(s.language, recipe))) return;
   runCliInTerminal(s.context, `PEFT sweep: ${path.basename(path.dirname(recipe))}`, ['sweep', recipe], path.dirname(recipe));
   await s.dashboard.show(undefined, { preserveFocus: true });
+  revealFirstTrial(recipe, (dir) => void s.dashboard.show(dir, { preserveFocus: true }));
 };
 
 const deleteRun: CommandFactory = (s) => async (arg) => {

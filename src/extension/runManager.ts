@@ -112,7 +112,7 @@ export class RunManager implements vscode.Disposable {
   }
 
   private onEvent(e: RunEvent, view: RunView): void {
-    log(describeEvent(e));
+    if (e.event !== 'system') log(describeEvent(e)); // every 2 s: the dashboard's strip shows them
     if (e.event === 'alert') this.alerts.notify(view.dir, e);
     if (e.event === 'start' || e.event === 'done' || e.event === 'error' || e.event === 'checkpoint') this.changed.fire();
     this.events.fire({ dir: view.dir, record: e });

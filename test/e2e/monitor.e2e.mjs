@@ -1,7 +1,8 @@
 // Sweeps and alerts in a real VS Code: a real 3-trial sweep (the CLI, before the editor starts) shows in the dashboard
 // as the trials' loss overlay and the two Pareto scatters; a recipe built to blow up (lr 1e38, clipping off) raises a
-// NaN alert that the dashboard lists and whose notification's "Show in Recipe" opens the recipe at max_grad_norm.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+// NaN alert that the dashboard lists and whose notification's "Show in Recipe" opens the recipe at max_grad_norm;
+// PEFT: Run Sweep trains a 2-trial sweep in a terminal and the dashboard follows it to its finished plots.
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { cli, openFile, positionOf, runWhenAvailable } from './harness.mjs';
@@ -19,6 +20,8 @@ export function workspace() {
     .replace(/run_name: *\S+/, 'run_name: sw') + 'sweep:\n  r: [2, 4, 8]\n';
   writeFileSync(path.join(dir, 'sweep.yaml'), sweep);
   cli('sweep', path.join(dir, 'sweep.yaml'), '--json');
+  // a second sweep, started from the editor (PEFT: Run Sweep) in a terminal
+  writeFileSync(path.join(dir, 'sweep2.yaml'), sweep.replace(`max_steps: ${SWEEP_STEPS}`, 'max_steps: 3').replace('run_name: sw', 'run_name: sw2').replace('r: [2, 4, 8]', 'r: [2, 4]'));
   writeFileSync(path.join(dir, 'diverge.yaml'), y.replace(/max_steps: *-?\d+/, 'max_steps: 6').replace(/learning_rate: *\S+/, 'learning_rate: 1.0e+38')
     .replace(/max_grad_norm: *\S+/, 'max_grad_norm: 0').replace(/run_name: *\S+/, 'run_name: diverge'));
   return dir;
@@ -78,6 +81,28 @@ export const tests = [
       await toast.locator('.monaco-button').filter({ hasText: 'Show in Recipe' }).first().click();
       await vscode.page.locator('.editor-group-container.active .tab.active').filter({ hasText: 'diverge.yaml' }).waitFor({ timeout: 15_000 });
       await vscode.page.locator('.statusbar-item').filter({ hasText: new RegExp(`Ln ${line}, Col \\d+`) }).first().waitFor({ timeout: 15_000 });
+    },
+  },
+  {
+    name: 'PEFT: Run Sweep trains in a terminal; the dashboard selects its first trial and ends with both trials plotted',
+    timeoutMs: 240_000,
+    async run(vscode, ws) {
+      await openFile(vscode, 'sweep2.yaml');
+      await runWhenAvailable(vscode, 'PEFT: Run Sweep');
+      const frame = await vscode.webviewFrame('#sweep-view[data-sweep="sw2"]', 120_000);
+      await frame.locator(`#run-detail[data-run-dir="${path.join(ws, 'runs', 'sw2-t1')}"]`).waitFor({ timeout: 30_000 });
+      const summary = path.join(ws, 'runs', '.sweeps', 'sw2', 'sweep.json');
+      for (const deadline = Date.now() + 180_000; !existsSync(summary);) {
+        if (Date.now() > deadline) throw new Error('the sweep did not finish (no sweep.json)');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const saved = JSON.parse(readFileSync(summary, 'utf8'));
+      if (saved.trials.length !== 2 || !saved.trials.every((t) => t.status === 'completed')) throw new Error(`sweep.json: ${JSON.stringify(saved.trials)}`);
+      await frame.locator('#sweep-view:not([hidden])[data-trials="2"]').waitFor({ timeout: 30_000 });
+      await frame.locator('#sweep-loss-chart[data-points="6"]').waitFor({ timeout: 30_000 });
+      await frame.locator(`#sweep-params-chart[data-points="${2 + saved.pareto.length}"]`).waitFor({ timeout: 30_000 });
+      await frame.locator('#sweep-view').scrollIntoViewIfNeeded();
+      await vscode.screenshot('monitor-run-sweep');
     },
   },
 ];

@@ -1,10 +1,17 @@
 // The alert rules on scripted metric streams: each kind fires exactly at the step its definition says, once, and a
-// normal noisy run (falling loss, jittery throughput with eval dips, steady memory) raises none. Plus recipe lines.
+// normal noisy run (falling loss, jittery throughput with eval dips, steady memory) raises none. Plus recipe lines,
+// and a real diverging `train --json` run: the alert record, its recipe line, and the one stderr warning.
 import { strict as assert } from 'node:assert';
 import { AlertMonitor, lossNoise, type Alert } from '../../../src/core/train/alerts';
-import { recipeKeyLine } from '../../../src/core/train/runMonitor';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../../src/cli/main';
+import { AlertPrinter } from '../../../src/cli/commands/train';
+import { makeProject, recipe } from './project';
+import { recipeKeyLine, systemSample } from '../../../src/core/train/runMonitor';
 import { Rng } from '../../../src/core/util/random';
-import type { StepEvent, SystemEvent } from '../../../src/shared/protocol';
+import type { AlertEvent, RunEvent, StepEvent, SystemEvent } from '../../../src/shared/protocol';
 
 const GiB = 2 ** 30;
 const step = (k: number, loss: number, more: Partial<StepEvent> = {}): StepEvent => ({
@@ -94,11 +101,59 @@ describe('training alerts', () => {
     assert.match(alerts[0]!.message, /the worker holds 9421 MiB and only 922 MiB more is available \(over 90 %\)/);
   });
 
+  it('a system sample on a GPU device lists the GPU figures as not reported (onnxruntime-node exposes none)', () => {
+    const e = systemSample(3, 1.5, 150, 'webgpu');
+    assert.deepEqual([e.step, e.elapsed_s, e.cpu_percent, e.cores], [3, 1.5, 150, availableParallelism()]);
+    assert.equal(e.cpu_percent_total, Number((150 / availableParallelism()).toFixed(1)));
+    assert.deepEqual({ ...e.gpu, note: undefined }, { device: 'webgpu', memory_used_bytes: null, memory_total_bytes: null, utilization_percent: null, note: undefined });
+    assert.match(e.gpu?.note ?? '', /webgpu provider reports no memory or utilisation/);
+    assert.equal(systemSample(1, 1, 100, 'cpu').gpu, undefined);
+  });
+
   it('names the line of the key in peft-train.yaml, else of its section, else line 1', () => {
     const text = 'base_model: ./m\ndataset:\n  train: t.jsonl\ntraining:\n  per_device_train_batch_size: 2\n  learning_rate: 1.0e+6 # too high\n';
     assert.equal(recipeKeyLine(text, 'training.learning_rate'), 6);
     assert.equal(recipeKeyLine(text, 'training.per_device_train_batch_size'), 5);
     assert.equal(recipeKeyLine(text, 'training.max_grad_norm'), 4); // not written: the training: line
     assert.equal(recipeKeyLine('base_model: ./m\n', 'training.max_grad_norm'), 1);
+  });
+});
+
+describe('alerts on the command line (tiny Llama fixture)', function () {
+  this.timeout(120000);
+  let root: string;
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'peft-alerts-cli-'));
+    await makeProject(root);
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it('train --json: the alert record on stdout (= metrics.jsonl) and one warning on stderr naming file, line and key', async () => {
+    const file = join(root, 'nan.yaml');
+    writeFileSync(file, recipe({ lr: '1.0e+38', warmup: 0, training: '  max_steps: 4\n  max_grad_norm: 0\n', top: 'run_name: nan\n' }));
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(['train', file, '--json'], { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: false });
+    assert.equal(code, 1);
+    const records = out.map((l) => JSON.parse(l) as RunEvent);
+    const alerts = records.filter((e): e is AlertEvent => e.event === 'alert');
+    const line = readFileSync(file, 'utf8').split('\n').indexOf('  max_grad_norm: 0') + 1;
+    assert.ok(line > 1);
+    assert.deepEqual(alerts.map((a) => [a.kind, a.step, a.key, a.file, a.line]), [['non-finite', 2, 'training.max_grad_norm', file, line]]);
+    const warnings = err.filter((l) => l.includes('warning: the'));
+    assert.equal(warnings.length, 1, err.join('\n'));
+    assert.match(warnings[0]!, new RegExp(`^peft-studio train: warning: the (loss|gradient norm) is (NaN|-?Infinity) at step 2 .* \\(${file.replace(/[/.]/g, '\\$&')}:${line}: training\\.max_grad_norm\\)$`));
+    // records of the run folder: the same alert, and a system record after step 1
+    const metrics = readFileSync(join(root, 'runs', 'nan', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as RunEvent);
+    assert.deepEqual(metrics.filter((e) => e.event === 'alert'), alerts);
+    assert.deepEqual(metrics.filter((e) => e.event === 'system').map((e) => e.step), [1]);
+  });
+
+  it('prints each kind once', () => {
+    const err: string[] = [];
+    const p = new AlertPrinter({ out: () => undefined, err: (t) => err.push(t), isTTY: false });
+    const a: AlertEvent = { event: 'alert', kind: 'divergence', step: 30, message: 'the loss is rising', key: 'training.learning_rate', file: '/p/peft-train.yaml', line: 9 };
+    for (const e of [a, { ...a, step: 80 }, { ...a, kind: 'memory', key: 'training.per_device_train_batch_size', line: undefined, message: 'memory' } as AlertEvent]) p.event(e);
+    assert.deepEqual(err, ['warning: the loss is rising (/p/peft-train.yaml:9: training.learning_rate)', 'warning: memory (/p/peft-train.yaml: training.per_device_train_batch_size)']);
   });
 });

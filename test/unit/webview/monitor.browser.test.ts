@@ -1,25 +1,17 @@
-// The dashboard's system strip, alert banners and sweep view in a real browser (Debian's chromium via playwright-core),
-// as dashboard.browser.test.ts: the bundle, a stand-in for the host's postMessage, and what is drawn.
+// The dashboard's system strip, alert banners and sweep view in a real browser (Debian's chromium via playwright-core,
+// the shared page helper): a stand-in for the host's postMessage, and what is drawn.
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { build } from 'esbuild';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { HostToWebview, RunSummary, RunView } from '../../../src/shared/dashboard';
 import type { SweepView } from '../../../src/shared/sweep';
 import type { SystemEvent } from '../../../src/shared/protocol';
 import { applyEvent, emptyRunView } from '../../../src/core/runs/runState';
 import { startEvent, stepEvent } from '../runs/events';
+import { openWebviewPage, type WebviewPage } from './browserPage';
 
-const CHROMIUM = '/usr/bin/chromium';
 const MiB = 1048576;
 
-interface PageGlobals {
-  __posted: { type: string; dir?: string; file?: string; line?: number }[];
-  postMessage(m: unknown, origin: string): void;
-}
-const root = path.resolve(__dirname, '../../..');
+type Posted = { type: string; dir?: string; file?: string; line?: number };
 
 const system = (step: number, gpu?: SystemEvent['gpu']): SystemEvent => ({
   event: 'system', step, elapsed_s: step, cpu_percent: 183.4, cpu_percent_total: 45.9, cores: 4, rss_bytes: 512 * MiB, peak_rss_bytes: 600 * MiB,
@@ -36,34 +28,20 @@ const summary = (v: RunView): RunSummary => ({ dir: v.dir, name: v.name, status:
 
 describe('dashboard system strip, alerts and sweep view (chromium)', function () {
   this.timeout(60000);
-  let browser: Browser | undefined;
+  let web: WebviewPage<HostToWebview, Posted>;
   let page: Page;
-  let tmp: string;
 
   before(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it with scripts/setup-e2e.sh (apt-get install chromium)`);
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'peft-webview-mon-'));
-    await build({ entryPoints: [path.join(root, 'webview/src/main.ts')], bundle: true, format: 'iife', platform: 'browser', target: 'es2022', outfile: path.join(tmp, 'dashboard.js'), logLevel: 'silent' });
-    fs.copyFileSync(path.join(root, 'media/dashboard.css'), path.join(tmp, 'dashboard.css'));
-    fs.writeFileSync(path.join(tmp, 'index.html'), `<!DOCTYPE html><html><head><link rel="stylesheet" href="dashboard.css">
-<script>window.__posted = []; let st; window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => st, setState: (s) => { st = s; } });</script>
-</head><body class="vscode-dark"><main id="app"></main><script src="dashboard.js"></script></body></html>`);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
-    page = await browser.newPage({ viewport: { width: 900, height: 1600 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`file://${path.join(tmp, 'index.html')}`);
-    await page.waitForFunction(() => (globalThis as unknown as PageGlobals).__posted.some((m) => m.type === 'ready'));
-    assert.deepEqual(errors, []);
+    web = await openWebviewPage<HostToWebview, Posted>({ entry: 'webview/src/main.ts', css: 'media/dashboard.css', bodyStyle: '', viewport: { width: 900, height: 1600 } });
+    page = web.page;
   });
 
   after(async () => {
-    await browser?.close();
-    if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true });
+    await web?.close();
   });
 
-  const send = (m: HostToWebview): Promise<void> => page.evaluate((msg) => (globalThis as unknown as PageGlobals).postMessage(msg, '*'), m);
-  const posted = (): Promise<PageGlobals['__posted']> => page.evaluate(() => (globalThis as unknown as PageGlobals).__posted);
+  const send = (m: HostToWebview): Promise<void> => web.send(m);
+  const posted = (): Promise<Posted[]> => web.posted();
   const stats = (): Promise<string[][]> => page.$$eval('#system-strip > div', (ds) => ds.map((d) => [d.getAttribute('data-stat') ?? '', d.querySelector('dd')?.textContent ?? '']));
 
   it('the system strip shows the latest system record live; alerts are banners whose Show in Recipe posts file and line', async () => {

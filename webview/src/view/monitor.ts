@@ -35,7 +35,7 @@ export function systemStrip(run: RunView): HTMLElement {
   const dl = el('dl', { id: 'system-strip', class: 'stats system', 'aria-label': `System, at step ${s.step}`, 'data-step': String(s.step) });
   const gpuNote = s.gpu?.note;
   for (const [key, label, value] of systemItems(s, run.start?.device)) {
-    const item = el('div', { 'data-stat': key }, el('dt', {}, label), el('dd', {}, value));
+    const item = el('div', { 'data-stat': key }, el('dt', {}, label), el('dd', { title: value }, value));
     if (key.startsWith('gpu') && gpuNote !== undefined) item.title = gpuNote;
     dl.append(item);
   }
