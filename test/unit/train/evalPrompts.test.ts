@@ -17,11 +17,18 @@ import { makeProject, recipe } from './project';
 let root: string;
 let proj: string;
 
-async function train(name: string, text: string): Promise<{ events: RunEvent[]; done: DoneEvent }> {
+async function train(name: string, text: string, more: { stopAt?: number; resume?: string } = {}): Promise<{ events: RunEvent[]; done: DoneEvent }> {
   const file = join(proj, `${name}.yaml`);
   writeFileSync(file, text);
   const events: RunEvent[] = [];
-  const done = await runTraining({ configFile: file, onEvent: (e) => events.push(e) });
+  const ac = new AbortController();
+  const done = await runTraining({
+    configFile: file, signal: ac.signal, ...(more.resume !== undefined ? { resume: more.resume } : {}),
+    onEvent: (e) => {
+      events.push(e);
+      if (e.event === 'step' && e.step === more.stopAt) ac.abort();
+    },
+  });
   return { events, done };
 }
 
@@ -131,6 +138,25 @@ describe('evaluation during training (eval prompts, perplexity, best checkpoint)
     assert.deepEqual(state['stateful_callbacks'], { EarlyStoppingCallback: { args: { early_stopping_patience: 2, early_stopping_threshold: 0 }, attributes: { early_stopping_patience_counter: 2 } } });
     assert.deepEqual(tensors(done.adapter_dir), tensors(best));
     assert.notDeepEqual(tensors(done.adapter_dir), tensors(join(done.run_dir, 'checkpoints', 'step-6')));
+  });
+
+  it('a resumed run keeps the best metric, its checkpoint and the patience counter: the same choice as a straight run', async () => {
+    const text = (name: string): string => recipe({
+      lr: '5.0e-2', dataset: '  eval_prompts: ["a b c"]\n', top: `run_name: ${name}\n`,
+      training: '  max_steps: 10\n  eval_steps: 2\n  save_steps: 2\n  eval_max_new_tokens: 3\n  load_best_model_at_end: true\n  early_stopping_patience: 2\n  early_stopping_threshold: 0.05\n',
+    });
+    const straight = await train('straight', text('straight'));
+    const first = await train('halves', text('halves'), { stopAt: 6 });
+    assert.equal(first.done.stopped, true);
+    const resumed = await train('halves', text('halves'), { resume: first.done.run_dir });
+    const pick = (d: DoneEvent): unknown[] => [d.best_model_checkpoint?.replace(/^.*[\\/]/, ''), d.best_metric, d.early_stopped];
+    assert.deepEqual(pick(resumed.done), pick(straight.done));
+    // eval loss improves by ~0.10, then ~0.03 and ~0.04 (< threshold 0.05): the counter is 1 at the stop (step 6),
+    // so the resumed run, like the straight one, stops early at step 8
+    assert.deepEqual(pick(straight.done), ['step-8', straight.events.filter((e): e is EvalEvent => e.event === 'eval')[3]!.eval_loss, true]);
+    const outputs = (ev: RunEvent[]): string[] => ev.filter((e): e is EvalGenerationEvent => e.event === 'eval_generation').map((g) => `${g.step}:${g.samples[0]!.output}`);
+    assert.deepEqual([...outputs(first.events), ...outputs(resumed.events)], outputs(straight.events));
+    assert.deepEqual(tensors(resumed.done.adapter_dir), tensors(straight.done.adapter_dir));
   });
 
   it('reads eval prompts from JSONL (line numbers in errors), scores whitespace-normalised, and refuses bad settings before a run folder', () => {
