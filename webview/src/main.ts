@@ -93,7 +93,7 @@ detail.append(
   el('div', { class: 'toolbar run-toolbar' }, title, stopButton, resumeButton, adapterButton),
   statsHost,
   el('div', { class: 'charts' }, lossPanel.element, ...metricPanels.map(([, p]) => p.element)),
-  el('section', { class: 'card eval-answers-card', 'aria-label': 'Eval answers' }, el('h3', {}, 'Eval answers'), evalAnswersHost),
+  el('section', { class: 'card eval-answers-card', 'aria-label': 'Evaluation' }, el('h3', {}, 'Evaluation'), evalAnswersHost),
   el('div', { class: 'extras' },
     el('section', { class: 'card', 'aria-label': 'Trainable parameters' }, el('h3', {}, 'Trainable parameters'), paramsHost),
     el('section', { class: 'card', 'aria-label': 'Configuration' }, el('h3', {}, 'Configuration'), configHost)),
