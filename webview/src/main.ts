@@ -100,7 +100,7 @@ detail.append(
   statsHost,
   systemHost,
   el('div', { class: 'charts' }, lossPanel.element, ...metricPanels.map(([, p]) => p.element)),
-  el('section', { class: 'card eval-answers-card', 'aria-label': 'Eval answers' }, el('h3', {}, 'Eval answers'), evalAnswersHost),
+  el('section', { class: 'card eval-answers-card', 'aria-label': 'Evaluation' }, el('h3', {}, 'Evaluation'), evalAnswersHost),
   sweepPanel.element,
   el('div', { class: 'extras' },
     el('section', { class: 'card', 'aria-label': 'Trainable parameters' }, el('h3', {}, 'Trainable parameters'), paramsHost),

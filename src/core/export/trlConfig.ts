@@ -118,6 +118,9 @@ export function sftConfig(recipe: Recipe, lora: LoraConfig, format: DataFormat, 
     ...(recipe.dataset.eval !== null && t.eval_steps > 0 ? { eval_steps: t.eval_steps } : {}),
     save_strategy: t.save_steps > 0 ? 'steps' : 'no',
     ...(t.save_steps > 0 ? { save_steps: t.save_steps } : {}),
+    // The best checkpoint by eval loss is the same rule there (our perplexity is exp(eval_loss): the same order).
+    ...(t.load_best_model_at_end && recipe.dataset.eval !== null && lossLike(t.metric_for_best_model)
+      ? { load_best_model_at_end: true, metric_for_best_model: 'eval_loss', greater_is_better: t.greater_is_better ?? false } : {}),
     train_sampling_strategy: recipe.dataset.shuffle ? 'random' : 'sequential',
     report_to: 'none',
     max_length: recipe.dataset.max_length,
@@ -132,6 +135,11 @@ export function sftConfig(recipe: Recipe, lora: LoraConfig, format: DataFormat, 
   return cfg;
 }
 
+/** metric_for_best_model that eval_loss orders the same way (null = loss under load_best_model_at_end). */
+function lossLike(metric: string | null): boolean {
+  return metric === null || ['loss', 'eval_loss', 'perplexity', 'eval_perplexity'].includes(metric);
+}
+
 /** Where TRL + transformers compute something other than PEFT Studio's trainer, and what matches. */
 export function fidelityNotes(recipe: Recipe, lora: LoraConfig, raw: Record<string, unknown>, format: DataFormat, opts: TrlExportOptions): FidelityNote[] {
   const t = recipe.training;
@@ -140,6 +148,9 @@ export function fidelityNotes(recipe: Recipe, lora: LoraConfig, raw: Record<stri
     notes.push({ level: 'warning', topic: 'trl sft', message: `\`trl sft --config sft_config.yaml\` cannot read ${format} data; launch train.py (it reads all five formats as our trainer does).` });
   } else if (format === 'messages' && !recipe.dataset.train_on_prompt) {
     notes.push({ level: 'info', topic: 'trl sft', message: '`trl sft` trains only assistant turns (assistant_only_loss) when the chat template marks them with {% generation %}; train.py finds the turns by rendering prefixes, as our trainer, with any template.' });
+  }
+  if (recipe.dataset.eval_prompts !== null || t.early_stopping_patience !== null || (t.load_best_model_at_end && !lossLike(t.metric_for_best_model))) {
+    notes.push({ level: 'warning', topic: 'evaluation', message: 'dataset.eval_prompts, exact_match/contains as metric_for_best_model and early_stopping_patience are not exported: the cluster run evaluates eval loss only.' });
   }
   if (recipe.dataset.eval !== null) {
     notes.push({ level: 'info', topic: 'trl sft', message: 'The eval set is evaluated by train.py (every eval_steps and at the end); `trl sft`\'s dataset mixture has no separate eval file.' });

@@ -26,6 +26,9 @@ export class RunEvaluation {
     this.prompts = loadEvalPrompts(r.dataset.eval_prompts, r.file);
     const problems = bestModelProblems(r.training, { evalData: prep.eval !== null, evalPrompts: this.prompts.length > 0, expected: this.prompts.some((p) => p.expected !== undefined) });
     if (problems.length > 0) throw new InputError('recipe-value', problems[0]!.message, { file: r.file });
+    if (this.prompts.length > 0 && !existsSync(join(prep.modelDir, 'tokenizer.json'))) {
+      throw new InputError('recipe-value', 'dataset.eval_prompts needs the model\'s tokenizer (tokenizer.json) to turn the prompts into tokens and the answers into text', { file: prep.modelDir });
+    }
     this.rule = resolveBestModel(r.training);
     this.best = initialBestState();
     if (resumed !== undefined) {

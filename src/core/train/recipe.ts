@@ -173,16 +173,17 @@ export function parseRecipe(text: string, file: string): Recipe {
     }
   }
 
-  const values2 = values as { dataset: Record<string, unknown>; training: Record<string, unknown> };
-  const prompts = values2.dataset['eval_prompts'];
-  const rules = bestModelProblems(values2.training as unknown as BestModelArgs, {
-    evalData: values2.dataset['eval'] !== null && values2.dataset['eval'] !== undefined,
+  const v = values as { [k: string]: unknown } & { dataset: Record<string, unknown>; training: Record<string, unknown> };
+  // Cross-field rules of the evaluation keys (TrainingArguments' and EarlyStoppingCallback's), as the validator reports them.
+  const prompts = v.dataset['eval_prompts'];
+  const rules = bestModelProblems(v.training as unknown as BestModelArgs, {
+    evalData: v.dataset['eval'] !== null && v.dataset['eval'] !== undefined,
     evalPrompts: prompts !== null && prompts !== undefined,
     expected: Array.isArray(prompts) ? prompts.some((p) => typeof p === 'object' && p !== null && typeof (p as Record<string, unknown>)['expected'] === 'string') : null,
   });
-  if (rules.length > 0) throw new InputError('recipe-value', rules[0]!.message, { file: abs, ...(lines.get(rules[0]!.path) !== undefined ? { line: lines.get(rules[0]!.path)! } : {}) });
+  const rule = rules[0];
+  if (rule !== undefined) throw new InputError('recipe-value', rule.message, { file: abs, ...(lines.has(rule.path) ? { line: lines.get(rule.path)! } : {}) });
 
-  const v = values as { [k: string]: unknown } & { dataset: Record<string, unknown>; training: Record<string, unknown> };
   const rel = (p: unknown): string => resolve(baseDir, String(p));
   const baseModel = String(v['base_model']);
   const ds = v.dataset;

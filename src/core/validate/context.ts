@@ -50,7 +50,7 @@ export function findRecipeFor(file: string, readText: (p: string) => string | nu
       if (text === null) continue;
       const s = summarizeRecipe(text, p);
       if (s === null) continue;
-      if (s.adapterConfig === abs || s.datasets.includes(abs)) return s;
+      if (s.adapterConfig === abs || s.datasets.includes(abs) || s.evalPromptsFile === abs) return s;
       // A recipe that names another adapter config is not this one's (CONTRACTS §3: "a peft-train.yaml beside it
       // that points to it"); one with `adapter_config: null` still is.
       if (up === 0 && path.basename(abs) === 'adapter_config.json' && s.adapterConfig === null) return s;

@@ -5,6 +5,7 @@ import { validateAdapterConfig } from './adapterConfig';
 import * as fs from 'node:fs';
 import { lintDataset, type DatasetLintOptions } from './dataset';
 import { validateRecipe } from './recipe';
+import { validateEvalPrompts } from './evalPrompts';
 import { problem, ZERO_RANGE } from './text';
 import type { FileKind, Problem, ValidationContext } from './types';
 import { errorMessage } from '../errors';
@@ -57,6 +58,7 @@ export function validate(text: string, ctx: ValidationContext): Problem[] {
       case 'recipe':
         return validateRecipe(text, ctx);
       case 'dataset':
+        if (ctx.recipe?.evalPromptsFile === path.resolve(ctx.path)) return validateEvalPrompts(text);
         return lintDataset(text, datasetLintOptions(ctx), ctx.maxLines);
       case 'unknown':
         return [problem(ZERO_RANGE, 'info', 'unknown-file', `Not a PEFT Studio file: expected adapter_config.json, peft-train.yaml or a .jsonl data set`)];

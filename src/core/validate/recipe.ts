@@ -45,6 +45,7 @@ export function summarizeRecipe(text: string, recipePath: string): RecipeSummary
       datasets: [abs(v.get('dataset.train')), abs(v.get('dataset.eval'))].filter((p): p is string => p !== null),
       trainFile: abs(v.get('dataset.train')),
       evalFile: abs(v.get('dataset.eval')),
+      evalPromptsFile: abs(v.get('dataset.eval_prompts')),
       lint: lintSeverities(Object.fromEntries(LINT_KINDS.map((k) => [k, v.get(`dataset.lint.${k}`)]))),
       format: String(v.get('dataset.format') ?? 'auto'),
       maxLength: num(v.get('dataset.max_length'), 512),

@@ -56,6 +56,8 @@ export interface RecipeSummary {
   /** Absolute paths of dataset.train and dataset.eval (null when not set). */
   trainFile?: string | null;
   evalFile?: string | null;
+  /** Absolute path of dataset.eval_prompts when it names a JSONL file (validated as eval prompts, not as data). */
+  evalPromptsFile?: string | null;
   /** dataset.lint severities, defaults filled in (absent: the defaults). */
   lint?: LintSeverities;
   format: string;

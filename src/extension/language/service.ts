@@ -34,7 +34,8 @@ export class LanguageService implements vscode.Disposable {
     if (kind === 'recipe') return /peft[-_.]?train.*\.ya?ml$|\.peft\.ya?ml$/i.test(path.basename(doc.fileName)) ? kind : null;
     if (kind === 'dataset') {
       if (doc.fileName.split(path.sep).includes('data')) return kind;
-      return this.recipeFor(doc.fileName)?.datasets.includes(path.resolve(doc.fileName)) === true ? kind : null;
+      const r = this.recipeFor(doc.fileName);
+      return r?.datasets.includes(path.resolve(doc.fileName)) === true || r?.evalPromptsFile === path.resolve(doc.fileName) ? kind : null;
     }
     return null;
   }

@@ -1,61 +1,23 @@
 // Evaluation during real training runs on the tiny Llama fixture: eval prompts answer exactly what `peft-studio
-// generate` answers on the same checkpoint (text prompts and chat), perplexity, the best checkpoint and early stopping.
+// generate` answers on the same checkpoint, perplexity, the best checkpoint and early stopping (more in test/slow).
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '../../../src/cli/main';
-import { runTraining } from '../../../src/core/train/trainer';
 import { loadEvalPrompts, normalizeAnswer, scoreAnswer } from '../../../src/core/train/evalPrompts';
 import { parseRecipe } from '../../../src/core/train/recipe';
-import { readSafetensorsHeader, readTensorAsFloat32 } from '../../../src/core/safetensors/read';
-import { writeSampleData } from '../../../src/core/fixtures/sampleData';
-import { alpacaPrompt } from '../../../src/core/train/data/formats';
-import type { DoneEvent, EvalEvent, EvalGenerationEvent, RunEvent } from '../../../src/shared/protocol';
-import { makeProject, recipe } from './project';
+import type { EvalEvent, EvalGenerationEvent, RunEvent } from '../../../src/shared/protocol';
+import { recipe } from './project';
+import { EvalProject, tensors } from './evalProject';
 
-let root: string;
-let proj: string;
-
-async function train(name: string, text: string): Promise<{ events: RunEvent[]; done: DoneEvent }> {
-  const file = join(proj, `${name}.yaml`);
-  writeFileSync(file, text);
-  const events: RunEvent[] = [];
-  const done = await runTraining({ configFile: file, onEvent: (e) => events.push(e) });
-  return { events, done };
-}
-
-/** `peft-studio generate --json` on a checkpoint: the done record's text. */
-async function generate(adapter: string, source: string[], maxNewTokens: number): Promise<string> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(['generate', '--model', join(proj, 'model'), '--adapter', adapter, ...source, '--temperature', '0', '--max-new-tokens', String(maxNewTokens), '--device', 'cpu', '--json'],
-    { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: false });
-  assert.equal(code, 0, err.join('\n'));
-  const done = JSON.parse(out.at(-1)!) as { event: string; text: string };
-  assert.equal(done.event, 'done');
-  return done.text;
-}
-
-/** The adapter's tensors, by name. */
-function tensors(dir: string): Map<string, number[]> {
-  const h = readSafetensorsHeader(join(dir, 'adapter_model.safetensors'));
-  return new Map([...h.tensors].map(([n, e]) => [n, [...readTensorAsFloat32(e)]]));
-}
+const ep = new EvalProject();
+const { proj, root } = ep;
+const train = ep.train.bind(ep);
+const generate = ep.generate.bind(ep);
 
 describe('evaluation during training (eval prompts, perplexity, best checkpoint)', function () {
   this.timeout(180000);
-  before(async () => {
-    root = mkdtempSync(join(tmpdir(), 'peft-evalp-'));
-    proj = join(root, 'proj');
-    await makeProject(proj);
-    writeSampleData(join(proj, 'data'), { trainCount: 24, evalCount: 4, formats: ['messages', 'alpaca'] });
-    process.env['PEFT_STUDIO_GRAPH_CACHE'] = join(root, 'cache');
-  });
-  after(() => {
-    delete process.env['PEFT_STUDIO_GRAPH_CACHE'];
-    rmSync(root, { recursive: true, force: true });
-  });
+  before(async () => ep.create());
+  after(() => ep.remove());
 
   it('answers the eval prompts with the current adapter exactly as `peft-studio generate` does on that checkpoint; best = lowest eval loss', async () => {
     const prompts = '  eval_prompts:\n    - prompt: "Translate: cat"\n      expected: "zzz"\n    - "The capital of"\n';
@@ -97,22 +59,6 @@ describe('evaluation during training (eval prompts, perplexity, best checkpoint)
     assert.deepEqual(tensors(done.adapter_dir), tensors(bestDir));
   });
 
-  it('chat data: an eval prompt is one user turn through the chat template (`generate --messages`); alpaca data: the Alpaca template', async () => {
-    const { events, done } = await train('chat', recipe({
-      dataset: '  eval_prompts: ["Say hello"]\n', top: 'run_name: chat\n',
-      training: '  max_steps: 2\n  eval_max_new_tokens: 5\n',
-    }).replace(/prompt_completion/g, 'messages'));
-    const g = events.find((e): e is EvalGenerationEvent => e.event === 'eval_generation')!;
-    assert.equal(g.step, 2);
-    const messages = join(root, 'messages.json');
-    writeFileSync(messages, JSON.stringify([{ role: 'user', content: 'Say hello' }]));
-    assert.equal(g.samples[0]!.output, await generate(join(done.run_dir, 'checkpoints', 'step-2'), ['--messages', messages], 5));
-    assert.notEqual(g.samples[0]!.output, await generate(join(done.run_dir, 'checkpoints', 'step-2'), ['--prompt', 'Say hello'], 5));
-    const alpaca = await train('alpaca', recipe({ dataset: '  eval_prompts: ["Say hello"]\n', top: 'run_name: alpaca\n', training: '  max_steps: 2\n  eval_max_new_tokens: 5\n' })
-      .replace(/prompt_completion/g, 'alpaca'));
-    const a = alpaca.events.find((e): e is EvalGenerationEvent => e.event === 'eval_generation')!;
-    assert.equal(a.samples[0]!.output, await generate(join(alpaca.done.run_dir, 'checkpoints', 'step-2'), ['--prompt', alpacaPrompt('Say hello', '')], 5));
-  });
 
   it('early stopping: a metric that never improves stops after `patience` evaluations; the adapter is the best checkpoint', async () => {
     const { events, done } = await train('es', recipe({
@@ -132,6 +78,7 @@ describe('evaluation during training (eval prompts, perplexity, best checkpoint)
     assert.deepEqual(tensors(done.adapter_dir), tensors(best));
     assert.notDeepEqual(tensors(done.adapter_dir), tensors(join(done.run_dir, 'checkpoints', 'step-6')));
   });
+
 
   it('reads eval prompts from JSONL (line numbers in errors), scores whitespace-normalised, and refuses bad settings before a run folder', () => {
     const file = join(root, 'prompts.jsonl');

@@ -149,6 +149,12 @@ describe('validate peft-train.yaml', () => {
     assert.deepEqual(at(missing).slice(0, 2), [4, 16]);
     fs.writeFileSync(path.join(dir, 'data', 'prompts.jsonl'), '{"prompt": "a"}\n');
     assert.deepEqual(codes(ok + '  eval_prompts: data/prompts.jsonl\ntraining:\n  eval_steps: 5\n'), []); // eval prompts: eval_steps is not idle
+    // the prompts file is checked as eval prompts (not as a data set) once its recipe is known, as the CLI and editor find it
+    const summary = summarizeRecipe(ok + '  eval_prompts: data/prompts.jsonl\n', path.join(dir, 'peft-train.yaml'))!;
+    assert.equal(summary.evalPromptsFile, path.join(dir, 'data', 'prompts.jsonl'));
+    const ps = validate('{"prompt": "a", "expected": "b"}\n{"promt": "b"}\nnot json\n', { path: summary.evalPromptsFile!, recipe: summary });
+    assert.deepEqual(ps.map((p) => [p.code, p.range.start.line]), [['eval-prompt', 1], ['eval-prompt', 2]]);
+    assert.match(ps[0]!.message, /unknown key "promt"/);
     const withEval = base.replace('dataset:\n', 'dataset:\n  eval: data/train.jsonl\n');
     const notMultiple = one(run(withEval + '  eval_steps: 4\n  save_steps: 6\n  load_best_model_at_end: true\n'), 'best-model-settings');
     assert.match(notMultiple.message, /round multiple of the evaluation steps, but training.save_steps is 6 and training.eval_steps is 4/);

@@ -49,5 +49,10 @@ describe('eval answers table', () => {
     assert.deepEqual(t.rows[1]!.cells.map((c) => c?.output), ['b', 'f']);
     assert.deepEqual(t.scores.map((r) => [r.key, r.values]), [['exact_match', [0, 1]], ['contains', [0, 1]]]);
     assert.equal(t.bestStep, undefined);
+    // a run with eval records only (no eval prompts, or written before perplexity was logged): the score rows
+    const w = emptyRunView('/w/runs/c');
+    for (const e of [{ event: 'eval', step: 5, eval_loss: 2 }, { event: 'eval', step: 10, eval_loss: 1, eval_perplexity: Math.E }] as RunEvent[]) applyEvent(w, e);
+    const only = evalAnswersTable(w)!;
+    assert.deepEqual([only.steps, only.rows, only.scores.map((r) => r.values)], [[5, 10], [], [[2, 1], [Math.exp(2), Math.E]]]);
   });
 });

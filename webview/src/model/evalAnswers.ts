@@ -1,4 +1,4 @@
-// The eval-answers table of a run (pure, no DOM): one column per evaluation, rows of scores (eval loss, perplexity,
+// The evaluation table of a run (pure, no DOM): one column per evaluation, rows of scores (eval loss, perplexity,
 // exact match, contains) and one row per eval prompt with its answer at each step, changed answers flagged.
 import type { RunView } from '../../../src/shared/dashboard';
 import { bestCheckpointOf } from '../../../src/core/runs/runState';
@@ -27,24 +27,26 @@ export interface EvalAnswersTable {
   rows: AnswerRow[];
 }
 
-/** The table, or undefined when the run has no eval prompts' answers. */
+/** The table, or undefined when the run has evaluated nothing yet (no eval record, no eval prompts' answers). */
 export function evalAnswersTable(run: RunView): EvalAnswersTable | undefined {
   const gens = [...(run.evalGenerations ?? [])].sort((a, b) => a.step - b.step);
-  if (gens.length === 0) return undefined;
-  const steps = gens.map((g) => g.step);
+  const steps = [...new Set([...run.evals.map((e) => e.step), ...gens.map((g) => g.step)])].sort((a, b) => a - b);
+  if (steps.length === 0) return undefined;
   const evalAt = new Map(run.evals.map((e) => [e.step, e]));
+  const genAt = new Map(gens.map((g) => [g.step, g]));
   const scores: EvalAnswersTable['scores'] = [
+    // records written before perplexity was logged: exp(eval_loss), the same number
     { key: 'eval_loss', label: 'eval loss', values: steps.map((s) => evalAt.get(s)?.eval_loss) },
-    { key: 'eval_perplexity', label: 'perplexity', values: steps.map((s) => evalAt.get(s)?.eval_perplexity) },
-    { key: 'exact_match', label: 'exact match', values: gens.map((g) => g.exact_match) },
-    { key: 'contains', label: 'contains', values: gens.map((g) => g.contains) },
+    { key: 'eval_perplexity', label: 'perplexity', values: steps.map((s) => { const e = evalAt.get(s); return e === undefined ? undefined : e.eval_perplexity ?? Math.exp(e.eval_loss); }) },
+    { key: 'exact_match', label: 'exact match', values: steps.map((s) => genAt.get(s)?.exact_match) },
+    { key: 'contains', label: 'contains', values: steps.map((s) => genAt.get(s)?.contains) },
   ].filter((r) => r.values.some((v) => v !== undefined));
   // Rows follow the prompts of the latest evaluation (a resumed run with edited prompts shows the current ones).
-  const latest = gens[gens.length - 1]!.samples;
+  const latest = gens[gens.length - 1]?.samples ?? [];
   const rows: AnswerRow[] = latest.map((sample, i) => {
     let previous: string | undefined;
-    const cells = gens.map((g) => {
-      const s = g.samples[i];
+    const cells = steps.map((step) => {
+      const s = genAt.get(step)?.samples[i];
       if (s === undefined || s.prompt !== sample.prompt) return undefined;
       const cell: AnswerCell = { output: s.output, changed: previous !== undefined && previous !== s.output, finishReason: s.finish_reason };
       if (s.expected !== undefined) cell.score = s.exact_match === true ? 'exact' : s.contains === true ? 'contains' : 'miss';

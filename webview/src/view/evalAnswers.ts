@@ -21,9 +21,9 @@ function answerCell(c: AnswerCell | undefined, step: number, best: boolean): HTM
 export function evalAnswersView(run: RunView): HTMLElement {
   const t = evalAnswersTable(run);
   if (t === undefined) {
-    return el('p', { id: 'eval-answers', class: 'empty', 'data-count': '0' }, 'Set dataset.eval_prompts in the recipe to see how the adapter\'s answers change at each evaluation.');
+    return el('p', { id: 'eval-answers', class: 'empty', 'data-count': '0' }, 'No evaluation yet: set dataset.eval (eval loss, perplexity) or dataset.eval_prompts (answers at each evaluation) in the recipe.');
   }
-  const head = el('tr', {}, el('th', { scope: 'col' }, 'prompt'),
+  const head = el('tr', {}, el('th', { scope: 'col' }, t.rows.length > 0 ? 'prompt' : ''),
     ...t.steps.map((s) => el('th', { scope: 'col', class: s === t.bestStep ? 'best' : '', 'data-step': String(s), title: s === t.bestStep ? 'the best checkpoint' : '' }, `step ${s}${s === t.bestStep ? ' ★' : ''}`)));
   const body = el('tbody');
   for (const r of t.scores) {
@@ -37,5 +37,7 @@ export function evalAnswersView(run: RunView): HTMLElement {
   }
   return el('div', { id: 'eval-answers', 'data-count': String(t.rows.length), 'data-steps': t.steps.join(',') },
     el('table', { class: 'grid compact eval-answers', 'aria-label': 'Eval prompts: answers at each evaluation' }, el('thead', {}, head), body),
-    el('p', { class: 'muted legend' }, 'Highlighted: the answer changed since the previous evaluation. ✓ exact match, ≈ contains, ✗ neither (whitespace-normalised). ★ the best checkpoint.'));
+    t.rows.length > 0
+      ? el('p', { class: 'muted legend' }, 'Highlighted: the answer changed since the previous evaluation. ✓ exact match, ≈ contains, ✗ neither (whitespace-normalised). ★ the best checkpoint.')
+      : el('p', { class: 'muted legend' }, 'Set dataset.eval_prompts in the recipe to see the adapter\'s answers at each evaluation here.'));
 }
