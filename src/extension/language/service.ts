@@ -14,6 +14,8 @@ import { readDocumentOrDisk } from '../documents';
 import { Config } from '../config';
 
 const DEBOUNCE_MS = 300;
+/** A validation running longer than this shows "PEFT: validating" in the status bar. */
+const BUSY_MS = 300;
 
 export class LanguageService implements vscode.Disposable {
   readonly diagnostics = vscode.languages.createDiagnosticCollection('peft-studio');
@@ -21,6 +23,10 @@ export class LanguageService implements vscode.Disposable {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly workers: ValidationWorkers;
   private oneOffs = 0;
+  /** "PEFT: validating…" in the status bar while a validation has run longer than BUSY_MS. */
+  private readonly busyItem = vscode.window.createStatusBarItem('peftStudio.validating', vscode.StatusBarAlignment.Left, 40);
+  private inFlight = 0;
+  private busyTimer: NodeJS.Timeout | undefined;
   private readonly changed = new vscode.EventEmitter<void>();
   /** Fires after diagnostics or caches change (CodeLens refresh). */
   readonly onDidChange = this.changed.event;
@@ -28,6 +34,22 @@ export class LanguageService implements vscode.Disposable {
   /** `workerPath`: the validation worker bundle (dist/validateWorker.js). */
   constructor(workerPath: string) {
     this.workers = new ValidationWorkers({ workerPath, timeLimitMs: () => Config.read().validationTimeLimitMs });
+    this.busyItem.name = 'PEFT Studio validation';
+    this.busyItem.text = '$(sync~spin) PEFT: validating';
+    this.busyItem.tooltip = 'PEFT Studio is checking the open files against the base model in the background';
+  }
+
+  /** Runs a job in the worker, keeping the status bar's "validating" item up while any job is in flight. */
+  private async runJob(key: string, job: ValidationJob, partial?: (ps: Problem[]) => void): Promise<Problem[] | null> {
+    if (this.inFlight++ === 0) this.busyTimer = setTimeout(() => this.busyItem.show(), BUSY_MS);
+    try {
+      return await this.workers.run(key, job, partial);
+    } finally {
+      if (--this.inFlight === 0) {
+        clearTimeout(this.busyTimer);
+        this.busyItem.hide();
+      }
+    }
   }
 
   /** The kind of a document this service handles, or null. */
@@ -92,7 +114,7 @@ export class LanguageService implements vscode.Disposable {
     const publish = (ps: Problem[]): void => {
       if (!doc.isClosed) this.diagnostics.set(doc.uri, toDiagnostics(ps));
     };
-    const problems = await this.workers.run(doc.uri.toString(), this.job(doc.getText(), doc.fileName, kind, doc.uri), publish);
+    const problems = await this.runJob(doc.uri.toString(), this.job(doc.getText(), doc.fileName, kind, doc.uri), publish);
     if (problems === null || doc.isClosed) return; // a newer edit's validation replaced this one
     publish(problems);
     this.changed.fire();
@@ -122,7 +144,7 @@ export class LanguageService implements vscode.Disposable {
     const text = readDocumentOrDisk(file);
     if (text === null) return [];
     // a key of its own: this answer is never replaced by an edit's validation, nor replaces one
-    const problems = (await this.workers.run(`problemsOf#${++this.oneOffs}`, this.job(text, file, kind))) ?? [];
+    const problems = (await this.runJob(`problemsOf#${++this.oneOffs}`, this.job(text, file, kind))) ?? [];
     this.diagnostics.set(vscode.Uri.file(file), toDiagnostics(problems));
     return problems;
   }
@@ -149,6 +171,8 @@ export class LanguageService implements vscode.Disposable {
   dispose(): void {
     for (const t of this.timers.values()) clearTimeout(t);
     this.workers.dispose();
+    clearTimeout(this.busyTimer);
+    this.busyItem.dispose();
     this.diagnostics.dispose();
     this.changed.dispose();
   }
