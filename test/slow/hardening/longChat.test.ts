@@ -34,7 +34,7 @@ const conversation = (turns: number, system = true): ChatMessage[] => [
 /** The fixture's tokenizer with another chat template. */
 const withTemplate = (tok: DataTokenizer, template: string): DataTokenizer => ({
   ...tok,
-  applyChatTemplate: (m, gen) => renderChatTemplate({ template, file: 'tokenizer_config.json' }, m, { addGenerationPrompt: gen }),
+  applyChatTemplate: (m, gen) => renderChatTemplate({ template, file: 'tokenizer_config.json' }, m.map((x) => ({ role: x.role, content: x.content })), { addGenerationPrompt: gen }),
 });
 
 describe('hardening: a 2,000-turn chat example is tokenized in linear time with the same labels', function () {

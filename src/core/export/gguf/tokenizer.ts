@@ -2,9 +2,10 @@
 // token types, merges "a b", the pre-tokenizer name, special token ids, add_bos and the chat template (gguf-py's vocab).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError, errorMessage } from '../../errors';
+import { InputError } from '../../errors';
 import { findChatTemplate } from '../../hf/chatTemplate';
 import type { GgufKv } from './writer';
+import { readJsonObject } from '../../util/safeJson';
 
 /** llama.cpp token types (gguf-py TokenType). */
 export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
@@ -18,13 +19,7 @@ const KNOWN_SPLITS: Record<string, string> = {
 type Json = Record<string, unknown>;
 
 function readJson(file: string): Json {
-  try {
-    const v: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
-    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Json;
-  } catch (e) {
-    throw new InputError('gguf-tokenizer-json', `cannot read: ${errorMessage(e)}`, { file });
-  }
-  throw new InputError('gguf-tokenizer-json', 'not a JSON object', { file });
+  return readJsonObject(file, { what: path.basename(file), code: 'gguf-tokenizer-json', readCode: 'gguf-tokenizer-json' });
 }
 
 /** The llama.cpp pre-tokenizer matching tokenizer.json's pre_tokenizer ("default" when none is recognised). */
