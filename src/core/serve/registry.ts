@@ -147,7 +147,7 @@ export function rollback(workspace: string, name: string): RegistryState {
   let next: RegistryState;
   if (s.route.length > 1 && s.current !== null) next = { ...s, route: [{ version: s.current, weight: 100 }] };
   else if (s.previous !== null) next = { current: s.previous, previous: null, route: [{ version: s.previous, weight: 100 }] };
-  else throw new InputError('registry-rollback', `adapter ${name} has no previous version to roll back to`);
+  else throw new InputError('registry-rollback', `adapter ${name} has no previous version to roll back to`, { file: path.join(registryRoot(workspace), name, 'state.json'), hint: 'Promote another version first (peft-studio adapters promote NAME vN)' });
   writeState(workspace, name, next);
   return next;
 }
