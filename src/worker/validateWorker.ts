@@ -1,17 +1,16 @@
-// The editor's validation worker thread (dist/validateWorker.js): runs ValidationJobs off the extension host's thread
-// with one JobRunner (model caches kept between jobs); the host terminates it when a job runs past its time budget.
-import { parentPort } from 'node:worker_threads';
+// The editor's validation worker process (dist/validateWorker.js): runs ValidationJobs away from the extension host
+// with one JobRunner (model caches kept between jobs); the host kills it when a job runs past its time budget.
 import { errorMessage } from '../core/errors';
 import { JobRunner } from '../core/validate/job';
 import { isHostToValidator, type ValidatorToHost } from '../core/validate/workerProtocol';
 
-const port = parentPort;
-if (port === null) throw new Error('validateWorker.js runs as a worker thread');
 const runner = new JobRunner();
 const cancelled = new Set<number>();
-const send = (m: ValidatorToHost): void => port.postMessage(m);
+const send = (m: ValidatorToHost): void => {
+  if (process.send !== undefined && process.connected) process.send(m);
+};
 
-port.on('message', (m: unknown) => {
+process.on('message', (m: unknown) => {
   if (!isHostToValidator(m)) return;
   if (m.type === 'invalidate') runner.invalidate(m.file);
   else if (m.type === 'cancel') cancelled.add(m.id);
@@ -23,3 +22,5 @@ port.on('message', (m: unknown) => {
     ).finally(() => cancelled.delete(id));
   }
 });
+// the editor went away: nothing left to answer
+process.on('disconnect', () => process.exit(0));

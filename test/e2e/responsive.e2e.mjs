@@ -1,5 +1,5 @@
 // The editor never blocks: a workspace whose adapter config has a catastrophic target_modules regex and whose
-// tokenizer's chat template loops. While the recipe's validation runs (in its worker thread; the status bar says
+// tokenizer's chat template loops. While the recipe's validation runs (in its worker process; the status bar says
 // "PEFT: validating"), "PEFT: Show Log" answers within 1 s (median of 5 round trips, each begun and answered while a
 // validation was in flight), and the validation gives up at its time budget with a diagnostic.
 import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// One editor validation as plain data that crosses a thread boundary (ValidationJob), and the runner that does it with
+// One editor validation as plain data that crosses a process boundary (ValidationJob), and the runner that does it with
 // the same validate() as the CLI plus, for a recipe, the tokenizer and chat-template check (validate/chatTemplateCheck).
 import * as fs from 'node:fs';
 import * as path from 'node:path';

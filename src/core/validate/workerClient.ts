@@ -1,6 +1,7 @@
-// The host side of the validation worker thread: one job at a time per worker, newest job per document, and a time
-// budget per job — past it the worker is terminated and the job ends with a "validation gave up" problem.
-import { Worker } from 'node:worker_threads';
+// The host side of the validation worker (a forked process, so that not even an out-of-memory abort reaches the
+// editor): one job at a time, the newest job per document, and a time budget per job — past it the worker is killed
+// and the job ends with a "validation gave up" problem.
+import { fork, type ChildProcess } from 'node:child_process';
 import { problem, ZERO_RANGE } from './text';
 import type { ValidationJob } from './job';
 import type { HostToValidator, ValidatorToHost } from './workerProtocol';
@@ -10,9 +11,11 @@ export interface ValidationWorkerOptions {
   /** The worker bundle (dist/validateWorker.js), or a .ts entry with `execArgv` that loads a TypeScript hook (tests). */
   workerPath: string;
   execArgv?: string[];
+  /** Node binary; in desktop VS Code process.execPath is Electron, run as Node via ELECTRON_RUN_AS_NODE. */
+  execPath?: string;
   /** The time budget of one job in milliseconds (read when the job starts). */
   timeLimitMs: () => number;
-  /** Heap limit of the worker (default 2048 MB): past it the job ends as "gave up", not the editor. */
+  /** Heap limit of the worker process (default 2048 MB): past it the job ends as "gave up", not the editor. */
   maxHeapMb?: number;
 }
 
@@ -45,7 +48,7 @@ export function gaveUpProblem(kind: ValidationJob['kind'], seconds: number, why 
 }
 
 export class ValidationWorkers {
-  private worker: Worker | null = null;
+  private worker: ChildProcess | null = null;
   private running: Running | null = null;
   private readonly queue: Pending[] = [];
   private nextId = 1;
@@ -85,7 +88,7 @@ export class ValidationWorkers {
   }
 
   private post(m: HostToValidator): void {
-    this.worker?.postMessage(m);
+    if (this.worker?.connected === true) this.worker.send(m);
   }
 
   private pump(): void {
@@ -97,32 +100,34 @@ export class ValidationWorkers {
     const limitMs = Math.max(100, this.opts.timeLimitMs());
     const timer = setTimeout(() => this.giveUp(gaveUpProblem(next.job.kind, limitMs / 1000)), limitMs);
     this.running = { ...next, id, timer, limitMs, latest: [], superseded: false };
-    worker.postMessage({ type: 'run', id, job: next.job } satisfies HostToValidator);
+    if (worker.connected) worker.send({ type: 'run', id, job: next.job } satisfies HostToValidator);
   }
 
-  private startWorker(): Worker {
-    const w = new Worker(this.opts.workerPath, {
-      execArgv: this.opts.execArgv ?? [],
-      resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb ?? 2048 },
-      stdout: false,
-      stderr: false,
+  private startWorker(): ChildProcess {
+    const w = fork(this.opts.workerPath, [], {
+      execPath: this.opts.execPath ?? process.execPath,
+      execArgv: [...(this.opts.execArgv ?? []), `--max-old-space-size=${this.opts.maxHeapMb ?? 2048}`],
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      serialization: 'advanced',
+    });
+    let stderr = '';
+    w.stderr?.setEncoding('utf8').on('data', (t: string) => {
+      stderr = (stderr + t).slice(-4000);
     });
     w.on('message', (m: ValidatorToHost) => this.onMessage(w, m));
     w.on('error', (e) => {
       if (w !== this.worker) return;
-      const r = this.running;
-      const oom = (e as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
-      const why = oom ? 'it ran out of memory (a huge file or model header?)' : `the validation worker failed: ${e.message}`;
-      if (r !== null) this.giveUp(problem(ZERO_RANGE, 'warning', 'validation-gave-up', `Validation gave up: ${why}. Run \`peft-studio validate\` on the file for the full check.`));
+      if (this.running !== null) this.giveUp(problem(ZERO_RANGE, 'warning', 'validation-gave-up', `Validation gave up: the validation worker could not run (${e.message}). Run \`peft-studio validate\` on the file for the full check.`));
       else this.stopWorker();
     });
-    w.on('exit', () => {
+    w.on('exit', (code, signal) => {
       if (w !== this.worker) return;
       this.worker = null;
-      // an exit without an error event (process.exit in a library): the job in flight cannot finish
-      if (this.running !== null) this.giveUp(problem(ZERO_RANGE, 'warning', 'validation-gave-up', 'Validation gave up: the validation worker exited. Run `peft-studio validate` on the file for the full check.'));
+      if (this.running === null) return;
+      const why = /heap out of memory|Reached heap limit/.test(stderr) ? 'it ran out of memory (a huge file or model header?)' : `the validation worker stopped (${signal ?? `exit code ${String(code)}`})`;
+      this.giveUp(problem(ZERO_RANGE, 'warning', 'validation-gave-up', `Validation gave up: ${why}. Run \`peft-studio validate\` on the file for the full check.`));
     });
-    w.unref();
     this.worker = w;
     return w;
   }
@@ -130,10 +135,10 @@ export class ValidationWorkers {
   private stopWorker(): void {
     const w = this.worker;
     this.worker = null;
-    if (w !== null) void w.terminate();
+    if (w !== null && w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
   }
 
-  private onMessage(w: Worker, m: ValidatorToHost): void {
+  private onMessage(w: ChildProcess, m: ValidatorToHost): void {
     const r = this.running;
     if (w !== this.worker || r === null || m.id !== r.id) return;
     if (m.type === 'partial') {
@@ -146,7 +151,7 @@ export class ValidationWorkers {
     }
   }
 
-  /** The job in flight is abandoned: the worker is terminated (a fresh one takes the next job). */
+  /** The job in flight is abandoned: the worker is killed (a fresh one takes the next job). */
   private giveUp(p: Problem): void {
     const r = this.running;
     if (r === null) return;

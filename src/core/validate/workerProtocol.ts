@@ -1,4 +1,4 @@
-// The messages between the editor's host and its validation worker thread (dist/validateWorker.js): run a job,
+// The messages between the editor's host and its validation worker process (dist/validateWorker.js): run a job,
 // cancel it, forget cached model files; answers are partial and final problem lists, or a failure.
 import type { ValidationJob } from './job';
 import type { Problem } from './types';

@@ -1,5 +1,5 @@
 // The language service of the extension host: validates open PEFT files on open and on every edit (debounced) in a
-// worker thread with a time budget (core/validate/workerClient), and caches model inventories for hovers and lenses.
+// worker process with a time budget (core/validate/workerClient), and caches model inventories for hovers and lenses.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ModelInventory } from '../../core/hf/types';

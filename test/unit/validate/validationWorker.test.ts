@@ -1,4 +1,4 @@
-// The editor's validation off the host's thread: a job through the worker thread gives exactly the problems of the
+// The editor's validation off the host's thread: a job through the worker process gives exactly the problems of the
 // in-process validate(); a recipe whose chat template loops is abandoned at the time budget with a "gave up" problem
 // while this thread keeps running; a newer job for a document replaces the older one.
 import { strict as assert } from 'node:assert';
@@ -15,7 +15,7 @@ const WORKER = path.resolve(__dirname, '../../../src/worker/validateWorker.ts');
 /** A template whose every step builds a 100,000-item list: each render runs to the template's own 5 s limit. */
 const SLOW_TEMPLATE = '{% for i in range(100000) %}{% set n = range(100000) | length %}{% endfor %}';
 
-describe('validation worker thread', function () {
+describe('validation worker process', function () {
   this.timeout(120_000);
   let root: string;
   let proj: string;
@@ -101,6 +101,20 @@ describe('validation worker thread', function () {
     // the next job runs on a fresh worker
     const again = (await workers.run('adapter', job('adapter_config.json', 'adapter_config'))) ?? [];
     assert.ok(again.some((p) => p.code !== 'validation-gave-up'), JSON.stringify(again));
+  });
+
+  it('a worker that runs out of its heap ends the job with a diagnostic, not the host', async () => {
+    const small = new ValidationWorkers({ workerPath: WORKER, execArgv: ['-r', 'tsx/cjs'], timeLimitMs: () => 60_000, maxHeapMb: 16 });
+    try {
+      const data = job('data/prompt_completion/train.jsonl', 'dataset');
+      const line = JSON.stringify({ prompt: 'p'.repeat(200), completion: 'c'.repeat(200) });
+      const ps = (await small.run('big', { ...data, text: `${line}\n`.repeat(100_000) })) ?? [];
+      const p = ps.find((x) => x.code === 'validation-gave-up');
+      assert.ok(p !== undefined, JSON.stringify(ps).slice(0, 300));
+      assert.match(p.message, /^Validation gave up: it ran out of memory/);
+    } finally {
+      small.dispose();
+    }
   });
 
   it('a newer job for the same document replaces the queued one', async () => {
