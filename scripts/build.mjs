@@ -23,6 +23,7 @@ const builds = [
   { ...nodeCommon, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' },
   { ...nodeCommon, entryPoints: { worker: 'src/worker/worker.ts' }, outdir: 'dist' },
   { ...nodeCommon, entryPoints: { genWorker: 'src/worker/genWorker.ts' }, outdir: 'dist' },
+  { ...nodeCommon, entryPoints: { validateWorker: 'src/worker/validateWorker.ts' }, outdir: 'dist' },
   { ...nodeCommon, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist' },
   {
     bundle: true,

@@ -30,7 +30,7 @@ export const PLAYGROUND_CODES = ['playground-comparison'] as const;
 export const RECIPE_CODES = [
   'recipe-missing', 'recipe-missing-file', 'recipe-unknown-key', 'recipe-unreadable', 'recipe-value', 'recipe-yaml',
   'resume-bad-run', 'resume-data-changed', 'resume-mismatch', 'resume-missing', 'resume-no-checkpoint',
-  'resume-no-run', 'resume-optimizer', 'run-busy', 'run-exists', 'run-name', 'scaffold-exists', 'sweep-adapter-config',
+  'resume-no-run', 'resume-optimizer', 'run-busy', 'run-exists', 'run-info-json', 'run-name', 'scaffold-exists', 'sweep-adapter-config',
   'sweep-changed', 'sweep-empty', 'sweep-foreign-run', 'sweep-missing', 'sweep-trials-grid', 'train-not-a-recipe',
 ] as const;
 

@@ -37,6 +37,11 @@ export class Config {
     return 1000 * this.get('stopTimeoutSeconds');
   }
 
+  /** Milliseconds one background validation of an open file may run before it is abandoned. */
+  get validationTimeLimitMs(): number {
+    return 1000 * Math.max(1, this.get('validationTimeLimitSeconds'));
+  }
+
   /** Node.js binary for the worker and CLI commands; '' = the editor's own runtime. */
   get nodePath(): string {
     return this.get('nodePath');

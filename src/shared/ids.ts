@@ -57,6 +57,7 @@ export const SETTING_DEFAULTS = {
   clusterLaunchCommand: 'sky launch -c peft sky.yaml',
   clusterSyncCommand: 'rsync -az peft:sky_workdir/runs/ runs/',
   clusterSyncSeconds: 30,
+  validationTimeLimitSeconds: 15,
 } as const;
 
 export type SettingKey = keyof typeof SETTING_DEFAULTS;

@@ -244,7 +244,7 @@ function makeDriver(ctx) {
 }
 
 /** F1 with the input showing ">"; retried because an editor that takes focus late closes the quick input. */
-async function openPalette(page) {
+export async function openPalette(page) {
   const input = page.locator('.quick-input-widget .quick-input-box input');
   for (let attempt = 1; ; attempt++) {
     try {

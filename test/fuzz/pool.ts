@@ -5,11 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { makeProject, recipe } from '../unit/train/project';
-import type { CaseResult } from './fuzzCase';
+import type { CaseResult, Family } from './fuzzCase';
+import { main } from '../../src/cli/main';
+import { writeRandomAdapter } from '../helpers/randomAdapter';
 
 export type Outcome = 'ok' | 'crash' | 'hang' | 'oom' | 'unnamed' | 'leak';
 
 export interface FuzzOptions {
+  /** Which files and commands (fuzzCase.ts): "inputs" (default) or "export". */
+  family?: Family;
   cases: number;
   seed: number;
   first?: number;
@@ -30,10 +34,17 @@ export interface FuzzReport {
 }
 
 /** The project every case starts from: the tiny Llama fixture, data, adapter_config.json and a recipe. */
-export async function makeBase(dir: string): Promise<void> {
+export async function makeBase(dir: string, family: Family = 'inputs'): Promise<void> {
   mkdirSync(dir, { recursive: true });
   await makeProject(dir);
   writeFileSync(join(dir, 'peft-train.yaml'), recipe({ training: '  max_steps: 2\n', top: 'adapter_config: adapter_config.json\nrun_name: fuzz\n' }));
+  if (family !== 'export') return;
+  // an adapter, a chat for generate --messages, and the adapter registered as demo v1
+  writeRandomAdapter({ modelDir: join(dir, 'model'), outDir: join(dir, 'adapter'), config: { r: 4, lora_alpha: 8, target_modules: ['q_proj', 'v_proj'] } });
+  writeFileSync(join(dir, 'chat.json'), JSON.stringify([{ role: 'user', content: 'Hello there' }]));
+  const quiet = { out: (): void => {}, err: (): void => {}, isTTY: false };
+  const code = await main(['adapters', 'register', 'demo', join(dir, 'adapter'), '--workspace', dir, '--model', join(dir, 'model')], quiet);
+  if (code !== 0) throw new Error(`registering the fuzzing base's adapter exited ${code}`);
 }
 
 export function classify(r: CaseResult): { outcome: Outcome; detail: string } {
@@ -47,7 +58,7 @@ export function classify(r: CaseResult): { outcome: Outcome; detail: string } {
 export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const root = mkdtempSync(join(tmpdir(), 'peft-fuzz-'));
   const base = join(root, 'base');
-  await makeBase(base);
+  await makeBase(base, o.family);
   const counts: Record<Outcome, number> = { ok: 0, crash: 0, hang: 0, oom: 0, unnamed: 0, leak: 0 };
   const failures: FuzzReport['failures'] = [];
   const exitCodes: Record<string, number> = {};
@@ -79,7 +90,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
         w.on('message', (m: { ok: true; result: CaseResult } | { ok: false; error: string }) => done(m.ok ? { kind: 'result', r: m.result } : { kind: 'error', detail: `#${index}: ${m.error}` }));
         w.on('error', (e: Error & { code?: string }) => done({ kind: e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'oom' : 'error', detail: `#${index}: ${e.message}` }));
         w.on('exit', (code) => done({ kind: 'error', detail: `#${index}: worker exited with ${code}` }));
-        w.postMessage({ base, root, seed: o.seed, index, big: o.big ?? false });
+        w.postMessage({ family: o.family ?? 'inputs', base, root, seed: o.seed, index, big: o.big ?? false });
       });
       if (res.kind === 'result') {
         for (const c of res.r.commands) {

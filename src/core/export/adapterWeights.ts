@@ -2,7 +2,7 @@
 // each A/B pair adapts, with PEFT's per-module scaling (rank_pattern, alpha_pattern, use_rslora), and W + s·B·A.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError } from '../errors';
+import { InputError, withFile } from '../errors';
 import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { readAdapterConfigFile } from '../peft/adapterFile';
 import type { LoraConfig } from '../peft/loraConfig';
@@ -74,7 +74,7 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
     throw new InputError('adapter-no-weights', `no ${ADAPTER_WEIGHTS_FILE} in the adapter folder`, { file: abs, hint: 'Only safetensors adapters are read; convert adapter_model.bin with PEFT (save_pretrained(safe_serialization=True))' });
   }
   const ckpt = openCheckpoint(weightsFile);
-  const { targets } = resolveTargets(config, inv);
+  const { targets } = withFile(configFile, () => resolveTargets(config, inv));
   const used = new Set<string>();
   const modules: AdapterModule[] = [];
   for (const t of targets) {

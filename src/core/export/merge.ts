@@ -12,6 +12,7 @@ import { tensorChunks, writeCheckpointStreamed, type StreamedTensor } from '../s
 import type { SafetensorsDtype } from '../safetensors/types';
 import { loadAdapter, mergeModule, type LoadedAdapter } from './adapterWeights';
 import { modelCard } from './modelCard';
+import { readJsonObject } from '../util/safeJson';
 
 export type MergeDtype = 'float32' | 'float16' | 'bfloat16';
 const ST_DTYPE: Record<MergeDtype, 'F32' | 'F16' | 'BF16'> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' };
@@ -98,7 +99,7 @@ export function mergeToHfFolder(opts: MergeOptions): MergeResult {
   fs.mkdirSync(outDir, { recursive: true });
   const written = writeCheckpointStreamed(outDir, tensors, opts.maxShardBytes ?? 5e9);
 
-  const config = JSON.parse(fs.readFileSync(path.join(modelDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const config = readJsonObject(path.join(modelDir, 'config.json'), { what: 'config.json' });
   config['torch_dtype'] = dtype;
   if ('dtype' in config) config['dtype'] = dtype;
   const files = [...written.files];

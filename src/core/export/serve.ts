@@ -3,9 +3,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pyYaml } from './pyYaml';
-import { InputError, UsageError, errorMessage } from '../errors';
+import { InputError, UsageError } from '../errors';
 import { validate } from '../validate';
 import { maxRankOf, vllmMaxLoraRank, type ServingEngine } from '../validate/serving';
+import { parseJsonText } from '../util/safeJson';
 
 export const SERVE_ENGINES = ['vllm', 'lorax'] as const;
 export type ServeEngine = (typeof SERVE_ENGINES)[number];
@@ -55,12 +56,9 @@ function readAdapter(a: ServeAdapter): { r: number; text: string; file: string }
   } catch {
     throw new InputError('adapter-config-not-found', `adapter "${a.name}": no adapter_config.json`, { file });
   }
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(text) as Record<string, unknown>;
-  } catch (e) {
-    throw new InputError('adapter-config-json', `adapter "${a.name}": adapter_config.json is not valid JSON (${errorMessage(e)})`, { file });
-  }
+  const parsed = parseJsonText(text, file, `adapter "${a.name}": adapter_config.json`, 0, 'adapter-config-json');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InputError('adapter-config-json', `adapter "${a.name}": adapter_config.json must be a JSON object`, { file });
+  const raw = parsed as Record<string, unknown>;
   return { r: maxRankOf(raw['r'], raw['rank_pattern']), text, file };
 }
 

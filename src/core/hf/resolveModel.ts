@@ -4,7 +4,8 @@ import { promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { listFiles, modelInfo } from '@huggingface/hub';
-import { InputError, errorMessage } from '../errors';
+import { InputError } from '../errors';
+import { parseJsonText } from '../util/safeJson';
 import {
   type HubProgress, type HubSession, createHubSession, downloadBlob, fileSize, hubCacheDir, hubOffline, hubToken,
   isCommitHash, isHubId, linkIntoSnapshot, mapHubError, parseHubId, readCachedRef, repoCacheFolder,
@@ -207,12 +208,13 @@ async function fetchIntoCache(s: HubSession, storage: string, commit: string, f:
 
 /** Shard file names of a model.safetensors.index.json, in first-use order. */
 export async function readIndexShards(indexPath: string): Promise<string[]> {
-  let parsed: unknown;
+  let text: string;
   try {
-    parsed = JSON.parse(await fs.readFile(indexPath, 'utf8'));
+    text = await fs.readFile(indexPath, 'utf8');
   } catch (e) {
-    throw new InputError('bad-safetensors-index', `Cannot read ${path.basename(indexPath)}: ${errorMessage(e)}`, { file: indexPath });
+    throw new InputError('bad-safetensors-index', `Cannot read ${path.basename(indexPath)}: ${(e as NodeJS.ErrnoException).code ?? 'read error'}`, { file: indexPath });
   }
+  const parsed = parseJsonText(text, indexPath, path.basename(indexPath), 0, 'bad-safetensors-index');
   const map = typeof parsed === 'object' && parsed !== null ? (parsed as { weight_map?: unknown }).weight_map : undefined;
   if (typeof map !== 'object' || map === null) {
     throw new InputError('bad-safetensors-index', `${path.basename(indexPath)} has no "weight_map" object`, { file: indexPath });

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import type * as http from 'node:http';
 import * as path from 'node:path';
 import { InputError } from '../errors';
+import { MAX_JSON_DEPTH, deepNestingAt } from '../util/safeJson';
 
 export class HttpError extends Error {
   constructor(readonly status: number, message: string, readonly type = 'invalid_request_error') {
@@ -35,6 +36,10 @@ export function readJson(req: http.IncomingMessage, cap: number): Promise<unknow
     req.on('end', () => {
       if (failed) return;
       const text = Buffer.concat(chunks).toString('utf8');
+      if (deepNestingAt(text) !== null) {
+        reject(new HttpError(400, `the body nests arrays/objects more than ${MAX_JSON_DEPTH} levels deep`));
+        return;
+      }
       try {
         resolve(text.trim() === '' ? {} : JSON.parse(text));
       } catch {

@@ -2,6 +2,7 @@
 // lacks, then sets the route NAME through POST /v1/routes (one request, so the new weights apply at once).
 import { InputError } from '../errors';
 import { type RegistryState, routeOf, servedName, versionDir } from './registry';
+import { MAX_JSON_DEPTH, deepNestingAt } from '../util/safeJson';
 
 async function call(url: string, pathName: string, apiKey: string | undefined, body?: unknown): Promise<unknown> {
   let res: Response;
@@ -15,16 +16,23 @@ async function call(url: string, pathName: string, apiKey: string | undefined, b
     throw new InputError('serve-unreachable', `cannot reach the server at ${url}: ${(e as Error).message}`, { hint: 'Is `peft-studio serve` running there?' });
   }
   const text = await res.text();
+  // the answer of a remote server: depth-limited, and its error text cut short
+  const json = (): unknown => {
+    if (deepNestingAt(text) !== null) throw new InputError('serve-remote', `the server's answer to ${pathName} nests more than ${MAX_JSON_DEPTH} levels deep`);
+    return JSON.parse(text);
+  };
   if (!res.ok) {
-    let msg = text;
+    let msg = text.length > 500 ? `${text.slice(0, 500)}…` : text;
     try {
-      msg = (JSON.parse(text) as { error: { message: string } }).error.message;
+      const m = (json() as { error?: { message?: unknown } } | null)?.error?.message;
+      if (typeof m === 'string') msg = m.slice(0, 500);
     } catch { /* plain text */ }
     throw new InputError('serve-remote', `the server refused ${pathName}: ${msg}`);
   }
   try {
-    return JSON.parse(text);
-  } catch {
+    return json();
+  } catch (e) {
+    if (e instanceof InputError) throw e;
     return text;
   }
 }

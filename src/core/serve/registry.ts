@@ -7,6 +7,7 @@ import { InputError } from '../errors';
 import { runDirOfAdapter } from '../export/modelCard';
 import { readRun, summarize } from '../runs/readRuns';
 import type { RouteTarget } from './models';
+import { readJsonObject } from '../util/safeJson';
 
 export const MANIFEST = 'manifest.json';
 
@@ -61,11 +62,7 @@ export function versions(workspace: string, name: string): number[] {
 export function readState(workspace: string, name: string): RegistryState {
   const file = path.join(registryRoot(workspace), name, 'state.json');
   if (!fs.existsSync(file)) return { current: null, previous: null, route: [] };
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as RegistryState;
-  } catch (e) {
-    throw new InputError('registry-state', `cannot read the registry state: ${(e as Error).message}`, { file });
-  }
+  return readJsonObject(file, { what: 'the registry state', code: 'registry-state', readCode: 'registry-state' }) as unknown as RegistryState;
 }
 
 function writeState(workspace: string, name: string, s: RegistryState): void {
@@ -91,7 +88,7 @@ export function register(workspace: string, name: string, adapterDir: string, mo
     fs.copyFileSync(from, path.join(`${dir}.tmp`, f));
     files[f] = sha256File(path.join(`${dir}.tmp`, f));
   }
-  const cfg = JSON.parse(fs.readFileSync(path.join(src, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+  const cfg = readJsonObject(path.join(src, 'adapter_config.json'), { what: 'adapter_config.json', code: 'adapter-config-json', readCode: 'adapter-config-read' });
   const base: Manifest['base'] = {};
   if (typeof cfg['base_model_name_or_path'] === 'string') base.name_or_path = cfg['base_model_name_or_path'];
   if (modelDir !== undefined && fs.existsSync(path.join(modelDir, 'config.json'))) base.config_sha256 = sha256File(path.join(modelDir, 'config.json'));
@@ -114,12 +111,7 @@ export function register(workspace: string, name: string, adapterDir: string, mo
 /** Checks every file of a registered version against its manifest's sha256; a mismatch is an InputError. */
 export function verifyVersion(dir: string): Manifest {
   const file = path.join(dir, MANIFEST);
-  let m: Manifest;
-  try {
-    m = JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest;
-  } catch (e) {
-    throw new InputError('registry-manifest', `cannot read the manifest: ${(e as Error).message}`, { file });
-  }
+  const m = readJsonObject(file, { what: 'the manifest', code: 'registry-manifest', readCode: 'registry-manifest' }) as unknown as Manifest;
   for (const [f, sum] of Object.entries(m.files ?? {})) {
     const p = path.join(dir, f);
     if (!fs.existsSync(p)) throw new InputError('registry-integrity', `adapter ${m.name} v${m.version}: ${f} is missing`, { file: dir, hint: 'Register the adapter again' });
@@ -155,7 +147,7 @@ export function rollback(workspace: string, name: string): RegistryState {
   let next: RegistryState;
   if (s.route.length > 1 && s.current !== null) next = { ...s, route: [{ version: s.current, weight: 100 }] };
   else if (s.previous !== null) next = { current: s.previous, previous: null, route: [{ version: s.previous, weight: 100 }] };
-  else throw new InputError('registry-rollback', `adapter ${name} has no previous version to roll back to`);
+  else throw new InputError('registry-rollback', `adapter ${name} has no previous version to roll back to`, { file: path.join(registryRoot(workspace), name, 'state.json'), hint: 'Promote another version first (peft-studio adapters promote NAME vN)' });
   writeState(workspace, name, next);
   return next;
 }

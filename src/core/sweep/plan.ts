@@ -1,10 +1,10 @@
 // A sweep's trials from the recipe's `sweep:` section: the grid's combinations (or the listed trials), each turned
 // into its own adapter_config.json and recipe (absolute paths) that `runTraining` reads like any other.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { InputError, errorMessage } from '../errors';
+import { InputError } from '../errors';
 import type { Recipe, SweepSettings, SweepTrialSpec } from '../train/recipe';
+import { readJsonObject } from '../util/safeJson';
 
 export interface PlannedTrial {
   /** 1-based. */
@@ -54,12 +54,7 @@ export function planSweep(recipe: Recipe): SweepPlan {
   }
   const name = sweepName(recipe);
   const dir = join(recipe.output_dir, '.sweeps', name);
-  let base: Record<string, unknown>;
-  try {
-    base = JSON.parse(readFileSync(recipe.adapter_config, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new InputError('sweep-adapter-config', `cannot read the adapter config: ${errorMessage(e).split('\n')[0]!}`, { file: recipe.adapter_config });
-  }
+  const base = readJsonObject(recipe.adapter_config, { what: 'the adapter config', code: 'sweep-adapter-config', readCode: 'sweep-adapter-config' });
   const trials = expandTrials(recipe.sweep, recipe.file).map((overrides, i) => {
     const index = i + 1;
     const trialName = `${name}-t${index}`;

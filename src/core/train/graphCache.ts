@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { InputError } from '../errors';
 import type { ModelInventory } from '../hf/types';
 import { openCheckpoint } from '../safetensors/checkpoint';
+import { readJsonObject } from '../util/safeJson';
 
 /** Bump when the emitted graphs change meaning: old cache folders are then ignored. */
 export const COMPILER_VERSION = 'peft-studio-graph-6';
@@ -110,7 +111,7 @@ export function pruneStale(cacheDir: string, keep: string): void {
     if (!e.isDirectory() || e.name === keep || !/^[0-9a-f]{24}$/.test(e.name)) continue;
     const dir = path.join(cacheDir, e.name);
     try {
-      const source = (JSON.parse(fs.readFileSync(path.join(dir, SOURCE_FILE), 'utf8')) as { dir: string }).dir;
+      const source = (readJsonObject(path.join(dir, SOURCE_FILE)) as { dir: string }).dir;
       const links = fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors'));
       const stale = links.some((f) => {
         const original = path.join(source, f);

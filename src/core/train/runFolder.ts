@@ -12,6 +12,7 @@ import type { EngineState } from './engineApi';
 import { parseTrainerState, type TrainerState } from './trainerState';
 import { assertInside, folderNameProblem } from '../util/safePath';
 import { hasProgress, liveOwner } from '../runs/runOwner';
+import { readJsonObject } from '../util/safeJson';
 
 export type { TrainerState } from './trainerState';
 
@@ -115,7 +116,7 @@ export class RunFolder {
 
   readRunInfo(): RunInfo | null {
     const f = join(this.dir, 'run.json');
-    return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as RunInfo) : null;
+    return existsSync(f) ? (readJsonObject(f, { what: 'run.json', code: 'run-info-json', readCode: 'run-info-json' }) as unknown as RunInfo) : null;
   }
 
   /** checkpoints/step-N for every complete checkpoint, by step ascending. */

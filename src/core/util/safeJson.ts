@@ -1,5 +1,6 @@
 // JSON from files, parsed safely: nesting deeper than MAX_JSON_DEPTH is refused before any recursive reader sees it
 // (10k nested arrays overflowed the stack), and parse errors give line and column but never the file's content.
+import * as fs from 'node:fs';
 import { InputError, type ErrorCode } from '../errors';
 
 /** Deepest nesting of arrays/objects accepted; real configs and headers nest fewer than 10 levels. */
@@ -83,4 +84,26 @@ export function parseJsonText(text: string, file: string, what = 'the file', lin
   } catch (e) {
     throw new InputError(code, `${what} is not valid JSON: ${jsonErrorMessage(e, text)}`, { file, ...(lineBase > 0 ? { line: lineBase } : {}) });
   }
+}
+
+/**
+ * Reads and parses a JSON file with parseJsonText's limits. A file that cannot be read is an InputError `readCode`
+ * naming it (never a stack trace); a file that is not JSON is `code`, with line and column but none of its content.
+ */
+export function readJsonFile(file: string, opts: { what?: string; code?: ErrorCode; readCode?: ErrorCode } = {}): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(opts.readCode ?? 'file-not-found', code === 'ENOENT' ? 'file not found' : `cannot read it (${code ?? 'read error'})`, { file });
+  }
+  return parseJsonText(text, file, opts.what ?? 'the file', 0, opts.code ?? 'json-syntax');
+}
+
+/** readJsonFile for a file that must hold a JSON object. */
+export function readJsonObject(file: string, opts: { what?: string; code?: ErrorCode; readCode?: ErrorCode } = {}): Record<string, unknown> {
+  const v = readJsonFile(file, opts);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InputError(opts.code ?? 'json-syntax', `${opts.what ?? 'the file'} must be a JSON object`, { file });
+  return v as Record<string, unknown>;
 }

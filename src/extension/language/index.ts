@@ -14,7 +14,7 @@ const SELECTOR: vscode.DocumentSelector = [
 ];
 
 export function registerLanguageFeatures(context: vscode.ExtensionContext): LanguageService {
-  const service = new LanguageService();
+  const service = new LanguageService(context.asAbsolutePath('dist/validateWorker.js'));
   const watcher = vscode.workspace.createFileSystemWatcher('**/{config.json,*.safetensors,model.safetensors.index.json,tokenizer.json,tokenizer_config.json,peft-train.yaml,peft-train.yml}');
   const onModelFile = (uri: vscode.Uri): void => service.invalidate(uri.fsPath);
   context.subscriptions.push(

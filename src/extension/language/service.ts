@@ -1,33 +1,59 @@
-// The language service of the extension host: validates open PEFT files on open and on every edit (debounced),
-// lints big data sets in time-boxed slices, and caches model inventories and tokenizers per folder.
+// The language service of the extension host: validates open PEFT files on open and on every edit (debounced) in a
+// worker process with a time budget (core/validate/workerClient), and caches model inventories for hovers and lenses.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { loadTokenizer } from '../../core/hf/tokenizer';
 import type { ModelInventory } from '../../core/hf/types';
 import { SERVING_ENGINES, type ServingEngine } from '../../core/validate/serving';
-import { DatasetLinter, datasetLintOptions, fileKind, summarizeRecipe, validate, type FileKind, type Problem, type RecipeSummary, type TokenCounter, type ValidationContext } from '../../core/validate';
+import { fileKind, summarizeRecipe, type FileKind, type Problem, type RecipeSummary, type ValidationContext } from '../../core/validate';
 import { InventoryCache, findRecipeFor } from '../../core/validate/context';
+import type { ValidationJob } from '../../core/validate/job';
+import { ValidationWorkers } from '../../core/validate/workerClient';
 import { modelForAdapter } from '../../core/validate/adapterModel';
 import { toDiagnostics } from './convert';
 import { readDocumentOrDisk } from '../documents';
 import { Config } from '../config';
 
 const DEBOUNCE_MS = 300;
-/** A dataset slice runs at most this long before yielding to the extension host. */
-const SLICE_MS = 15;
+/** A validation running longer than this shows "PEFT: validating" in the status bar. */
+const BUSY_MS = 300;
 
 export class LanguageService implements vscode.Disposable {
   readonly diagnostics = vscode.languages.createDiagnosticCollection('peft-studio');
   readonly inventories = new InventoryCache();
-  private readonly tokenizers = new Map<string, Promise<TokenCounter | null>>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly lintRuns = new Map<string, { cancelled: boolean }>();
+  private readonly workers: ValidationWorkers;
+  private oneOffs = 0;
+  /** "PEFT: validating…" in the status bar while a validation has run longer than BUSY_MS. */
+  private readonly busyItem = vscode.window.createStatusBarItem('peftStudio.validating', vscode.StatusBarAlignment.Left, 40);
+  private inFlight = 0;
+  private busyTimer: NodeJS.Timeout | undefined;
   private readonly changed = new vscode.EventEmitter<void>();
   /** Fires after diagnostics or caches change (CodeLens refresh). */
   readonly onDidChange = this.changed.event;
 
+  /** `workerPath`: the validation worker bundle (dist/validateWorker.js). */
+  constructor(workerPath: string) {
+    this.workers = new ValidationWorkers({ workerPath, timeLimitMs: () => Config.read().validationTimeLimitMs });
+    this.busyItem.name = 'PEFT Studio validation';
+    this.busyItem.text = '$(sync~spin) PEFT: validating';
+    this.busyItem.tooltip = 'PEFT Studio is checking the open files against the base model in the background';
+  }
+
+  /** Runs a job in the worker, keeping the status bar's "validating" item up while any job is in flight. */
+  private async runJob(key: string, job: ValidationJob, partial?: (ps: Problem[]) => void): Promise<Problem[] | null> {
+    if (this.inFlight++ === 0) this.busyTimer = setTimeout(() => this.busyItem.show(), BUSY_MS);
+    try {
+      return await this.workers.run(key, job, partial);
+    } finally {
+      if (--this.inFlight === 0) {
+        clearTimeout(this.busyTimer);
+        this.busyItem.hide();
+      }
+    }
+  }
+
   /** The kind of a document this service handles, or null. */
-  kindOf(doc: vscode.TextDocument): FileKind | null {
+  kindOf(doc: vscode.TextDocument): Exclude<FileKind, 'unknown'> | null {
     if (doc.uri.scheme !== 'file' && doc.uri.scheme !== 'untitled') return null;
     const kind = fileKind(doc.fileName);
     if (kind === 'adapter_config') return kind;
@@ -86,35 +112,29 @@ export class LanguageService implements vscode.Disposable {
   async validateNow(doc: vscode.TextDocument): Promise<void> {
     const kind = this.kindOf(doc);
     if (kind === null || doc.isClosed) return;
-    if (kind === 'dataset') return this.lintDataset(doc);
-    this.diagnostics.set(doc.uri, toDiagnostics(validate(doc.getText(), this.context(doc))));
+    const publish = (ps: Problem[]): void => {
+      if (!doc.isClosed) this.diagnostics.set(doc.uri, toDiagnostics(ps));
+    };
+    const problems = await this.runJob(doc.uri.toString(), this.job(doc.getText(), doc.fileName, kind, doc.uri), publish);
+    if (problems === null || doc.isClosed) return; // a newer edit's validation replaced this one
+    publish(problems);
     this.changed.fire();
   }
 
-  /** Lints a JSONL file in slices of SLICE_MS, publishing as it goes; a newer edit cancels the run. */
-  private async lintDataset(doc: vscode.TextDocument): Promise<void> {
-    const key = doc.uri.toString();
-    const prev = this.lintRuns.get(key);
-    if (prev) prev.cancelled = true;
-    const run = { cancelled: false };
-    this.lintRuns.set(key, run);
-    const problems = await this.lintText(doc.getText(), doc.fileName, run, (partial) => this.diagnostics.set(doc.uri, toDiagnostics(partial)));
-    if (run.cancelled || doc.isClosed) return;
-    this.lintRuns.delete(key);
-    this.diagnostics.set(doc.uri, toDiagnostics(problems));
-  }
-
-  /** The dataset linter over `text` in time-boxed slices (yielding to the host between them). */
-  private async lintText(text: string, file: string, run: { cancelled: boolean }, progress?: (partial: Problem[]) => void): Promise<Problem[]> {
-    const recipe = this.recipeFor(file);
-    const tokenizer = recipe?.baseModelDir ? await this.tokenizer(recipe.baseModelDir) : null;
-    const linter = new DatasetLinter(text, datasetLintOptions({ path: file, recipe, tokenizer, readFile: (p) => this.openText(p) }));
-    let slices = 0;
-    while (!run.cancelled && !linter.step({ ms: SLICE_MS })) {
-      if (progress !== undefined && ++slices % 20 === 0) progress(linter.problems());
-      await new Promise((r) => setImmediate(r));
+  /** What the worker needs to validate a file: its text, kind, recipe, serving engines and open data sets' texts. */
+  private job(text: string, file: string, kind: Exclude<FileKind, 'unknown'>, uri?: vscode.Uri): ValidationJob {
+    const ctx = kind === 'recipe' ? { recipe: null } : { recipe: this.recipeFor(file) };
+    const job: ValidationJob = { text, path: path.resolve(file), kind, recipe: ctx.recipe };
+    if (kind === 'adapter_config') {
+      // the serving engines the user deploys to (peftStudio.servingEngines): what they refuse or ignore
+      const known = Config.read(uri).servingEngines.filter((e): e is ServingEngine => (SERVING_ENGINES as readonly string[]).includes(e));
+      if (known.length > 0) job.servingEngines = known;
     }
-    return linter.problems();
+    if (kind === 'dataset' && ctx.recipe?.trainFile) {
+      const open = vscode.workspace.textDocuments.find((d) => d.fileName === ctx.recipe?.trainFile);
+      if (open !== undefined) job.openTexts = { [ctx.recipe.trainFile]: open.getText() };
+    }
+    return job;
   }
 
   /**
@@ -124,34 +144,16 @@ export class LanguageService implements vscode.Disposable {
   async problemsOf(file: string, kind: Exclude<FileKind, 'unknown'>): Promise<Problem[]> {
     const text = readDocumentOrDisk(file);
     if (text === null) return [];
-    const problems = kind === 'dataset'
-      ? await this.lintText(text, file, { cancelled: false })
-      : validate(text, { path: file, kind, recipe: kind === 'recipe' ? null : this.recipeFor(file), loadModel: (d) => this.inventories.get(d) });
+    // a key of its own: this answer is never replaced by an edit's validation, nor replaces one
+    const problems = (await this.runJob(`problemsOf#${++this.oneOffs}`, this.job(text, file, kind))) ?? [];
     this.diagnostics.set(vscode.Uri.file(file), toDiagnostics(problems));
     return problems;
-  }
-
-  /** A file's text: the open editor's (unsaved edits included), else the disk's; null when unreadable. */
-  private openText(file: string): string | null {
-    return readDocumentOrDisk(path.resolve(file));
-  }
-
-  private tokenizer(dir: string): Promise<TokenCounter | null> {
-    let t = this.tokenizers.get(dir);
-    if (t === undefined) {
-      t = loadTokenizer(dir).then(
-        (tok) => ({ count: (s: string) => tok.encode(s, { addSpecialTokens: false }).length }),
-        () => null,
-      );
-      this.tokenizers.set(dir, t);
-    }
-    return t;
   }
 
   /** A model file changed on disk: forget what was cached for its folder and revalidate every open PEFT file. */
   invalidate(file: string): void {
     this.inventories.invalidate(file);
-    for (const k of [...this.tokenizers.keys()]) if (file.startsWith(k + path.sep)) this.tokenizers.delete(k);
+    this.workers.invalidate(file);
     this.revalidateAll();
   }
 
@@ -164,14 +166,14 @@ export class LanguageService implements vscode.Disposable {
     const key = doc.uri.toString();
     clearTimeout(this.timers.get(key));
     this.timers.delete(key);
-    const run = this.lintRuns.get(key);
-    if (run) run.cancelled = true;
     this.diagnostics.delete(doc.uri);
   }
 
   dispose(): void {
     for (const t of this.timers.values()) clearTimeout(t);
-    for (const r of this.lintRuns.values()) r.cancelled = true;
+    this.workers.dispose();
+    clearTimeout(this.busyTimer);
+    this.busyItem.dispose();
     this.diagnostics.dispose();
     this.changed.dispose();
   }

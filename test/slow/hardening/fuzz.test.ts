@@ -11,4 +11,10 @@ describe('hardening: fuzzing (slow size)', function () {
     assert.deepEqual(r.failures.slice(0, 20), []);
     assert.equal(r.counts.ok, 3000);
   });
+
+  it('1000 mutated adapters, model files and registry files through merge, export gguf, generate and the registry', async () => {
+    const r = await runFuzz({ family: 'export', cases: 1000, seed: 11, workers: 2, timeoutMs: 60_000, heapMb: 2048, big: true });
+    assert.deepEqual(r.failures.slice(0, 20), []);
+    assert.equal(r.counts.ok, 1000);
+  });
 });

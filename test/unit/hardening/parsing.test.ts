@@ -106,6 +106,19 @@ describe('hardening: damaged and oversized files', function () {
     assert.ok(!existsSync(join(p, 'runs')));
   });
 
+  it('export gguf and generate with a tokenizer.json symlinked to /etc/passwd name the file and echo none of it', async () => {
+    const p = project();
+    const tok = join(p, 'model', 'tokenizer.json');
+    unlinkSync(tok);
+    symlinkSync('/etc/passwd', tok);
+    for (const argv of [['export', 'gguf', join(p, 'model'), join(p, 'out.gguf')], ['generate', '--model', join(p, 'model'), '--prompt', 'hi', '--max-new-tokens', '2', '--device', 'cpu']]) {
+      const r = await cli(argv);
+      assert.equal(r.code, 1, r.text.slice(0, 300));
+      assert.match(r.text, /tokenizer\.json/);
+      assert.doesNotMatch(r.text, /root:|nologin|\/bin\/(ba)?sh/);
+    }
+  });
+
   it('PEFT\'s own errors about an adapter config name the file in count, estimate and train', async () => {
     const p = project();
     const ad = join(p, 'adapter_config.json');

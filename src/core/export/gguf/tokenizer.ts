@@ -2,10 +2,11 @@
 // types, merges "a b", the pre-tokenizer name) or tokenizer.model (SentencePiece), special ids, add_bos, chat template.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError, errorMessage } from '../../errors';
+import { InputError } from '../../errors';
 import { findChatTemplate } from '../../hf/chatTemplate';
 import { readSentencePieceModel, sentencePieceVocab } from './sentencepiece';
 import type { GgufKv } from './writer';
+import { readJsonObject } from '../../util/safeJson';
 
 /** llama.cpp token types (gguf-py TokenType). */
 export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
@@ -19,13 +20,7 @@ const KNOWN_SPLITS: Record<string, string> = {
 type Json = Record<string, unknown>;
 
 function readJson(file: string): Json {
-  try {
-    const v: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
-    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Json;
-  } catch (e) {
-    throw new InputError('gguf-tokenizer-json', `cannot read: ${errorMessage(e)}`, { file });
-  }
-  throw new InputError('gguf-tokenizer-json', 'not a JSON object', { file });
+  return readJsonObject(file, { what: path.basename(file), code: 'gguf-tokenizer-json', readCode: 'gguf-tokenizer-json' });
 }
 
 /** The llama.cpp pre-tokenizer matching tokenizer.json's pre_tokenizer ("default" when none is recognised). */
@@ -81,16 +76,23 @@ export function tokenizerMetadata(dir: string, vocabSize: number): TokenizerMeta
   const modelCfgFile = path.join(dir, 'config.json');
   const mc = fs.existsSync(modelCfgFile) ? readJson(modelCfgFile) : {};
 
+  const vocab = model['vocab'] ?? {};
+  if (typeof vocab !== 'object' || vocab === null || Array.isArray(vocab)) throw new InputError('gguf-tokenizer-json', '"model.vocab" of a BPE model must be an object of token → id', { file });
   const byId = new Map<number, string>();
-  for (const [tok, id] of Object.entries((model['vocab'] ?? {}) as Record<string, number>)) byId.set(id, tok);
+  for (const [tok, id] of Object.entries(vocab)) {
+    if (!Number.isSafeInteger(id) || (id as number) < 0) throw new InputError('gguf-tokenizer-json', `the id of vocabulary entry ${JSON.stringify(tok.slice(0, 40))} must be a non-negative integer`, { file });
+    byId.set(id as number, tok);
+  }
   const added = new Map<number, { content: string; special: boolean }>();
   for (const a of (Array.isArray(tj['added_tokens']) ? tj['added_tokens'] : []) as Json[]) {
-    if (typeof a['id'] === 'number' && typeof a['content'] === 'string') {
-      added.set(a['id'], { content: a['content'], special: a['special'] === true });
-      byId.set(a['id'], a['content']);
+    const id = a['id'];
+    if (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 && typeof a['content'] === 'string') {
+      added.set(id, { content: a['content'], special: a['special'] === true });
+      byId.set(id, a['content']);
     }
   }
-  const maxId = Math.max(-1, ...byId.keys());
+  let maxId = -1;
+  for (const id of byId.keys()) maxId = Math.max(maxId, id);
   const warnings: string[] = [];
   let n = vocabSize;
   if (maxId + 1 > vocabSize) {
@@ -110,7 +112,9 @@ export function tokenizerMetadata(dir: string, vocabSize: number): TokenizerMeta
       types[i] = a === undefined ? TOKEN_TYPE.NORMAL : a.special ? TOKEN_TYPE.CONTROL : TOKEN_TYPE.USER_DEFINED;
     }
   }
-  const merges = ((model['merges'] ?? []) as unknown[]).map((m) => (Array.isArray(m) ? m.join(' ') : String(m)));
+  const rawMerges = model['merges'] ?? [];
+  const merges = Array.isArray(rawMerges) ? rawMerges.map((m) => (typeof m === 'string' ? m : Array.isArray(m) && m.length === 2 && m.every((x) => typeof x === 'string') ? m.join(' ') : null)) : null;
+  if (merges === null || merges.includes(null)) throw new InputError('gguf-tokenizer-json', '"model.merges" must be a list of merges ("a b" strings or ["a", "b"] pairs)', { file });
   const pre = preTokenizerName(tj['pre_tokenizer']);
   if (!pre.recognised) warnings.push('the pre-tokenizer is not one llama.cpp names; wrote tokenizer.ggml.pre = "default" (text may split differently from transformers)');
 
@@ -119,7 +123,7 @@ export function tokenizerMetadata(dir: string, vocabSize: number): TokenizerMeta
     { key: 'tokenizer.ggml.pre', type: 'string', value: pre.name },
     { key: 'tokenizer.ggml.tokens', type: 'string[]', value: tokens },
     { key: 'tokenizer.ggml.token_type', type: 'i32[]', value: types },
-    { key: 'tokenizer.ggml.merges', type: 'string[]', value: merges },
+    { key: 'tokenizer.ggml.merges', type: 'string[]', value: merges as string[] },
   ];
   return { ...specialTokens(dir, kvs, byId, n, tc, tj, mc), warnings };
 }

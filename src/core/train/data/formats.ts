@@ -6,6 +6,7 @@
 // end-of-turn tokens; `tokenized` examples are used exactly as given.
 import { InputError } from '../../errors';
 import type { JsonlRecord } from './jsonl';
+import { chatLabels } from './chatLabels';
 
 export type DataFormat = 'text' | 'alpaca' | 'messages' | 'prompt_completion' | 'tokenized';
 
@@ -190,15 +191,11 @@ export function tokenizeRecord(
     }
     case 'messages': {
       const msgs = messagesOf(r, file);
-      const ids = tok.encode(tok.applyChatTemplate(msgs, false), false);
-      if (trainOnPrompt) return { line: r.line, inputIds: ids, labels: [...ids] };
-      const labels = ids.map(() => IGNORE_INDEX);
-      for (let i = 0; i < msgs.length; i++) {
-        if (msgs[i]!.role !== 'assistant') continue;
-        const start = tok.encode(tok.applyChatTemplate(msgs.slice(0, i), true), false).length;
-        const end = i + 1 === msgs.length ? ids.length : tok.encode(tok.applyChatTemplate(msgs.slice(0, i + 1), false), false).length;
-        for (let t = start; t < Math.min(end, ids.length); t++) labels[t] = ids[t]!;
+      if (trainOnPrompt) {
+        const ids = tok.encode(tok.applyChatTemplate(msgs, false), false);
+        return { line: r.line, inputIds: ids, labels: [...ids] };
       }
+      const { ids, labels } = chatLabels(msgs, tok);
       return { line: r.line, inputIds: ids, labels };
     }
     case 'tokenized': {
