@@ -549,12 +549,35 @@ def main():
         params += [a, b]
         names += [key + ".lora_A.weight", key + ".lora_B.weight"]
     lora = Lora(adapters, scaling)
+    # modules_to_save (peft utils/other.py ModulesToSaveWrapper): a trainable deep copy of each module replaces it in
+    # the forward; a tied lm_head's copy no longer shares the embedding. Saved as base_model.model.<module>.weight.
+    no_decay = []
+    for m in job.get("modules_to_save") or []:
+        for part in m["params"]:
+            key = "base_model.model." + m["name"] + "." + part
+            src = w.get(m["name"] + "." + part)
+            if src is None and m["name"] == "lm_head" and part == "weight":
+                src = w["transformer.wte.weight" if is_gpt2 else "model.embed_tokens.weight"]
+            value = torch.tensor(np.array(init[key], dtype=np.float64), dtype=dtype) if key in init else src.detach().clone()
+            p = value.requires_grad_(True)
+            w[m["name"] + "." + part] = p
+            if m["name"] == "lm_head":
+                cfg = dict(cfg, tie_word_embeddings=False)
+            params.append(p)
+            names.append(key)
+            if not m["decay"][part]:
+                # transformers Trainer.get_decay_parameter_names: biases and norm weights get no weight decay
+                no_decay.append(p)
     if job.get("generate") or job.get("logits_input"):
         with open(out_path, "w") as f:
             json.dump(inference(job, cfg, w, lora, forward, dtype), f)
         return
     opt = job["optimizer"]
-    optim = torch.optim.AdamW(params, lr=1e-3, betas=(opt["beta1"], opt["beta2"]), eps=opt["eps"],
+    skip = set(id(p) for p in no_decay)
+    groups = [{"params": [p for p in params if id(p) not in skip], "weight_decay": opt["weight_decay"]}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    optim = torch.optim.AdamW(groups, lr=1e-3, betas=(opt["beta1"], opt["beta2"]), eps=opt["eps"],
                               weight_decay=opt["weight_decay"])
 
     def batch_loss(mb):

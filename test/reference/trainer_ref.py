@@ -102,6 +102,32 @@ def lora_modules(adapter_cfg, weights, cfg):
     return out
 
 
+def saved_modules(adapter_cfg, weights):
+    """modules_to_save as PEFT's _set_trainable wraps them: every module whose name ends with an entry (plain
+    endswith); each copy trains its weight (and bias). Trainer no-decay rule: biases, LayerNorm modules (weight + bias
+    1-D) and names matching layernorm|rmsnorm|(^|.)norm($|.)|_norm($|.) on <module>.modules_to_save.default.weight."""
+    entries = adapter_cfg.get("modules_to_save") or []
+    if not entries:
+        return []
+    mods = {}
+    for k, v in weights.items():
+        m, _, part = k.rpartition(".")
+        if part in ("weight", "bias") and not m.endswith("rotary_emb"):
+            mods.setdefault(m, {})[part] = v.ndim
+    mods.setdefault("lm_head", {"weight": 2})
+    out = []
+    for m in sorted(mods):
+        if not any(m.endswith(e) for e in entries):
+            continue
+        parts = mods[m]
+        layer_norm = parts.get("weight") == 1 and "bias" in parts
+        name = (m + ".modules_to_save.default.weight").lower()
+        no = re.search(r"bias|layernorm|rmsnorm|(?:^|\.)norm(?:$|\.)|_norm(?:$|\.)", name) is not None
+        decay = {"weight": not (layer_norm or no), "bias": False}
+        out.append({"name": m, "params": [p for p in ("weight", "bias") if p in parts], "decay": decay})
+    return out
+
+
 # ---------------------------------------------------------------- schedule (transformers/optimization.py)
 def lr_lambda(kind, step, warmup, total):
     if kind == "constant":
@@ -190,6 +216,7 @@ def main():
         "model_dir": model_dir,
         "dtype": args.dtype,
         "modules": modules,
+        "modules_to_save": saved_modules(adapter_cfg, weights),
         "init_adapter": os.path.join(rel(recipe["init_adapter"]), "adapter_model.safetensors"),
         "optimizer": {"beta1": t["adam_beta1"], "beta2": t["adam_beta2"], "eps": t["adam_epsilon"],
                       "weight_decay": t["weight_decay"], "max_grad_norm": t["max_grad_norm"]},

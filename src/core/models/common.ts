@@ -59,6 +59,9 @@ export function checkpointTensors(dir: string): Map<string, TensorEntry> {
 export class WeightStore {
   private readonly cache = new Map<string, Value>();
   private readonly keyOf = new Map<string, string>();
+  /** HF parameter name → a graph input that replaces the base weight (modules_to_save copies); `served`: those read. */
+  readonly overrides = new Map<string, Value>();
+  readonly served = new Set<string>();
 
   constructor(
     readonly g: Graph,
@@ -78,12 +81,19 @@ export class WeightStore {
   }
 
   has(name: string): boolean {
-    return this.checkpointKey(name) !== undefined;
+    return this.overrides.has(name) || this.checkpointKey(name) !== undefined;
   }
 
   get(name: string, expectedShape?: number[]): Value {
     const hit = this.cache.get(name);
     if (hit !== undefined) return hit;
+    const over = this.overrides.get(name);
+    if (over !== undefined) {
+      this.served.add(name);
+      const v = over.dtype === this.dtype ? over : G.cast(over, this.dtype, { name: `${over.name}.autocast` });
+      this.cache.set(name, v);
+      return v;
+    }
     const key = this.checkpointKey(name);
     if (key === undefined) {
       throw new InputError('model-missing-weight', 'the checkpoint has no such tensor', { tensor: name, file: this.inventory.dir });

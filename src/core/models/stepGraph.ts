@@ -18,7 +18,8 @@ import type { LoraTarget, OptimizerOptions } from '../train/engineApi';
 import { type ComputeDtype, capLogits, type ModelInputs, VarBuilder, WeightStore, weightedCrossEntropy } from './common';
 import { INPUT, positionDtype } from './feeds';
 import { FINITE_LIMIT, LOSS_SCALE_INPUT, adamwScalarInputs } from './optimizerFeeds';
-import { LoraSet } from './lora';
+import { LoraSet, type LoraParam } from './lora';
+import { type CopyParam, checkCopiesUsed, headWeight, installCopies } from './savedCopies';
 
 export interface ModelGraphOptions {
   inventory: ModelInventory;
@@ -41,6 +42,8 @@ export interface ModelGraphOptions {
   optimizerScalars?: 'host' | 'graph';
   /** Checkpoint header entries (read from the model folder when absent). */
   tensors?: Map<string, TensorEntry>;
+  /** modules_to_save: trainable copies (graph inputs named by their PEFT keys), after the LoRA tensors. */
+  copies?: readonly (CopyParam & { decay?: boolean })[];
 }
 
 /** Output names. */
@@ -50,6 +53,8 @@ export const gradName = (key: string): string => `grad.${key}`;
 export interface ForwardGraph {
   g: Graph;
   lora: LoraSet;
+  /** Every trainable tensor: the LoRA A/B pairs, then the modules_to_save copies. */
+  params: (LoraParam & { decay?: boolean })[];
   /** Σ weight·nll over the batch: the step's mean loss when weights are 1/N_step, the summed loss when 1. */
   loss: Value;
 }
@@ -69,15 +74,22 @@ export function buildForward(name: string, o: ModelGraphOptions): ForwardGraph {
   const weights = g.input(INPUT.lossWeights, o.dtype, ['L']);
   const act = o.fp16 === true ? 'float16' : o.dtype;
   const lora = new LoraSet(g, o.targets, o.dtype, o.dropout, act);
-  const vb = new VarBuilder(new WeightStore(g, o.inventory, act, o.tensors));
-  const { hidden, head, logitSoftcap } = archOf(spec).hidden(spec, vb, inputs, lora, o.dtype, act);
+  const store = new WeightStore(g, o.inventory, act, o.tensors);
+  const copies = o.copies ?? [];
+  const copyValues = installCopies(g, store, copies, o.dtype);
+  const vb = new VarBuilder(store);
+  const hid = archOf(spec).hidden(spec, vb, inputs, lora, o.dtype, act);
+  const { hidden, logitSoftcap } = hid;
+  const head = headWeight(store, hid.head);
   // lm_head only on the rows whose next label counts (same numbers per row as the full [B*T, vocab] logits).
   // fp16: the row Gather runs on an fp32 copy (its backward is a ScatterND add, which the WebGPU EP lacks for fp16).
   const rows = hidden.dtype === 'float16' ? G.cast(G.gather(G.cast(hidden, 'float32'), labelIndex), 'float16') : G.gather(hidden, labelIndex);
   const logits = capLogits(lora.apply('lm_head', rows, G.gemm(rows, head, { transB: true, name: 'lm_head.Gemm' }), labelIndex), logitSoftcap);
   lora.checkAllUsed();
+  checkCopiesUsed(store);
   const loss = g.scope('loss', () => weightedCrossEntropy(logits, G.unsqueeze(targets, [1]), G.unsqueeze(weights, [1])));
-  return { g, lora, loss };
+  const params = [...lora.params, ...copies.map((c, i) => ({ key: c.key, shape: c.shape as number[], value: copyValues[i]!, ...(c.decay === false ? { decay: false } : {}) }))];
+  return { g, lora, params, loss };
 }
 
 function outputUpdates(g: Graph, updated: ReturnType<typeof clipAndAdamW>['updated']): void {
@@ -145,12 +157,13 @@ function guardedAdamW(g: Graph, items: ParamGrad[], opt: OptimizerOptions, scala
  * loss, grad_norm and the new state.
  */
 export function buildStepGraph(o: ModelGraphOptions): Graph {
-  const { g, lora, loss } = buildForward('peft_step', o);
+  const { g, params, loss } = buildForward('peft_step', o);
   const fp16 = o.fp16 === true;
-  const { grads, finite } = loraGradients(g, loss, lora.params.map((p) => p.value), fp16);
+  const { grads, finite } = loraGradients(g, loss, params.map((p) => p.value), fp16);
   const scalars = scalarsOf(g, o);
-  const items: ParamGrad[] = lora.params.map((p, i) => ({
+  const items: ParamGrad[] = params.map((p, i) => ({
     name: p.key,
+    ...(p.decay === false ? { decay: false } : {}),
     param: p.value,
     grad: grads[i]!,
     expAvg: g.input(expAvgName(p.key), o.dtype, p.shape),
@@ -165,10 +178,10 @@ export function buildStepGraph(o: ModelGraphOptions): Graph {
 
 /** Forward + backward of one micro-batch: outputs its loss share and the gradients (already 1/N_step weighted, unscaled). */
 export function buildGradGraph(o: ModelGraphOptions): Graph {
-  const { g, lora, loss } = buildForward('peft_grad', o);
-  const { grads, finite } = loraGradients(g, loss, lora.params.map((p) => p.value), o.fp16 === true);
+  const { g, params, loss } = buildForward('peft_grad', o);
+  const { grads, finite } = loraGradients(g, loss, params.map((p) => p.value), o.fp16 === true);
   g.output(loss, OUTPUT.loss);
-  lora.params.forEach((p, i) => g.output(grads[i]!, gradName(p.key)));
+  params.forEach((p, i) => g.output(grads[i]!, gradName(p.key)));
   // fp16: 1 when no scaled gradient of this micro-batch saturated (the host skips the step otherwise).
   if (finite !== undefined) g.output(G.cast(finite, 'float32'), OUTPUT.gradsFinite);
   return g;
@@ -179,12 +192,13 @@ export function buildGradGraph(o: ModelGraphOptions): Graph {
  * ModelGraphOptions.optimizerScalars (default 'graph' here); `skipNonFinite`: fp16's skipped step.
  */
 export function buildApplyGraph(
-  params: { key: string; shape: number[] }[], optimizer: OptimizerOptions, dtype: ComputeDtype,
+  params: { key: string; shape: number[]; decay?: boolean }[], optimizer: OptimizerOptions, dtype: ComputeDtype,
   scalars: 'host' | 'graph' = 'graph', skipNonFinite = false,
 ): Graph {
   const g = new G.Graph('peft_apply');
   const items: ParamGrad[] = params.map((p) => ({
     name: p.key,
+    ...(p.decay === false ? { decay: false } : {}),
     param: g.input(p.key, dtype, p.shape),
     grad: g.input(gradName(p.key), dtype, p.shape),
     expAvg: g.input(expAvgName(p.key), dtype, p.shape),

@@ -50,7 +50,7 @@ export class DeviceState {
     };
     const next = new Map<string, ort.Tensor>();
     for (const p of this.params) {
-      const n = p.shape[0]! * p.shape[1]!;
+      const n = p.shape.reduce((a, b) => a * b, 1);
       next.set(p.key, new ort.Tensor('float32', take(state.params, 'parameter', p.key, n, false), p.shape));
       next.set(p.expAvg, new ort.Tensor('float32', take(state.expAvg, 'exp_avg', p.key, n, true), p.shape));
       next.set(p.expAvgSq, new ort.Tensor('float32', take(state.expAvgSq, 'exp_avg_sq', p.key, n, true), p.shape));

@@ -11,6 +11,8 @@ export interface ParamGrad {
   grad: Value;
   expAvg: Value;
   expAvgSq: Value;
+  /** false: no weight decay (the Trainer's no-decay group: biases and norm weights of modules_to_save copies). */
+  decay?: boolean;
 }
 
 export interface UpdatedParam {
@@ -82,7 +84,7 @@ export function clipAndAdamW(
     }
     const updated = items.map((it) => {
       const grad = coef !== undefined ? g.op('Mul', [it.grad, coef]) : it.grad;
-      const p0 = opt.weightDecay !== 0 ? g.op('Mul', [it.param, scalars.decay]) : it.param;
+      const p0 = opt.weightDecay !== 0 && it.decay !== false ? g.op('Mul', [it.param, scalars.decay]) : it.param;
       const m = g.op('Add', [g.op('Mul', [it.expAvg, c(opt.beta1)]), g.op('Mul', [grad, c(1 - opt.beta1)])], {}, { name: newName(it.expAvg.name) });
       const v = g.op('Add', [
         g.op('Mul', [it.expAvgSq, c(opt.beta2)]),

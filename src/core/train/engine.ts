@@ -51,12 +51,14 @@ export function sessionOptions(
   };
 }
 
+const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
 /** PEFT's default init (init_lora_weights=true): A ~ kaiming_uniform(a=√5) = U(±1/√in), B = 0; seeded. */
 function defaultState(params: { key: string; shape: number[] }[]): EngineState {
   const rng = new Rng(0);
   const state: EngineState = { params: new Map(), shapes: new Map(), expAvg: new Map(), expAvgSq: new Map(), step: 0 };
   for (const p of params) {
-    const n = p.shape[0]! * p.shape[1]!;
+    const n = numel(p.shape);
     const v = new Float32Array(n);
     if (p.key.endsWith('.lora_A.weight')) {
       const bound = 1 / Math.sqrt(p.shape[1]!);
@@ -82,7 +84,7 @@ class OrtEngine implements TrainEngine {
   constructor(
     private readonly opts: EngineOptions,
     private readonly folder: GraphFolder,
-    private readonly params: { key: string; shape: number[] }[],
+    private readonly params: { key: string; shape: number[]; decay?: boolean }[],
   ) {
     this.parameterNames = params.map((p) => p.key);
     this.device = opts.device;
@@ -94,7 +96,7 @@ class OrtEngine implements TrainEngine {
 
   private graphOptions(): ModelGraphOptions {
     const o = this.opts;
-    return { inventory: o.inventory, targets: o.targets, dropout: o.loraDropout, dtype: this.dtype, optimizer: o.optimizer, fp16: this.fp16, optimizerScalars: 'host' };
+    return { inventory: o.inventory, targets: o.targets, dropout: o.loraDropout, dtype: this.dtype, optimizer: o.optimizer, fp16: this.fp16, optimizerScalars: 'host', copies: o.copies ?? [] };
   }
 
   private build(kind: Kind): Graph {
@@ -200,7 +202,7 @@ class OrtEngine implements TrainEngine {
     }
     // Gradient accumulation: one grad run per micro-batch, gradients summed in fp32 (as torch's .grad +=), then apply.
     const grad = await this.session('grad');
-    const acc = new Map(this.params.map((p) => [p.key, new Float32Array(p.shape[0]! * p.shape[1]!)]));
+    const acc = new Map(this.params.map((p) => [p.key, new Float32Array(numel(p.shape))]));
     let loss = 0;
     let saturated = false;
     for (let i = 0; i < microBatches.length; i++) {
@@ -289,11 +291,13 @@ export function createEngine(opts: EngineOptions): Promise<TrainEngine> {
   if (!(opts.loraDropout >= 0 && opts.loraDropout < 1)) {
     return Promise.reject(new InputError('engine-bad-dropout', 'lora_dropout must be in [0, 1)', { actual: String(opts.loraDropout) }));
   }
-  const params = opts.targets.flatMap((t) => [
+  const params: { key: string; shape: number[]; decay?: boolean }[] = opts.targets.flatMap((t) => [
     { key: loraKey(t.module.name, 'A'), shape: [t.r, t.module.inFeatures] },
     { key: loraKey(t.module.name, 'B'), shape: [t.module.outFeatures, t.r] },
   ]);
+  for (const c of opts.copies ?? []) params.push({ key: c.key, shape: [...c.shape], ...(c.decay ? {} : { decay: false }) });
   const key = cacheKey(opts.inventory, {
+    ...((opts.copies ?? []).length > 0 ? { copies: (opts.copies ?? []).map((c) => [c.key, c.param, c.shape, c.decay]) } : {}),
     targets: opts.targets.map((t) => [t.module.name, t.r, t.scaling, t.module.inFeatures, t.module.outFeatures]),
     dropout: opts.loraDropout,
     optimizer: opts.optimizer,

@@ -6,6 +6,7 @@ import { InputError, errorMessage, withFile, type ErrorCode } from '../errors';
 import type { ModelInventory } from '../hf/types';
 import { openCheckpoint } from '../safetensors/checkpoint';
 import { parseLoraConfig, type LoraConfig, type LoraConfigWarning } from '../peft/loraConfig';
+import { savedModuleParams, type SavedModuleParam } from '../peft/savedModules';
 import type { DeviceRequest } from '../runtime/device';
 import type { DataTokenizer } from './data/formats';
 import { datasetNotes, loadDataset, type DatasetOptions, type LoadedDataset } from './data/dataset';
@@ -40,6 +41,8 @@ export interface PreparedRun {
   inventory: ModelInventory;
   loraConfig: LoraConfig;
   targets: LoraTarget[];
+  /** modules_to_save: the trainable copies' tensors (empty without). */
+  copies: SavedModuleParam[];
   targetModules: string[] | string;
   tokenizer: DataTokenizer;
   train: LoadedDataset;
@@ -94,7 +97,6 @@ export async function prepareRun(
     [loraConfig.use_dora, 'use_dora'],
     [loraConfig.bias !== 'none', `bias: "${loraConfig.bias}"`],
     [loraConfig.lora_bias, 'lora_bias'],
-    [loraConfig.modules_to_save !== null && loraConfig.modules_to_save.length > 0, 'modules_to_save'],
     [loraConfig.trainable_token_indices !== null, 'trainable_token_indices'],
     [loraConfig.layer_replication !== null, 'layer_replication'],
     [loraConfig.target_parameters !== null && loraConfig.target_parameters.length > 0, 'target_parameters'],
@@ -110,6 +112,7 @@ export async function prepareRun(
   if (targets.length === 0) {
     throw new InputError('no-targets', 'adapter_config.json targets no module of the model', { file: recipe.adapter_config });
   }
+  const copies = withFile(recipe.adapter_config, () => savedModuleParams(loraConfig, inventory, new Set(targets.map((t) => t.module.name))));
   const { tokenizer, train, eval: evalData } = await loadRecipeData(recipe, modelDir, inventory, deps, notes, loadDataset);
   checkSequenceLengths(recipe, inventory, [train, evalData], notes);
   const request = (deviceOverride ?? recipe.device) as DeviceRequest;
@@ -118,7 +121,7 @@ export async function prepareRun(
   }
   const choice = await deps.chooseDevice(request);
   if (recipe.training.fp16 && choice.device === 'cpu') notes.push({ level: 'warning', message: 'training.fp16 is ignored on the CPU (onnxruntime CPU computes in fp32)' });
-  return { recipe, modelDir, inventory, loraConfig, targets, targetModules, tokenizer, train, eval: evalData, device: choice.device, deviceReason: choice.reason, notes };
+  return { recipe, modelDir, inventory, loraConfig, targets, copies, targetModules, tokenizer, train, eval: evalData, device: choice.device, deviceReason: choice.reason, notes };
 }
 
 /**
@@ -218,15 +221,28 @@ export function graphCacheDir(recipe: Recipe): string {
   return process.env['PEFT_STUDIO_GRAPH_CACHE'] ?? join(recipe.output_dir, '.graph-cache');
 }
 
-/** Per-module trainable parameters (r · (in + out) for Linear/Conv1D LoRA). */
-export function moduleCounts(targets: readonly LoraTarget[]): { name: string; r: number; in: number; out: number; params: number }[] {
-  return targets.map((t) => ({
+/** Per-module trainable parameters (r · (in + out) for Linear/Conv1D LoRA; a modules_to_save copy's size with r 0). */
+export function moduleCounts(targets: readonly LoraTarget[], copies: readonly SavedModuleParam[] = []): { name: string; r: number; in: number; out: number; params: number }[] {
+  const lora = targets.map((t) => ({
     name: t.module.name,
     r: t.r,
     in: t.module.inFeatures,
     out: t.module.outFeatures,
     params: t.r * (t.module.inFeatures + t.module.outFeatures),
   }));
+  const byModule = new Map<string, { name: string; r: number; in: number; out: number; params: number }>();
+  for (const c of copies) {
+    const name = c.param.replace(/\.(weight|bias)$/, '');
+    const e = byModule.get(name) ?? { name, r: 0, in: c.shape[c.shape.length - 1]!, out: c.shape[0]!, params: 0 };
+    e.params += c.shape.reduce((a, b) => a * b, 1);
+    byModule.set(name, e);
+  }
+  return [...lora, ...byModule.values()];
+}
+
+/** Trainable parameters of a run: LoRA A/B plus the modules_to_save copies (PEFT's print_trainable_parameters). */
+export function trainableCount(targets: readonly LoraTarget[], copies: readonly SavedModuleParam[]): number {
+  return moduleCounts(targets, copies).reduce((s, m) => s + m.params, 0);
 }
 
 export const configDir = (recipe: Recipe): string => dirname(recipe.file);

@@ -12,11 +12,11 @@ import { SequenceStream, nextStepBatches, totalStepsFor } from './data/stream';
 import { collate } from './data/collate';
 import { defaultDeps } from './deps';
 import type { EngineState, TrainEngine } from './engineApi';
-import { initLoraParams, loadAdapterParams } from './loraInit';
+import { copyInitialValues, initLoraParams, loadAdapterParams } from './loraInit';
 import { createRunDir, gitCommit, loadCheckpoint, RunFolder, type LoadedCheckpoint, type TrainerState } from './runFolder';
 import { LrSchedule } from './schedule';
 import { simulateSlowMachine, waitAtStepGate } from './stepGate';
-import { configDir, graphCacheDir, moduleCounts, prepareRun, readRecipeFile, type DownloadProgress, type PreparedRun, type TrainerDeps } from './setup';
+import { configDir, graphCacheDir, moduleCounts, trainableCount, prepareRun, readRecipeFile, type DownloadProgress, type PreparedRun, type TrainerDeps } from './setup';
 import { fsErrorToInput } from '../util/fsErrors';
 import { cleanStaleTemp, liveOwner, ownerFields } from '../runs/runOwner';
 
@@ -119,6 +119,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
     const eng = await deps.createEngine({
       inventory: prep.inventory,
       targets: prep.targets,
+      copies: prep.copies,
       loraDropout: prep.loraConfig.lora_dropout,
       optimizer: { beta1: t.adam_beta1, beta2: t.adam_beta2, eps: t.adam_epsilon, weightDecay: t.weight_decay, maxGradNorm: t.max_grad_norm },
       device: prep.device,
@@ -130,7 +131,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
     engine = eng;
     await eng.setState(resumed !== null ? checkResumeState(resumed, eng) : await initialState(eng, prep));
 
-    const trainable = prep.targets.reduce((s, x) => s + x.r * (x.module.inFeatures + x.module.outFeatures), 0);
+    const trainable = trainableCount(prep.targets, prep.copies);
     emit({
       event: 'start',
       run_dir: runDir,
@@ -141,7 +142,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       device_reason: prep.deviceReason,
       base_model: recipe.base_model,
       max_steps: totalSteps,
-      modules: moduleCounts(prep.targets),
+      modules: moduleCounts(prep.targets, prep.copies),
       ...(estimate !== null ? { memory_estimate_bytes: estimate.totalBytes } : {}),
       ...(resumed !== null ? { resumed_from_step: resumed.trainer.global_step } : {}),
       time: startedAt,
@@ -286,10 +287,14 @@ function estimateRun(prep: PreparedRun, microBatch: number): MemoryEstimate | nu
 async function initialState(engine: TrainEngine, prep: PreparedRun): Promise<EngineState> {
   const current = await engine.getState();
   const names = engine.parameterNames;
+  const copyKeys = new Set(prep.copies.map((c) => c.key));
   const params =
     prep.recipe.init_adapter !== null
       ? loadAdapterParams(prep.recipe.init_adapter, names, current.shapes)
-      : initLoraParams(names, current.shapes, prep.loraConfig.init_lora_weights, new Rng(prep.recipe.training.seed));
+      : new Map([
+        ...initLoraParams(names.filter((n) => !copyKeys.has(n)), current.shapes, prep.loraConfig.init_lora_weights, new Rng(prep.recipe.training.seed)),
+        ...copyInitialValues(prep.modelDir, prep.copies),
+      ]);
   const zeros = (): Map<string, Float32Array> => new Map(names.map((n) => [n, new Float32Array(params.get(n)!.length)]));
   return { params, shapes: current.shapes, expAvg: zeros(), expAvgSq: zeros(), step: 0 };
 }

@@ -39,7 +39,7 @@ export function checkRun(name: string, c: ParityCase, p: Project, records: RunEv
   const start = records[0]!;
   assert.equal(start.event, 'start');
   assert.ok(start.event === 'start');
-  const trainable = [...p.shapes.values()].reduce((s, [a, b]) => s + a * b, 0);
+  const trainable = [...p.shapes.values()].reduce((s, shape) => s + shape.reduce((a, b) => a * b, 1), 0);
   assert.equal(start.trainable, trainable, `${name}: trainable parameters`);
   assert.equal(start.total, p.inventory.totalParameters + trainable);
   assert.equal(start.device, 'cpu');

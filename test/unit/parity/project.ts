@@ -37,6 +37,8 @@ export interface ParityCase {
   noTokenizer?: boolean;
   /** Write adapter_config.json as LoraConfig.save_pretrained does: every field, nulls and defaults included. */
   fullDump?: boolean;
+  /** modules_to_save entries; init_adapter then holds each copy as base weight + N(0, 0.05²) noise. */
+  modulesToSave?: string[];
 }
 
 /** What PEFT 0.17's LoraConfig(...).save_pretrained() writes for fields left at their defaults (hand-copied). */
@@ -54,8 +56,8 @@ export interface Project {
   recipe: string;
   modelDir: string;
   inventory: ModelInventory;
-  /** PEFT keys of the adapter -> [rows, cols]. */
-  shapes: Map<string, [number, number]>;
+  /** PEFT keys of the adapter -> shape. */
+  shapes: Map<string, number[]>;
 }
 
 /**
@@ -110,10 +112,11 @@ export async function writeProject(dir: string, c: ParityCase, seed: number): Pr
   const adapterConfig = {
     ...(c.fullDump === true ? PEFT_SAVED_DEFAULTS : {}),
     peft_type: 'LORA', task_type: 'CAUSAL_LM', r: c.r, lora_alpha: c.alpha, lora_dropout: 0.0, target_modules: c.targetModules, bias: 'none',
+    ...(c.modulesToSave !== undefined ? { modules_to_save: c.modulesToSave } : {}),
   };
   fs.writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify(adapterConfig, null, 2));
   const mods = inventory.modules.filter((m) => (m.kind === 'linear' || m.kind === 'conv1d') && c.targetModules.some((t) => m.name === t || m.name.endsWith(`.${t}`)));
-  const shapes = new Map<string, [number, number]>();
+  const shapes = new Map<string, number[]>();
   const rng = new Rng(seed);
   const tensors = mods.flatMap((m) => {
     const a: [number, number] = [c.r, m.inFeatures];
@@ -127,6 +130,7 @@ export async function writeProject(dir: string, c: ParityCase, seed: number): Pr
       return { name: `${key}.${w}.weight`, dtype: 'F32' as const, shape: [...shape], data };
     });
   });
+  tensors.push(...copyTensors(inventory, c.modulesToSave ?? [], shapes, rng));
   fs.mkdirSync(path.join(dir, 'init_adapter'), { recursive: true });
   writeSafetensors(path.join(dir, 'init_adapter', 'adapter_model.safetensors'), tensors, { format: 'pt' });
   fs.writeFileSync(path.join(dir, 'init_adapter', 'adapter_config.json'), JSON.stringify({ ...adapterConfig, base_model_name_or_path: modelDir }, null, 2));
@@ -135,6 +139,26 @@ export async function writeProject(dir: string, c: ParityCase, seed: number): Pr
   const recipe = path.join(dir, 'peft-train.yaml');
   fs.writeFileSync(recipe, yamlRecipe(c, 'parity'));
   return { dir, recipe, modelDir, inventory, shapes };
+}
+
+/** modules_to_save copies (PEFT endswith matching over the leaf modules here) as base + noise, in PEFT's saved keys. */
+function copyTensors(inv: ModelInventory, entries: string[], shapes: Map<string, number[]>, rng: Rng): { name: string; dtype: 'F32'; shape: number[]; data: Float32Array }[] {
+  const base = new Map([...readSafetensorsHeader(path.join(inv.dir, 'model.safetensors')).tensors]);
+  const out: { name: string; dtype: 'F32'; shape: number[]; data: Float32Array }[] = [];
+  for (const m of inv.modules.filter((x) => entries.some((e) => x.name.endsWith(e)))) {
+    for (const [part, src] of [['weight', m.weightKey], ['bias', m.biasKey]] as const) {
+      if (src === null) continue;
+      const e = base.get(src)!;
+      const data = readTensorAsFloat32(e);
+      const noise = new Float32Array(data.length);
+      rng.fillNormal(noise, 0, 0.05);
+      for (let i = 0; i < data.length; i++) data[i] = data[i]! + noise[i]!;
+      const name = `base_model.model.${m.name}.${part}`;
+      shapes.set(name, [...e.shape]);
+      out.push({ name, dtype: 'F32', shape: [...e.shape], data });
+    }
+  }
+  return out;
 }
 
 /** Another recipe beside the first (same model, data, adapters) with a different logging_steps and run_name. */

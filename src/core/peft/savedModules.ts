@@ -1,0 +1,64 @@
+// modules_to_save as trainable tensors: PEFT's ModulesToSaveWrapper keeps a full trainable copy of each matched
+// module (initialised from the base weights); save_pretrained writes it as base_model.model.<module>.weight/.bias.
+import { InputError } from '../errors';
+import { weightShape } from '../arch/layout';
+import type { ModelInventory, ModuleInfo } from '../hf/types';
+import type { LoraConfig } from './loraConfig';
+import { isTrainableCopyTarget } from './match';
+import { namedModules } from './resolve';
+
+/** One trainable tensor of a modules_to_save copy. */
+export interface SavedModuleParam {
+  /** The saved key (get_peft_model_state_dict strips `modules_to_save.default`): base_model.model.lm_head.weight. */
+  key: string;
+  /** The HF parameter name the model builders read (lm_head.weight, model.norm.weight). */
+  param: string;
+  /** Checkpoint tensor of the base weight it starts from (the embedding's for a tied lm_head). */
+  source: string;
+  shape: number[];
+  /**
+   * transformers' Trainer decays every parameter but biases and norm weights (get_decay_parameter_names: names
+   * matching bias, layernorm, rmsnorm, `(^|.)norm($|.)`, `_norm($|.)`, and nn.LayerNorm modules).
+   */
+  decay: boolean;
+}
+
+/** The Trainer's no-decay rule on the in-memory PEFT name (…<module>.modules_to_save.default.<weight|bias>). */
+export function decays(module: ModuleInfo, which: 'weight' | 'bias'): boolean {
+  if (which === 'bias' || module.kind === 'layernorm') return false;
+  const name = `${module.name}.modules_to_save.default.${which}`.toLowerCase();
+  return !/bias|layernorm|rmsnorm|(?:^|\.)norm(?:$|\.)|_norm(?:$|\.)/.test(name);
+}
+
+/**
+ * The modules _set_trainable wraps (every named module whose name ends with an entry, plain endswith; a wrapped
+ * container's submodules come with it), as their weight/bias tensors in the model's module order. Modules that also
+ * carry LoRA cannot be copied (PEFT would copy the LoRA layer itself): refused, as is ensure_weight_tying on a tied
+ * head (PEFT then shares one copy between lm_head and embed_tokens; here the default, separate copies, is built).
+ */
+export function savedModuleParams(cfg: Pick<LoraConfig, 'modules_to_save' | 'ensure_weight_tying'>, inv: ModelInventory, loraModules: ReadonlySet<string> = new Set()): SavedModuleParam[] {
+  const entries = cfg.modules_to_save;
+  if (entries === null || entries.length === 0) return [];
+  const wrapped: string[] = [];
+  for (const nm of namedModules(inv)) {
+    if (wrapped.some((w) => nm.name.startsWith(`${w}.`))) continue;
+    if (isTrainableCopyTarget(entries, nm.name)) wrapped.push(nm.name);
+  }
+  const inside = (m: ModuleInfo): boolean => wrapped.some((w) => m.name === w || m.name.startsWith(`${w}.`));
+  const out: SavedModuleParam[] = [];
+  for (const m of inv.modules.filter(inside)) {
+    if (loraModules.has(m.name)) {
+      throw new InputError('trainer-unsupported', `modules_to_save wraps ${m.name}, which also carries LoRA`, { tensor: m.name, hint: 'Remove it from target_modules or from modules_to_save' });
+    }
+    const tiedHead = m.isOutputHead && m.weightKey !== `${m.name}.weight`;
+    if (tiedHead && cfg.ensure_weight_tying) {
+      throw new InputError('trainer-unsupported', 'ensure_weight_tying with modules_to_save on a tied head (one copy shared by lm_head and embed_tokens) is not supported yet', {
+        tensor: m.name, hint: 'Set ensure_weight_tying to false: lm_head then trains its own copy, as PEFT does by default',
+      });
+    }
+    const key = `base_model.model.${m.name}`;
+    out.push({ key: `${key}.weight`, param: `${m.name}.weight`, source: m.weightKey, shape: m.kind === 'conv1d' ? [m.inFeatures, m.outFeatures] : weightShape(m), decay: decays(m, 'weight') });
+    if (m.hasBias && m.biasKey !== null) out.push({ key: `${key}.bias`, param: `${m.name}.bias`, source: m.biasKey, shape: [m.outFeatures], decay: false });
+  }
+  return out;
+}
