@@ -142,14 +142,14 @@ export async function writeProject(dir: string, c: ParityCase, seed: number): Pr
 }
 
 /** modules_to_save copies (PEFT endswith matching over the leaf modules here) as base + noise, in PEFT's saved keys. */
-function copyTensors(inv: ModelInventory, entries: string[], shapes: Map<string, number[]>, rng: Rng): { name: string; dtype: 'F32'; shape: number[]; data: Float32Array }[] {
+function copyTensors(inv: ModelInventory, entries: string[], shapes: Map<string, number[]>, rng: Rng): { name: string; dtype: 'F32'; shape: number[]; data: Float32Array<ArrayBuffer> }[] {
   const base = new Map([...readSafetensorsHeader(path.join(inv.dir, 'model.safetensors')).tensors]);
-  const out: { name: string; dtype: 'F32'; shape: number[]; data: Float32Array }[] = [];
+  const out: { name: string; dtype: 'F32'; shape: number[]; data: Float32Array<ArrayBuffer> }[] = [];
   for (const m of inv.modules.filter((x) => entries.some((e) => x.name.endsWith(e)))) {
     for (const [part, src] of [['weight', m.weightKey], ['bias', m.biasKey]] as const) {
       if (src === null) continue;
       const e = base.get(src)!;
-      const data = readTensorAsFloat32(e);
+      const data = Float32Array.from(readTensorAsFloat32(e));
       const noise = new Float32Array(data.length);
       rng.fillNormal(noise, 0, 0.05);
       for (let i = 0; i < data.length; i++) data[i] = data[i]! + noise[i]!;
