@@ -504,13 +504,20 @@ def generate_main(job, out_path):
                                             for suffix in (".lora_A.weight", ".lora_B.weight"))
                 scaling[m["name"]] = float(m["scaling"])
         lora = Lora(adapters, scaling)
+        wa, cfa = w, cfg
+        for c in (spec or {}).get("copies") or []:
+            # modules_to_save: the adapter's copy replaces the module's tensor (a tied lm_head gets its own)
+            wa = dict(wa)
+            wa[c["param"]] = torch.tensor(np.array(init[c["key"]], dtype=np.float64), dtype=dtype)
+            if c["param"] == "lm_head.weight":
+                cfa = dict(cfa, tie_word_embeddings=False)
         with torch.no_grad():
             for prompt in job["prompts"]:
                 ids = list(prompt)
                 new_ids, logprobs = [], []
                 for _ in range(int(job["max_new_tokens"])):
                     x = torch.tensor([ids], dtype=torch.int64)
-                    logits = forward(cfg, w, lora, x, torch.ones_like(x), None, dtype)[0, -1]
+                    logits = forward(cfa, wa, lora, x, torch.ones_like(x), None, dtype)[0, -1]
                     tok = int(torch.argmax(logits))
                     logprobs.append(float(torch.log_softmax(logits.to(torch.float64), dim=-1)[tok]))
                     new_ids.append(tok)

@@ -7,6 +7,7 @@ import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { readAdapterConfigFile } from '../peft/adapterFile';
 import type { LoraConfig } from '../peft/loraConfig';
 import { resolveTargets } from '../peft/resolve';
+import { savedModuleParams, type SavedModuleParam } from '../peft/savedModules';
 import { openCheckpoint } from '../safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../safetensors/read';
 import type { TensorEntry } from '../safetensors/types';
@@ -28,6 +29,15 @@ export interface LoadedAdapter {
   /** Adapted modules keyed by the checkpoint key of the weight they change (module.weightKey). */
   byWeight: Map<string, AdapterModule>;
   modules: AdapterModule[];
+  /** modules_to_save copies (base_model.model.<module>.weight/.bias), in the model's module order; they replace the base tensors. */
+  copies: AdapterCopy[];
+}
+
+export interface AdapterCopy {
+  param: SavedModuleParam;
+  entry: TensorEntry;
+  /** A copy of a tied lm_head: a new tensor `lm_head.weight` (the embedding it was copied from stays as it is). */
+  untiesHead: boolean;
 }
 
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
@@ -37,6 +47,8 @@ export interface LoadAdapterOptions {
   use?: string;
   /** Accept LoRA on a tied output head (generation applies it unmerged; merging it would change the embeddings). */
   allowTiedHead?: boolean;
+  /** Read modules_to_save copies into `copies` (merge, generation); refused otherwise (GGUF export). */
+  copies?: boolean;
 }
 
 /**
@@ -56,9 +68,9 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
     throw new InputError('adapter-not-lora', `peft_type is "${String(config.peft_type)}"; only LoRA adapters are supported by ${use}`, { file: configFile });
   }
   const unsupported: [boolean, string][] = [
+    [opts.copies !== true && config.modules_to_save !== null && config.modules_to_save.length > 0, 'modules_to_save'],
     [config.use_dora, 'use_dora (DoRA magnitudes)'],
     [config.lora_bias, 'lora_bias'],
-    [config.modules_to_save !== null && config.modules_to_save.length > 0, 'modules_to_save'],
     [config.trainable_token_indices !== null, 'trainable_token_indices'],
   ];
   for (const [on, what] of unsupported) {
@@ -95,6 +107,23 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
     used.add(a.name).add(b.name);
     modules.push({ module: m, r: t.r, alpha: t.alpha, scaling: t.scaling, aEntry: a, bEntry: b });
   }
+  const copies: AdapterCopy[] = [];
+  for (const param of opts.copies !== true ? [] : savedModuleParams({ ...config, ensure_weight_tying: false }, inv, new Set(modules.map((m) => m.module.name)))) {
+    const e = ckpt.tensors.get(param.key);
+    if (e === undefined) {
+      throw new InputError('adapter-missing-tensor', `modules_to_save covers ${param.param} but the weights have no ${param.key}`, {
+        file: weightsFile, tensor: param.key, hint: 'Is this adapter_config.json the one saved with these weights, for this base model?',
+      });
+    }
+    if (e.shape.length !== param.shape.length || e.shape.some((d, i) => d !== param.shape[i])) {
+      throw new InputError('adapter-shape', 'modules_to_save tensor shape does not fit the base model (an adapter trained for another base model?)', { file: weightsFile, tensor: e.name, expected: `[${param.shape.join(', ')}]`, actual: `[${e.shape.join(', ')}]` });
+    }
+    used.add(e.name);
+    copies.push({ param, entry: e, untiesHead: param.param === 'lm_head.weight' && param.source !== 'lm_head.weight' });
+  }
+  // PEFT's save_pretrained also writes the base embedding (…embed_tokens.base_layer.weight) when an embedding is in
+  // target_modules (save_embedding_layers="auto"): a copy of the base, not needed to apply the adapter.
+  for (const k of ckpt.tensors.keys()) if (k.endsWith('.base_layer.weight')) used.add(k);
   const extra = [...ckpt.tensors.keys()].filter((k) => !used.has(k));
   if (extra.length > 0) {
     throw new InputError('adapter-extra-tensor', `the adapter holds ${extra.length} tensor(s) that its config does not target (first: ${extra[0]})`, {
@@ -109,7 +138,7 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
     }
     byWeight.set(m.module.weightKey, m);
   }
-  return { dir: abs, config, byWeight, modules };
+  return { dir: abs, config, byWeight, modules, copies };
 }
 
 export function readLoraFactors(m: AdapterModule): { a: Float32Array; b: Float32Array } {

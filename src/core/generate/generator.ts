@@ -12,6 +12,8 @@ import { cacheKey, prepareGraphFolder } from '../train/graphCache';
 import { sessionOptions } from '../train/engine';
 import type { DeviceName } from '../train/engineApi';
 import { type LoadedAdapter, loadAdapter } from './adapter';
+import type { SavedModuleParam } from '../peft/savedModules';
+import { copyInitialValues } from '../train/loraInit';
 import { type RowPlan, decodeRows } from './decode';
 import { type Admitted, decodeContinuous } from './continuous';
 import { type Feeds, KvCache, adapterFeeds, stackedFeeds } from './feeds';
@@ -74,6 +76,9 @@ function generatorSessionOptions(inv: ModelInventory, o: GeneratorOptions): ort.
 export class Generator {
   private session: GraphSession | undefined;
   private modules: ModuleInfo[] = [];
+  /** modules_to_save tensors some loaded adapter replaces (graph inputs); others feed the base tensor there. */
+  private copies: SavedModuleParam[] = [];
+  private readonly baseCopies = new Map<string, Float32Array>();
   private readonly adapters = new Map<string, { adapter: LoadedAdapter; feeds: Feeds | undefined }>();
   private baseFeeds: Feeds | undefined;
   /** Stacked mode: slot 0 the base (zeros), then the adapters in adapterIds order. */
@@ -138,7 +143,9 @@ export class Generator {
     const id = this.loadAdapterFiles(dir);
     this.stacked = undefined;
     const have = new Set(this.modules.map((m) => m.name));
-    if ([...this.adapters.get(id)!.adapter.modules.keys()].some((m) => !have.has(m))) await this.openSession();
+    const haveCopies = new Set(this.copies.map((c) => c.key));
+    const added = this.adapters.get(id)!.adapter;
+    if ([...added.modules.keys()].some((m) => !have.has(m)) || [...added.copies.keys()].some((k) => !haveCopies.has(k))) await this.openSession();
     return id;
   }
 
@@ -155,10 +162,13 @@ export class Generator {
     for (const { adapter } of this.adapters.values()) for (const m of adapter.modules.keys()) union.add(m);
     // In the model's module order, so that the graph (and its cache key) does not depend on the load order.
     this.modules = this.inventory.modules.filter((m) => union.has(m.name));
+    const copies = new Map<string, SavedModuleParam>();
+    for (const { adapter } of this.adapters.values()) for (const c of adapter.copies.values()) copies.set(c.param.key, c.param);
+    this.copies = [...copies.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const mode = this.opts.lora === 'stacked' ? { kind: 'stacked' as const } : { kind: 'single' as const };
-    const g = buildInferenceGraph({ inventory: this.inventory, loraModules: this.modules, lora: mode });
+    const g = buildInferenceGraph({ inventory: this.inventory, loraModules: this.modules, lora: mode, copies: this.copies });
     const cacheDir = this.opts.cacheDir ?? process.env['PEFT_STUDIO_GRAPH_CACHE'] ?? path.join(os.tmpdir(), 'peft-studio-graphs');
-    const folder = prepareGraphFolder(cacheDir, this.inventory, cacheKey(this.inventory, { generate: this.modules.map((m) => m.name), mode: mode.kind }));
+    const folder = prepareGraphFolder(cacheDir, this.inventory, cacheKey(this.inventory, { generate: this.modules.map((m) => m.name), mode: mode.kind, ...(this.copies.length > 0 ? { copies: this.copies.map((c) => c.key) } : {}) }));
     const so = generatorSessionOptions(this.inventory, this.opts);
     const next = await GraphSession.create(g, { dir: folder.dir, sessionOptions: so });
     await this.session?.release();
@@ -177,9 +187,22 @@ export class Generator {
   }
 
   private feedsFor(id: string | null): Feeds {
-    if (id === null) return (this.baseFeeds ??= adapterFeeds(this.modules, null));
+    if (id === null) return (this.baseFeeds ??= this.withCopies(adapterFeeds(this.modules, null), null));
     const entry = this.adapters.get(id)!;
-    return (entry.feeds ??= adapterFeeds(this.modules, entry.adapter));
+    return (entry.feeds ??= this.withCopies(adapterFeeds(this.modules, entry.adapter), entry.adapter));
+  }
+
+  /** The modules_to_save inputs: the adapter's copy, or the base tensor for an adapter (or the base model) without it. */
+  private withCopies(feeds: Feeds, adapter: LoadedAdapter | null): Feeds {
+    for (const c of this.copies) {
+      let data = adapter?.copies.get(c.key)?.data;
+      if (data === undefined) {
+        data = this.baseCopies.get(c.source) ?? copyInitialValues(this.inventory.dir, [c]).get(c.key)!;
+        this.baseCopies.set(c.source, data);
+      }
+      feeds[c.key] = new ort.Tensor('float32', data, c.shape);
+    }
+    return feeds;
   }
 
   /** The prompt's token ids (prompt text as is, or messages through the chat template with add_generation_prompt). */

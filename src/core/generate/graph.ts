@@ -22,6 +22,7 @@ import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { type ModelInputs, capLogits, VarBuilder, WeightStore } from '../models/common';
 import { positionDtype } from '../models/feeds';
 import { type LoraHook, loraKey } from '../models/lora';
+import { type CopyParam, checkCopiesUsed, headWeight, installCopies } from '../models/savedCopies';
 import type { TensorEntry } from '../safetensors/types';
 
 /** Graph input and output names. */
@@ -48,6 +49,8 @@ export interface InferenceGraphOptions {
   loraModules: readonly ModuleInfo[];
   lora?: LoraMode;
   tensors?: Map<string, TensorEntry>;
+  /** modules_to_save copies (single mode): float32 inputs named by their PEFT keys that replace the base tensors. */
+  copies?: readonly CopyParam[];
 }
 
 /** Shapes of a model's KV cache: per layer [B, kvHeads, P, headDim] keys and values. */
@@ -119,10 +122,18 @@ export function buildInferenceGraph(o: InferenceGraphOptions): Graph {
     g.output(vv);
     return { k: kk, v: vv };
   };
-  const vb = new VarBuilder(new WeightStore(g, o.inventory, 'float32', o.tensors));
-  const { hidden, head, logitSoftcap } = archOf(spec).hidden(spec, vb, inputs, lora, 'float32', 'float32');
+  const store = new WeightStore(g, o.inventory, 'float32', o.tensors);
+  if ((o.copies ?? []).length > 0 && mode.kind !== 'single') {
+    throw new InputError('generate-unsupported', 'adapters with modules_to_save copies cannot be stacked (each would need its own base tensors)', { hint: 'Generate with one adapter at a time' });
+  }
+  installCopies(g, store, o.copies ?? [], 'float32');
+  const vb = new VarBuilder(store);
+  const hid = archOf(spec).hidden(spec, vb, inputs, lora, 'float32', 'float32');
+  const { hidden, logitSoftcap } = hid;
+  const head = headWeight(store, hid.head);
   const last = G.gather(G.reshape(hidden, ['B', 'T', spec.hiddenSize]), g.constant('int64', [], BigInt64Array.of(-1n)), 1, { name: 'last_position' });
   const logits = capLogits(lora.apply('lm_head', last, G.gemm(last, head, { transB: true, name: 'lm_head.Gemm' })), logitSoftcap);
+  checkCopiesUsed(store);
   const missing = o.loraModules.filter((m) => !lora.used.has(m.name)).map((m) => m.name);
   if (missing.length > 0) {
     throw new InputError('generate-lora-module', `LoRA on module(s) the ${spec.modelType} graph does not have: ${missing.join(', ')}`, {

@@ -5,6 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '../../../src/core/util/random';
 import { readSafetensorsHeader } from '../../../src/core/safetensors/read';
+import { countParameters } from '../../../src/core/peft/count';
+import { parseLoraConfig } from '../../../src/core/peft/loraConfig';
 import { tmpDir } from '../engine/helpers';
 import { checkRun, train } from './check';
 import { type ParityCase, makeRows, maxRelToPeak, readAll, runTrainerRef, writeProject } from './project';
@@ -16,7 +18,7 @@ describe('modules_to_save trains full copies exactly as PEFT + the Trainer do', 
     if (process.env['PARITY_KEEP'] === undefined) for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   });
 
-  async function runCase(name: string, c: ParityCase, seed: number): Promise<{ runDir: string; keys: string[] }> {
+  async function runCase(name: string, c: ParityCase, seed: number): Promise<{ runDir: string; keys: string[]; trainable: number }> {
     const dir = tmpDir(`mts-parity-${name}`);
     dirs.push(dir);
     const p = await writeProject(dir, c, seed);
@@ -27,7 +29,10 @@ describe('modules_to_save trains full copies exactly as PEFT + the Trainer do', 
     const start = r.records[0]!;
     assert.ok(start.event === 'start');
     const keys = [...readSafetensorsHeader(path.join(start.run_dir, 'adapter', 'adapter_model.safetensors')).tensors.keys()];
-    return { runDir: start.run_dir, keys };
+    // The run's trainable count is PEFT's (print_trainable_parameters: LoRA + the copies), as `count` computes it.
+    const cfg = parseLoraConfig(JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8')) as unknown);
+    assert.equal(start.trainable, countParameters(cfg, p.inventory).trainable);
+    return { runDir: start.run_dir, keys, trainable: start.trainable };
   }
 
   it('llama, untied head: lm_head and every *norm module (weight decay 1.0 on lm_head, none on the norms: a 0.8 % difference if it were applied)', async () => {
@@ -35,7 +40,10 @@ describe('modules_to_save trains full copies exactly as PEFT + the Trainer do', 
       arch: 'llama', targetModules: ['q_proj', 'v_proj'], r: 4, alpha: 8, modulesToSave: ['lm_head', 'norm'],
       rows: makeRows(new Rng(41), 512, 5, 5, 12), maxLength: 16, microBatch: 2, accumulation: 1, steps: 4, lr: 2e-3, weightDecay: 1.0, maxGradNorm: 3,
     };
-    const { keys } = await runCase('llama-mts', c, 51);
+    const { keys, trainable } = await runCase('llama-mts', c, 51);
+    // By hand: LoRA r 4 on q (64→64) and v (64→32, GQA) in 2 layers = 2·4·(128 + 96) = 1792; lm_head [512, 64] = 32768;
+    // model.norm + 2 layers × (input_layernorm, post_attention_layernorm) = 5 × 64 = 320.
+    assert.equal(trainable, 1792 + 32768 + 320);
     // PEFT's saved keys: the adapter name and `modules_to_save` are stripped (…lm_head.weight, not …modules_to_save.default.weight).
     assert.ok(keys.includes('base_model.model.lm_head.weight'));
     assert.ok(keys.includes('base_model.model.model.norm.weight'));
