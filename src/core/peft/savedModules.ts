@@ -62,3 +62,15 @@ export function savedModuleParams(cfg: Pick<LoraConfig, 'modules_to_save' | 'ens
   }
   return out;
 }
+
+/** What the memory estimate needs of the copies: their elements and the lowest layer one sits in (-1 = an embedding). */
+export function copiesMemoryShape(copies: readonly SavedModuleParam[], inv: ModelInventory): { elements: number; lowestLayer: number | null } | undefined {
+  if (copies.length === 0) return undefined;
+  let lowest: number | null = null;
+  for (const c of copies) {
+    const m = inv.modules.find((x) => `${x.name}.${c.key.endsWith('.bias') ? 'bias' : 'weight'}` === c.param);
+    const layer = m === undefined ? null : m.kind === 'embedding' ? -1 : m.layer;
+    if (layer !== null) lowest = lowest === null ? layer : Math.min(lowest, layer);
+  }
+  return { elements: copies.reduce((a, c) => a + c.shape.reduce((x, y) => x * y, 1), 0), lowestLayer: lowest };
+}

@@ -6,6 +6,7 @@ import { estimateMemory, type MemoryEstimate } from '../memory/estimate';
 import { memoryOptionsFor } from '../memory/recipeEstimate';
 import { checkMemoryFits } from '../memory/fit';
 import { serializeAdapterConfig } from '../peft/save';
+import { copiesMemoryShape } from '../peft/savedModules';
 import { Rng } from '../util/random';
 import type { DoneEvent, RunEvent, RunInfo, StepEvent } from '../../shared/protocol';
 import { SequenceStream, nextStepBatches, totalStepsFor } from './data/stream';
@@ -276,7 +277,8 @@ function estimateRun(prep: PreparedRun, microBatch: number): MemoryEstimate | nu
     const seqLen = rows.reduce((m, q) => Math.max(m, q.inputIds.length), 1);
     const t = prep.recipe.training;
     const shape = { batchSize: microBatch, gradAccum: t.gradient_accumulation_steps, fp16: t.fp16, withEval: prep.eval !== null, seqLen };
-    return estimateMemory(prep.inventory, prep.targets, memoryOptionsFor(shape, prep.device, prep.loraConfig.lora_dropout));
+    const copies = copiesMemoryShape(prep.copies, prep.inventory);
+    return estimateMemory(prep.inventory, prep.targets, { ...memoryOptionsFor(shape, prep.device, prep.loraConfig.lora_dropout), ...(copies !== undefined ? { copies } : {}) });
   } catch {
     // The estimate is advice: a model shape it does not know must not stop training.
     return null;
