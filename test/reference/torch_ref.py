@@ -24,6 +24,7 @@ import sys
 
 import numpy as np
 import torch
+import torch.nn.functional as F  # noqa: N812
 
 # ---------------------------------------------------------------- safetensors (numpy + struct)
 _ST_DTYPES = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "I64": np.int64, "I32": np.int32,
@@ -89,6 +90,17 @@ class Lora:
         self.adapters = adapters  # module name -> (A [r,in], B [out,r]) leaf tensors
         self.scaling = scaling
         self.masks = {}  # module name -> inverted-dropout mask [B,S,in] (0 or 1/(1-p)), when the job gives one
+        self.padding_idx = {}  # embedding module name -> padding_idx (transformers: config.pad_token_id; GPT-2: none)
+
+    def embed(self, name, ids, base_out):
+        """peft tuners/lora/layer.py Embedding.forward: base + F.embedding(ids, A.T, padding_idx) @ B.T * scaling
+        (A [r, num_embeddings], B [dim, r]; no dropout; padding_idx = the base nn.Embedding's, so that row of A.T gets
+        no gradient)."""
+        if name not in self.adapters:
+            return base_out
+        a, b = self.adapters[name]
+        pad = self.padding_idx.get(name)
+        return base_out + F.embedding(ids, a.t(), padding_idx=pad) @ b.t() * self.scaling[name]
 
     def apply(self, name, x, base_out):
         if name not in self.adapters:
@@ -98,6 +110,20 @@ class Lora:
         if name in self.masks:
             x = x * self.masks[name]
         return base_out + (x @ a.t()) @ b.t() * self.scaling[name]
+
+
+def lora_keys(key, tensors):
+    """PEFT's saved keys of one module: lora_A.weight / lora_B.weight, or lora_embedding_A / _B (nn.Parameter)."""
+    if key + ".lora_embedding_A" in tensors:
+        return key + ".lora_embedding_A", key + ".lora_embedding_B"
+    return key + ".lora_A.weight", key + ".lora_B.weight"
+
+
+def embedding_padding(cfg):
+    """padding_idx of the token embedding: config.pad_token_id (LlamaModel & co.); GPT-2's nn.Embedding has none."""
+    if cfg.get("model_type") == "gpt2" or cfg.get("pad_token_id") is None:
+        return {}
+    return {"model.embed_tokens": int(cfg["pad_token_id"])}
 
 
 def linear(w, name, x, lora):
@@ -211,7 +237,7 @@ def llama_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
     if mtype not in ("mistral", "qwen2", "qwen3"):
         window = None
     sliding_bias = attention_bias(attention_mask, position_ids if explicit_pos else None, dtype, window) if window else full_bias
-    h = w["model.embed_tokens.weight"][input_ids]
+    h = lora.embed("model.embed_tokens", input_ids, w["model.embed_tokens.weight"][input_ids])
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}"
         # Mistral: every layer slides; Qwen2/Qwen3: layer_types, else layers >= max_window_layers.
@@ -273,7 +299,7 @@ def phi3_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
         x_rot, x_pass = x[..., :rot], x[..., rot:]
         return torch.cat(((x_rot * cos) + (rotate_half(x_rot) * sin), x_pass), dim=-1)
 
-    h = w["model.embed_tokens.weight"][input_ids]
+    h = lora.embed("model.embed_tokens", input_ids, w["model.embed_tokens.weight"][input_ids])
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}"
         res = h
@@ -347,7 +373,7 @@ def gemma2_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype)
         lfreqs = position_ids.to(ftype)[:, :, None] * rope_inv_freq(local_cfg, head_dim, ftype)[None, None, :]
         lemb = torch.cat((lfreqs, lfreqs), dim=-1)
         local_cos, local_sin = lemb.cos().to(dtype)[:, None], lemb.sin().to(dtype)[:, None]
-    h = w["model.embed_tokens.weight"][input_ids]
+    h = lora.embed("model.embed_tokens", input_ids, w["model.embed_tokens.weight"][input_ids])
     h = h * torch.tensor(hidden ** 0.5, dtype=h.dtype)
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}"
@@ -410,7 +436,8 @@ def gpt2_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
     if not explicit_pos:
         position_ids = torch.arange(seq)[None].expand(bsz, seq)
     bias = attention_bias(attention_mask, position_ids if explicit_pos else None, dtype)
-    h = w["transformer.wte.weight"][input_ids] + w["transformer.wpe.weight"][position_ids]
+    h = (lora.embed("transformer.wte", input_ids, w["transformer.wte.weight"][input_ids])
+         + lora.embed("transformer.wpe", position_ids, w["transformer.wpe.weight"][position_ids]))
 
     def ln(x, name):
         return torch.nn.functional.layer_norm(x, (hidden,), w[name + ".weight"], w[name + ".bias"], eps)
@@ -500,10 +527,11 @@ def generate_main(job, out_path):
             init = read_safetensors(spec["path"])
             for m in spec["modules"]:
                 key = "base_model.model." + m["name"]
-                adapters[m["name"]] = tuple(torch.tensor(np.array(init[key + suffix], dtype=np.float64), dtype=dtype)
-                                            for suffix in (".lora_A.weight", ".lora_B.weight"))
+                adapters[m["name"]] = tuple(torch.tensor(np.array(init[k], dtype=np.float64), dtype=dtype)
+                                            for k in lora_keys(key, init))
                 scaling[m["name"]] = float(m["scaling"])
         lora = Lora(adapters, scaling)
+        lora.padding_idx = embedding_padding(cfg)
         wa, cfa = w, cfg
         for c in (spec or {}).get("copies") or []:
             # modules_to_save: the adapter's copy replaces the module's tensor (a tied lm_head gets its own)
@@ -549,13 +577,15 @@ def main():
     adapters, scaling, params, names = {}, {}, [], []
     for m in job["modules"]:
         key = "base_model.model." + m["name"]
-        a = torch.tensor(np.array(init[key + ".lora_A.weight"], dtype=np.float64), dtype=dtype, requires_grad=True)
-        b = torch.tensor(np.array(init[key + ".lora_B.weight"], dtype=np.float64), dtype=dtype, requires_grad=True)
+        ka, kb = lora_keys(key, init)
+        a = torch.tensor(np.array(init[ka], dtype=np.float64), dtype=dtype, requires_grad=True)
+        b = torch.tensor(np.array(init[kb], dtype=np.float64), dtype=dtype, requires_grad=True)
         adapters[m["name"]] = (a, b)
         scaling[m["name"]] = float(m["scaling"])
         params += [a, b]
-        names += [key + ".lora_A.weight", key + ".lora_B.weight"]
+        names += [ka, kb]
     lora = Lora(adapters, scaling)
+    lora.padding_idx = embedding_padding(cfg)
     # modules_to_save (peft utils/other.py ModulesToSaveWrapper): a trainable deep copy of each module replaces it in
     # the forward; a tied lm_head's copy no longer shares the embedding. Saved as base_model.model.<module>.weight.
     no_decay = []

@@ -58,6 +58,11 @@ def linear_modules(weights, cfg):
     return sorted(names)
 
 
+def embedding_modules(weights):
+    """nn.Embedding modules (PEFT adapts them with lora_embedding_A/B when target_modules names them)."""
+    return sorted(k[: -len(".weight")] for k in weights if k.endswith(("embed_tokens.weight", ".wte.weight", ".wpe.weight")))
+
+
 def layer_index(name):
     m = re.search(r"\.(?:layers|h|blocks|layer)\.(\d+)\.", name)
     return int(m.group(1)) if m else None
@@ -73,9 +78,9 @@ def lora_modules(adapter_cfg, weights, cfg):
     targets = adapter_cfg.get("target_modules")
     if targets is None:
         fail("target_modules must be given (model-type defaults are not reimplemented here)")
-    mods = linear_modules(weights, cfg)
+    mods = linear_modules(weights, cfg) + embedding_modules(weights)
     if targets == "all-linear":
-        chosen = [m for m in mods if m != "lm_head"]
+        chosen = [m for m in linear_modules(weights, cfg) if m != "lm_head"]
     else:
         chosen = [m for m in mods if matches(targets, m)]
     excl = adapter_cfg.get("exclude_modules")

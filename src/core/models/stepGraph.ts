@@ -74,6 +74,7 @@ export function buildForward(name: string, o: ModelGraphOptions): ForwardGraph {
   const weights = g.input(INPUT.lossWeights, o.dtype, ['L']);
   const act = o.fp16 === true ? 'float16' : o.dtype;
   const lora = new LoraSet(g, o.targets, o.dtype, o.dropout, act);
+  lora.paddingIdx = archOf(spec).paddingIdx?.(spec) ?? spec.padTokenId;
   const store = new WeightStore(g, o.inventory, act, o.tensors);
   const copies = o.copies ?? [];
   const copyValues = installCopies(g, store, copies, o.dtype);

@@ -9,7 +9,7 @@ import {
   INPUT, type FloatDtype, type HostFeed, attentionBias, checkBatch, checkInputIds, countInputTokens, countLabelTokens,
   dropoutMasks, labelRows, positionFeed,
 } from '../models/feeds';
-import { loraKey } from '../models/lora';
+import { targetKeys } from '../models/lora';
 import { GRAD_SCALER, LOSS_SCALE_INPUT, type LossScaleState, SCALAR_INPUT, adamwScalars, isSkippedNorm, updateLossScale } from '../models/optimizerFeeds';
 import { OUTPUT, buildApplyGraph, buildEvalGraph, buildGradGraph, buildReadBackGraph, buildStepGraph, gradName, type ModelGraphOptions } from '../models/stepGraph';
 import { DeviceState } from '../runtime/deviceState';
@@ -282,19 +282,19 @@ export function createEngine(opts: EngineOptions): Promise<TrainEngine> {
   if (opts.targets.length === 0) {
     return Promise.reject(new InputError('engine-no-targets', 'no LoRA targets: nothing to train', { hint: 'Check target_modules in adapter_config.json' }));
   }
-  const odd = opts.targets.find((t) => t.module.kind !== 'linear' && t.module.kind !== 'conv1d');
+  const odd = opts.targets.find((t) => t.module.kind !== 'linear' && t.module.kind !== 'conv1d' && t.module.kind !== 'embedding');
   if (odd !== undefined) {
     return Promise.reject(new InputError('engine-unsupported-target', `LoRA on ${odd.module.kind} layers is not supported by the training engine yet`, {
-      tensor: odd.module.name, hint: 'Target Linear/Conv1D layers (e.g. q_proj, v_proj, c_attn); exclude embeddings and norms',
+      tensor: odd.module.name, hint: 'Target Linear/Conv1D layers (e.g. q_proj, v_proj, c_attn) or embeddings; exclude norms',
     }));
   }
   if (!(opts.loraDropout >= 0 && opts.loraDropout < 1)) {
     return Promise.reject(new InputError('engine-bad-dropout', 'lora_dropout must be in [0, 1)', { actual: String(opts.loraDropout) }));
   }
-  const params: { key: string; shape: number[]; decay?: boolean }[] = opts.targets.flatMap((t) => [
-    { key: loraKey(t.module.name, 'A'), shape: [t.r, t.module.inFeatures] },
-    { key: loraKey(t.module.name, 'B'), shape: [t.module.outFeatures, t.r] },
-  ]);
+  const params: { key: string; shape: number[]; decay?: boolean }[] = opts.targets.flatMap((t) => {
+    const [a, b] = targetKeys(t);
+    return [{ key: a, shape: [t.r, t.module.inFeatures] }, { key: b, shape: [t.module.outFeatures, t.r] }];
+  });
   for (const c of opts.copies ?? []) params.push({ key: c.key, shape: [...c.shape], ...(c.decay ? {} : { decay: false }) });
   const key = cacheKey(opts.inventory, {
     ...((opts.copies ?? []).length > 0 ? { copies: (opts.copies ?? []).map((c) => [c.key, c.param, c.shape, c.decay]) } : {}),

@@ -115,19 +115,20 @@ export async function writeProject(dir: string, c: ParityCase, seed: number): Pr
     ...(c.modulesToSave !== undefined ? { modules_to_save: c.modulesToSave } : {}),
   };
   fs.writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify(adapterConfig, null, 2));
-  const mods = inventory.modules.filter((m) => (m.kind === 'linear' || m.kind === 'conv1d') && c.targetModules.some((t) => m.name === t || m.name.endsWith(`.${t}`)));
+  const mods = inventory.modules.filter((m) => (m.kind === 'linear' || m.kind === 'conv1d' || m.kind === 'embedding') && c.targetModules.some((t) => m.name === t || m.name.endsWith(`.${t}`)));
   const shapes = new Map<string, number[]>();
   const rng = new Rng(seed);
   const tensors = mods.flatMap((m) => {
     const a: [number, number] = [c.r, m.inFeatures];
     const b: [number, number] = [m.outFeatures, c.r];
     const key = `base_model.model.${m.name}`;
-    shapes.set(`${key}.lora_A.weight`, a);
-    shapes.set(`${key}.lora_B.weight`, b);
-    return ([['lora_A', a], ['lora_B', b]] as const).map(([w, shape]) => {
+    // PEFT's keys: lora_A.weight / lora_B.weight, or (embeddings, nn.Parameter) lora_embedding_A / lora_embedding_B.
+    const names = m.kind === 'embedding' ? [`${key}.lora_embedding_A`, `${key}.lora_embedding_B`] : [`${key}.lora_A.weight`, `${key}.lora_B.weight`];
+    return ([[names[0]!, a], [names[1]!, b]] as const).map(([name, shape]) => {
+      shapes.set(name, shape);
       const data = new Float32Array(shape[0] * shape[1]);
       rng.fillNormal(data, 0, 0.2);
-      return { name: `${key}.${w}.weight`, dtype: 'F32' as const, shape: [...shape], data };
+      return { name, dtype: 'F32' as const, shape: [...shape], data };
     });
   });
   tensors.push(...copyTensors(inventory, c.modulesToSave ?? [], shapes, rng));
