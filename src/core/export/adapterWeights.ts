@@ -8,6 +8,7 @@ import { readAdapterConfigFile } from '../peft/adapterFile';
 import type { LoraConfig } from '../peft/loraConfig';
 import { resolveTargets } from '../peft/resolve';
 import { savedModuleParams, type SavedModuleParam } from '../peft/savedModules';
+import { targetKeys } from '../models/lora';
 import { openCheckpoint } from '../safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../safetensors/read';
 import type { TensorEntry } from '../safetensors/types';
@@ -49,6 +50,8 @@ export interface LoadAdapterOptions {
   allowTiedHead?: boolean;
   /** Read modules_to_save copies into `copies` (merge, generation); refused otherwise (GGUF export). */
   copies?: boolean;
+  /** Accept LoRA on embedding layers (merge, generation); refused otherwise (GGUF export). */
+  embeddings?: boolean;
 }
 
 /**
@@ -86,15 +89,17 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
   const modules: AdapterModule[] = [];
   for (const t of targets) {
     const m = t.module;
-    if (m.kind !== 'linear' && m.kind !== 'conv1d') {
+    if (m.kind !== 'linear' && m.kind !== 'conv1d' && !(m.kind === 'embedding' && opts.embeddings === true)) {
       throw new InputError('adapter-unsupported', `LoRA on a ${m.kind} module is not supported by ${use} yet`, { file: configFile, tensor: m.name });
     }
-    const key = `base_model.model.${m.name}`;
-    const a = ckpt.tensors.get(`${key}.lora_A.weight`);
-    const b = ckpt.tensors.get(`${key}.lora_B.weight`);
+    // Embedding LoRA: lora_embedding_A [r, num_embeddings] / lora_embedding_B [dim, r] (nn.Parameter: no `.weight`).
+    const [aKey, bKey] = targetKeys(t);
+    const a = ckpt.tensors.get(aKey);
+    const b = ckpt.tensors.get(bKey);
     if (a === undefined || b === undefined) {
-      throw new InputError('adapter-missing-tensor', `the adapter config targets ${m.name} but the weights have no ${a === undefined ? 'lora_A' : 'lora_B'} for it`, {
-        file: weightsFile, tensor: `${key}.${a === undefined ? 'lora_A' : 'lora_B'}.weight`, hint: 'Is this adapter_config.json the one saved with these weights, for this base model?',
+      const what = `lora_${m.kind === 'embedding' ? 'embedding_' : ''}${a === undefined ? 'A' : 'B'}`;
+      throw new InputError('adapter-missing-tensor', `the adapter config targets ${m.name} but the weights have no ${what} for it`, {
+        file: weightsFile, tensor: a === undefined ? aKey : bKey, hint: 'Is this adapter_config.json the one saved with these weights, for this base model?',
       });
     }
     const expectA = [t.r, m.inFeatures];
@@ -123,7 +128,7 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
   }
   // PEFT's save_pretrained also writes the base embedding (…embed_tokens.base_layer.weight) when an embedding is in
   // target_modules (save_embedding_layers="auto"): a copy of the base, not needed to apply the adapter.
-  for (const k of ckpt.tensors.keys()) if (k.endsWith('.base_layer.weight')) used.add(k);
+  for (const m of modules) if (m.module.kind === 'embedding') used.add(`base_model.model.${m.module.name}.base_layer.weight`);
   const extra = [...ckpt.tensors.keys()].filter((k) => !used.has(k));
   if (extra.length > 0) {
     throw new InputError('adapter-extra-tensor', `the adapter holds ${extra.length} tensor(s) that its config does not target (first: ${extra[0]})`, {
@@ -146,15 +151,16 @@ export function readLoraFactors(m: AdapterModule): { a: Float32Array; b: Float32
 }
 
 /**
- * W + scaling·B·A in place, in the checkpoint's layout: Linear W [out, in]; GPT-2 Conv1D W [in, out] gets the
- * transposed delta (PEFT's merge with fan_in_fan_out). B·A is accumulated in float64, then added and rounded once.
+ * W + scaling·B·A in place, in the checkpoint's layout: Linear W [out, in]; GPT-2 Conv1D W [in, out] and embeddings
+ * [num, dim] get the transposed delta (PEFT's merge with fan_in_fan_out). B·A is accumulated in float64, then added and rounded once.
  */
 export function mergeInto(w: Float32Array, m: AdapterModule, a: Float32Array, b: Float32Array): Float32Array {
   const out = m.module.outFeatures;
   const inF = m.module.inFeatures;
   const r = m.r;
   const s = m.scaling;
-  const conv = m.module.kind === 'conv1d';
+  // Conv1D W [in, out] and Embedding W [num_embeddings, dim] take the transposed delta ((B·A)ᵀ, PEFT's get_delta_weight).
+  const conv = m.module.kind === 'conv1d' || m.module.kind === 'embedding';
   const row = new Float64Array(inF);
   for (let o = 0; o < out; o++) {
     row.fill(0);

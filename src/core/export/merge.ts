@@ -104,7 +104,7 @@ export function mergeToHfFolder(opts: MergeOptions): MergeResult {
   }
   const inv = loadModel(modelDir);
   if (inv.source !== 'safetensors') throw new InputError('merge-no-weights', 'the base model folder has no safetensors weights', { file: modelDir });
-  const adapter = loadAdapter(opts.adapterDir, inv, { copies: true });
+  const adapter = loadAdapter(opts.adapterDir, inv, { copies: true, embeddings: true });
   const dtype = dtypeOf(inv, opts.dtype);
   const tensors = mergedTensors(inv, adapter, ST_DTYPE[dtype]);
   const total = tensors.length;

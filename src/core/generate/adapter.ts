@@ -36,7 +36,7 @@ export function loadAdapter(dirOrFile: string, inv: ModelInventory): LoadedAdapt
   const abs = path.resolve(dirOrFile);
   const given = fs.existsSync(abs) && fs.statSync(abs).isFile() ? path.dirname(abs) : abs;
   const dir = !fs.existsSync(path.join(given, ADAPTER_CONFIG)) && fs.existsSync(path.join(given, 'adapter', ADAPTER_CONFIG)) ? path.join(given, 'adapter') : given;
-  const peft = loadPeftAdapter(dir, inv, { use: 'generation', allowTiedHead: true, copies: true });
+  const peft = loadPeftAdapter(dir, inv, { use: 'generation', allowTiedHead: true, copies: true, embeddings: true });
   const modules = new Map<string, AdapterModule>();
   for (const m of peft.modules) {
     const { a, b } = readLoraFactors(m);

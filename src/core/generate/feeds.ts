@@ -4,7 +4,7 @@ import { archOf } from '../arch/registry';
 import * as ort from 'onnxruntime-node';
 import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { MASK_MIN } from '../models/feeds';
-import { loraKey } from '../models/lora';
+import { targetKeys } from '../models/lora';
 import type { LoadedAdapter } from './adapter';
 import { GEN, cacheShape, pastName, presentName, stackName } from './graph';
 
@@ -153,13 +153,14 @@ export function adapterFeeds(modules: readonly ModuleInfo[], adapter: LoadedAdap
   const out: Feeds = {};
   for (const m of modules) {
     const e = adapter?.modules.get(m.name);
+    const [aKey, bKey] = targetKeys({ module: m });
     if (e === undefined) {
-      out[loraKey(m.name, 'A')] = f32(new Float32Array(m.inFeatures), [1, m.inFeatures]);
-      out[loraKey(m.name, 'B')] = f32(new Float32Array(m.outFeatures), [m.outFeatures, 1]);
+      out[aKey] = f32(new Float32Array(m.inFeatures), [1, m.inFeatures]);
+      out[bKey] = f32(new Float32Array(m.outFeatures), [m.outFeatures, 1]);
       continue;
     }
-    out[loraKey(m.name, 'A')] = f32(e.a, [e.r, m.inFeatures]);
-    out[loraKey(m.name, 'B')] = f32(e.b, [m.outFeatures, e.r]);
+    out[aKey] = f32(e.a, [e.r, m.inFeatures]);
+    out[bKey] = f32(e.b, [m.outFeatures, e.r]);
   }
   return out;
 }

@@ -21,7 +21,7 @@ import type { Graph, Value } from '../graph';
 import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { type ModelInputs, capLogits, VarBuilder, WeightStore } from '../models/common';
 import { positionDtype } from '../models/feeds';
-import { type LoraHook, loraKey } from '../models/lora';
+import { type LoraHook, embeddingLora, targetKeys } from '../models/lora';
 import { type CopyParam, checkCopiesUsed, headWeight, installCopies } from '../models/savedCopies';
 import type { TensorEntry } from '../safetensors/types';
 
@@ -68,11 +68,23 @@ class InferenceLora implements LoraHook {
     modules.forEach((m, i) => {
       if (this.byModule.has(m.name)) throw new InputError('generate-duplicate-module', 'module listed twice', { tensor: m.name });
       const r = `r${i}`;
+      if (m.kind === 'embedding' && mode.kind !== 'single') {
+        throw new InputError('generate-unsupported', `embedding LoRA (${m.name}) cannot be stacked`, { hint: 'Generate with one adapter at a time' });
+      }
+      const [aKey, bKey] = targetKeys({ module: m });
       const entry = mode.kind === 'single'
-        ? { a: g.input(loraKey(m.name, 'A'), 'float32', [r, m.inFeatures]), b: g.input(loraKey(m.name, 'B'), 'float32', [m.outFeatures, r]) }
+        ? { a: g.input(aKey, 'float32', [r, m.inFeatures]), b: g.input(bKey, 'float32', [m.outFeatures, r]) }
         : { a: g.input(stackName(m.name, 'A'), 'float32', ['N', m.inFeatures, r]), b: g.input(stackName(m.name, 'B'), 'float32', ['N', r, m.outFeatures]) };
       this.byModule.set(m.name, entry);
     });
+  }
+
+  /** Embedding LoRA, single mode (B carries the scaling, folded on the host). */
+  embed(module: string, ids: Value, base: Value): Value {
+    const e = this.byModule.get(module);
+    if (e === undefined) return base;
+    this.used.add(module);
+    return embeddingLora(ids, base, e.a, e.b, 1, module, null);
   }
 
   apply(module: string, x2d: Value, base: Value): Value {

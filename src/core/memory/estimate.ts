@@ -70,7 +70,8 @@ const ACTIVATION_COMPONENTS = new Set(['LoRA dropout masks', 'logits, softmax an
 
 /** Decoder layers whose backward runs: every layer at or above the lowest LoRA target (all of them for lm_head-only: none). */
 function backwardLayers(inv: ModelInventory, targets: LoraTarget[], copyLayer: number | null = null): number {
-  const layers = targets.map((t) => t.module.layer).filter((l): l is number => l !== null);
+  // LoRA on an embedding: its gradient comes back through every layer.
+  const layers = targets.map((t) => (t.module.kind === 'embedding' ? 0 : t.module.layer)).filter((l): l is number => l !== null);
   if (copyLayer !== null) layers.push(Math.max(0, copyLayer));
   if (layers.length === 0) return 0;
   return inv.spec.numLayers - Math.min(...layers);
@@ -133,6 +134,10 @@ export function estimateMemory(inv: ModelInventory, targets: LoraTarget[], opts:
   let xa = 0;
   let masks = 0;
   for (const t of targets) {
+    if (t.module.kind === 'embedding') {
+      xa += N * t.r * 4; // F.embedding(ids, Aᵀ): the input is the ids, only [tokens, r] is kept
+      continue;
+    }
     const key = `${t.module.layer ?? 'head'}:${sharedInputGroup(t.module.name)}`;
     inputs.set(key, N * t.module.inFeatures * act);
     xa += N * t.r * 4;
