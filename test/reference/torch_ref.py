@@ -91,15 +91,20 @@ class Lora:
         self.scaling = scaling
         self.masks = {}  # module name -> inverted-dropout mask [B,S,in] (0 or 1/(1-p)), when the job gives one
         self.padding_idx = {}  # embedding module name -> padding_idx (transformers: config.pad_token_id; GPT-2: none)
+        self.token_weights = {}  # embedding module name -> W.index_copy(0, token_indices, delta) for this forward
 
     def embed(self, name, ids, base_out):
         """peft tuners/lora/layer.py Embedding.forward: base + F.embedding(ids, A.T, padding_idx) @ B.T * scaling
         (A [r, num_embeddings], B [dim, r]; no dropout; padding_idx = the base nn.Embedding's, so that row of A.T gets
         no gradient)."""
+        pad = self.padding_idx.get(name)
+        if name in self.token_weights:
+            # trainable tokens (peft tuners/trainable_tokens/layer.py forward_adapters): F.embedding over
+            # W.index_copy(0, token_indices, delta) with the base layer's padding_idx
+            base_out = F.embedding(ids, self.token_weights[name], padding_idx=pad)
         if name not in self.adapters:
             return base_out
         a, b = self.adapters[name]
-        pad = self.padding_idx.get(name)
         return base_out + F.embedding(ids, a.t(), padding_idx=pad) @ b.t() * self.scaling[name]
 
     def apply(self, name, x, base_out):
@@ -533,6 +538,12 @@ def generate_main(job, out_path):
         lora = Lora(adapters, scaling)
         lora.padding_idx = embedding_padding(cfg)
         wa, cfa = w, cfg
+        for t in (spec or {}).get("tokens") or []:
+            wa = dict(wa)
+            wname = t["module"] + ".weight"
+            wa[wname] = w[wname].index_copy(0, torch.tensor(t["rows"], dtype=torch.int64),
+                                            torch.tensor(np.array(init[t["key"]], dtype=np.float64), dtype=dtype))
+            lora.token_weights[t["module"]] = wa[wname]
         for c in (spec or {}).get("copies") or []:
             # modules_to_save: the adapter's copy replaces the module's tensor (a tied lm_head gets its own)
             wa = dict(wa)
@@ -610,6 +621,28 @@ def main():
             json.dump(inference(job, cfg, w, lora, forward, dtype), f)
         return
     opt = job["optimizer"]
+    # trainable_token_indices: a delta [n, dim] (initialised as W[idx]) per wrapped layer; W' = W.index_copy(0, idx,
+    # delta) replaces the weight in every forward (a tied head reads the embedding's W', so it follows the delta).
+    token_deltas = []
+    for t in job.get("token_deltas") or []:
+        wname = t["module"] + ".weight"
+        idx = torch.tensor(t["rows"], dtype=torch.int64)
+        value = torch.tensor(np.array(init[t["key"]], dtype=np.float64), dtype=dtype) if t["key"] in init else w[wname][idx].detach().clone()
+        p = value.requires_grad_(True)
+        params.append(p)
+        names.append(t["key"])
+        token_deltas.append((t["module"], wname, idx, p))
+
+    def with_tokens():
+        if not token_deltas:
+            return w
+        w2 = dict(w)
+        lora.token_weights = {}
+        for module, wname, idx, p in token_deltas:
+            w2[wname] = w[wname].index_copy(0, idx, p)
+            lora.token_weights[module] = w2[wname]
+        return w2
+
     skip = set(id(p) for p in no_decay)
     groups = [{"params": [p for p in params if id(p) not in skip], "weight_decay": opt["weight_decay"]}]
     if no_decay:
@@ -623,7 +656,7 @@ def main():
         mask = torch.tensor(mb.get("attention_mask") or np.ones(ids.shape, dtype=np.int64).tolist())
         pos = torch.tensor(mb["position_ids"], dtype=torch.int64) if mb.get("position_ids") else None
         lora.masks = {k: torch.tensor(v, dtype=dtype) for k, v in (mb.get("dropout_masks") or {}).items()}
-        return loss_sum(forward(cfg, w, lora, ids, mask, pos, dtype), labels)
+        return loss_sum(forward(cfg, with_tokens(), lora, ids, mask, pos, dtype), labels)
 
     results = []
     for step in job["steps"]:

@@ -133,6 +133,19 @@ def saved_modules(adapter_cfg, weights):
     return out
 
 
+def token_deltas(adapter_cfg, weights, cfg):
+    """trainable_token_indices (PEFT >= 0.15): a list wraps the input embedding, a dict maps names (endswith) to
+    indices; a tied head follows the embedding's delta. Saved as <module>.token_adapter.trainable_tokens_delta."""
+    tti = adapter_cfg.get("trainable_token_indices")
+    if tti is None:
+        return []
+    embed = "transformer.wte" if cfg.get("model_type") == "gpt2" else "model.embed_tokens"
+    layers = {embed: tti} if isinstance(tti, list) else {
+        next(k[: -len(".weight")] for k in weights if k[: -len(".weight")].endswith(name)): idx for name, idx in tti.items()}
+    return [{"module": m, "rows": list(idx), "key": "base_model.model." + m + ".token_adapter.trainable_tokens_delta"}
+            for m, idx in layers.items()]
+
+
 # ---------------------------------------------------------------- schedule (transformers/optimization.py)
 def lr_lambda(kind, step, warmup, total):
     if kind == "constant":
@@ -222,6 +235,7 @@ def main():
         "dtype": args.dtype,
         "modules": modules,
         "modules_to_save": saved_modules(adapter_cfg, weights),
+        "token_deltas": token_deltas(adapter_cfg, weights, cfg),
         "init_adapter": os.path.join(rel(recipe["init_adapter"]), "adapter_model.safetensors"),
         "optimizer": {"beta1": t["adam_beta1"], "beta2": t["adam_beta2"], "eps": t["adam_epsilon"],
                       "weight_decay": t["weight_decay"], "max_grad_norm": t["max_grad_norm"]},

@@ -7,7 +7,7 @@ import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { readAdapterConfigFile } from '../peft/adapterFile';
 import type { LoraConfig } from '../peft/loraConfig';
 import { resolveTargets } from '../peft/resolve';
-import { savedModuleParams, type SavedModuleParam } from '../peft/savedModules';
+import { savedModuleParams, tokenDeltaParams, type SavedModuleParam } from '../peft/savedModules';
 import { targetKeys } from '../models/lora';
 import { openCheckpoint } from '../safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../safetensors/read';
@@ -30,7 +30,10 @@ export interface LoadedAdapter {
   /** Adapted modules keyed by the checkpoint key of the weight they change (module.weightKey). */
   byWeight: Map<string, AdapterModule>;
   modules: AdapterModule[];
-  /** modules_to_save copies (base_model.model.<module>.weight/.bias), in the model's module order; they replace the base tensors. */
+  /**
+   * modules_to_save copies (base_model.model.<module>.weight/.bias) that replace the base tensors, then
+   * trainable_token_indices deltas (param.tokens: rows of the base tensor they overwrite).
+   */
   copies: AdapterCopy[];
 }
 
@@ -74,7 +77,7 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
     [opts.copies !== true && config.modules_to_save !== null && config.modules_to_save.length > 0, 'modules_to_save'],
     [config.use_dora, 'use_dora (DoRA magnitudes)'],
     [config.lora_bias, 'lora_bias'],
-    [config.trainable_token_indices !== null, 'trainable_token_indices'],
+    [opts.copies !== true && config.trainable_token_indices !== null, 'trainable_token_indices'],
   ];
   for (const [on, what] of unsupported) {
     if (on) throw new InputError('adapter-unsupported', `${what} is not supported by ${use} yet`, { file: configFile, hint: 'Export a plain LoRA adapter (A/B pairs on linear layers)' });
@@ -113,7 +116,9 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
     modules.push({ module: m, r: t.r, alpha: t.alpha, scaling: t.scaling, aEntry: a, bEntry: b });
   }
   const copies: AdapterCopy[] = [];
-  for (const param of opts.copies !== true ? [] : savedModuleParams({ ...config, ensure_weight_tying: false }, inv, new Set(modules.map((m) => m.module.name)))) {
+  const adapted = new Set(modules.map((m) => m.module.name));
+  const wanted = opts.copies !== true ? [] : [...savedModuleParams({ ...config, ensure_weight_tying: false }, inv, adapted), ...tokenDeltaParams(config, inv, adapted)];
+  for (const param of wanted) {
     const e = ckpt.tensors.get(param.key);
     if (e === undefined) {
       throw new InputError('adapter-missing-tensor', `modules_to_save covers ${param.param} but the weights have no ${param.key}`, {
@@ -124,7 +129,7 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
       throw new InputError('adapter-shape', 'modules_to_save tensor shape does not fit the base model (an adapter trained for another base model?)', { file: weightsFile, tensor: e.name, expected: `[${param.shape.join(', ')}]`, actual: `[${e.shape.join(', ')}]` });
     }
     used.add(e.name);
-    copies.push({ param, entry: e, untiesHead: param.param === 'lm_head.weight' && param.source !== 'lm_head.weight' });
+    copies.push({ param, entry: e, untiesHead: param.tokens === undefined && param.param === 'lm_head.weight' && param.source !== 'lm_head.weight' });
   }
   // PEFT's save_pretrained also writes the base embedding (…embed_tokens.base_layer.weight) when an embedding is in
   // target_modules (save_embedding_layers="auto"): a copy of the base, not needed to apply the adapter.

@@ -56,7 +56,9 @@ export function mergedTensors(inv: ModelInventory, adapter: LoadedAdapter | null
   const ckpt = openCheckpoint(inv.dir);
   const out: StreamedTensor[] = [];
   // modules_to_save: the trained copy replaces the base tensor (merge_and_unload keeps modules_to_save[adapter]).
-  const copies = new Map((adapter?.copies ?? []).filter((c) => !c.untiesHead).map((c) => [c.param.source, c.entry]));
+  const copies = new Map((adapter?.copies ?? []).filter((c) => !c.untiesHead && c.param.tokens === undefined).map((c) => [c.param.source, c.entry]));
+  // trainable_token_indices: W.index_copy(0, idx, delta) (TrainableTokensLayer.merge); a tied head shares the result.
+  const tokenRows = new Map((adapter?.copies ?? []).filter((c) => c.param.tokens !== undefined).map((c) => [c.param.source, c]));
   const asCopy = (name: string, src: TensorEntry, dt: SafetensorsDtype): StreamedTensor => ({
     name, dtype: dt, shape: [...src.shape],
     data: () => {
@@ -71,15 +73,21 @@ export function mergedTensors(inv: ModelInventory, adapter: LoadedAdapter | null
       continue;
     }
     const m = adapter?.byWeight.get(name);
+    const tok = tokenRows.get(name);
     const cast = dtype !== null && FLOAT_DTYPES.has(entry.dtype) ? dtype : entry.dtype;
     out.push({
       name, dtype: cast, shape: [...entry.shape],
       data: () => {
-        if (m === undefined && cast === entry.dtype) return tensorChunks(entry);
+        if (m === undefined && tok === undefined && cast === entry.dtype) return tensorChunks(entry);
         const w = readTensorAsFloat32(entry);
         if (m !== undefined) {
           const { a, b } = readLoraFactors(m);
           mergeInto(w, m, a, b);
+        }
+        if (tok !== undefined) {
+          const delta = readTensorAsFloat32(tok.entry);
+          const dim = tok.param.shape[1]!;
+          tok.param.tokens!.rows.forEach((r, j) => w.set(delta.subarray(j * dim, (j + 1) * dim), r * dim));
         }
         const typed = fromFloat32(w, cast as 'F32' | 'F16' | 'BF16' | 'F64');
         return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);

@@ -163,12 +163,20 @@ export class Generator {
     // In the model's module order, so that the graph (and its cache key) does not depend on the load order.
     this.modules = this.inventory.modules.filter((m) => union.has(m.name));
     const copies = new Map<string, SavedModuleParam>();
-    for (const { adapter } of this.adapters.values()) for (const c of adapter.copies.values()) copies.set(c.param.key, c.param);
+    for (const { adapter } of this.adapters.values()) {
+      for (const c of adapter.copies.values()) {
+        const had = copies.get(c.param.key);
+        if (had !== undefined && JSON.stringify(had.tokens?.rows) !== JSON.stringify(c.param.tokens?.rows)) {
+          throw new InputError('generate-unsupported', 'two loaded adapters train different trainable_token_indices of the same layer', { file: adapter.dir, tensor: c.param.key, hint: 'Load them in separate generators' });
+        }
+        copies.set(c.param.key, c.param);
+      }
+    }
     this.copies = [...copies.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const mode = this.opts.lora === 'stacked' ? { kind: 'stacked' as const } : { kind: 'single' as const };
     const g = buildInferenceGraph({ inventory: this.inventory, loraModules: this.modules, lora: mode, copies: this.copies });
     const cacheDir = this.opts.cacheDir ?? process.env['PEFT_STUDIO_GRAPH_CACHE'] ?? path.join(os.tmpdir(), 'peft-studio-graphs');
-    const folder = prepareGraphFolder(cacheDir, this.inventory, cacheKey(this.inventory, { generate: this.modules.map((m) => m.name), mode: mode.kind, ...(this.copies.length > 0 ? { copies: this.copies.map((c) => c.key) } : {}) }));
+    const folder = prepareGraphFolder(cacheDir, this.inventory, cacheKey(this.inventory, { generate: this.modules.map((m) => m.name), mode: mode.kind, ...(this.copies.length > 0 ? { copies: this.copies.map((c) => [c.key, c.tokens ?? null]) } : {}) }));
     const so = generatorSessionOptions(this.inventory, this.opts);
     const next = await GraphSession.create(g, { dir: folder.dir, sessionOptions: so });
     await this.session?.release();

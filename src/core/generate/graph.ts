@@ -23,6 +23,7 @@ import { type ModelInputs, capLogits, VarBuilder, WeightStore } from '../models/
 import { positionDtype } from '../models/feeds';
 import { type LoraHook, embeddingLora, targetKeys } from '../models/lora';
 import { type CopyParam, checkCopiesUsed, headWeight, installCopies } from '../models/savedCopies';
+import { TokenDeltas } from '../models/tokenDeltas';
 import type { TensorEntry } from '../safetensors/types';
 
 /** Graph input and output names. */
@@ -139,12 +140,13 @@ export function buildInferenceGraph(o: InferenceGraphOptions): Graph {
     throw new InputError('generate-unsupported', 'adapters with modules_to_save copies cannot be stacked (each would need its own base tensors)', { hint: 'Generate with one adapter at a time' });
   }
   installCopies(g, store, o.copies ?? [], 'float32');
+  const tokens = new TokenDeltas(g, o.inventory, o.copies ?? [], 'float32', null);
   const vb = new VarBuilder(store);
-  const hid = archOf(spec).hidden(spec, vb, inputs, lora, 'float32', 'float32');
+  const hid = archOf(spec).hidden(spec, vb, inputs, tokens.empty ? lora : tokens.wrap(lora), 'float32', 'float32');
   const { hidden, logitSoftcap } = hid;
   const head = headWeight(store, hid.head);
   const last = G.gather(G.reshape(hidden, ['B', 'T', spec.hiddenSize]), g.constant('int64', [], BigInt64Array.of(-1n)), 1, { name: 'last_position' });
-  const logits = capLogits(lora.apply('lm_head', last, G.gemm(last, head, { transB: true, name: 'lm_head.Gemm' })), logitSoftcap);
+  const logits = capLogits(tokens.head(last, lora.apply('lm_head', last, G.gemm(last, head, { transB: true, name: 'lm_head.Gemm' }))), logitSoftcap);
   checkCopiesUsed(store);
   const missing = o.loraModules.filter((m) => !lora.used.has(m.name)).map((m) => m.name);
   if (missing.length > 0) {

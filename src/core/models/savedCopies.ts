@@ -9,11 +9,13 @@ export interface CopyParam {
   /** HF parameter name the builders read (lm_head.weight). */
   param: string;
   shape: (number | string)[];
+  /** trainable_token_indices deltas (not weight overrides: models/tokenDeltas.ts). */
+  tokens?: { module: string; rows: number[]; tiedHead: boolean } | undefined;
 }
 
 /** Declares one input per copy (dtype = the master dtype) and routes the builders' reads of `param` to it. */
 export function installCopies(g: Graph, store: WeightStore, copies: readonly CopyParam[], dtype: 'float32' | 'float64'): Value[] {
-  return copies.map((c) => {
+  return copies.filter((c) => c.tokens === undefined).map((c) => {
     const v = g.input(c.key, dtype, c.shape);
     store.overrides.set(c.param, v);
     return v;

@@ -20,6 +20,7 @@ import { INPUT, positionDtype } from './feeds';
 import { FINITE_LIMIT, LOSS_SCALE_INPUT, adamwScalarInputs } from './optimizerFeeds';
 import { LoraSet, type LoraParam } from './lora';
 import { type CopyParam, checkCopiesUsed, headWeight, installCopies } from './savedCopies';
+import { TokenDeltas } from './tokenDeltas';
 
 export interface ModelGraphOptions {
   inventory: ModelInventory;
@@ -74,22 +75,27 @@ export function buildForward(name: string, o: ModelGraphOptions): ForwardGraph {
   const weights = g.input(INPUT.lossWeights, o.dtype, ['L']);
   const act = o.fp16 === true ? 'float16' : o.dtype;
   const lora = new LoraSet(g, o.targets, o.dtype, o.dropout, act);
-  lora.paddingIdx = archOf(spec).paddingIdx?.(spec) ?? spec.padTokenId;
+  const paddingIdx = archOf(spec).paddingIdx?.(spec) ?? spec.padTokenId;
+  lora.paddingIdx = paddingIdx;
   const store = new WeightStore(g, o.inventory, act, o.tensors);
-  const copies = o.copies ?? [];
+  const all = o.copies ?? [];
+  const copies = all.filter((c) => c.tokens === undefined);
   const copyValues = installCopies(g, store, copies, o.dtype);
+  const tokens = new TokenDeltas(g, o.inventory, all, o.dtype, paddingIdx);
   const vb = new VarBuilder(store);
-  const hid = archOf(spec).hidden(spec, vb, inputs, lora, o.dtype, act);
+  const hid = archOf(spec).hidden(spec, vb, inputs, tokens.empty ? lora : tokens.wrap(lora), o.dtype, act);
   const { hidden, logitSoftcap } = hid;
   const head = headWeight(store, hid.head);
   // lm_head only on the rows whose next label counts (same numbers per row as the full [B*T, vocab] logits).
   // fp16: the row Gather runs on an fp32 copy (its backward is a ScatterND add, which the WebGPU EP lacks for fp16).
   const rows = hidden.dtype === 'float16' ? G.cast(G.gather(G.cast(hidden, 'float32'), labelIndex), 'float16') : G.gather(hidden, labelIndex);
-  const logits = capLogits(lora.apply('lm_head', rows, G.gemm(rows, head, { transB: true, name: 'lm_head.Gemm' }), labelIndex), logitSoftcap);
+  const logits = capLogits(tokens.head(rows, lora.apply('lm_head', rows, G.gemm(rows, head, { transB: true, name: 'lm_head.Gemm' }), labelIndex)), logitSoftcap);
   lora.checkAllUsed();
   checkCopiesUsed(store);
   const loss = g.scope('loss', () => weightedCrossEntropy(logits, G.unsqueeze(targets, [1]), G.unsqueeze(weights, [1])));
-  const params = [...lora.params, ...copies.map((c, i) => ({ key: c.key, shape: c.shape as number[], value: copyValues[i]!, ...(c.decay === false ? { decay: false } : {}) }))];
+  // In the order of `o.copies` (the engine's parameter order): full copies and token deltas.
+  const byKey = new Map<string, Value>([...copies.map((c, i) => [c.key, copyValues[i]!] as const), ...tokens.values().map((v) => [v.name, v] as const)]);
+  const params = [...lora.params, ...all.map((c) => ({ key: c.key, shape: c.shape as number[], value: byKey.get(c.key)!, ...(c.decay === false ? { decay: false } : {}) }))];
   return { g, lora, params, loss };
 }
 

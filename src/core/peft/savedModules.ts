@@ -21,6 +21,11 @@ export interface SavedModuleParam {
    * matching bias, layernorm, rmsnorm, `(^|.)norm($|.)`, `_norm($|.)`, and nn.LayerNorm modules).
    */
   decay: boolean;
+  /**
+   * trainable_token_indices: a TrainableTokens delta [n, dim] (the values of rows `rows` of the source, not a
+   * difference) that overwrites those rows of `module`'s weight; `tiedHead`: the output head reuses it (tied weights).
+   */
+  tokens?: { module: string; rows: number[]; tiedHead: boolean };
 }
 
 /** The Trainer's no-decay rule on the in-memory PEFT name (…<module>.modules_to_save.default.<weight|bias>). */
@@ -73,4 +78,53 @@ export function copiesMemoryShape(copies: readonly SavedModuleParam[], inv: Mode
     if (layer !== null) lowest = lowest === null ? layer : Math.min(lowest, layer);
   }
   return { elements: copies.reduce((a, c) => a + c.shape.reduce((x, y) => x * y, 1), 0), lowestLayer: lowest };
+}
+
+/**
+ * trainable_token_indices as PEFT's set_additional_trainable_modules wraps them: a list means the input embedding; a
+ * dict maps module names (plain endswith) to indices. With tied embeddings the head follows the embedding's delta
+ * (unless the dict gives lm_head other indices: then it gets its own). Saved as
+ * base_model.model.<module>.token_adapter.trainable_tokens_delta; the Trainer decays it like any weight.
+ */
+export function tokenDeltaParams(cfg: Pick<LoraConfig, 'trainable_token_indices' | 'modules_to_save'>, inv: ModelInventory, loraModules: ReadonlySet<string> = new Set()): SavedModuleParam[] {
+  const tti = cfg.trainable_token_indices;
+  if (tti === null) return [];
+  const embed = inv.modules.find((m) => m.kind === 'embedding');
+  const head = inv.modules.find((m) => m.isOutputHead);
+  if (embed === undefined) return [];
+  const layers: [ModuleInfo, number[]][] = [];
+  for (const [name, idx] of Array.isArray(tti) ? [[embed.name, tti] as const] : Object.entries(tti)) {
+    const m = inv.modules.find((x) => x.name.endsWith(name));
+    if (m === undefined || (m.kind !== 'embedding' && !m.isOutputHead)) {
+      throw new InputError('trainer-unsupported', `trainable_token_indices: "${name}" is not an embedding or the output head of the model`, { hint: `Use a list (the input embedding ${embed.name}) or {"${embed.name.split('.').pop() ?? ''}": [...]}` });
+    }
+    if (cfg.modules_to_save?.some((e) => m.name.endsWith(e)) === true) {
+      throw new InputError('trainer-unsupported', `${m.name} is in both modules_to_save and trainable_token_indices`, { hint: 'Train the layer fully (modules_to_save) or some of its tokens, not both' });
+    }
+    if (loraModules.has(m.name)) throw new InputError('trainer-unsupported', `${m.name} carries LoRA and trainable_token_indices`, { hint: 'Remove it from target_modules or from trainable_token_indices' });
+    const rows = m.kind === 'embedding' ? m.inFeatures : m.outFeatures;
+    const bad = idx.find((i) => !Number.isInteger(i) || i < 0 || i >= rows);
+    if (bad !== undefined) throw new InputError('trainer-unsupported', `trainable_token_indices: token ${bad} is outside ${m.name}'s ${rows} rows`);
+    if (new Set(idx).size !== idx.length) throw new InputError('trainer-unsupported', `trainable_token_indices for ${m.name} lists a token twice`);
+    layers.push([m, [...idx]]);
+  }
+  const same = (a: number[], b: number[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+  const embedIdx = layers.find(([m]) => m === embed)?.[1];
+  const headIdx = head !== undefined ? layers.find(([m]) => m === head)?.[1] : undefined;
+  // PEFT: a tied head in the dict with the same indices is skipped (the tying covers it); the tying applies when the
+  // embedding is wrapped and the indices do not differ.
+  const tie = inv.spec.tieWordEmbeddings && embedIdx !== undefined && (headIdx === undefined || same(headIdx, embedIdx));
+  if (tie && head !== undefined && loraModules.has(head.name)) {
+    throw new InputError('trainer-unsupported', `the tied ${head.name} carries LoRA and follows the embedding's trainable tokens`, { hint: 'Remove lm_head from target_modules' });
+  }
+  const out: SavedModuleParam[] = [];
+  for (const [m, rows] of layers) {
+    if (tie && m === head) continue;
+    const dim = m.kind === 'embedding' ? m.outFeatures : m.inFeatures;
+    out.push({
+      key: `base_model.model.${m.name}.token_adapter.trainable_tokens_delta`, param: `${m.name}.weight`, source: m.weightKey, shape: [rows.length, dim], decay: true,
+      tokens: { module: m.name, rows, tiedHead: tie && m === embed },
+    });
+  }
+  return out;
 }

@@ -297,7 +297,7 @@ export function createEngine(opts: EngineOptions): Promise<TrainEngine> {
   });
   for (const c of opts.copies ?? []) params.push({ key: c.key, shape: [...c.shape], ...(c.decay ? {} : { decay: false }) });
   const key = cacheKey(opts.inventory, {
-    ...((opts.copies ?? []).length > 0 ? { copies: (opts.copies ?? []).map((c) => [c.key, c.param, c.shape, c.decay]) } : {}),
+    ...((opts.copies ?? []).length > 0 ? { copies: (opts.copies ?? []).map((c) => [c.key, c.param, c.shape, c.decay, c.tokens ?? null]) } : {}),
     targets: opts.targets.map((t) => [t.module.name, t.r, t.scaling, t.module.inFeatures, t.module.outFeatures]),
     dropout: opts.loraDropout,
     optimizer: opts.optimizer,

@@ -110,7 +110,7 @@ export function loadAdapterParams(dir: string, names: readonly string[], shapes:
   return out;
 }
 
-/** modules_to_save copies start as the base weights (ModulesToSaveWrapper deep-copies the module), read as fp32. */
+/** modules_to_save copies start as the base weights (ModulesToSaveWrapper deep-copies the module), token deltas as their rows; fp32. */
 export function copyInitialValues(modelDir: string, copies: readonly SavedModuleParam[]): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
   if (copies.length === 0) return out;
@@ -118,7 +118,17 @@ export function copyInitialValues(modelDir: string, copies: readonly SavedModule
   for (const c of copies) {
     const e = ckpt.tensors.get(c.source) ?? ckpt.tensors.get(c.source.replace(/^transformer\./, ''));
     if (e === undefined) throw new InputError('model-missing-weight', 'the checkpoint has no base tensor for this modules_to_save copy', { tensor: c.source, file: modelDir });
-    out.set(c.key, readTensorAsFloat32(e));
+    const all = readTensorAsFloat32(e);
+    const rows = c.tokens?.rows;
+    if (rows === undefined) {
+      out.set(c.key, all);
+      continue;
+    }
+    // TrainableTokens: the delta starts as the selected rows of the weight (W[token_indices]).
+    const dim = c.shape[1]!;
+    const t = new Float32Array(rows.length * dim);
+    rows.forEach((r, j) => t.set(all.subarray(r * dim, (r + 1) * dim), j * dim));
+    out.set(c.key, t);
   }
   return out;
 }

@@ -6,7 +6,7 @@ import { InputError, errorMessage, withFile, type ErrorCode } from '../errors';
 import type { ModelInventory } from '../hf/types';
 import { openCheckpoint } from '../safetensors/checkpoint';
 import { parseLoraConfig, type LoraConfig, type LoraConfigWarning } from '../peft/loraConfig';
-import { savedModuleParams, type SavedModuleParam } from '../peft/savedModules';
+import { savedModuleParams, tokenDeltaParams, type SavedModuleParam } from '../peft/savedModules';
 import type { DeviceRequest } from '../runtime/device';
 import type { DataTokenizer } from './data/formats';
 import { datasetNotes, loadDataset, type DatasetOptions, type LoadedDataset } from './data/dataset';
@@ -41,7 +41,7 @@ export interface PreparedRun {
   inventory: ModelInventory;
   loraConfig: LoraConfig;
   targets: LoraTarget[];
-  /** modules_to_save: the trainable copies' tensors (empty without). */
+  /** modules_to_save copies and trainable_token_indices deltas, after the LoRA tensors (empty without). */
   copies: SavedModuleParam[];
   targetModules: string[] | string;
   tokenizer: DataTokenizer;
@@ -97,7 +97,6 @@ export async function prepareRun(
     [loraConfig.use_dora, 'use_dora'],
     [loraConfig.bias !== 'none', `bias: "${loraConfig.bias}"`],
     [loraConfig.lora_bias, 'lora_bias'],
-    [loraConfig.trainable_token_indices !== null, 'trainable_token_indices'],
     [loraConfig.layer_replication !== null, 'layer_replication'],
     [loraConfig.target_parameters !== null && loraConfig.target_parameters.length > 0, 'target_parameters'],
   ];
@@ -112,7 +111,8 @@ export async function prepareRun(
   if (targets.length === 0) {
     throw new InputError('no-targets', 'adapter_config.json targets no module of the model', { file: recipe.adapter_config });
   }
-  const copies = withFile(recipe.adapter_config, () => savedModuleParams(loraConfig, inventory, new Set(targets.map((t) => t.module.name))));
+  const adapted = new Set(targets.map((t) => t.module.name));
+  const copies = withFile(recipe.adapter_config, () => [...savedModuleParams(loraConfig, inventory, adapted), ...tokenDeltaParams(loraConfig, inventory, adapted)]);
   const { tokenizer, train, eval: evalData } = await loadRecipeData(recipe, modelDir, inventory, deps, notes, loadDataset);
   checkSequenceLengths(recipe, inventory, [train, evalData], notes);
   const request = (deviceOverride ?? recipe.device) as DeviceRequest;

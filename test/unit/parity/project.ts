@@ -39,6 +39,8 @@ export interface ParityCase {
   fullDump?: boolean;
   /** modules_to_save entries; init_adapter then holds each copy as base weight + N(0, 0.05²) noise. */
   modulesToSave?: string[];
+  /** trainable_token_indices (a list: the input embedding); init_adapter holds the delta as W[idx] + N(0, 0.05²). */
+  trainableTokens?: number[];
 }
 
 /** What PEFT 0.17's LoraConfig(...).save_pretrained() writes for fields left at their defaults (hand-copied). */
@@ -113,6 +115,7 @@ export async function writeProject(dir: string, c: ParityCase, seed: number): Pr
     ...(c.fullDump === true ? PEFT_SAVED_DEFAULTS : {}),
     peft_type: 'LORA', task_type: 'CAUSAL_LM', r: c.r, lora_alpha: c.alpha, lora_dropout: 0.0, target_modules: c.targetModules, bias: 'none',
     ...(c.modulesToSave !== undefined ? { modules_to_save: c.modulesToSave } : {}),
+    ...(c.trainableTokens !== undefined ? { trainable_token_indices: c.trainableTokens } : {}),
   };
   fs.writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify(adapterConfig, null, 2));
   const mods = inventory.modules.filter((m) => (m.kind === 'linear' || m.kind === 'conv1d' || m.kind === 'embedding') && c.targetModules.some((t) => m.name === t || m.name.endsWith(`.${t}`)));
@@ -132,6 +135,7 @@ export async function writeProject(dir: string, c: ParityCase, seed: number): Pr
     });
   });
   tensors.push(...copyTensors(inventory, c.modulesToSave ?? [], shapes, rng));
+  if (c.trainableTokens !== undefined) tensors.push(tokenDelta(inventory, c.trainableTokens, shapes, rng));
   fs.mkdirSync(path.join(dir, 'init_adapter'), { recursive: true });
   writeSafetensors(path.join(dir, 'init_adapter', 'adapter_model.safetensors'), tensors, { format: 'pt' });
   fs.writeFileSync(path.join(dir, 'init_adapter', 'adapter_config.json'), JSON.stringify({ ...adapterConfig, base_model_name_or_path: modelDir }, null, 2));
@@ -160,6 +164,21 @@ function copyTensors(inv: ModelInventory, entries: string[], shapes: Map<string,
     }
   }
   return out;
+}
+
+/** The TrainableTokens delta of the input embedding: its rows `idx` + noise, under PEFT's saved key. */
+function tokenDelta(inv: ModelInventory, idx: number[], shapes: Map<string, number[]>, rng: Rng): { name: string; dtype: 'F32'; shape: number[]; data: Float32Array<ArrayBuffer> } {
+  const m = inv.modules.find((x) => x.kind === 'embedding')!;
+  const w = readTensorAsFloat32(readSafetensorsHeader(path.join(inv.dir, 'model.safetensors')).tensors.get(m.weightKey)!);
+  const dim = m.outFeatures;
+  const data = new Float32Array(idx.length * dim);
+  idx.forEach((r, j) => data.set(w.subarray(r * dim, (r + 1) * dim), j * dim));
+  const noise = new Float32Array(data.length);
+  rng.fillNormal(noise, 0, 0.05);
+  for (let i = 0; i < data.length; i++) data[i] = data[i]! + noise[i]!;
+  const name = `base_model.model.${m.name}.token_adapter.trainable_tokens_delta`;
+  shapes.set(name, [idx.length, dim]);
+  return { name, dtype: 'F32', shape: [idx.length, dim], data };
 }
 
 /** Another recipe beside the first (same model, data, adapters) with a different logging_steps and run_name. */
