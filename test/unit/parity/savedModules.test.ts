@@ -9,7 +9,9 @@ import { countParameters } from '../../../src/core/peft/count';
 import { parseLoraConfig } from '../../../src/core/peft/loraConfig';
 import { tmpDir } from '../engine/helpers';
 import { checkRun, train } from './check';
-import { type ParityCase, makeRows, maxRelToPeak, readAll, runTrainerRef, writeProject } from './project';
+import { type ParityCase, makeRows, maxRelToPeak, readAll, runTrainerRef, writeProject, writeVariant } from './project';
+import { main } from '../../../src/cli/main';
+import type { CliIO } from '../../../src/cli/command';
 
 describe('modules_to_save trains full copies exactly as PEFT + the Trainer do', function () {
   this.timeout(300_000);
@@ -50,6 +52,33 @@ describe('modules_to_save trains full copies exactly as PEFT + the Trainer do', 
     assert.ok(keys.includes('base_model.model.model.layers.0.input_layernorm.weight'));
     assert.ok(keys.includes('base_model.model.model.layers.1.post_attention_layernorm.weight'));
     assert.ok(!keys.some((k) => k.includes('modules_to_save')));
+  });
+
+  it('resume from a mid-run checkpoint ends with the same adapter (copies, their AdamW moments, trainable tokens)', async () => {
+    const c: ParityCase = {
+      arch: 'llama', targetModules: ['q_proj'], r: 4, alpha: 8, modulesToSave: ['lm_head', 'model.norm'], trainableTokens: [5, 9],
+      rows: makeRows(new Rng(43), 512, 5, 5, 12), maxLength: 16, microBatch: 2, accumulation: 1, steps: 4, lr: 2e-3, weightDecay: 0.1, maxGradNorm: 3,
+    };
+    const dir = tmpDir('mts-resume');
+    dirs.push(dir);
+    const p = await writeProject(dir, c, 53);
+    const recipe = writeVariant(p, c, 'save2.yaml', 'save2');
+    fs.writeFileSync(recipe, fs.readFileSync(recipe, 'utf8').replace('logging_steps: 1\n', 'logging_steps: 1\n  save_steps: 2\n'));
+    const full = await train(recipe);
+    assert.equal(full.code, 0, full.err);
+    const start = full.records[0]!;
+    assert.ok(start.event === 'start');
+    const adapterFile = path.join(start.run_dir, 'adapter', 'adapter_model.safetensors');
+    const first = readAll(adapterFile);
+    const lines: string[] = [];
+    const io: CliIO = { out: (t) => lines.push(t), err: () => undefined, isTTY: false };
+    assert.equal(await main(['train', recipe, '--json', '--resume', path.join(start.run_dir, 'checkpoints', 'step-2')], io), 0);
+    const resumedSteps = lines.flatMap((l) => l.split('\n')).filter((l) => l !== '').map((l) => JSON.parse(l) as { event: string; step?: number }).filter((r) => r.event === 'step').map((r) => r.step);
+    assert.deepEqual(resumedSteps, [3, 4], 'the resumed run trains steps 3 and 4 again');
+    const again = readAll(adapterFile);
+    assert.deepEqual([...again.keys()].sort(), [...first.keys()].sort());
+    assert.ok(first.has('base_model.model.model.embed_tokens.token_adapter.trainable_tokens_delta') && first.has('base_model.model.model.norm.weight'));
+    for (const [k, v] of first) assert.deepEqual(again.get(k), v, k);
   });
 
   it('qwen2, tied embeddings: lm_head gets its own copy of the embedding, gradient accumulation 2', async () => {
