@@ -1,48 +1,28 @@
 // modules_to_save end to end against PyTorch + PEFT semantics (test/reference): trainable full copies of lm_head and
-// of every norm (no weight decay on those, as the Trainer), saved under PEFT's keys; a tied head trains its own copy.
+// of every norm (no weight decay on those, as the Trainer), saved under PEFT's keys; resume. Tied head: test/slow/parity.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '../../../src/core/util/random';
-import { readSafetensorsHeader } from '../../../src/core/safetensors/read';
-import { countParameters } from '../../../src/core/peft/count';
-import { parseLoraConfig } from '../../../src/core/peft/loraConfig';
 import { tmpDir } from '../engine/helpers';
-import { checkRun, train } from './check';
-import { type ParityCase, makeRows, maxRelToPeak, readAll, runTrainerRef, writeProject, writeVariant } from './project';
+import { train } from './check';
+import { type ParityCase, makeRows, readAll, writeProject, writeVariant } from './project';
+import { cleanUp, runVariantCase } from './variantCase';
 import { main } from '../../../src/cli/main';
 import type { CliIO } from '../../../src/cli/command';
 
 describe('modules_to_save trains full copies exactly as PEFT + the Trainer do', function () {
   this.timeout(300_000);
   const dirs: string[] = [];
-  after(() => {
-    if (process.env['PARITY_KEEP'] === undefined) for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-  });
-
-  async function runCase(name: string, c: ParityCase, seed: number): Promise<{ runDir: string; keys: string[]; trainable: number }> {
-    const dir = tmpDir(`mts-parity-${name}`);
-    dirs.push(dir);
-    const p = await writeProject(dir, c, seed);
-    const r = await train(p.recipe);
-    assert.equal(r.code, 0, r.err);
-    const ref = runTrainerRef(p);
-    checkRun(name, c, p, r.records, ref);
-    const start = r.records[0]!;
-    assert.ok(start.event === 'start');
-    const keys = [...readSafetensorsHeader(path.join(start.run_dir, 'adapter', 'adapter_model.safetensors')).tensors.keys()];
-    // The run's trainable count is PEFT's (print_trainable_parameters: LoRA + the copies), as `count` computes it.
-    const cfg = parseLoraConfig(JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8')) as unknown);
-    assert.equal(start.trainable, countParameters(cfg, p.inventory).trainable);
-    return { runDir: start.run_dir, keys, trainable: start.trainable };
-  }
+  after(() => cleanUp(dirs));
 
   it('llama, untied head: lm_head and every *norm module (weight decay 1.0 on lm_head, none on the norms: a 0.8 % difference if it were applied)', async () => {
     const c: ParityCase = {
       arch: 'llama', targetModules: ['q_proj', 'v_proj'], r: 4, alpha: 8, modulesToSave: ['lm_head', 'norm'],
       rows: makeRows(new Rng(41), 512, 5, 5, 12), maxLength: 16, microBatch: 2, accumulation: 1, steps: 4, lr: 2e-3, weightDecay: 1.0, maxGradNorm: 3,
     };
-    const { keys, trainable } = await runCase('llama-mts', c, 51);
+    const { adapter, trainable } = await runVariantCase('llama-mts', c, 51, dirs);
+    const keys = [...adapter.keys()];
     // By hand: LoRA r 4 on q (64→64) and v (64→32, GQA) in 2 layers = 2·4·(128 + 96) = 1792; lm_head [512, 64] = 32768;
     // model.norm + 2 layers × (input_layernorm, post_attention_layernorm) = 5 × 64 = 320.
     assert.equal(trainable, 1792 + 32768 + 320);
@@ -79,19 +59,5 @@ describe('modules_to_save trains full copies exactly as PEFT + the Trainer do', 
     assert.deepEqual([...again.keys()].sort(), [...first.keys()].sort());
     assert.ok(first.has('base_model.model.model.embed_tokens.token_adapter.trainable_tokens_delta') && first.has('base_model.model.model.norm.weight'));
     for (const [k, v] of first) assert.deepEqual(again.get(k), v, k);
-  });
-
-  it('qwen2, tied embeddings: lm_head gets its own copy of the embedding, gradient accumulation 2', async () => {
-    const c: ParityCase = {
-      arch: 'qwen2', targetModules: ['q_proj', 'o_proj'], r: 4, alpha: 16, modulesToSave: ['lm_head'],
-      rows: makeRows(new Rng(42), 512, 5, 4, 11), maxLength: 512, microBatch: 2, accumulation: 2, steps: 3, lr: 3e-3, weightDecay: 0.05, maxGradNorm: 2,
-    };
-    const { runDir, keys } = await runCase('qwen2-tied-mts', c, 52);
-    assert.ok(keys.includes('base_model.model.lm_head.weight'));
-    assert.ok(!keys.includes('base_model.model.model.embed_tokens.weight'), 'the embedding stays frozen');
-    const head = readAll(path.join(runDir, 'adapter', 'adapter_model.safetensors')).get('base_model.model.lm_head.weight')!;
-    const embed = readAll(path.join(path.dirname(path.dirname(runDir)), 'model', 'model.safetensors')).get('model.embed_tokens.weight')!;
-    assert.equal(head.length, embed.length);
-    assert.ok(maxRelToPeak(head, embed) > 1e-3, 'the head copy moved away from the (frozen) embedding');
   });
 });
