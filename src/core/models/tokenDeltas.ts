@@ -101,10 +101,14 @@ export class TokenDeltas {
       pt[j * V + r] = 1;
     });
     const dt = logits.dtype;
-    const f = (a: Float32Array): Float32Array | Float64Array => (dt === 'float64' ? Float64Array.from(a) : a);
+    // Constants in fp32/fp64, cast for fp16 logits.
+    const c = (shape: number[], a: Float32Array): Value => {
+      const v = dt === 'float64' ? this.g.constant('float64', shape, Float64Array.from(a)) : this.g.constant('float32', shape, a);
+      return v.dtype === dt ? v : G.cast(v, dt);
+    };
     const sel = G.gemm(x, this.delta(d, dt, null), { transB: true, name: 'lm_head.token_adapter' });
-    const cols = G.matMul(sel, this.g.constant(dt, [n, V], f(pt)), { name: 'lm_head.token_adapter.columns' });
-    return G.add(G.mul(logits, this.g.constant(dt, [V], f(keep))), cols, { name: 'lm_head.token_adapter.index_copy' });
+    const cols = G.matMul(sel, c([n, V], pt), { name: 'lm_head.token_adapter.columns' });
+    return G.add(G.mul(logits, c([V], keep)), cols, { name: 'lm_head.token_adapter.index_copy' });
   }
 
   /** A LoraHook whose embedding lookups go through LoRA, then these deltas. */
