@@ -112,6 +112,11 @@ export async function prepareRun(
     throw new InputError('no-targets', 'adapter_config.json targets no module of the model', { file: recipe.adapter_config });
   }
   const adapted = new Set(targets.map((t) => t.module.name));
+  if (loraConfig.ensure_weight_tying && inventory.spec.tieWordEmbeddings && targets.some((t) => t.module.kind === 'embedding')) {
+    throw new InputError('trainer-unsupported', 'ensure_weight_tying with LoRA on a tied embedding (PEFT then adapts lm_head with the same LoRA) is not supported yet', {
+      file: recipe.adapter_config, hint: 'Set ensure_weight_tying to false: the embedding LoRA then leaves lm_head as it is, as PEFT does by default',
+    });
+  }
   const copies = withFile(recipe.adapter_config, () => [...savedModuleParams(loraConfig, inventory, adapted), ...tokenDeltaParams(loraConfig, inventory, adapted)]);
   const { tokenizer, train, eval: evalData } = await loadRecipeData(recipe, modelDir, inventory, deps, notes, loadDataset);
   checkSequenceLengths(recipe, inventory, [train, evalData], notes);
