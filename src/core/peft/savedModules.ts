@@ -86,7 +86,7 @@ export function copiesMemoryShape(copies: readonly SavedModuleParam[], inv: Mode
  * (unless the dict gives lm_head other indices: then it gets its own). Saved as
  * base_model.model.<module>.token_adapter.trainable_tokens_delta; the Trainer decays it like any weight.
  */
-export function tokenDeltaParams(cfg: Pick<LoraConfig, 'trainable_token_indices' | 'modules_to_save'>, inv: ModelInventory, loraModules: ReadonlySet<string> = new Set()): SavedModuleParam[] {
+export function tokenDeltaParams(cfg: Pick<LoraConfig, 'trainable_token_indices' | 'modules_to_save'> & Partial<Pick<LoraConfig, 'ensure_weight_tying'>>, inv: ModelInventory, loraModules: ReadonlySet<string> = new Set()): SavedModuleParam[] {
   const tti = cfg.trainable_token_indices;
   if (tti === null) return [];
   const embed = inv.modules.find((m) => m.kind === 'embedding');
@@ -113,6 +113,9 @@ export function tokenDeltaParams(cfg: Pick<LoraConfig, 'trainable_token_indices'
   const headIdx = head !== undefined ? layers.find(([m]) => m === head)?.[1] : undefined;
   // PEFT: a tied head in the dict with the same indices is skipped (the tying covers it); the tying applies when the
   // embedding is wrapped and the indices do not differ.
+  if (cfg.ensure_weight_tying === true && inv.spec.tieWordEmbeddings && embedIdx !== undefined && headIdx !== undefined && !same(headIdx, embedIdx)) {
+    throw new InputError('trainer-unsupported', 'Cannot ensure weight tying when different token indices are specified for tied layers', { hint: 'Use the same indices for the embedding and lm_head, or set ensure_weight_tying to false' });
+  }
   const tie = inv.spec.tieWordEmbeddings && embedIdx !== undefined && (headIdx === undefined || same(headIdx, embedIdx));
   if (tie && head !== undefined && loraModules.has(head.name)) {
     throw new InputError('trainer-unsupported', `the tied ${head.name} carries LoRA and follows the embedding's trainable tokens`, { hint: 'Remove lm_head from target_modules' });
