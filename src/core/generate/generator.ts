@@ -174,6 +174,16 @@ export class Generator {
     }
     this.copies = [...copies.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const mode = this.opts.lora === 'stacked' ? { kind: 'stacked' as const } : { kind: 'single' as const };
+    if (mode.kind === 'stacked') {
+      for (const { adapter } of this.adapters.values()) {
+        const what = adapter.copies.size > 0 ? 'modules_to_save copies or trainable tokens' : [...adapter.modules.values()].some((m) => m.module.kind === 'embedding') ? 'LoRA on an embedding' : null;
+        if (what !== null) {
+          throw new InputError('generate-unsupported', `this adapter has ${what}, which stacked generation (one batch, several adapters) cannot serve`, {
+            file: adapter.dir, hint: 'Use `peft-studio generate --adapter` (one adapter at a time), or merge the adapter (`peft-studio merge`) and serve the merged model',
+          });
+        }
+      }
+    }
     const g = buildInferenceGraph({ inventory: this.inventory, loraModules: this.modules, lora: mode, copies: this.copies });
     const cacheDir = this.opts.cacheDir ?? process.env['PEFT_STUDIO_GRAPH_CACHE'] ?? path.join(os.tmpdir(), 'peft-studio-graphs');
     const folder = prepareGraphFolder(cacheDir, this.inventory, cacheKey(this.inventory, { generate: this.modules.map((m) => m.name), mode: mode.kind, ...(this.copies.length > 0 ? { copies: this.copies.map((c) => [c.key, c.tokens ?? null]) } : {}) }));

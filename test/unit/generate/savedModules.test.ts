@@ -87,3 +87,15 @@ describe('modules_to_save in generation and merge', function () {
     });
   }
 });
+
+describe('stacked generation refuses modules_to_save adapters by name', function () {
+  this.timeout(60_000);
+  it('Generator.open(lora: stacked) names the adapter folder', async () => {
+    const work = tmpDir('gen-mts-stacked');
+    const inv = await tinyModel('llama', `${work}/model`);
+    const adapter = writeAdapterFolder(`${work}/adapter`, inv, ['q_proj']);
+    addCopies(adapter, inv, ['lm_head'], ['lm_head']);
+    await assert.rejects(Generator.open(inv.dir, { adapters: [adapter.dir], lora: 'stacked', cacheDir: `${work}/cache`, threads: 1 }),
+      (e: unknown) => e instanceof Error && e.message.includes('modules_to_save') && e.message.includes(adapter.dir));
+  });
+});
