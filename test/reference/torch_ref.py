@@ -24,6 +24,7 @@ import sys
 
 import numpy as np
 import torch
+import torch.nn.functional as F  # noqa: N812
 
 # ---------------------------------------------------------------- safetensors (numpy + struct)
 _ST_DTYPES = {"F32": np.float32, "F64": np.float64, "F16": np.float16, "I64": np.int64, "I32": np.int32,
@@ -90,6 +91,22 @@ class Lora:
         self.scaling = scaling
         self.magnitudes = magnitudes or {}  # use_dora: module name -> lora_magnitude_vector [out]
         self.masks = {}  # module name -> inverted-dropout mask [B,S,in] (0 or 1/(1-p)), when the job gives one
+        self.padding_idx = {}  # embedding module name -> padding_idx (transformers: config.pad_token_id; GPT-2: none)
+        self.token_weights = {}  # embedding module name -> W.index_copy(0, token_indices, delta) for this forward
+
+    def embed(self, name, ids, base_out):
+        """peft tuners/lora/layer.py Embedding.forward: base + F.embedding(ids, A.T, padding_idx) @ B.T * scaling
+        (A [r, num_embeddings], B [dim, r]; no dropout; padding_idx = the base nn.Embedding's, so that row of A.T gets
+        no gradient)."""
+        pad = self.padding_idx.get(name)
+        if name in self.token_weights:
+            # trainable tokens (peft tuners/trainable_tokens/layer.py forward_adapters): F.embedding over
+            # W.index_copy(0, token_indices, delta) with the base layer's padding_idx
+            base_out = F.embedding(ids, self.token_weights[name], padding_idx=pad)
+        if name not in self.adapters:
+            return base_out
+        a, b = self.adapters[name]
+        return base_out + F.embedding(ids, a.t(), padding_idx=pad) @ b.t() * self.scaling[name]
 
     def apply(self, name, x, base_out, weight=None, bias=None):
         """`weight`: the base weight as [out, in] (Conv1D's transposed), `bias` its bias (DoRA reads both)."""
@@ -125,6 +142,20 @@ def base_weight(w, name, conv):
     if name == "lm_head" and "lm_head.weight" not in w:
         return w["model.embed_tokens.weight"] if "model.embed_tokens.weight" in w else w["transformer.wte.weight"]
     return w[name + ".weight"].t() if conv else w[name + ".weight"]
+
+
+def lora_keys(key, tensors):
+    """PEFT's saved keys of one module: lora_A.weight / lora_B.weight, or lora_embedding_A / _B (nn.Parameter)."""
+    if key + ".lora_embedding_A" in tensors:
+        return key + ".lora_embedding_A", key + ".lora_embedding_B"
+    return key + ".lora_A.weight", key + ".lora_B.weight"
+
+
+def embedding_padding(cfg):
+    """padding_idx of the token embedding: config.pad_token_id (LlamaModel & co.); GPT-2's nn.Embedding has none."""
+    if cfg.get("model_type") == "gpt2" or cfg.get("pad_token_id") is None:
+        return {}
+    return {"model.embed_tokens": int(cfg["pad_token_id"])}
 
 
 def linear(w, name, x, lora):
@@ -278,7 +309,7 @@ def llama_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
     if mtype not in ("mistral", "qwen2", "qwen3"):
         window = None
     sliding_bias = attention_bias(attention_mask, position_ids if explicit_pos else None, dtype, window) if window else full_bias
-    h = w["model.embed_tokens.weight"][input_ids]
+    h = lora.embed("model.embed_tokens", input_ids, w["model.embed_tokens.weight"][input_ids])
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}"
         # Mistral: every layer slides; Qwen2/Qwen3: layer_types, else layers >= max_window_layers.
@@ -337,7 +368,7 @@ def phi3_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
         x_rot, x_pass = x[..., :rot], x[..., rot:]
         return torch.cat(((x_rot * cos) + (rotate_half(x_rot) * sin), x_pass), dim=-1)
 
-    h = w["model.embed_tokens.weight"][input_ids]
+    h = lora.embed("model.embed_tokens", input_ids, w["model.embed_tokens.weight"][input_ids])
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}"
         res = h
@@ -411,7 +442,7 @@ def gemma2_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype)
         lfreqs = position_ids.to(ftype)[:, :, None] * rope_inv_freq(local_cfg, head_dim, ftype)[None, None, :]
         lemb = torch.cat((lfreqs, lfreqs), dim=-1)
         local_cos, local_sin = lemb.cos().to(dtype)[:, None], lemb.sin().to(dtype)[:, None]
-    h = w["model.embed_tokens.weight"][input_ids]
+    h = lora.embed("model.embed_tokens", input_ids, w["model.embed_tokens.weight"][input_ids])
     h = h * torch.tensor(hidden ** 0.5, dtype=h.dtype)
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}"
@@ -474,7 +505,8 @@ def gpt2_forward(cfg, w, lora, input_ids, attention_mask, position_ids, dtype):
     if not explicit_pos:
         position_ids = torch.arange(seq)[None].expand(bsz, seq)
     bias = attention_bias(attention_mask, position_ids if explicit_pos else None, dtype)
-    h = w["transformer.wte.weight"][input_ids] + w["transformer.wpe.weight"][position_ids]
+    h = (lora.embed("transformer.wte", input_ids, w["transformer.wte.weight"][input_ids])
+         + lora.embed("transformer.wpe", position_ids, w["transformer.wpe.weight"][position_ids]))
 
     def ln(x, name):
         return torch.nn.functional.layer_norm(x, (hidden,), w[name + ".weight"], w[name + ".bias"], eps)
@@ -564,19 +596,33 @@ def generate_main(job, out_path):
             init = read_safetensors(spec["path"])
             for m in spec["modules"]:
                 key = "base_model.model." + m["name"]
-                adapters[m["name"]] = tuple(torch.tensor(np.array(init[key + suffix], dtype=np.float64), dtype=dtype)
-                                            for suffix in (".lora_A.weight", ".lora_B.weight"))
+                adapters[m["name"]] = tuple(torch.tensor(np.array(init[k], dtype=np.float64), dtype=dtype)
+                                            for k in lora_keys(key, init))
                 scaling[m["name"]] = float(m["scaling"])
                 if key + ".lora_magnitude_vector" in init:  # DoRA
                     magnitudes[m["name"]] = torch.tensor(np.array(init[key + ".lora_magnitude_vector"], dtype=np.float64), dtype=dtype)
         lora = Lora(adapters, scaling, magnitudes)
+        lora.padding_idx = embedding_padding(cfg)
+        wa, cfa = w, cfg
+        for t in (spec or {}).get("tokens") or []:
+            wa = dict(wa)
+            wname = t["module"] + ".weight"
+            wa[wname] = w[wname].index_copy(0, torch.tensor(t["rows"], dtype=torch.int64),
+                                            torch.tensor(np.array(init[t["key"]], dtype=np.float64), dtype=dtype))
+            lora.token_weights[t["module"]] = wa[wname]
+        for c in (spec or {}).get("copies") or []:
+            # modules_to_save: the adapter's copy replaces the module's tensor (a tied lm_head gets its own)
+            wa = dict(wa)
+            wa[c["param"]] = torch.tensor(np.array(init[c["key"]], dtype=np.float64), dtype=dtype)
+            if c["param"] == "lm_head.weight":
+                cfa = dict(cfa, tie_word_embeddings=False)
         with torch.no_grad():
             for prompt in job["prompts"]:
                 ids = list(prompt)
                 new_ids, logprobs = [], []
                 for _ in range(int(job["max_new_tokens"])):
                     x = torch.tensor([ids], dtype=torch.int64)
-                    logits = forward(cfg, w, lora, x, torch.ones_like(x), None, dtype)[0, -1]
+                    logits = forward(cfa, wa, lora, x, torch.ones_like(x), None, dtype)[0, -1]
                     tok = int(torch.argmax(logits))
                     logprobs.append(float(torch.log_softmax(logits.to(torch.float64), dim=-1)[tok]))
                     new_ids.append(tok)
@@ -634,12 +680,13 @@ def main():
     as_leaf = lambda v: torch.tensor(np.array(v, dtype=np.float64), dtype=dtype, requires_grad=True)  # noqa: E731
     for m in job["modules"]:
         key = "base_model.model." + m["name"]
-        a = as_leaf(init[key + ".lora_A.weight"])
-        b = as_leaf(init[key + ".lora_B.weight"])
+        ka, kb = lora_keys(key, init)
+        a = as_leaf(init[ka])
+        b = as_leaf(init[kb])
         adapters[m["name"]] = (a, b)
         scaling[m["name"]] = float(m["scaling"])
         params += [a, b]
-        names += [key + ".lora_A.weight", key + ".lora_B.weight"]
+        names += [ka, kb]
         if job.get("use_dora"):
             # lora_magnitude_vector: the saved one, else DoraLinearLayer.update_layer's norm of the initial W + s*B@A
             mk = key + ".lora_magnitude_vector"
@@ -669,18 +716,63 @@ def main():
         bias_params.append(w[n])
         bias_keys.append(saved)
     lora = Lora(adapters, scaling, magnitudes)
+    lora.padding_idx = embedding_padding(cfg)
+    # modules_to_save (peft utils/other.py ModulesToSaveWrapper): a trainable deep copy of each module replaces it in
+    # the forward; a tied lm_head's copy no longer shares the embedding. Saved as base_model.model.<module>.weight.
+    no_decay = []
+    for m in job.get("modules_to_save") or []:
+        for part in m["params"]:
+            key = "base_model.model." + m["name"] + "." + part
+            src = w.get(m["name"] + "." + part)
+            if src is None and m["name"] == "lm_head" and part == "weight":
+                src = w["transformer.wte.weight" if is_gpt2 else "model.embed_tokens.weight"]
+            value = torch.tensor(np.array(init[key], dtype=np.float64), dtype=dtype) if key in init else src.detach().clone()
+            p = value.requires_grad_(True)
+            w[m["name"] + "." + part] = p
+            if m["name"] == "lm_head":
+                cfg = dict(cfg, tie_word_embeddings=False)
+            params.append(p)
+            names.append(key)
+            if not m["decay"][part]:
+                # transformers Trainer.get_decay_parameter_names: biases and norm weights get no weight decay
+                no_decay.append(p)
     if job.get("generate") or job.get("logits_input"):
         with open(out_path, "w") as f:
             json.dump(inference(job, cfg, w, lora, forward, dtype), f)
         return
     opt = job["optimizer"]
+    # trainable_token_indices: a delta [n, dim] (initialised as W[idx]) per wrapped layer; W' = W.index_copy(0, idx,
+    # delta) replaces the weight in every forward (a tied head reads the embedding's W', so it follows the delta).
+    token_deltas = []
+    for t in job.get("token_deltas") or []:
+        wname = t["module"] + ".weight"
+        idx = torch.tensor(t["rows"], dtype=torch.int64)
+        value = torch.tensor(np.array(init[t["key"]], dtype=np.float64), dtype=dtype) if t["key"] in init else w[wname][idx].detach().clone()
+        p = value.requires_grad_(True)
+        params.append(p)
+        names.append(t["key"])
+        token_deltas.append((t["module"], wname, idx, p))
+
+    def with_tokens():
+        if not token_deltas:
+            return w
+        w2 = dict(w)
+        lora.token_weights = {}
+        for module, wname, idx, p in token_deltas:
+            w2[wname] = w[wname].index_copy(0, idx, p)
+            lora.token_weights[module] = w2[wname]
+        return w2
+
     # Trainer.create_optimizer: weight decay on every trainable parameter but biases and norm weights
-    groups = [{"params": params, "weight_decay": opt["weight_decay"]}]
-    if bias_params:
-        groups.append({"params": bias_params, "weight_decay": 0.0})
-    optim = torch.optim.AdamW(groups, lr=1e-3, betas=(opt["beta1"], opt["beta2"]), eps=opt["eps"])
     names = names + bias_keys
     params = params + bias_params
+    no_decay = no_decay + bias_params
+    skip = set(id(p) for p in no_decay)
+    groups = [{"params": [p for p in params if id(p) not in skip], "weight_decay": opt["weight_decay"]}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    optim = torch.optim.AdamW(groups, lr=1e-3, betas=(opt["beta1"], opt["beta2"]), eps=opt["eps"],
+                              weight_decay=opt["weight_decay"])
 
     def batch_loss(mb):
         ids = torch.tensor(mb["input_ids"], dtype=torch.int64)
@@ -688,7 +780,7 @@ def main():
         mask = torch.tensor(mb.get("attention_mask") or np.ones(ids.shape, dtype=np.int64).tolist())
         pos = torch.tensor(mb["position_ids"], dtype=torch.int64) if mb.get("position_ids") else None
         lora.masks = {k: torch.tensor(v, dtype=dtype) for k, v in (mb.get("dropout_masks") or {}).items()}
-        return loss_sum(forward(cfg, w, lora, ids, mask, pos, dtype), labels)
+        return loss_sum(forward(cfg, with_tokens(), lora, ids, mask, pos, dtype), labels)
 
     results = []
     for step in job["steps"]:

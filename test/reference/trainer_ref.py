@@ -58,6 +58,11 @@ def linear_modules(weights, cfg):
     return sorted(names)
 
 
+def embedding_modules(weights):
+    """nn.Embedding modules (PEFT adapts them with lora_embedding_A/B when target_modules names them)."""
+    return sorted(k[: -len(".weight")] for k in weights if k.endswith(("embed_tokens.weight", ".wte.weight", ".wpe.weight")))
+
+
 def layer_index(name):
     m = re.search(r"\.(?:layers|h|blocks|layer)\.(\d+)\.", name)
     return int(m.group(1)) if m else None
@@ -73,9 +78,9 @@ def lora_modules(adapter_cfg, weights, cfg):
     targets = adapter_cfg.get("target_modules")
     if targets is None:
         fail("target_modules must be given (model-type defaults are not reimplemented here)")
-    mods = linear_modules(weights, cfg)
+    mods = linear_modules(weights, cfg) + embedding_modules(weights)
     if targets == "all-linear":
-        chosen = [m for m in mods if m != "lm_head"]
+        chosen = [m for m in linear_modules(weights, cfg) if m != "lm_head"]
     else:
         chosen = [m for m in mods if matches(targets, m)]
     excl = adapter_cfg.get("exclude_modules")
@@ -100,6 +105,45 @@ def lora_modules(adapter_cfg, weights, cfg):
         scaling = alpha / math.sqrt(r) if adapter_cfg.get("use_rslora") else alpha / r
         out.append({"name": m, "r": r, "alpha": alpha, "scaling": scaling})
     return out
+
+
+def saved_modules(adapter_cfg, weights):
+    """modules_to_save as PEFT's _set_trainable wraps them: every module whose name ends with an entry (plain
+    endswith); each copy trains its weight (and bias). Trainer no-decay rule: biases, LayerNorm modules (weight + bias
+    1-D) and names matching layernorm|rmsnorm|(^|.)norm($|.)|_norm($|.) on <module>.modules_to_save.default.weight."""
+    entries = adapter_cfg.get("modules_to_save") or []
+    if not entries:
+        return []
+    mods = {}
+    for k, v in weights.items():
+        m, _, part = k.rpartition(".")
+        if part in ("weight", "bias") and not m.endswith("rotary_emb"):
+            mods.setdefault(m, {})[part] = v.ndim
+    mods.setdefault("lm_head", {"weight": 2})
+    out = []
+    for m in sorted(mods):
+        if not any(m.endswith(e) for e in entries):
+            continue
+        parts = mods[m]
+        layer_norm = parts.get("weight") == 1 and "bias" in parts
+        name = (m + ".modules_to_save.default.weight").lower()
+        no = re.search(r"bias|layernorm|rmsnorm|(?:^|\.)norm(?:$|\.)|_norm(?:$|\.)", name) is not None
+        decay = {"weight": not (layer_norm or no), "bias": False}
+        out.append({"name": m, "params": [p for p in ("weight", "bias") if p in parts], "decay": decay})
+    return out
+
+
+def token_deltas(adapter_cfg, weights, cfg):
+    """trainable_token_indices (PEFT >= 0.15): a list wraps the input embedding, a dict maps names (endswith) to
+    indices; a tied head follows the embedding's delta. Saved as <module>.token_adapter.trainable_tokens_delta."""
+    tti = adapter_cfg.get("trainable_token_indices")
+    if tti is None:
+        return []
+    embed = "transformer.wte" if cfg.get("model_type") == "gpt2" else "model.embed_tokens"
+    layers = {embed: tti} if isinstance(tti, list) else {
+        next(k[: -len(".weight")] for k in weights if k[: -len(".weight")].endswith(name)): idx for name, idx in tti.items()}
+    return [{"module": m, "rows": list(idx), "key": "base_model.model." + m + ".token_adapter.trainable_tokens_delta"}
+            for m, idx in layers.items()]
 
 
 # ---------------------------------------------------------------- schedule (transformers/optimization.py)
@@ -190,6 +234,8 @@ def main():
         "model_dir": model_dir,
         "dtype": args.dtype,
         "modules": modules,
+        "modules_to_save": saved_modules(adapter_cfg, weights),
+        "token_deltas": token_deltas(adapter_cfg, weights, cfg),
         "init_adapter": os.path.join(rel(recipe["init_adapter"]), "adapter_model.safetensors"),
         "optimizer": {"beta1": t["adam_beta1"], "beta2": t["adam_beta2"], "eps": t["adam_epsilon"],
                       "weight_decay": t["weight_decay"], "max_grad_norm": t["max_grad_norm"]},

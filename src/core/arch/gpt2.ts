@@ -87,6 +87,7 @@ export const gpt2Arch: ArchDescriptor = {
   layout: gpt2Layout,
   hidden: (spec, vb, inputs, lora) => gpt2Hidden(spec, vb, inputs, lora),
   learnedPositions: true,
+  paddingIdx: () => null, // GPT2Model: nn.Embedding(vocab_size, embed_dim), no padding_idx
   cacheKvHeads: (s) => s.numHeads,
   normEpsKey: 'layer_norm_epsilon',
   inspectExtra: () => '',

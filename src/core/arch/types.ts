@@ -76,6 +76,8 @@ export interface ArchDescriptor {
   hidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs, lora: LoraHook, dtype: ComputeDtype, act: ActivationDtype): FinalHidden;
   /** Learned absolute positions (int64 position ids into an embedding) instead of RoPE (float positions). */
   learnedPositions: boolean;
+  /** nn.Embedding's padding_idx of the token embeddings (embedding LoRA gives that row no gradient); default config.pad_token_id. */
+  paddingIdx?: (s: ModelSpec) => number | null;
   /** KV heads of the generation cache. */
   cacheKvHeads(spec: ModelSpec): number;
   /** Name of the norm epsilon key and the family-specific part of `inspect`'s hyper-parameter line. */

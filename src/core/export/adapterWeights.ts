@@ -7,6 +7,8 @@ import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { readAdapterConfigFile } from '../peft/adapterFile';
 import type { LoraConfig } from '../peft/loraConfig';
 import { resolveTargets } from '../peft/resolve';
+import { savedModuleParams, tokenDeltaParams, type SavedModuleParam } from '../peft/savedModules';
+import { targetKeys } from '../models/lora';
 import { openCheckpoint } from '../safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../safetensors/read';
 import type { TensorEntry } from '../safetensors/types';
@@ -33,6 +35,18 @@ export interface LoadedAdapter {
   modules: AdapterModule[];
   /** Trained base biases (bias: lora_only / all), keyed by the base checkpoint key they replace. */
   biases: Map<string, TensorEntry>;
+  /**
+   * modules_to_save copies (base_model.model.<module>.weight/.bias) that replace the base tensors, then
+   * trainable_token_indices deltas (param.tokens: rows of the base tensor they overwrite).
+   */
+  copies: AdapterCopy[];
+}
+
+export interface AdapterCopy {
+  param: SavedModuleParam;
+  entry: TensorEntry;
+  /** A copy of a tied lm_head: a new tensor `lm_head.weight` (the embedding it was copied from stays as it is). */
+  untiesHead: boolean;
 }
 
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
@@ -42,6 +56,10 @@ export interface LoadAdapterOptions {
   use?: string;
   /** Accept LoRA on a tied output head (generation applies it unmerged; merging it would change the embeddings). */
   allowTiedHead?: boolean;
+  /** Read modules_to_save copies into `copies` (merge, generation); refused otherwise (GGUF export). */
+  copies?: boolean;
+  /** Accept LoRA on embedding layers (merge, generation); refused otherwise (GGUF export). */
+  embeddings?: boolean;
 }
 
 /**
@@ -62,9 +80,9 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
     throw new InputError('adapter-not-lora', `peft_type is "${String(config.peft_type)}"; only LoRA adapters are supported by ${use}`, { file: configFile });
   }
   const unsupported: [boolean, string][] = [
+    [opts.copies !== true && config.modules_to_save !== null && config.modules_to_save.length > 0, 'modules_to_save'],
     [config.lora_bias, 'lora_bias'],
-    [config.modules_to_save !== null && config.modules_to_save.length > 0, 'modules_to_save'],
-    [config.trainable_token_indices !== null, 'trainable_token_indices'],
+    [opts.copies !== true && config.trainable_token_indices !== null, 'trainable_token_indices'],
   ];
   for (const [on, what] of unsupported) {
     if (on) throw new InputError('adapter-unsupported', `${what} is not supported by ${use} yet`, { file: configFile, hint: 'Export a plain LoRA adapter (A/B pairs on linear layers)' });
@@ -79,15 +97,17 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
   const modules: AdapterModule[] = [];
   for (const t of targets) {
     const m = t.module;
-    if (m.kind !== 'linear' && m.kind !== 'conv1d') {
+    if (m.kind !== 'linear' && m.kind !== 'conv1d' && !(m.kind === 'embedding' && opts.embeddings === true)) {
       throw new InputError('adapter-unsupported', `LoRA on a ${m.kind} module is not supported by ${use} yet`, { file: configFile, tensor: m.name });
     }
-    const key = `base_model.model.${m.name}`;
-    const a = ckpt.tensors.get(`${key}.lora_A.weight`);
-    const b = ckpt.tensors.get(`${key}.lora_B.weight`);
+    // Embedding LoRA: lora_embedding_A [r, num_embeddings] / lora_embedding_B [dim, r] (nn.Parameter: no `.weight`).
+    const [aKey, bKey] = targetKeys(t);
+    const a = ckpt.tensors.get(aKey);
+    const b = ckpt.tensors.get(bKey);
     if (a === undefined || b === undefined) {
-      throw new InputError('adapter-missing-tensor', `the adapter config targets ${m.name} but the weights have no ${a === undefined ? 'lora_A' : 'lora_B'} for it`, {
-        file: weightsFile, tensor: `${key}.${a === undefined ? 'lora_A' : 'lora_B'}.weight`, hint: 'Is this adapter_config.json the one saved with these weights, for this base model?',
+      const what = `lora_${m.kind === 'embedding' ? 'embedding_' : ''}${a === undefined ? 'A' : 'B'}`;
+      throw new InputError('adapter-missing-tensor', `the adapter config targets ${m.name} but the weights have no ${what} for it`, {
+        file: weightsFile, tensor: a === undefined ? aKey : bKey, hint: 'Is this adapter_config.json the one saved with these weights, for this base model?',
       });
     }
     const expectA = [t.r, m.inFeatures];
@@ -110,6 +130,25 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
     }
     modules.push({ module: m, r: t.r, alpha: t.alpha, scaling: t.scaling, aEntry: a, bEntry: b, ...(mag !== undefined ? { magEntry: mag } : {}) });
   }
+  const copies: AdapterCopy[] = [];
+  const adapted = new Set(modules.map((m) => m.module.name));
+  const wanted = opts.copies !== true ? [] : [...savedModuleParams({ ...config, ensure_weight_tying: false }, inv, adapted), ...tokenDeltaParams(config, inv, adapted)];
+  for (const param of wanted) {
+    const e = ckpt.tensors.get(param.key);
+    if (e === undefined) {
+      throw new InputError('adapter-missing-tensor', `modules_to_save covers ${param.param} but the weights have no ${param.key}`, {
+        file: weightsFile, tensor: param.key, hint: 'Is this adapter_config.json the one saved with these weights, for this base model?',
+      });
+    }
+    if (e.shape.length !== param.shape.length || e.shape.some((d, i) => d !== param.shape[i])) {
+      throw new InputError('adapter-shape', 'modules_to_save tensor shape does not fit the base model (an adapter trained for another base model?)', { file: weightsFile, tensor: e.name, expected: `[${param.shape.join(', ')}]`, actual: `[${e.shape.join(', ')}]` });
+    }
+    used.add(e.name);
+    copies.push({ param, entry: e, untiesHead: param.tokens === undefined && param.param === 'lm_head.weight' && param.source !== 'lm_head.weight' });
+  }
+  // PEFT's save_pretrained also writes the base embedding (…embed_tokens.base_layer.weight) when an embedding is in
+  // target_modules (save_embedding_layers="auto"): a copy of the base, not needed to apply the adapter.
+  for (const m of modules) if (m.module.kind === 'embedding') used.add(`base_model.model.${m.module.name}.base_layer.weight`);
   const biases = trainedBiases(ckpt.tensors, inv, weightsFile, used);
   const extra = [...ckpt.tensors.keys()].filter((k) => !used.has(k));
   if (extra.length > 0) {
@@ -125,7 +164,7 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
     }
     byWeight.set(m.module.weightKey, m);
   }
-  return { dir: abs, config, byWeight, modules, biases };
+  return { dir: abs, config, byWeight, modules, biases, copies };
 }
 
 /**
@@ -137,7 +176,7 @@ function trainedBiases(tensors: Map<string, TensorEntry>, inv: ModelInventory, f
   for (const m of inv.modules) if (m.biasKey !== null) byName.set(`${m.name}.bias`, { key: m.biasKey, shape: [m.outFeatures] });
   const out = new Map<string, TensorEntry>();
   for (const [k, e] of tensors) {
-    if (!k.startsWith('base_model.model.') || !k.endsWith('.bias') || k.includes('.lora_')) continue;
+    if (used.has(k) || !k.startsWith('base_model.model.') || !k.endsWith('.bias') || k.includes('.lora_')) continue; // a modules_to_save copy's bias is the copy's
     const name = k.slice('base_model.model.'.length).replace(/\.base_layer\.bias$/, '.bias');
     const p = byName.get(name);
     if (p === undefined || p.key === null) continue;
@@ -162,15 +201,16 @@ export function mergeModule(w: Float32Array, m: AdapterModule): Float32Array {
 }
 
 /**
- * W + scaling·B·A in place, in the checkpoint's layout: Linear W [out, in]; GPT-2 Conv1D W [in, out] gets the
- * transposed delta (PEFT's merge with fan_in_fan_out). B·A is accumulated in float64, then added and rounded once.
+ * W + scaling·B·A in place, in the checkpoint's layout: Linear W [out, in]; GPT-2 Conv1D W [in, out] and embeddings
+ * [num, dim] get the transposed delta (PEFT's merge with fan_in_fan_out). B·A is accumulated in float64, then added and rounded once.
  */
 export function mergeInto(w: Float32Array, m: AdapterModule, a: Float32Array, b: Float32Array): Float32Array {
   const out = m.module.outFeatures;
   const inF = m.module.inFeatures;
   const r = m.r;
   const s = m.scaling;
-  const conv = m.module.kind === 'conv1d';
+  // Conv1D W [in, out] and Embedding W [num_embeddings, dim] take the transposed delta ((B·A)ᵀ, PEFT's get_delta_weight).
+  const conv = m.module.kind === 'conv1d' || m.module.kind === 'embedding';
   const row = new Float64Array(inF);
   for (let o = 0; o < out; o++) {
     row.fill(0);

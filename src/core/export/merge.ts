@@ -9,7 +9,7 @@ import { openCheckpoint } from '../safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../safetensors/read';
 import { fromFloat32 } from '../safetensors/write';
 import { tensorChunks, writeCheckpointStreamed, type StreamedTensor } from '../safetensors/writeStream';
-import type { SafetensorsDtype } from '../safetensors/types';
+import type { SafetensorsDtype, TensorEntry } from '../safetensors/types';
 import { loadAdapter, mergeModule, type LoadedAdapter } from './adapterWeights';
 import { modelCard } from './modelCard';
 import { readJsonObject } from '../util/safeJson';
@@ -56,25 +56,53 @@ function dtypeOf(inv: ModelInventory, requested: MergeDtype | undefined): MergeD
 export function mergedTensors(inv: ModelInventory, adapter: LoadedAdapter | null, dtype: SafetensorsDtype | null): StreamedTensor[] {
   const ckpt = openCheckpoint(inv.dir);
   const out: StreamedTensor[] = [];
+  // modules_to_save: the trained copy replaces the base tensor (merge_and_unload keeps modules_to_save[adapter]).
+  const copies = new Map((adapter?.copies ?? []).filter((c) => !c.untiesHead && c.param.tokens === undefined).map((c) => [c.param.source, c.entry]));
+  // trainable_token_indices: W.index_copy(0, idx, delta) (TrainableTokensLayer.merge); a tied head shares the result.
+  const tokenRows = new Map((adapter?.copies ?? []).filter((c) => c.param.tokens !== undefined).map((c) => [c.param.source, c]));
+  const asCopy = (name: string, src: TensorEntry, dt: SafetensorsDtype): StreamedTensor => ({
+    name, dtype: dt, shape: [...src.shape],
+    data: () => {
+      const typed = fromFloat32(readTensorAsFloat32(src), dt as 'F32' | 'F16' | 'BF16' | 'F64');
+      return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
+    },
+  });
   for (const [name, entry] of ckpt.tensors) {
+    const copy = copies.get(name);
+    if (copy !== undefined) {
+      out.push(asCopy(name, copy, dtype !== null && FLOAT_DTYPES.has(entry.dtype) ? dtype : entry.dtype));
+      continue;
+    }
     const m = adapter?.byWeight.get(name);
     // bias lora_only / all: the trained bias replaces the base one (merge_and_unload keeps the trained base_layer.bias).
     const trained = adapter?.biases.get(name);
     const src = trained ?? entry;
+    const tok = tokenRows.get(name);
     const cast = dtype !== null && FLOAT_DTYPES.has(entry.dtype) ? dtype : entry.dtype;
     out.push({
       name, dtype: cast, shape: [...entry.shape],
       data: () => {
-        if (m === undefined && cast === src.dtype) return tensorChunks(src);
+        if (m === undefined && tok === undefined && cast === src.dtype) return tensorChunks(src);
         const w = readTensorAsFloat32(src);
         if (m !== undefined) mergeModule(w, m);
+        if (tok !== undefined) {
+          const delta = readTensorAsFloat32(tok.entry);
+          const dim = tok.param.shape[1]!;
+          tok.param.tokens!.rows.forEach((r, j) => w.set(delta.subarray(j * dim, (j + 1) * dim), r * dim));
+        }
         const typed = fromFloat32(w, cast as 'F32' | 'F16' | 'BF16' | 'F64');
         return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
       },
     });
   }
+  // A copy of a tied lm_head becomes its own lm_head.weight (config.json then unties the embeddings: mergeToHfFolder).
+  const head = adapter?.copies.find((c) => c.untiesHead);
+  if (head !== undefined) out.push(asCopy('lm_head.weight', head.entry, dtype ?? head.entry.dtype));
   return out;
 }
+
+/** Does merging `adapter` untie the output head (a modules_to_save copy of a tied lm_head)? */
+export const untiesHead = (adapter: LoadedAdapter | null): boolean => adapter?.copies.some((c) => c.untiesHead) ?? false;
 
 export function mergeToHfFolder(opts: MergeOptions): MergeResult {
   const modelDir = path.resolve(opts.modelDir);
@@ -85,7 +113,7 @@ export function mergeToHfFolder(opts: MergeOptions): MergeResult {
   }
   const inv = loadModel(modelDir);
   if (inv.source !== 'safetensors') throw new InputError('merge-no-weights', 'the base model folder has no safetensors weights', { file: modelDir });
-  const adapter = loadAdapter(opts.adapterDir, inv);
+  const adapter = loadAdapter(opts.adapterDir, inv, { copies: true, embeddings: true });
   const dtype = dtypeOf(inv, opts.dtype);
   const tensors = mergedTensors(inv, adapter, ST_DTYPE[dtype]);
   const total = tensors.length;
@@ -101,6 +129,7 @@ export function mergeToHfFolder(opts: MergeOptions): MergeResult {
 
   const config = readJsonObject(path.join(modelDir, 'config.json'), { what: 'config.json' });
   config['torch_dtype'] = dtype;
+  if (untiesHead(adapter)) config['tie_word_embeddings'] = false;
   if ('dtype' in config) config['dtype'] = dtype;
   const files = [...written.files];
   const writeJson = (name: string, value: unknown): void => {

@@ -7,6 +7,7 @@ import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { ADAPTER_CONFIG } from '../train/runFolder';
 import { InputError } from '../errors';
 import { doraMagnitude } from '../models/dora';
+import type { SavedModuleParam } from '../peft/savedModules';
 import { openCheckpoint } from '../safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../safetensors/read';
 
@@ -27,18 +28,20 @@ export interface LoadedAdapter {
   dir: string;
   /** Adapted modules by module name (model.layers.0.self_attn.q_proj). */
   modules: Map<string, AdapterModule>;
+  /** modules_to_save copies by PEFT key (base_model.model.lm_head.weight): replace the base tensor in the graph. */
+  copies: Map<string, { param: SavedModuleParam; data: Float32Array }>;
 }
 
 /**
  * Reads an adapter folder (or a file in it, or a training run folder: its final adapter/) for `inv`'s model.
  * InputErrors name what does not fit: an adapter trained for another base model (the first tensor whose shape does
- * not fit and both shapes), DoRA, LoRA biases, embedding LoRA, modules_to_save.
+ * not fit and both shapes), DoRA, LoRA biases, embedding LoRA. modules_to_save copies are read whole.
  */
 export function loadAdapter(dirOrFile: string, inv: ModelInventory): LoadedAdapter {
   const abs = path.resolve(dirOrFile);
   const given = fs.existsSync(abs) && fs.statSync(abs).isFile() ? path.dirname(abs) : abs;
   const dir = !fs.existsSync(path.join(given, ADAPTER_CONFIG)) && fs.existsSync(path.join(given, 'adapter', ADAPTER_CONFIG)) ? path.join(given, 'adapter') : given;
-  const peft = loadPeftAdapter(dir, inv, { use: 'generation', allowTiedHead: true });
+  const peft = loadPeftAdapter(dir, inv, { use: 'generation', allowTiedHead: true, copies: true, embeddings: true });
   if (peft.biases.size > 0) {
     throw new InputError('adapter-unsupported', 'the adapter trained base biases (bias: lora_only / all), which generation does not read yet', {
       file: peft.dir, hint: 'Merge it first (peft-studio merge --model MODEL --adapter DIR OUT) and generate with the merged model',
@@ -59,7 +62,8 @@ export function loadAdapter(dirOrFile: string, inv: ModelInventory): LoadedAdapt
     for (let i = 0; i < b.length; i++) b[i] = b[i]! * m.scaling;
     modules.set(m.module.name, { module: m.module, r: m.r, scaling: m.scaling, a, b, ...(doraScale !== undefined ? { doraScale } : {}) });
   }
-  return { dir: peft.dir, modules };
+  const copies = new Map(peft.copies.map((c) => [c.param.key, { param: c.param, data: readTensorAsFloat32(c.entry) }]));
+  return { dir: peft.dir, modules, copies };
 }
 
 /** A LoRA module held in memory: the module, its rank and PEFT scaling (e.g. the trainer's resolved targets). */
@@ -87,5 +91,5 @@ export function adapterFromParams(id: string, params: ReadonlyMap<string, Float3
     const b = Float32Array.from(key('B'), (v) => v * t.scaling);
     modules.set(t.module.name, { module: t.module, r: t.r, scaling: t.scaling, a: Float32Array.from(key('A')), b });
   }
-  return { dir: id, modules };
+  return { dir: id, modules, copies: new Map() };
 }

@@ -4,7 +4,7 @@ import { archOf } from '../arch/registry';
 import * as ort from 'onnxruntime-node';
 import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { MASK_MIN } from '../models/feeds';
-import { loraKey } from '../models/lora';
+import { targetKeys } from '../models/lora';
 import type { LoadedAdapter } from './adapter';
 import { GEN, cacheShape, doraScaleName, pastName, presentName, stackName } from './graph';
 
@@ -155,13 +155,14 @@ export function adapterFeeds(modules: readonly ModuleInfo[], adapter: LoadedAdap
     const e = adapter?.modules.get(m.name);
     // DoRA scale m / ||W + s·B·A||; 1 leaves the base output and the plain LoRA term unchanged.
     if (dora.has(m.name)) out[doraScaleName(m.name)] = f32(e?.doraScale ?? new Float32Array(m.outFeatures).fill(1), [m.outFeatures]);
+    const [aKey, bKey] = targetKeys({ module: m });
     if (e === undefined) {
-      out[loraKey(m.name, 'A')] = f32(new Float32Array(m.inFeatures), [1, m.inFeatures]);
-      out[loraKey(m.name, 'B')] = f32(new Float32Array(m.outFeatures), [m.outFeatures, 1]);
+      out[aKey] = f32(new Float32Array(m.inFeatures), [1, m.inFeatures]);
+      out[bKey] = f32(new Float32Array(m.outFeatures), [m.outFeatures, 1]);
       continue;
     }
-    out[loraKey(m.name, 'A')] = f32(e.a, [e.r, m.inFeatures]);
-    out[loraKey(m.name, 'B')] = f32(e.b, [m.outFeatures, e.r]);
+    out[aKey] = f32(e.a, [e.r, m.inFeatures]);
+    out[bKey] = f32(e.b, [m.outFeatures, e.r]);
   }
   return out;
 }

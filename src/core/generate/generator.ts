@@ -12,6 +12,8 @@ import { cacheKey, prepareGraphFolder } from '../train/graphCache';
 import { sessionOptions } from '../train/engine';
 import type { DeviceName } from '../train/engineApi';
 import { type LoadedAdapter, loadAdapter } from './adapter';
+import type { SavedModuleParam } from '../peft/savedModules';
+import { copyInitialValues } from '../train/loraInit';
 import { type RowPlan, decodeRows, longRopeSwitch } from './decode';
 import { type Admitted, decodeContinuous } from './continuous';
 import { type Feeds, KvCache, adapterFeeds, stackedFeeds } from './feeds';
@@ -78,6 +80,9 @@ export class Generator {
   private modules: ModuleInfo[] = [];
   /** Modules with a DoRA scale input (some loaded adapter uses DoRA there). */
   private dora: ReadonlySet<string> = new Set();
+  /** modules_to_save tensors some loaded adapter replaces (graph inputs); others feed the base tensor there. */
+  private copies: SavedModuleParam[] = [];
+  private readonly baseCopies = new Map<string, Float32Array>();
   private readonly adapters = new Map<string, { adapter: LoadedAdapter; feeds: Feeds | undefined }>();
   private baseFeeds: Feeds | undefined;
   /** Stacked mode: slot 0 the base (zeros), then the adapters in adapterIds order. */
@@ -143,8 +148,10 @@ export class Generator {
     const id = this.loadAdapterFiles(dir);
     this.stacked = undefined;
     const have = new Set(this.modules.map((m) => m.name));
-    const added = [...this.adapters.get(id)!.adapter.modules.values()];
-    if (added.some((m) => !have.has(m.module.name) || (m.doraScale !== undefined && !this.dora.has(m.module.name)))) await this.openSession();
+    const haveCopies = new Set(this.copies.map((c) => c.key));
+    const added = this.adapters.get(id)!.adapter;
+    const newModule = [...added.modules.values()].some((m) => !have.has(m.module.name) || (m.doraScale !== undefined && !this.dora.has(m.module.name)));
+    if (newModule || [...added.copies.keys()].some((k) => !haveCopies.has(k))) await this.openSession();
     return id;
   }
 
@@ -178,10 +185,31 @@ export class Generator {
     const dora = new Set<string>();
     for (const { adapter } of this.adapters.values()) for (const [name, m] of adapter.modules) if (m.doraScale !== undefined) dora.add(name);
     this.dora = new Set(this.modules.filter((m) => dora.has(m.name)).map((m) => m.name));
+    const copies = new Map<string, SavedModuleParam>();
+    for (const { adapter } of this.adapters.values()) {
+      for (const c of adapter.copies.values()) {
+        const had = copies.get(c.param.key);
+        if (had !== undefined && JSON.stringify(had.tokens?.rows) !== JSON.stringify(c.param.tokens?.rows)) {
+          throw new InputError('generate-unsupported', 'two loaded adapters train different trainable_token_indices of the same layer', { file: adapter.dir, tensor: c.param.key, hint: 'Load them in separate generators' });
+        }
+        copies.set(c.param.key, c.param);
+      }
+    }
+    this.copies = [...copies.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const mode = this.opts.lora === 'stacked' ? { kind: 'stacked' as const } : { kind: 'single' as const };
-    const g = buildInferenceGraph({ inventory: this.inventory, loraModules: this.modules, lora: mode, doraModules: [...this.dora] });
+    if (mode.kind === 'stacked') {
+      for (const { adapter } of this.adapters.values()) {
+        const what = adapter.copies.size > 0 ? 'modules_to_save copies or trainable tokens' : [...adapter.modules.values()].some((m) => m.module.kind === 'embedding') ? 'LoRA on an embedding' : null;
+        if (what !== null) {
+          throw new InputError('generate-unsupported', `this adapter has ${what}, which stacked generation (one batch, several adapters) cannot serve`, {
+            file: adapter.dir, hint: 'Use `peft-studio generate --adapter` (one adapter at a time), or merge the adapter (`peft-studio merge`) and serve the merged model',
+          });
+        }
+      }
+    }
+    const g = buildInferenceGraph({ inventory: this.inventory, loraModules: this.modules, lora: mode, doraModules: [...this.dora], copies: this.copies });
     const cacheDir = this.opts.cacheDir ?? process.env['PEFT_STUDIO_GRAPH_CACHE'] ?? path.join(os.tmpdir(), 'peft-studio-graphs');
-    const folder = prepareGraphFolder(cacheDir, this.inventory, cacheKey(this.inventory, { generate: this.modules.map((m) => m.name), mode: mode.kind, ...(this.dora.size > 0 ? { dora: [...this.dora] } : {}) }));
+    const folder = prepareGraphFolder(cacheDir, this.inventory, cacheKey(this.inventory, { generate: this.modules.map((m) => m.name), mode: mode.kind, ...(this.dora.size > 0 ? { dora: [...this.dora] } : {}), ...(this.copies.length > 0 ? { copies: this.copies.map((c) => [c.key, c.tokens ?? null]) } : {}) }));
     const so = generatorSessionOptions(this.inventory, this.opts);
     const next = await GraphSession.create(g, { dir: folder.dir, sessionOptions: so });
     await this.session?.release();
@@ -200,9 +228,22 @@ export class Generator {
   }
 
   private feedsFor(id: string | null): Feeds {
-    if (id === null) return (this.baseFeeds ??= adapterFeeds(this.modules, null, this.dora));
+    if (id === null) return (this.baseFeeds ??= this.withCopies(adapterFeeds(this.modules, null, this.dora), null));
     const entry = this.adapters.get(id)!;
-    return (entry.feeds ??= adapterFeeds(this.modules, entry.adapter, this.dora));
+    return (entry.feeds ??= this.withCopies(adapterFeeds(this.modules, entry.adapter, this.dora), entry.adapter));
+  }
+
+  /** The modules_to_save inputs: the adapter's copy, or the base tensor for an adapter (or the base model) without it. */
+  private withCopies(feeds: Feeds, adapter: LoadedAdapter | null): Feeds {
+    for (const c of this.copies) {
+      let data = adapter?.copies.get(c.key)?.data;
+      if (data === undefined) {
+        data = this.baseCopies.get(c.source) ?? copyInitialValues(this.inventory.dir, [c]).get(c.key)!;
+        this.baseCopies.set(c.source, data);
+      }
+      feeds[c.key] = new ort.Tensor('float32', data, c.shape);
+    }
+    return feeds;
   }
 
   /** The prompt's token ids (prompt text as is, or messages through the chat template with add_generation_prompt). */

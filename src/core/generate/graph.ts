@@ -22,7 +22,9 @@ import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { type ModelInputs, capLogits, VarBuilder, WeightStore } from '../models/common';
 import { positionDtype } from '../models/feeds';
 import { type BaseLayer, doraOutput } from '../models/dora';
-import { type LoraHook, loraKey } from '../models/lora';
+import { type LoraHook, embeddingLora, targetKeys } from '../models/lora';
+import { type CopyParam, checkCopiesUsed, headWeight, installCopies } from '../models/savedCopies';
+import { TokenDeltas } from '../models/tokenDeltas';
 import type { TensorEntry } from '../safetensors/types';
 
 /** Graph input and output names. */
@@ -53,6 +55,8 @@ export interface InferenceGraphOptions {
   /** Modules (of loraModules) that get a DoRA scale input: some adapter served by this graph uses DoRA there. */
   doraModules?: readonly string[];
   tensors?: Map<string, TensorEntry>;
+  /** modules_to_save copies (single mode): float32 inputs named by their PEFT keys that replace the base tensors. */
+  copies?: readonly CopyParam[];
 }
 
 /** Shapes of a model's KV cache: per layer [B, kvHeads, P, headDim] keys and values. */
@@ -70,14 +74,26 @@ class InferenceLora implements LoraHook {
     modules.forEach((m, i) => {
       if (this.byModule.has(m.name)) throw new InputError('generate-duplicate-module', 'module listed twice', { tensor: m.name });
       const r = `r${i}`;
+      if (m.kind === 'embedding' && mode.kind !== 'single') {
+        throw new InputError('generate-unsupported', `embedding LoRA (${m.name}) cannot be stacked`, { hint: 'Generate with one adapter at a time' });
+      }
       const single = mode.kind === 'single';
+      const [aKey, bKey] = targetKeys({ module: m });
       const entry = single
-        ? { a: g.input(loraKey(m.name, 'A'), 'float32', [r, m.inFeatures]), b: g.input(loraKey(m.name, 'B'), 'float32', [m.outFeatures, r]) }
+        ? { a: g.input(aKey, 'float32', [r, m.inFeatures]), b: g.input(bKey, 'float32', [m.outFeatures, r]) }
         : { a: g.input(stackName(m.name, 'A'), 'float32', ['N', m.inFeatures, r]), b: g.input(stackName(m.name, 'B'), 'float32', ['N', r, m.outFeatures]) };
       const scale = !dora.has(m.name) ? undefined
         : single ? g.input(doraScaleName(m.name), 'float32', [m.outFeatures]) : g.input(stackName(m.name, 'dora_scale'), 'float32', ['N', m.outFeatures]);
       this.byModule.set(m.name, { ...entry, dora: scale });
     });
+  }
+
+  /** Embedding LoRA, single mode (B carries the scaling, folded on the host). */
+  embed(module: string, ids: Value, base: Value): Value {
+    const e = this.byModule.get(module);
+    if (e === undefined) return base;
+    this.used.add(module);
+    return embeddingLora(ids, base, e.a, e.b, 1, module, null);
   }
 
   apply(module: string, x2d: Value, base: Value, _rows?: Value, layer?: BaseLayer): Value {
@@ -137,10 +153,19 @@ export function buildInferenceGraph(o: InferenceGraphOptions): Graph {
     g.output(vv);
     return { k: kk, v: vv };
   };
-  const vb = new VarBuilder(new WeightStore(g, o.inventory, 'float32', o.tensors));
-  const { hidden, head, logitSoftcap } = archOf(spec).hidden(spec, vb, inputs, lora, 'float32', 'float32');
+  const store = new WeightStore(g, o.inventory, 'float32', o.tensors);
+  if ((o.copies ?? []).length > 0 && mode.kind !== 'single') {
+    throw new InputError('generate-unsupported', 'adapters with modules_to_save copies cannot be stacked (each would need its own base tensors)', { hint: 'Generate with one adapter at a time' });
+  }
+  installCopies(g, store, o.copies ?? [], 'float32');
+  const tokens = new TokenDeltas(g, o.inventory, o.copies ?? [], 'float32', null);
+  const vb = new VarBuilder(store);
+  const hid = archOf(spec).hidden(spec, vb, inputs, tokens.empty ? lora : tokens.wrap(lora), 'float32', 'float32');
+  const { hidden, logitSoftcap } = hid;
+  const head = headWeight(store, hid.head);
   const last = G.gather(G.reshape(hidden, ['B', 'T', spec.hiddenSize]), g.constant('int64', [], BigInt64Array.of(-1n)), 1, { name: 'last_position' });
-  const logits = capLogits(lora.apply('lm_head', last, G.gemm(last, head, { transB: true, name: 'lm_head.Gemm' }), undefined, { weight: head, fanInFanOut: false }), logitSoftcap);
+  const logits = capLogits(tokens.head(last, lora.apply('lm_head', last, G.gemm(last, head, { transB: true, name: 'lm_head.Gemm' }), undefined, { weight: head, fanInFanOut: false })), logitSoftcap);
+  checkCopiesUsed(store);
   const missing = o.loraModules.filter((m) => !lora.used.has(m.name)).map((m) => m.name);
   if (missing.length > 0) {
     throw new InputError('generate-lora-module', `LoRA on module(s) the ${spec.modelType} graph does not have: ${missing.join(', ')}`, {

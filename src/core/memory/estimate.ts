@@ -20,6 +20,11 @@ export interface MemoryOptions {
   extraTrainable?: number;
   /** use_dora: each step forms W + s·B·A of every target for its norm (one [out, in] fp32 temporary at a time). */
   dora?: boolean;
+  /**
+   * modules_to_save: elements of the trainable copies, and the lowest decoder layer one sits in (-1: an embedding, so
+   * the backward runs through every layer; null: only the final norm / head).
+   */
+  copies?: { elements: number; lowestLayer: number | null };
 }
 
 export interface MemoryComponent {
@@ -68,8 +73,10 @@ export function dtypeBytes(dtype: string): number {
 const ACTIVATION_COMPONENTS = new Set(['LoRA dropout masks', 'logits, softmax and their gradient', 'backward working set', 'attention mask and positions']);
 
 /** Decoder layers whose backward runs: every layer at or above the lowest LoRA target (all of them for lm_head-only: none). */
-function backwardLayers(inv: ModelInventory, targets: LoraTarget[]): number {
-  const layers = targets.map((t) => t.module.layer).filter((l): l is number => l !== null);
+function backwardLayers(inv: ModelInventory, targets: LoraTarget[], copyLayer: number | null = null): number {
+  // LoRA on an embedding: its gradient comes back through every layer.
+  const layers = targets.map((t) => (t.module.kind === 'embedding' ? 0 : t.module.layer)).filter((l): l is number => l !== null);
+  if (copyLayer !== null) layers.push(Math.max(0, copyLayer));
   if (layers.length === 0) return 0;
   return inv.spec.numLayers - Math.min(...layers);
 }
@@ -101,13 +108,15 @@ export function estimateMemory(inv: ModelInventory, targets: LoraTarget[], opts:
   add('LoRA gradients', loraN * 4 * (opts.gradAccum > 1 ? 2 : 1), opts.gradAccum > 1 ? 'fp32, plus the accumulated sum across micro-batches' : 'fp32');
   add('AdamW moments', loraN * 8, 'exp_avg + exp_avg_sq, fp32');
   add('updated state (session outputs)', loraN * 12, 'new parameters and moments returned by each step');
+  const copyN = opts.copies?.elements ?? 0;
+  add('modules_to_save copies', copyN * 4 * (1 + (opts.gradAccum > 1 ? 2 : 1) + 2 + 3), `${fmtCount(copyN)} trainable × 4 bytes × (weights, gradient${opts.gradAccum > 1 ? ' + sum' : ''}, 2 moments, 3 updated outputs)`);
 
   if (opts.dora === true) {
     const widest = targets.reduce((a, t) => Math.max(a, t.module.inFeatures * t.module.outFeatures), 0);
     add('DoRA weight norms', widest * 4 * 2, 'W + s·B·A of the largest target and its square, fp32, for ||W + s·B·A|| (one target at a time)');
   }
   // Activations kept for the backward pass, per layer above the lowest target.
-  const L = backwardLayers(inv, targets);
+  const L = backwardLayers(inv, targets, opts.copies?.lowestLayer ?? null);
   // With prepacking on (runtime/prepacking.ts: CPU, models up to 1 GiB of fp32 weights), ORT keeps a packed copy of
   // every frozen weight the backward's dX = dY·W reads: the linear weights of each backward layer (measured on the
   // 32M and a 3-layer hidden-2048 model: top layer only vs all layers, same activations, differ by exactly those).
@@ -133,6 +142,10 @@ export function estimateMemory(inv: ModelInventory, targets: LoraTarget[], opts:
   let xa = 0;
   let masks = 0;
   for (const t of targets) {
+    if (t.module.kind === 'embedding') {
+      xa += N * t.r * 4; // F.embedding(ids, Aᵀ): the input is the ids, only [tokens, r] is kept
+      continue;
+    }
     const key = `${t.module.layer ?? 'head'}:${sharedInputGroup(t.module.name)}`;
     inputs.set(key, N * t.module.inFeatures * act);
     xa += N * t.r * 4;

@@ -5,6 +5,7 @@ import { dataTokenizer, loadTokenizer } from '../hf/tokenizer';
 import type { ModelInventory } from '../hf/types';
 import type { LoraConfig } from '../peft/loraConfig';
 import { type LoraBiasMode, trainableBiases } from '../models/trainableBias';
+import { copiesMemoryShape, savedModuleParams } from '../peft/savedModules';
 import { buildDataset } from '../train/data/dataset';
 import { isDataFormat, type DataTokenizer } from '../train/data/formats';
 import { readJsonl } from '../train/data/jsonl';
@@ -137,5 +138,12 @@ export async function estimateForRecipe(args: {
   const options = memoryOptionsFor(shape, args.device, args.loraConfig.lora_dropout, {
     inventory: args.inventory, targets: args.targets, useDora: args.loraConfig.use_dora, bias: args.loraConfig.bias,
   });
+  let copies: MemoryOptions['copies'];
+  try {
+    copies = copiesMemoryShape(savedModuleParams(args.loraConfig, args.inventory, new Set(args.targets.map((t) => t.module.name))), args.inventory);
+  } catch {
+    copies = undefined; // a modules_to_save the trainer refuses is the validator's business; estimate without it
+  }
+  if (copies !== undefined) options.copies = copies;
   return { estimate: estimateMemory(args.inventory, args.targets, options), options, seqLenFrom };
 }

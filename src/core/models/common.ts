@@ -59,7 +59,9 @@ export function checkpointTensors(dir: string): Map<string, TensorEntry> {
 export class WeightStore {
   private readonly cache = new Map<string, Value>();
   private readonly keyOf = new Map<string, string>();
-  private readonly provided = new Set<string>();
+  /** HF parameter name → a graph input that replaces the base weight (modules_to_save copies); `served`: those read. */
+  readonly overrides = new Map<string, Value>();
+  readonly served = new Set<string>();
 
   constructor(
     readonly g: Graph,
@@ -79,27 +81,26 @@ export class WeightStore {
   }
 
   has(name: string): boolean {
-    return this.checkpointKey(name) !== undefined;
+    return this.overrides.has(name) || this.checkpointKey(name) !== undefined;
   }
 
   /**
-   * Serves `name` from `value` (a trainable graph input: a bias that `bias: all|lora_only` trains) instead of the
-   * checkpoint; cast to the activations' dtype. `unusedProvided()` lists the ones no builder asked for.
+   * Serves `name` from `value` (a trainable graph input: a bias that `bias: all|lora_only` trains, a modules_to_save
+   * copy) instead of the checkpoint, cast to the activations' dtype; `served` records the ones a builder read.
    */
   provide(name: string, value: Value): void {
-    this.cache.set(name, value.dtype === this.dtype ? value : G.cast(value, this.dtype, { name: `${value.name}.cast` }));
-    this.provided.add(name);
-  }
-
-  unusedProvided(): string[] {
-    return [...this.provided];
+    this.overrides.set(name, value);
   }
 
   get(name: string, expectedShape?: number[]): Value {
     const hit = this.cache.get(name);
-    if (hit !== undefined) {
-      this.provided.delete(name);
-      return hit;
+    if (hit !== undefined) return hit;
+    const over = this.overrides.get(name);
+    if (over !== undefined) {
+      this.served.add(name);
+      const v = over.dtype === this.dtype ? over : G.cast(over, this.dtype, { name: `${over.name}.autocast` });
+      this.cache.set(name, v);
+      return v;
     }
     const key = this.checkpointKey(name);
     if (key === undefined) {

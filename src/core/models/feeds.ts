@@ -173,6 +173,7 @@ export function dropoutMasks(b: Batch, targets: LoraTarget[], p: number, seed: n
   if (p <= 0) return out;
   const rng = new Rng(seed);
   for (const t of targets) {
+    if (t.module.kind === 'embedding') continue; // PEFT's Embedding.forward applies no lora_dropout
     const n = b.batchSize * b.seqLen * t.module.inFeatures;
     const m = new Uint8Array(n);
     for (let i = 0; i < n; i++) m[i] = rng.uniform() >= p ? 1 : 0;

@@ -7,7 +7,7 @@ import type { Value } from '../graph';
 import type { ModelSpec } from '../hf/types';
 import { applyRope, attention, rotaryTables, splitHeads } from './attention';
 import { type ActivationDtype, type ComputeDtype, type FinalHidden, type ModelInputs, type VarBuilder, geluNew, layerBias, linear, rmsNorm } from './common';
-import type { LoraHook } from './lora';
+import { type LoraHook, embeddingLookup } from './lora';
 
 /** Gemma2RMSNorm: x · rsqrt(mean(x²) + eps) · (1 + w), in fp32 then cast back. */
 function gemmaNorm(x: Value, weight: Value, eps: number): Value {
@@ -23,7 +23,7 @@ export function gemma2Hidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInput
   const embed = vb.get('model.embed_tokens.weight', [spec.vocabSize, H]);
   // normalizer = torch.tensor(hidden_size ** 0.5, dtype=hidden_states.dtype): √H rounded to the activations' dtype.
   const normalizer = act === 'float64' ? Math.sqrt(H) : Math.fround(Math.sqrt(H));
-  let h = G.mul(G.reshape(G.gather(embed, inputs.inputIds), ['B*T', H]), normalizer);
+  let h = G.mul(G.reshape(embeddingLookup(lora, 'model.embed_tokens', embed, inputs.inputIds), ['B*T', H]), normalizer);
   const global = rotaryTables(spec, inputs.positionIds, dtype, act);
   // Gemma 3: sliding layers rotate with rope_local_base_freq and no scaling.
   const local = spec.ropeLocalTheta === undefined ? global : g.scope('local', () => rotaryTables({ ...spec, ropeTheta: spec.ropeLocalTheta!, ropeScaling: null }, inputs.positionIds, dtype, act));

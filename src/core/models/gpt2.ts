@@ -5,7 +5,7 @@ import type { Value } from '../graph';
 import type { ModelSpec } from '../hf/types';
 import { type FinalHidden, type ModelInputs, type VarBuilder, conv1d, geluNew, layerNorm } from './common';
 import { attention, splitHeads } from './attention';
-import type { LoraHook } from './lora';
+import { type LoraHook, embeddingLookup } from './lora';
 
 /** Final hidden states [B*T, hidden] and the (tied) head weight of GPT2LMHeadModel (model-internal dropouts off). */
 export function gpt2Hidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs, lora: LoraHook): FinalHidden {
@@ -16,7 +16,7 @@ export function gpt2Hidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs,
   const tr = vb.pp('transformer');
   const wte = tr.get('wte.weight', [spec.vocabSize, H]);
   const wpe = tr.get('wpe.weight', [spec.maxPositionEmbeddings, H]);
-  const emb = G.add(G.gather(wte, inputs.inputIds), G.gather(wpe, inputs.positionIds));
+  const emb = G.add(embeddingLookup(lora, 'transformer.wte', wte, inputs.inputIds), embeddingLookup(lora, 'transformer.wpe', wpe, inputs.positionIds));
   let h = G.reshape(emb, ['B*T', H]);
   const ln = (b: VarBuilder, x: Value): Value => layerNorm(x, b.get('weight', [H]), b.get('bias', [H]), spec.normEps);
   for (let i = 0; i < spec.numLayers; i++) {

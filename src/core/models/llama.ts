@@ -5,7 +5,7 @@ import type { Value } from '../graph';
 import type { ModelSpec } from '../hf/types';
 import { applyRope, attention, rotaryTables, splitHeads } from './attention';
 import { type ActivationDtype, type ComputeDtype, type FinalHidden, type ModelInputs, type VarBuilder, layerBias, linear, rmsNorm, silu } from './common';
-import type { LoraHook } from './lora';
+import { type LoraHook, embeddingLookup } from './lora';
 
 /** Final hidden states [B*T, hidden] and the head weight of LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM. */
 export function llamaHidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs, lora: LoraHook, dtype: ComputeDtype, act: ActivationDtype = dtype): FinalHidden {
@@ -13,7 +13,7 @@ export function llamaHidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs
   const H = spec.hiddenSize;
   const D = spec.headDim;
   const embed = vb.get('model.embed_tokens.weight', [spec.vocabSize, H]);
-  let h = G.reshape(G.gather(embed, inputs.inputIds), ['B*T', H]);
+  let h = G.reshape(embeddingLookup(lora, 'model.embed_tokens', embed, inputs.inputIds), ['B*T', H]);
   const { cos, sin } = rotaryTables(spec, inputs.positionIds, dtype, act);
   for (let i = 0; i < spec.numLayers; i++) {
     const lb = vb.pp(`model.layers.${i}`);

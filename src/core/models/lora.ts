@@ -9,6 +9,11 @@ import { dropoutInputName, dropoutScale } from './feeds';
 
 /** PEFT's saved key of a LoRA tensor (no adapter name): base_model.model.<module>.lora_A.weight. */
 export const loraKey = (module: string, which: 'A' | 'B'): string => `base_model.model.${module}.lora_${which}.weight`;
+/** PEFT's saved key of embedding LoRA (nn.Parameter, so no `.weight`): base_model.model.<module>.lora_embedding_A. */
+export const loraEmbeddingKey = (module: string, which: 'A' | 'B'): string => `base_model.model.${module}.lora_embedding_${which}`;
+/** The trainable keys of one LoRA target: lora_A/B.weight, or lora_embedding_A/B for an embedding. */
+export const targetKeys = (t: { module: { name: string; kind: string } }): [string, string] =>
+  t.module.kind === 'embedding' ? [loraEmbeddingKey(t.module.name, 'A'), loraEmbeddingKey(t.module.name, 'B')] : [loraKey(t.module.name, 'A'), loraKey(t.module.name, 'B')];
 
 export interface LoraParam {
   key: string;
@@ -23,6 +28,35 @@ export interface LoraHook {
    * and bias under the adapter (DoRA needs them); `rows`: see LoraSet.apply.
    */
   apply(module: string, x2d: Value, base: Value, rows?: Value, layer?: BaseLayer): Value;
+  /** An embedding lookup `base` = weight[ids] ([B, T, dim]) plus the adapter's when `module` is adapted. */
+  embed?(module: string, ids: Value, base: Value): Value;
+}
+
+/**
+ * Embedding LoRA (peft/tuners/lora/layer.py Embedding.forward): base + F.embedding(ids, Aᵀ) @ Bᵀ · scaling, with
+ * A [r, num_embeddings] and B [dim, r]; no dropout. `paddingIdx` (the embedding's padding_idx): F.embedding gives
+ * that row of Aᵀ no gradient, so its column of A only sees weight decay.
+ */
+export function embeddingLora(ids: Value, base: Value, a: Value, b: Value, scaling: number, module: string, paddingIdx: number | null): Value {
+  const g = ids.graph;
+  let at = G.transpose(a, [1, 0], { name: `${module}.lora_embedding_A.T` });
+  const V = a.shape[1] as number;
+  if (paddingIdx !== null && paddingIdx >= 0 && paddingIdx < V) {
+    const keep = new Float32Array(V).fill(1);
+    keep[paddingIdx] = 0;
+    const m = g.constant(at.dtype, [V, 1], at.dtype === 'float64' ? Float64Array.from(keep) : keep);
+    at = G.add(G.mul(at, m), G.mul(g.stopGradient(at), G.sub(g.scalar(1, at.dtype), m)), { name: `${module}.padding_idx` });
+  }
+  const after = G.gather(at, ids, 0, { name: `${module}.lora_embedding_A` });
+  const delta = G.matMul(after, G.transpose(b, [1, 0]), { name: `${module}.lora_embedding_B` });
+  const lowDelta = delta.dtype === base.dtype ? delta : G.cast(delta, base.dtype);
+  return G.add(base, G.mul(lowDelta, scaling, { name: `${module}.scaling` }), { name: `${module}.add_lora` });
+}
+
+/** weight[ids] through the LoRA hook (embedding LoRA when `module` is adapted). */
+export function embeddingLookup(lora: LoraHook, module: string, weight: Value, ids: Value): Value {
+  const base = G.gather(weight, ids);
+  return lora.embed !== undefined ? lora.embed(module, ids, base) : base;
 }
 
 export class LoraSet implements LoraHook {
@@ -46,8 +80,14 @@ export class LoraSet implements LoraHook {
       if (!(t.r > 0)) throw new InputError('lora-bad-rank', 'LoRA rank must be positive', { tensor: m.name, actual: String(t.r) });
       const aShape = [t.r, m.inFeatures];
       const bShape = [m.outFeatures, t.r];
-      const a = g.input(loraKey(m.name, 'A'), dtype, aShape);
-      const b = g.input(loraKey(m.name, 'B'), dtype, bShape);
+      const [aKey, bKey] = targetKeys(t);
+      const a = g.input(aKey, dtype, aShape);
+      const b = g.input(bKey, dtype, bShape);
+      if (m.kind === 'embedding') {
+        this.params.push({ key: a.name, shape: aShape, value: a }, { key: b.name, shape: bShape, value: b });
+        this.byModule.set(m.name, { t, a, b, m: undefined, mask: undefined });
+        continue;
+      }
       // torch's dropout noise: bernoulli(1-p).div_(1-p) in fp32, then one multiply of x by it.
       const mask = dropout > 0
         ? G.mul(G.cast(g.input(dropoutInputName(m.name), 'uint8', ['B*T', m.inFeatures]), act), dropoutScale(dropout), { name: `${m.name}.lora_dropout.noise` })
@@ -82,6 +122,16 @@ export class LoraSet implements LoraHook {
       });
     }
     return G.add(base, lora, { name: `${module}.add_lora` });
+  }
+
+  /** `padding_idx` of the model's embeddings (transformers: config.pad_token_id; GPT-2: none). */
+  paddingIdx: number | null = null;
+
+  embed(module: string, ids: Value, base: Value): Value {
+    const e = this.byModule.get(module);
+    if (e === undefined || e.t.module.kind !== 'embedding') return base;
+    this.used.add(module);
+    return embeddingLora(ids, base, e.a, e.b, e.t.scaling, module, this.paddingIdx);
   }
 
   /** Throws when a target was never reached by the builder (a name the architecture does not have). */

@@ -6,7 +6,7 @@ import type { Value } from '../graph';
 import type { ModelSpec } from '../hf/types';
 import { applyRope, attention, rotaryDim, rotaryTables, splitHeads } from './attention';
 import { type ActivationDtype, type ComputeDtype, type FinalHidden, type ModelInputs, type VarBuilder, layerBias, linear, rmsNorm, silu } from './common';
-import type { LoraHook } from './lora';
+import { type LoraHook, embeddingLookup } from './lora';
 
 /** Final hidden states [B*T, hidden] and the head weight of Phi3ForCausalLM. */
 export function phi3Hidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs, lora: LoraHook, dtype: ComputeDtype, act: ActivationDtype = dtype): FinalHidden {
@@ -18,7 +18,7 @@ export function phi3Hidden(spec: ModelSpec, vb: VarBuilder, inputs: ModelInputs,
   const qOut = spec.numHeads * D;
   const kvOut = spec.numKvHeads * D;
   const embed = vb.get('model.embed_tokens.weight', [spec.vocabSize, H]);
-  let h = G.reshape(G.gather(embed, inputs.inputIds), ['B*T', H]);
+  let h = G.reshape(embeddingLookup(lora, 'model.embed_tokens', embed, inputs.inputIds), ['B*T', H]);
   const { cos, sin } = rotaryTables(spec, inputs.positionIds, dtype, act);
   for (let i = 0; i < spec.numLayers; i++) {
     const lb = vb.pp(`model.layers.${i}`);

@@ -9,7 +9,6 @@
  * `.grad +=`). The `eval` graph is forward + loss only (weights 1 give a summed loss), opened on first use.
  */
 import { archOf } from '../arch/registry';
-import { InputError } from '../errors';
 import * as G from '../graph';
 import type { Graph, Value } from '../graph';
 import type { ModelInventory } from '../hf/types';
@@ -20,6 +19,8 @@ import { type ComputeDtype, capLogits, type ModelInputs, VarBuilder, WeightStore
 import { INPUT, positionDtype } from './feeds';
 import { FINITE_LIMIT, LOSS_SCALE_INPUT, adamwScalarInputs } from './optimizerFeeds';
 import { type LoraParam, LoraSet } from './lora';
+import { type CopyParam, checkCopiesUsed, headWeight, installCopies } from './savedCopies';
+import { TokenDeltas } from './tokenDeltas';
 import type { BiasParam } from './trainableBias';
 
 export interface ModelGraphOptions {
@@ -47,9 +48,11 @@ export interface ModelGraphOptions {
   dora?: boolean;
   /** Base biases that train (bias: lora_only / all), fed as inputs named by their saved keys; no weight decay. */
   biases?: BiasParam[];
+  /** modules_to_save: trainable copies (graph inputs named by their PEFT keys), after the LoRA tensors and biases. */
+  copies?: readonly (CopyParam & { decay?: boolean })[];
 }
 
-/** A trainable tensor of the graphs: LoRA A/B, DoRA magnitudes, biases. */
+/** A trainable tensor of the graphs: LoRA A/B, DoRA magnitudes, biases, modules_to_save copies, token deltas. */
 export interface TrainParam extends LoraParam {
   noDecay?: boolean;
 }
@@ -61,7 +64,7 @@ export const gradName = (key: string): string => `grad.${key}`;
 export interface ForwardGraph {
   g: Graph;
   lora: LoraSet;
-  /** Every trainable input: the LoraSet's, then the biases. */
+  /** Every trainable input: the LoraSet's, then the biases, then the modules_to_save copies and token deltas. */
   params: TrainParam[];
   /** Σ weight·nll over the batch: the step's mean loss when weights are 1/N_step, the summed loss when 1. */
   loss: Value;
@@ -82,23 +85,33 @@ export function buildForward(name: string, o: ModelGraphOptions): ForwardGraph {
   const weights = g.input(INPUT.lossWeights, o.dtype, ['L']);
   const act = o.fp16 === true ? 'float16' : o.dtype;
   const lora = new LoraSet(g, o.targets, o.dtype, o.dropout, act, o.dora === true);
+  const paddingIdx = archOf(spec).paddingIdx?.(spec) ?? spec.padTokenId;
+  lora.paddingIdx = paddingIdx;
   const store = new WeightStore(g, o.inventory, act, o.tensors);
   const biases: TrainParam[] = (o.biases ?? []).map((b) => {
     const value = g.input(b.key, o.dtype, b.shape);
     store.provide(b.tensor, value);
     return { key: b.key, shape: b.shape, value, noDecay: true };
   });
+  const all = o.copies ?? [];
+  const copies = all.filter((c) => c.tokens === undefined);
+  const copyValues = installCopies(g, store, copies, o.dtype);
+  const tokens = new TokenDeltas(g, o.inventory, all, o.dtype, paddingIdx);
   const vb = new VarBuilder(store);
-  const { hidden, head, logitSoftcap } = archOf(spec).hidden(spec, vb, inputs, lora, o.dtype, act);
+  const hid = archOf(spec).hidden(spec, vb, inputs, tokens.empty ? lora : tokens.wrap(lora), o.dtype, act);
+  const { hidden, logitSoftcap } = hid;
+  const head = headWeight(store, hid.head);
   // lm_head only on the rows whose next label counts (same numbers per row as the full [B*T, vocab] logits).
   // fp16: the row Gather runs on an fp32 copy (its backward is a ScatterND add, which the WebGPU EP lacks for fp16).
   const rows = hidden.dtype === 'float16' ? G.cast(G.gather(G.cast(hidden, 'float32'), labelIndex), 'float16') : G.gather(hidden, labelIndex);
-  const logits = capLogits(lora.apply('lm_head', rows, G.gemm(rows, head, { transB: true, name: 'lm_head.Gemm' }), labelIndex, { weight: head, fanInFanOut: false }), logitSoftcap);
+  const logits = capLogits(tokens.head(rows, lora.apply('lm_head', rows, G.gemm(rows, head, { transB: true, name: 'lm_head.Gemm' }), labelIndex, { weight: head, fanInFanOut: false })), logitSoftcap);
   lora.checkAllUsed();
-  const unused = store.unusedProvided();
-  if (unused.length > 0) throw new InputError('lora-unused-target', `trainable bias(es) not found in the ${g.name} graph: ${unused.join(', ')}`);
+  checkCopiesUsed(store);
   const loss = g.scope('loss', () => weightedCrossEntropy(logits, G.unsqueeze(targets, [1]), G.unsqueeze(weights, [1])));
-  return { g, lora, params: [...lora.params, ...biases], loss };
+  // In the order of `o.copies` (the engine's parameter order): full copies and token deltas.
+  const byKey = new Map<string, Value>([...copies.map((c, i) => [c.key, copyValues[i]!] as const), ...tokens.values().map((v) => [v.name, v] as const)]);
+  const copyParams: TrainParam[] = all.map((c) => ({ key: c.key, shape: c.shape as number[], value: byKey.get(c.key)!, ...(c.decay === false ? { noDecay: true } : {}) }));
+  return { g, lora, params: [...lora.params, ...biases, ...copyParams], loss };
 }
 
 function outputUpdates(g: Graph, updated: ReturnType<typeof clipAndAdamW>['updated']): void {

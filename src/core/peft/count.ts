@@ -86,7 +86,10 @@ export function countParametersDetailed(cfg: LoraConfig, inv: ModelInventory): P
     for (const [layerName, idx] of byLayer) {
       const m = inv.modules.find((x) => x.name.endsWith(layerName));
       if (m === undefined) continue;
-      const tiedToEmbedding = m.isOutputHead && inv.spec.tieWordEmbeddings && embed !== undefined && tokenDeltas.some((d) => d.name === embed.name);
+      // PEFT ties the head to the embedding's delta unless the dict gives the head other indices.
+      const embedIdx = byLayer.find(([n]) => embed !== undefined && embed.name.endsWith(n))?.[1];
+      const sameIdx = embedIdx !== undefined && embedIdx.length === idx.length && embedIdx.every((x, i) => x === idx[i]);
+      const tiedToEmbedding = m.isOutputHead && inv.spec.tieWordEmbeddings && embed !== undefined && sameIdx;
       if (tiedToEmbedding) continue;
       const dim = m.kind === 'embedding' ? m.outFeatures : m.inFeatures;
       tokenDeltas.push({ name: m.name, params: new Set(idx).size * dim });

@@ -11,7 +11,7 @@ export interface ParamGrad {
   grad: Value;
   expAvg: Value;
   expAvgSq: Value;
-  /** No weight decay (HF Trainer's get_decay_parameter_names leaves out biases and norm weights). */
+  /** No weight decay (HF Trainer's get_decay_parameter_names leaves out biases and norm weights: trained biases, norm copies of modules_to_save). */
   noDecay?: boolean;
 }
 

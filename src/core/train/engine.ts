@@ -10,7 +10,7 @@ import {
   dropoutMasks, labelRows, positionFeed,
 } from '../models/feeds';
 import { magnitudeKey } from '../models/dora';
-import { loraKey } from '../models/lora';
+import { targetKeys } from '../models/lora';
 import { GRAD_SCALER, LOSS_SCALE_INPUT, type LossScaleState, SCALAR_INPUT, adamwScalars, isSkippedNorm, updateLossScale } from '../models/optimizerFeeds';
 import { OUTPUT, buildApplyGraph, buildEvalGraph, buildGradGraph, buildReadBackGraph, buildStepGraph, gradName, type ModelGraphOptions } from '../models/stepGraph';
 import { DeviceState } from '../runtime/deviceState';
@@ -51,6 +51,8 @@ export function sessionOptions(
     extra: { session: { disable_prepacking: usePrepacking(opts.inventory) ? '0' : '1' } },
   };
 }
+
+const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** PEFT's default init (init_lora_weights=true): A ~ kaiming_uniform(a=√5) = U(±1/√in), B = 0; seeded. */
 function defaultState(params: EngineParam[]): EngineState {
@@ -97,7 +99,7 @@ class OrtEngine implements TrainEngine {
     const o = this.opts;
     return {
       inventory: o.inventory, targets: o.targets, dropout: o.loraDropout, dtype: this.dtype, optimizer: o.optimizer, fp16: this.fp16, optimizerScalars: 'host',
-      dora: o.dora === true, biases: o.biases ?? [],
+      dora: o.dora === true, biases: o.biases ?? [], copies: o.copies ?? [],
     };
   }
 
@@ -280,16 +282,23 @@ interface EngineParam {
   noDecay?: boolean;
 }
 
-const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
-/** The trainable tensors, in the graphs' order: per target A, B (and the DoRA magnitude), then the biases. */
+/**
+ * The trainable tensors, in the graphs' order: per target A, B (lora_embedding_A/B for an embedding) and the DoRA
+ * magnitude, then the biases, then the modules_to_save copies and token deltas.
+ */
 function engineParams(opts: EngineOptions): EngineParam[] {
-  const lora = opts.targets.flatMap((t) => [
-    { key: loraKey(t.module.name, 'A'), shape: [t.r, t.module.inFeatures] },
-    { key: loraKey(t.module.name, 'B'), shape: [t.module.outFeatures, t.r] },
-    ...(opts.dora === true ? [{ key: magnitudeKey(t.module.name), shape: [t.module.outFeatures] }] : []),
-  ]);
-  return [...lora, ...(opts.biases ?? []).map((b) => ({ key: b.key, shape: [...b.shape], noDecay: true }))];
+  const lora = opts.targets.flatMap((t) => {
+    const [a, b] = targetKeys(t);
+    return [
+      { key: a, shape: [t.r, t.module.inFeatures] },
+      { key: b, shape: [t.module.outFeatures, t.r] },
+      ...(opts.dora === true && t.module.kind !== 'embedding' ? [{ key: magnitudeKey(t.module.name), shape: [t.module.outFeatures] }] : []),
+    ];
+  });
+  const biases = (opts.biases ?? []).map((b) => ({ key: b.key, shape: [...b.shape], noDecay: true }));
+  const copies = (opts.copies ?? []).map((c) => ({ key: c.key, shape: [...c.shape], ...(c.decay ? {} : { noDecay: true }) }));
+  return [...lora, ...biases, ...copies];
 }
 
 /** Creates the engine for a model + LoRA targets; graphs compile on first use (step/grad/apply/eval). */
@@ -302,10 +311,10 @@ export function createEngine(opts: EngineOptions): Promise<TrainEngine> {
   if (opts.targets.length === 0) {
     return Promise.reject(new InputError('engine-no-targets', 'no LoRA targets: nothing to train', { hint: 'Check target_modules in adapter_config.json' }));
   }
-  const odd = opts.targets.find((t) => t.module.kind !== 'linear' && t.module.kind !== 'conv1d');
+  const odd = opts.targets.find((t) => t.module.kind !== 'linear' && t.module.kind !== 'conv1d' && t.module.kind !== 'embedding');
   if (odd !== undefined) {
     return Promise.reject(new InputError('engine-unsupported-target', `LoRA on ${odd.module.kind} layers is not supported by the training engine yet`, {
-      tensor: odd.module.name, hint: 'Target Linear/Conv1D layers (e.g. q_proj, v_proj, c_attn); exclude embeddings and norms',
+      tensor: odd.module.name, hint: 'Target Linear/Conv1D layers (e.g. q_proj, v_proj, c_attn) or embeddings; exclude norms',
     }));
   }
   if (!(opts.loraDropout >= 0 && opts.loraDropout < 1)) {
@@ -313,6 +322,7 @@ export function createEngine(opts: EngineOptions): Promise<TrainEngine> {
   }
   const params = engineParams(opts);
   const key = cacheKey(opts.inventory, {
+    ...((opts.copies ?? []).length > 0 ? { copies: (opts.copies ?? []).map((c) => [c.key, c.param, c.shape, c.decay, c.tokens ?? null]) } : {}),
     targets: opts.targets.map((t) => [t.module.name, t.r, t.scaling, t.module.inFeatures, t.module.outFeatures]),
     dropout: opts.loraDropout,
     optimizer: opts.optimizer,

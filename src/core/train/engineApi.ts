@@ -2,6 +2,7 @@
 // the trainer feeds batches and a learning rate, the engine runs forward + backward + clip + AdamW in ORT.
 import type { ModelInventory, ModuleInfo } from '../hf/types';
 import type { BiasParam } from '../models/trainableBias';
+import type { SavedModuleParam } from '../peft/savedModules';
 
 /** One adapted module, as PEFT's matching rules resolved it (core/peft). */
 export interface LoraTarget {
@@ -27,6 +28,8 @@ export interface EngineOptions {
   inventory: ModelInventory;
   targets: LoraTarget[];
   loraDropout: number;
+  /** modules_to_save: trainable full copies (trained after the LoRA tensors, saved under their PEFT keys). */
+  copies?: SavedModuleParam[];
   optimizer: OptimizerOptions;
   device: DeviceName;
   /** fp32 everywhere, or fp16 base weights/activations with fp32 LoRA master weights (GPU only). */

@@ -6,6 +6,7 @@ import { InputError } from '../errors';
 import { openCheckpoint } from '../safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../safetensors/read';
 import { Rng } from '../util/random';
+import type { SavedModuleParam } from '../peft/savedModules';
 
 export type InitLoraWeights = boolean | string;
 
@@ -105,6 +106,29 @@ export function loadAdapterParams(dir: string, names: readonly string[], shapes:
       file,
       tensor: extra[0]!,
     });
+  }
+  return out;
+}
+
+/** modules_to_save copies start as the base weights (ModulesToSaveWrapper deep-copies the module), token deltas as their rows; fp32. */
+export function copyInitialValues(modelDir: string, copies: readonly SavedModuleParam[]): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  if (copies.length === 0) return out;
+  const ckpt = openCheckpoint(modelDir);
+  for (const c of copies) {
+    const e = ckpt.tensors.get(c.source) ?? ckpt.tensors.get(c.source.replace(/^transformer\./, ''));
+    if (e === undefined) throw new InputError('model-missing-weight', 'the checkpoint has no base tensor for this modules_to_save copy', { tensor: c.source, file: modelDir });
+    const all = readTensorAsFloat32(e);
+    const rows = c.tokens?.rows;
+    if (rows === undefined) {
+      out.set(c.key, all);
+      continue;
+    }
+    // TrainableTokens: the delta starts as the selected rows of the weight (W[token_indices]).
+    const dim = c.shape[1]!;
+    const t = new Float32Array(rows.length * dim);
+    rows.forEach((r, j) => t.set(all.subarray(r * dim, (r + 1) * dim), j * dim));
+    out.set(c.key, t);
   }
   return out;
 }

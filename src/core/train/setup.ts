@@ -6,6 +6,7 @@ import { InputError, errorMessage, withFile, type ErrorCode } from '../errors';
 import type { ModelInventory } from '../hf/types';
 import { openCheckpoint } from '../safetensors/checkpoint';
 import { parseLoraConfig, type LoraConfig, type LoraConfigWarning } from '../peft/loraConfig';
+import { savedModuleParams, tokenDeltaParams, type SavedModuleParam } from '../peft/savedModules';
 import type { DeviceRequest } from '../runtime/device';
 import type { DataTokenizer } from './data/formats';
 import { datasetNotes, loadDataset, type DatasetOptions, type LoadedDataset } from './data/dataset';
@@ -41,6 +42,8 @@ export interface PreparedRun {
   inventory: ModelInventory;
   loraConfig: LoraConfig;
   targets: LoraTarget[];
+  /** modules_to_save copies and trainable_token_indices deltas, after the LoRA tensors (empty without). */
+  copies: SavedModuleParam[];
   targetModules: string[] | string;
   /** Base biases that train (LoraConfig bias: lora_only / all). */
   biases: BiasParam[];
@@ -95,8 +98,6 @@ export async function prepareRun(
   for (const w of warnings) notes.push({ level: 'warning', message: `${recipe.adapter_config}: ${w.key}: ${w.message}` });
   const unsupported: [boolean, string][] = [
     [loraConfig.lora_bias, 'lora_bias'],
-    [loraConfig.modules_to_save !== null && loraConfig.modules_to_save.length > 0, 'modules_to_save'],
-    [loraConfig.trainable_token_indices !== null, 'trainable_token_indices'],
     [loraConfig.layer_replication !== null, 'layer_replication'],
     [loraConfig.target_parameters !== null && loraConfig.target_parameters.length > 0, 'target_parameters'],
   ];
@@ -111,6 +112,19 @@ export async function prepareRun(
   if (targets.length === 0) {
     throw new InputError('no-targets', 'adapter_config.json targets no module of the model', { file: recipe.adapter_config });
   }
+  const adapted = new Set(targets.map((t) => t.module.name));
+  const doraEmbedding = loraConfig.use_dora ? targets.find((t) => t.module.kind === 'embedding') : undefined;
+  if (doraEmbedding !== undefined) {
+    throw new InputError('trainer-unsupported', `use_dora on an embedding (${doraEmbedding.module.name}) is not supported yet: DoRA trains on Linear and Conv1D layers here`, {
+      file: recipe.adapter_config, hint: 'Leave the embedding out of target_modules, or train it with use_dora: false',
+    });
+  }
+  if (loraConfig.ensure_weight_tying && inventory.spec.tieWordEmbeddings && targets.some((t) => t.module.kind === 'embedding')) {
+    throw new InputError('trainer-unsupported', 'ensure_weight_tying with LoRA on a tied embedding (PEFT then adapts lm_head with the same LoRA) is not supported yet', {
+      file: recipe.adapter_config, hint: 'Set ensure_weight_tying to false: the embedding LoRA then leaves lm_head as it is, as PEFT does by default',
+    });
+  }
+  const copies = withFile(recipe.adapter_config, () => [...savedModuleParams(loraConfig, inventory, adapted), ...tokenDeltaParams(loraConfig, inventory, adapted)]);
   const { tokenizer, train, eval: evalData } = await loadRecipeData(recipe, modelDir, inventory, deps, notes, loadDataset);
   checkSequenceLengths(recipe, inventory, [train, evalData], notes);
   const request = (deviceOverride ?? recipe.device) as DeviceRequest;
@@ -120,7 +134,7 @@ export async function prepareRun(
   const choice = await deps.chooseDevice(request);
   if (recipe.training.fp16 && choice.device === 'cpu') notes.push({ level: 'warning', message: 'training.fp16 is ignored on the CPU (onnxruntime CPU computes in fp32)' });
   const biases = trainableBiases(inventory, targets, loraConfig.bias);
-  return { recipe, modelDir, inventory, loraConfig, targets, targetModules, biases, tokenizer, train, eval: evalData, device: choice.device, deviceReason: choice.reason, notes };
+  return { recipe, modelDir, inventory, loraConfig, targets, copies, targetModules, biases, tokenizer, train, eval: evalData, device: choice.device, deviceReason: choice.reason, notes };
 }
 
 /**
@@ -220,15 +234,38 @@ export function graphCacheDir(recipe: Recipe): string {
   return process.env['PEFT_STUDIO_GRAPH_CACHE'] ?? join(recipe.output_dir, '.graph-cache');
 }
 
-/** Per-module trainable parameters (r · (in + out) for Linear/Conv1D LoRA, + out for the DoRA magnitude). */
-export function moduleCounts(targets: readonly LoraTarget[], dora = false): { name: string; r: number; in: number; out: number; params: number }[] {
-  return targets.map((t) => ({
+/**
+ * Per-module trainable parameters: r · (in + out) for LoRA (+ out for the DoRA magnitude); a modules_to_save copy's
+ * size with r 0. Trained base biases are not rows here (trainableCount adds them).
+ */
+export function moduleCounts(
+  targets: readonly LoraTarget[], copies: readonly SavedModuleParam[] = [], variants: { dora?: boolean } = {},
+): { name: string; r: number; in: number; out: number; params: number }[] {
+  const dora = variants.dora === true;
+  const lora = targets.map((t) => ({
     name: t.module.name,
     r: t.r,
     in: t.module.inFeatures,
     out: t.module.outFeatures,
     params: t.r * (t.module.inFeatures + t.module.outFeatures) + (dora ? t.module.outFeatures : 0),
   }));
+  const byModule = new Map<string, { name: string; r: number; in: number; out: number; params: number }>();
+  for (const c of copies) {
+    const name = c.param.replace(/\.(weight|bias)$/, '');
+    const e = byModule.get(name) ?? { name, r: 0, in: c.shape[c.shape.length - 1]!, out: c.shape[0]!, params: 0 };
+    e.params += c.shape.reduce((a, b) => a * b, 1);
+    byModule.set(name, e);
+  }
+  return [...lora, ...byModule.values()];
+}
+
+/**
+ * Trainable parameters of a run (PEFT's print_trainable_parameters): LoRA A/B (+ DoRA magnitudes), the
+ * modules_to_save copies and the base biases that train.
+ */
+export function trainableCount(targets: readonly LoraTarget[], copies: readonly SavedModuleParam[], variants: { dora?: boolean; biases?: readonly BiasParam[] } = {}): number {
+  const biases = (variants.biases ?? []).reduce((s, b) => s + b.shape.reduce((x, y) => x * y, 1), 0);
+  return moduleCounts(targets, copies, variants).reduce((s, m) => s + m.params, 0) + biases;
 }
 
 export const configDir = (recipe: Recipe): string => dirname(recipe.file);

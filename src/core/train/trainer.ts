@@ -6,6 +6,7 @@ import { estimateMemory, type MemoryEstimate } from '../memory/estimate';
 import { memoryOptionsFor } from '../memory/recipeEstimate';
 import { checkMemoryFits } from '../memory/fit';
 import { serializeAdapterConfig } from '../peft/save';
+import { copiesMemoryShape } from '../peft/savedModules';
 import { Rng } from '../util/random';
 import type { DoneEvent, RunEvent, RunInfo, StepEvent } from '../../shared/protocol';
 import { SequenceStream, nextStepBatches, totalStepsFor } from './data/stream';
@@ -13,11 +14,11 @@ import { defaultDeps } from './deps';
 import { RunEvaluation } from './evaluation';
 import type { EngineState, TrainEngine } from './engineApi';
 import { initExtraParams } from './extraInit';
-import { initLoraParams, loadAdapterParams, loraFactor } from './loraInit';
+import { copyInitialValues, initLoraParams, loadAdapterParams, loraFactor } from './loraInit';
 import { createRunDir, gitCommit, loadCheckpoint, RunFolder, type LoadedCheckpoint, type TrainerState } from './runFolder';
 import { LrSchedule } from './schedule';
 import { simulateSlowMachine, waitAtStepGate } from './stepGate';
-import { configDir, graphCacheDir, moduleCounts, prepareRun, readRecipeFile, type DownloadProgress, type PreparedRun, type TrainerDeps } from './setup';
+import { configDir, graphCacheDir, moduleCounts, trainableCount, prepareRun, readRecipeFile, type DownloadProgress, type PreparedRun, type TrainerDeps } from './setup';
 import { fsErrorToInput } from '../util/fsErrors';
 import { RunMonitor } from './runMonitor';
 import { cleanStaleTemp, liveOwner, ownerFields } from '../runs/runOwner';
@@ -124,6 +125,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
     const eng = await deps.createEngine({
       inventory: prep.inventory,
       targets: prep.targets,
+      copies: prep.copies,
       loraDropout: prep.loraConfig.lora_dropout,
       optimizer: { beta1: t.adam_beta1, beta2: t.adam_beta2, eps: t.adam_epsilon, weightDecay: t.weight_decay, maxGradNorm: t.max_grad_norm },
       device: prep.device,
@@ -138,10 +140,10 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
     evals.attach(eng, graphCacheDir(recipe));
     await eng.setState(resumed !== null ? checkResumeState(resumed, eng) : await initialState(eng, prep));
 
-    // As print_trainable_parameters: A, B (+ DoRA magnitudes) are new parameters; trained biases are the base's own.
-    const biasCount = prep.biases.reduce((s, b) => s + b.shape.reduce((x, y) => x * y, 1), 0);
-    const added = prep.targets.reduce((s, x) => s + x.r * (x.module.inFeatures + x.module.outFeatures) + (prep.loraConfig.use_dora ? x.module.outFeatures : 0), 0);
-    const trainable = added + biasCount;
+    // As print_trainable_parameters: A, B, DoRA magnitudes, modules_to_save copies and token deltas are new
+    // parameters (they add to the total); trained biases are the base's own.
+    const trainable = trainableCount(prep.targets, prep.copies, { dora: prep.loraConfig.use_dora, biases: prep.biases });
+    const added = trainable - prep.biases.reduce((s, b) => s + b.shape.reduce((x, y) => x * y, 1), 0);
     emit({
       event: 'start',
       run_dir: runDir,
@@ -152,7 +154,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       device_reason: prep.deviceReason,
       base_model: recipe.base_model,
       max_steps: totalSteps,
-      modules: moduleCounts(prep.targets, prep.loraConfig.use_dora),
+      modules: moduleCounts(prep.targets, prep.copies, { dora: prep.loraConfig.use_dora }),
       ...(estimate !== null ? { memory_estimate_bytes: estimate.totalBytes } : {}),
       ...(resumed !== null ? { resumed_from_step: resumed.trainer.global_step } : {}),
       time: startedAt,
@@ -292,7 +294,8 @@ function estimateRun(prep: PreparedRun, microBatch: number): MemoryEstimate | nu
     const t = prep.recipe.training;
     const shape = { batchSize: microBatch, gradAccum: t.gradient_accumulation_steps, fp16: t.fp16, withEval: prep.eval !== null, seqLen };
     const variants = { inventory: prep.inventory, targets: prep.targets, useDora: prep.loraConfig.use_dora, bias: prep.loraConfig.bias };
-    return estimateMemory(prep.inventory, prep.targets, memoryOptionsFor(shape, prep.device, prep.loraConfig.lora_dropout, variants));
+    const copies = copiesMemoryShape(prep.copies, prep.inventory);
+    return estimateMemory(prep.inventory, prep.targets, { ...memoryOptionsFor(shape, prep.device, prep.loraConfig.lora_dropout, variants), ...(copies !== undefined ? { copies } : {}) });
   } catch {
     // The estimate is advice: a model shape it does not know must not stop training.
     return null;
@@ -303,11 +306,15 @@ function estimateRun(prep: PreparedRun, microBatch: number): MemoryEstimate | nu
 async function initialState(engine: TrainEngine, prep: PreparedRun): Promise<EngineState> {
   const current = await engine.getState();
   const names = engine.parameterNames;
+  const copyKeys = new Set(prep.copies.map((c) => c.key));
   const loraNames = names.filter((n) => loraFactor(n) !== 'other');
   const params =
     prep.recipe.init_adapter !== null
-      ? loadAdapterParams(prep.recipe.init_adapter, loraNames, current.shapes)
-      : initLoraParams(loraNames, current.shapes, prep.loraConfig.init_lora_weights, new Rng(prep.recipe.training.seed));
+      ? loadAdapterParams(prep.recipe.init_adapter, [...loraNames, ...names.filter((n) => copyKeys.has(n))], current.shapes)
+      : new Map([
+        ...initLoraParams(loraNames, current.shapes, prep.loraConfig.init_lora_weights, new Rng(prep.recipe.training.seed)),
+        ...copyInitialValues(prep.modelDir, prep.copies),
+      ]);
   initExtraParams(params, { inventory: prep.inventory, targets: prep.targets, dora: prep.loraConfig.use_dora, biases: prep.biases, initAdapter: prep.recipe.init_adapter });
   const zeros = (): Map<string, Float32Array> => new Map(names.map((n) => [n, new Float32Array(params.get(n)!.length)]));
   return { params, shapes: current.shapes, expAvg: zeros(), expAvgSq: zeros(), step: 0 };

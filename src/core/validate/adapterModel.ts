@@ -78,7 +78,7 @@ export function checkAgainstModel(byKey: Map<string, JsonProp>, val: (k: string)
       return;
     }
     const emb = e.matched.filter((x) => x.kind === 'embedding');
-    if (emb.length > 0) out.push(problem(range, 'warning', 'target-embedding', `"${e.entry}" matches the embedding ${emb[0]!.name}: PEFT adapts it with lora_embedding_A/B; PEFT Studio's trainer adapts linear layers`, undefined, data));
+    if (emb.length > 0) out.push(problem(range, 'info', 'target-embedding', `"${e.entry}" matches the embedding ${emb[0]!.name}: adapted with lora_embedding_A [r, vocab] and lora_embedding_B [dim, r] (no lora_dropout); PEFT's save_pretrained also writes the base embedding beside them, PEFT Studio does not`, undefined, data));
     if (ltt === null || ltt === undefined) {
       const inLayers = e.matched.some((x) => x.layer !== null);
       if (inLayers && e.layers.length < numLayers) {

@@ -123,10 +123,10 @@ describe('training engine', function () {
     await e2.dispose();
   });
 
-  it('rejects fp16, embedding or unknown targets, out-of-vocabulary tokens and bad state with InputErrors', async () => {
+  it('rejects fp16, norm or unknown targets, out-of-vocabulary tokens and bad state with InputErrors', async () => {
     await assert.rejects(createEngine(options(inv, targets, path.join(dir, 'c'), { precision: 'fp16' })), (e: unknown) => e instanceof InputError && /fp16/.test(e.message));
-    const embed = inv.modules.find((m) => m.kind === 'embedding')!;
-    await assert.rejects(createEngine(options(inv, [{ module: embed, r: 4, alpha: 8, scaling: 2 }], path.join(dir, 'c'))), (e: unknown) => e instanceof InputError && e.message.includes(embed.name));
+    const norm = inv.modules.find((m) => m.kind === 'rmsnorm')!;
+    await assert.rejects(createEngine(options(inv, [{ module: norm, r: 4, alpha: 8, scaling: 2 }], path.join(dir, 'c'))), (e: unknown) => e instanceof InputError && e.message.includes('rmsnorm'));
     const ghost: LoraTarget = { ...targets[0]!, module: { ...targets[0]!.module, name: 'model.layers.9.self_attn.q_proj' } };
     const e = await createEngine(options(inv, [ghost], path.join(dir, 'c')));
     await assert.rejects(e.step([randomBatch(new Rng(1), inv.spec.vocabSize, 1, 4)], 1e-3, 0), /model\.layers\.9\.self_attn\.q_proj/);

@@ -10,6 +10,10 @@ import { PYTHON, REFERENCE, randomState, targetsFor, writeAdapter } from '../eng
 export interface AdapterFolder {
   dir: string;
   targets: LoraTarget[];
+  /** modules_to_save tensors of the adapter: PEFT key and the HF parameter they replace. */
+  copies?: { key: string; param: string }[];
+  /** trainable_token_indices deltas: PEFT key, the wrapped module and its token rows. */
+  tokens?: { key: string; module: string; rows: number[] }[];
 }
 
 /** adapter_config.json + adapter_model.safetensors with non-zero A and B on modules ending with `suffixes`. */
@@ -35,7 +39,7 @@ export function referenceGenerate(inv: ModelInventory, prompts: number[][], maxN
   fs.writeFileSync(job, JSON.stringify({
     mode: 'generate', model_dir: inv.dir, dtype: 'float32', threads: 1, prompts, max_new_tokens: maxNewTokens,
     adapters: adapters.map((a) => (a === null ? null : {
-      path: path.join(a.dir, 'adapter_model.safetensors'), modules: a.targets.map((t) => ({ name: t.module.name, scaling: t.scaling })),
+      path: path.join(a.dir, 'adapter_model.safetensors'), modules: a.targets.map((t) => ({ name: t.module.name, scaling: t.scaling })), copies: a.copies ?? [], tokens: a.tokens ?? [],
     })),
   }));
   const res = spawnSync(PYTHON, [REFERENCE, job, out], { encoding: 'utf8', timeout: 120_000 });

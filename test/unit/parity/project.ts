@@ -43,6 +43,10 @@ export interface ParityCase {
   bias?: 'none' | 'lora_only' | 'all';
   /** The init adapter also holds the magnitudes and biases (as PEFT saves them), perturbed from their starting values. */
   initExtras?: boolean;
+  /** modules_to_save entries; init_adapter then holds each copy as base weight + N(0, 0.05²) noise. */
+  modulesToSave?: string[];
+  /** trainable_token_indices (a list: the input embedding); init_adapter holds the delta as W[idx] + N(0, 0.05²). */
+  trainableTokens?: number[];
 }
 
 /** What PEFT 0.17's LoraConfig(...).save_pretrained() writes for fields left at their defaults (hand-copied). */
@@ -119,21 +123,24 @@ export async function writeProject(dir: string, c: ParityCase, seed: number): Pr
     ...(c.fullDump === true ? PEFT_SAVED_DEFAULTS : {}),
     peft_type: 'LORA', task_type: 'CAUSAL_LM', r: c.r, lora_alpha: c.alpha, lora_dropout: 0.0, target_modules: c.targetModules, bias: c.bias ?? 'none',
     ...(c.useDora === true ? { use_dora: true } : {}),
+    ...(c.modulesToSave !== undefined ? { modules_to_save: c.modulesToSave } : {}),
+    ...(c.trainableTokens !== undefined ? { trainable_token_indices: c.trainableTokens } : {}),
   };
   fs.writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify(adapterConfig, null, 2));
-  const mods = inventory.modules.filter((m) => (m.kind === 'linear' || m.kind === 'conv1d') && c.targetModules.some((t) => m.name === t || m.name.endsWith(`.${t}`)));
+  const mods = inventory.modules.filter((m) => (m.kind === 'linear' || m.kind === 'conv1d' || m.kind === 'embedding') && c.targetModules.some((t) => m.name === t || m.name.endsWith(`.${t}`)));
   const shapes = new Map<string, number[]>();
   const rng = new Rng(seed);
   const tensors = mods.flatMap((m) => {
     const a: [number, number] = [c.r, m.inFeatures];
     const b: [number, number] = [m.outFeatures, c.r];
     const key = `base_model.model.${m.name}`;
-    shapes.set(`${key}.lora_A.weight`, a);
-    shapes.set(`${key}.lora_B.weight`, b);
-    return ([['lora_A', a], ['lora_B', b]] as const).map(([w, shape]) => {
+    // PEFT's keys: lora_A.weight / lora_B.weight, or (embeddings, nn.Parameter) lora_embedding_A / lora_embedding_B.
+    const names = m.kind === 'embedding' ? [`${key}.lora_embedding_A`, `${key}.lora_embedding_B`] : [`${key}.lora_A.weight`, `${key}.lora_B.weight`];
+    return ([[names[0]!, a], [names[1]!, b]] as const).map(([name, shape]) => {
+      shapes.set(name, shape);
       const data = new Float32Array(shape[0] * shape[1]);
       rng.fillNormal(data, 0, 0.2);
-      return { name: `${key}.${w}.weight`, dtype: 'F32' as const, shape: [...shape], data };
+      return { name, dtype: 'F32' as const, shape: [...shape], data };
     });
   });
   if (c.useDora === true) for (const m of mods) shapes.set(`base_model.model.${m.name}.lora_magnitude_vector`, [m.outFeatures]);
@@ -163,6 +170,8 @@ export async function writeProject(dir: string, c: ParityCase, seed: number): Pr
       tensors.push({ name: key, dtype: 'F32' as const, shape: [...shape], data });
     }
   }
+  tensors.push(...copyTensors(inventory, c.modulesToSave ?? [], shapes, rng));
+  if (c.trainableTokens !== undefined) tensors.push(tokenDelta(inventory, c.trainableTokens, shapes, rng));
   fs.mkdirSync(path.join(dir, 'init_adapter'), { recursive: true });
   writeSafetensors(path.join(dir, 'init_adapter', 'adapter_model.safetensors'), tensors, { format: 'pt' });
   fs.writeFileSync(path.join(dir, 'init_adapter', 'adapter_config.json'), JSON.stringify({ ...adapterConfig, base_model_name_or_path: modelDir }, null, 2));
@@ -171,6 +180,41 @@ export async function writeProject(dir: string, c: ParityCase, seed: number): Pr
   const recipe = path.join(dir, 'peft-train.yaml');
   fs.writeFileSync(recipe, yamlRecipe(c, 'parity'));
   return { dir, recipe, modelDir, inventory, shapes, biasElements };
+}
+
+/** modules_to_save copies (PEFT endswith matching over the leaf modules here) as base + noise, in PEFT's saved keys. */
+function copyTensors(inv: ModelInventory, entries: string[], shapes: Map<string, number[]>, rng: Rng): { name: string; dtype: 'F32'; shape: number[]; data: Float32Array<ArrayBuffer> }[] {
+  const base = new Map([...readSafetensorsHeader(path.join(inv.dir, 'model.safetensors')).tensors]);
+  const out: { name: string; dtype: 'F32'; shape: number[]; data: Float32Array<ArrayBuffer> }[] = [];
+  for (const m of inv.modules.filter((x) => entries.some((e) => x.name.endsWith(e)))) {
+    for (const [part, src] of [['weight', m.weightKey], ['bias', m.biasKey]] as const) {
+      if (src === null) continue;
+      const e = base.get(src)!;
+      const data = Float32Array.from(readTensorAsFloat32(e));
+      const noise = new Float32Array(data.length);
+      rng.fillNormal(noise, 0, 0.05);
+      for (let i = 0; i < data.length; i++) data[i] = data[i]! + noise[i]!;
+      const name = `base_model.model.${m.name}.${part}`;
+      shapes.set(name, [...e.shape]);
+      out.push({ name, dtype: 'F32', shape: [...e.shape], data });
+    }
+  }
+  return out;
+}
+
+/** The TrainableTokens delta of the input embedding: its rows `idx` + noise, under PEFT's saved key. */
+function tokenDelta(inv: ModelInventory, idx: number[], shapes: Map<string, number[]>, rng: Rng): { name: string; dtype: 'F32'; shape: number[]; data: Float32Array<ArrayBuffer> } {
+  const m = inv.modules.find((x) => x.kind === 'embedding')!;
+  const w = readTensorAsFloat32(readSafetensorsHeader(path.join(inv.dir, 'model.safetensors')).tensors.get(m.weightKey)!);
+  const dim = m.outFeatures;
+  const data = new Float32Array(idx.length * dim);
+  idx.forEach((r, j) => data.set(w.subarray(r * dim, (r + 1) * dim), j * dim));
+  const noise = new Float32Array(data.length);
+  rng.fillNormal(noise, 0, 0.05);
+  for (let i = 0; i < data.length; i++) data[i] = data[i]! + noise[i]!;
+  const name = `base_model.model.${m.name}.token_adapter.trainable_tokens_delta`;
+  shapes.set(name, [idx.length, dim]);
+  return { name, dtype: 'F32', shape: [idx.length, dim], data };
 }
 
 /** Another recipe beside the first (same model, data, adapters) with a different logging_steps and run_name. */

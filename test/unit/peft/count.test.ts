@@ -67,6 +67,15 @@ describe('peft/count (print_trainable_parameters)', () => {
     assert.equal(t.total, BASE - 3200 + 4 * 256 + 3200);
   });
 
+  it('trainable_token_indices: a tied head shares the embedding\'s delta unless the dict gives it other tokens (PEFT)', () => {
+    const tied = tiny('llama', { tie_word_embeddings: true });
+    const dim = tied.spec.hiddenSize;
+    const n = (tti: unknown): number => countParameters(parseLoraConfig({ r: 4, target_modules: ['q_proj'], trainable_token_indices: tti }), tied).trainable - 4 * 256;
+    assert.equal(n([1, 2, 3]), 3 * dim);
+    assert.equal(n({ embed_tokens: [1, 2], lm_head: [1, 2] }), 2 * dim, 'same indices: one delta');
+    assert.equal(n({ embed_tokens: [1, 2], lm_head: [5] }), 3 * dim, 'other indices: the head has its own');
+  });
+
   it('GPT-2 all-linear counts Conv1D with [in, out] features as Linear', () => {
     const inv = inventoryFromConfig(parseModelConfig({ model_type: 'gpt2', n_embd: 16, n_head: 4, n_layer: 2, vocab_size: 50, n_positions: 20 }, 'c.json'), '/g');
     const c = countParameters(parseLoraConfig({ r: 2, target_modules: 'all-linear' }), inv);
