@@ -85,10 +85,11 @@ def load_checkpoint(model_dir):
 
 # ---------------------------------------------------------------- LoRA (peft/tuners/lora/layer.py Linear.forward)
 class Lora:
-    def __init__(self, adapters, scaling, magnitudes=None):
+    def __init__(self, adapters, scaling, magnitudes=None, biases=None):
         self.adapters = adapters  # module name -> (A [r,in], B [out,r]) leaf tensors
         self.scaling = scaling
         self.magnitudes = magnitudes or {}  # use_dora: module name -> lora_magnitude_vector [out]
+        self.biases = biases or {}  # lora_bias: module name -> lora_B.bias [out]
         self.masks = {}  # module name -> inverted-dropout mask [B,S,in] (0 or 1/(1-p)), when the job gives one
 
     def apply(self, name, x, base_out, weight=None, bias=None):
@@ -102,6 +103,8 @@ class Lora:
         if dropped:
             x = x * self.masks[name]
         lora_result = (x @ a.t()) @ b.t()
+        if name in self.biases:  # lora_B = nn.Linear(r, out, bias=True)
+            lora_result = lora_result + self.biases[name]
         if name not in self.magnitudes:
             return base_out + lora_result * scaling
         # DoRA (peft/tuners/lora/variants.py DoraLinearVariant.forward + dora.py DoraLinearLayer.forward)
@@ -625,13 +628,21 @@ def main():
     elif bias_mode == "all":
         bias_names = [k for k in w if "bias" in k.split(".")[-1]]
     bias_params, bias_keys = [], []
+    lora_biases = {}
+    if job.get("lora_bias"):  # lora_B's bias: zeros at init (reset_lora_parameters), no weight decay (a "bias" name)
+        for m in job["modules"]:
+            k = "base_model.model." + m["name"] + ".lora_B.bias"
+            out_features = adapters[m["name"]][1].shape[0]
+            lora_biases[m["name"]] = as_leaf(init[k]) if k in init else torch.zeros(out_features, dtype=dtype, requires_grad=True)
+            bias_params.append(lora_biases[m["name"]])
+            bias_keys.append(k)
     for n in sorted(bias_names):
         mod = n[: -len(".bias")]
         saved = "base_model.model." + (mod + ".base_layer.bias" if mod in adapted else n)
         w[n] = as_leaf(init[saved]) if saved in init else w[n].detach().clone().requires_grad_(True)
         bias_params.append(w[n])
         bias_keys.append(saved)
-    lora = Lora(adapters, scaling, magnitudes)
+    lora = Lora(adapters, scaling, magnitudes, lora_biases)
     if job.get("generate") or job.get("logits_input"):
         with open(out_path, "w") as f:
             json.dump(inference(job, cfg, w, lora, forward, dtype), f)

@@ -11,6 +11,7 @@ import { openCheckpoint } from '../safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../safetensors/read';
 import type { TensorEntry } from '../safetensors/types';
 import { magnitudeKey, scaleMergedRows } from '../models/dora';
+import { loraBiasKey } from '../models/lora';
 
 export interface AdapterModule {
   module: ModuleInfo;
@@ -23,6 +24,8 @@ export interface AdapterModule {
   bEntry: TensorEntry;
   /** use_dora: lora_magnitude_vector [out]. */
   magEntry?: TensorEntry;
+  /** lora_bias: lora_B.bias [out] (merged into the base bias as s·b). */
+  loraBiasEntry?: TensorEntry;
 }
 
 export interface LoadedAdapter {
@@ -33,6 +36,8 @@ export interface LoadedAdapter {
   modules: AdapterModule[];
   /** Trained base biases (bias: lora_only / all), keyed by the base checkpoint key they replace. */
   biases: Map<string, TensorEntry>;
+  /** lora_bias: the adapted modules keyed by the checkpoint key of their base bias (merge adds s·lora_B.bias). */
+  byBias: Map<string, AdapterModule>;
 }
 
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
@@ -62,7 +67,6 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
     throw new InputError('adapter-not-lora', `peft_type is "${String(config.peft_type)}"; only LoRA adapters are supported by ${use}`, { file: configFile });
   }
   const unsupported: [boolean, string][] = [
-    [config.lora_bias, 'lora_bias'],
     [config.modules_to_save !== null && config.modules_to_save.length > 0, 'modules_to_save'],
     [config.trainable_token_indices !== null, 'trainable_token_indices'],
   ];
@@ -108,7 +112,14 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
       }
       used.add(mag.name);
     }
-    modules.push({ module: m, r: t.r, alpha: t.alpha, scaling: t.scaling, aEntry: a, bEntry: b, ...(mag !== undefined ? { magEntry: mag } : {}) });
+    const lb = config.lora_bias ? ckpt.tensors.get(loraBiasKey(m.name)) : undefined;
+    if (config.lora_bias) {
+      if (lb === undefined || lb.shape.length !== 1 || lb.shape[0] !== m.outFeatures) {
+        throw new InputError(lb === undefined ? 'adapter-missing-tensor' : 'adapter-shape', `the adapter config sets lora_bias but ${m.name} has no lora_B.bias of shape [${m.outFeatures}]`, { file: weightsFile, tensor: loraBiasKey(m.name) });
+      }
+      used.add(lb.name);
+    }
+    modules.push({ module: m, r: t.r, alpha: t.alpha, scaling: t.scaling, aEntry: a, bEntry: b, ...(mag !== undefined ? { magEntry: mag } : {}), ...(lb !== undefined ? { loraBiasEntry: lb } : {}) });
   }
   const biases = trainedBiases(ckpt.tensors, inv, weightsFile, used);
   const extra = [...ckpt.tensors.keys()].filter((k) => !used.has(k));
@@ -118,14 +129,16 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
     });
   }
   const byWeight = new Map<string, AdapterModule>();
+  const byBias = new Map<string, AdapterModule>();
   for (const m of modules) {
     const tiedHead = m.module.isOutputHead && m.module.weightKey !== `${m.module.name}.weight`;
     if (tiedHead && opts.allowTiedHead !== true) {
       throw new InputError('adapter-tied-head', 'LoRA on the output head of a model with tied embeddings cannot be merged (it would change the input embeddings too)', { file: configFile, tensor: m.module.name });
     }
     byWeight.set(m.module.weightKey, m);
+    if (m.loraBiasEntry !== undefined && m.module.biasKey !== null) byBias.set(m.module.biasKey, m);
   }
-  return { dir: abs, config, byWeight, modules, biases };
+  return { dir: abs, config, byWeight, modules, biases, byBias };
 }
 
 /**
@@ -152,6 +165,21 @@ function trainedBiases(tensors: Map<string, TensorEntry>, inv: ModelInventory, f
 
 export function readLoraFactors(m: AdapterModule): { a: Float32Array; b: Float32Array } {
   return { a: readTensorAsFloat32(m.aEntry), b: readTensorAsFloat32(m.bEntry) };
+}
+
+/**
+ * The base bias with lora_B's bias merged (lora/layer.py Linear.merge: bias + s·lora_B.bias), in place. A module
+ * without a base bias has nothing to merge it into: refused (merging would drop the trained lora_B bias).
+ */
+export function mergeLoraBias(bias: Float32Array, m: AdapterModule): Float32Array {
+  const lb = readTensorAsFloat32(m.loraBiasEntry!);
+  for (let i = 0; i < bias.length; i++) bias[i] = bias[i]! + m.scaling * lb[i]!;
+  return bias;
+}
+
+/** Modules whose lora_B bias has no base bias to merge into. */
+export function unmergeableLoraBias(adapter: LoadedAdapter): AdapterModule | undefined {
+  return adapter.modules.find((m) => m.loraBiasEntry !== undefined && m.module.biasKey === null);
 }
 
 /** W + s·B·A, and with DoRA each output row of it times m / ||W + s·B·A|| (PEFT's merge_safe), in place. */

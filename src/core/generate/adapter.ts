@@ -39,8 +39,8 @@ export function loadAdapter(dirOrFile: string, inv: ModelInventory): LoadedAdapt
   const given = fs.existsSync(abs) && fs.statSync(abs).isFile() ? path.dirname(abs) : abs;
   const dir = !fs.existsSync(path.join(given, ADAPTER_CONFIG)) && fs.existsSync(path.join(given, 'adapter', ADAPTER_CONFIG)) ? path.join(given, 'adapter') : given;
   const peft = loadPeftAdapter(dir, inv, { use: 'generation', allowTiedHead: true });
-  if (peft.biases.size > 0) {
-    throw new InputError('adapter-unsupported', 'the adapter trained base biases (bias: lora_only / all), which generation does not read yet', {
+  if (peft.biases.size > 0 || peft.config.lora_bias) {
+    throw new InputError('adapter-unsupported', `the adapter trained ${peft.config.lora_bias ? 'lora_B biases (lora_bias)' : 'base biases (bias: lora_only / all)'}, which generation does not read yet`, {
       file: peft.dir, hint: 'Merge it first (peft-studio merge --model MODEL --adapter DIR OUT) and generate with the merged model',
     });
   }

@@ -10,7 +10,7 @@ import {
   dropoutMasks, labelRows, positionFeed,
 } from '../models/feeds';
 import { magnitudeKey } from '../models/dora';
-import { loraKey } from '../models/lora';
+import { loraBiasKey, loraKey } from '../models/lora';
 import { GRAD_SCALER, LOSS_SCALE_INPUT, type LossScaleState, SCALAR_INPUT, adamwScalars, isSkippedNorm, updateLossScale } from '../models/optimizerFeeds';
 import { OUTPUT, buildApplyGraph, buildEvalGraph, buildGradGraph, buildReadBackGraph, buildStepGraph, gradName, type ModelGraphOptions } from '../models/stepGraph';
 import { DeviceState } from '../runtime/deviceState';
@@ -97,7 +97,7 @@ class OrtEngine implements TrainEngine {
     const o = this.opts;
     return {
       inventory: o.inventory, targets: o.targets, dropout: o.loraDropout, dtype: this.dtype, optimizer: o.optimizer, fp16: this.fp16, optimizerScalars: 'host',
-      dora: o.dora === true, biases: o.biases ?? [],
+      dora: o.dora === true, biases: o.biases ?? [], loraBias: o.loraBias === true,
     };
   }
 
@@ -288,6 +288,7 @@ function engineParams(opts: EngineOptions): EngineParam[] {
     { key: loraKey(t.module.name, 'A'), shape: [t.r, t.module.inFeatures] },
     { key: loraKey(t.module.name, 'B'), shape: [t.module.outFeatures, t.r] },
     ...(opts.dora === true ? [{ key: magnitudeKey(t.module.name), shape: [t.module.outFeatures] }] : []),
+    ...(opts.loraBias === true ? [{ key: loraBiasKey(t.module.name), shape: [t.module.outFeatures], noDecay: true }] : []),
   ]);
   return [...lora, ...(opts.biases ?? []).map((b) => ({ key: b.key, shape: [...b.shape], noDecay: true }))];
 }
@@ -318,6 +319,7 @@ export function createEngine(opts: EngineOptions): Promise<TrainEngine> {
     optimizer: opts.optimizer,
     precision: opts.precision,
     ...(opts.dora === true ? { dora: true } : {}),
+    ...(opts.loraBias === true ? { loraBias: true } : {}),
     ...((opts.biases ?? []).length > 0 ? { biases: opts.biases!.map((b) => b.key) } : {}),
   });
   const folder = prepareGraphFolder(opts.cacheDir, opts.inventory, key);

@@ -94,14 +94,13 @@ export async function prepareRun(
   const loraConfig = readLoraConfig(recipe.adapter_config, warnings);
   for (const w of warnings) notes.push({ level: 'warning', message: `${recipe.adapter_config}: ${w.key}: ${w.message}` });
   const unsupported: [boolean, string][] = [
-    [loraConfig.lora_bias, 'lora_bias'],
     [loraConfig.modules_to_save !== null && loraConfig.modules_to_save.length > 0, 'modules_to_save'],
     [loraConfig.trainable_token_indices !== null, 'trainable_token_indices'],
     [loraConfig.layer_replication !== null, 'layer_replication'],
     [loraConfig.target_parameters !== null && loraConfig.target_parameters.length > 0, 'target_parameters'],
   ];
   for (const [on, what] of unsupported) {
-    if (on) throw new InputError('trainer-unsupported', `${what} is not supported by the trainer yet`, { file: recipe.adapter_config, hint: 'LoRA and DoRA (with rslora, rank/alpha patterns, dropout and bias: none / lora_only / all) are supported' });
+    if (on) throw new InputError('trainer-unsupported', `${what} is not supported by the trainer yet`, { file: recipe.adapter_config, hint: 'LoRA and DoRA (with rslora, rank/alpha patterns, dropout, bias: none / lora_only / all, lora_bias) are supported' });
   }
   const { targets, targetModules, unmatched } = withFile(recipe.adapter_config, () => deps.resolveTargets(loraConfig, inventory));
   // PEFT raises only when nothing matches; an entry that matches nothing (a typo beside valid ones) trains silently there.
@@ -220,14 +219,14 @@ export function graphCacheDir(recipe: Recipe): string {
   return process.env['PEFT_STUDIO_GRAPH_CACHE'] ?? join(recipe.output_dir, '.graph-cache');
 }
 
-/** Per-module trainable parameters (r · (in + out) for Linear/Conv1D LoRA, + out for the DoRA magnitude). */
-export function moduleCounts(targets: readonly LoraTarget[], dora = false): { name: string; r: number; in: number; out: number; params: number }[] {
+/** Per-module trainable parameters (r · (in + out) for Linear/Conv1D LoRA, + out per DoRA magnitude / lora_B bias). */
+export function moduleCounts(targets: readonly LoraTarget[], perOut = 0): { name: string; r: number; in: number; out: number; params: number }[] {
   return targets.map((t) => ({
     name: t.module.name,
     r: t.r,
     in: t.module.inFeatures,
     out: t.module.outFeatures,
-    params: t.r * (t.module.inFeatures + t.module.outFeatures) + (dora ? t.module.outFeatures : 0),
+    params: t.r * (t.module.inFeatures + t.module.outFeatures) + perOut * t.module.outFeatures,
   }));
 }
 

@@ -129,13 +129,15 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       maxSeqLen: recipe.dataset.max_length,
       dora: prep.loraConfig.use_dora,
       biases: prep.biases,
+      loraBias: prep.loraConfig.lora_bias,
     });
     engine = eng;
     await eng.setState(resumed !== null ? checkResumeState(resumed, eng) : await initialState(eng, prep));
 
     // As print_trainable_parameters: A, B (+ DoRA magnitudes) are new parameters; trained biases are the base's own.
     const biasCount = prep.biases.reduce((s, b) => s + b.shape.reduce((x, y) => x * y, 1), 0);
-    const added = prep.targets.reduce((s, x) => s + x.r * (x.module.inFeatures + x.module.outFeatures) + (prep.loraConfig.use_dora ? x.module.outFeatures : 0), 0);
+    const perOut = (prep.loraConfig.use_dora ? 1 : 0) + (prep.loraConfig.lora_bias ? 1 : 0);
+    const added = prep.targets.reduce((s, x) => s + x.r * (x.module.inFeatures + x.module.outFeatures) + perOut * x.module.outFeatures, 0);
     const trainable = added + biasCount;
     emit({
       event: 'start',
@@ -147,7 +149,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       device_reason: prep.deviceReason,
       base_model: recipe.base_model,
       max_steps: totalSteps,
-      modules: moduleCounts(prep.targets, prep.loraConfig.use_dora),
+      modules: moduleCounts(prep.targets, perOut),
       ...(estimate !== null ? { memory_estimate_bytes: estimate.totalBytes } : {}),
       ...(resumed !== null ? { resumed_from_step: resumed.trainer.global_step } : {}),
       time: startedAt,
@@ -281,7 +283,7 @@ function estimateRun(prep: PreparedRun, microBatch: number): MemoryEstimate | nu
     const seqLen = rows.reduce((m, q) => Math.max(m, q.inputIds.length), 1);
     const t = prep.recipe.training;
     const shape = { batchSize: microBatch, gradAccum: t.gradient_accumulation_steps, fp16: t.fp16, withEval: prep.eval !== null, seqLen };
-    const variants = { inventory: prep.inventory, targets: prep.targets, useDora: prep.loraConfig.use_dora, bias: prep.loraConfig.bias };
+    const variants = { inventory: prep.inventory, targets: prep.targets, useDora: prep.loraConfig.use_dora, bias: prep.loraConfig.bias, loraBias: prep.loraConfig.lora_bias };
     return estimateMemory(prep.inventory, prep.targets, memoryOptionsFor(shape, prep.device, prep.loraConfig.lora_dropout, variants));
   } catch {
     // The estimate is advice: a model shape it does not know must not stop training.
@@ -298,7 +300,7 @@ async function initialState(engine: TrainEngine, prep: PreparedRun): Promise<Eng
     prep.recipe.init_adapter !== null
       ? loadAdapterParams(prep.recipe.init_adapter, loraNames, current.shapes)
       : initLoraParams(loraNames, current.shapes, prep.loraConfig.init_lora_weights, new Rng(prep.recipe.training.seed));
-  initExtraParams(params, { inventory: prep.inventory, targets: prep.targets, dora: prep.loraConfig.use_dora, biases: prep.biases, initAdapter: prep.recipe.init_adapter });
+  initExtraParams(params, { inventory: prep.inventory, targets: prep.targets, dora: prep.loraConfig.use_dora, biases: prep.biases, initAdapter: prep.recipe.init_adapter, loraBias: prep.loraConfig.lora_bias });
   const zeros = (): Map<string, Float32Array> => new Map(names.map((n) => [n, new Float32Array(params.get(n)!.length)]));
   return { params, shapes: current.shapes, expAvg: zeros(), expAvgSq: zeros(), step: 0 };
 }

@@ -128,4 +128,36 @@ describe('DoRA adapters: generation and merge equal the PyTorch reference', func
     for (const [name, v] of trained) assert.deepEqual(readTensorAsFloat32(merged.get(name)!), v, name);
     await assert.rejects(Generator.open(inv.dir, { adapters: [a.dir], cacheDir: `${work}/cache`, threads: 1 }), /trained base biases[\s\S]*peft-studio merge/);
   });
+
+  it('lora_bias adapters: merge adds s·lora_B.bias to the base bias (gpt2) and refuses a module without a base bias (llama); generation refuses them', async () => {
+    for (const arch of ['gpt2', 'llama'] as const) {
+      const work = tmpDir(`merge-lora-bias-${arch}`);
+      const inv = await tinyModel(arch, `${work}/model`);
+      const a = writeAdapterFolder(`${work}/lb`, inv, [arch === 'gpt2' ? 'c_fc' : 'v_proj'], 4, 8, 9);
+      const file = path.join(a.dir, 'adapter_model.safetensors');
+      const params = readAdapter(file);
+      const state = { params, shapes: new Map<string, number[]>(), expAvg: new Map(), expAvgSq: new Map(), step: 0 };
+      for (const [k, e] of openCheckpoint(file).tensors) state.shapes.set(k, [...e.shape]);
+      for (const t of a.targets) {
+        params.set(`base_model.model.${t.module.name}.lora_B.bias`, Float32Array.from({ length: t.module.outFeatures }, (_, i) => 0.1 * Math.sin(i)));
+        state.shapes.set(`base_model.model.${t.module.name}.lora_B.bias`, [t.module.outFeatures]);
+      }
+      writeAdapter(file, state);
+      const cfg = JSON.parse(fs.readFileSync(path.join(a.dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+      fs.writeFileSync(path.join(a.dir, 'adapter_config.json'), JSON.stringify({ ...cfg, lora_bias: true }));
+      await assert.rejects(Generator.open(inv.dir, { adapters: [a.dir], cacheDir: `${work}/cache`, threads: 1 }), /lora_B biases \(lora_bias\)/);
+      if (arch === 'llama') {
+        assert.throws(() => mergeToHfFolder({ modelDir: inv.dir, adapterDir: a.dir, outDir: `${work}/merged` }), /lora_bias on model\.layers\.0\.self_attn\.v_proj, which has no bias/);
+        continue;
+      }
+      mergeToHfFolder({ modelDir: inv.dir, adapterDir: a.dir, outDir: `${work}/merged`, dtype: 'float32' });
+      const merged = openCheckpoint(`${work}/merged`).tensors;
+      const base = openCheckpoint(inv.dir).tensors;
+      for (const t of a.targets) {
+        const key = t.module.biasKey!;
+        const want = readTensorAsFloat32(base.get(key)!).map((x, i) => Math.fround(x + t.scaling * Math.fround(0.1 * Math.sin(i))));
+        assert.deepEqual(readTensorAsFloat32(merged.get(key)!), want, key);
+      }
+    }
+  });
 });

@@ -43,6 +43,8 @@ export interface ParityCase {
   bias?: 'none' | 'lora_only' | 'all';
   /** The init adapter also holds the magnitudes and biases (as PEFT saves them), perturbed from their starting values. */
   initExtras?: boolean;
+  /** lora_bias (a bias on every lora_B). */
+  loraBias?: boolean;
 }
 
 /** What PEFT 0.17's LoraConfig(...).save_pretrained() writes for fields left at their defaults (hand-copied). */
@@ -119,6 +121,7 @@ export async function writeProject(dir: string, c: ParityCase, seed: number): Pr
     ...(c.fullDump === true ? PEFT_SAVED_DEFAULTS : {}),
     peft_type: 'LORA', task_type: 'CAUSAL_LM', r: c.r, lora_alpha: c.alpha, lora_dropout: 0.0, target_modules: c.targetModules, bias: c.bias ?? 'none',
     ...(c.useDora === true ? { use_dora: true } : {}),
+    ...(c.loraBias === true ? { lora_bias: true } : {}),
   };
   fs.writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify(adapterConfig, null, 2));
   const mods = inventory.modules.filter((m) => (m.kind === 'linear' || m.kind === 'conv1d') && c.targetModules.some((t) => m.name === t || m.name.endsWith(`.${t}`)));
@@ -137,6 +140,7 @@ export async function writeProject(dir: string, c: ParityCase, seed: number): Pr
     });
   });
   if (c.useDora === true) for (const m of mods) shapes.set(`base_model.model.${m.name}.lora_magnitude_vector`, [m.outFeatures]);
+  if (c.loraBias === true) for (const m of mods) shapes.set(`base_model.model.${m.name}.lora_B.bias`, [m.outFeatures]);
   // PEFT's keys of trained biases: <module>.base_layer.bias where LoRA wraps the module, the parameter's name elsewhere.
   let biasElements = 0;
   const adapted = new Set(mods.map((m) => m.name));
