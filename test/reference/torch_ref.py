@@ -525,7 +525,8 @@ def generate_main(job, out_path):
     forward = FORWARDS.get(cfg.get("model_type"), llama_forward)
     results = []
     for spec in job.get("adapters") or [None]:
-        adapters, scaling, magnitudes = {}, {}, {}
+        adapters, scaling, magnitudes, lora_biases = {}, {}, {}, {}
+        wa = dict(w)  # this adapter's weights: trained biases (bias lora_only / all) replace the base ones
         if spec is not None:
             init = read_safetensors(spec["path"])
             for m in spec["modules"]:
@@ -535,14 +536,20 @@ def generate_main(job, out_path):
                 scaling[m["name"]] = float(m["scaling"])
                 if key + ".lora_magnitude_vector" in init:  # DoRA
                     magnitudes[m["name"]] = torch.tensor(np.array(init[key + ".lora_magnitude_vector"], dtype=np.float64), dtype=dtype)
-        lora = Lora(adapters, scaling, magnitudes)
+                if key + ".lora_B.bias" in init:  # lora_bias
+                    lora_biases[m["name"]] = torch.tensor(np.array(init[key + ".lora_B.bias"], dtype=np.float64), dtype=dtype)
+            for k, v in init.items():
+                if k.endswith(".bias") and ".lora_" not in k:
+                    name = k[len("base_model.model."):].replace(".base_layer.bias", ".bias")
+                    wa[name] = torch.tensor(np.array(v, dtype=np.float64), dtype=dtype)
+        lora = Lora(adapters, scaling, magnitudes, lora_biases)
         with torch.no_grad():
             for prompt in job["prompts"]:
                 ids = list(prompt)
                 new_ids, logprobs = [], []
                 for _ in range(int(job["max_new_tokens"])):
                     x = torch.tensor([ids], dtype=torch.int64)
-                    logits = forward(cfg, w, lora, x, torch.ones_like(x), None, dtype)[0, -1]
+                    logits = forward(cfg, wa, lora, x, torch.ones_like(x), None, dtype)[0, -1]
                     tok = int(torch.argmax(logits))
                     logprobs.append(float(torch.log_softmax(logits.to(torch.float64), dim=-1)[tok]))
                     new_ids.append(tok)

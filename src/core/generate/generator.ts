@@ -76,6 +76,8 @@ export class Generator {
   private modules: ModuleInfo[] = [];
   /** Modules with a DoRA scale input (some loaded adapter uses DoRA there). */
   private dora: ReadonlySet<string> = new Set();
+  /** Modules with a bias-delta input (some loaded adapter trained their bias or a lora_B bias). */
+  private biased: ReadonlySet<string> = new Set();
   private readonly adapters = new Map<string, { adapter: LoadedAdapter; feeds: Feeds | undefined }>();
   private baseFeeds: Feeds | undefined;
   /** Stacked mode: slot 0 the base (zeros), then the adapters in adapterIds order. */
@@ -141,7 +143,9 @@ export class Generator {
     this.stacked = undefined;
     const have = new Set(this.modules.map((m) => m.name));
     const added = [...this.adapters.get(id)!.adapter.modules.values()];
-    if (added.some((m) => !have.has(m.module.name) || (m.doraScale !== undefined && !this.dora.has(m.module.name)))) await this.openSession();
+    const needs = (m: (typeof added)[number]): boolean => !have.has(m.module.name) || (m.doraScale !== undefined && !this.dora.has(m.module.name))
+      || (m.biasDelta !== undefined && !this.biased.has(m.module.name));
+    if (added.some(needs)) await this.openSession();
     return id;
   }
 
@@ -160,12 +164,19 @@ export class Generator {
     this.modules = this.inventory.modules.filter((m) => union.has(m.name));
     // DoRA scale inputs where some loaded adapter uses DoRA (the others feed ones there).
     const dora = new Set<string>();
-    for (const { adapter } of this.adapters.values()) for (const [name, m] of adapter.modules) if (m.doraScale !== undefined) dora.add(name);
+    const biased = new Set<string>();
+    for (const { adapter } of this.adapters.values()) {
+      for (const [name, m] of adapter.modules) {
+        if (m.doraScale !== undefined) dora.add(name);
+        if (m.biasDelta !== undefined) biased.add(name);
+      }
+    }
     this.dora = new Set(this.modules.filter((m) => dora.has(m.name)).map((m) => m.name));
+    this.biased = new Set(this.modules.filter((m) => biased.has(m.name)).map((m) => m.name));
     const mode = this.opts.lora === 'stacked' ? { kind: 'stacked' as const } : { kind: 'single' as const };
-    const g = buildInferenceGraph({ inventory: this.inventory, loraModules: this.modules, lora: mode, doraModules: [...this.dora] });
+    const g = buildInferenceGraph({ inventory: this.inventory, loraModules: this.modules, lora: mode, doraModules: [...this.dora], biasModules: [...this.biased] });
     const cacheDir = this.opts.cacheDir ?? process.env['PEFT_STUDIO_GRAPH_CACHE'] ?? path.join(os.tmpdir(), 'peft-studio-graphs');
-    const folder = prepareGraphFolder(cacheDir, this.inventory, cacheKey(this.inventory, { generate: this.modules.map((m) => m.name), mode: mode.kind, ...(this.dora.size > 0 ? { dora: [...this.dora] } : {}) }));
+    const folder = prepareGraphFolder(cacheDir, this.inventory, cacheKey(this.inventory, { generate: this.modules.map((m) => m.name), mode: mode.kind, ...(this.dora.size > 0 ? { dora: [...this.dora] } : {}), ...(this.biased.size > 0 ? { biased: [...this.biased] } : {}) }));
     const so = generatorSessionOptions(this.inventory, this.opts);
     const next = await GraphSession.create(g, { dir: folder.dir, sessionOptions: so });
     await this.session?.release();
@@ -184,9 +195,9 @@ export class Generator {
   }
 
   private feedsFor(id: string | null): Feeds {
-    if (id === null) return (this.baseFeeds ??= adapterFeeds(this.modules, null, this.dora));
+    if (id === null) return (this.baseFeeds ??= adapterFeeds(this.modules, null, this.dora, this.biased));
     const entry = this.adapters.get(id)!;
-    return (entry.feeds ??= adapterFeeds(this.modules, entry.adapter, this.dora));
+    return (entry.feeds ??= adapterFeeds(this.modules, entry.adapter, this.dora, this.biased));
   }
 
   /** The prompt's token ids (prompt text as is, or messages through the chat template with add_generation_prompt). */
@@ -269,7 +280,7 @@ export class Generator {
     if (this.opts.lora !== 'stacked') throw new InputError('generate-continuous', 'continuous batching needs a Generator opened with lora: "stacked"');
     await this.exclusive(async () => {
       const slots = [null, ...this.adapterIds];
-      this.stacked ??= stackedFeeds(this.modules, slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter)), this.dora);
+      this.stacked ??= stackedFeeds(this.modules, slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter)), this.dora, this.biased);
       const stacked = this.stacked;
       const admit = (free: number): Admitted[] => take(free).flatMap((c) => {
         try {
@@ -330,7 +341,7 @@ export class Generator {
     let lora: Feeds;
     if (this.opts.lora === 'stacked') {
       const slots = [null, ...this.adapterIds];
-      this.stacked ??= stackedFeeds(this.modules, slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter)), this.dora);
+      this.stacked ??= stackedFeeds(this.modules, slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter)), this.dora, this.biased);
       lora = this.modules.length === 0 ? {} : { ...this.stacked, [GEN.adapterIndex]: new ort.Tensor('int64', BigInt64Array.from(ids, (id) => BigInt(slots.indexOf(id))), [ids.length]) };
     } else {
       lora = this.feedsFor(ids[0] ?? null);

@@ -37,6 +37,26 @@ function writeDoraFolder(dir: string, inv: ModelInventory, suffixes: string[], s
   return a;
 }
 
+/** Greedy generation with `a` (single and stacked graphs, beside the base model) equals the reference. */
+async function checkGeneration(inv: ModelInventory, a: AdapterFolder, work: string): Promise<void> {
+  const rng = new Rng(13);
+  const prompt = Array.from({ length: 5 }, () => rng.int(inv.spec.vocabSize));
+  const ref = referenceGenerate(inv, [prompt], 10, [a, null], work);
+  for (const lora of ['single', 'stacked'] as const) {
+    const gen = await Generator.open(inv.dir, { adapters: [a.dir], cacheDir: `${work}/cache`, threads: 1, lora });
+    try {
+      for (const [i, adapter] of [a.dir, null].entries()) {
+        const r = await gen.generate({ inputIds: prompt, maxNewTokens: 10, ignoreEos: true, adapter });
+        assert.deepEqual(r.tokenIds, ref[i]!.token_ids, `${lora} ${adapter === null ? 'base' : 'adapter'} tokens`);
+        const err = Math.max(...r.logprobs.map((lp, j) => Math.abs(lp - ref[i]!.logprobs[j]!)));
+        assert.ok(err < 1e-4, `${lora} ${adapter === null ? 'base' : 'adapter'} logprob error ${err}`);
+      }
+    } finally {
+      await gen.dispose();
+    }
+  }
+}
+
 describe('DoRA adapters: generation and merge equal the PyTorch reference', function () {
   this.timeout(120_000);
   for (const c of [{ arch: 'llama', suffixes: ['q_proj', 'v_proj', 'down_proj', 'lm_head'] }, { arch: 'gpt2', suffixes: ['c_attn', 'c_fc'] }] as const) {
@@ -102,7 +122,24 @@ describe('DoRA adapters: generation and merge equal the PyTorch reference', func
     }
   });
 
-  it('bias lora_only / all adapters: merge writes the trained biases in place of the base ones; generation refuses them with a hint to merge', async () => {
+  it('bias lora_only (+ DoRA) adapters generate as the reference; bias all: merge writes the trained biases in place of the base ones, generation refuses a bias outside the adapted modules', async () => {
+    const work0 = tmpDir('gen-bias-gpt2');
+    const inv0 = await tinyModel('gpt2', `${work0}/model`);
+    const d = writeDoraFolder(`${work0}/dora-bias`, inv0, ['c_attn', 'c_fc'], 10);
+    const f0 = path.join(d.dir, 'adapter_model.safetensors');
+    const p0 = readAdapter(f0);
+    const st0 = { params: p0, shapes: new Map<string, number[]>(), expAvg: new Map(), expAvgSq: new Map(), step: 0 };
+    for (const [k, e] of openCheckpoint(f0).tensors) st0.shapes.set(k, [...e.shape]);
+    for (const t of d.targets) {
+      const b0 = readTensorAsFloat32(openCheckpoint(inv0.dir).tensors.get(t.module.biasKey!)!);
+      p0.set(`base_model.model.${t.module.name}.base_layer.bias`, b0.map((x, i) => x + 0.2 * Math.cos(i)));
+      st0.shapes.set(`base_model.model.${t.module.name}.base_layer.bias`, [b0.length]);
+    }
+    writeAdapter(f0, st0);
+    const c0 = JSON.parse(fs.readFileSync(path.join(d.dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(path.join(d.dir, 'adapter_config.json'), JSON.stringify({ ...c0, bias: 'lora_only' }));
+    await checkGeneration(inv0, d, work0);
+
     const work = tmpDir('merge-bias-gpt2');
     const inv = await tinyModel('gpt2', `${work}/model`);
     const a = writeAdapterFolder(`${work}/bias`, inv, ['c_attn'], 4, 8, 8);
@@ -126,10 +163,11 @@ describe('DoRA adapters: generation and merge equal the PyTorch reference', func
     const merged = openCheckpoint(`${work}/merged`).tensors;
     assert.equal(trained.size, 2);
     for (const [name, v] of trained) assert.deepEqual(readTensorAsFloat32(merged.get(name)!), v, name);
-    await assert.rejects(Generator.open(inv.dir, { adapters: [a.dir], cacheDir: `${work}/cache`, threads: 1 }), /trained base biases[\s\S]*peft-studio merge/);
+    // ln_f is no module the adapter adapts (bias "all"): generation refuses it with a hint to merge.
+    await assert.rejects(Generator.open(inv.dir, { adapters: [a.dir], cacheDir: `${work}/cache`, threads: 1 }), /bias transformer\.ln_f\.bias[\s\S]*peft-studio merge/);
   });
 
-  it('lora_bias adapters: merge adds s·lora_B.bias to the base bias (gpt2) and refuses a module without a base bias (llama); generation refuses them', async () => {
+  it('lora_bias adapters: merge adds s·lora_B.bias to the base bias (gpt2) and refuses a module without a base bias (llama); generation equals the reference', async () => {
     for (const arch of ['gpt2', 'llama'] as const) {
       const work = tmpDir(`merge-lora-bias-${arch}`);
       const inv = await tinyModel(arch, `${work}/model`);
@@ -145,7 +183,7 @@ describe('DoRA adapters: generation and merge equal the PyTorch reference', func
       writeAdapter(file, state);
       const cfg = JSON.parse(fs.readFileSync(path.join(a.dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
       fs.writeFileSync(path.join(a.dir, 'adapter_config.json'), JSON.stringify({ ...cfg, lora_bias: true }));
-      await assert.rejects(Generator.open(inv.dir, { adapters: [a.dir], cacheDir: `${work}/cache`, threads: 1 }), /lora_B biases \(lora_bias\)/);
+      await checkGeneration(inv, a, work);
       if (arch === 'llama') {
         assert.throws(() => mergeToHfFolder({ modelDir: inv.dir, adapterDir: a.dir, outDir: `${work}/merged` }), /lora_bias on model\.layers\.0\.self_attn\.v_proj, which has no bias/);
         continue;

@@ -124,8 +124,10 @@ describe('trainer (real runs on a tiny Llama fixture)', function () {
     }
     const start = straight.events[0]!;
     assert.ok(start.event === 'start');
-    assert.equal(start.trainable, start.modules.reduce((a, x) => a + x.params, 0));
-    assert.equal(start.modules[0]!.params, 4 * (start.modules[0]!.in + start.modules[0]!.out) + start.modules[0]!.out);
+    const mods = start.modules ?? [];
+    assert.equal(mods.length, 4);
+    assert.equal(start.trainable, mods.reduce((a, x) => a + x.params, 0));
+    assert.equal(mods[0]!.params, 4 * (mods[0]!.in + mods[0]!.out) + mods[0]!.out);
   });
 
   it('resumes exactly: 8 steps straight = 4 steps, stop, resume 4 (same losses, same adapter bytes)', async () => {
