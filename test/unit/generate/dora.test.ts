@@ -4,6 +4,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { exportGgufAdapter } from '../../../src/core/export/gguf/exportModel';
 import { mergeToHfFolder } from '../../../src/core/export/merge';
 import { Generator } from '../../../src/core/generate/generator';
 import { openCheckpoint } from '../../../src/core/safetensors/checkpoint';
@@ -20,6 +21,8 @@ describe('DoRA adapters: generation and merge equal the PyTorch reference', func
       const inv = await tinyModel(c.arch, `${work}/model`);
       const dora = writeDoraFolder(`${work}/dora`, inv, [...c.suffixes], 7);
       mergeToHfFolder({ modelDir: inv.dir, adapterDir: dora.dir, outDir: `${work}/merged`, dtype: 'float32' });
+      // A llama.cpp LoRA GGUF has no place for magnitudes: refused, pointing at the merged export.
+      assert.throws(() => exportGgufAdapter({ adapterDir: dora.dir, modelDir: inv.dir, out: `${work}/a.gguf` }), /holds A\/B pairs only: this adapter has DoRA magnitudes[\s\S]*--merge/);
       const job = path.join(work, 'merge-job.json');
       const out = path.join(work, 'merge-ref.safetensors');
       fs.writeFileSync(job, JSON.stringify({
