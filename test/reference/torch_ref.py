@@ -86,10 +86,11 @@ def load_checkpoint(model_dir):
 
 # ---------------------------------------------------------------- LoRA (peft/tuners/lora/layer.py Linear.forward)
 class Lora:
-    def __init__(self, adapters, scaling, magnitudes=None):
+    def __init__(self, adapters, scaling, magnitudes=None, biases=None):
         self.adapters = adapters  # module name -> (A [r,in], B [out,r]) leaf tensors
         self.scaling = scaling
         self.magnitudes = magnitudes or {}  # use_dora: module name -> lora_magnitude_vector [out]
+        self.biases = biases or {}  # lora_bias: module name -> lora_B.bias [out]
         self.masks = {}  # module name -> inverted-dropout mask [B,S,in] (0 or 1/(1-p)), when the job gives one
         self.padding_idx = {}  # embedding module name -> padding_idx (transformers: config.pad_token_id; GPT-2: none)
         self.token_weights = {}  # embedding module name -> W.index_copy(0, token_indices, delta) for this forward
@@ -119,6 +120,8 @@ class Lora:
         if dropped:
             x = x * self.masks[name]
         lora_result = (x @ a.t()) @ b.t()
+        if name in self.biases:  # lora_B = nn.Linear(r, out, bias=True)
+            lora_result = lora_result + self.biases[name]
         if name not in self.magnitudes:
             return base_out + lora_result * scaling
         # DoRA (peft/tuners/lora/variants.py DoraLinearVariant.forward + dora.py DoraLinearLayer.forward)
@@ -591,7 +594,8 @@ def generate_main(job, out_path):
     forward = FORWARDS.get(cfg.get("model_type"), llama_forward)
     results = []
     for spec in job.get("adapters") or [None]:
-        adapters, scaling, magnitudes = {}, {}, {}
+        adapters, scaling, magnitudes, lora_biases = {}, {}, {}, {}
+        wa = dict(w)  # this adapter's weights: trained biases (bias lora_only / all) replace the base ones
         if spec is not None:
             init = read_safetensors(spec["path"])
             for m in spec["modules"]:
@@ -601,9 +605,15 @@ def generate_main(job, out_path):
                 scaling[m["name"]] = float(m["scaling"])
                 if key + ".lora_magnitude_vector" in init:  # DoRA
                     magnitudes[m["name"]] = torch.tensor(np.array(init[key + ".lora_magnitude_vector"], dtype=np.float64), dtype=dtype)
-        lora = Lora(adapters, scaling, magnitudes)
+                if key + ".lora_B.bias" in init:  # lora_bias
+                    lora_biases[m["name"]] = torch.tensor(np.array(init[key + ".lora_B.bias"], dtype=np.float64), dtype=dtype)
+            for k, v in init.items():
+                if k.endswith(".bias") and ".lora_" not in k:
+                    name = k[len("base_model.model."):].replace(".base_layer.bias", ".bias")
+                    wa[name] = torch.tensor(np.array(v, dtype=np.float64), dtype=dtype)
+        lora = Lora(adapters, scaling, magnitudes, lora_biases)
         lora.padding_idx = embedding_padding(cfg)
-        wa, cfa = w, cfg
+        cfa = cfg
         for t in (spec or {}).get("tokens") or []:
             wa = dict(wa)
             wname = t["module"] + ".weight"
@@ -709,13 +719,21 @@ def main():
     elif bias_mode == "all":
         bias_names = [k for k in w if "bias" in k.split(".")[-1]]
     bias_params, bias_keys = [], []
+    lora_biases = {}
+    if job.get("lora_bias"):  # lora_B's bias: zeros at init (reset_lora_parameters), no weight decay (a "bias" name)
+        for m in job["modules"]:
+            k = "base_model.model." + m["name"] + ".lora_B.bias"
+            out_features = adapters[m["name"]][1].shape[0]
+            lora_biases[m["name"]] = as_leaf(init[k]) if k in init else torch.zeros(out_features, dtype=dtype, requires_grad=True)
+            bias_params.append(lora_biases[m["name"]])
+            bias_keys.append(k)
     for n in sorted(bias_names):
         mod = n[: -len(".bias")]
         saved = "base_model.model." + (mod + ".base_layer.bias" if mod in adapted else n)
         w[n] = as_leaf(init[saved]) if saved in init else w[n].detach().clone().requires_grad_(True)
         bias_params.append(w[n])
         bias_keys.append(saved)
-    lora = Lora(adapters, scaling, magnitudes)
+    lora = Lora(adapters, scaling, magnitudes, lora_biases)
     lora.padding_idx = embedding_padding(cfg)
     # modules_to_save (peft utils/other.py ModulesToSaveWrapper): a trainable deep copy of each module replaces it in
     # the forward; a tied lm_head's copy no longer shares the embedding. Saved as base_model.model.<module>.weight.

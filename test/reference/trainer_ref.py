@@ -243,6 +243,7 @@ def main():
         "output_adapter": args.output_adapter,
         "use_dora": bool(adapter_cfg.get("use_dora", False)),
         "bias": adapter_cfg.get("bias", "none"),
+        "lora_bias": bool(adapter_cfg.get("lora_bias", False)),
     }
     with tempfile.TemporaryDirectory() as tmp:
         job_file, out_file = os.path.join(tmp, "job.json"), os.path.join(tmp, "out.json")

@@ -13,6 +13,7 @@ import { openCheckpoint } from '../safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../safetensors/read';
 import type { TensorEntry } from '../safetensors/types';
 import { magnitudeKey, scaleMergedRows } from '../models/dora';
+import { loraBiasKey } from '../models/lora';
 
 export interface AdapterModule {
   module: ModuleInfo;
@@ -25,6 +26,8 @@ export interface AdapterModule {
   bEntry: TensorEntry;
   /** use_dora: lora_magnitude_vector [out]. */
   magEntry?: TensorEntry;
+  /** lora_bias: lora_B.bias [out] (merged into the base bias as s·b). */
+  loraBiasEntry?: TensorEntry;
 }
 
 export interface LoadedAdapter {
@@ -35,6 +38,8 @@ export interface LoadedAdapter {
   modules: AdapterModule[];
   /** Trained base biases (bias: lora_only / all), keyed by the base checkpoint key they replace. */
   biases: Map<string, TensorEntry>;
+  /** lora_bias: the adapted modules keyed by the checkpoint key of their base bias (merge adds s·lora_B.bias). */
+  byBias: Map<string, AdapterModule>;
   /**
    * modules_to_save copies (base_model.model.<module>.weight/.bias) that replace the base tensors, then
    * trainable_token_indices deltas (param.tokens: rows of the base tensor they overwrite).
@@ -81,7 +86,6 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
   }
   const unsupported: [boolean, string][] = [
     [opts.copies !== true && config.modules_to_save !== null && config.modules_to_save.length > 0, 'modules_to_save'],
-    [config.lora_bias, 'lora_bias'],
     [opts.copies !== true && config.trainable_token_indices !== null, 'trainable_token_indices'],
   ];
   for (const [on, what] of unsupported) {
@@ -128,7 +132,14 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
       }
       used.add(mag.name);
     }
-    modules.push({ module: m, r: t.r, alpha: t.alpha, scaling: t.scaling, aEntry: a, bEntry: b, ...(mag !== undefined ? { magEntry: mag } : {}) });
+    const lb = config.lora_bias ? ckpt.tensors.get(loraBiasKey(m.name)) : undefined;
+    if (config.lora_bias) {
+      if (lb === undefined || lb.shape.length !== 1 || lb.shape[0] !== m.outFeatures) {
+        throw new InputError(lb === undefined ? 'adapter-missing-tensor' : 'adapter-shape', `the adapter config sets lora_bias but ${m.name} has no lora_B.bias of shape [${m.outFeatures}]`, { file: weightsFile, tensor: loraBiasKey(m.name) });
+      }
+      used.add(lb.name);
+    }
+    modules.push({ module: m, r: t.r, alpha: t.alpha, scaling: t.scaling, aEntry: a, bEntry: b, ...(mag !== undefined ? { magEntry: mag } : {}), ...(lb !== undefined ? { loraBiasEntry: lb } : {}) });
   }
   const copies: AdapterCopy[] = [];
   const adapted = new Set(modules.map((m) => m.module.name));
@@ -157,14 +168,16 @@ export function loadAdapter(dir: string, inv: ModelInventory, opts: LoadAdapterO
     });
   }
   const byWeight = new Map<string, AdapterModule>();
+  const byBias = new Map<string, AdapterModule>();
   for (const m of modules) {
     const tiedHead = m.module.isOutputHead && m.module.weightKey !== `${m.module.name}.weight`;
     if (tiedHead && opts.allowTiedHead !== true) {
       throw new InputError('adapter-tied-head', 'LoRA on the output head of a model with tied embeddings cannot be merged (it would change the input embeddings too)', { file: configFile, tensor: m.module.name });
     }
     byWeight.set(m.module.weightKey, m);
+    if (m.loraBiasEntry !== undefined && m.module.biasKey !== null) byBias.set(m.module.biasKey, m);
   }
-  return { dir: abs, config, byWeight, modules, biases, copies };
+  return { dir: abs, config, byWeight, modules, biases, byBias, copies };
 }
 
 /**
@@ -191,6 +204,21 @@ function trainedBiases(tensors: Map<string, TensorEntry>, inv: ModelInventory, f
 
 export function readLoraFactors(m: AdapterModule): { a: Float32Array; b: Float32Array } {
   return { a: readTensorAsFloat32(m.aEntry), b: readTensorAsFloat32(m.bEntry) };
+}
+
+/**
+ * The base bias with lora_B's bias merged (lora/layer.py Linear.merge: bias + s·lora_B.bias), in place. A module
+ * without a base bias has nothing to merge it into: refused (merging would drop the trained lora_B bias).
+ */
+export function mergeLoraBias(bias: Float32Array, m: AdapterModule): Float32Array {
+  const lb = readTensorAsFloat32(m.loraBiasEntry!);
+  for (let i = 0; i < bias.length; i++) bias[i] = bias[i]! + m.scaling * lb[i]!;
+  return bias;
+}
+
+/** Modules whose lora_B bias has no base bias to merge into. */
+export function unmergeableLoraBias(adapter: LoadedAdapter): AdapterModule | undefined {
+  return adapter.modules.find((m) => m.loraBiasEntry !== undefined && m.module.biasKey === null);
 }
 
 /** W + s·B·A, and with DoRA each output row of it times m / ||W + s·B·A|| (PEFT's merge_safe), in place. */

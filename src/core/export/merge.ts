@@ -10,7 +10,7 @@ import { readTensorAsFloat32 } from '../safetensors/read';
 import { fromFloat32 } from '../safetensors/write';
 import { tensorChunks, writeCheckpointStreamed, type StreamedTensor } from '../safetensors/writeStream';
 import type { SafetensorsDtype, TensorEntry } from '../safetensors/types';
-import { loadAdapter, mergeModule, type LoadedAdapter } from './adapterWeights';
+import { loadAdapter, mergeLoraBias, mergeModule, unmergeableLoraBias, type LoadedAdapter } from './adapterWeights';
 import { modelCard } from './modelCard';
 import { readJsonObject } from '../util/safeJson';
 
@@ -74,6 +74,7 @@ export function mergedTensors(inv: ModelInventory, adapter: LoadedAdapter | null
       continue;
     }
     const m = adapter?.byWeight.get(name);
+    const lb = adapter?.byBias.get(name);
     // bias lora_only / all: the trained bias replaces the base one (merge_and_unload keeps the trained base_layer.bias).
     const trained = adapter?.biases.get(name);
     const src = trained ?? entry;
@@ -82,9 +83,10 @@ export function mergedTensors(inv: ModelInventory, adapter: LoadedAdapter | null
     out.push({
       name, dtype: cast, shape: [...entry.shape],
       data: () => {
-        if (m === undefined && tok === undefined && cast === src.dtype) return tensorChunks(src);
+        if (m === undefined && lb === undefined && tok === undefined && cast === src.dtype) return tensorChunks(src);
         const w = readTensorAsFloat32(src);
         if (m !== undefined) mergeModule(w, m);
+        if (lb !== undefined) mergeLoraBias(w, lb);
         if (tok !== undefined) {
           const delta = readTensorAsFloat32(tok.entry);
           const dim = tok.param.shape[1]!;
@@ -114,6 +116,12 @@ export function mergeToHfFolder(opts: MergeOptions): MergeResult {
   const inv = loadModel(modelDir);
   if (inv.source !== 'safetensors') throw new InputError('merge-no-weights', 'the base model folder has no safetensors weights', { file: modelDir });
   const adapter = loadAdapter(opts.adapterDir, inv, { copies: true, embeddings: true });
+  const lost = unmergeableLoraBias(adapter);
+  if (lost !== undefined) {
+    throw new InputError('adapter-unsupported', `lora_bias on ${lost.module.name}, which has no bias in the base model: the merged model would have nowhere to keep it`, {
+      file: adapter.dir, hint: 'Keep the adapter unmerged, or train with lora_bias: false',
+    });
+  }
   const dtype = dtypeOf(inv, opts.dtype);
   const tensors = mergedTensors(inv, adapter, ST_DTYPE[dtype]);
   const total = tensors.length;

@@ -22,6 +22,8 @@ export interface AdapterModule {
   b: Float32Array;
   /** DoRA: m / ||W + s·B·A|| [out], a constant at inference (computed once at load). */
   doraScale?: Float32Array;
+  /** Added to the layer's output [out]: trained bias − base bias (bias: lora_only) + s·lora_B.bias (lora_bias). */
+  biasDelta?: Float32Array;
 }
 
 export interface LoadedAdapter {
@@ -35,19 +37,23 @@ export interface LoadedAdapter {
 /**
  * Reads an adapter folder (or a file in it, or a training run folder: its final adapter/) for `inv`'s model.
  * InputErrors name what does not fit: an adapter trained for another base model (the first tensor whose shape does
- * not fit and both shapes), DoRA, LoRA biases, embedding LoRA. modules_to_save copies are read whole.
+ * not fit and both shapes), biases trained outside the adapted modules. DoRA magnitudes become a per-module scale,
+ * trained biases of adapted modules and lora_B biases an output delta; modules_to_save copies are read whole.
  */
 export function loadAdapter(dirOrFile: string, inv: ModelInventory): LoadedAdapter {
   const abs = path.resolve(dirOrFile);
   const given = fs.existsSync(abs) && fs.statSync(abs).isFile() ? path.dirname(abs) : abs;
   const dir = !fs.existsSync(path.join(given, ADAPTER_CONFIG)) && fs.existsSync(path.join(given, 'adapter', ADAPTER_CONFIG)) ? path.join(given, 'adapter') : given;
   const peft = loadPeftAdapter(dir, inv, { use: 'generation', allowTiedHead: true, copies: true, embeddings: true });
-  if (peft.biases.size > 0) {
-    throw new InputError('adapter-unsupported', 'the adapter trained base biases (bias: lora_only / all), which generation does not read yet', {
+  // Trained biases of adapted modules become an output delta; others (LayerNorms, unadapted layers: bias "all") are not read.
+  const adaptedBias = new Set(peft.modules.map((m) => m.module.biasKey).filter((k): k is string => k !== null));
+  const stray = [...peft.biases.keys()].find((k) => !adaptedBias.has(k));
+  if (stray !== undefined) {
+    throw new InputError('adapter-unsupported', `the adapter trained the bias ${stray} of a module it does not adapt (bias: "all"), which generation does not read yet`, {
       file: peft.dir, hint: 'Merge it first (peft-studio merge --model MODEL --adapter DIR OUT) and generate with the merged model',
     });
   }
-  const base = peft.modules.some((m) => m.magEntry !== undefined) ? openCheckpoint(inv.dir).tensors : null;
+  const base = peft.modules.some((m) => m.magEntry !== undefined) || peft.biases.size > 0 ? openCheckpoint(inv.dir).tensors : null;
   const modules = new Map<string, AdapterModule>();
   for (const m of peft.modules) {
     const { a, b } = readLoraFactors(m);
@@ -59,8 +65,18 @@ export function loadAdapter(dirOrFile: string, inv: ModelInventory): LoadedAdapt
       const mag = readTensorAsFloat32(m.magEntry);
       doraScale = mag.map((x, o) => x / norms[o]!);
     }
+    let biasDelta: Float32Array | undefined;
+    const trained = m.module.biasKey !== null ? peft.biases.get(m.module.biasKey) : undefined;
+    if (trained !== undefined && base !== null) {
+      const b0 = readTensorAsFloat32(base.get(m.module.biasKey!)!);
+      biasDelta = readTensorAsFloat32(trained).map((x, o) => x - b0[o]!);
+    }
+    if (m.loraBiasEntry !== undefined) {
+      const lb = readTensorAsFloat32(m.loraBiasEntry);
+      biasDelta = (biasDelta ?? new Float32Array(lb.length)).map((x, o) => x + m.scaling * lb[o]!);
+    }
     for (let i = 0; i < b.length; i++) b[i] = b[i]! * m.scaling;
-    modules.set(m.module.name, { module: m.module, r: m.r, scaling: m.scaling, a, b, ...(doraScale !== undefined ? { doraScale } : {}) });
+    modules.set(m.module.name, { module: m.module, r: m.r, scaling: m.scaling, a, b, ...(doraScale !== undefined ? { doraScale } : {}), ...(biasDelta !== undefined ? { biasDelta } : {}) });
   }
   const copies = new Map(peft.copies.map((c) => [c.param.key, { param: c.param, data: readTensorAsFloat32(c.entry) }]));
   return { dir: peft.dir, modules, copies };

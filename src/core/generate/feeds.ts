@@ -6,7 +6,7 @@ import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { MASK_MIN } from '../models/feeds';
 import { targetKeys } from '../models/lora';
 import type { LoadedAdapter } from './adapter';
-import { GEN, cacheShape, doraScaleName, pastName, presentName, stackName } from './graph';
+import { GEN, biasDeltaName, cacheShape, doraScaleName, pastName, presentName, stackName } from './graph';
 
 export type Feeds = Record<string, ort.Tensor>;
 
@@ -149,12 +149,13 @@ export class KvCache {
 }
 
 /** Single mode: A [r, in] and B·scaling [out, r] (the adapter's arrays, no copy) per module of the graph; rank-1 zeros where the adapter has none. */
-export function adapterFeeds(modules: readonly ModuleInfo[], adapter: LoadedAdapter | null, dora: ReadonlySet<string> = new Set()): Feeds {
+export function adapterFeeds(modules: readonly ModuleInfo[], adapter: LoadedAdapter | null, dora: ReadonlySet<string> = new Set(), biased: ReadonlySet<string> = new Set()): Feeds {
   const out: Feeds = {};
   for (const m of modules) {
     const e = adapter?.modules.get(m.name);
     // DoRA scale m / ||W + s·B·A||; 1 leaves the base output and the plain LoRA term unchanged.
     if (dora.has(m.name)) out[doraScaleName(m.name)] = f32(e?.doraScale ?? new Float32Array(m.outFeatures).fill(1), [m.outFeatures]);
+    if (biased.has(m.name)) out[biasDeltaName(m.name)] = f32(e?.biasDelta ?? new Float32Array(m.outFeatures), [m.outFeatures]);
     const [aKey, bKey] = targetKeys({ module: m });
     if (e === undefined) {
       out[aKey] = f32(new Float32Array(m.inFeatures), [1, m.inFeatures]);
@@ -171,7 +172,9 @@ export function adapterFeeds(modules: readonly ModuleInfo[], adapter: LoadedAdap
  * Stacked mode: slot s holds adapters[s] (null = the base model: zeros). Per module A as [N, in, r] and B·scaling
  * as [N, r, out] (transposed for MatMul), ranks zero-padded to the largest (the padding contributes exactly 0).
  */
-export function stackedFeeds(modules: readonly ModuleInfo[], adapters: readonly (LoadedAdapter | null)[], dora: ReadonlySet<string> = new Set()): Feeds {
+export function stackedFeeds(
+  modules: readonly ModuleInfo[], adapters: readonly (LoadedAdapter | null)[], dora: ReadonlySet<string> = new Set(), biased: ReadonlySet<string> = new Set(),
+): Feeds {
   const out: Feeds = {};
   const N = adapters.length;
   for (const m of modules) {
@@ -182,6 +185,14 @@ export function stackedFeeds(modules: readonly ModuleInfo[], adapters: readonly 
         if (sc !== undefined) S.set(sc, s * m.outFeatures);
       });
       out[stackName(m.name, 'dora_scale')] = f32(S, [N, m.outFeatures]);
+    }
+    if (biased.has(m.name)) {
+      const D = new Float32Array(N * m.outFeatures);
+      adapters.forEach((ad, s) => {
+        const d = ad?.modules.get(m.name)?.biasDelta;
+        if (d !== undefined) D.set(d, s * m.outFeatures);
+      });
+      out[stackName(m.name, 'bias_delta')] = f32(D, [N, m.outFeatures]);
     }
     const r = Math.max(1, ...adapters.map((a) => a?.modules.get(m.name)?.r ?? 1));
     const inF = m.inFeatures;

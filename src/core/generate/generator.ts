@@ -11,7 +11,7 @@ import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { cacheKey, prepareGraphFolder } from '../train/graphCache';
 import { sessionOptions } from '../train/engine';
 import type { DeviceName } from '../train/engineApi';
-import { type LoadedAdapter, loadAdapter } from './adapter';
+import { type AdapterModule, type LoadedAdapter, loadAdapter } from './adapter';
 import type { SavedModuleParam } from '../peft/savedModules';
 import { copyInitialValues } from '../train/loraInit';
 import { type RowPlan, decodeRows, longRopeSwitch } from './decode';
@@ -83,6 +83,8 @@ export class Generator {
   /** modules_to_save tensors some loaded adapter replaces (graph inputs); others feed the base tensor there. */
   private copies: SavedModuleParam[] = [];
   private readonly baseCopies = new Map<string, Float32Array>();
+  /** Modules with a bias-delta input (some loaded adapter trained their bias or a lora_B bias). */
+  private biased: ReadonlySet<string> = new Set();
   private readonly adapters = new Map<string, { adapter: LoadedAdapter; feeds: Feeds | undefined }>();
   private baseFeeds: Feeds | undefined;
   /** Stacked mode: slot 0 the base (zeros), then the adapters in adapterIds order. */
@@ -150,8 +152,9 @@ export class Generator {
     const have = new Set(this.modules.map((m) => m.name));
     const haveCopies = new Set(this.copies.map((c) => c.key));
     const added = this.adapters.get(id)!.adapter;
-    const newModule = [...added.modules.values()].some((m) => !have.has(m.module.name) || (m.doraScale !== undefined && !this.dora.has(m.module.name)));
-    if (newModule || [...added.copies.keys()].some((k) => !haveCopies.has(k))) await this.openSession();
+    const needs = (m: AdapterModule): boolean => !have.has(m.module.name) || (m.doraScale !== undefined && !this.dora.has(m.module.name))
+      || (m.biasDelta !== undefined && !this.biased.has(m.module.name));
+    if ([...added.modules.values()].some(needs) || [...added.copies.keys()].some((k) => !haveCopies.has(k))) await this.openSession();
     return id;
   }
 
@@ -183,8 +186,15 @@ export class Generator {
     this.modules = this.inventory.modules.filter((m) => union.has(m.name));
     // DoRA scale inputs where some loaded adapter uses DoRA (the others feed ones there).
     const dora = new Set<string>();
-    for (const { adapter } of this.adapters.values()) for (const [name, m] of adapter.modules) if (m.doraScale !== undefined) dora.add(name);
+    const biased = new Set<string>();
+    for (const { adapter } of this.adapters.values()) {
+      for (const [name, m] of adapter.modules) {
+        if (m.doraScale !== undefined) dora.add(name);
+        if (m.biasDelta !== undefined) biased.add(name);
+      }
+    }
     this.dora = new Set(this.modules.filter((m) => dora.has(m.name)).map((m) => m.name));
+    this.biased = new Set(this.modules.filter((m) => biased.has(m.name)).map((m) => m.name));
     const copies = new Map<string, SavedModuleParam>();
     for (const { adapter } of this.adapters.values()) {
       for (const c of adapter.copies.values()) {
@@ -207,9 +217,9 @@ export class Generator {
         }
       }
     }
-    const g = buildInferenceGraph({ inventory: this.inventory, loraModules: this.modules, lora: mode, doraModules: [...this.dora], copies: this.copies });
+    const g = buildInferenceGraph({ inventory: this.inventory, loraModules: this.modules, lora: mode, doraModules: [...this.dora], biasModules: [...this.biased], copies: this.copies });
     const cacheDir = this.opts.cacheDir ?? process.env['PEFT_STUDIO_GRAPH_CACHE'] ?? path.join(os.tmpdir(), 'peft-studio-graphs');
-    const folder = prepareGraphFolder(cacheDir, this.inventory, cacheKey(this.inventory, { generate: this.modules.map((m) => m.name), mode: mode.kind, ...(this.dora.size > 0 ? { dora: [...this.dora] } : {}), ...(this.copies.length > 0 ? { copies: this.copies.map((c) => [c.key, c.tokens ?? null]) } : {}) }));
+    const folder = prepareGraphFolder(cacheDir, this.inventory, cacheKey(this.inventory, { generate: this.modules.map((m) => m.name), mode: mode.kind, ...(this.dora.size > 0 ? { dora: [...this.dora] } : {}), ...(this.biased.size > 0 ? { biased: [...this.biased] } : {}), ...(this.copies.length > 0 ? { copies: this.copies.map((c) => [c.key, c.tokens ?? null]) } : {}) }));
     const so = generatorSessionOptions(this.inventory, this.opts);
     const next = await GraphSession.create(g, { dir: folder.dir, sessionOptions: so });
     await this.session?.release();
@@ -228,9 +238,9 @@ export class Generator {
   }
 
   private feedsFor(id: string | null): Feeds {
-    if (id === null) return (this.baseFeeds ??= this.withCopies(adapterFeeds(this.modules, null, this.dora), null));
+    if (id === null) return (this.baseFeeds ??= this.withCopies(adapterFeeds(this.modules, null, this.dora, this.biased), null));
     const entry = this.adapters.get(id)!;
-    return (entry.feeds ??= this.withCopies(adapterFeeds(this.modules, entry.adapter, this.dora), entry.adapter));
+    return (entry.feeds ??= this.withCopies(adapterFeeds(this.modules, entry.adapter, this.dora, this.biased), entry.adapter));
   }
 
   /** The modules_to_save inputs: the adapter's copy, or the base tensor for an adapter (or the base model) without it. */
@@ -327,7 +337,7 @@ export class Generator {
     if (longRopeSwitch(this.inventory) !== Infinity) throw new InputError('generate-continuous', 'continuous batching does not run LongRoPE models (their KV cache is rebuilt per batch); use batched generate');
     await this.exclusive(async () => {
       const slots = [null, ...this.adapterIds];
-      this.stacked ??= stackedFeeds(this.modules, slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter)), this.dora);
+      this.stacked ??= stackedFeeds(this.modules, slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter)), this.dora, this.biased);
       const stacked = this.stacked;
       const admit = (free: number): Admitted[] => take(free).flatMap((c) => {
         try {
@@ -391,7 +401,7 @@ export class Generator {
     let lora: Feeds;
     if (this.opts.lora === 'stacked') {
       const slots = [null, ...this.adapterIds];
-      this.stacked ??= stackedFeeds(this.modules, slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter)), this.dora);
+      this.stacked ??= stackedFeeds(this.modules, slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter)), this.dora, this.biased);
       lora = this.modules.length === 0 ? {} : { ...this.stacked, [GEN.adapterIndex]: new ort.Tensor('int64', BigInt64Array.from(ids, (id) => BigInt(slots.indexOf(id))), [ids.length]) };
     } else {
       lora = this.feedsFor(ids[0] ?? null);

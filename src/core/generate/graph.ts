@@ -41,9 +41,11 @@ export const GEN = {
 export const pastName = (layer: number, which: 'key' | 'value'): string => `past_key_values.${layer}.${which}`;
 export const presentName = (layer: number, which: 'key' | 'value'): string => `present.${layer}.${which}`;
 /** Stacked-mode LoRA inputs: A transposed [N, in, r] and B transposed and scaled [N, r, out]. */
-export const stackName = (module: string, which: 'A' | 'B' | 'dora_scale'): string => `lora_stack.${module}.${which}`;
+export const stackName = (module: string, which: 'A' | 'B' | 'dora_scale' | 'bias_delta'): string => `lora_stack.${module}.${which}`;
 /** Single-mode DoRA input: m / ||W + s·B·A|| [out] of the module (ones where the adapter is plain LoRA). */
 export const doraScaleName = (module: string): string => `dora_scale.${module}`;
+/** Single-mode bias input: added to the module's output [out] (trained bias − base bias, s·lora_B.bias; else 0). */
+export const biasDeltaName = (module: string): string => `bias_delta.${module}`;
 
 export type LoraMode = { kind: 'single' } | { kind: 'stacked' };
 
@@ -54,6 +56,8 @@ export interface InferenceGraphOptions {
   lora?: LoraMode;
   /** Modules (of loraModules) that get a DoRA scale input: some adapter served by this graph uses DoRA there. */
   doraModules?: readonly string[];
+  /** Modules (of loraModules) that get a bias-delta input: some adapter trained their bias (or a lora_B bias). */
+  biasModules?: readonly string[];
   tensors?: Map<string, TensorEntry>;
   /** modules_to_save copies (single mode): float32 inputs named by their PEFT keys that replace the base tensors. */
   copies?: readonly CopyParam[];
@@ -67,10 +71,13 @@ export function cacheShape(inv: ModelInventory): { layers: number; kvHeads: numb
 
 /** The LoRA of the inference graph: unmerged A/B inputs, one adapter per run or one per row. */
 class InferenceLora implements LoraHook {
-  private readonly byModule = new Map<string, { a: Value; b: Value; dora: Value | undefined }>();
+  private readonly byModule = new Map<string, { a: Value; b: Value; dora: Value | undefined; delta: Value | undefined }>();
   readonly used = new Set<string>();
 
-  constructor(g: Graph, modules: readonly ModuleInfo[], private readonly mode: LoraMode, private readonly index: Value | undefined, dora: ReadonlySet<string> = new Set()) {
+  constructor(
+    g: Graph, modules: readonly ModuleInfo[], private readonly mode: LoraMode, private readonly index: Value | undefined,
+    dora: ReadonlySet<string> = new Set(), biased: ReadonlySet<string> = new Set(),
+  ) {
     modules.forEach((m, i) => {
       if (this.byModule.has(m.name)) throw new InputError('generate-duplicate-module', 'module listed twice', { tensor: m.name });
       const r = `r${i}`;
@@ -84,7 +91,9 @@ class InferenceLora implements LoraHook {
         : { a: g.input(stackName(m.name, 'A'), 'float32', ['N', m.inFeatures, r]), b: g.input(stackName(m.name, 'B'), 'float32', ['N', r, m.outFeatures]) };
       const scale = !dora.has(m.name) ? undefined
         : single ? g.input(doraScaleName(m.name), 'float32', [m.outFeatures]) : g.input(stackName(m.name, 'dora_scale'), 'float32', ['N', m.outFeatures]);
-      this.byModule.set(m.name, { ...entry, dora: scale });
+      const delta = !biased.has(m.name) ? undefined
+        : single ? g.input(biasDeltaName(m.name), 'float32', [m.outFeatures]) : g.input(stackName(m.name, 'bias_delta'), 'float32', ['N', m.outFeatures]);
+      this.byModule.set(m.name, { ...entry, dora: scale, delta });
     });
   }
 
@@ -104,8 +113,8 @@ class InferenceLora implements LoraHook {
     if (this.mode.kind === 'single') {
       const xa = G.gemm(x2d, e.a, { transB: true, name: `${module}.lora_A` });
       const lora = G.gemm(xa, e.b, { transB: true, name: `${module}.lora_B` });
-      if (e.dora !== undefined) return base.graph.scope(`${module}.dora`, () => doraOutput(base, lora, e.dora as Value, layer as BaseLayer));
-      return G.add(base, lora, { name: `${module}.add_lora` });
+      const out = e.dora !== undefined ? base.graph.scope(`${module}.dora`, () => doraOutput(base, lora, e.dora as Value, layer as BaseLayer)) : G.add(base, lora, { name: `${module}.add_lora` });
+      return e.delta !== undefined ? G.add(out, e.delta, { name: `${module}.bias_delta` }) : out;
     }
     // Per row: x [B, T, in] · A[idx] [B, in, r] · B[idx] [B, r, out]; x2d is [B*T, in] ([B, in] for the head's rows).
     const rowsPerBatch = x2d.shape[0] === 'B' ? 1 : 'T';
@@ -115,14 +124,14 @@ class InferenceLora implements LoraHook {
     const idx = this.index as Value;
     const xa = G.matMul(x3, G.gather(e.a, idx), { name: `${module}.lora_A` });
     const xab = G.matMul(xa, G.gather(e.b, idx), { name: `${module}.lora_B` });
-    if (e.dora !== undefined) {
-      // Per row's adapter: scale [B, 1, out] over base and lora as [B, rows, out] (plain-LoRA slots hold ones).
-      const scale = G.unsqueeze(G.gather(e.dora, idx), [1]);
-      const l = layer as BaseLayer;
-      const base3 = G.reshape(base, ['B', rowsPerBatch, outF]);
-      return G.reshape(doraOutput(base3, xab, scale, l), [x2d.shape[0]!, outF]);
-    }
-    return G.add(base, G.reshape(xab, [x2d.shape[0]!, outF]), { name: `${module}.add_lora` });
+    if (e.dora === undefined && e.delta === undefined) return G.add(base, G.reshape(xab, [x2d.shape[0]!, outF]), { name: `${module}.add_lora` });
+    // Per row's adapter: DoRA scale and bias delta [B, 1, out] over base and lora as [B, rows, out] (ones / zeros in
+    // the slots without them).
+    const perRow = (v: Value): Value => G.unsqueeze(G.gather(v, idx), [1]);
+    const base3 = G.reshape(base, ['B', rowsPerBatch, outF]);
+    let out3 = e.dora !== undefined ? doraOutput(base3, xab, perRow(e.dora), layer as BaseLayer) : G.add(base3, xab);
+    if (e.delta !== undefined) out3 = G.add(out3, perRow(e.delta), { name: `${module}.bias_delta` });
+    return G.reshape(out3, [x2d.shape[0]!, outF]);
   }
 }
 
@@ -142,7 +151,7 @@ export function buildInferenceGraph(o: InferenceGraphOptions): Graph {
   }));
   const mode = o.lora ?? { kind: 'single' };
   const index = mode.kind === 'stacked' && o.loraModules.length > 0 ? g.input(GEN.adapterIndex, 'int64', ['B']) : undefined;
-  const lora = new InferenceLora(g, o.loraModules, mode, index, new Set(o.doraModules ?? []));
+  const lora = new InferenceLora(g, o.loraModules, mode, index, new Set(o.doraModules ?? []), new Set(o.biasModules ?? []));
   const full = (x: Value): G.ValueType[] => [{ dtype: x.dtype, shape: ['B', kvHeads, 'S', headDim] }];
   inputs.kvCache = (i, k, v) => {
     const p = past[i]!;

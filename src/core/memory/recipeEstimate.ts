@@ -42,11 +42,13 @@ export interface PeftVariants {
   targets: LoraTarget[];
   useDora: boolean;
   bias: LoraBiasMode;
+  loraBias?: boolean;
 }
 
 /** DoRA magnitudes ([out] per target) and trained biases, as the trainer allocates them. */
 function variantOptions(v: PeftVariants): Pick<MemoryOptions, 'extraTrainable' | 'dora'> {
-  const magnitudes = v.useDora ? v.targets.reduce((a, t) => a + t.module.outFeatures, 0) : 0;
+  const perOut = (v.useDora ? 1 : 0) + (v.loraBias === true ? 1 : 0);
+  const magnitudes = perOut * v.targets.reduce((a, t) => a + t.module.outFeatures, 0);
   const biases = trainableBiases(v.inventory, v.targets, v.bias).reduce((a, b) => a + b.shape.reduce((x, y) => x * y, 1), 0);
   return { extraTrainable: magnitudes + biases, dora: v.useDora };
 }
@@ -136,7 +138,7 @@ export async function estimateForRecipe(args: {
     seqLen,
   };
   const options = memoryOptionsFor(shape, args.device, args.loraConfig.lora_dropout, {
-    inventory: args.inventory, targets: args.targets, useDora: args.loraConfig.use_dora, bias: args.loraConfig.bias,
+    inventory: args.inventory, targets: args.targets, useDora: args.loraConfig.use_dora, bias: args.loraConfig.bias, loraBias: args.loraConfig.lora_bias,
   });
   let copies: MemoryOptions['copies'];
   try {

@@ -19,7 +19,12 @@ export interface LoraParam {
   key: string;
   shape: number[];
   value: Value;
+  /** Left out of weight decay (a bias: the HF Trainer's no-decay group). */
+  noDecay?: boolean;
 }
+
+/** PEFT's saved key of lora_B's bias (LoraConfig lora_bias): base_model.model.<module>.lora_B.bias. */
+export const loraBiasKey = (module: string): string => `base_model.model.${module}.lora_B.bias`;
 
 /** What a model builder calls at every Linear/Conv1D: the training LoraSet, or the inference adapters (core/generate). */
 export interface LoraHook {
@@ -62,7 +67,7 @@ export function embeddingLookup(lora: LoraHook, module: string, weight: Value, i
 export class LoraSet implements LoraHook {
   /** Trainable tensors in a fixed order: for each target (in the given order) A, B (and the DoRA magnitude). */
   readonly params: LoraParam[] = [];
-  private readonly byModule = new Map<string, { t: LoraTarget; a: Value; b: Value; m: Value | undefined; mask: Value | undefined }>();
+  private readonly byModule = new Map<string, { t: LoraTarget; a: Value; b: Value; m: Value | undefined; bias: Value | undefined; mask: Value | undefined }>();
   private readonly used = new Set<string>();
 
   /**
@@ -72,7 +77,7 @@ export class LoraSet implements LoraHook {
    */
   constructor(
     readonly g: Graph, targets: LoraTarget[], private readonly dtype: 'float32' | 'float64', dropout: number,
-    private readonly act: 'float32' | 'float64' | 'float16' = dtype, dora = false,
+    private readonly act: 'float32' | 'float64' | 'float16' = dtype, dora = false, loraBias = false,
   ) {
     for (const t of targets) {
       const m = t.module;
@@ -85,7 +90,7 @@ export class LoraSet implements LoraHook {
       const b = g.input(bKey, dtype, bShape);
       if (m.kind === 'embedding') {
         this.params.push({ key: a.name, shape: aShape, value: a }, { key: b.name, shape: bShape, value: b });
-        this.byModule.set(m.name, { t, a, b, m: undefined, mask: undefined });
+        this.byModule.set(m.name, { t, a, b, m: undefined, bias: undefined, mask: undefined });
         continue;
       }
       // torch's dropout noise: bernoulli(1-p).div_(1-p) in fp32, then one multiply of x by it.
@@ -96,7 +101,10 @@ export class LoraSet implements LoraHook {
       // use_dora: the magnitude vector m [out] (DoraLinearLayer.weight), a trainable input like A and B.
       const mag = dora ? g.input(magnitudeKey(m.name), dtype, [m.outFeatures]) : undefined;
       if (mag !== undefined) this.params.push({ key: mag.name, shape: [m.outFeatures], value: mag });
-      this.byModule.set(m.name, { t, a, b, m: mag, mask });
+      // lora_bias: lora_B = nn.Linear(r, out, bias=True), its bias [out] trains (no weight decay: a bias).
+      const bias = loraBias ? g.input(loraBiasKey(m.name), dtype, [m.outFeatures]) : undefined;
+      if (bias !== undefined) this.params.push({ key: bias.name, shape: [m.outFeatures], value: bias, noDecay: true });
+      this.byModule.set(m.name, { t, a, b, m: mag, bias, mask });
     }
   }
 
@@ -112,7 +120,7 @@ export class LoraSet implements LoraHook {
     const x = mask !== undefined ? G.mul(x2d, mask, { name: `${module}.lora_dropout` }) : x2d;
     const low = (w: Value): Value => (w.dtype === this.act ? w : G.cast(w, this.act, { name: `${w.name}.autocast` }));
     const xa = G.gemm(x, low(e.a), { transB: true, name: `${module}.lora_A` });
-    const xab = G.gemm(xa, low(e.b), { transB: true, name: `${module}.lora_B` });
+    const xab = G.gemm(xa, low(e.b), { transB: true, ...(e.bias !== undefined ? { c: low(e.bias) } : {}), name: `${module}.lora_B` });
     const lora = G.mul(xab, e.t.scaling, { name: `${module}.scaling` });
     if (e.m !== undefined) {
       if (layer === undefined) throw new PeftStudioError('graph', 'DoRA needs the base layer of the module', { tensor: module });

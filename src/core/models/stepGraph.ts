@@ -46,16 +46,16 @@ export interface ModelGraphOptions {
   tensors?: Map<string, TensorEntry>;
   /** use_dora: a trainable magnitude vector per target (models/dora.ts). */
   dora?: boolean;
+  /** lora_bias: a trainable bias on every lora_B. */
+  loraBias?: boolean;
   /** Base biases that train (bias: lora_only / all), fed as inputs named by their saved keys; no weight decay. */
   biases?: BiasParam[];
   /** modules_to_save: trainable copies (graph inputs named by their PEFT keys), after the LoRA tensors and biases. */
   copies?: readonly (CopyParam & { decay?: boolean })[];
 }
 
-/** A trainable tensor of the graphs: LoRA A/B, DoRA magnitudes, biases, modules_to_save copies, token deltas. */
-export interface TrainParam extends LoraParam {
-  noDecay?: boolean;
-}
+/** A trainable tensor of the graphs: LoRA A/B, DoRA magnitudes, lora_B biases, base biases, modules_to_save copies, token deltas. */
+export type TrainParam = LoraParam;
 
 /** Output names. */
 export const OUTPUT = { loss: 'loss', gradNorm: 'grad_norm', foundInf: 'found_inf', gradsFinite: 'grads_finite' } as const;
@@ -84,7 +84,7 @@ export function buildForward(name: string, o: ModelGraphOptions): ForwardGraph {
   const targets = g.input(INPUT.targets, 'int64', ['L']);
   const weights = g.input(INPUT.lossWeights, o.dtype, ['L']);
   const act = o.fp16 === true ? 'float16' : o.dtype;
-  const lora = new LoraSet(g, o.targets, o.dtype, o.dropout, act, o.dora === true);
+  const lora = new LoraSet(g, o.targets, o.dtype, o.dropout, act, o.dora === true, o.loraBias === true);
   const paddingIdx = archOf(spec).paddingIdx?.(spec) ?? spec.padTokenId;
   lora.paddingIdx = paddingIdx;
   const store = new WeightStore(g, o.inventory, act, o.tensors);

@@ -10,7 +10,7 @@ import {
   dropoutMasks, labelRows, positionFeed,
 } from '../models/feeds';
 import { magnitudeKey } from '../models/dora';
-import { targetKeys } from '../models/lora';
+import { loraBiasKey, targetKeys } from '../models/lora';
 import { GRAD_SCALER, LOSS_SCALE_INPUT, type LossScaleState, SCALAR_INPUT, adamwScalars, isSkippedNorm, updateLossScale } from '../models/optimizerFeeds';
 import { OUTPUT, buildApplyGraph, buildEvalGraph, buildGradGraph, buildReadBackGraph, buildStepGraph, gradName, type ModelGraphOptions } from '../models/stepGraph';
 import { DeviceState } from '../runtime/deviceState';
@@ -99,7 +99,7 @@ class OrtEngine implements TrainEngine {
     const o = this.opts;
     return {
       inventory: o.inventory, targets: o.targets, dropout: o.loraDropout, dtype: this.dtype, optimizer: o.optimizer, fp16: this.fp16, optimizerScalars: 'host',
-      dora: o.dora === true, biases: o.biases ?? [], copies: o.copies ?? [],
+      dora: o.dora === true, biases: o.biases ?? [], loraBias: o.loraBias === true, copies: o.copies ?? [],
     };
   }
 
@@ -290,10 +290,12 @@ interface EngineParam {
 function engineParams(opts: EngineOptions): EngineParam[] {
   const lora = opts.targets.flatMap((t) => {
     const [a, b] = targetKeys(t);
+    const linear = t.module.kind !== 'embedding';
     return [
       { key: a, shape: [t.r, t.module.inFeatures] },
       { key: b, shape: [t.module.outFeatures, t.r] },
-      ...(opts.dora === true && t.module.kind !== 'embedding' ? [{ key: magnitudeKey(t.module.name), shape: [t.module.outFeatures] }] : []),
+      ...(opts.dora === true && linear ? [{ key: magnitudeKey(t.module.name), shape: [t.module.outFeatures] }] : []),
+      ...(opts.loraBias === true && linear ? [{ key: loraBiasKey(t.module.name), shape: [t.module.outFeatures], noDecay: true }] : []),
     ];
   });
   const biases = (opts.biases ?? []).map((b) => ({ key: b.key, shape: [...b.shape], noDecay: true }));
@@ -328,6 +330,7 @@ export function createEngine(opts: EngineOptions): Promise<TrainEngine> {
     optimizer: opts.optimizer,
     precision: opts.precision,
     ...(opts.dora === true ? { dora: true } : {}),
+    ...(opts.loraBias === true ? { loraBias: true } : {}),
     ...((opts.biases ?? []).length > 0 ? { biases: opts.biases!.map((b) => b.key) } : {}),
   });
   const folder = prepareGraphFolder(opts.cacheDir, opts.inventory, key);

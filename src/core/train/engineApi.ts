@@ -45,6 +45,8 @@ export interface EngineOptions {
   dora?: boolean;
   /** Base biases that train (LoraConfig bias: lora_only / all; models/trainableBias.ts). */
   biases?: BiasParam[];
+  /** lora_bias: `…lora_B.bias` [out] per target trains (zeros at PEFT's init). */
+  loraBias?: boolean;
 }
 
 /**

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { InputError } from '../errors';
 import type { ModelInventory } from '../hf/types';
 import { doraMagnitude, magnitudeKey } from '../models/dora';
-import { loraKey } from '../models/lora';
+import { loraBiasKey, loraKey } from '../models/lora';
 import { type BiasParam, altBiasKey } from '../models/trainableBias';
 import { openCheckpoint } from '../safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../safetensors/read';
@@ -35,7 +35,7 @@ function fromAdapter(ckpt: Map<string, TensorEntry> | null, file: string, keys: 
  */
 export function initExtraParams(
   params: Map<string, Float32Array>,
-  o: { inventory: ModelInventory; targets: readonly LoraTarget[]; dora: boolean; biases: readonly BiasParam[]; initAdapter: string | null },
+  o: { inventory: ModelInventory; targets: readonly LoraTarget[]; dora: boolean; biases: readonly BiasParam[]; initAdapter: string | null; loraBias?: boolean },
 ): void {
   const file = o.initAdapter !== null ? join(o.initAdapter, 'adapter_model.safetensors') : '';
   const adapter = o.initAdapter !== null && existsSync(file) ? openCheckpoint(file).tensors : null;
@@ -53,6 +53,13 @@ export function initExtraParams(
       const b = params.get(loraKey(t.module.name, 'B'));
       if (a === undefined || b === undefined) throw new InputError('init-adapter-key', 'no LoRA A/B for a DoRA module', { tensor: t.module.name });
       params.set(key, saved ?? doraMagnitude(baseTensor(t.module.weightKey, `${t.module.name}.weight`), t, a, b));
+    }
+  }
+  // lora_bias: lora_B's bias starts at 0 (reset_lora_parameters zeros it with B).
+  if (o.loraBias === true) {
+    for (const t of o.targets) {
+      const key = loraBiasKey(t.module.name);
+      params.set(key, fromAdapter(adapter, file, [key], [t.module.outFeatures]) ?? new Float32Array(t.module.outFeatures));
     }
   }
   const paramKey = new Map(o.inventory.parameters.map((p) => [p.name, p.checkpointKey]));

@@ -97,12 +97,11 @@ export async function prepareRun(
   const loraConfig = readLoraConfig(recipe.adapter_config, warnings);
   for (const w of warnings) notes.push({ level: 'warning', message: `${recipe.adapter_config}: ${w.key}: ${w.message}` });
   const unsupported: [boolean, string][] = [
-    [loraConfig.lora_bias, 'lora_bias'],
     [loraConfig.layer_replication !== null, 'layer_replication'],
     [loraConfig.target_parameters !== null && loraConfig.target_parameters.length > 0, 'target_parameters'],
   ];
   for (const [on, what] of unsupported) {
-    if (on) throw new InputError('trainer-unsupported', `${what} is not supported by the trainer yet`, { file: recipe.adapter_config, hint: 'LoRA and DoRA (with rslora, rank/alpha patterns, dropout and bias: none / lora_only / all) are supported' });
+    if (on) throw new InputError('trainer-unsupported', `${what} is not supported by the trainer yet`, { file: recipe.adapter_config, hint: 'LoRA and DoRA (with rslora, rank/alpha patterns, dropout, bias: none / lora_only / all, lora_bias) are supported' });
   }
   const { targets, targetModules, unmatched } = withFile(recipe.adapter_config, () => deps.resolveTargets(loraConfig, inventory));
   // PEFT raises only when nothing matches; an entry that matches nothing (a typo beside valid ones) trains silently there.
@@ -113,10 +112,11 @@ export async function prepareRun(
     throw new InputError('no-targets', 'adapter_config.json targets no module of the model', { file: recipe.adapter_config });
   }
   const adapted = new Set(targets.map((t) => t.module.name));
-  const doraEmbedding = loraConfig.use_dora ? targets.find((t) => t.module.kind === 'embedding') : undefined;
-  if (doraEmbedding !== undefined) {
-    throw new InputError('trainer-unsupported', `use_dora on an embedding (${doraEmbedding.module.name}) is not supported yet: DoRA trains on Linear and Conv1D layers here`, {
-      file: recipe.adapter_config, hint: 'Leave the embedding out of target_modules, or train it with use_dora: false',
+  const embedding = targets.find((t) => t.module.kind === 'embedding');
+  const linearOnly = loraConfig.use_dora ? 'use_dora' : loraConfig.lora_bias ? 'lora_bias' : null;
+  if (embedding !== undefined && linearOnly !== null) {
+    throw new InputError('trainer-unsupported', `${linearOnly} on an embedding (${embedding.module.name}) is not supported yet: it trains on Linear and Conv1D layers here`, {
+      file: recipe.adapter_config, hint: `Leave the embedding out of target_modules, or set ${linearOnly}: false`,
     });
   }
   if (loraConfig.ensure_weight_tying && inventory.spec.tieWordEmbeddings && targets.some((t) => t.module.kind === 'embedding')) {
@@ -235,19 +235,19 @@ export function graphCacheDir(recipe: Recipe): string {
 }
 
 /**
- * Per-module trainable parameters: r · (in + out) for LoRA (+ out for the DoRA magnitude); a modules_to_save copy's
- * size with r 0. Trained base biases are not rows here (trainableCount adds them).
+ * Per-module trainable parameters: r · (in + out) for LoRA (+ out per DoRA magnitude / lora_B bias); a
+ * modules_to_save copy's size with r 0. Trained base biases are not rows here (trainableCount adds them).
  */
 export function moduleCounts(
-  targets: readonly LoraTarget[], copies: readonly SavedModuleParam[] = [], variants: { dora?: boolean } = {},
+  targets: readonly LoraTarget[], copies: readonly SavedModuleParam[] = [], variants: { dora?: boolean; loraBias?: boolean } = {},
 ): { name: string; r: number; in: number; out: number; params: number }[] {
-  const dora = variants.dora === true;
+  const perOut = (variants.dora === true ? 1 : 0) + (variants.loraBias === true ? 1 : 0);
   const lora = targets.map((t) => ({
     name: t.module.name,
     r: t.r,
     in: t.module.inFeatures,
     out: t.module.outFeatures,
-    params: t.r * (t.module.inFeatures + t.module.outFeatures) + (dora ? t.module.outFeatures : 0),
+    params: t.r * (t.module.inFeatures + t.module.outFeatures) + perOut * t.module.outFeatures,
   }));
   const byModule = new Map<string, { name: string; r: number; in: number; out: number; params: number }>();
   for (const c of copies) {
@@ -260,10 +260,12 @@ export function moduleCounts(
 }
 
 /**
- * Trainable parameters of a run (PEFT's print_trainable_parameters): LoRA A/B (+ DoRA magnitudes), the
+ * Trainable parameters of a run (PEFT's print_trainable_parameters): LoRA A/B (+ DoRA magnitudes, lora_B biases), the
  * modules_to_save copies and the base biases that train.
  */
-export function trainableCount(targets: readonly LoraTarget[], copies: readonly SavedModuleParam[], variants: { dora?: boolean; biases?: readonly BiasParam[] } = {}): number {
+export function trainableCount(
+  targets: readonly LoraTarget[], copies: readonly SavedModuleParam[], variants: { dora?: boolean; loraBias?: boolean; biases?: readonly BiasParam[] } = {},
+): number {
   const biases = (variants.biases ?? []).reduce((s, b) => s + b.shape.reduce((x, y) => x * y, 1), 0);
   return moduleCounts(targets, copies, variants).reduce((s, m) => s + m.params, 0) + biases;
 }

@@ -135,14 +135,16 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       maxSeqLen: recipe.dataset.max_length,
       dora: prep.loraConfig.use_dora,
       biases: prep.biases,
+      loraBias: prep.loraConfig.lora_bias,
     });
     engine = eng;
     evals.attach(eng, graphCacheDir(recipe));
     await eng.setState(resumed !== null ? checkResumeState(resumed, eng) : await initialState(eng, prep));
 
-    // As print_trainable_parameters: A, B, DoRA magnitudes, modules_to_save copies and token deltas are new
-    // parameters (they add to the total); trained biases are the base's own.
-    const trainable = trainableCount(prep.targets, prep.copies, { dora: prep.loraConfig.use_dora, biases: prep.biases });
+    // As print_trainable_parameters: A, B, DoRA magnitudes, lora_B biases, modules_to_save copies and token deltas
+    // are new parameters (they add to the total); trained base biases are the base's own.
+    const variants = { dora: prep.loraConfig.use_dora, loraBias: prep.loraConfig.lora_bias, biases: prep.biases };
+    const trainable = trainableCount(prep.targets, prep.copies, variants);
     const added = trainable - prep.biases.reduce((s, b) => s + b.shape.reduce((x, y) => x * y, 1), 0);
     emit({
       event: 'start',
@@ -154,7 +156,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       device_reason: prep.deviceReason,
       base_model: recipe.base_model,
       max_steps: totalSteps,
-      modules: moduleCounts(prep.targets, prep.copies, { dora: prep.loraConfig.use_dora }),
+      modules: moduleCounts(prep.targets, prep.copies, variants),
       ...(estimate !== null ? { memory_estimate_bytes: estimate.totalBytes } : {}),
       ...(resumed !== null ? { resumed_from_step: resumed.trainer.global_step } : {}),
       time: startedAt,
@@ -293,7 +295,7 @@ function estimateRun(prep: PreparedRun, microBatch: number): MemoryEstimate | nu
     const seqLen = rows.reduce((m, q) => Math.max(m, q.inputIds.length), 1);
     const t = prep.recipe.training;
     const shape = { batchSize: microBatch, gradAccum: t.gradient_accumulation_steps, fp16: t.fp16, withEval: prep.eval !== null, seqLen };
-    const variants = { inventory: prep.inventory, targets: prep.targets, useDora: prep.loraConfig.use_dora, bias: prep.loraConfig.bias };
+    const variants = { inventory: prep.inventory, targets: prep.targets, useDora: prep.loraConfig.use_dora, bias: prep.loraConfig.bias, loraBias: prep.loraConfig.lora_bias };
     const copies = copiesMemoryShape(prep.copies, prep.inventory);
     return estimateMemory(prep.inventory, prep.targets, { ...memoryOptionsFor(shape, prep.device, prep.loraConfig.lora_dropout, variants), ...(copies !== undefined ? { copies } : {}) });
   } catch {
@@ -315,7 +317,7 @@ async function initialState(engine: TrainEngine, prep: PreparedRun): Promise<Eng
         ...initLoraParams(loraNames, current.shapes, prep.loraConfig.init_lora_weights, new Rng(prep.recipe.training.seed)),
         ...copyInitialValues(prep.modelDir, prep.copies),
       ]);
-  initExtraParams(params, { inventory: prep.inventory, targets: prep.targets, dora: prep.loraConfig.use_dora, biases: prep.biases, initAdapter: prep.recipe.init_adapter });
+  initExtraParams(params, { inventory: prep.inventory, targets: prep.targets, dora: prep.loraConfig.use_dora, biases: prep.biases, initAdapter: prep.recipe.init_adapter, loraBias: prep.loraConfig.lora_bias });
   const zeros = (): Map<string, Float32Array> => new Map(names.map((n) => [n, new Float32Array(params.get(n)!.length)]));
   return { params, shapes: current.shapes, expAvg: zeros(), expAvgSq: zeros(), step: 0 };
 }

@@ -1,78 +1,28 @@
-// DoRA adapters (PEFT's lora_magnitude_vector) in generation and merge: greedy tokens and log-probabilities equal the
-// PyTorch reference's DoraLinearLayer forward; merged weights equal merge_and_unload's m/||W + s·B·A|| ⊙ (W + s·B·A).
+// DoRA, trained-bias and lora_bias adapters in generation and merge: greedy tokens and log-probabilities equal the
+// PyTorch reference (DoraLinearLayer forward, trained biases); merged weights equal merge_and_unload's.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { exportGgufAdapter } from '../../../src/core/export/gguf/exportModel';
 import { mergeToHfFolder } from '../../../src/core/export/merge';
 import { Generator } from '../../../src/core/generate/generator';
-import type { ModelInventory } from '../../../src/core/hf/types';
-import { doraMagnitude, magnitudeKey } from '../../../src/core/models/dora';
-import { loraKey } from '../../../src/core/models/lora';
 import { openCheckpoint } from '../../../src/core/safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../../../src/core/safetensors/read';
-import { Rng } from '../../../src/core/util/random';
 import { PYTHON, REFERENCE, tinyModel, tmpDir, writeAdapter, readAdapter } from '../engine/helpers';
-import { type AdapterFolder, referenceGenerate, writeAdapterFolder } from './helpers';
-
-/** A plain adapter folder turned into a DoRA one: magnitudes = ||W + s·B·A|| times factors in [0.6, 1.4]. */
-function writeDoraFolder(dir: string, inv: ModelInventory, suffixes: string[], seed: number): AdapterFolder {
-  const a = writeAdapterFolder(dir, inv, suffixes, 4, 8, seed);
-  const file = path.join(dir, 'adapter_model.safetensors');
-  const params = readAdapter(file);
-  const base = openCheckpoint(inv.dir).tensors;
-  const rng = new Rng(seed + 100);
-  const state = { params, shapes: new Map<string, number[]>(), expAvg: new Map(), expAvgSq: new Map(), step: 0 };
-  for (const [k, e] of openCheckpoint(file).tensors) state.shapes.set(k, [...e.shape]);
-  for (const t of a.targets) {
-    const w = readTensorAsFloat32(base.get(t.module.weightKey)!);
-    const norms = doraMagnitude(w, t, params.get(loraKey(t.module.name, 'A'))!, params.get(loraKey(t.module.name, 'B'))!);
-    const m = norms.map((x) => x * (0.6 + 0.8 * rng.uniform()));
-    params.set(magnitudeKey(t.module.name), m);
-    state.shapes.set(magnitudeKey(t.module.name), [t.module.outFeatures]);
-  }
-  writeAdapter(file, state);
-  const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
-  fs.writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify({ ...cfg, use_dora: true }));
-  return a;
-}
+import { checkGeneration, writeDoraFolder } from './doraHelpers';
+import { writeAdapterFolder } from './helpers';
 
 describe('DoRA adapters: generation and merge equal the PyTorch reference', function () {
   this.timeout(120_000);
-  for (const c of [{ arch: 'llama', suffixes: ['q_proj', 'v_proj', 'down_proj', 'lm_head'] }, { arch: 'gpt2', suffixes: ['c_attn', 'c_fc'] }] as const) {
-    it(`${c.arch}: greedy generation (single and stacked graphs, beside a plain LoRA adapter) equals DoraLinearLayer's forward`, async () => {
-      const work = tmpDir(`gen-dora-${c.arch}`);
-      const inv = await tinyModel(c.arch, `${work}/model`);
-      const dora = writeDoraFolder(`${work}/dora`, inv, [...c.suffixes], 5);
-      const plain = writeAdapterFolder(`${work}/plain`, inv, [c.suffixes[0]], 4, 8, 6);
-      const rng = new Rng(12);
-      const prompt = Array.from({ length: 6 }, () => rng.int(inv.spec.vocabSize));
-      const ref = referenceGenerate(inv, [prompt], 12, [dora, plain], work);
-      for (const lora of ['single', 'stacked'] as const) {
-        const gen = await Generator.open(inv.dir, { adapters: [dora.dir, plain.dir], cacheDir: `${work}/cache`, threads: 1, lora });
-        try {
-          for (const [i, a] of [dora, plain].entries()) {
-            const r = await gen.generate({ inputIds: prompt, maxNewTokens: 12, ignoreEos: true, adapter: a.dir });
-            assert.deepEqual(r.tokenIds, ref[i]!.token_ids, `${lora} ${i === 0 ? 'DoRA' : 'plain'} tokens`);
-            const err = Math.max(...r.logprobs.map((lp, j) => Math.abs(lp - ref[i]!.logprobs[j]!)));
-            assert.ok(err < 1e-4, `${lora} ${i === 0 ? 'DoRA' : 'plain'} logprob error ${err}`);
-          }
-        } finally {
-          await gen.dispose();
-        }
-      }
-      // Without the magnitudes (the same A, B as plain LoRA) the result differs: the scale is really applied.
-      const noMag = referenceGenerate(inv, [prompt], 12, [{ ...dora, dir: writeAdapterFolder(`${work}/same-ab`, inv, [...c.suffixes], 4, 8, 5).dir }], work);
-      assert.notDeepEqual(noMag[0]!.logprobs, ref[0]!.logprobs);
-    });
-  }
-
   it('merge: m / ||W + s·B·A|| ⊙ (W + s·B·A) per output feature (Linear rows, Conv1D columns) equals merge_and_unload', async () => {
     for (const c of [{ arch: 'llama', suffixes: ['q_proj', 'down_proj'] }, { arch: 'gpt2', suffixes: ['c_attn', 'mlp.c_proj'] }] as const) {
       const work = tmpDir(`merge-dora-${c.arch}`);
       const inv = await tinyModel(c.arch, `${work}/model`);
       const dora = writeDoraFolder(`${work}/dora`, inv, [...c.suffixes], 7);
       mergeToHfFolder({ modelDir: inv.dir, adapterDir: dora.dir, outDir: `${work}/merged`, dtype: 'float32' });
+      // A llama.cpp LoRA GGUF has no place for magnitudes: refused, pointing at the merged export.
+      assert.throws(() => exportGgufAdapter({ adapterDir: dora.dir, modelDir: inv.dir, out: `${work}/a.gguf` }), /holds A\/B pairs only: this adapter has DoRA magnitudes[\s\S]*--merge/);
       const job = path.join(work, 'merge-job.json');
       const out = path.join(work, 'merge-ref.safetensors');
       fs.writeFileSync(job, JSON.stringify({
@@ -102,7 +52,24 @@ describe('DoRA adapters: generation and merge equal the PyTorch reference', func
     }
   });
 
-  it('bias lora_only / all adapters: merge writes the trained biases in place of the base ones; generation refuses them with a hint to merge', async () => {
+  it('bias lora_only (+ DoRA) adapters generate as the reference; bias all: merge writes the trained biases in place of the base ones, generation refuses a bias outside the adapted modules', async () => {
+    const work0 = tmpDir('gen-bias-gpt2');
+    const inv0 = await tinyModel('gpt2', `${work0}/model`);
+    const d = writeDoraFolder(`${work0}/dora-bias`, inv0, ['c_attn', 'c_fc'], 10);
+    const f0 = path.join(d.dir, 'adapter_model.safetensors');
+    const p0 = readAdapter(f0);
+    const st0 = { params: p0, shapes: new Map<string, number[]>(), expAvg: new Map(), expAvgSq: new Map(), step: 0 };
+    for (const [k, e] of openCheckpoint(f0).tensors) st0.shapes.set(k, [...e.shape]);
+    for (const t of d.targets) {
+      const b0 = readTensorAsFloat32(openCheckpoint(inv0.dir).tensors.get(t.module.biasKey!)!);
+      p0.set(`base_model.model.${t.module.name}.base_layer.bias`, b0.map((x, i) => x + 0.2 * Math.cos(i)));
+      st0.shapes.set(`base_model.model.${t.module.name}.base_layer.bias`, [b0.length]);
+    }
+    writeAdapter(f0, st0);
+    const c0 = JSON.parse(fs.readFileSync(path.join(d.dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(path.join(d.dir, 'adapter_config.json'), JSON.stringify({ ...c0, bias: 'lora_only' }));
+    await checkGeneration(inv0, d, work0);
+
     const work = tmpDir('merge-bias-gpt2');
     const inv = await tinyModel('gpt2', `${work}/model`);
     const a = writeAdapterFolder(`${work}/bias`, inv, ['c_attn'], 4, 8, 8);
@@ -126,6 +93,39 @@ describe('DoRA adapters: generation and merge equal the PyTorch reference', func
     const merged = openCheckpoint(`${work}/merged`).tensors;
     assert.equal(trained.size, 2);
     for (const [name, v] of trained) assert.deepEqual(readTensorAsFloat32(merged.get(name)!), v, name);
-    await assert.rejects(Generator.open(inv.dir, { adapters: [a.dir], cacheDir: `${work}/cache`, threads: 1 }), /trained base biases[\s\S]*peft-studio merge/);
+    // ln_f is no module the adapter adapts (bias "all"): generation refuses it with a hint to merge.
+    await assert.rejects(Generator.open(inv.dir, { adapters: [a.dir], cacheDir: `${work}/cache`, threads: 1 }), /bias transformer\.ln_f\.bias[\s\S]*peft-studio merge/);
+  });
+
+  it('lora_bias adapters: merge adds s·lora_B.bias to the base bias (gpt2) and refuses a module without a base bias (llama); generation equals the reference', async () => {
+    for (const arch of ['gpt2', 'llama'] as const) {
+      const work = tmpDir(`merge-lora-bias-${arch}`);
+      const inv = await tinyModel(arch, `${work}/model`);
+      const a = writeAdapterFolder(`${work}/lb`, inv, [arch === 'gpt2' ? 'c_fc' : 'v_proj'], 4, 8, 9);
+      const file = path.join(a.dir, 'adapter_model.safetensors');
+      const params = readAdapter(file);
+      const state = { params, shapes: new Map<string, number[]>(), expAvg: new Map(), expAvgSq: new Map(), step: 0 };
+      for (const [k, e] of openCheckpoint(file).tensors) state.shapes.set(k, [...e.shape]);
+      for (const t of a.targets) {
+        params.set(`base_model.model.${t.module.name}.lora_B.bias`, Float32Array.from({ length: t.module.outFeatures }, (_, i) => 0.1 * Math.sin(i)));
+        state.shapes.set(`base_model.model.${t.module.name}.lora_B.bias`, [t.module.outFeatures]);
+      }
+      writeAdapter(file, state);
+      const cfg = JSON.parse(fs.readFileSync(path.join(a.dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+      fs.writeFileSync(path.join(a.dir, 'adapter_config.json'), JSON.stringify({ ...cfg, lora_bias: true }));
+      await checkGeneration(inv, a, work);
+      if (arch === 'llama') {
+        assert.throws(() => mergeToHfFolder({ modelDir: inv.dir, adapterDir: a.dir, outDir: `${work}/merged` }), /lora_bias on model\.layers\.0\.self_attn\.v_proj, which has no bias/);
+        continue;
+      }
+      mergeToHfFolder({ modelDir: inv.dir, adapterDir: a.dir, outDir: `${work}/merged`, dtype: 'float32' });
+      const merged = openCheckpoint(`${work}/merged`).tensors;
+      const base = openCheckpoint(inv.dir).tensors;
+      for (const t of a.targets) {
+        const key = t.module.biasKey!;
+        const want = readTensorAsFloat32(base.get(key)!).map((x, i) => Math.fround(x + t.scaling * Math.fround(0.1 * Math.sin(i))));
+        assert.deepEqual(readTensorAsFloat32(merged.get(key)!), want, key);
+      }
+    }
   });
 });

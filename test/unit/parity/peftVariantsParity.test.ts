@@ -55,4 +55,12 @@ describe('peft-studio train matches PyTorch + PEFT for DoRA and bias training', 
     };
     await runCase('gpt2-bias-all', c, 53);
   });
+
+  it('llama lora_bias: a bias on every lora_B (zeros at init, no weight decay), saved as lora_B.bias', async () => {
+    const c: ParityCase = {
+      arch: 'llama', loraBias: true, targetModules: ['q_proj', 'v_proj', 'down_proj'], r: 4, alpha: 8,
+      rows: makeRows(new Rng(44), 512, 5, 5, 14), maxLength: 16, microBatch: 2, accumulation: 1, steps: 5, lr: 3e-3, weightDecay: 0.1, maxGradNorm: 3.2,
+    };
+    await runCase('llama-lora-bias', c, 54);
+  });
 });

@@ -47,6 +47,8 @@ export interface ParityCase {
   modulesToSave?: string[];
   /** trainable_token_indices (a list: the input embedding); init_adapter holds the delta as W[idx] + N(0, 0.05²). */
   trainableTokens?: number[];
+  /** lora_bias (a bias on every lora_B). */
+  loraBias?: boolean;
 }
 
 /** What PEFT 0.17's LoraConfig(...).save_pretrained() writes for fields left at their defaults (hand-copied). */
@@ -125,6 +127,7 @@ export async function writeProject(dir: string, c: ParityCase, seed: number): Pr
     ...(c.useDora === true ? { use_dora: true } : {}),
     ...(c.modulesToSave !== undefined ? { modules_to_save: c.modulesToSave } : {}),
     ...(c.trainableTokens !== undefined ? { trainable_token_indices: c.trainableTokens } : {}),
+    ...(c.loraBias === true ? { lora_bias: true } : {}),
   };
   fs.writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify(adapterConfig, null, 2));
   const mods = inventory.modules.filter((m) => (m.kind === 'linear' || m.kind === 'conv1d' || m.kind === 'embedding') && c.targetModules.some((t) => m.name === t || m.name.endsWith(`.${t}`)));
@@ -144,6 +147,7 @@ export async function writeProject(dir: string, c: ParityCase, seed: number): Pr
     });
   });
   if (c.useDora === true) for (const m of mods) shapes.set(`base_model.model.${m.name}.lora_magnitude_vector`, [m.outFeatures]);
+  if (c.loraBias === true) for (const m of mods) shapes.set(`base_model.model.${m.name}.lora_B.bias`, [m.outFeatures]);
   // PEFT's keys of trained biases: <module>.base_layer.bias where LoRA wraps the module, the parameter's name elsewhere.
   let biasElements = 0;
   const adapted = new Set(mods.map((m) => m.name));

@@ -114,6 +114,37 @@ describe('trainer (real runs on a tiny Llama fixture)', function () {
     assert.ok(b.some((x) => x !== 0));
   });
 
+  it('DoRA with lora_dropout and accumulation resumes exactly; the adapter holds lora_magnitude_vector, started at ||W|| (B = 0)', async () => {
+    writeFileSync(join(proj, 'dora_config.json'), JSON.stringify({ r: 4, lora_alpha: 8, lora_dropout: 0.1, target_modules: ['q_proj', 'down_proj'], use_dora: true, task_type: 'CAUSAL_LM' }));
+    const cfg = recipe({ training: '  max_steps: 4\n', top: 'adapter_config: dora_config.json\n' });
+    const straight = await train('dora-straight', cfg + 'run_name: dora-straight\n');
+    const first = await train('dora-halves', cfg + 'run_name: dora-halves\n', { stopAt: 2 });
+    const second = await train('dora-halves', cfg + 'run_name: dora-halves\n', { resume: join(proj, 'runs', 'dora-halves') });
+    assert.deepEqual([...steps(first.events), ...steps(second.events)].map((e) => e.loss), steps(straight.events).map((e) => e.loss));
+    const file = (d: string): string => join(d, 'adapter_model.safetensors');
+    assert.ok(readFileSync(file(second.done.adapter_dir)).equals(readFileSync(file(straight.done.adapter_dir))), 'adapters differ');
+    const h = readSafetensorsHeader(file(straight.done.adapter_dir));
+    const mags = [...h.tensors.keys()].filter((k) => k.endsWith('.lora_magnitude_vector'));
+    assert.equal(mags.length, 4); // 2 layers × (q_proj, down_proj)
+    // Step 0 is PEFT's init (B = 0): m = ||W|| per row; 4 AdamW steps (warmup 2, lr ≤ 5e-3) move each element by ≤ ~lr per step.
+    const q = readSafetensorsHeader(join(proj, 'model', 'model.safetensors')).tensors.get('model.layers.0.self_attn.q_proj.weight')!;
+    const w = readTensorAsFloat32(q);
+    const [out, inF] = q.shape as [number, number];
+    const m = readTensorAsFloat32(h.tensors.get('base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector')!);
+    assert.equal(m.length, out);
+    for (let o = 0; o < out; o++) {
+      let n = 0;
+      for (let i = 0; i < inF; i++) n += w[o * inF + i]! ** 2;
+      assert.ok(Math.abs(m[o]! - Math.sqrt(n)) < 0.02, `row ${o}: m ${m[o]} vs ||W|| ${Math.sqrt(n)}`);
+    }
+    const start = straight.events[0]!;
+    assert.ok(start.event === 'start');
+    const mods = start.modules ?? [];
+    assert.equal(mods.length, 4);
+    assert.equal(start.trainable, mods.reduce((a, x) => a + x.params, 0));
+    assert.equal(mods[0]!.params, 4 * (mods[0]!.in + mods[0]!.out) + mods[0]!.out);
+  });
+
   it('resumes exactly: 8 steps straight = 4 steps, stop, resume 4 (same losses, same adapter bytes)', async () => {
     const cfg = recipe({ training: '  max_steps: 8\n', dataset: '  shuffle: true\n' });
     const straight = await train('straight', cfg + 'run_name: straight\n');

@@ -6,7 +6,7 @@ import { loadModel } from '../../hf/loadModel';
 import type { ModelInventory } from '../../hf/types';
 import { openCheckpoint } from '../../safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../../safetensors/read';
-import { loadAdapter, mergeModule, readLoraFactors, type LoadedAdapter } from '../adapterWeights';
+import { loadAdapter, mergeLoraBias, mergeModule, readLoraFactors, unmergeableLoraBias, type LoadedAdapter } from '../adapterWeights';
 import { applyTransform, archMetadata, ggufArchOf, ggufTensorFor, permuteRows, ropeFactorTensors, type GgufArch } from './arch';
 import { encodeGgml, ggmlTypeFor, LLAMA_FTYPE, type GgufFileType } from './quant';
 import { llamaCppModelName, tokenizerMetadata } from './tokenizer';
@@ -51,6 +51,8 @@ export function exportGgufModel(opts: ExportModelOptions): GgufExportResult {
   const { inv, arch } = loadBase(opts.modelDir);
   const fileType = opts.type ?? 'f16';
   const adapter: LoadedAdapter | null = opts.adapterDir !== undefined ? loadAdapter(opts.adapterDir, inv) : null;
+  const lost = adapter !== null ? unmergeableLoraBias(adapter) : undefined;
+  if (lost !== undefined) throw new InputError('adapter-unsupported', `lora_bias on ${lost.module.name}, which has no bias in the base model, cannot be merged`, { file: adapter!.dir });
   const spec = inv.spec;
   const tok = tokenizerMetadata(inv.dir, spec.vocabSize);
   const tokens = tok.kvs.find((kv) => kv.key === 'tokenizer.ggml.tokens')?.value as string[] | undefined;
@@ -73,11 +75,13 @@ export function exportGgufModel(opts: ExportModelOptions): GgufExportResult {
     const type = ggmlTypeFor(fileType, shape);
     const m = adapter?.byWeight.get(hfName);
     const src = adapter?.biases.get(hfName) ?? entry;
+    const lb = adapter?.byBias.get(hfName);
     tensors.push({
       name: target.name, shape, type,
       data: () => {
         const w = readTensorAsFloat32(src);
         if (m !== undefined) mergeModule(w, m);
+        if (lb !== undefined) mergeLoraBias(w, lb);
         return encodeGgml(applyTransform(target.transform, w, entry.shape).data, type);
       },
     });
@@ -102,7 +106,7 @@ export interface ExportAdapterOptions {
 export function exportGgufAdapter(opts: ExportAdapterOptions): GgufExportResult {
   const { inv, arch } = loadBase(opts.modelDir);
   const adapter = loadAdapter(opts.adapterDir, inv);
-  if (adapter.config.use_dora || adapter.biases.size > 0) {
+  if (adapter.config.use_dora || adapter.biases.size > 0 || adapter.config.lora_bias) {
     throw new InputError('adapter-unsupported', `a GGUF LoRA adapter holds A/B pairs only: this adapter has ${adapter.config.use_dora ? 'DoRA magnitudes' : 'trained biases'}`, {
       file: adapter.dir, hint: 'Export the merged model instead: peft-studio export gguf MODEL_DIR OUT.gguf --adapter DIR --merge',
     });
