@@ -22,6 +22,7 @@ import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { type ModelInputs, capLogits, VarBuilder, WeightStore } from '../models/common';
 import { positionDtype } from '../models/feeds';
 import { type LoraHook, loraKey } from '../models/lora';
+import type { QuantizedBase } from '../quant/quantCache';
 import type { TensorEntry } from '../safetensors/types';
 
 /** Graph input and output names. */
@@ -48,6 +49,8 @@ export interface InferenceGraphOptions {
   loraModules: readonly ModuleInfo[];
   lora?: LoraMode;
   tensors?: Map<string, TensorEntry>;
+  /** A 4-bit base: decoder Linear weights as MatMulNBits blocks (src/core/quant). */
+  quant?: QuantizedBase;
 }
 
 /** Shapes of a model's KV cache: per layer [B, kvHeads, P, headDim] keys and values. */
@@ -119,7 +122,7 @@ export function buildInferenceGraph(o: InferenceGraphOptions): Graph {
     g.output(vv);
     return { k: kk, v: vv };
   };
-  const vb = new VarBuilder(new WeightStore(g, o.inventory, 'float32', o.tensors));
+  const vb = new VarBuilder(new WeightStore(g, o.inventory, 'float32', o.tensors, o.quant));
   const { hidden, head, logitSoftcap } = archOf(spec).hidden(spec, vb, inputs, lora, 'float32', 'float32');
   const last = G.gather(G.reshape(hidden, ['B', 'T', spec.hiddenSize]), g.constant('int64', [], BigInt64Array.of(-1n)), 1, { name: 'last_position' });
   const logits = capLogits(lora.apply('lm_head', last, G.gemm(last, head, { transB: true, name: 'lm_head.Gemm' })), logitSoftcap);

@@ -12,6 +12,7 @@ import { archOf } from '../arch/registry';
 import * as G from '../graph';
 import type { Graph, Value } from '../graph';
 import type { ModelInventory } from '../hf/types';
+import type { QuantizedBase } from '../quant/quantCache';
 import type { TensorEntry } from '../safetensors/types';
 import { type ParamGrad, type UpdatedParam, adamwInputs, clipAndAdamW, expAvgName, expAvgSqName, newName } from '../train/adamw';
 import type { LoraTarget, OptimizerOptions } from '../train/engineApi';
@@ -41,6 +42,8 @@ export interface ModelGraphOptions {
   optimizerScalars?: 'host' | 'graph';
   /** Checkpoint header entries (read from the model folder when absent). */
   tensors?: Map<string, TensorEntry>;
+  /** A 4-bit base: decoder Linear weights as MatMulNBits blocks (src/core/quant). */
+  quant?: QuantizedBase;
 }
 
 /** Output names. */
@@ -69,7 +72,7 @@ export function buildForward(name: string, o: ModelGraphOptions): ForwardGraph {
   const weights = g.input(INPUT.lossWeights, o.dtype, ['L']);
   const act = o.fp16 === true ? 'float16' : o.dtype;
   const lora = new LoraSet(g, o.targets, o.dtype, o.dropout, act);
-  const vb = new VarBuilder(new WeightStore(g, o.inventory, act, o.tensors));
+  const vb = new VarBuilder(new WeightStore(g, o.inventory, act, o.tensors, o.quant));
   const { hidden, head, logitSoftcap } = archOf(spec).hidden(spec, vb, inputs, lora, o.dtype, act);
   // lm_head only on the rows whose next label counts (same numbers per row as the full [B*T, vocab] logits).
   // fp16: the row Gather runs on an fp32 copy (its backward is a ScatterND add, which the WebGPU EP lacks for fp16).

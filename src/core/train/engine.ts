@@ -18,6 +18,7 @@ import { expAvgName, expAvgSqName, newName } from './adamw';
 import type { Batch, EngineOptions, EngineState, StepResult, TrainEngine } from './engineApi';
 import { type GraphFolder, cacheKey, graphPath, prepareGraphFolder } from './graphCache';
 import { usePrepacking } from '../runtime/prepacking';
+import { type QuantizedBase, ensureQuantizedBase } from '../quant/quantCache';
 export { ortTuning, usePrepacking } from '../runtime/prepacking';
 
 type Kind = 'step' | 'grad' | 'apply' | 'eval' | 'readBack';
@@ -83,6 +84,7 @@ class OrtEngine implements TrainEngine {
     private readonly opts: EngineOptions,
     private readonly folder: GraphFolder,
     private readonly params: { key: string; shape: number[] }[],
+    private readonly quant: QuantizedBase | undefined,
   ) {
     this.parameterNames = params.map((p) => p.key);
     this.device = opts.device;
@@ -94,7 +96,7 @@ class OrtEngine implements TrainEngine {
 
   private graphOptions(): ModelGraphOptions {
     const o = this.opts;
-    return { inventory: o.inventory, targets: o.targets, dropout: o.loraDropout, dtype: this.dtype, optimizer: o.optimizer, fp16: this.fp16, optimizerScalars: 'host' };
+    return { inventory: o.inventory, targets: o.targets, dropout: o.loraDropout, dtype: this.dtype, optimizer: o.optimizer, fp16: this.fp16, optimizerScalars: 'host', ...(this.quant !== undefined ? { quant: this.quant } : {}) };
   }
 
   private build(kind: Kind): Graph {
@@ -298,7 +300,14 @@ export function createEngine(opts: EngineOptions): Promise<TrainEngine> {
     dropout: opts.loraDropout,
     optimizer: opts.optimizer,
     precision: opts.precision,
+    ...(opts.quantization != null ? { quantization: opts.quantization } : {}),
   });
-  const folder = prepareGraphFolder(opts.cacheDir, opts.inventory, key);
-  return Promise.resolve(new OrtEngine(opts, folder, params));
+  let quant: QuantizedBase | undefined;
+  try {
+    quant = opts.quantization != null ? ensureQuantizedBase(opts.inventory, opts.quantization, opts.cacheDir) : undefined;
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  const folder = prepareGraphFolder(opts.cacheDir, opts.inventory, key, quant !== undefined ? [quant.file] : []);
+  return Promise.resolve(new OrtEngine(opts, folder, params, quant));
 }

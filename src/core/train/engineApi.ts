@@ -1,6 +1,7 @@
 // The contract between the trainer (core/train) and the compiled training step (core/graph + core/models):
 // the trainer feeds batches and a learning rate, the engine runs forward + backward + clip + AdamW in ORT.
 import type { ModelInventory, ModuleInfo } from '../hf/types';
+import type { QuantizationConfig } from '../quant/blockQuant';
 
 /** One adapted module, as PEFT's matching rules resolved it (core/peft). */
 export interface LoraTarget {
@@ -37,6 +38,8 @@ export interface EngineOptions {
   maxSeqLen?: number;
   /** ORT intra-op threads (default: all cores). */
   threads?: number;
+  /** A 4-bit base (recipe `quantization:`); null/absent = full precision. */
+  quantization?: QuantizationConfig | null;
 }
 
 /**

@@ -1,0 +1,124 @@
+// The 4-bit base on disk: the frozen decoder Linear weights quantized once (blockQuant.ts) into one safetensors file in
+// the graph cache, keyed by the weight files and the quantization; graphs read it as external data (MatMulNBits' B).
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InputError } from '../errors';
+import type { ModelInventory, ModuleInfo } from '../hf/types';
+import { openCheckpoint } from '../safetensors/checkpoint';
+import { readSafetensorsHeader, readTensorAsFloat32 } from '../safetensors/read';
+import type { TensorEntry } from '../safetensors/types';
+import { buildHeader } from '../safetensors/write';
+import { writeFileAtomicStreamed } from '../util/atomicFile';
+import { type QuantizationConfig, QUANT_BITS, kBlocksOf, quantizeBlocks } from './blockQuant';
+
+/** Bump when the file's content rule changes (the quantization rule, tensor names): old files are then ignored. */
+export const QUANT_FORMAT = 'peft-studio-q-1';
+/** Prefix of quantized-base files: the graph cache's stale-folder pruning knows them as ours. */
+export const QUANT_FILE_PREFIX = 'peft-studio-q';
+
+export interface QuantizedWeight {
+  /** Checkpoint name of the original weight, e.g. model.layers.0.mlp.down_proj.weight. */
+  weightKey: string;
+  /** Out features (rows of the HF weight). */
+  n: number;
+  /** In features. */
+  k: number;
+  blockSize: number;
+  bits: number;
+  /** Packed codes U8 [n, kBlocks, blockSize/2] and F32 scales [n · kBlocks] in `file`. */
+  codes: TensorEntry;
+  scales: TensorEntry;
+}
+
+export interface QuantizedBase {
+  config: QuantizationConfig;
+  /** Absolute path of the quantized file (hard-linked into each graph folder under its own name). */
+  file: string;
+  /** By checkpoint weight key. */
+  weights: Map<string, QuantizedWeight>;
+}
+
+/** The modules whose weights are stored in 4 bits: the Linear layers of the decoder (not embeddings, norms, lm_head). */
+export function quantizedModules(inventory: ModelInventory): ModuleInfo[] {
+  return inventory.modules.filter((m) => m.kind === 'linear' && m.layer !== null && !m.isOutputHead);
+}
+
+/** Refuses a model the 4-bit path cannot serve (no decoder Linear layers: GPT-2's Conv1D). */
+export function checkQuantizable(inventory: ModelInventory): void {
+  if (quantizedModules(inventory).length === 0) {
+    throw new InputError('quant-unsupported-model', `a 4-bit base needs Linear layers in the decoder; ${inventory.spec.modelType} has none (GPT-2 uses Conv1D)`, {
+      file: inventory.dir,
+      hint: 'Remove `quantization:` from the recipe (train this model in full precision)',
+    });
+  }
+}
+
+function fileKey(inventory: ModelInventory, config: QuantizationConfig): string {
+  const h = createHash('sha256');
+  h.update(QUANT_FORMAT);
+  h.update(JSON.stringify(config));
+  for (const f of openCheckpoint(inventory.dir).files) {
+    const st = fs.statSync(f);
+    h.update(JSON.stringify([path.basename(f), st.size, Math.floor(st.mtimeMs), st.ino]));
+  }
+  h.update(JSON.stringify(quantizedModules(inventory).map((m) => m.weightKey)));
+  return h.digest('hex').slice(0, 24);
+}
+
+const codesName = (key: string): string => `${key}.q4`;
+const scalesName = (key: string): string => `${key}.scales`;
+
+/**
+ * The quantized base of `inventory` under `cacheDir/quantized/`, written on first use (one weight in memory at a time:
+ * peak ≈ that weight in fp32 twice) and reused while the weight files are unchanged.
+ */
+export function ensureQuantizedBase(inventory: ModelInventory, config: QuantizationConfig, cacheDir: string): QuantizedBase {
+  if (config.bits !== QUANT_BITS) throw new InputError('quant-bits', `only 4-bit bases are supported, got bits: ${String(config.bits)}`);
+  checkQuantizable(inventory);
+  const dir = path.join(cacheDir, 'quantized');
+  const file = path.join(dir, `${QUANT_FILE_PREFIX}${config.bits}-b${config.block_size}-${fileKey(inventory, config)}.safetensors`);
+  const modules = quantizedModules(inventory);
+  const tensors = openCheckpoint(inventory.dir).tensors;
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(dir, { recursive: true });
+    writeQuantized(file, modules, tensors, config.block_size);
+  }
+  const header = readSafetensorsHeader(file);
+  const weights = new Map<string, QuantizedWeight>();
+  for (const m of modules) {
+    const codes = header.tensors.get(codesName(m.weightKey));
+    const scales = header.tensors.get(scalesName(m.weightKey));
+    if (codes === undefined || scales === undefined) {
+      throw new InputError('quant-cache', `the quantized base ${file} has no ${m.weightKey}`, { file, hint: 'Delete the file; it is rebuilt on the next run' });
+    }
+    weights.set(m.weightKey, { weightKey: m.weightKey, n: m.outFeatures, k: m.inFeatures, blockSize: config.block_size, bits: config.bits, codes, scales });
+  }
+  return { config, file, weights };
+}
+
+function writeQuantized(file: string, modules: ModuleInfo[], tensors: Map<string, TensorEntry>, blockSize: number): void {
+  const layout = modules.map((m) => {
+    const kb = kBlocksOf(m.inFeatures, blockSize);
+    return { m, kb };
+  });
+  const header = buildHeader(layout.flatMap(({ m, kb }) => [
+    { name: codesName(m.weightKey), dtype: 'U8' as const, shape: [m.outFeatures, kb, blockSize / 2], data: { byteLength: m.outFeatures * kb * (blockSize / 2) } },
+    { name: scalesName(m.weightKey), dtype: 'F32' as const, shape: [m.outFeatures * kb], data: { byteLength: m.outFeatures * kb * 4 } },
+  ]), { format: QUANT_FORMAT, block_size: String(blockSize), bits: String(QUANT_BITS) });
+  writeFileAtomicStreamed(file, (write) => {
+    write(header);
+    for (const { m } of layout) {
+      const entry = tensors.get(m.weightKey);
+      if (entry === undefined) throw new InputError('model-missing-weight', 'the checkpoint has no such tensor', { tensor: m.weightKey });
+      if (entry.shape.length !== 2 || entry.shape[0] !== m.outFeatures || entry.shape[1] !== m.inFeatures) {
+        throw new InputError('model-weight-shape', 'the weight does not have the shape config.json implies', {
+          tensor: m.weightKey, file: entry.file, expected: `[${m.outFeatures}, ${m.inFeatures}]`, actual: `[${entry.shape.join(', ')}]`,
+        });
+      }
+      const q = quantizeBlocks(readTensorAsFloat32(entry), m.outFeatures, m.inFeatures, blockSize);
+      write(q.packed);
+      write(new Uint8Array(q.scales.buffer, q.scales.byteOffset, q.scales.byteLength));
+    }
+  });
+}
