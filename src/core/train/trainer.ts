@@ -124,6 +124,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       device: prep.device,
       precision: t.fp16 && prep.device !== 'cpu' ? 'fp16' : 'fp32',
       cacheDir: graphCacheDir(recipe),
+      quantization: recipe.quantization,
       maxBatchSize: microBatch,
       maxSeqLen: recipe.dataset.max_length,
     });

@@ -2,6 +2,7 @@
 // (did-you-mean + fix), types/ranges, missing paths, base_model, devices, max_length, warmup vs run length.
 import { archOf } from '../arch/registry';
 import * as path from 'node:path';
+import { quantizedModules } from '../quant/quantCache';
 import { checkRecipeValue, recipeField, recipeKeys, RECIPE_FIELDS, type RecipeField } from '../train/recipeSchema';
 import { suggest } from '../util/didYouMean';
 import type { ModelInventory } from '../hf/types';
@@ -226,6 +227,10 @@ function checkSemantics(read: YamlRead, present: Map<string, YamlEntry>, idx: Li
   // precision
   if (v.get('training.bf16') === true) out.push(problem(at('training.bf16'), 'error', 'bf16-unsupported', 'bf16 training is not supported by the onnxruntime-node execution providers; use fp16 on a GPU or fp32'));
   if (v.get('training.fp16') === true && device === 'cpu') out.push(problem(at('training.fp16'), 'warning', 'fp16-on-cpu', 'fp16 is ignored on the CPU: onnxruntime CPU computes in fp32'));
+  // a 4-bit base needs decoder Linear layers (GPT-2's are Conv1D)
+  if (model !== null && present.has('quantization') && present.get('quantization')?.value !== null && quantizedModules(model).length === 0) {
+    out.push(problem(at('quantization', 'key'), 'error', 'quant-unsupported-model', `a 4-bit base needs Linear layers in the decoder; ${model.spec.modelType} has none (GPT-2 uses Conv1D). Remove "quantization".`));
+  }
   // max_length vs the model
   const maxLength = num(v.get('dataset.max_length'), 512);
   if (model !== null && valid('dataset.max_length') && maxLength > model.spec.maxPositionEmbeddings) {

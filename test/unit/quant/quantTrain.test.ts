@@ -23,7 +23,7 @@ function options(inventory: ModelInventory, targets: LoraTarget[], cacheDir: str
 }
 
 /** A copy of the model folder whose quantized weights hold their dequantized values (the fp32 twin of the 4-bit base). */
-function dequantizedTwin(inv: ModelInventory, dir: string, blockSize: number): Promise<ModelInventory> {
+function dequantizedTwin(inv: ModelInventory, dir: string, blockSize: number): ModelInventory {
   fs.mkdirSync(dir, { recursive: true });
   for (const f of fs.readdirSync(inv.dir)) if (!f.endsWith('.safetensors')) fs.copyFileSync(path.join(inv.dir, f), path.join(dir, f));
   const quantized = new Set(quantizedModules(inv).map((m) => m.weightKey));
