@@ -9,6 +9,8 @@ import { loadModel } from '../hf/loadModel';
 import { type HfTokenizer, loadTokenizer } from '../hf/tokenizer';
 import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { cacheKey, prepareGraphFolder } from '../train/graphCache';
+import type { QuantizationConfig } from '../quant/blockQuant';
+import { ensureQuantizedBase } from '../quant/quantCache';
 import { sessionOptions } from '../train/engine';
 import type { DeviceName } from '../train/engineApi';
 import { type LoadedAdapter, loadAdapter } from './adapter';
@@ -52,6 +54,8 @@ export interface GeneratorOptions {
   kvOnDevice?: boolean;
   /** Folder for the compiled graph (hard links to the weights); default $PEFT_STUDIO_GRAPH_CACHE or the OS temp dir. */
   cacheDir?: string;
+  /** A 4-bit base (the recipe's `quantization:`, CLI `--quantization 4[:block]`): the training graphs' MatMulNBits path. */
+  quantization?: QuantizationConfig | null;
 }
 
 /**
@@ -156,9 +160,12 @@ export class Generator {
     // In the model's module order, so that the graph (and its cache key) does not depend on the load order.
     this.modules = this.inventory.modules.filter((m) => union.has(m.name));
     const mode = this.opts.lora === 'stacked' ? { kind: 'stacked' as const } : { kind: 'single' as const };
-    const g = buildInferenceGraph({ inventory: this.inventory, loraModules: this.modules, lora: mode });
     const cacheDir = this.opts.cacheDir ?? process.env['PEFT_STUDIO_GRAPH_CACHE'] ?? path.join(os.tmpdir(), 'peft-studio-graphs');
-    const folder = prepareGraphFolder(cacheDir, this.inventory, cacheKey(this.inventory, { generate: this.modules.map((m) => m.name), mode: mode.kind }));
+    const q = this.opts.quantization ?? null;
+    const quant = q !== null ? ensureQuantizedBase(this.inventory, q, cacheDir) : undefined;
+    const g = buildInferenceGraph({ inventory: this.inventory, loraModules: this.modules, lora: mode, ...(quant !== undefined ? { quant } : {}) });
+    const key = cacheKey(this.inventory, { generate: this.modules.map((m) => m.name), mode: mode.kind, ...(q !== null ? { quantization: q } : {}) });
+    const folder = prepareGraphFolder(cacheDir, this.inventory, key, quant !== undefined ? [quant.file] : []);
     const so = generatorSessionOptions(this.inventory, this.opts);
     const next = await GraphSession.create(g, { dir: folder.dir, sessionOptions: so });
     await this.session?.release();

@@ -4,15 +4,11 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ModelInventory } from '../../../src/core/hf/types';
-import { loadModel } from '../../../src/core/hf/loadModel';
-import { dequantizeBlocks, quantizeBlocks } from '../../../src/core/quant/blockQuant';
-import { quantizedModules } from '../../../src/core/quant/quantCache';
-import { readSafetensorsHeader, readTensorAsFloat32 } from '../../../src/core/safetensors/read';
-import { writeSafetensors } from '../../../src/core/safetensors/write';
 import { createEngine } from '../../../src/core/train/engine';
 import type { EngineOptions, LoraTarget } from '../../../src/core/train/engineApi';
 import { Rng } from '../../../src/core/util/random';
 import { randomBatch, randomState, targetsFor, tinyModel, tmpDir } from '../engine/helpers';
+import { dequantizedTwin } from './helpers';
 
 // eps ≫ |g|: AdamW's first update is lr·g/(|g| + eps) ≈ lr·g/eps, so the parameter change shows each gradient element.
 const OPT = { beta1: 0.9, beta2: 0.999, eps: 1, weightDecay: 0, maxGradNorm: 0 };
@@ -20,20 +16,6 @@ const Q = { bits: 4 as const, block_size: 32 as const };
 
 function options(inventory: ModelInventory, targets: LoraTarget[], cacheDir: string, extra: Partial<EngineOptions> = {}): EngineOptions {
   return { inventory, targets, loraDropout: 0, optimizer: OPT, device: 'cpu', precision: 'fp32', cacheDir, threads: 1, ...extra };
-}
-
-/** A copy of the model folder whose quantized weights hold their dequantized values (the fp32 twin of the 4-bit base). */
-function dequantizedTwin(inv: ModelInventory, dir: string, blockSize: number): ModelInventory {
-  fs.mkdirSync(dir, { recursive: true });
-  for (const f of fs.readdirSync(inv.dir)) if (!f.endsWith('.safetensors')) fs.copyFileSync(path.join(inv.dir, f), path.join(dir, f));
-  const quantized = new Set(quantizedModules(inv).map((m) => m.weightKey));
-  const h = readSafetensorsHeader(path.join(inv.dir, 'model.safetensors'));
-  writeSafetensors(path.join(dir, 'model.safetensors'), [...h.tensors.values()].map((e) => {
-    const data = readTensorAsFloat32(e);
-    const q = quantized.has(e.name) ? dequantizeBlocks(quantizeBlocks(data, e.shape[0]!, e.shape[1]!, blockSize)) : data;
-    return { name: e.name, dtype: 'F32' as const, shape: e.shape, data: q };
-  }));
-  return loadModel(dir);
 }
 
 const maxAbs = (a: Float32Array): number => a.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
