@@ -1,6 +1,6 @@
 // onnxruntime's com.microsoft.MatMulNBits (a matmul against 4-bit blocks, src/core/quant/blockQuant.ts layout) and the
 // same blocks dequantized to fp32 with standard ops, which the backward pass multiplies by (dX = dY·W).
-import { type Graph, type Value, int } from './ir';
+import { type Value, int } from './ir';
 import { add, cast, mul, sub } from './ops';
 import { concat, reshape, slice, unsqueeze } from './opsShape';
 
@@ -28,24 +28,22 @@ export function matMulNBits(a: Value, b: Value, scales: Value, at: NBitsAttrs, n
 /**
  * Small integer/float constants that onnxruntime cannot fold at session creation: derived from the (symbolic) row
  * count of `anchor`. Folding (q − 8)·s of constant blocks would store every weight again in fp32 — exactly the copy
- * a 4-bit base exists to avoid — so the dequantization must depend on a value known only at run time.
+ * a 4-bit base exists to avoid — so the dequantization must depend on a value known only at run time. They are made
+ * per use from that use's own anchor (the backward's dY): anchored on one shared value, every layer's dequantization
+ * became ready at once and ORT ran them all early, holding all the fp32 weights together (measured: +0.36 GiB on a
+ * 90M-parameter base).
  */
 interface RunTimeConstants { mask: Value; four: Value; one: Value }
-const runTime = new WeakMap<Graph, RunTimeConstants>();
 
 function runTimeConstants(anchor: Value): RunTimeConstants {
   const g = anchor.graph;
-  const hit = runTime.get(g);
-  if (hit !== undefined) return hit;
   const rows = g.op('Shape', [anchor], { start: int(0), end: int(1) }, { name: g.freshName('nbits.rows') });
   const zero = mul(rows, 0); // int64 [1]; 0 at run time, unknown to the constant folder
-  const c: RunTimeConstants = {
+  return {
     mask: cast(add(zero, 15), 'uint8'),
     four: cast(add(zero, 4), 'uint8'),
     one: cast(add(zero, 1), 'float32'),
   };
-  runTime.set(g, c);
-  return c;
 }
 
 /**
