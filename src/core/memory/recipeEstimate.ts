@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import { dataTokenizer, loadTokenizer } from '../hf/tokenizer';
 import type { ModelInventory } from '../hf/types';
 import type { LoraConfig } from '../peft/loraConfig';
+import type { QuantizationConfig } from '../quant/blockQuant';
 import { buildDataset } from '../train/data/dataset';
 import { isDataFormat, type DataTokenizer } from '../train/data/formats';
 import { readJsonl } from '../train/data/jsonl';
@@ -19,6 +20,8 @@ export interface RunShape {
   withEval: boolean;
   /** Tokens per row of the longest micro-batch: the longest example after truncation (max_length when packed). */
   seqLen: number;
+  /** The recipe's `quantization:` (a 4-bit base), or null. */
+  quantization?: QuantizationConfig | null;
 }
 
 export function memoryOptionsFor(shape: RunShape, device: DeviceName, loraDropout: number): MemoryOptions {
@@ -30,6 +33,7 @@ export function memoryOptionsFor(shape: RunShape, device: DeviceName, loraDropou
     gradAccum: shape.gradAccum,
     loraDropout,
     withEval: shape.withEval,
+    quantization: shape.quantization ?? null,
   };
 }
 
@@ -116,6 +120,7 @@ export async function estimateForRecipe(args: {
     fp16: r?.fp16 ?? false,
     withEval: r?.hasEval ?? false,
     seqLen,
+    quantization: r?.quantization ?? null,
   };
   const options = memoryOptionsFor(shape, args.device, args.loraConfig.lora_dropout);
   return { estimate: estimateMemory(args.inventory, args.targets, options), options, seqLenFrom };

@@ -275,7 +275,7 @@ function estimateRun(prep: PreparedRun, microBatch: number): MemoryEstimate | nu
     const rows = [...prep.train.sequences, ...(prep.eval?.sequences ?? [])];
     const seqLen = rows.reduce((m, q) => Math.max(m, q.inputIds.length), 1);
     const t = prep.recipe.training;
-    const shape = { batchSize: microBatch, gradAccum: t.gradient_accumulation_steps, fp16: t.fp16, withEval: prep.eval !== null, seqLen };
+    const shape = { batchSize: microBatch, gradAccum: t.gradient_accumulation_steps, fp16: t.fp16, withEval: prep.eval !== null, seqLen, quantization: prep.recipe.quantization };
     return estimateMemory(prep.inventory, prep.targets, memoryOptionsFor(shape, prep.device, prep.loraConfig.lora_dropout));
   } catch {
     // The estimate is advice: a model shape it does not know must not stop training.

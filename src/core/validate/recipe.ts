@@ -2,6 +2,7 @@
 // (did-you-mean + fix), types/ranges, missing paths, base_model, devices, max_length, warmup vs run length.
 import { archOf } from '../arch/registry';
 import * as path from 'node:path';
+import type { QuantizationConfig } from '../quant/blockQuant';
 import { quantizedModules } from '../quant/quantCache';
 import { checkRecipeValue, recipeField, recipeKeys, RECIPE_FIELDS, type RecipeField } from '../train/recipeSchema';
 import { suggest } from '../util/didYouMean';
@@ -55,10 +56,19 @@ export function summarizeRecipe(text: string, recipePath: string): RecipeSummary
       gradAccum: num(v.get('training.gradient_accumulation_steps'), 1),
       device: String(v.get('device') ?? 'auto'),
       fp16: v.get('training.fp16') === true,
+      quantization: quantizationOf(read),
     };
   } catch {
     return null;
   }
+}
+
+/** The recipe's `quantization:` when it is present, not null and its values are valid (defaults filled in). */
+function quantizationOf(read: YamlRead): QuantizationConfig | null {
+  const e = read.entries.find((x) => x.path === 'quantization');
+  if (e === undefined || e.value === null || typeof e.value !== 'object') return null;
+  const v = valuesOf(read);
+  return { bits: v.get('quantization.bits') as 4, block_size: v.get('quantization.block_size') as QuantizationConfig['block_size'] };
 }
 
 /** A hub-id-looking base_model that is also a local folder beside the recipe wins (as from_pretrained does). */
