@@ -38,13 +38,17 @@ export function quantizedBytes(n: number, k: number, blockSize: number): number 
   return n * kb * (blockSize / 2 + 4);
 }
 
-/** Quantizes W [n, k] (row-major fp32) by the rule above. */
-export function quantizeBlocks(w: Float32Array, n: number, k: number, blockSize: number): BlockQuantized {
-  if (w.length !== n * k) throw new Error(`quantizeBlocks: ${w.length} values for [${n}, ${k}]`);
+/**
+ * Quantizes W [n, k] (row-major fp32; `w` may be longer, only its first n·k values are read) by the rule above.
+ * `out`: buffers to fill instead of new ones (at least n·kBlocks·blockSize/2 bytes and n·kBlocks scales; the results
+ * are views of their starts), so that quantizing a whole model allocates nothing per weight.
+ */
+export function quantizeBlocks(w: Float32Array, n: number, k: number, blockSize: number, out?: { packed: Uint8Array; scales: Float32Array }): BlockQuantized {
+  if (w.length < n * k || (out === undefined && w.length !== n * k)) throw new Error(`quantizeBlocks: ${w.length} values for [${n}, ${k}]`);
   const kb = kBlocksOf(k, blockSize);
   const blob = blockSize / 2;
-  const packed = new Uint8Array(n * kb * blob);
-  const scales = new Float32Array(n * kb);
+  const packed = out !== undefined ? out.packed.subarray(0, n * kb * blob) : new Uint8Array(n * kb * blob);
+  const scales = out !== undefined ? out.scales.subarray(0, n * kb) : new Float32Array(n * kb);
   for (let r = 0; r < n; r++) {
     const row = r * k;
     for (let b = 0; b < kb; b++) {

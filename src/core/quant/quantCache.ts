@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { InputError } from '../errors';
 import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { openCheckpoint } from '../safetensors/checkpoint';
-import { readSafetensorsHeader, readTensorAsFloat32 } from '../safetensors/read';
+import { f16ToF32 } from '../safetensors/dtypes';
+import { readSafetensorsHeader } from '../safetensors/read';
 import type { TensorEntry } from '../safetensors/types';
 import { buildHeader } from '../safetensors/write';
 import { writeFileAtomicStreamed } from '../util/atomicFile';
@@ -97,15 +98,21 @@ export function ensureQuantizedBase(inventory: ModelInventory, config: Quantizat
   return { config, file, weights };
 }
 
+/**
+ * Writes codes and scales of every module, reading one weight at a time into buffers reused for all of them (the
+ * quantization runs in the training process before its sessions open: garbage per weight would raise its peak RSS).
+ */
 function writeQuantized(file: string, modules: ModuleInfo[], tensors: Map<string, TensorEntry>, blockSize: number): void {
-  const layout = modules.map((m) => {
-    const kb = kBlocksOf(m.inFeatures, blockSize);
-    return { m, kb };
-  });
+  const layout = modules.map((m) => ({ m, kb: kBlocksOf(m.inFeatures, blockSize) }));
   const header = buildHeader(layout.flatMap(({ m, kb }) => [
     { name: codesName(m.weightKey), dtype: 'U8' as const, shape: [m.outFeatures, kb, blockSize / 2], data: { byteLength: m.outFeatures * kb * (blockSize / 2) } },
     { name: scalesName(m.weightKey), dtype: 'F32' as const, shape: [m.outFeatures * kb], data: { byteLength: m.outFeatures * kb * 4 } },
   ]), { format: QUANT_FORMAT, block_size: String(blockSize), bits: String(QUANT_BITS) });
+  const most = Math.max(...layout.map(({ m }) => m.outFeatures * m.inFeatures));
+  const mostBlocks = Math.max(...layout.map(({ m, kb }) => m.outFeatures * kb));
+  const raw = Buffer.allocUnsafeSlow(most * 4);
+  const values = new Float32Array(most);
+  const out = { packed: new Uint8Array(mostBlocks * (blockSize / 2)), scales: new Float32Array(mostBlocks) };
   writeFileAtomicStreamed(file, (write) => {
     write(header);
     for (const { m } of layout) {
@@ -116,9 +123,40 @@ function writeQuantized(file: string, modules: ModuleInfo[], tensors: Map<string
           tensor: m.weightKey, file: entry.file, expected: `[${m.outFeatures}, ${m.inFeatures}]`, actual: `[${entry.shape.join(', ')}]`,
         });
       }
-      const q = quantizeBlocks(readTensorAsFloat32(entry), m.outFeatures, m.inFeatures, blockSize);
+      const w = readInto(entry, raw, values);
+      const q = quantizeBlocks(w, m.outFeatures, m.inFeatures, blockSize, out);
       write(q.packed);
       write(new Uint8Array(q.scales.buffer, q.scales.byteOffset, q.scales.byteLength));
     }
   });
+}
+
+/** One F32/F16/BF16 weight as fp32 in `values` (its bytes read into `raw`); returns the filled view. */
+function readInto(entry: TensorEntry, raw: Buffer, values: Float32Array): Float32Array {
+  const n = entry.shape.reduce((a, b) => a * b, 1);
+  const bytes = entry.dtype === 'F32' ? 4 : entry.dtype === 'F16' || entry.dtype === 'BF16' ? 2 : 0;
+  if (bytes === 0 || entry.length !== n * bytes) {
+    throw new InputError('model-weight-dtype', `cannot quantize a ${entry.dtype} weight`, { tensor: entry.name, file: entry.file, expected: 'F32, F16 or BF16' });
+  }
+  const fd = fs.openSync(entry.file, 'r');
+  try {
+    for (let done = 0; done < entry.length;) {
+      const got = fs.readSync(fd, raw, done, entry.length - done, entry.offset + done);
+      if (got <= 0) throw new InputError('safetensors-truncated', 'the file ends inside a tensor', { tensor: entry.name, file: entry.file });
+      done += got;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  const out = values.subarray(0, n);
+  if (entry.dtype === 'F32') out.set(new Float32Array(raw.buffer, raw.byteOffset, n));
+  else if (entry.dtype === 'BF16') {
+    const u = new Uint16Array(raw.buffer, raw.byteOffset, n);
+    const o32 = new Uint32Array(out.buffer, out.byteOffset, n);
+    for (let i = 0; i < n; i++) o32[i] = u[i]! << 16;
+  } else {
+    const u = new Uint16Array(raw.buffer, raw.byteOffset, n);
+    for (let i = 0; i < n; i++) out[i] = f16ToF32(u[i]!);
+  }
+  return out;
 }

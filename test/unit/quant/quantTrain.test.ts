@@ -3,7 +3,13 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { makeFixture } from '../../../src/core/fixtures/makeFixture';
+import { loadModel } from '../../../src/core/hf/loadModel';
 import type { ModelInventory } from '../../../src/core/hf/types';
+import { quantizeBlocks } from '../../../src/core/quant/blockQuant';
+import { ensureQuantizedBase } from '../../../src/core/quant/quantCache';
+import { openCheckpoint } from '../../../src/core/safetensors/checkpoint';
+import { readTensorAsFloat32, readTensorBytes } from '../../../src/core/safetensors/read';
 import { createEngine } from '../../../src/core/train/engine';
 import type { EngineOptions, LoraTarget } from '../../../src/core/train/engineApi';
 import { Rng } from '../../../src/core/util/random';
@@ -90,5 +96,27 @@ describe('4-bit base training', function () {
     await e.dispose();
     assert.ok(losses.every(Number.isFinite));
     assert.ok(losses[11]! < 0.8 * losses[0]!, `losses ${losses.map((l) => l.toFixed(3)).join(' ')}`);
+  });
+});
+
+describe('quantized base file', function () {
+  this.timeout(60000);
+  it('reads F32, BF16 and F16 checkpoints: the codes and scales of each weight are those of its fp32 values', async () => {
+    const dir = tmpDir('quant-file');
+    try {
+      for (const dtype of ['F32', 'BF16', 'F16'] as const) {
+        const inv = loadModel((await makeFixture({ arch: 'qwen2', outDir: path.join(dir, dtype), seed: 2, dtype })).dir);
+        const tensors = openCheckpoint(inv.dir).tensors;
+        const base = ensureQuantizedBase(inv, { bits: 4, block_size: 16 }, path.join(dir, 'cache'));
+        assert.equal(base.weights.size, 2 * 7); // q k v o gate up down × 2 layers
+        for (const [key, w] of base.weights) {
+          const ref = quantizeBlocks(readTensorAsFloat32(tensors.get(key)!), w.n, w.k, 16);
+          assert.deepEqual(new Uint8Array(readTensorBytes(w.codes)), ref.packed, `${dtype} ${key} codes`);
+          assert.deepEqual(readTensorAsFloat32(w.scales), ref.scales, `${dtype} ${key} scales`);
+        }
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
