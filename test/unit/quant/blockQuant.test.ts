@@ -80,4 +80,30 @@ describe('4-bit block quantization', () => {
     const exact = matmulT(x, w, m, k, n);
     assert.ok(Math.max(...Array.from(exact, (e, i) => Math.abs(e - y[i]!))) > 1e-3);
   });
+
+  it('the VJP of MatMulNBits: d(Σ r·y)/dx = r·W with W the dequantized blocks (batched 3-D input too)', async () => {
+    const k = 48; const n = 20; const bs = 16;
+    const w = randn(n * k, 3, 0.5);
+    const q = quantizeBlocks(w, n, k, bs);
+    const wq = dequantizeBlocks(q);
+    for (const shape of [[6, k], [2, 3, k]] as const) {
+      const m = shape.length === 2 ? shape[0] : shape[0] * shape[1];
+      const g = new G.Graph('nbits-vjp');
+      const x = g.input('x', 'float32', [...shape]);
+      const r = g.input('r', 'float32', [...shape.slice(0, -1), n]);
+      const b = g.initializer('B', 'uint8', [n, q.kBlocks, bs / 2], q.packed);
+      const s = g.initializer('scales', 'float32', [n * q.kBlocks], q.scales);
+      const y = G.matMulNBits(x, b, s, { K: k, N: n, bits: 4, blockSize: bs });
+      const loss = G.reduceSum(G.mul(y, r), undefined, false);
+      g.output(G.gradients(g, loss, [x]).get(x)!, 'dx');
+      const rv = randn(m * n, 4);
+      const out = await G.runGraph(g, { x: { data: randn(m * k, 5), dims: [...shape] }, r: { data: rv, dims: [...shape.slice(0, -1), n] } });
+      const dx = out['dx']!.data as Float32Array;
+      for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) {
+        let e = 0;
+        for (let t = 0; t < n; t++) e += rv[i * n + t]! * wq[t * k + j]!;
+        assert.ok(Math.abs(dx[i * k + j]! - e) <= 1e-4 * (1 + Math.abs(e)), `dx[${i},${j}] ${dx[i * k + j]} vs ${e}`);
+      }
+    }
+  });
 });
