@@ -85,6 +85,8 @@ describe('4-bit base training', function () {
     assert.equal(fs.statSync(path.join(cache, 'quantized', first[0]!)).mtimeMs, mtime);
     await open({ bits: 4, block_size: 64 });
     assert.equal(files().length, 2);
+    // Two graph folders (the key includes the quantization); the quantized-file links do not make either look stale.
+    assert.equal(fs.readdirSync(cache).filter((f) => /^[0-9a-f]{24}$/.test(f)).length, 2);
   });
 
   it('a short run on the 4-bit base learns (loss falls)', async () => {
