@@ -102,7 +102,8 @@ export function estimateMemory(inv: ModelInventory, targets: LoraTarget[], opts:
     const qBytes = quantMods.reduce((a, m) => a + quantizedBytes(m.outFeatures, m.inFeatures, q.block_size), 0);
     add('4-bit base weights', qBytes * sessions, `${fmtCount(qN)} decoder Linear weights as 4-bit blocks of ${q.block_size} + one fp32 scale each (${(8 * qBytes / qN).toFixed(2)} bits a weight)` + (sessions > 1 ? ', × 2 sessions' : ''));
   }
-  const castBytes = params.filter((p) => dtypeBytes(p.dtype) !== computeW).reduce((a, p) => a + numel(p.shape) * dtypeBytes(p.dtype), 0);
+  // With a 4-bit base the 16-bit full-precision weights are read from fp32 copies in the quantized file: no Cast.
+  const castBytes = q !== null ? 0 : params.filter((p) => dtypeBytes(p.dtype) !== computeW).reduce((a, p) => a + numel(p.shape) * dtypeBytes(p.dtype), 0);
   add('checkpoint copy during load', castBytes, 'bf16/f16 initializers read before ORT folds their Cast to the compute dtype');
 
   // LoRA state: params, grads, AdamW moments in the session, and the updated state it returns.

@@ -107,7 +107,9 @@ export class WeightStore {
     if (key === undefined) {
       throw new InputError('model-missing-weight', 'the checkpoint has no such tensor', { tensor: name, file: this.inventory.dir });
     }
-    const e = this.tensors.get(key) as TensorEntry;
+    // A 4-bit base keeps fp32 copies of its 16-bit full-precision weights in the quantized file (src/core/quant).
+    const widened = this.quant?.full.get(key);
+    const e = widened ?? (this.tensors.get(key) as TensorEntry);
     const dtype = ST_TO_IR[e.dtype];
     if (dtype === undefined) {
       throw new InputError('model-weight-dtype', `unsupported weight dtype ${e.dtype}`, { tensor: key, file: e.file, expected: 'F32, F16, BF16 or F64' });

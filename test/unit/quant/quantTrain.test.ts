@@ -68,6 +68,22 @@ describe('4-bit base training', function () {
     assert.ok(Math.abs(q4.loss - fp.loss) < 0.05 * fp.loss, `4-bit loss ${q4.loss} far from fp32 ${fp.loss}`);
   });
 
+  it('a bf16 checkpoint: the 4-bit step equals the fp32 twin\'s (its 16-bit weights read as fp32 copies, no Cast)', async () => {
+    const bf = await makeFixture({ arch: 'llama', outDir: path.join(dir, 'bf16'), seed: 5, dtype: 'BF16' });
+    const m = loadModel(bf.dir);
+    const tw = dequantizedTwin(m, path.join(dir, 'bf16-twin'), Q.block_size);
+    const batch = randomBatch(new Rng(6), m.spec.vocabSize, 2, 10, 2);
+    const losses: number[] = [];
+    for (const [inv2, q] of [[m, Q], [tw, null]] as const) {
+      const t = targetsFor(inv2, ['q_proj', 'v_proj'], 4, 8);
+      const e = await createEngine(options(inv2, t, path.join(dir, 'cache-bf16'), { quantization: q }));
+      await e.setState(randomState(t, 3));
+      losses.push((await e.step([batch], 0.01, 0)).loss);
+      await e.dispose();
+    }
+    assert.ok(Math.abs(losses[0]! - losses[1]!) < 1e-5 * losses[1]!, `${losses[0]} vs ${losses[1]}`);
+  });
+
   it('quantizes once per (weights, quantization): the file is reused, a new block size gets its own', async () => {
     const targets = targetsFor(inv, ['q_proj'], 2, 4);
     const cache = path.join(dir, 'cache-reuse');
@@ -111,6 +127,10 @@ describe('quantized base file', function () {
         const tensors = openCheckpoint(inv.dir).tensors;
         const base = ensureQuantizedBase(inv, { bits: 4, block_size: 16 }, path.join(dir, 'cache'));
         assert.equal(base.weights.size, 2 * 7); // q k v o gate up down × 2 layers
+        // 16-bit full-precision weights (embeddings, norms, biases) get fp32 copies in the file; F32 ones are read in place.
+        const full = [...tensors.values()].filter((e) => !base.weights.has(e.name));
+        assert.deepEqual([...base.full.keys()].sort(), dtype === 'F32' ? [] : full.map((e) => e.name).sort());
+        for (const [key, f] of base.full) assert.deepEqual(readTensorAsFloat32(f), readTensorAsFloat32(tensors.get(key)!), key);
         for (const [key, w] of base.weights) {
           const ref = quantizeBlocks(readTensorAsFloat32(tensors.get(key)!), w.n, w.k, 16);
           assert.deepEqual(new Uint8Array(readTensorBytes(w.codes)), ref.packed, `${dtype} ${key} codes`);
