@@ -73,6 +73,9 @@ function fileKey(inventory: ModelInventory, config: QuantizationConfig): string 
   return h.digest('hex').slice(0, 24);
 }
 
+/** Values widened from 16 to 32 bits per read (tests make it small to cross chunk borders). */
+export const quantTuning = { widenChunk: 1 << 22 };
+
 const codesName = (key: string): string => `${key}.q4`;
 const fullName = (key: string): string => `${key}.f32`;
 const scalesName = (key: string): string => `${key}.scales`;
@@ -127,10 +130,10 @@ function writeQuantized(file: string, modules: ModuleInfo[], tensors: Map<string
     ]),
     ...widen.map((e) => ({ name: fullName(e.name), dtype: 'F32' as const, shape: e.shape, data: { byteLength: numel(e) * 4 } })),
   ], { format: QUANT_FORMAT, block_size: String(blockSize), bits: String(QUANT_BITS) });
-  const most = Math.max(...layout.map(({ m }) => m.outFeatures * m.inFeatures), ...widen.map(numel));
+  const most = Math.max(...layout.map(({ m }) => m.outFeatures * m.inFeatures));
   const mostBlocks = Math.max(...layout.map(({ m, kb }) => m.outFeatures * kb));
-  const raw = Buffer.allocUnsafeSlow(most * 4);
-  const values = new Float32Array(most);
+  const raw = Buffer.allocUnsafeSlow(Math.max(most, quantTuning.widenChunk) * 4);
+  const values = new Float32Array(Math.max(most, quantTuning.widenChunk));
   const out = { packed: new Uint8Array(mostBlocks * (blockSize / 2)), scales: new Float32Array(mostBlocks) };
   writeFileAtomicStreamed(file, (write) => {
     write(header);
@@ -147,9 +150,15 @@ function writeQuantized(file: string, modules: ModuleInfo[], tensors: Map<string
       write(q.packed);
       write(new Uint8Array(q.scales.buffer, q.scales.byteOffset, q.scales.byteLength));
     }
+    // 16-bit weights widened a chunk at a time (a 128k-vocabulary embedding would otherwise need two fp32 buffers).
+    const chunk = quantTuning.widenChunk;
     for (const e of widen) {
-      const w = readInto(e, raw, values);
-      write(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
+      for (let at = 0, n = numel(e); at < n; at += chunk) {
+        const m = Math.min(chunk, n - at);
+        const part = { ...e, shape: [m], offset: e.offset + at * 2, length: m * 2 };
+        const w = readInto(part, raw, values);
+        write(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
+      }
     }
   });
 }
