@@ -9,6 +9,7 @@ import { resolveTargets } from '../src/core/peft/resolve';
 import { createEngine } from '../src/core/train/engine';
 import type { Batch, DeviceName } from '../src/core/train/engineApi';
 import { median } from './benchLib';
+import type { QuantizationConfig } from '../src/core/quant/blockQuant';
 import { errorStack } from '../src/core/errors';
 import { peakRssBytes } from '../src/core/util/peakRss';
 
@@ -31,6 +32,8 @@ export interface EngineJob {
   profilePrefix?: string;
   /** Extra ORT session options merged over the engine's (experiments: enableCpuMemArena, extra.session.*). */
   sessionOptions?: ort.InferenceSession.SessionOptions;
+  /** A 4-bit base (bench/quant.bench.ts); absent = fp32. */
+  quantization?: QuantizationConfig | null;
 }
 
 export interface EngineResult {
@@ -111,7 +114,7 @@ async function runSteps(job: EngineJob, profiled: ort.InferenceSession[] | null)
   const t0 = performance.now();
   const engine = await createEngine({
     inventory, targets, loraDropout: 0, device: job.device, precision: 'fp32', cacheDir: job.cacheDir, threads: job.threads,
-    maxBatchSize: job.batch, maxSeqLen: job.seq,
+    maxBatchSize: job.batch, maxSeqLen: job.seq, quantization: job.quantization ?? null,
     optimizer: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 },
   });
   const stepS: number[] = [];

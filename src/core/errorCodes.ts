@@ -40,6 +40,7 @@ export const TRAIN_CODES = [
   'engine-no-batch', 'engine-no-graph-folder', 'engine-no-targets', 'engine-output', 'engine-session',
   'engine-state', 'engine-state-missing', 'engine-state-shape', 'engine-unsupported-target', 'max-length',
   'no-targets', 'non-finite', 'sliding-window', 'trainer-unsupported',
+  'quant-bits', 'quant-cache', 'quant-unsupported-model',
 ] as const;
 
 /** Data sets (training data and the inspector). */

@@ -6,6 +6,7 @@ import { InputError, UsageError, errorMessage } from '../../core/errors';
 import { type GenerateRequest, type GenerateResult, Generator, type TokenEvent } from '../../core/generate/generator';
 import type { ChatMessage } from '../../core/hf/tokenizer';
 import { resolveModel } from '../../core/hf/resolveModel';
+import { parseQuantizationFlag } from '../../core/quant/flag';
 import { chooseDevice, parseDeviceRequest, runtimeProbes } from '../../core/runtime/device';
 import { modelDirOf } from '../modelArg';
 
@@ -79,6 +80,7 @@ export const generateCommand: CliCommand = {
     '  --seed S                 sampling seed (default 0): same seed, same tokens',
     '  --stop TEXT              stop once the text contains TEXT (repeatable)',
     '  --device D               auto (default), cpu, webgpu or cuda',
+    '  --quantization B[:S]     a 4-bit base as the recipe\'s quantization: {bits: B, block_size: S} (4 or 4:32; default off)',
     '  --json                   one JSON object a line: {"event":"token","id","text"} per token, then',
     '                           {"event":"done","token_ids","logprobs","text","prompt_tokens","ttft_ms","tokens_per_s","finish_reason"}',
   ].join('\n'),
@@ -86,7 +88,7 @@ export const generateCommand: CliCommand = {
     model: { type: 'string' }, adapter: { type: 'string' }, prompt: { type: 'string' }, messages: { type: 'string' },
     'input-ids': { type: 'string' }, 'max-new-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
     'top-p': { type: 'string' }, 'repetition-penalty': { type: 'string' }, seed: { type: 'string' }, stop: { type: 'string', multiple: true },
-    device: { type: 'string' }, json: { type: 'boolean' },
+    device: { type: 'string' }, json: { type: 'boolean' }, quantization: { type: 'string' },
   },
   async run(args, io) {
     const v = args.values;
@@ -106,7 +108,8 @@ export const generateCommand: CliCommand = {
     const device = (await chooseDevice(request, runtimeProbes)).device;
     const dir = await modelDir(v['model']);
     const adapterDir = typeof v['adapter'] === 'string' ? v['adapter'] : undefined;
-    const gen = await Generator.open(dir, { device, ...(adapterDir !== undefined ? { adapters: [adapterDir] } : {}) });
+    const quantization = typeof v['quantization'] === 'string' ? parseQuantizationFlag(v['quantization']) : null;
+    const gen = await Generator.open(dir, { device, quantization, ...(adapterDir !== undefined ? { adapters: [adapterDir] } : {}) });
     if (adapterDir !== undefined) req.adapter = gen.adapterIds[0]!;
     return await generateWithOutput(gen, req, v['json'] === true, io);
   },

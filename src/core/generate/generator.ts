@@ -9,6 +9,8 @@ import { loadModel } from '../hf/loadModel';
 import { type HfTokenizer, loadTokenizer } from '../hf/tokenizer';
 import type { ModelInventory, ModuleInfo } from '../hf/types';
 import { cacheKey, prepareGraphFolder } from '../train/graphCache';
+import type { QuantizationConfig } from '../quant/blockQuant';
+import { ensureQuantizedBase } from '../quant/quantCache';
 import { sessionOptions } from '../train/engine';
 import type { DeviceName } from '../train/engineApi';
 import { type AdapterModule, type LoadedAdapter, loadAdapter } from './adapter';
@@ -56,6 +58,8 @@ export interface GeneratorOptions {
   kvOnDevice?: boolean;
   /** Folder for the compiled graph (hard links to the weights); default $PEFT_STUDIO_GRAPH_CACHE or the OS temp dir. */
   cacheDir?: string;
+  /** A 4-bit base (the recipe's `quantization:`, CLI `--quantization 4[:block]`): the training graphs' MatMulNBits path. */
+  quantization?: QuantizationConfig | null;
 }
 
 /**
@@ -217,9 +221,20 @@ export class Generator {
         }
       }
     }
-    const g = buildInferenceGraph({ inventory: this.inventory, loraModules: this.modules, lora: mode, doraModules: [...this.dora], biasModules: [...this.biased], copies: this.copies });
     const cacheDir = this.opts.cacheDir ?? process.env['PEFT_STUDIO_GRAPH_CACHE'] ?? path.join(os.tmpdir(), 'peft-studio-graphs');
-    const folder = prepareGraphFolder(cacheDir, this.inventory, cacheKey(this.inventory, { generate: this.modules.map((m) => m.name), mode: mode.kind, ...(this.dora.size > 0 ? { dora: [...this.dora] } : {}), ...(this.biased.size > 0 ? { biased: [...this.biased] } : {}), ...(this.copies.length > 0 ? { copies: this.copies.map((c) => [c.key, c.tokens ?? null]) } : {}) }));
+    const q = this.opts.quantization ?? null;
+    if (q !== null && this.dora.size > 0) {
+      throw new InputError('quant-unsupported-model', 'DoRA adapters cannot run on a 4-bit base yet (the DoRA scale needs the full-precision weight)', { hint: 'Generate without --quantization, or merge the adapter first' });
+    }
+    const quant = q !== null ? ensureQuantizedBase(this.inventory, q, cacheDir) : undefined;
+    const g = buildInferenceGraph({
+      inventory: this.inventory, loraModules: this.modules, lora: mode, doraModules: [...this.dora], biasModules: [...this.biased], copies: this.copies, ...(quant !== undefined ? { quant } : {}),
+    });
+    const key = cacheKey(this.inventory, {
+      generate: this.modules.map((m) => m.name), mode: mode.kind, ...(this.dora.size > 0 ? { dora: [...this.dora] } : {}), ...(this.biased.size > 0 ? { biased: [...this.biased] } : {}),
+      ...(this.copies.length > 0 ? { copies: this.copies.map((c) => [c.key, c.tokens ?? null]) } : {}), ...(q !== null ? { quantization: q } : {}),
+    });
+    const folder = prepareGraphFolder(cacheDir, this.inventory, key, quant !== undefined ? [quant.file] : []);
     const so = generatorSessionOptions(this.inventory, this.opts);
     const next = await GraphSession.create(g, { dir: folder.dir, sessionOptions: so });
     await this.session?.release();

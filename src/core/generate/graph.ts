@@ -25,6 +25,7 @@ import { type BaseLayer, doraOutput } from '../models/dora';
 import { type LoraHook, embeddingLora, targetKeys } from '../models/lora';
 import { type CopyParam, checkCopiesUsed, headWeight, installCopies } from '../models/savedCopies';
 import { TokenDeltas } from '../models/tokenDeltas';
+import type { QuantizedBase } from '../quant/quantCache';
 import type { TensorEntry } from '../safetensors/types';
 
 /** Graph input and output names. */
@@ -61,6 +62,8 @@ export interface InferenceGraphOptions {
   tensors?: Map<string, TensorEntry>;
   /** modules_to_save copies (single mode): float32 inputs named by their PEFT keys that replace the base tensors. */
   copies?: readonly CopyParam[];
+  /** A 4-bit base: decoder Linear weights as MatMulNBits blocks (src/core/quant). */
+  quant?: QuantizedBase;
 }
 
 /** Shapes of a model's KV cache: per layer [B, kvHeads, P, headDim] keys and values. */
@@ -162,7 +165,7 @@ export function buildInferenceGraph(o: InferenceGraphOptions): Graph {
     g.output(vv);
     return { k: kk, v: vv };
   };
-  const store = new WeightStore(g, o.inventory, 'float32', o.tensors);
+  const store = new WeightStore(g, o.inventory, 'float32', o.tensors, o.quant);
   if ((o.copies ?? []).length > 0 && mode.kind !== 'single') {
     throw new InputError('generate-unsupported', 'adapters with modules_to_save copies cannot be stacked (each would need its own base tensors)', { hint: 'Generate with one adapter at a time' });
   }

@@ -7,6 +7,7 @@ import { expand, zerosLike } from './opsShape';
 import { elementwiseRules } from './vjp/elementwise';
 import { gatherRules } from './vjp/gather';
 import { matmulRules } from './vjp/matmul';
+import { nbitsRules } from './vjp/nbits';
 import { normRules } from './vjp/norm';
 import { reduceRules } from './vjp/reduce';
 import { shapeRules } from './vjp/shape';
@@ -15,7 +16,7 @@ import { errorMessage } from '../errors';
 
 /** All VJP rules by ONNX op type. */
 export const VJP_RULES: Readonly<Record<string, VjpRule>> = {
-  ...elementwiseRules, ...matmulRules, ...reduceRules, ...shapeRules, ...gatherRules, ...normRules,
+  ...elementwiseRules, ...matmulRules, ...reduceRules, ...shapeRules, ...gatherRules, ...normRules, ...nbitsRules,
 };
 
 /** Sums the broadcast axes of `grad` so it has `x`'s shape (leading axes dropped, size-1 axes kept as 1). */

@@ -58,6 +58,7 @@ export { weightFromSafetensors, dtypeFromSafetensors, checkExternalData } from '
 export { formatGraph, opCounts } from './debug';
 export * from './ops';
 export * from './opsShape';
+export { MS_DOMAIN, matMulNBits, dequantizeNBits, type NBitsAttrs } from './nbits';
 export { gradients, unbroadcast, VJP_RULES } from './autodiff';
 export type { VjpRule, VjpArgs } from './vjp/types';
 export * as nn from './nn';

@@ -4,7 +4,7 @@ import { type Dim, broadcastShapes, divDims, dimEq, mulDims, normAxis, normDim, 
 import { type Attrs, type DType, type Value, type ValueType, attrInt, attrInts, isFloat } from './ir';
 import { dtypeFromOnnx } from './onnxTypes';
 
-const BINARY_SAME = new Set(['Add', 'Sub', 'Mul', 'Div', 'Mod', 'And', 'Or', 'Xor', 'BitwiseAnd']);
+const BINARY_SAME = new Set(['Add', 'Sub', 'Mul', 'Div', 'Mod', 'And', 'Or', 'Xor', 'BitwiseAnd', 'BitShift']);
 const COMPARE = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual']);
 const VARIADIC = new Set(['Max', 'Min', 'Sum', 'Mean']);
 const UNARY = new Set([
@@ -286,6 +286,16 @@ export function inferNode(op: string, inputs: (Value | undefined)[], attrs: Attr
       const pads = constInts(inputs[1]);
       if (pads === undefined || pads.length !== 2 * v.rank || inputs[3] !== undefined) throw new NotInferable('Pad needs constant pads over all axes');
       return one(v.dtype, v.shape.map((d, i) => addDims(d, pads[i]! + pads[i + v.rank]!)));
+    }
+    case 'MatMulNBits': {
+      // com.microsoft.MatMulNBits: A [..., K] · dequant(B)ᵀ with B [N, k_blocks, blob] packed: Y [..., N].
+      const a = need(x, 'A');
+      const K = attrInt(attrs, 'K', 0);
+      const N = attrInt(attrs, 'N', 0);
+      if (a.rank < 1 || !dimEq(a.shape[a.rank - 1]!, K)) throw new Error(`A's last dim ${shapeStr(a.shape)} is not K=${K}`);
+      if (need(inputs[1], 'B').dtype !== 'uint8') throw new Error('B must be uint8 blocks');
+      if (need(inputs[2], 'scales').dtype !== a.dtype) throw new Error('scales must have the dtype of A');
+      return one(a.dtype, [...a.shape.slice(0, -1), N]);
     }
     case 'Shape': {
       const r = need(x, 'data').rank;

@@ -83,10 +83,14 @@ export class Node {
     readonly inputs: (Value | undefined)[],
     readonly outputs: Value[],
     readonly attrs: Attrs,
+    /** Operator set domain: '' = ONNX, 'com.microsoft' = onnxruntime's contrib ops (MatMulNBits). */
+    readonly domain = '',
   ) {}
 }
 
 export interface NodeOptions {
+  /** Operator set domain of the op ('' = ONNX; 'com.microsoft' for onnxruntime contrib ops). */
+  domain?: string;
   /** Node name (default: scope + op + counter). */
   name?: string;
   /** Names of the outputs (default: derived from the node name). */
@@ -213,7 +217,7 @@ export class Graph {
       const outName = opts.outputNames?.[i] ?? (types.length === 1 ? name : `${name}:${i}`);
       return this.register(new Value(this, outName, t.dtype, t.shape.map(normDim), 'node'));
     });
-    const node = new Node(op, name, inputs, outputs, attrs);
+    const node = new Node(op, name, inputs, outputs, attrs, opts.domain ?? '');
     this.nodeNames.add(name);
     for (const o of outputs) o.producer = node;
     this.nodes.push(node);

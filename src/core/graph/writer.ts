@@ -10,6 +10,7 @@ import { onnxDataType } from './onnxTypes';
 
 /** Default-domain opset the IR's op semantics follow (Reduce* axes as inputs, Split num_outputs). */
 export const OPSET = 18;
+/** Contrib domains (com.microsoft: MatMulNBits) are imported at version 1 when a node uses them. */
 /** IR version paired with opset 18 (onnx 1.13); onnxruntime-node 1.30 reads up to IR 11. */
 export const IR_VERSION = 9;
 
@@ -84,6 +85,7 @@ export function toModelProto(g: Graph, opts: WriteOptions = {}): onnx.ModelProto
     name: g.name,
     node: live.nodes.map((n) => ({
       opType: n.op,
+      ...(n.domain !== '' ? { domain: n.domain } : {}),
       name: n.name,
       input: n.inputs.map((x) => x?.name ?? ''),
       output: n.outputs.map((o) => o.name),
@@ -95,7 +97,7 @@ export function toModelProto(g: Graph, opts: WriteOptions = {}): onnx.ModelProto
   };
   return onnx.ModelProto.create({
     irVersion: IR_VERSION,
-    opsetImport: [{ domain: '', version: OPSET }],
+    opsetImport: [{ domain: '', version: OPSET }, ...[...new Set(live.nodes.map((n) => n.domain).filter((d) => d !== ''))].map((domain) => ({ domain, version: 1 }))],
     producerName: 'peft-studio',
     graph,
   });

@@ -3,6 +3,8 @@
 import { archOf } from '../arch/registry';
 import type { ModelInventory, ParameterInfo } from '../hf/types';
 import { usePrepacking } from '../runtime/prepacking';
+import { type QuantizationConfig, quantizedBytes } from '../quant/blockQuant';
+import { quantizedModules } from '../quant/quantCache';
 import type { DeviceName, LoraTarget } from '../train/engineApi';
 
 export interface MemoryOptions {
@@ -25,6 +27,8 @@ export interface MemoryOptions {
    * the backward runs through every layer; null: only the final norm / head).
    */
   copies?: { elements: number; lowestLayer: number | null };
+  /** A 4-bit base (recipe `quantization:`): the decoder Linear weights held as blocks + scales (docs/QUANTIZATION.md). */
+  quantization?: QuantizationConfig | null;
 }
 
 export interface MemoryComponent {
@@ -94,12 +98,23 @@ export function estimateMemory(inv: ModelInventory, targets: LoraTarget[], opts:
   };
 
   // Base weights: fp32 on the CPU (ORT casts bf16/f16 initializers, folding a converted copy), else the compute dtype.
-  const params: ParameterInfo[] = inv.parameters;
+  // A 4-bit base holds its decoder Linear weights as blocks + fp32 scales instead (read from the quantized file).
+  const q = opts.quantization ?? null;
+  const quantMods = q !== null ? quantizedModules(inv) : [];
+  const quantKeys = new Set(quantMods.map((m) => m.weightKey));
+  const params: ParameterInfo[] = inv.parameters.filter((p) => !quantKeys.has(p.name));
   const computeW = gpu && opts.precision === 'fp16' ? 2 : 4;
   const wBytes = params.reduce((a, p) => a + numel(p.shape) * computeW, 0);
   const sessions = opts.withEval === true ? 2 : 1;
-  add('base weights', wBytes * sessions, `${fmtCount(inv.totalParameters)} parameters × ${computeW} bytes (${computeW === 4 ? 'fp32' : 'fp16'}${opts.device === 'cpu' ? ': ORT CPU computes in fp32' : ''})` + (sessions > 1 ? ', × 2 sessions (train + eval)' : ''));
-  const castBytes = params.filter((p) => dtypeBytes(p.dtype) !== computeW).reduce((a, p) => a + numel(p.shape) * dtypeBytes(p.dtype), 0);
+  const fullN = params.reduce((a, p) => a + numel(p.shape), 0);
+  add('base weights', wBytes * sessions, `${fmtCount(fullN)} parameters × ${computeW} bytes (${computeW === 4 ? 'fp32' : 'fp16'}${opts.device === 'cpu' ? ': ORT CPU computes in fp32' : ''})` + (q !== null ? ' not quantized (embeddings, norms, lm_head)' : '') + (sessions > 1 ? ', × 2 sessions (train + eval)' : ''));
+  if (q !== null) {
+    const qN = quantMods.reduce((a, m) => a + m.inFeatures * m.outFeatures, 0);
+    const qBytes = quantMods.reduce((a, m) => a + quantizedBytes(m.outFeatures, m.inFeatures, q.block_size), 0);
+    add('4-bit base weights', qBytes * sessions, `${fmtCount(qN)} decoder Linear weights as 4-bit blocks of ${q.block_size} + one fp32 scale each (${(8 * qBytes / qN).toFixed(2)} bits a weight)` + (sessions > 1 ? ', × 2 sessions' : ''));
+  }
+  // With a 4-bit base the 16-bit full-precision weights are read from fp32 copies in the quantized file: no Cast.
+  const castBytes = q !== null ? 0 : params.filter((p) => dtypeBytes(p.dtype) !== computeW).reduce((a, p) => a + numel(p.shape) * dtypeBytes(p.dtype), 0);
   add('checkpoint copy during load', castBytes, 'bf16/f16 initializers read before ORT folds their Cast to the compute dtype');
 
   // LoRA state: params, grads, AdamW moments in the session, and the updated state it returns.
@@ -121,10 +136,19 @@ export function estimateMemory(inv: ModelInventory, targets: LoraTarget[], opts:
   // every frozen weight the backward's dX = dY·W reads: the linear weights of each backward layer (measured on the
   // 32M and a 3-layer hidden-2048 model: top layer only vs all layers, same activations, differ by exactly those).
   const lowest = inv.spec.numLayers - L;
-  const copied = opts.device === 'cpu' && usePrepacking(inv)
-    ? inv.modules.filter((m) => (m.kind === 'linear' || m.kind === 'conv1d') && m.layer !== null && m.layer >= lowest).reduce((a, m) => a + m.inFeatures * m.outFeatures, 0)
+  const prepack = opts.device === 'cpu' && usePrepacking(inv);
+  const copied = prepack
+    ? inv.modules.filter((m) => (m.kind === 'linear' || m.kind === 'conv1d') && m.layer !== null && m.layer >= lowest && !quantKeys.has(m.weightKey)).reduce((a, m) => a + m.inFeatures * m.outFeatures, 0)
     : 0;
   add('prepacked weights for the backward', copied * 4, `${fmtCount(copied)} frozen weights of the ${L} backward layer(s), packed by ORT for dX = dY·W (prepacking is off above 1 GiB of weights)`);
+  if (q !== null) {
+    // Prepacking: MatMulNBits packs every block matrix; the original stays where the backward dequantizes it.
+    const packed = prepack ? quantMods.filter((m) => m.layer !== null && m.layer >= lowest).reduce((a, m) => a + quantizedBytes(m.outFeatures, m.inFeatures, q.block_size), 0) : 0;
+    add('4-bit blocks kept beside their packed copy', packed, 'MatMulNBits prepacks its blocks; the backward layers keep the originals for dX = dY·dequant(W)');
+    // The backward dequantizes one weight at a time: its codes as fp32 and the scaled result alive together.
+    const largest = L > 0 ? Math.max(0, ...quantMods.filter((m) => m.layer !== null && m.layer >= lowest).map((m) => m.inFeatures * m.outFeatures)) : 0;
+    add('dequantized weight (backward, per use)', 2 * largest * 4, `the largest backward weight (${fmtCount(largest)}) in fp32, twice: codes and scaled values`);
+  }
   const H = s.hiddenSize;
   const I = s.intermediateSize;
   const qkv = (s.numHeads + 2 * s.numKvHeads) * s.headDim;

@@ -6,6 +6,7 @@ import type { ModelInventory } from '../hf/types';
 import type { LoraConfig } from '../peft/loraConfig';
 import { type LoraBiasMode, trainableBiases } from '../models/trainableBias';
 import { copiesMemoryShape, savedModuleParams } from '../peft/savedModules';
+import type { QuantizationConfig } from '../quant/blockQuant';
 import { buildDataset } from '../train/data/dataset';
 import { isDataFormat, type DataTokenizer } from '../train/data/formats';
 import { readJsonl } from '../train/data/jsonl';
@@ -21,6 +22,8 @@ export interface RunShape {
   withEval: boolean;
   /** Tokens per row of the longest micro-batch: the longest example after truncation (max_length when packed). */
   seqLen: number;
+  /** The recipe's `quantization:` (a 4-bit base), or null. */
+  quantization?: QuantizationConfig | null;
 }
 
 export function memoryOptionsFor(shape: RunShape, device: DeviceName, loraDropout: number, variants?: PeftVariants): MemoryOptions {
@@ -33,6 +36,7 @@ export function memoryOptionsFor(shape: RunShape, device: DeviceName, loraDropou
     gradAccum: shape.gradAccum,
     loraDropout,
     withEval: shape.withEval,
+    quantization: shape.quantization ?? null,
   };
 }
 
@@ -136,6 +140,7 @@ export async function estimateForRecipe(args: {
     fp16: r?.fp16 ?? false,
     withEval: r?.hasEval ?? false,
     seqLen,
+    quantization: r?.quantization ?? null,
   };
   const options = memoryOptionsFor(shape, args.device, args.loraConfig.lora_dropout, {
     inventory: args.inventory, targets: args.targets, useDora: args.loraConfig.use_dora, bias: args.loraConfig.bias, loraBias: args.loraConfig.lora_bias,

@@ -7,6 +7,7 @@ import type { Graph, Value } from '../graph';
 import type { ModelInventory } from '../hf/types';
 import { openCheckpoint } from '../safetensors/checkpoint';
 import type { TensorEntry } from '../safetensors/types';
+import type { QuantizedBase } from '../quant/quantCache';
 import type { LoraHook } from './lora';
 
 export type ComputeDtype = 'float32' | 'float64';
@@ -68,6 +69,8 @@ export class WeightStore {
     readonly inventory: ModelInventory,
     readonly dtype: ActivationDtype,
     private readonly tensors: Map<string, TensorEntry> = checkpointTensors(inventory.dir),
+    /** A 4-bit base (src/core/quant): its decoder Linear weights are read as blocks + scales instead. */
+    readonly quant?: QuantizedBase,
   ) {
     for (const m of inventory.modules) {
       this.keyOf.set(`${m.name}.weight`, m.weightKey);
@@ -92,6 +95,23 @@ export class WeightStore {
     this.overrides.set(name, value);
   }
 
+  /** The 4-bit blocks of weight `name` (external initializers in the quantized file), when the base is quantized. */
+  quantized(name: string): { codes: Value; scales: Value; attrs: G.NBitsAttrs } | undefined {
+    // A trainable copy (modules_to_save) replaces the weight: it is read in full precision, not from the blocks.
+    const key = this.quant !== undefined && !this.overrides.has(name) ? this.checkpointKey(name) : undefined;
+    const w = key !== undefined ? this.quant?.weights.get(key) : undefined;
+    if (w === undefined || this.quant === undefined) return undefined;
+    const location = path.basename(this.quant.file);
+    const ext = (e: TensorEntry, dtype: G.DType): Value =>
+      this.g.values.get(e.name) ?? this.g.externalInitializer(e.name, dtype, e.shape, { location, offset: e.offset, length: e.length });
+    const scales = ext(w.scales, 'float32');
+    return {
+      codes: ext(w.codes, 'uint8'),
+      scales: scales.dtype === this.dtype ? scales : G.cast(scales, this.dtype),
+      attrs: { K: w.k, N: w.n, bits: w.bits, blockSize: w.blockSize },
+    };
+  }
+
   get(name: string, expectedShape?: number[]): Value {
     const hit = this.cache.get(name);
     if (hit !== undefined) return hit;
@@ -106,7 +126,9 @@ export class WeightStore {
     if (key === undefined) {
       throw new InputError('model-missing-weight', 'the checkpoint has no such tensor', { tensor: name, file: this.inventory.dir });
     }
-    const e = this.tensors.get(key) as TensorEntry;
+    // A 4-bit base keeps fp32 copies of its 16-bit full-precision weights in the quantized file (src/core/quant).
+    const widened = this.quant?.full.get(key);
+    const e = widened ?? (this.tensors.get(key) as TensorEntry);
     const dtype = ST_TO_IR[e.dtype];
     if (dtype === undefined) {
       throw new InputError('model-weight-dtype', `unsupported weight dtype ${e.dtype}`, { tensor: key, file: e.file, expected: 'F32, F16, BF16 or F64' });
@@ -152,8 +174,14 @@ export class VarBuilder {
 
 /** nn.Linear on a 2-D view: Gemm(x2d, W [out, in], bias, transB=1), no transposed copy of W; LoRA added when targeted. */
 export function linear(vb: VarBuilder, x2d: Value, inF: number, outF: number, bias: boolean, lora: LoraHook): Value {
-  const w = vb.get('weight', [outF, inF]);
   const b = bias ? vb.get('bias', [outF]) : undefined;
+  const q = vb.store.quantized(vb.path('weight'));
+  if (q !== undefined) {
+    // 4-bit base: MatMulNBits on the blocks (its backward dequantizes them per use: graph/vjp/nbits.ts).
+    const y = G.matMulNBits(x2d, q.codes, q.scales, q.attrs, vb.path('MatMulNBits'));
+    return lora.apply(vb.prefix, x2d, b !== undefined ? G.add(y, b) : y);
+  }
+  const w = vb.get('weight', [outF, inF]);
   const y = G.gemm(x2d, w, { transB: true, ...(b !== undefined ? { c: b } : {}), name: vb.path('Gemm') });
   return lora.apply(vb.prefix, x2d, y, undefined, { weight: w, ...(b !== undefined ? { bias: b } : {}), fanInFanOut: false });
 }

@@ -12,6 +12,7 @@ import { archOf } from '../arch/registry';
 import * as G from '../graph';
 import type { Graph, Value } from '../graph';
 import type { ModelInventory } from '../hf/types';
+import type { QuantizedBase } from '../quant/quantCache';
 import type { TensorEntry } from '../safetensors/types';
 import { type ParamGrad, type UpdatedParam, adamwInputs, clipAndAdamW, expAvgName, expAvgSqName, newName } from '../train/adamw';
 import type { LoraTarget, OptimizerOptions } from '../train/engineApi';
@@ -52,6 +53,8 @@ export interface ModelGraphOptions {
   biases?: BiasParam[];
   /** modules_to_save: trainable copies (graph inputs named by their PEFT keys), after the LoRA tensors and biases. */
   copies?: readonly (CopyParam & { decay?: boolean })[];
+  /** A 4-bit base: decoder Linear weights as MatMulNBits blocks (src/core/quant). */
+  quant?: QuantizedBase;
 }
 
 /** A trainable tensor of the graphs: LoRA A/B, DoRA magnitudes, lora_B biases, base biases, modules_to_save copies, token deltas. */
@@ -87,7 +90,7 @@ export function buildForward(name: string, o: ModelGraphOptions): ForwardGraph {
   const lora = new LoraSet(g, o.targets, o.dtype, o.dropout, act, o.dora === true, o.loraBias === true);
   const paddingIdx = archOf(spec).paddingIdx?.(spec) ?? spec.padTokenId;
   lora.paddingIdx = paddingIdx;
-  const store = new WeightStore(g, o.inventory, act, o.tensors);
+  const store = new WeightStore(g, o.inventory, act, o.tensors, o.quant);
   const biases: TrainParam[] = (o.biases ?? []).map((b) => {
     const value = g.input(b.key, o.dtype, b.shape);
     store.provide(b.tensor, value);

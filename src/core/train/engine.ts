@@ -19,6 +19,7 @@ import { expAvgName, expAvgSqName, newName } from './adamw';
 import type { Batch, EngineOptions, EngineState, StepResult, TrainEngine } from './engineApi';
 import { type GraphFolder, cacheKey, graphPath, prepareGraphFolder } from './graphCache';
 import { usePrepacking } from '../runtime/prepacking';
+import { type QuantizedBase, ensureQuantizedBase } from '../quant/quantCache';
 export { ortTuning, usePrepacking } from '../runtime/prepacking';
 
 type Kind = 'step' | 'grad' | 'apply' | 'eval' | 'readBack';
@@ -86,6 +87,7 @@ class OrtEngine implements TrainEngine {
     private readonly opts: EngineOptions,
     private readonly folder: GraphFolder,
     private readonly params: EngineParam[],
+    private readonly quant: QuantizedBase | undefined,
   ) {
     this.parameterNames = params.map((p) => p.key);
     this.device = opts.device;
@@ -99,7 +101,7 @@ class OrtEngine implements TrainEngine {
     const o = this.opts;
     return {
       inventory: o.inventory, targets: o.targets, dropout: o.loraDropout, dtype: this.dtype, optimizer: o.optimizer, fp16: this.fp16, optimizerScalars: 'host',
-      dora: o.dora === true, biases: o.biases ?? [], loraBias: o.loraBias === true, copies: o.copies ?? [],
+      dora: o.dora === true, biases: o.biases ?? [], loraBias: o.loraBias === true, copies: o.copies ?? [], ...(this.quant !== undefined ? { quant: this.quant } : {}),
     };
   }
 
@@ -332,7 +334,14 @@ export function createEngine(opts: EngineOptions): Promise<TrainEngine> {
     ...(opts.dora === true ? { dora: true } : {}),
     ...(opts.loraBias === true ? { loraBias: true } : {}),
     ...((opts.biases ?? []).length > 0 ? { biases: opts.biases!.map((b) => b.key) } : {}),
+    ...(opts.quantization != null ? { quantization: opts.quantization } : {}),
   });
-  const folder = prepareGraphFolder(opts.cacheDir, opts.inventory, key);
-  return Promise.resolve(new OrtEngine(opts, folder, params));
+  let quant: QuantizedBase | undefined;
+  try {
+    quant = opts.quantization != null ? ensureQuantizedBase(opts.inventory, opts.quantization, opts.cacheDir) : undefined;
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  const folder = prepareGraphFolder(opts.cacheDir, opts.inventory, key, quant !== undefined ? [quant.file] : []);
+  return Promise.resolve(new OrtEngine(opts, folder, params, quant));
 }

@@ -3,6 +3,7 @@
 import type { ModelInventory, ModuleInfo } from '../hf/types';
 import type { BiasParam } from '../models/trainableBias';
 import type { SavedModuleParam } from '../peft/savedModules';
+import type { QuantizationConfig } from '../quant/blockQuant';
 
 /** One adapted module, as PEFT's matching rules resolved it (core/peft). */
 export interface LoraTarget {
@@ -47,6 +48,8 @@ export interface EngineOptions {
   biases?: BiasParam[];
   /** lora_bias: `…lora_B.bias` [out] per target trains (zeros at PEFT's init). */
   loraBias?: boolean;
+  /** A 4-bit base (recipe `quantization:`); null/absent = full precision. */
+  quantization?: QuantizationConfig | null;
 }
 
 /**

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors';
 import type { ModelInventory } from '../hf/types';
+import { QUANT_FILE_PREFIX } from '../quant/quantCache';
 import { openCheckpoint } from '../safetensors/checkpoint';
 import { readJsonObject } from '../util/safeJson';
 
@@ -66,8 +67,8 @@ function sameFile(a: string, b: string): boolean {
  * beside the weights in the model folder as `.peft-studio-<key>-*.onnx`; when that folder is not writable either,
  * a clear InputError.
  */
-export function prepareGraphFolder(cacheDir: string, inventory: ModelInventory, key: string): GraphFolder {
-  const files = weightFiles(inventory.dir);
+export function prepareGraphFolder(cacheDir: string, inventory: ModelInventory, key: string, extraFiles: readonly string[] = []): GraphFolder {
+  const files = [...weightFiles(inventory.dir), ...extraFiles];
   pruneStale(cacheDir, key);
   const dir = path.join(cacheDir, key);
   let linkError: unknown;
@@ -83,6 +84,12 @@ export function prepareGraphFolder(cacheDir: string, inventory: ModelInventory, 
     return { dir, inModelFolder: false, key };
   } catch (e) {
     linkError = e;
+  }
+  if (extraFiles.length > 0) {
+    throw new InputError('engine-no-graph-folder', `cannot hard-link the weights and the quantized base into the graph cache (${String(linkError)})`, {
+      file: inventory.dir,
+      hint: `Put the cache folder (${cacheDir}) on the same file system as the model: onnxruntime only reads external weights from the folder of the graph file`,
+    });
   }
   try {
     fs.accessSync(inventory.dir, fs.constants.W_OK);
@@ -112,7 +119,8 @@ export function pruneStale(cacheDir: string, keep: string): void {
     const dir = path.join(cacheDir, e.name);
     try {
       const source = (readJsonObject(path.join(dir, SOURCE_FILE)) as { dir: string }).dir;
-      const links = fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors'));
+      // The quantized base (src/core/quant) is linked from the cache itself, not from the model folder.
+      const links = fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors') && !f.startsWith(QUANT_FILE_PREFIX));
       const stale = links.some((f) => {
         const original = path.join(source, f);
         return !fs.existsSync(original) || !sameFile(original, path.join(dir, f));

@@ -5,6 +5,7 @@ import { LineCounter, isMap, isScalar, parseDocument, type Node as YamlNode } fr
 import { InputError } from '../errors';
 import { isHubId } from '../hf/hub';
 import { didYouMean } from '../util/didYouMean';
+import type { QuantizationConfig } from '../quant/blockQuant';
 import type { DataFormat } from './data/formats';
 import { checkRecipeValue, recipeDefaults, recipeField, recipeKeys, RECIPE_FIELDS } from './recipeSchema';
 import type { SchedulerType } from './schedule';
@@ -75,6 +76,8 @@ export interface Recipe {
   run_name: string | null;
   /** The `sweep:` section (used by `peft-studio sweep` only), or null when the recipe has none. */
   sweep: SweepSettings | null;
+  /** A 4-bit base (`quantization:`), or null = full precision. */
+  quantization: QuantizationConfig | null;
 }
 
 /** A sweep trial's overrides (`sweep.trials` items, or one combination of the grid). */
@@ -132,6 +135,7 @@ export function parseRecipe(text: string, file: string): Recipe {
   const values = recipeDefaults();
   const seen = new Set<string>();
   const lines = new Map<string, number>();
+  const nullSections = new Set<string>();
   const walk = (map: YamlNode, section: string): void => {
     if (!isMap(map)) return;
     for (const pair of map.items) {
@@ -160,6 +164,7 @@ export function parseRecipe(text: string, file: string): Recipe {
         throw new InputError('recipe-value', problem, { file: abs, ...((lineOf(valueNode) ?? line) !== undefined ? { line: (lineOf(valueNode) ?? line)! } : {}) });
       }
       if (field.type === 'section') {
+        if (value === null) nullSections.add(path);
         walk(valueNode as YamlNode, path);
         continue;
       }
@@ -208,6 +213,7 @@ export function parseRecipe(text: string, file: string): Recipe {
     output_dir: rel(v['output_dir']),
     run_name: v['run_name'] === null || v['run_name'] === undefined ? null : String(v['run_name']),
     sweep: seen.has('sweep') && v['sweep'] !== null ? (v['sweep'] as SweepSettings) : null,
+    quantization: seen.has('quantization') && !nullSections.has('quantization') ? { ...(v['quantization'] as QuantizationConfig) } : null,
   };
 }
 

@@ -29,6 +29,8 @@ export interface RecipeField {
   pathKind?: 'file' | 'dir';
   /** For `list`: what each item must be (a list is never empty). */
   items?: RecipeListItem;
+  /** For `integer`: the only values accepted (e.g. the block sizes MatMulNBits takes). */
+  oneOf?: readonly number[];
   /** For `string`: the value names one folder (no separators, no `..`; see util/safePath). */
   folderName?: boolean;
   /** Markdown shown on hover and in completions. */
@@ -142,6 +144,12 @@ export const RECIPE_FIELDS: readonly RecipeField[] = [
     doc: 'Folder that receives one run folder per training run (created when missing).' }),
   F({ path: 'run_name', type: 'string', nullable: true, default: null, hf: 'run_name', folderName: true,
     doc: 'Name of the run folder inside `output_dir`; `null` = the model, rank and start time, e.g. `tinyllama-r16-dec07-0937`.' }),
+  F({ path: 'quantization', type: 'section', nullable: true, default: undefined,
+    doc: 'A 4-bit base (QLoRA-class memory): the frozen Linear weights of the decoder layers are stored as 4-bit blocks with one scale per block (quantized once, cached beside the graph cache) and LoRA trains in fp32 on top. Absent or `null` = full precision. See docs/QUANTIZATION.md for the rule and its accuracy cost.' }),
+  F({ path: 'quantization.bits', type: 'integer', oneOf: [4], default: 4,
+    doc: 'Bits per weight of the quantized base: 4 (onnxruntime\'s MatMulNBits).' }),
+  F({ path: 'quantization.block_size', type: 'integer', oneOf: [16, 32, 64, 128], default: 32,
+    doc: 'Weights per block along the input features, sharing one scale: 16, 32, 64 or 128. Smaller blocks are more accurate and larger: with its fp32 scale a weight takes 4 + 32/block_size bits (6 at 16, 5 at 32, 4.5 at 64, 4.25 at 128).' }),
   F({ path: 'sweep', type: 'section', nullable: true, default: undefined,
     doc: 'A hyperparameter sweep for `peft-studio sweep` (ignored by `train`): trials that vary the LoRA rank, alpha, target modules or learning rate, run one after another.' }),
   F({ path: 'sweep.name', type: 'string', nullable: true, default: null, folderName: true,
@@ -209,6 +217,7 @@ export function checkRecipeValue(field: RecipeField, value: unknown): string | n
     case 'number': {
       if (typeof value !== 'number' || !Number.isFinite(value)) return `"${field.path}" must be a number, got ${describe(value)}`;
       if (field.type === 'integer' && !Number.isInteger(value)) return `"${field.path}" must be an integer, got ${value}`;
+      if (field.oneOf !== undefined && !field.oneOf.includes(value)) return `"${field.path}" must be ${field.oneOf.length === 1 ? String(field.oneOf[0]) : `one of ${field.oneOf.join(', ')}`}, got ${value}`;
       return rangeProblem(field, value);
     }
   }

@@ -112,6 +112,11 @@ export async function prepareRun(
     throw new InputError('no-targets', 'adapter_config.json targets no module of the model', { file: recipe.adapter_config });
   }
   const adapted = new Set(targets.map((t) => t.module.name));
+  if (recipe.quantization !== null && loraConfig.use_dora) {
+    throw new InputError('quant-unsupported-model', 'use_dora on a 4-bit base is not supported yet: the DoRA norm needs the full-precision weight', {
+      file: recipe.file, hint: 'Set quantization: null, or use_dora: false in adapter_config.json',
+    });
+  }
   const embedding = targets.find((t) => t.module.kind === 'embedding');
   const linearOnly = loraConfig.use_dora ? 'use_dora' : loraConfig.lora_bias ? 'lora_bias' : null;
   if (embedding !== undefined && linearOnly !== null) {

@@ -131,6 +131,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       device: prep.device,
       precision: t.fp16 && prep.device !== 'cpu' ? 'fp16' : 'fp32',
       cacheDir: graphCacheDir(recipe),
+      quantization: recipe.quantization,
       maxBatchSize: microBatch,
       maxSeqLen: recipe.dataset.max_length,
       dora: prep.loraConfig.use_dora,
@@ -294,7 +295,7 @@ function estimateRun(prep: PreparedRun, microBatch: number): MemoryEstimate | nu
     const rows = [...prep.train.sequences, ...(prep.eval?.sequences ?? [])];
     const seqLen = rows.reduce((m, q) => Math.max(m, q.inputIds.length), 1);
     const t = prep.recipe.training;
-    const shape = { batchSize: microBatch, gradAccum: t.gradient_accumulation_steps, fp16: t.fp16, withEval: prep.eval !== null, seqLen };
+    const shape = { batchSize: microBatch, gradAccum: t.gradient_accumulation_steps, fp16: t.fp16, withEval: prep.eval !== null, seqLen, quantization: prep.recipe.quantization };
     const variants = { inventory: prep.inventory, targets: prep.targets, useDora: prep.loraConfig.use_dora, bias: prep.loraConfig.bias, loraBias: prep.loraConfig.lora_bias };
     const copies = copiesMemoryShape(prep.copies, prep.inventory);
     return estimateMemory(prep.inventory, prep.targets, { ...memoryOptionsFor(shape, prep.device, prep.loraConfig.lora_dropout, variants), ...(copies !== undefined ? { copies } : {}) });

@@ -2,6 +2,8 @@
 // (did-you-mean + fix), types/ranges, missing paths, base_model, devices, max_length, warmup vs run length.
 import { archOf } from '../arch/registry';
 import * as path from 'node:path';
+import type { QuantizationConfig } from '../quant/blockQuant';
+import { quantizedModules } from '../quant/quantCache';
 import { checkRecipeValue, recipeField, recipeKeys, RECIPE_FIELDS, type RecipeField } from '../train/recipeSchema';
 import { suggest } from '../util/didYouMean';
 import type { ModelInventory } from '../hf/types';
@@ -56,10 +58,19 @@ export function summarizeRecipe(text: string, recipePath: string): RecipeSummary
       gradAccum: num(v.get('training.gradient_accumulation_steps'), 1),
       device: String(v.get('device') ?? 'auto'),
       fp16: v.get('training.fp16') === true,
+      quantization: quantizationOf(read),
     };
   } catch {
     return null;
   }
+}
+
+/** The recipe's `quantization:` when it is present, not null and its values are valid (defaults filled in). */
+function quantizationOf(read: YamlRead): QuantizationConfig | null {
+  const e = read.entries.find((x) => x.path === 'quantization');
+  if (e === undefined || e.value === null || typeof e.value !== 'object') return null;
+  const v = valuesOf(read);
+  return { bits: v.get('quantization.bits') as 4, block_size: v.get('quantization.block_size') as QuantizationConfig['block_size'] };
 }
 
 /** A hub-id-looking base_model that is also a local folder beside the recipe wins (as from_pretrained does). */
@@ -228,6 +239,10 @@ function checkSemantics(read: YamlRead, present: Map<string, YamlEntry>, idx: Li
   // precision
   if (v.get('training.bf16') === true) out.push(problem(at('training.bf16'), 'error', 'bf16-unsupported', 'bf16 training is not supported by the onnxruntime-node execution providers; use fp16 on a GPU or fp32'));
   if (v.get('training.fp16') === true && device === 'cpu') out.push(problem(at('training.fp16'), 'warning', 'fp16-on-cpu', 'fp16 is ignored on the CPU: onnxruntime CPU computes in fp32'));
+  // a 4-bit base needs decoder Linear layers (GPT-2's are Conv1D)
+  if (model !== null && present.has('quantization') && present.get('quantization')?.value !== null && quantizedModules(model).length === 0) {
+    out.push(problem(at('quantization', 'key'), 'error', 'quant-unsupported-model', `a 4-bit base needs Linear layers in the decoder; ${model.spec.modelType} has none (GPT-2 uses Conv1D). Remove "quantization".`));
+  }
   // max_length vs the model
   const maxLength = num(v.get('dataset.max_length'), 512);
   if (model !== null && valid('dataset.max_length') && maxLength > model.spec.maxPositionEmbeddings) {

@@ -1,5 +1,6 @@
 // The validator's vocabulary: Problem (a diagnostic with an exact 0-based range and an optional quick fix)
 // and ValidationContext (what the validator may know beyond the text: the base model, the recipe, the disk).
+import type { QuantizationConfig } from '../quant/blockQuant';
 import type { ModelInventory } from '../hf/types';
 import type { ServingEngine } from './serving';
 import type { LintSeverities } from './lint/kinds';
@@ -71,6 +72,8 @@ export interface RecipeSummary {
   gradAccum: number;
   device: string;
   fp16: boolean;
+  /** `quantization:` (a 4-bit base), or null/absent = full precision. */
+  quantization?: QuantizationConfig | null;
 }
 
 /** Minimal tokenizer for the dataset lint (counts tokens; chat templates are the trainer's business). */
