@@ -1,9 +1,14 @@
 // Evaluation with sample answers: dataset.eval_prompts read and checked, each prompt answered greedily by the
 // generation engine with the run's current LoRA weights (in memory), scored against its expected answer.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { InputError, errorMessage } from '../errors';
-import { adapterFromParams, type InMemoryLoraTarget } from '../generate/adapter';
+import { adapterFromParams, loadAdapter, type InMemoryLoraTarget, type LoadedAdapter } from '../generate/adapter';
 import { Generator } from '../generate/generator';
+import { loadModel } from '../hf/loadModel';
+import type { QuantizationConfig } from '../quant/blockQuant';
+import type { EngineState } from './engineApi';
+import { writeAdapterFiles } from './runFolder';
 import type { GenerateRequest } from '../generate/types';
 import type { DeviceName } from './engineApi';
 import type { EvalGenerationEvent, EvalSample } from '../../shared/protocol';
@@ -108,23 +113,42 @@ export class EvalPromptRunner {
   private gen: Generator | null = null;
 
   constructor(
-    private readonly opts: { modelDir: string; device: DeviceName; cacheDir: string; targets: readonly InMemoryLoraTarget[]; prompts: readonly EvalPrompt[]; format: DataFormat; maxNewTokens: number },
+    private readonly opts: {
+      modelDir: string; device: DeviceName; cacheDir: string; targets: readonly InMemoryLoraTarget[]; prompts: readonly EvalPrompt[]; format: DataFormat; maxNewTokens: number;
+      /** The run's adapter_config.json text: variants beyond plain LoRA are answered through a scratch adapter folder. */
+      adapterConfigJson: string;
+      quantization: QuantizationConfig | null;
+    },
   ) {}
 
-  /** Refuses LoRA variants the generation engine does not compute (it adds x·Aᵀ·(sB)ᵀ only). */
-  static checkParameters(names: readonly string[]): void {
-    const other = names.find((n) => !/\.lora_[AB]\.weight$/.test(n));
-    if (other !== undefined) {
-      throw new InputError('trainer-unsupported', `dataset.eval_prompts cannot be answered for this adapter: the generation engine has no input for ${other}`, {
-        hint: 'Eval prompts work with plain LoRA; remove dataset.eval_prompts (eval loss still works)',
-      });
+  /** Whether the tensors are plain LoRA A/B (fed from memory) rather than DoRA, biases, copies or embedding LoRA. */
+  static plainLora(names: Iterable<string>): boolean {
+    for (const n of names) if (!/\.lora_[AB]\.weight$/.test(n)) return false;
+    return true;
+  }
+
+  /**
+   * The adapter to answer with: plain LoRA straight from memory; any other variant written as a PEFT adapter folder
+   * (what a checkpoint holds) and read by the loader `peft-studio generate` uses, so the answers are the same.
+   */
+  private adapterOf(state: EngineState): LoadedAdapter {
+    if (EvalPromptRunner.plainLora(state.params.keys())) return adapterFromParams(CURRENT, state.params, this.opts.targets);
+    const dir = join(this.opts.cacheDir, `eval-adapter-${process.pid}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    writeAdapterFiles(dir, state, this.opts.adapterConfigJson);
+    try {
+      return { ...loadAdapter(dir, loadModel(this.opts.modelDir)), dir: CURRENT };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   }
 
-  async run(step: number, params: ReadonlyMap<string, Float32Array>): Promise<EvalGenerationEvent> {
-    const adapter = adapterFromParams(CURRENT, params, this.opts.targets);
-    if (this.gen === null) this.gen = await Generator.open(this.opts.modelDir, { device: this.opts.device, cacheDir: this.opts.cacheDir, memoryAdapters: [adapter] });
-    else await this.gen.putAdapter(adapter);
+  async run(step: number, state: EngineState): Promise<EvalGenerationEvent> {
+    const adapter = this.adapterOf(state);
+    if (this.gen === null) {
+      this.gen = await Generator.open(this.opts.modelDir, { device: this.opts.device, cacheDir: this.opts.cacheDir, memoryAdapters: [adapter], quantization: this.opts.quantization });
+    } else await this.gen.putAdapter(adapter);
     const answers = [];
     // One prompt at a time, as `peft-studio generate` runs it: batching would pad and could change a greedy tie.
     for (const p of this.opts.prompts) {

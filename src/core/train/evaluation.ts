@@ -46,14 +46,13 @@ export class RunEvaluation {
     return this.prep.eval !== null || this.prompts.length > 0;
   }
 
-  /** Opens the eval-prompt answering for the engine's tensors (refused for LoRA variants generation does not compute). */
-  attach(engine: TrainEngine, cacheDir: string): void {
+  /** Opens the eval-prompt answering (the Generator opens at the first evaluation). */
+  attach(cacheDir: string, adapterConfigJson: string): void {
     if (this.prompts.length === 0) return;
-    EvalPromptRunner.checkParameters(engine.parameterNames);
     const t = this.prep.recipe.training;
     this.runner = new EvalPromptRunner({
       modelDir: this.prep.modelDir, device: this.prep.device, cacheDir, targets: this.prep.targets, prompts: this.prompts,
-      format: this.prep.train.format, maxNewTokens: t.eval_max_new_tokens,
+      format: this.prep.train.format, maxNewTokens: t.eval_max_new_tokens, adapterConfigJson, quantization: this.prep.recipe.quantization,
     });
   }
 
@@ -67,7 +66,7 @@ export class RunEvaluation {
       emit({ event: 'eval', step, eval_loss: loss, eval_perplexity: metrics['eval_perplexity'] });
     }
     if (this.runner !== null) {
-      const ev = await this.runner.run(step, (await engine.getState()).params);
+      const ev = await this.runner.run(step, await engine.getState());
       if (ev.exact_match !== undefined) metrics['eval_exact_match'] = ev.exact_match;
       if (ev.contains !== undefined) metrics['eval_contains'] = ev.contains;
       emit(ev);

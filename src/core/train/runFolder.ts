@@ -161,7 +161,8 @@ export function trainerStateJson(t: TrainerState): string {
   return JSON.stringify({ ...t, data: { ...t.data, order: '__order__' } }, null, 2).replace(marker, JSON.stringify(t.data.order)) + '\n';
 }
 
-function writeAdapterFiles(dir: string, state: EngineState, adapterConfigJson: string): void {
+/** adapter_model.safetensors (PEFT's keys) and adapter_config.json of `state` into `dir`. */
+export function writeAdapterFiles(dir: string, state: EngineState, adapterConfigJson: string): void {
   const tensors = [...state.params].map(([name, data]) => ({ name, dtype: 'F32' as const, shape: state.shapes.get(name) ?? [data.length], data }));
   writeSafetensors(join(dir, ADAPTER_WEIGHTS), tensors, { format: 'pt' });
   writeFileSync(join(dir, ADAPTER_CONFIG), adapterConfigJson);

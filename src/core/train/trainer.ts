@@ -139,7 +139,7 @@ export async function runTraining(opts: RunTrainingOptions): Promise<DoneEvent> 
       loraBias: prep.loraConfig.lora_bias,
     });
     engine = eng;
-    evals.attach(eng, graphCacheDir(recipe));
+    evals.attach(graphCacheDir(recipe), adapterConfigJson);
     await eng.setState(resumed !== null ? checkResumeState(resumed, eng) : await initialState(eng, prep));
 
     // As print_trainable_parameters: A, B, DoRA magnitudes, lora_B biases, modules_to_save copies and token deltas

@@ -60,6 +60,19 @@ describe('evaluation during training (eval prompts, perplexity, best checkpoint)
   });
 
 
+  it('DoRA + a modules_to_save head: the answers are what `peft-studio generate` gives on the checkpoint (the variant goes through the adapter loader)', async () => {
+    writeFileSync(join(proj, 'dora_config.json'), JSON.stringify({ r: 4, lora_alpha: 8, target_modules: ['q_proj', 'v_proj'], use_dora: true, modules_to_save: ['lm_head'], task_type: 'CAUSAL_LM' }));
+    const { events, done } = await train('dv', recipe({
+      lr: '5.0e-2', dataset: '  eval_prompts:\n    - "The capital of"\n', top: 'run_name: dv\nadapter_config: dora_config.json\n',
+      training: '  max_steps: 4\n  eval_steps: 4\n  save_steps: 4\n  eval_max_new_tokens: 5\n',
+    }));
+    const gens = events.filter((e): e is EvalGenerationEvent => e.event === 'eval_generation');
+    assert.deepEqual(gens.map((g) => g.step), [4]);
+    const ckpt = join(done.run_dir, 'checkpoints', 'step-4');
+    assert.ok([...tensors(ckpt).keys()].some((k) => k.endsWith('.lora_magnitude_vector')), 'the checkpoint holds DoRA magnitudes');
+    assert.equal(gens[0]!.samples[0]!.output, await generate(ckpt, ['--prompt', 'The capital of'], 5));
+  });
+
   it('early stopping: a metric that never improves stops after `patience` evaluations; the adapter is the best checkpoint', async () => {
     const { events, done } = await train('es', recipe({
       dataset: '  eval_prompts:\n    - {prompt: "a b", expected: "never-said-zz"}\n', top: 'run_name: es\n',
