@@ -56,6 +56,14 @@ describe('peft-studio train matches PyTorch + PEFT for DoRA and bias training', 
     await runCase('gpt2-bias-all', c, 53);
   });
 
+  it('qwen2 (Llama family, q/k/v biases) DoRA with bias lora_only: the biases of the adapted q and v train under <module>.base_layer.bias (the k bias has a zero gradient in exact arithmetic: see docs/NUMERICS.md)', async () => {
+    const c: ParityCase = {
+      arch: 'qwen2', useDora: true, bias: 'lora_only', targetModules: ['q_proj', 'v_proj', 'o_proj'], r: 4, alpha: 8,
+      rows: makeRows(new Rng(45), 512, 5, 5, 14), maxLength: 16, microBatch: 2, accumulation: 1, steps: 5, lr: 3e-3, weightDecay: 0.05, maxGradNorm: 4,
+    };
+    await runCase('qwen2-dora-lora-only', c, 55);
+  });
+
   it('llama lora_bias: a bias on every lora_B (zeros at init, no weight decay), saved as lora_B.bias', async () => {
     const c: ParityCase = {
       arch: 'llama', loraBias: true, targetModules: ['q_proj', 'v_proj', 'down_proj'], r: 4, alpha: 8,
