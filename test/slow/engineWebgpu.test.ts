@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { createEngine } from '../../src/core/train/engine';
 import type { DeviceName, StepResult } from '../../src/core/train/engineApi';
 import { Rng } from '../../src/core/util/random';
-import { randomBatch, randomState, relErr, targetsFor, tinyModel, tmpDir } from '../unit/engine/helpers';
+import { randomBatch, randomState, relErr, targetsFor, tinyModel, tmpDir } from '../unit/train/engineHelpers';
 
 describe('engine on WebGPU (lavapipe)', function () {
   this.timeout(600_000);

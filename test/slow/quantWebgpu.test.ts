@@ -6,7 +6,7 @@ import { nodePlacements } from '../../src/core/runtime/placement';
 import { createEngine } from '../../src/core/train/engine';
 import type { DeviceName, StepResult } from '../../src/core/train/engineApi';
 import { Rng } from '../../src/core/util/random';
-import { randomBatch, randomState, targetsFor, tinyModel, tmpDir } from '../unit/engine/helpers';
+import { randomBatch, randomState, targetsFor, tinyModel, tmpDir } from '../unit/train/engineHelpers';
 
 describe('4-bit base on WebGPU (lavapipe)', function () {
   this.timeout(600_000);

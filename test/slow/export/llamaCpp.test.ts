@@ -15,7 +15,7 @@ import { makeFixture, type FixtureArch } from '../../../src/core/fixtures/makeFi
 import { loadTokenizer } from '../../../src/core/hf/tokenizer';
 import { writeRandomAdapter } from '../../helpers/randomAdapter';
 import { testPieces, writeSentencePieceModel } from '../../helpers/sentencePieceModel';
-import { tinyModel } from '../../unit/engine/helpers';
+import { tinyModel } from '../../unit/train/engineHelpers';
 
 const ROOT = path.join(__dirname, '../../..');
 const PYTHON = '/usr/bin/python3';

@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 import { Generator } from '../../../src/core/generate/generator';
 import { Rng } from '../../../src/core/util/random';
-import { tinyModel, tmpDir } from '../../unit/engine/helpers';
+import { tinyModel, tmpDir } from '../../unit/train/engineHelpers';
 import { writeDoraFolder } from '../../unit/generate/doraHelpers';
 import { referenceGenerate, writeAdapterFolder } from '../../unit/generate/helpers';
 

@@ -1,5 +1,5 @@
 // The fuzzing suite, slow size: thousands of seeded mutations, with the multi-megabyte cases (30 MB JSONL line,
-// 10 MB YAML line, 100k-deep nesting) switched on. Same contract as test/unit/hardening/fuzz.test.ts.
+// 10 MB YAML line, 100k-deep nesting) switched on. Same contract as test/unit/cli/hardening/fuzz.test.ts.
 import { strict as assert } from 'node:assert';
 import { runFuzz } from '../../fuzz/pool';
 

@@ -1,11 +1,11 @@
-// PEFT variants on the tied-embedding fixtures against PyTorch + PEFT (the slow half of test/unit/parity's
+// PEFT variants on the tied-embedding fixtures against PyTorch + PEFT (the slow half of test/unit/train/parity's
 // savedModules/embeddingLora/trainableTokens): a tied lm_head's own modules_to_save copy, GPT-2 wte/wpe embedding LoRA,
 // and trainable tokens whose delta the tied head follows.
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import { Rng } from '../../../src/core/util/random';
-import { makeRows, maxRelToPeak, readAll, type ParityCase } from '../../unit/parity/project';
-import { cleanUp, runVariantCase } from '../../unit/parity/variantCase';
+import { makeRows, maxRelToPeak, readAll, type ParityCase } from '../../unit/train/parity/project';
+import { cleanUp, runVariantCase } from '../../unit/train/parity/variantCase';
 
 describe('PEFT variants with tied embeddings match PyTorch + PEFT', function () {
   this.timeout(600_000);

@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '../../../src/core/util/random';
 import { isRunEvent, type RunEvent } from '../../../src/shared/protocol';
-import { tmpDir } from '../../unit/engine/helpers';
-import { checkRun } from '../../unit/parity/check';
-import { type ParityCase, makeRows, runTrainerRef, writeProject } from '../../unit/parity/project';
+import { tmpDir } from '../../unit/train/engineHelpers';
+import { checkRun } from '../../unit/train/parity/check';
+import { type ParityCase, makeRows, runTrainerRef, writeProject } from '../../unit/train/parity/project';
 
 const ROOT = path.resolve(__dirname, '../../..');
 

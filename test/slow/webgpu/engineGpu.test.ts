@@ -11,7 +11,7 @@ import { createEngine, engineTuning } from '../../../src/core/train/engine';
 import type { Batch, EngineOptions, LoraTarget, TrainEngine } from '../../../src/core/train/engineApi';
 import { prepareGraphFolder } from '../../../src/core/train/graphCache';
 import { Rng } from '../../../src/core/util/random';
-import { randomBatch, randomState, targetsFor, tinyModel, tmpDir } from '../../unit/engine/helpers';
+import { randomBatch, randomState, targetsFor, tinyModel, tmpDir } from '../../unit/train/engineHelpers';
 
 const OPT = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1 };
 

@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 import { Generator } from '../../../src/core/generate/generator';
 import type { GenerateResult } from '../../../src/core/generate/types';
-import { tinyModel, tmpDir } from '../../unit/engine/helpers';
+import { tinyModel, tmpDir } from '../../unit/train/engineHelpers';
 import { writeAdapterFolder } from '../../unit/generate/helpers';
 
 describe('generate on WebGPU (lavapipe)', function () {

@@ -12,7 +12,7 @@ import { collate } from '../../../src/core/train/data/collate';
 import { buildDataset } from '../../../src/core/train/data/dataset';
 import { parseJsonl } from '../../../src/core/train/data/jsonl';
 import type { DataFormat } from '../../../src/core/train/data/formats';
-import { CharTokenizer } from '../data/charTokenizer';
+import { CharTokenizer } from '../train/data/charTokenizer';
 import { tempDir } from '../hf/tinyModels';
 
 const PY = '/usr/bin/python3';

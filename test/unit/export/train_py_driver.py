@@ -1,5 +1,5 @@
 # Drives the exported train.py with Debian's python3 (+ torch) for the unit tests: stubs only transformers'
-# TrainerCallback, tokenizes with a character tokenizer identical to test/unit/data/charTokenizer.ts, prints JSON.
+# TrainerCallback, tokenizes with a character tokenizer identical to test/unit/train/data/charTokenizer.ts, prints JSON.
 import importlib.util
 import json
 import os

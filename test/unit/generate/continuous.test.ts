@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import { type ContinuousRequest, Generator } from '../../../src/core/generate/generator';
 import type { GenerateRequest, GenerateResult } from '../../../src/core/generate/types';
 import { Rng } from '../../../src/core/util/random';
-import { tinyModel, tmpDir } from '../engine/helpers';
+import { tinyModel, tmpDir } from '../train/engineHelpers';
 import { writeAdapterFolder } from './helpers';
 
 describe('generate: continuous batching', function () {

@@ -9,7 +9,7 @@ import { mergeToHfFolder } from '../../../src/core/export/merge';
 import { Generator } from '../../../src/core/generate/generator';
 import { openCheckpoint } from '../../../src/core/safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../../../src/core/safetensors/read';
-import { PYTHON, REFERENCE, tinyModel, tmpDir, writeAdapter, readAdapter } from '../engine/helpers';
+import { PYTHON, REFERENCE, tinyModel, tmpDir, writeAdapter, readAdapter } from '../train/engineHelpers';
 import { checkGeneration, writeDoraFolder } from './doraHelpers';
 import { writeAdapterFolder } from './helpers';
 

@@ -10,7 +10,7 @@ import { loraKey } from '../../../src/core/models/lora';
 import { openCheckpoint } from '../../../src/core/safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../../../src/core/safetensors/read';
 import { Rng } from '../../../src/core/util/random';
-import { readAdapter, writeAdapter } from '../engine/helpers';
+import { readAdapter, writeAdapter } from '../train/engineHelpers';
 import { type AdapterFolder, referenceGenerate, writeAdapterFolder } from './helpers';
 
 /** A plain adapter folder turned into a DoRA one: magnitudes = ||W + s·B·A|| times factors in [0.6, 1.4]. */

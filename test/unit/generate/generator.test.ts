@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import { Generator } from '../../../src/core/generate/generator';
 import type { ModelInventory } from '../../../src/core/hf/types';
 import { Rng } from '../../../src/core/util/random';
-import { tinyModel, tmpDir } from '../engine/helpers';
+import { tinyModel, tmpDir } from '../train/engineHelpers';
 import { writeAdapterFolder } from './helpers';
 
 describe('generate: Generator', function () {

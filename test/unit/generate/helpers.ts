@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ModelInventory } from '../../../src/core/hf/types';
 import type { LoraTarget } from '../../../src/core/train/engineApi';
-import { PYTHON, REFERENCE, randomState, targetsFor, writeAdapter } from '../engine/helpers';
+import { PYTHON, REFERENCE, randomState, targetsFor, writeAdapter } from '../train/engineHelpers';
 
 export interface AdapterFolder {
   dir: string;

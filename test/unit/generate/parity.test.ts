@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 import { Generator } from '../../../src/core/generate/generator';
 import { Rng } from '../../../src/core/util/random';
-import { tinyModel, tmpDir } from '../engine/helpers';
+import { tinyModel, tmpDir } from '../train/engineHelpers';
 import { referenceGenerate, writeAdapterFolder } from './helpers';
 
 const CASES = [

@@ -10,7 +10,7 @@ import { openCheckpoint } from '../../../src/core/safetensors/checkpoint';
 import { readSafetensorsHeader, readTensorAsFloat32 } from '../../../src/core/safetensors/read';
 import { writeSafetensors } from '../../../src/core/safetensors/write';
 import { Rng } from '../../../src/core/util/random';
-import { tinyModel, tmpDir } from '../engine/helpers';
+import { tinyModel, tmpDir } from '../train/engineHelpers';
 import { type AdapterFolder, referenceGenerate, writeAdapterFolder } from './helpers';
 
 /** Adds modules_to_save copies (base + N(0, 0.3²)) of `modules` to an adapter folder; returns their PEFT keys → HF names. */

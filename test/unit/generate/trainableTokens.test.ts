@@ -9,7 +9,7 @@ import { openCheckpoint } from '../../../src/core/safetensors/checkpoint';
 import { readSafetensorsHeader, readTensorAsFloat32 } from '../../../src/core/safetensors/read';
 import { writeSafetensors } from '../../../src/core/safetensors/write';
 import { Rng } from '../../../src/core/util/random';
-import { tinyModel, tmpDir } from '../engine/helpers';
+import { tinyModel, tmpDir } from '../train/engineHelpers';
 import { referenceGenerate, writeAdapterFolder } from './helpers';
 
 describe('trainable_token_indices in generation and merge', function () {

@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { estimateMemory, type MemoryOptions } from '../../../src/core/memory/estimate';
 import { copiesMemoryShape, savedModuleParams } from '../../../src/core/peft/savedModules';
-import { tinyModel, targetsFor, tmpDir } from '../engine/helpers';
+import { tinyModel, targetsFor, tmpDir } from '../train/engineHelpers';
 
 describe('memory estimate: modules_to_save copies', () => {
   it('adds 7 × 4 bytes per copied element and widens the backward to the lowest copied layer', async () => {

@@ -9,7 +9,7 @@ import { type ModelGraphOptions, buildEvalGraph, buildGradGraph, gradName } from
 import type { Batch, LoraTarget } from '../../../src/core/train/engineApi';
 import { prepareGraphFolder } from '../../../src/core/train/graphCache';
 import { Rng } from '../../../src/core/util/random';
-import { randomBatch, randomState, targetsFor, tinyModel, tmpDir } from '../engine/helpers';
+import { randomBatch, randomState, targetsFor, tinyModel, tmpDir } from '../train/engineHelpers';
 
 function feedsOf(b: Batch, inv: ModelInventory): Record<string, Feed> {
   const n = countLabelTokens(b);

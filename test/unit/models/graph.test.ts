@@ -11,7 +11,7 @@ import { attentionBias, labelRows, MASK_MIN } from '../../../src/core/models/fee
 import { ropeInvFreq } from '../../../src/core/models/attention';
 import { buildStepGraph } from '../../../src/core/models/stepGraph';
 import type { LoraTarget } from '../../../src/core/train/engineApi';
-import { targetsFor, tinyModel, tmpDir } from '../engine/helpers';
+import { targetsFor, tinyModel, tmpDir } from '../train/engineHelpers';
 
 const OPT = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxGradNorm: 1 };
 

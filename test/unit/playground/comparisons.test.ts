@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { baseModelOf, readComparison, runDirOf, writeComparison } from '../../../src/extension/playground/comparisons';
 import { DEFAULT_SAMPLING, type PgComparison } from '../../../src/shared/playground';
-import { tmpDir } from '../engine/helpers';
+import { tmpDir } from '../train/engineHelpers';
 
 describe('playground: comparison files', () => {
   it('finds the run folder and base model of final adapters and checkpoints; writes and reads a comparison', () => {

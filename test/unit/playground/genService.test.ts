@@ -6,7 +6,7 @@ import { Generator } from '../../../src/core/generate/generator';
 import { GenClient } from '../../../src/core/playground/genClient';
 import { GenService, adapterSha256 } from '../../../src/core/playground/genService';
 import { DEFAULT_SAMPLING, type GenToHost, type HostToGen, type PgColumnRequest } from '../../../src/shared/playground';
-import { tinyModel, tmpDir } from '../engine/helpers';
+import { tinyModel, tmpDir } from '../train/engineHelpers';
 import { writeAdapterFolder } from '../generate/helpers';
 
 type Opened = Extract<GenToHost, { type: 'opened' }>;

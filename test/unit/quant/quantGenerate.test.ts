@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { UsageError } from '../../../src/core/errors';
 import { Generator } from '../../../src/core/generate/generator';
 import { parseQuantizationFlag } from '../../../src/core/quant/flag';
-import { tinyModel, tmpDir } from '../engine/helpers';
+import { tinyModel, tmpDir } from '../train/engineHelpers';
 import { dequantizedTwin } from './helpers';
 
 describe('4-bit base generation', function () {

@@ -7,7 +7,7 @@ import { loadModel } from '../../../src/core/hf/loadModel';
 import { estimateMemory, type MemoryOptions } from '../../../src/core/memory/estimate';
 import { ortTuning } from '../../../src/core/runtime/prepacking';
 import { summarizeRecipe } from '../../../src/core/validate';
-import { targetsFor } from '../engine/helpers';
+import { targetsFor } from '../train/engineHelpers';
 import { llamaConfigModel, tempDir } from '../validate/helpers';
 
 describe('memory estimate with a 4-bit base', () => {

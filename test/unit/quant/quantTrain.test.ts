@@ -13,7 +13,7 @@ import { readTensorAsFloat32, readTensorBytes } from '../../../src/core/safetens
 import { createEngine } from '../../../src/core/train/engine';
 import type { EngineOptions, LoraTarget } from '../../../src/core/train/engineApi';
 import { Rng } from '../../../src/core/util/random';
-import { randomBatch, randomState, targetsFor, tinyModel, tmpDir } from '../engine/helpers';
+import { randomBatch, randomState, targetsFor, tinyModel, tmpDir } from '../train/engineHelpers';
 import { dequantizedTwin } from './helpers';
 
 // eps ≫ |g|: AdamW's first update is lr·g/(|g| + eps) ≈ lr·g/eps, so the parameter change shows each gradient element.

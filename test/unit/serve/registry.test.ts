@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { main } from '../../../src/cli/main';
 import { promote, readState, register, rollback, sha256File, verifyVersion } from '../../../src/core/serve/registry';
 import { AdapterServer } from '../../../src/core/serve/server';
-import { tinyModel, tmpDir } from '../engine/helpers';
+import { tinyModel, tmpDir } from '../train/engineHelpers';
 import { writeAdapterFolder } from '../generate/helpers';
 import { call } from './helpers';
 

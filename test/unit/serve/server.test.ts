@@ -8,7 +8,7 @@ import type { ModelInventory } from '../../../src/core/hf/types';
 import { register } from '../../../src/core/serve/registry';
 import { AdapterServer } from '../../../src/core/serve/server';
 import { Rng } from '../../../src/core/util/random';
-import { tinyModel, tmpDir } from '../engine/helpers';
+import { tinyModel, tmpDir } from '../train/engineHelpers';
 import { writeAdapterFolder } from '../generate/helpers';
 import { call, sseData } from './helpers';
 

@@ -1,6 +1,6 @@
 // Tests of the seeded PRNG: reference outputs of xoshiro128**, exact resume from saved state, distributions.
 import { strict as assert } from 'node:assert';
-import { Rng } from '../../src/core/util/random';
+import { Rng } from '../../../src/core/util/random';
 
 describe('Rng (xoshiro128**)', () => {
   it('matches the reference C implementation from state [1,2,3,4]', () => {

@@ -2,7 +2,7 @@
 // lora_embedding_B [dim, r], base + F.embedding(ids, Aᵀ, padding_idx) @ Bᵀ · scaling, saved under PEFT's keys. GPT-2 wte/wpe: test/slow/parity.
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
-import { Rng } from '../../../src/core/util/random';
+import { Rng } from '../../../../src/core/util/random';
 import { type ParityCase, makeRows, readAll } from './project';
 import { cleanUp, runVariantCase } from './variantCase';
 

@@ -5,9 +5,9 @@ import { strict as assert } from 'node:assert';
 import * as fsNs from 'node:fs';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeProject, recipe } from '../train/project';
-import { main } from '../../../src/cli/main';
-import { tempDir } from '../validate/helpers';
+import { makeProject, recipe } from '../../train/project';
+import { main } from '../../../../src/cli/main';
+import { tempDir } from '../../validate/helpers';
 
 // The real module object (the namespace import is a view of it): patched below to fail writes as a full disk does.
 const nodeFs = ((fsNs as unknown as { default?: typeof fsNs }).default ?? fsNs) as typeof fsNs & Record<string, unknown>;

@@ -2,11 +2,11 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeFixture } from '../../../src/core/fixtures/makeFixture';
-import { loadTokenizer, type HfTokenizer } from '../../../src/core/hf/tokenizer';
-import { dataTokenizer } from '../../../src/core/hf/tokenizer';
-import { parseJsonl } from '../../../src/core/train/data/jsonl';
-import { IGNORE_INDEX, tokenizeRecord } from '../../../src/core/train/data/formats';
+import { makeFixture } from '../../../../src/core/fixtures/makeFixture';
+import { loadTokenizer, type HfTokenizer } from '../../../../src/core/hf/tokenizer';
+import { dataTokenizer } from '../../../../src/core/hf/tokenizer';
+import { parseJsonl } from '../../../../src/core/train/data/jsonl';
+import { IGNORE_INDEX, tokenizeRecord } from '../../../../src/core/train/data/formats';
 
 describe('data pipeline with a real HF tokenizer (fixture BPE + ChatML template)', () => {
   let dir: string;

@@ -2,7 +2,7 @@
 // those embedding rows (W' = W.index_copy(0, idx, delta)), saved as <embedding>.token_adapter.trainable_tokens_delta. Tied head: test/slow/parity.
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
-import { Rng } from '../../../src/core/util/random';
+import { Rng } from '../../../../src/core/util/random';
 import { type ParityCase, makeRows, readAll } from './project';
 import { cleanUp, runVariantCase } from './variantCase';
 

@@ -1,7 +1,7 @@
 // A tiny character-level tokenizer for data-pipeline tests (id = code point + 3; 1 = <s>, 2 = </s>, 0 = <pad>),
 // with a real Jinja chat template (ChatML, as Qwen2) rendered by @huggingface/jinja.
 import { Template } from '@huggingface/jinja';
-import type { ChatMessage, DataTokenizer } from '../../../src/core/train/data/formats';
+import type { ChatMessage, DataTokenizer } from '../../../../src/core/train/data/formats';
 
 export const CHATML =
   "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +

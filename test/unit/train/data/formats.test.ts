@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { parseJsonl } from '../../../src/core/train/data/jsonl';
-import { alpacaPrompt, checkFormat, DATA_FORMAT_KEYS, detectFormat, IGNORE_INDEX, tokenizeRecord, type DataFormat } from '../../../src/core/train/data/formats';
-import { lintDataset } from '../../../src/core/validate/dataset';
-import { buildDataset } from '../../../src/core/train/data/dataset';
-import { InputError } from '../../../src/core/errors';
+import { parseJsonl } from '../../../../src/core/train/data/jsonl';
+import { alpacaPrompt, checkFormat, DATA_FORMAT_KEYS, detectFormat, IGNORE_INDEX, tokenizeRecord, type DataFormat } from '../../../../src/core/train/data/formats';
+import { lintDataset } from '../../../../src/core/validate/dataset';
+import { buildDataset } from '../../../../src/core/train/data/dataset';
+import { InputError } from '../../../../src/core/errors';
 import { CharTokenizer } from './charTokenizer';
 
 const tok = new CharTokenizer();

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { editDistance, suggest, didYouMean } from '../../src/core/util/didYouMean';
+import { editDistance, suggest, didYouMean } from '../../../src/core/util/didYouMean';
 
 describe('didYouMean', () => {
   it('measures edit distance with adjacent swaps as one edit', () => {

@@ -3,13 +3,13 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Rng } from '../../../src/core/util/random';
-import { tmpDir } from '../engine/helpers';
+import { Rng } from '../../../../src/core/util/random';
+import { tmpDir } from '../engineHelpers';
 import { train } from './check';
 import { type ParityCase, makeRows, readAll, writeProject, writeVariant } from './project';
 import { cleanUp, runVariantCase } from './variantCase';
-import { main } from '../../../src/cli/main';
-import type { CliIO } from '../../../src/cli/command';
+import { main } from '../../../../src/cli/main';
+import type { CliIO } from '../../../../src/cli/command';
 
 describe('modules_to_save trains full copies exactly as PEFT + the Trainer do', function () {
   this.timeout(300_000);

@@ -3,9 +3,9 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Rng } from '../../../src/core/util/random';
-import type { RunEvent } from '../../../src/shared/protocol';
-import { tmpDir } from '../engine/helpers';
+import { Rng } from '../../../../src/core/util/random';
+import type { RunEvent } from '../../../../src/shared/protocol';
+import { tmpDir } from '../engineHelpers';
 import { LOSS_RTOL, checkRun, steps, train } from './check';
 import { type ParityCase, type Project, type RefRun, makeRows, runTrainerRef, writeProject, writeVariant } from './project';
 

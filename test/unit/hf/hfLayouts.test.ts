@@ -7,9 +7,9 @@ import { main } from '../../../src/cli/main';
 import type { CliIO } from '../../../src/cli/command';
 import { loadModel } from '../../../src/core/hf/loadModel';
 import { Rng } from '../../../src/core/util/random';
-import { tmpDir } from '../engine/helpers';
-import { checkRun, train } from '../parity/check';
-import { type ParityCase, type Project, makeRows, runTrainerRef } from '../parity/project';
+import { tmpDir } from '../train/engineHelpers';
+import { checkRun, train } from '../train/parity/check';
+import { type ParityCase, type Project, makeRows, runTrainerRef } from '../train/parity/project';
 import { type HfModel, type PeftStyle, type Style, type Variant, type WriteOptions, peftConfig, selected, writeHfModel, writePeftAdapter } from './hfFolders';
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {

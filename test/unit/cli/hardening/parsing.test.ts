@@ -3,9 +3,9 @@
 import { strict as assert } from 'node:assert';
 import { cpSync, existsSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeProject, recipe } from '../train/project';
-import { main } from '../../../src/cli/main';
-import { tempDir } from '../validate/helpers';
+import { makeProject, recipe } from '../../train/project';
+import { main } from '../../../../src/cli/main';
+import { tempDir } from '../../validate/helpers';
 
 async function cli(argv: string[]): Promise<{ code: number; text: string }> {
   let text = '';

@@ -3,10 +3,10 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { main } from '../../../src/cli/main';
-import type { CliIO } from '../../../src/cli/command';
-import { readSafetensorsHeader } from '../../../src/core/safetensors/read';
-import type { RunEvent, StepEvent } from '../../../src/shared/protocol';
+import { main } from '../../../../src/cli/main';
+import type { CliIO } from '../../../../src/cli/command';
+import { readSafetensorsHeader } from '../../../../src/core/safetensors/read';
+import type { RunEvent, StepEvent } from '../../../../src/shared/protocol';
 import { type ParityCase, type Project, type RefRun, elementwiseRtol, maxRelToPeak, readAll } from './project';
 
 export const LOSS_RTOL = 1e-4;

@@ -13,9 +13,9 @@ import { writeSampleData } from '../../../src/core/fixtures/sampleData';
 import { InputError } from '../../../src/core/errors';
 import type { Batch } from '../../../src/core/train/engineApi';
 import type { DataFormat } from '../../../src/core/train/data/formats';
-import { CharTokenizer } from './charTokenizer';
+import { CharTokenizer } from './data/charTokenizer';
 import { main } from '../../../src/cli/main';
-import { makeProject, recipe } from '../train/project';
+import { makeProject, recipe } from './project';
 
 const tok = new CharTokenizer();
 const jsonl = (...rows: unknown[]): string => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';

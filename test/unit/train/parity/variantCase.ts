@@ -3,9 +3,9 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { countParameters } from '../../../src/core/peft/count';
-import { parseLoraConfig } from '../../../src/core/peft/loraConfig';
-import { tmpDir } from '../engine/helpers';
+import { countParameters } from '../../../../src/core/peft/count';
+import { parseLoraConfig } from '../../../../src/core/peft/loraConfig';
+import { tmpDir } from '../engineHelpers';
 import { checkRun, train } from './check';
 import { type ParityCase, readAll, runTrainerRef, writeProject } from './project';
 

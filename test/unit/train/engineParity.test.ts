@@ -12,7 +12,7 @@ import { readTensorAsFloat32 } from '../../../src/core/safetensors/read';
 import { createEngine } from '../../../src/core/train/engine';
 import type { Batch, LoraTarget, OptimizerOptions, StepResult } from '../../../src/core/train/engineApi';
 import { Rng } from '../../../src/core/util/random';
-import { randomBatch, randomState, relErr, runReference, targetsFor, tinyModel, tmpDir, writeAdapter } from './helpers';
+import { randomBatch, randomState, relErr, runReference, targetsFor, tinyModel, tmpDir, writeAdapter } from './engineHelpers';
 
 interface Case {
   inventory: ModelInventory;

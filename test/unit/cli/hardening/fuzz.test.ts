@@ -4,7 +4,7 @@
 // its time limit and stay under its heap limit; the export family does the same for merge, export gguf, generate and
 // the adapter registry. The slow suite runs thousands (test/slow/hardening/fuzz.test.ts).
 import { strict as assert } from 'node:assert';
-import { runFuzz } from '../../fuzz/pool';
+import { runFuzz } from '../../../fuzz/pool';
 
 describe('hardening: fuzzing (CI size)', function () {
   this.timeout(600_000);

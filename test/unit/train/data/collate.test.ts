@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { collate, countLabelTokens, pack, prepareSequences } from '../../../src/core/train/data/collate';
-import { SequenceStream, epochOrder, nextStepBatches, totalStepsFor } from '../../../src/core/train/data/stream';
-import { buildDataset, datasetNotes } from '../../../src/core/train/data/dataset';
-import { parseJsonl } from '../../../src/core/train/data/jsonl';
-import type { TokenizedExample } from '../../../src/core/train/data/formats';
+import { collate, countLabelTokens, pack, prepareSequences } from '../../../../src/core/train/data/collate';
+import { SequenceStream, epochOrder, nextStepBatches, totalStepsFor } from '../../../../src/core/train/data/stream';
+import { buildDataset, datasetNotes } from '../../../../src/core/train/data/dataset';
+import { parseJsonl } from '../../../../src/core/train/data/jsonl';
+import type { TokenizedExample } from '../../../../src/core/train/data/formats';
 import { CharTokenizer } from './charTokenizer';
 
 const ex = (line: number, ids: number[], labels?: number[]): TokenizedExample => ({ line, inputIds: ids, labels: labels ?? [...ids] });

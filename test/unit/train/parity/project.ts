@@ -3,14 +3,14 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { FixtureArch } from '../../../src/core/fixtures/makeFixture';
-import type { ModelInventory } from '../../../src/core/hf/types';
-import { readSafetensorsHeader, readTensorAsFloat32 } from '../../../src/core/safetensors/read';
-import { writeSafetensors } from '../../../src/core/safetensors/write';
-import { Rng } from '../../../src/core/util/random';
-import { PYTHON, tinyModel } from '../engine/helpers';
+import type { FixtureArch } from '../../../../src/core/fixtures/makeFixture';
+import type { ModelInventory } from '../../../../src/core/hf/types';
+import { readSafetensorsHeader, readTensorAsFloat32 } from '../../../../src/core/safetensors/read';
+import { writeSafetensors } from '../../../../src/core/safetensors/write';
+import { Rng } from '../../../../src/core/util/random';
+import { PYTHON, tinyModel } from '../engineHelpers';
 
-export const TRAINER_REF = path.resolve(__dirname, '../../reference/trainer_ref.py');
+export const TRAINER_REF = path.resolve(__dirname, '../../../reference/trainer_ref.py');
 
 /** One JSONL line of `format: tokenized`. */
 export interface Row {

@@ -11,7 +11,7 @@ import { writeSafetensors } from '../../../src/core/safetensors/write';
 import { createEngine } from '../../../src/core/train/engine';
 import type { Batch, EngineOptions, LoraTarget } from '../../../src/core/train/engineApi';
 import { Rng } from '../../../src/core/util/random';
-import { randomBatch, randomState, relErr, targetsFor, tinyModel, tmpDir } from './helpers';
+import { randomBatch, randomState, relErr, targetsFor, tinyModel, tmpDir } from './engineHelpers';
 
 const OPT = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1 };
 
