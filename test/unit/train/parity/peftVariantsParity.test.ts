@@ -5,31 +5,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { countParameters } from '../../../../src/core/peft/count';
 import { parseLoraConfig } from '../../../../src/core/peft/loraConfig';
+import { loadModel } from '../../../../src/core/hf/loadModel';
 import { Rng } from '../../../../src/core/util/random';
-import { tmpDir } from '../engineHelpers';
-import { checkRun, train } from './check';
-import { type ParityCase, makeRows, runTrainerRef, writeProject } from './project';
+import { type ParityCase, makeRows } from './project';
+import { cleanUp, runVariantCase } from './variantCase';
 
 describe('peft-studio train matches PyTorch + PEFT for DoRA and bias training', function () {
   this.timeout(300_000);
   const dirs: string[] = [];
-  after(() => {
-    if (process.env['PARITY_KEEP'] === undefined) for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-  });
+  after(() => cleanUp(dirs));
 
   async function runCase(name: string, c: ParityCase, seed: number): Promise<void> {
-    const dir = tmpDir(`train-parity-${name}`);
-    dirs.push(dir);
-    const p = await writeProject(dir, c, seed);
-    const r = await train(p.recipe);
-    assert.equal(r.code, 0, r.err);
-    checkRun(name, c, p, r.records, runTrainerRef(p));
-    // `peft-studio count` (print_trainable_parameters) gives the numbers the run reported.
-    const start = r.records[0]!;
-    assert.ok(start.event === 'start');
-    const cfg = parseLoraConfig(JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>);
-    const count = countParameters(cfg, p.inventory);
-    assert.deepEqual([count.trainable, count.total], [start.trainable, start.total], `${name}: count vs the run`);
+    const v = await runVariantCase(name, c, seed, dirs);
+    // `peft-studio count` (print_trainable_parameters) gives the total the run reported too.
+    const cfg = parseLoraConfig(JSON.parse(fs.readFileSync(path.join(v.dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>);
+    assert.equal(countParameters(cfg, loadModel(path.join(v.dir, 'model'))).total, v.total, `${name}: count's total vs the run`);
   }
 
   it('llama DoRA (magnitudes from ||W + s·B·A|| of the init adapter, GQA, untied head incl. lm_head): loss per step and lora_magnitude_vector', async () => {

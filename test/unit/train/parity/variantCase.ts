@@ -1,4 +1,4 @@
-// One PEFT-variant parity run (modules_to_save, embedding LoRA, trainable tokens): `peft-studio train` against the
+// One PEFT-variant parity run (DoRA, biases, modules_to_save, embedding LoRA, trainable tokens): `peft-studio train` against the
 // PyTorch reference (checkRun), and the run's trainable count against PEFT's (count.ts), for the unit and slow suites.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
@@ -15,6 +15,8 @@ export interface VariantRun {
   /** The final adapter's tensors by key. */
   adapter: Map<string, Float32Array>;
   trainable: number;
+  /** The run's total parameter count (start record). */
+  total: number;
 }
 
 export async function runVariantCase(name: string, c: ParityCase, seed: number, dirs: string[]): Promise<VariantRun> {
@@ -29,7 +31,7 @@ export async function runVariantCase(name: string, c: ParityCase, seed: number, 
   // The run's trainable count is PEFT's (print_trainable_parameters: LoRA + copies + token deltas), as `count` computes it.
   const cfg = parseLoraConfig(JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8')) as unknown);
   assert.equal(start.trainable, countParameters(cfg, p.inventory).trainable, `${name}: PEFT's count`);
-  return { dir, runDir: start.run_dir, adapter: readAll(path.join(start.run_dir, 'adapter', 'adapter_model.safetensors')), trainable: start.trainable };
+  return { dir, runDir: start.run_dir, adapter: readAll(path.join(start.run_dir, 'adapter', 'adapter_model.safetensors')), trainable: start.trainable, total: start.total };
 }
 
 export function cleanUp(dirs: string[]): void {
