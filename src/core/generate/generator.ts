@@ -153,13 +153,17 @@ export class Generator {
     if (this.busy) throw new InputError('generate-busy', 'cannot load an adapter while this Generator is generating');
     const id = this.loadAdapterFiles(dir);
     this.stacked = undefined;
+    if (this.needsNewSession(this.adapters.get(id)!.adapter)) await this.openSession();
+    return id;
+  }
+
+  /** Whether the open graph lacks inputs `adapter` needs: LoRA modules, DoRA scales, bias deltas, copies. */
+  private needsNewSession(adapter: LoadedAdapter): boolean {
     const have = new Set(this.modules.map((m) => m.name));
     const haveCopies = new Set(this.copies.map((c) => c.key));
-    const added = this.adapters.get(id)!.adapter;
     const needs = (m: AdapterModule): boolean => !have.has(m.module.name) || (m.doraScale !== undefined && !this.dora.has(m.module.name))
       || (m.biasDelta !== undefined && !this.biased.has(m.module.name));
-    if ([...added.modules.values()].some(needs) || [...added.copies.keys()].some((k) => !haveCopies.has(k))) await this.openSession();
-    return id;
+    return [...adapter.modules.values()].some(needs) || [...adapter.copies.keys()].some((k) => !haveCopies.has(k));
   }
 
   /**
@@ -170,8 +174,7 @@ export class Generator {
     if (this.busy) throw new InputError('generate-busy', 'cannot load an adapter while this Generator is generating');
     this.adapters.set(adapter.dir, { adapter, feeds: undefined });
     this.stacked = undefined;
-    const have = new Set(this.modules.map((m) => m.name));
-    if ([...adapter.modules.keys()].some((m) => !have.has(m))) await this.openSession();
+    if (this.needsNewSession(adapter)) await this.openSession();
     return adapter.dir;
   }
 
