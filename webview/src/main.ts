@@ -193,7 +193,12 @@ function render(): void {
   for (const [metric, panel] of metricPanels) panel.update(metricChart(current, metric), theme);
   paramsHost.replaceChildren(paramTable(current.start !== undefined ? buildParamTable(current.start) : undefined));
   configHost.replaceChildren(configView(current));
-  evalAnswersHost.replaceChildren(evalAnswersView(current));
+  replaceIfChanged(evalAnswersHost, evalAnswersView(current));
+}
+
+/** Swaps in `next` only when it differs from what `host` shows (keeps the reader's scroll and selection in large tables). */
+function replaceIfChanged(host: HTMLElement, next: HTMLElement): void {
+  if (host.firstElementChild?.isEqualNode(next) !== true) host.replaceChildren(next);
 }
 
 /** A live step's loss onto a run's sparkline, thinned to every other point when it grows past twice its size. */
