@@ -14,6 +14,7 @@ import { ensureQuantizedBase } from '../quant/quantCache';
 import { sessionOptions } from '../train/engine';
 import type { DeviceName } from '../train/engineApi';
 import { type AdapterModule, type LoadedAdapter, loadAdapter } from './adapter';
+import { adapterInputs } from './adapterInputs';
 import type { SavedModuleParam } from '../peft/savedModules';
 import { copyInitialValues } from '../train/loraInit';
 import { type RowPlan, decodeRows, longRopeSwitch } from './decode';
@@ -191,39 +192,11 @@ export class Generator {
     for (const { adapter } of this.adapters.values()) for (const m of adapter.modules.keys()) union.add(m);
     // In the model's module order, so that the graph (and its cache key) does not depend on the load order.
     this.modules = this.inventory.modules.filter((m) => union.has(m.name));
-    // DoRA scale inputs where some loaded adapter uses DoRA (the others feed ones there).
-    const dora = new Set<string>();
-    const biased = new Set<string>();
-    for (const { adapter } of this.adapters.values()) {
-      for (const [name, m] of adapter.modules) {
-        if (m.doraScale !== undefined) dora.add(name);
-        if (m.biasDelta !== undefined) biased.add(name);
-      }
-    }
-    this.dora = new Set(this.modules.filter((m) => dora.has(m.name)).map((m) => m.name));
-    this.biased = new Set(this.modules.filter((m) => biased.has(m.name)).map((m) => m.name));
-    const copies = new Map<string, SavedModuleParam>();
-    for (const { adapter } of this.adapters.values()) {
-      for (const c of adapter.copies.values()) {
-        const had = copies.get(c.param.key);
-        if (had !== undefined && JSON.stringify(had.tokens?.rows) !== JSON.stringify(c.param.tokens?.rows)) {
-          throw new InputError('generate-unsupported', 'two loaded adapters train different trainable_token_indices of the same layer', { file: adapter.dir, tensor: c.param.key, hint: 'Load them in separate generators' });
-        }
-        copies.set(c.param.key, c.param);
-      }
-    }
-    this.copies = [...copies.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const mode = this.opts.lora === 'stacked' ? { kind: 'stacked' as const } : { kind: 'single' as const };
-    if (mode.kind === 'stacked') {
-      for (const { adapter } of this.adapters.values()) {
-        const what = adapter.copies.size > 0 ? 'modules_to_save copies or trainable tokens' : [...adapter.modules.values()].some((m) => m.module.kind === 'embedding') ? 'LoRA on an embedding' : null;
-        if (what !== null) {
-          throw new InputError('generate-unsupported', `this adapter has ${what}, which stacked generation (one batch, several adapters) cannot serve`, {
-            file: adapter.dir, hint: 'Use `peft-studio generate --adapter` (one adapter at a time), or merge the adapter (`peft-studio merge`) and serve the merged model',
-          });
-        }
-      }
-    }
+    const inputs = adapterInputs([...this.adapters.values()].map((a) => a.adapter), this.modules, mode.kind === 'stacked');
+    this.dora = inputs.dora;
+    this.biased = inputs.biased;
+    this.copies = inputs.copies;
     const cacheDir = this.opts.cacheDir ?? process.env['PEFT_STUDIO_GRAPH_CACHE'] ?? path.join(os.tmpdir(), 'peft-studio-graphs');
     const q = this.opts.quantization ?? null;
     if (q !== null && this.dora.size > 0) {
