@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { runWhenAvailable } from './harness.mjs';
+import { runWhenAvailable, scrollIntoView } from './harness.mjs';
 
 const STEPS = 30;
 
@@ -83,7 +83,7 @@ export const tests = [
       const header = await frame.locator('#compare-table thead th').allInnerTexts();
       if (header[1 + best.indexOf(marked)] !== 'second-run') throw new Error(`best marked under ${header[1 + best.indexOf(marked)]}`);
       if (await frame.locator('#compare-warning').count() !== 0) throw new Error('a base-model warning for runs on the same model');
-      await frame.locator('#compare-view').scrollIntoViewIfNeeded();
+      await scrollIntoView(frame.locator('#compare-view'));
       await vscode.screenshot('dashboard-compare');
     },
   },

@@ -4,7 +4,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { cli, runWhenAvailable } from './harness.mjs';
+import { cli, runWhenAvailable, scrollIntoView } from './harness.mjs';
 
 const PROMPTS = ['Name a primary colour.', 'What is 2 + 2?'];
 
@@ -48,15 +48,7 @@ export const tests = [
       for (const key of ['eval_loss', 'eval_perplexity', 'exact_match', 'contains']) await table.locator(`tr.score-row[data-key="${key}"]`).waitFor({ timeout: 10_000 });
       const best = JSON.parse(readFileSync(path.join(runDir, 'checkpoints', 'step-6', 'trainer_state.json'), 'utf8')).best_global_step;
       await table.locator(`thead th.best[data-step="${best}"]`).waitFor({ timeout: 10_000 });
-      // The card is redrawn when the host sends the run again (e.g. the Runs list refresh): retry on a detached element.
-      for (let tries = 1; ; tries++) {
-        try {
-          await table.scrollIntoViewIfNeeded({ timeout: 5_000 });
-          break;
-        } catch (e) {
-          if (tries >= 5) throw e;
-        }
-      }
+      await scrollIntoView(table);
       await vscode.screenshot('eval-answers');
       await vscode.runCommand('PEFT Studio: Focus on Runs View');
       const row = vscode.page.locator('.monaco-list-row').filter({ hasText: 'evalp-run' }).first();

@@ -383,6 +383,21 @@ export async function waitFor(predicate, timeoutMs, what) {
   }
 }
 
+/**
+ * Scrolls a webview element into view for a screenshot. The dashboard redraws a part when the host sends the run
+ * again, which can detach the element under the scroll: the locator is resolved again and the scroll retried.
+ */
+export async function scrollIntoView(locator, tries = 5) {
+  for (let i = 1; ; i++) {
+    try {
+      await locator.scrollIntoViewIfNeeded({ timeout: 5_000 });
+      return;
+    } catch (e) {
+      if (i >= tries) throw e;
+    }
+  }
+}
+
 /** The quick-input box (palette, input boxes, quick picks). */
 export const quickInput = (vscode) => vscode.page.locator('.quick-input-widget .quick-input-box input');
 

@@ -5,7 +5,7 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { cli, openFile, positionOf, runWhenAvailable } from './harness.mjs';
+import { cli, openFile, positionOf, runWhenAvailable, scrollIntoView } from './harness.mjs';
 
 const SWEEP_STEPS = 4;
 
@@ -52,7 +52,7 @@ export const tests = [
       if (frontT.length < 1) throw new Error('no throughput front');
       await frame.locator(`#sweep-throughput-chart[data-points="${3 + frontT.length}"]`).waitFor({ timeout: 10_000 });
       if (await frame.locator('#sweep-table tbody tr').count() !== 3) throw new Error('the trials table does not list 3 trials');
-      await view.scrollIntoViewIfNeeded();
+      await scrollIntoView(view);
       await vscode.screenshot('monitor-sweep');
     },
   },
@@ -74,7 +74,7 @@ export const tests = [
       const line = positionOf(path.join(ws, 'diverge.yaml'), 'max_grad_norm: 0').line;
       if (alert?.line !== line || alert.kind !== 'non-finite') throw new Error(`metrics.jsonl alert: ${JSON.stringify(alert)}, expected line ${line}`);
       if (!metrics.some((e) => e.event === 'system' && e.step === 1)) throw new Error('no system record after step 1');
-      await banner.scrollIntoViewIfNeeded();
+      await scrollIntoView(banner);
       await vscode.screenshot('monitor-alert');
       // the notification's action opens the recipe with that line selected
       const toast = vscode.page.locator('.notifications-toasts .notification-list-item').filter({ hasText: 'PEFT training alert' }).first();
@@ -101,7 +101,7 @@ export const tests = [
       await frame.locator('#sweep-view:not([hidden])[data-trials="2"]').waitFor({ timeout: 30_000 });
       await frame.locator('#sweep-loss-chart[data-points="6"]').waitFor({ timeout: 30_000 });
       await frame.locator(`#sweep-params-chart[data-points="${2 + saved.pareto.length}"]`).waitFor({ timeout: 30_000 });
-      await frame.locator('#sweep-view').scrollIntoViewIfNeeded();
+      await scrollIntoView(frame.locator('#sweep-view'));
       await vscode.screenshot('monitor-run-sweep');
     },
   },

@@ -191,8 +191,8 @@ function render(): void {
   alertsHost.replaceChildren(alertList(current, (a) => post({ type: 'showInRecipe', file: a.file ?? '', line: a.line ?? 1 })));
   lossPanel.update(lossChart(current, state.smoothing), theme);
   for (const [metric, panel] of metricPanels) panel.update(metricChart(current, metric), theme);
-  paramsHost.replaceChildren(paramTable(current.start !== undefined ? buildParamTable(current.start) : undefined));
-  configHost.replaceChildren(configView(current));
+  replaceIfChanged(paramsHost, paramTable(current.start !== undefined ? buildParamTable(current.start) : undefined));
+  replaceIfChanged(configHost, configView(current));
   replaceIfChanged(evalAnswersHost, evalAnswersView(current));
 }
 
