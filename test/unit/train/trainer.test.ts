@@ -57,7 +57,11 @@ describe('trainer (real runs on a tiny Llama fixture)', function () {
     assert.deepEqual(lines, events.filter((e) => e.event !== 'log'));
     const contract = new Set(['start', 'step', 'eval', 'checkpoint', 'system', 'alert', 'done', 'error']);
     assert.ok(lines.every((e) => contract.has(e.event)), 'metrics.jsonl holds only the record kinds of CONTRACTS §4');
-    assert.ok(!lines.some((e) => e.event === 'alert'), `a healthy run raises no alert: ${JSON.stringify(lines.filter((e) => e.event === 'alert'))}`);
+    // A healthy run raises no loss alert. Throughput and memory alerts watch the machine (another process taking
+    // the cores, a full host), so they may fire on a busy CI machine and are not asserted here (alerts.test.ts
+    // checks their rules on scripted streams).
+    const lossAlerts = lines.filter((e) => e.event === 'alert' && (e.kind === 'divergence' || e.kind === 'non-finite'));
+    assert.deepEqual(lossAlerts, [], 'a healthy run raises no divergence or NaN alert');
     // system events: after the first logged step, then every 2 s or so, and after the last step
     const sys = lines.filter((e): e is SystemEvent => e.event === 'system');
     assert.ok(sys.length >= 2, String(sys.length));
