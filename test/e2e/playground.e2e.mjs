@@ -93,11 +93,12 @@ export const tests = [
       await frame.locator('#save-comparison').click();
       const dir = path.join(ws, 'runs', 'run-a', 'playground');
       const deadline = Date.now() + 15_000;
-      while (!existsSync(dir) || readdirSync(dir).length === 0) {
+      const saved_ = () => (existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith('comparison-') && f.endsWith('.json')) : []);
+      while (saved_().length === 0) {
         if (Date.now() > deadline) throw new Error(`no comparison in ${dir}`);
         await sleep(250);
       }
-      const saved = JSON.parse(readFileSync(path.join(dir, readdirSync(dir)[0]), 'utf8'));
+      const saved = JSON.parse(readFileSync(path.join(dir, saved_()[0]), 'utf8'));
       if (saved.columns.length !== 3 || !/^[0-9a-f]{64}$/.test(saved.columns[1].adapter_sha256 ?? '')) throw new Error(`comparison: ${JSON.stringify(saved).slice(0, 400)}`);
       await frame.locator('#status', { hasText: 'Saved' }).waitFor({ timeout: 10_000 });
     },

@@ -36,7 +36,10 @@ export function writeComparison(runDir: string, c: PgComparison): string {
   const dir = path.join(runDir, 'playground');
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `comparison-${c.saved_at.replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(file, JSON.stringify(c, null, 2) + '\n');
+  // Written beside under a hidden name, then renamed: a reader never sees a half-written comparison.
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+  fs.writeFileSync(tmp, JSON.stringify(c, null, 2) + '\n');
+  fs.renameSync(tmp, file);
   return file;
 }
 
