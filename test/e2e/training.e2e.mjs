@@ -72,7 +72,7 @@ export const tests = [
       // one adapter_config.json and one recipe in the workspace: pick the adapter config when asked
       const pick = vscode.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: 'adapter_config.json' }).first();
       if (await pick.isVisible().catch(() => false)) await pick.click();
-      else await pick.waitFor({ timeout: 5_000 }).then(() => pick.click()).catch(() => {});
+      else await pick.waitFor({ timeout: 20_000 }).then(() => pick.click()).catch(() => {}); // a loaded machine may show the pick late
       await vscode.waitForNotification(new RegExp(`trainable params: ${expected.trainable.toLocaleString('en-US')} \\|\\| all params: ${expected.total.toLocaleString('en-US')}`), 30_000);
     },
   },
