@@ -6,6 +6,7 @@ import { InputError, errorMessage } from '../errors';
 import { adapterFromParams, loadAdapter, type InMemoryLoraTarget, type LoadedAdapter } from '../generate/adapter';
 import { Generator } from '../generate/generator';
 import { loadModel } from '../hf/loadModel';
+import type { ModelInventory } from '../hf/types';
 import type { QuantizationConfig } from '../quant/blockQuant';
 import type { EngineState } from './engineApi';
 import { writeAdapterFiles } from './runFolder';
@@ -111,6 +112,8 @@ const CURRENT = 'peft-studio:training-adapter';
  */
 export class EvalPromptRunner {
   private gen: Generator | null = null;
+  /** The base model's inventory, read once (the variant path reads adapters against it at every evaluation). */
+  private inventory: ModelInventory | null = null;
 
   constructor(
     private readonly opts: {
@@ -138,7 +141,7 @@ export class EvalPromptRunner {
     mkdirSync(dir, { recursive: true });
     writeAdapterFiles(dir, state, this.opts.adapterConfigJson);
     try {
-      return { ...loadAdapter(dir, loadModel(this.opts.modelDir)), dir: CURRENT };
+      return { ...loadAdapter(dir, (this.inventory ??= loadModel(this.opts.modelDir))), dir: CURRENT };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
