@@ -1,13 +1,12 @@
 // Generation speed and memory of our Generator (KV cache, ONNX) vs PyTorch eager with a KV cache, same machine,
 // threads and tokens (run: npx tsx bench/generate.bench.ts [--prompt-len 128] [--new-tokens 64] [--threads 2] [--json]).
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as esbuild from 'esbuild';
 import { makeFixture } from '../src/core/fixtures/makeFixture';
 import { loadModel } from '../src/core/hf/loadModel';
 import { Rng } from '../src/core/util/random';
+import { bundleBenchChild, runChildLastLine } from './benchChild';
 import { median } from './benchLib';
 import type { GenerateJob, SideTimings } from './generateSide';
 import { errorMessage } from '../src/core/errors';
@@ -50,17 +49,6 @@ function parseArgs(argv: string[]): Args {
 const CACHE = path.join(__dirname, '.cache');
 const log = (s: string): void => { process.stderr.write(`${s}\n`); };
 
-function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    p.on('error', reject);
-    p.on('close', (code) => (code !== 0 ? reject(new Error(`${path.basename(cmd)} exited ${code}:\n${err.slice(-4000)}`)) : resolve(out.trim().split('\n').pop() ?? '')));
-  });
-}
 
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
@@ -73,11 +61,7 @@ async function main(): Promise<void> {
   const inv = loadModel(modelDir);
   const rng = new Rng(4321);
   const prompt = Array.from({ length: a.promptLen }, () => rng.int(inv.spec.vocabSize));
-  const child = path.join(CACHE, `generateSide-${process.pid}.cjs`);
-  await esbuild.build({
-    entryPoints: [path.join(__dirname, 'generateSide.ts')], outfile: child, bundle: true, platform: 'node', format: 'cjs', target: 'node20',
-    external: ['onnxruntime-node'], mainFields: ['module', 'main'], logLevel: 'warning',
-  });
+  const child = await bundleBenchChild('generateSide', CACHE);
   const jobFile = path.join(os.tmpdir(), `peft-gen-bench-${process.pid}.json`);
   const job: GenerateJob = { modelDir, prompt, newTokens: a.newTokens, runs: a.runs, threads: a.threads, cacheDir: path.join(CACHE, 'graphs') };
   fs.writeFileSync(jobFile, JSON.stringify(job));
@@ -88,14 +72,13 @@ async function main(): Promise<void> {
   try {
     for (let r = 0; r < a.rounds; r++) {
       log(`round ${r + 1}/${a.rounds}: ours...`);
-      ours.push(JSON.parse(await runChild(process.execPath, [child, jobFile], process.env)) as SideTimings);
+      ours.push(JSON.parse(await runChildLastLine(process.execPath, [child, jobFile], process.env)) as SideTimings);
       log(`round ${r + 1}/${a.rounds}: torch...`);
-      torch.push(JSON.parse(await runChild('/usr/bin/python3', [path.join(__dirname, 'torch_generate.py'), '--model-dir', modelDir,
+      torch.push(JSON.parse(await runChildLastLine('/usr/bin/python3', [path.join(__dirname, 'torch_generate.py'), '--model-dir', modelDir,
         '--prompt', prompt.join(','), '--new-tokens', String(a.newTokens), '--runs', String(a.runs), '--threads', n], torchEnv)) as SideTimings);
     }
   } finally {
     fs.rmSync(jobFile, { force: true });
-    fs.rmSync(child, { force: true });
   }
   const side = (xs: SideTimings[]): { prefill: number; decode: number; rss: number } => ({
     prefill: median(xs.map((x) => x.prefill_tokens_per_s)), decode: median(xs.map((x) => x.decode_tokens_per_s)), rss: Math.max(...xs.map((x) => x.peak_rss_bytes)),

@@ -1,10 +1,9 @@
 // The 4-bit base (recipe `quantization:`) against the fp32 base, in one run: peak RSS (VmHWM of the engine child),
 // tokens/s and the step-1 loss of LoRA steps on random TinyLlama-1.1B and Llama-3.2-3B shapes. Not a test.
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as esbuild from 'esbuild';
+import { bundleBenchChild, runChildLastLine, seededTokensFile } from './benchChild';
 import type { EngineJob, EngineResult } from './engineStep';
 import { type BigFixture, ensureBigFixture } from './quantFixture';
 
@@ -43,41 +42,17 @@ function parseArgs(argv: string[]): Args {
 const CACHE = path.join(__dirname, '.cache', 'quant');
 
 function tokens(vocab: number, n: number): string {
-  const file = path.join(CACHE, `tokens-${vocab}-${n}.bin`);
-  if (!fs.existsSync(file)) {
-    const buf = Buffer.alloc(n * 8);
-    let s = 12345;
-    for (let i = 0; i < n; i++) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; buf.writeBigInt64LE(BigInt(s % vocab), i * 8); }
-    fs.writeFileSync(file, buf);
-  }
-  return file;
+  return seededTokensFile(path.join(CACHE, `tokens-${vocab}-${n}.bin`), n, vocab);
 }
 
-async function bundleChild(): Promise<string> {
-  const out = path.join(CACHE, `engineStep-${process.pid}.cjs`);
-  await esbuild.build({
-    entryPoints: [path.join(__dirname, 'engineStep.ts')], outfile: out, bundle: true, platform: 'node', format: 'cjs', target: 'node20',
-    external: ['onnxruntime-node'], mainFields: ['module', 'main'], logLevel: 'warning',
-  });
-  process.on('exit', () => fs.rmSync(out, { force: true }));
-  return out;
-}
-
-function runChild(child: string, job: EngineJob): Promise<EngineResult> {
+async function runChild(child: string, job: EngineJob): Promise<EngineResult> {
   const file = path.join(os.tmpdir(), `peft-quant-job-${process.pid}.json`);
   fs.writeFileSync(file, JSON.stringify(job));
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [child, file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    p.on('close', (code) => {
-      fs.rmSync(file, { force: true });
-      if (code !== 0) reject(new Error(`engine child exited ${code}:\n${err.slice(-3000)}`));
-      else resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}') as EngineResult);
-    });
-  });
+  try {
+    return JSON.parse(await runChildLastLine(process.execPath, [child, file])) as EngineResult;
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
 }
 
 const gib = (b: number): string => `${(b / 2 ** 30).toFixed(2)} GiB`;
@@ -87,7 +62,7 @@ interface Row { model: string; base: string; r: EngineResult }
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   fs.mkdirSync(CACHE, { recursive: true });
-  const child = await bundleChild();
+  const child = await bundleBenchChild('engineStep', CACHE);
   const rows: Row[] = [];
   for (const name of a.cases) {
     const shape = SHAPES[name];

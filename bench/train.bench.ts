@@ -1,15 +1,13 @@
 // Training speed and memory of our ONNX engine vs PyTorch eager on the same machine and threads (run:
 // npx tsx bench/train.bench.ts [--device cpu|webgpu|cuda] [--steps N] [--seq 256] [--batch 4] [--threads 2] [--json]).
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as esbuild from 'esbuild';
 import { makeFixture } from '../src/core/fixtures/makeFixture';
 import { loadModel } from '../src/core/hf/loadModel';
-import { Rng } from '../src/core/util/random';
 import type { DeviceName } from '../src/core/train/engineApi';
 import { FLOPS_FORMULA, type BenchRow, type OrtProfileEvent, type SideResult, flopsPerToken, formatProfile, formatTable, median, summariseOrtProfile } from './benchLib';
+import { bundleBenchChild, runChildLastLine, seededTokensFile } from './benchChild';
 import type { EngineJob, EngineResult } from './engineStep';
 import { errorMessage } from '../src/core/errors';
 
@@ -104,48 +102,14 @@ async function benchModel(): Promise<string> {
 
 /** Seeded tokens [batch, seq] as int64 LE, shared by both sides (same data → the same first-step loss). */
 function tokensFile(batch: number, seq: number, vocab: number): string {
-  const file = path.join(CACHE, `tokens-${batch}x${seq}-v${vocab}.bin`);
-  if (!fs.existsSync(file)) {
-    const rng = new Rng(1234);
-    const buf = Buffer.alloc(batch * seq * 8);
-    for (let i = 0; i < batch * seq; i++) buf.writeBigInt64LE(BigInt(rng.nextUint32() % vocab), i * 8);
-    fs.writeFileSync(file, buf);
-  }
-  return file;
-}
-
-/** Bundles the engine child (so its RSS is node + our code, not a TypeScript loader). */
-async function bundleChild(): Promise<string> {
-  // One file per bench process (several benches may run at once); it must sit under the repo to resolve onnxruntime-node.
-  const out = path.join(CACHE, `engineStep-${process.pid}.cjs`);
-  await esbuild.build({
-    entryPoints: [path.join(__dirname, 'engineStep.ts')], outfile: out, bundle: true, platform: 'node', format: 'cjs', target: 'node20',
-    external: ['onnxruntime-node'], mainFields: ['module', 'main'], logLevel: 'warning',
-  });
-  process.on('exit', () => fs.rmSync(out, { force: true }));
-  return out;
-}
-
-function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    p.on('error', reject);
-    p.on('close', (code) => {
-      if (code !== 0) reject(new Error(`${path.basename(cmd)} ${args[0] ?? ''} exited ${code}:\n${err.slice(-4000)}`));
-      else resolve(out.trim().split('\n').pop() ?? '');
-    });
-  });
+  return seededTokensFile(path.join(CACHE, `tokens-${batch}x${seq}-v${vocab}.bin`), batch * seq, vocab);
 }
 
 async function runOurs(child: string, job: EngineJob): Promise<EngineResult> {
   const file = path.join(os.tmpdir(), `peft-bench-job-${process.pid}.json`);
   fs.writeFileSync(file, JSON.stringify(job));
   try {
-    return JSON.parse(await runChild(process.execPath, [child, file], process.env)) as EngineResult;
+    return JSON.parse(await runChildLastLine(process.execPath, [child, file], process.env)) as EngineResult;
   } finally {
     fs.rmSync(file, { force: true });
   }
@@ -161,7 +125,7 @@ async function runTorch(a: Args, modelDir: string, tokens: string): Promise<Torc
   const env = { OMP_WAIT_POLICY: 'PASSIVE', ...process.env, OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n };
   const args = [script, '--model-dir', modelDir, '--tokens', tokens, '--batch', String(a.batch), '--seq', String(a.seq), '--steps', String(a.steps),
     '--warmup', String(a.warmup), '--threads', n, '--targets', a.targets, '--r', String(a.r), '--alpha', String(a.alpha), '--device', a.torch];
-  return JSON.parse(await runChild('/usr/bin/python3', args, env)) as TorchResult;
+  return JSON.parse(await runChildLastLine('/usr/bin/python3', args, env)) as TorchResult;
 }
 
 async function main(): Promise<void> {
@@ -172,7 +136,7 @@ async function main(): Promise<void> {
   const modelDir = a.modelDir ?? (await benchModel());
   const inv = loadModel(modelDir);
   const tokens = tokensFile(a.batch, a.seq, inv.spec.vocabSize);
-  const child = await bundleChild();
+  const child = await bundleBenchChild('engineStep', CACHE);
   const job: EngineJob = { modelDir, tokensFile: tokens, batch: a.batch, seq: a.seq, steps: a.steps, warmup: a.warmup, threads: a.threads,
     device: a.device, targets: a.targets, r: a.r, alpha: a.alpha, cacheDir: path.join(CACHE, 'graphs'),
     ...(a.sessionOptions !== null ? { sessionOptions: a.sessionOptions } : {}) };

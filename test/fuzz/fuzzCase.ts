@@ -98,7 +98,8 @@ export async function runCase(c: CaseInput): Promise<CaseResult> {
   }
   const commands: CommandResult[] = [];
   try {
-    for (const argv of spec.commands(dir)) {      let text = '';
+    for (const argv of spec.commands(dir)) {
+      let text = '';
       const t0 = Date.now();
       let code: number;
       try {

@@ -623,6 +623,7 @@ def generate_main(job, out_path):
         for c in (spec or {}).get("copies") or []:
             # modules_to_save: the adapter's copy replaces the module's tensor (a tied lm_head gets its own)
             wa = dict(wa)
+            cfa = keep_tied_head(cfa, wa, c["param"])
             wa[c["param"]] = torch.tensor(np.array(init[c["key"]], dtype=np.float64), dtype=dtype)
             if c["param"] == "lm_head.weight":
                 cfa = dict(cfa, tie_word_embeddings=False)
@@ -640,6 +641,15 @@ def generate_main(job, out_path):
                 results.append({"token_ids": new_ids, "logprobs": logprobs})
     with open(out_path, "w") as f:
         json.dump({"generations": results}, f)
+
+
+def keep_tied_head(cfg, w, param):
+    """Before a modules_to_save copy replaces the embedding `param` of a tied model: PEFT deep-copies the embedding
+    module and the tied lm_head keeps the original parameter, so the head gets the original as its own weight."""
+    if param in ("model.embed_tokens.weight", "transformer.wte.weight") and "lm_head.weight" not in w:
+        w["lm_head.weight"] = w[param]
+        return dict(cfg, tie_word_embeddings=False)
+    return cfg
 
 
 def merge_main(job, out_path):
@@ -746,6 +756,7 @@ def main():
                 src = w["transformer.wte.weight" if is_gpt2 else "model.embed_tokens.weight"]
             value = torch.tensor(np.array(init[key], dtype=np.float64), dtype=dtype) if key in init else src.detach().clone()
             p = value.requires_grad_(True)
+            cfg = keep_tied_head(cfg, w, m["name"] + "." + part)
             w[m["name"] + "." + part] = p
             if m["name"] == "lm_head":
                 cfg = dict(cfg, tie_word_embeddings=False)

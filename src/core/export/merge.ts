@@ -11,6 +11,7 @@ import { fromFloat32 } from '../safetensors/write';
 import { tensorChunks, writeCheckpointStreamed, type StreamedTensor } from '../safetensors/writeStream';
 import type { SafetensorsDtype, TensorEntry } from '../safetensors/types';
 import { loadAdapter, mergeLoraBias, mergeModule, unmergeableLoraBias, type LoadedAdapter } from './adapterWeights';
+import { tiedEmbeddingParam } from '../models/savedCopies';
 import { modelCard } from './modelCard';
 import { readJsonObject } from '../util/safeJson';
 
@@ -97,14 +98,24 @@ export function mergedTensors(inv: ModelInventory, adapter: LoadedAdapter | null
       },
     });
   }
-  // A copy of a tied lm_head becomes its own lm_head.weight (config.json then unties the embeddings: mergeToHfFolder).
-  const head = adapter?.copies.find((c) => c.untiesHead);
-  if (head !== undefined) out.push(asCopy('lm_head.weight', head.entry, dtype ?? head.entry.dtype));
+  // An untied head becomes its own lm_head.weight (config.json then unties the embeddings: mergeToHfFolder).
+  const head = untiedHead(inv, adapter);
+  if (head !== undefined) out.push(asCopy('lm_head.weight', head, dtype ?? head.dtype));
   return out;
 }
 
-/** Does merging `adapter` untie the output head (a modules_to_save copy of a tied lm_head)? */
-export const untiesHead = (adapter: LoadedAdapter | null): boolean => adapter?.copies.some((c) => c.untiesHead) ?? false;
+/**
+ * What the merged model's own lm_head.weight holds when merging unties a tied head: the copy of a tied lm_head
+ * (modules_to_save), or the base embedding when only the embedding was copied (PEFT's tied head kept reading the
+ * original parameter; left tied, the merged head would read the trained embedding instead). Else undefined.
+ */
+export function untiedHead(inv: ModelInventory, adapter: LoadedAdapter | null): TensorEntry | undefined {
+  const head = adapter?.copies.find((c) => c.untiesHead);
+  if (head !== undefined) return head.entry;
+  const embedding = tiedEmbeddingParam(inv);
+  const copied = adapter?.copies.find((c) => c.param.tokens === undefined && c.param.param === embedding);
+  return copied !== undefined ? openCheckpoint(inv.dir).tensors.get(copied.param.source) : undefined;
+}
 
 export function mergeToHfFolder(opts: MergeOptions): MergeResult {
   const modelDir = path.resolve(opts.modelDir);
@@ -137,7 +148,7 @@ export function mergeToHfFolder(opts: MergeOptions): MergeResult {
 
   const config = readJsonObject(path.join(modelDir, 'config.json'), { what: 'config.json' });
   config['torch_dtype'] = dtype;
-  if (untiesHead(adapter)) config['tie_word_embeddings'] = false;
+  if (untiedHead(inv, adapter) !== undefined) config['tie_word_embeddings'] = false;
   if ('dtype' in config) config['dtype'] = dtype;
   const files = [...written.files];
   const writeJson = (name: string, value: unknown): void => {

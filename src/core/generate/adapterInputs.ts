@@ -1,9 +1,10 @@
 // Which extra graph inputs the loaded adapters need beyond LoRA A/B: DoRA scales and bias deltas per module, and the
-// modules_to_save copies / trainable-token deltas (single mode only), checked across adapters.
+// modules_to_save copies / trainable-token deltas, checked across adapters (stacked: stackedExtras.ts).
 import { InputError } from '../errors';
-import type { ModuleInfo } from '../hf/types';
+import type { ModelInventory, ModuleInfo } from '../hf/types';
 import type { SavedModuleParam } from '../peft/savedModules';
 import type { LoadedAdapter } from './adapter';
+import { unstackableCopy } from './stackedExtras';
 
 export interface AdapterInputs {
   /** Modules with a DoRA scale input (some loaded adapter uses DoRA there; the others feed ones). */
@@ -15,7 +16,7 @@ export interface AdapterInputs {
 }
 
 /** The inputs the graph over `modules` needs so that every adapter in `adapters` can be fed. */
-export function adapterInputs(adapters: Iterable<LoadedAdapter>, modules: readonly ModuleInfo[], stacked: boolean): AdapterInputs {
+export function adapterInputs(inventory: ModelInventory, adapters: Iterable<LoadedAdapter>, modules: readonly ModuleInfo[], stacked: boolean): AdapterInputs {
   const dora = new Set<string>();
   const biased = new Set<string>();
   const copies = new Map<string, SavedModuleParam>();
@@ -26,20 +27,24 @@ export function adapterInputs(adapters: Iterable<LoadedAdapter>, modules: readon
     }
     for (const c of adapter.copies.values()) {
       const had = copies.get(c.param.key);
-      if (had !== undefined && JSON.stringify(had.tokens?.rows) !== JSON.stringify(c.param.tokens?.rows)) {
+      // Single mode bakes the token rows into the graph; stacked mode feeds each adapter's rows.
+      if (!stacked && had !== undefined && JSON.stringify(had.tokens?.rows) !== JSON.stringify(c.param.tokens?.rows)) {
         throw new InputError('generate-unsupported', 'two loaded adapters train different trainable_token_indices of the same layer', { file: adapter.dir, tensor: c.param.key, hint: 'Load them in separate generators' });
       }
       copies.set(c.param.key, c.param);
     }
-    if (stacked) {
-      const what = adapter.copies.size > 0 ? 'modules_to_save copies or trainable tokens' : [...adapter.modules.values()].some((m) => m.module.kind === 'embedding') ? 'LoRA on an embedding' : null;
-      if (what !== null) {
-        throw new InputError('generate-unsupported', `this adapter has ${what}, which stacked generation (one batch, several adapters) cannot serve`, {
-          file: adapter.dir, hint: 'Use `peft-studio generate --adapter` (one adapter at a time), or merge the adapter (`peft-studio merge`) and serve the merged model',
-        });
-      }
-    }
+    const refusal = stacked ? stackRefusal(inventory, adapter) : null;
+    if (refusal !== null) throw refusal;
   }
   const inGraph = (s: Set<string>): Set<string> => new Set(modules.filter((m) => s.has(m.name)).map((m) => m.name));
   return { dora: inGraph(dora), biased: inGraph(biased), copies: [...copies.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) };
+}
+
+/** Why stacked generation (one batch, several adapters: the Playground, `serve`) cannot serve `adapter`, or null. */
+export function stackRefusal(inventory: ModelInventory, adapter: LoadedAdapter): InputError | null {
+  const what = unstackableCopy(inventory, [...adapter.copies.values()].map((c) => c.param));
+  if (what === null) return null;
+  return new InputError('generate-unsupported', `this adapter has ${what}, which stacked generation (one batch, several adapters) cannot serve: only copies of an embedding or lm_head can be stacked`, {
+    file: adapter.dir, hint: 'Use `peft-studio generate --adapter` (one adapter at a time), or merge the adapter (`peft-studio merge`) and serve the merged model',
+  });
 }

@@ -20,6 +20,7 @@ import { copyInitialValues } from '../train/loraInit';
 import { type RowPlan, decodeRows, longRopeSwitch } from './decode';
 import { type Admitted, decodeContinuous } from './continuous';
 import { type Feeds, KvCache, adapterFeeds, stackedFeeds } from './feeds';
+import { stackedExtraFeeds } from './stackedExtras';
 import { type GenerationDefaults, readGenerationDefaults } from './generationConfig';
 import { GEN, buildInferenceGraph } from './graph';
 import { type SamplingOptions, checkSampling } from './sampling';
@@ -193,7 +194,7 @@ export class Generator {
     // In the model's module order, so that the graph (and its cache key) does not depend on the load order.
     this.modules = this.inventory.modules.filter((m) => union.has(m.name));
     const mode = this.opts.lora === 'stacked' ? { kind: 'stacked' as const } : { kind: 'single' as const };
-    const inputs = adapterInputs([...this.adapters.values()].map((a) => a.adapter), this.modules, mode.kind === 'stacked');
+    const inputs = adapterInputs(this.inventory, [...this.adapters.values()].map((a) => a.adapter), this.modules, mode.kind === 'stacked');
     this.dora = inputs.dora;
     this.biased = inputs.biased;
     this.copies = inputs.copies;
@@ -328,8 +329,7 @@ export class Generator {
     if (longRopeSwitch(this.inventory) !== Infinity) throw new InputError('generate-continuous', 'continuous batching does not run LongRoPE models (their KV cache is rebuilt per batch); use batched generate');
     await this.exclusive(async () => {
       const slots = [null, ...this.adapterIds];
-      this.stacked ??= stackedFeeds(this.modules, slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter)), this.dora, this.biased);
-      const stacked = this.stacked;
+      const stacked = this.stackedFeeds(slots);
       const admit = (free: number): Admitted[] => take(free).flatMap((c) => {
         try {
           const plan = this.plan(c.req);
@@ -339,7 +339,7 @@ export class Generator {
           return [];
         }
       });
-      const lora = (rows: number[]): Feeds => (this.modules.length === 0 ? {} : { ...stacked, [GEN.adapterIndex]: new ort.Tensor('int64', BigInt64Array.from(rows, (x) => BigInt(x)), [rows.length]) });
+      const lora = (rows: number[]): Feeds => (!this.perRowInputs ? {} : { ...stacked, [GEN.adapterIndex]: new ort.Tensor('int64', BigInt64Array.from(rows, (x) => BigInt(x)), [rows.length]) });
       await decodeContinuous(this.session!, this.inventory, this.tokenizer, admit, lora, maxRows, onStep);
     });
   }
@@ -350,6 +350,17 @@ export class Generator {
    */
   get continuousBatching(): boolean {
     return this.opts.lora === 'stacked' && (this.opts.device ?? 'cpu') !== 'webgpu' && longRopeSwitch(this.inventory) === Infinity;
+  }
+
+  /** Stacked mode: whether the graph reads `adapter_index` (it has LoRA inputs, copies or token deltas). */
+  private get perRowInputs(): boolean {
+    return this.modules.length > 0 || this.copies.length > 0;
+  }
+
+  /** Stacked mode: the LoRA stacks, copies and token deltas of adapter slots `slots` (kept until the adapters change). */
+  private stackedFeeds(slots: readonly (string | null)[]): Feeds {
+    const adapters = slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter));
+    return (this.stacked ??= { ...stackedFeeds(this.modules, adapters, this.dora, this.biased), ...stackedExtraFeeds(this.inventory, this.copies, adapters) });
   }
 
   private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -392,8 +403,8 @@ export class Generator {
     let lora: Feeds;
     if (this.opts.lora === 'stacked') {
       const slots = [null, ...this.adapterIds];
-      this.stacked ??= stackedFeeds(this.modules, slots.map((id) => (id === null ? null : this.adapters.get(id)!.adapter)), this.dora, this.biased);
-      lora = this.modules.length === 0 ? {} : { ...this.stacked, [GEN.adapterIndex]: new ort.Tensor('int64', BigInt64Array.from(ids, (id) => BigInt(slots.indexOf(id))), [ids.length]) };
+      const stacked = this.stackedFeeds(slots);
+      lora = !this.perRowInputs ? {} : { ...stacked, [GEN.adapterIndex]: new ort.Tensor('int64', BigInt64Array.from(ids, (id) => BigInt(slots.indexOf(id))), [ids.length]) };
     } else {
       lora = this.feedsFor(ids[0] ?? null);
     }

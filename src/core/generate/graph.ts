@@ -25,6 +25,7 @@ import { type BaseLayer, doraOutput } from '../models/dora';
 import { type LoraHook, embeddingLora, targetKeys } from '../models/lora';
 import { type CopyParam, checkCopiesUsed, headWeight, installCopies } from '../models/savedCopies';
 import { TokenDeltas } from '../models/tokenDeltas';
+import { StackedExtras } from './stackedExtras';
 import type { QuantizedBase } from '../quant/quantCache';
 import type { TensorEntry } from '../safetensors/types';
 
@@ -60,7 +61,10 @@ export interface InferenceGraphOptions {
   /** Modules (of loraModules) that get a bias-delta input: some adapter trained their bias (or a lora_B bias). */
   biasModules?: readonly string[];
   tensors?: Map<string, TensorEntry>;
-  /** modules_to_save copies (single mode): float32 inputs named by their PEFT keys that replace the base tensors. */
+  /**
+   * modules_to_save copies and trainable-token deltas: in single mode float32 inputs named by their PEFT keys that
+   * replace the base tensors; stacked, per-row selections among every adapter's (stackedExtras.ts).
+   */
   copies?: readonly CopyParam[];
   /** A 4-bit base: decoder Linear weights as MatMulNBits blocks (src/core/quant). */
   quant?: QuantizedBase;
@@ -84,9 +88,6 @@ class InferenceLora implements LoraHook {
     modules.forEach((m, i) => {
       if (this.byModule.has(m.name)) throw new InputError('generate-duplicate-module', 'module listed twice', { tensor: m.name });
       const r = `r${i}`;
-      if (m.kind === 'embedding' && mode.kind !== 'single') {
-        throw new InputError('generate-unsupported', `embedding LoRA (${m.name}) cannot be stacked`, { hint: 'Generate with one adapter at a time' });
-      }
       const single = mode.kind === 'single';
       const [aKey, bKey] = targetKeys({ module: m });
       const entry = single
@@ -100,12 +101,17 @@ class InferenceLora implements LoraHook {
     });
   }
 
-  /** Embedding LoRA, single mode (B carries the scaling, folded on the host). */
+  /** Embedding LoRA (B carries the scaling, folded on the host); stacked: row index·V + id of the flattened A stack. */
   embed(module: string, ids: Value, base: Value): Value {
     const e = this.byModule.get(module);
     if (e === undefined) return base;
     this.used.add(module);
-    return embeddingLora(ids, base, e.a, e.b, 1, module, null);
+    if (this.mode.kind === 'single') return embeddingLora(ids, base, e.a, e.b, 1, module, null);
+    const idx = this.index as Value;
+    const V = e.a.shape[1] as number;
+    const flat = G.add(G.mul(G.unsqueeze(idx, [1]), V), ids);
+    const rows = G.gather(G.reshape(e.a, [`N*${V}`, e.a.shape[2]!]), flat, 0, { name: `${module}.lora_embedding_A` });
+    return G.add(base, G.matMul(rows, G.gather(e.b, idx), { name: `${module}.lora_embedding_B` }), { name: `${module}.add_lora` });
   }
 
   apply(module: string, x2d: Value, base: Value, _rows?: Value, layer?: BaseLayer): Value {
@@ -153,7 +159,8 @@ export function buildInferenceGraph(o: InferenceGraphOptions): Graph {
     v: g.input(pastName(i, 'value'), 'float32', ['B', kvHeads, 'P', headDim]),
   }));
   const mode = o.lora ?? { kind: 'single' };
-  const index = mode.kind === 'stacked' && o.loraModules.length > 0 ? g.input(GEN.adapterIndex, 'int64', ['B']) : undefined;
+  const copies = o.copies ?? [];
+  const index = mode.kind === 'stacked' && (o.loraModules.length > 0 || copies.length > 0) ? g.input(GEN.adapterIndex, 'int64', ['B']) : undefined;
   const lora = new InferenceLora(g, o.loraModules, mode, index, new Set(o.doraModules ?? []), new Set(o.biasModules ?? []));
   const full = (x: Value): G.ValueType[] => [{ dtype: x.dtype, shape: ['B', kvHeads, 'S', headDim] }];
   inputs.kvCache = (i, k, v) => {
@@ -166,17 +173,22 @@ export function buildInferenceGraph(o: InferenceGraphOptions): Graph {
     return { k: kk, v: vv };
   };
   const store = new WeightStore(g, o.inventory, 'float32', o.tensors, o.quant);
-  if ((o.copies ?? []).length > 0 && mode.kind !== 'single') {
-    throw new InputError('generate-unsupported', 'adapters with modules_to_save copies cannot be stacked (each would need its own base tensors)', { hint: 'Generate with one adapter at a time' });
-  }
-  installCopies(g, store, o.copies ?? [], 'float32');
-  const tokens = new TokenDeltas(g, o.inventory, o.copies ?? [], 'float32', null);
+  // Single mode: copies replace the base tensors and token deltas are baked per graph; stacked: each row picks its own.
+  const stacked = mode.kind === 'stacked' && copies.length > 0 ? new StackedExtras(g, o.inventory, copies, index as Value) : undefined;
+  if (stacked === undefined) installCopies(g, store, copies, 'float32');
+  const tokens = new TokenDeltas(g, o.inventory, stacked === undefined ? copies : [], 'float32', null);
+  const hook: LoraHook = stacked !== undefined
+    ? { apply: (m, x, base, rows, layer) => lora.apply(m, x, base, rows, layer), embed: (m, ids, base) => stacked.embedTokens(m, ids, lora.embed(m, ids, stacked.embedCopy(m, ids, base))) }
+    : tokens.empty ? lora : tokens.wrap(lora);
   const vb = new VarBuilder(store);
-  const hid = archOf(spec).hidden(spec, vb, inputs, tokens.empty ? lora : tokens.wrap(lora), 'float32', 'float32');
+  const hid = archOf(spec).hidden(spec, vb, inputs, hook, 'float32', 'float32');
   const { hidden, logitSoftcap } = hid;
   const head = headWeight(store, hid.head);
   const last = G.gather(G.reshape(hidden, ['B', 'T', spec.hiddenSize]), g.constant('int64', [], BigInt64Array.of(-1n)), 1, { name: 'last_position' });
-  const logits = capLogits(tokens.head(last, lora.apply('lm_head', last, G.gemm(last, head, { transB: true, name: 'lm_head.Gemm' }), undefined, { weight: head, fanInFanOut: false })), logitSoftcap);
+  const baseLogits = G.gemm(last, head, { transB: true, name: 'lm_head.Gemm' });
+  const headIn = stacked !== undefined ? stacked.headCopyLogits(last, baseLogits) : baseLogits;
+  const withLora = lora.apply('lm_head', last, headIn, undefined, { weight: head, fanInFanOut: false });
+  const logits = capLogits(stacked !== undefined ? stacked.headTokens(last, withLora) : tokens.head(last, withLora), logitSoftcap);
   checkCopiesUsed(store);
   const missing = o.loraModules.filter((m) => !lora.used.has(m.name)).map((m) => m.name);
   if (missing.length > 0) {

@@ -122,6 +122,26 @@ export class WeightStore {
       this.cache.set(name, v);
       return v;
     }
+    const v = this.checkpointValue(name, expectedShape);
+    this.cache.set(name, v);
+    return v;
+  }
+
+  /**
+   * The checkpoint's tensor `name` even where a copy overrides it: what an untouched module still reads (a tied head
+   * beside a modules_to_save copy of the embedding keeps PEFT's original parameter).
+   */
+  base(name: string): Value {
+    if (!this.overrides.has(name)) return this.get(name);
+    const id = `\0base:${name}`;
+    const hit = this.cache.get(id);
+    if (hit !== undefined) return hit;
+    const v = this.checkpointValue(name, undefined, '.original');
+    this.cache.set(id, v);
+    return v;
+  }
+
+  private checkpointValue(name: string, expectedShape?: number[], suffix = ''): Value {
     const key = this.checkpointKey(name);
     if (key === undefined) {
       throw new InputError('model-missing-weight', 'the checkpoint has no such tensor', { tensor: name, file: this.inventory.dir });
@@ -138,10 +158,8 @@ export class WeightStore {
         tensor: key, file: e.file, expected: `[${expectedShape.join(', ')}]`, actual: `[${e.shape.join(', ')}]`,
       });
     }
-    const raw = this.g.externalInitializer(key, dtype, e.shape, { location: path.basename(e.file), offset: e.offset, length: e.length });
-    const v = dtype === this.dtype ? raw : G.cast(raw, this.dtype, { name: `${key}.cast` });
-    this.cache.set(name, v);
-    return v;
+    const raw = this.g.values.get(key) ?? this.g.externalInitializer(key, dtype, e.shape, { location: path.basename(e.file), offset: e.offset, length: e.length });
+    return dtype === this.dtype ? raw : G.cast(raw, this.dtype, { name: `${key}.cast${suffix}` });
   }
 }
 

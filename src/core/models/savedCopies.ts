@@ -2,6 +2,7 @@
 // base weight wherever the builders read it (WeightStore.overrides); a tied head gets its own copy (PEFT's default).
 import { InputError } from '../errors';
 import type { Graph, Value } from '../graph';
+import type { ModelInventory } from '../hf/types';
 import type { WeightStore } from './common';
 
 export interface CopyParam {
@@ -25,10 +26,22 @@ export function installCopies(g: Graph, store: WeightStore, copies: readonly Cop
 /**
  * The head weight lm_head should use: the builder's (the embedding when tied) unless lm_head has a copy the builder
  * did not read (a tied head: ModulesToSaveWrapper deep-copies lm_head, so its copy no longer shares the embedding).
+ * A copy of the embedding does not reach a tied head either: PEFT deep-copies the embedding module and lm_head keeps
+ * reading the original parameter, so the head reads the checkpoint's embedding.
  */
 export function headWeight(store: WeightStore, head: Value): Value {
   const name = 'lm_head.weight';
-  return store.overrides.has(name) && !store.served.has(name) ? store.get(name) : head;
+  if (store.overrides.has(name) && !store.served.has(name)) return store.get(name);
+  const embedding = tiedEmbeddingParam(store.inventory);
+  return embedding !== undefined && store.overrides.has(embedding) && head === store.get(embedding) ? store.base(embedding) : head;
+}
+
+/** The embedding parameter a tied output head reads (model.embed_tokens.weight), when the head is tied. */
+export function tiedEmbeddingParam(inv: ModelInventory): string | undefined {
+  const head = inv.modules.find((m) => m.isOutputHead);
+  if (head === undefined || head.weightKey === `${head.name}.weight`) return undefined;
+  const embedding = inv.modules.find((m) => m.kind === 'embedding' && m.weightKey === head.weightKey);
+  return embedding !== undefined ? `${embedding.name}.weight` : undefined;
 }
 
 /** Throws when a copy was never read by the graph (a module the builder does not have). */

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errorMessage } from '../errors';
 import { loadAdapter } from '../generate/adapter';
+import { stackRefusal } from '../generate/adapterInputs';
 import { Generator } from '../generate/generator';
 import { loadModel } from '../hf/loadModel';
 import type { GenerateRequest } from '../generate/types';
@@ -75,7 +76,10 @@ export class GenService {
       for (const dir of m.adapters) {
         const abs = path.resolve(dir);
         try {
-          const id = loadAdapter(abs, inv).dir;
+          const loaded = loadAdapter(abs, inv);
+          const refusal = stackRefusal(inv, loaded);
+          if (refusal !== null) throw refusal;
+          const id = loaded.dir;
           good.push(id);
           const sha = adapterSha256(id);
           adapters.push({ dir: id, ...(sha !== undefined ? { sha256: sha } : {}) });

@@ -7,19 +7,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { makeProject, recipe } from '../../unit/train/project';
-import { main } from '../../../src/cli/main';
 import { readRun } from '../../../src/core/runs/readRuns';
 import { STEP_GATE_ENV } from '../../../src/core/train/stepGate';
 import { Rng } from '../../../src/core/util/random';
 import { tempDir } from '../../unit/validate/helpers';
+import { runCli as cli } from '../../unit/cli/runCli';
 
 const STEPS = 8;
-
-async function cli(argv: string[]): Promise<{ code: number; err: string }> {
-  let err = '';
-  const code = await main(argv, { out: () => undefined, err: (t) => (err += t + '\n'), isTTY: false });
-  return { code, err };
-}
 
 /** Every file under `dir` but `skip` (and the shared compiled-graph cache), with size and mtime: what "nothing else was touched" compares. */
 function snapshot(dir: string, skip: string): Map<string, string> {

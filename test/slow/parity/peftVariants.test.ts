@@ -1,6 +1,6 @@
 // PEFT variants on the tied-embedding fixtures against PyTorch + PEFT (the slow half of test/unit/train/parity's
-// savedModules/embeddingLora/trainableTokens): a tied lm_head's own modules_to_save copy, GPT-2 wte/wpe embedding LoRA,
-// and trainable tokens whose delta the tied head follows.
+// savedModules/embeddingLora/trainableTokens): a tied lm_head's own modules_to_save copy, a copied embedding whose tied
+// head keeps the original weight, GPT-2 wte/wpe embedding LoRA, and trainable tokens whose delta the tied head follows.
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import { Rng } from '../../../src/core/util/random';
@@ -23,6 +23,18 @@ describe('PEFT variants with tied embeddings match PyTorch + PEFT', function () 
     const embed = readAll(path.join(path.dirname(path.dirname(runDir)), 'model', 'model.safetensors')).get('model.embed_tokens.weight')!;
     assert.equal(head.length, embed.length);
     assert.ok(maxRelToPeak(head, embed) > 1e-3, 'the head copy moved away from the (frozen) embedding');
+  });
+
+  it('qwen2, tied embeddings: embed_tokens trains its own copy and the head keeps reading the original embedding (PEFT)', async () => {
+    const c: ParityCase = {
+      arch: 'qwen2', targetModules: ['q_proj'], r: 4, alpha: 8, modulesToSave: ['embed_tokens'],
+      rows: makeRows(new Rng(44), 512, 5, 4, 11), maxLength: 512, microBatch: 2, accumulation: 1, steps: 3, lr: 3e-3, weightDecay: 0.05, maxGradNorm: 2,
+    };
+    const { runDir, adapter } = await runVariantCase('qwen2-tied-embed-mts', c, 54, dirs);
+    assert.ok(!adapter.has('base_model.model.lm_head.weight'), 'no head copy');
+    const copy = adapter.get('base_model.model.model.embed_tokens.weight')!;
+    const embed = readAll(path.join(path.dirname(path.dirname(runDir)), 'model', 'model.safetensors')).get('model.embed_tokens.weight')!;
+    assert.ok(maxRelToPeak(copy, embed) > 1e-3, 'the embedding copy moved away from the base embedding');
   });
 
   it('gpt2 (tied head): wte and wpe (token and position embeddings) + c_attn', async () => {

@@ -3,21 +3,12 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CliIO } from '../../../src/cli/command';
-import { main } from '../../../src/cli/main';
 import { ARCHS, archForModelType } from '../../../src/core/arch/registry';
 import { ggufArchOf } from '../../../src/core/export/gguf/arch';
 import { parseModelConfig } from '../../../src/core/hf/config';
 import { tempDir, writeConfig } from '../hf/tinyModels';
 import { GEMMA2_9B_CONFIG, PHI4_MINI_CONFIG, QWEN3_8B_CONFIG } from './publicConfigs';
-
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => { out += `${t}\n`; }, err: (t) => { err += `${t}\n`; }, isTTY: false };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
+import { runCli as run } from '../cli/runCli';
 
 interface CountRecord { trainable: number; total: number; modules: { name: string; r: number; in: number; out: number; params: number }[] }
 

@@ -4,21 +4,12 @@ import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { main } from '../../../src/cli/main';
 import { commands } from '../../../src/cli/commands/index';
 import { makeFixture } from '../../../src/core/fixtures/makeFixture';
 import { writeSampleData } from '../../../src/core/fixtures/sampleData';
 import { isRunEvent, type RunEvent } from '../../../src/shared/protocol';
 import { LLAMA3_8B_CONFIG, tempDir, writeConfig } from '../hf/tinyModels';
-
-interface Result { code: number; out: string; err: string }
-
-async function cli(argv: string[]): Promise<Result> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (t) => (out += t + '\n'), err: (t) => (err += t + '\n'), isTTY: false });
-  return { code, out, err };
-}
+import { type CliResult as Result, runCli as cli } from './runCli';
 
 const GPT2_124M = {
   activation_function: 'gelu_new', architectures: ['GPT2LMHeadModel'], layer_norm_epsilon: 1e-5, model_type: 'gpt2',

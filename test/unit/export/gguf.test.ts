@@ -5,8 +5,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gguf, GGUFValueType } from '@huggingface/gguf';
-import { main } from '../../../src/cli/main';
-import type { CliIO } from '../../../src/cli/command';
 import { exportGgufAdapter, exportGgufModel } from '../../../src/core/export/gguf/exportModel';
 import { translateChatTemplate, writeModelfile } from '../../../src/core/export/gguf/ollama';
 import { decodeQ8_0 } from '../../../src/core/export/gguf/quant';
@@ -16,6 +14,7 @@ import { openCheckpoint } from '../../../src/core/safetensors/checkpoint';
 import { f16ToF32 } from '../../../src/core/safetensors/dtypes';
 import { readTensorAsFloat32 } from '../../../src/core/safetensors/read';
 import { writeRandomAdapter } from '../../helpers/randomAdapter';
+import { runCli as run } from '../cli/runCli';
 
 type Parsed = Awaited<ReturnType<typeof readGguf>>;
 
@@ -244,13 +243,6 @@ describe('GGUF export (read back with @huggingface/gguf)', function () {
   });
 
   it('CLI: export gguf --adapter --merge --ollama, export gguf-adapter --json; usage errors exit 2, bad input exit 1', async function () {
-    const run = async (argv: string[]): Promise<{ code: number; out: string; err: string }> => {
-      const out: string[] = [];
-      const err: string[] = [];
-      const io: CliIO = { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: false };
-      const code = await main(argv, io);
-      return { code, out: out.join('\n'), err: err.join('\n') };
-    };
     const model = path.join(tmp, 'qwen2');
     const ad = writeRandomAdapter({ modelDir: model, outDir: path.join(tmp, 'ad-q'), config: { r: 2, lora_alpha: 4, target_modules: ['q_proj'] } });
     const merged = await run(['export', 'gguf', model, path.join(tmp, 'cli-merged.gguf'), '--adapter', ad.dir, '--merge', '--type', 'q8_0', '--ollama', path.join(tmp, 'cli-ollama'), '--json']);

@@ -3,18 +3,9 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { main } from '../../../src/cli/main';
 import { tinyModel, tmpDir } from '../train/engineHelpers';
 import { writeAdapterFolder } from './helpers';
-
-interface Result { code: number; out: string; err: string }
-
-async function cli(argv: string[]): Promise<Result> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (t) => (out += t + '\n'), err: (t) => (err += t + '\n'), isTTY: false });
-  return { code, out, err };
-}
+import { runCli as cli } from '../cli/runCli';
 
 describe('peft-studio generate', function () {
   this.timeout(60_000);

@@ -4,13 +4,12 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { mergeToHfFolder } from '../../../src/core/export/merge';
-import { Generator } from '../../../src/core/generate/generator';
 import { openCheckpoint } from '../../../src/core/safetensors/checkpoint';
 import { readSafetensorsHeader, readTensorAsFloat32 } from '../../../src/core/safetensors/read';
 import { writeSafetensors } from '../../../src/core/safetensors/write';
 import { Rng } from '../../../src/core/util/random';
 import { tinyModel, tmpDir } from '../train/engineHelpers';
-import { referenceGenerate, writeAdapterFolder } from './helpers';
+import { assertMatchesReference, generateBaseAndTuned, generateMerged, referenceGenerate, writeAdapterFolder } from './helpers';
 
 describe('embedding LoRA in generation and merge', function () {
   this.timeout(120_000);
@@ -37,19 +36,9 @@ describe('embedding LoRA in generation and merge', function () {
 
     const prompts = [Array.from({ length: 6 }, () => 4 + rng.int(V - 4))];
     const ref = referenceGenerate(inv, prompts, 12, [withEmbed], work);
-    const gen = await Generator.open(inv.dir, { adapters: [adapter.dir], cacheDir: `${work}/cache`, threads: 1 });
-    let tokens: number[];
-    try {
-      const base = await gen.generate({ inputIds: prompts[0]!, maxNewTokens: 12, ignoreEos: true });
-      const r = await gen.generate({ inputIds: prompts[0]!, maxNewTokens: 12, ignoreEos: true, adapter: gen.adapterIds[0]! });
-      assert.deepEqual(r.tokenIds, ref[0]!.token_ids);
-      const err = Math.max(...r.logprobs.map((lp, j) => Math.abs(lp - ref[0]!.logprobs[j]!)));
-      assert.ok(err < 1e-4, `logprob error ${err}`);
-      assert.notDeepEqual(base.logprobs, r.logprobs);
-      tokens = r.tokenIds;
-    } finally {
-      await gen.dispose();
-    }
+    const { base, tuned } = await generateBaseAndTuned(inv.dir, adapter.dir, prompts[0]!, 12, `${work}/cache`);
+    assertMatchesReference(tuned, ref[0]!, 'adapter');
+    assert.notDeepEqual(base.logprobs, tuned.logprobs);
 
     const out = `${work}/merged`;
     mergeToHfFolder({ modelDir: inv.dir, adapterDir: adapter.dir, outDir: out, dtype: 'float32' });
@@ -64,11 +53,6 @@ describe('embedding LoRA in generation and merge', function () {
       }
     }
     assert.ok(worst < 1e-5, `merged embedding error ${worst}`);
-    const mg = await Generator.open(out, { cacheDir: `${work}/cache`, threads: 1 });
-    try {
-      assert.deepEqual((await mg.generate({ inputIds: prompts[0]!, maxNewTokens: 12, ignoreEos: true })).tokenIds, tokens);
-    } finally {
-      await mg.dispose();
-    }
+    assert.deepEqual(await generateMerged(out, prompts[0]!, 12, `${work}/cache`), tuned.tokenIds);
   });
 });

@@ -4,13 +4,12 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { mergeToHfFolder } from '../../../src/core/export/merge';
-import { Generator } from '../../../src/core/generate/generator';
 import { openCheckpoint } from '../../../src/core/safetensors/checkpoint';
 import { readSafetensorsHeader, readTensorAsFloat32 } from '../../../src/core/safetensors/read';
 import { writeSafetensors } from '../../../src/core/safetensors/write';
 import { Rng } from '../../../src/core/util/random';
 import { tinyModel, tmpDir } from '../train/engineHelpers';
-import { referenceGenerate, writeAdapterFolder } from './helpers';
+import { assertMatchesReference, generateBaseAndTuned, generateMerged, referenceGenerate, writeAdapterFolder } from './helpers';
 
 describe('trainable_token_indices in generation and merge', function () {
   this.timeout(120_000);
@@ -34,20 +33,10 @@ describe('trainable_token_indices in generation and merge', function () {
       fs.writeFileSync(cfgFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as object, trainable_token_indices: idx }));
 
       const ref = referenceGenerate(inv, prompts, 12, [null, { ...adapter, tokens: [{ key, module: 'model.embed_tokens', rows: idx }] }], work);
-      const gen = await Generator.open(inv.dir, { adapters: [adapter.dir], cacheDir: `${work}/cache`, threads: 1 });
-      let tokens: number[];
-      try {
-        const base = await gen.generate({ inputIds: prompts[0]!, maxNewTokens: 12, ignoreEos: true });
-        const r = await gen.generate({ inputIds: prompts[0]!, maxNewTokens: 12, ignoreEos: true, adapter: gen.adapterIds[0]! });
-        assert.deepEqual(base.tokenIds, ref[0]!.token_ids, 'base');
-        assert.deepEqual(r.tokenIds, ref[1]!.token_ids, 'adapter');
-        const err = Math.max(...r.logprobs.map((lp, j) => Math.abs(lp - ref[1]!.logprobs[j]!)));
-        assert.ok(err < 1e-4, `logprob error ${err}`);
-        assert.notDeepEqual(base.logprobs, r.logprobs);
-        tokens = r.tokenIds;
-      } finally {
-        await gen.dispose();
-      }
+      const { base, tuned } = await generateBaseAndTuned(inv.dir, adapter.dir, prompts[0]!, 12, `${work}/cache`);
+      assertMatchesReference(base, ref[0]!, 'base');
+      assertMatchesReference(tuned, ref[1]!, 'adapter');
+      assert.notDeepEqual(base.logprobs, tuned.logprobs);
       const out = `${work}/merged`;
       mergeToHfFolder({ modelDir: inv.dir, adapterDir: adapter.dir, outDir: out, dtype: 'float32' });
       const W = readTensorAsFloat32(openCheckpoint(inv.dir).tensors.get('model.embed_tokens.weight')!);
@@ -55,12 +44,7 @@ describe('trainable_token_indices in generation and merge', function () {
       const want = Float32Array.from(W);
       idx.forEach((r, j) => want.set(delta.subarray(j * H, (j + 1) * H), r * H));
       assert.deepEqual(merged, want);
-      const mg = await Generator.open(out, { cacheDir: `${work}/cache`, threads: 1 });
-      try {
-        assert.deepEqual((await mg.generate({ inputIds: prompts[0]!, maxNewTokens: 12, ignoreEos: true })).tokenIds, tokens);
-      } finally {
-        await mg.dispose();
-      }
+      assert.deepEqual(await generateMerged(out, prompts[0]!, 12, `${work}/cache`), tuned.tokenIds);
     });
   }
 });

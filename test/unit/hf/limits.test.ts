@@ -7,14 +7,8 @@ import { parseModelConfig } from '../../../src/core/hf/config';
 import { loadModel } from '../../../src/core/hf/loadModel';
 import { CONFIG_MAXIMA } from '../../../src/core/hf/limits';
 import { makeFixture } from '../../../src/core/fixtures/makeFixture';
-import { main } from '../../../src/cli/main';
 import { llamaConfigModel, tempDir } from '../validate/helpers';
-
-async function cli(argv: string[]): Promise<{ code: number; err: string }> {
-  let err = '';
-  const code = await main(argv, { out: () => undefined, err: (t) => (err += t + '\n'), isTTY: false });
-  return { code, err };
-}
+import { runCli as cli } from '../cli/runCli';
 
 describe('hardening: sizes from config.json are bounded', function () {
   this.timeout(60000);

@@ -4,19 +4,12 @@ import { strict as assert } from 'node:assert';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeProject, recipe } from '../train/project';
-import { main } from '../../../src/cli/main';
 import { loadTokenizer } from '../../../src/core/hf/tokenizer';
 import { renderChatTemplate } from '../../../src/core/hf/chatTemplate';
 import { regexHazard } from '../../../src/core/util/regexHazard';
 import { safeFullmatch } from '../../../src/core/util/safeRegex';
 import { tempDir } from '../validate/helpers';
-
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (t) => (out += t + '\n'), err: (t) => (err += t + '\n'), isTTY: false });
-  return { code, out, err };
-}
+import { runCli as cli } from '../cli/runCli';
 
 const EVIL = '(.*.*)*X';
 const LONG_NAME = 'model.layers.0.self_attn.q_proj'.repeat(4);

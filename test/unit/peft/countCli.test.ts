@@ -1,17 +1,8 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { main } from '../../../src/cli/main';
-import type { CliIO } from '../../../src/cli/command';
 import { LLAMA3_8B_CONFIG, tempDir, writeConfig, writeTinyGpt2 } from '../hf/tinyModels';
-
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => { out += `${t}\n`; }, err: (t) => { err += `${t}\n`; }, isTTY: false };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
+import { runCli as run } from '../cli/runCli';
 
 describe('cli count / inspect', () => {
   let root: string;

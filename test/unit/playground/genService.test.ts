@@ -7,7 +7,7 @@ import { GenClient } from '../../../src/core/playground/genClient';
 import { GenService, adapterSha256 } from '../../../src/core/playground/genService';
 import { DEFAULT_SAMPLING, type GenToHost, type HostToGen, type PgColumnRequest } from '../../../src/shared/playground';
 import { tinyModel, tmpDir } from '../train/engineHelpers';
-import { writeAdapterFolder } from '../generate/helpers';
+import { addCopies, writeAdapterFolder } from '../generate/helpers';
 
 type Opened = Extract<GenToHost, { type: 'opened' }>;
 
@@ -23,6 +23,7 @@ describe('playground: generation service', function () {
   let a1: string;
   let a2: string;
   let foreign: string;
+  let normCopy: string;
   before(async () => {
     work = tmpDir('pg-service');
     const inv = await tinyModel('llama', `${work}/model`);
@@ -31,6 +32,9 @@ describe('playground: generation service', function () {
     a2 = writeAdapterFolder(`${work}/a2`, inv, ['o_proj', 'up_proj'], 8, 16, 4).dir;
     const other = await tinyModel('llama', `${work}/other`, { hidden_size: 48, intermediate_size: 96 });
     foreign = writeAdapterFolder(`${work}/foreign`, other, ['q_proj'], 4, 8, 5).dir;
+    const withNorm = writeAdapterFolder(`${work}/norm-copy`, inv, ['q_proj'], 4, 8, 6);
+    addCopies(withNorm, inv, ['model.norm'], ['model.norm']);
+    normCopy = withNorm.dir;
   });
 
   it('three columns stream the tokens of separate generate calls with the same seed, and report hashes', async () => {
@@ -71,11 +75,13 @@ describe('playground: generation service', function () {
     const { msgs, send } = collect();
     const svc = new GenService(send, { cacheDir: `${work}/cache` });
     try {
-      await svc.handle({ type: 'open', model, adapters: [a1, foreign, `${work}/nowhere`], threads: 1 });
+      await svc.handle({ type: 'open', model, adapters: [a1, foreign, `${work}/nowhere`, normCopy], threads: 1 });
       const opened = msgs.find((m): m is Opened => m.type === 'opened')!;
       assert.equal(opened.adapters[0]!.error, undefined);
       assert.match(opened.adapters[1]!.error!, /does not fit the base model.*expected \[4, 64\], got \[4, 48\]/s);
       assert.ok(opened.adapters[2]!.error !== undefined);
+      // A copy of a norm cannot be picked per row in one batch: that column says so, the others open.
+      assert.match(opened.adapters[3]!.error!, /modules_to_save copy of model\.norm\.weight.*cannot serve/);
       const s = { ...DEFAULT_SAMPLING, maxNewTokens: 4 };
       await svc.handle({ type: 'generate', id: 2, columns: [
         { adapter: null, sampling: s, prompt: 'hello' },

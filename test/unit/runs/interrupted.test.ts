@@ -6,15 +6,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { makeProject, recipe } from '../train/project';
-import { main } from '../../../src/cli/main';
 import { readRun, readRuns } from '../../../src/core/runs/readRuns';
 import { tempDir } from '../validate/helpers';
-
-async function cli(argv: string[]): Promise<{ code: number; err: string }> {
-  let err = '';
-  const code = await main(argv, { out: () => undefined, err: (t) => (err += t + '\n'), isTTY: false });
-  return { code, err };
-}
+import { runCli as cli } from '../cli/runCli';
 
 /** The pid of a process that has ended (a child that exited). */
 function deadPid(): number {

@@ -1,14 +1,8 @@
 // `peft-studio serve` argument checks (before any model is opened): usage errors exit 2, bad values exit 1 with a
 // message naming the flag; route specs and the weighted pick they feed.
 import * as assert from 'node:assert/strict';
-import { main } from '../../../src/cli/main';
 import { parseRouteTargets, pick } from '../../../src/core/serve/models';
-
-async function cli(argv: string[]): Promise<{ code: number; err: string }> {
-  let err = '';
-  const code = await main(argv, { out: () => undefined, err: (t) => (err += t + '\n'), isTTY: false });
-  return { code, err };
-}
+import { runCli as cli } from '../cli/runCli';
 
 describe('peft-studio serve: arguments', () => {
   it('usage errors and bad values', async () => {

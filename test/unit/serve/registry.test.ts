@@ -3,19 +3,12 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { main } from '../../../src/cli/main';
 import { promote, readState, register, rollback, sha256File, verifyVersion } from '../../../src/core/serve/registry';
 import { AdapterServer } from '../../../src/core/serve/server';
 import { tinyModel, tmpDir } from '../train/engineHelpers';
 import { writeAdapterFolder } from '../generate/helpers';
 import { call } from './helpers';
-
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (t) => (out += t + '\n'), err: (t) => (err += t + '\n'), isTTY: false });
-  return { code, out, err };
-}
+import { runCli as cli } from '../cli/runCli';
 
 describe('serve: adapter registry', function () {
   this.timeout(60_000);

@@ -14,8 +14,8 @@ import { InputError } from '../../../src/core/errors';
 import type { Batch } from '../../../src/core/train/engineApi';
 import type { DataFormat } from '../../../src/core/train/data/formats';
 import { CharTokenizer } from './data/charTokenizer';
-import { main } from '../../../src/cli/main';
 import { makeProject, recipe } from './project';
+import { runCli as run } from '../cli/runCli';
 
 const tok = new CharTokenizer();
 const jsonl = (...rows: unknown[]): string => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
@@ -170,12 +170,6 @@ describe('dataset inspector', () => {
     it('CLI: --json prints the inspection, the text view marks masked and trained tokens; bad options exit 2, bad input 1', async () => {
       const file = join(proj, 'prompt_completion.yaml');
       writeFileSync(file, recipe());
-      const run = async (argv: string[]): Promise<{ code: number; out: string; err: string }> => {
-        let out = '';
-        let err = '';
-        const code = await main(argv, { out: (t) => (out += t + '\n'), err: (t) => (err += t + '\n'), isTTY: false });
-        return { code, out, err };
-      };
       const j = await run(['inspect-data', file, '--index', '3', '--json']);
       assert.equal(j.code, 0);
       const r = JSON.parse(j.out) as { split: string; example: ExampleView; stats: { examples: number }; lint: { counts: Record<string, number> } };

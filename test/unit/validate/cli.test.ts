@@ -3,15 +3,8 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { main } from '../../../src/cli/main';
 import { llamaConfigModel, tempDir } from './helpers';
-
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (t) => (out += t + '\n'), err: (t) => (err += t + '\n'), isTTY: false });
-  return { code, out, err };
-}
+import { runCli as cli } from '../cli/runCli';
 
 describe('peft-studio validate', () => {
   let dir: string;

@@ -6,18 +6,11 @@ import * as fsNs from 'node:fs';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeProject, recipe } from '../../train/project';
-import { main } from '../../../../src/cli/main';
 import { tempDir } from '../../validate/helpers';
+import { runCli as cli } from '../runCli';
 
 // The real module object (the namespace import is a view of it): patched below to fail writes as a full disk does.
 const nodeFs = ((fsNs as unknown as { default?: typeof fsNs }).default ?? fsNs) as typeof fsNs & Record<string, unknown>;
-
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (t) => (out += t + '\n'), err: (t) => (err += t + '\n'), isTTY: false });
-  return { code, out, err };
-}
 
 describe('hardening: file-system failures', function () {
   this.timeout(180000);

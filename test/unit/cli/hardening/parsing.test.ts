@@ -4,14 +4,8 @@ import { strict as assert } from 'node:assert';
 import { cpSync, existsSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeProject, recipe } from '../../train/project';
-import { main } from '../../../../src/cli/main';
 import { tempDir } from '../../validate/helpers';
-
-async function cli(argv: string[]): Promise<{ code: number; text: string }> {
-  let text = '';
-  const code = await main(argv, { out: (t) => (text += t + '\n'), err: (t) => (text += t + '\n'), isTTY: false });
-  return { code, text };
-}
+import { runCli as cli } from '../runCli';
 
 const DEEP = '['.repeat(50_000) + ']'.repeat(50_000);
 

@@ -1,0 +1,206 @@
+// Stacked generation (one batch, each row its own adapter) of what single mode feeds as whole tensors: modules_to_save
+// copies of an embedding or of lm_head, and trainable-token deltas. Each is a set of graph inputs holding every
+// loaded adapter's values at once, and each row picks its adapter's by `adapter_index`:
+/*
+ * - a copy of an embedding: `copy_stack.<key>.values` [K, V, H] (the K adapters that have one), `.slot` int64 [N]
+ *   (the variant of adapter slot s) and `.use` [N] (1 where slot s has a copy): a row reads
+ *   values[slot·V + id] instead of the base embedding's row;
+ * - a copy of lm_head: the same inputs plus `.pick` [N, K] (one-hot): the head's logits against all K copies, and each
+ *   row keeps its own (K extra head matmuls: the price of serving several copies in one batch);
+ * - trainable tokens of a layer (an embedding, or the head: its own rows or a tied head following the embedding's):
+ *   `token_stack.<module>.values` [1 + rows, H] (row 0 zeros), `.slot` int64 [N, V] and `.use` [N, V]: the row of
+ *   `values` that token v reads under adapter slot s.
+ * Copies of other layers (norms, Linear layers) cannot be picked per row by the builders, which read one weight:
+ * refused by name.
+ */
+import * as ort from 'onnxruntime-node';
+import { InputError } from '../errors';
+import * as G from '../graph';
+import type { Graph, Value } from '../graph';
+import type { ModelInventory, ModuleInfo } from '../hf/types';
+import type { CopyParam } from '../models/savedCopies';
+import type { LoadedAdapter } from './adapter';
+
+export const copyStackName = (key: string, which: 'values' | 'slot' | 'use' | 'pick'): string => `copy_stack.${key}.${which}`;
+export const tokenStackName = (module: string, which: 'values' | 'slot' | 'use'): string => `token_stack.${module}.${which}`;
+
+/** How a modules_to_save copy enters the stacked graph: a row lookup of an embedding, or the head's logits. */
+type CopyRole = { kind: 'embedding'; module: ModuleInfo } | { kind: 'head'; module: ModuleInfo };
+
+function outputHead(inv: ModelInventory): ModuleInfo | undefined {
+  return inv.modules.find((m) => m.isOutputHead);
+}
+
+function copyRole(inv: ModelInventory, c: CopyParam): CopyRole | undefined {
+  const m = inv.modules.find((x) => `${x.name}.weight` === c.param);
+  if (m === undefined) return undefined;
+  if (m.kind === 'embedding') return { kind: 'embedding', module: m };
+  if (m.isOutputHead) return { kind: 'head', module: m };
+  return undefined;
+}
+
+/** The reason adapter copies cannot be served stacked, or null: only embedding and lm_head copies can. */
+export function unstackableCopy(inv: ModelInventory, copies: Iterable<CopyParam>): string | null {
+  for (const c of copies) {
+    if (c.tokens === undefined && copyRole(inv, c) === undefined) return `a modules_to_save copy of ${c.param}`;
+  }
+  return null;
+}
+
+/** The layers whose trainable-token rows the stacked graph substitutes: the wrapped modules, and the head they reach. */
+function tokenModules(inv: ModelInventory, copies: readonly CopyParam[]): string[] {
+  const out = new Set<string>();
+  const head = outputHead(inv)?.name;
+  for (const c of copies) {
+    if (c.tokens === undefined) continue;
+    out.add(c.tokens.module);
+    if (c.tokens.tiedHead && head !== undefined) out.add(head);
+  }
+  return [...out].sort();
+}
+
+/** The graph side: the stacked inputs and the per-row selections (see the header). */
+export class StackedExtras {
+  private readonly embeddingCopies = new Map<string, { values: Value; slot: Value; use: Value; V: number }>();
+  private headCopy: { values: Value; pick: Value; use: Value; V: number } | undefined;
+  private readonly tokens = new Map<string, { values: Value; slot: Value; use: Value; V: number }>();
+
+  constructor(g: Graph, private readonly inv: ModelInventory, copies: readonly CopyParam[], private readonly index: Value) {
+    const H = inv.spec.hiddenSize;
+    copies.filter((c) => c.tokens === undefined).forEach((c, i) => {
+      const role = copyRole(inv, c);
+      if (role === undefined) {
+        throw new InputError('generate-unsupported', `a modules_to_save copy of ${c.param} cannot be stacked (one batch, several adapters): only copies of an embedding or lm_head can`, {
+          tensor: c.key, hint: 'Generate with one adapter at a time, or merge the adapter (`peft-studio merge`) and serve the merged model',
+        });
+      }
+      const [V, dim] = c.shape as [number, number];
+      const values = g.input(copyStackName(c.key, 'values'), 'float32', [`K${i}`, V, dim]);
+      const use = g.input(copyStackName(c.key, 'use'), 'float32', ['N']);
+      if (role.kind === 'embedding') this.embeddingCopies.set(role.module.name, { values, slot: g.input(copyStackName(c.key, 'slot'), 'int64', ['N']), use, V });
+      else this.headCopy = { values, pick: g.input(copyStackName(c.key, 'pick'), 'float32', ['N', `K${i}`]), use, V };
+    });
+    tokenModules(inv, copies).forEach((module, i) => {
+      const m = inv.modules.find((x) => x.name === module)!;
+      const V = m.kind === 'embedding' ? m.inFeatures : m.outFeatures;
+      this.tokens.set(module, {
+        values: g.input(tokenStackName(module, 'values'), 'float32', [`R${i}`, H]),
+        slot: g.input(tokenStackName(module, 'slot'), 'int64', ['N', V]),
+        use: g.input(tokenStackName(module, 'use'), 'float32', ['N', V]),
+        V,
+      });
+    });
+  }
+
+  /** index·V + ids [B, T]: the flat row of each token under its row's adapter slot. */
+  private flatIds(ids: Value, V: number): Value {
+    return G.add(G.mul(G.unsqueeze(this.index, [1]), V), ids);
+  }
+
+  /** base = W[ids] [B, T, H] → each row's copy of W, then its trainable-token rows (LoRA goes between: `wrap`). */
+  embedCopy(module: string, ids: Value, base: Value): Value {
+    const c = this.embeddingCopies.get(module);
+    if (c === undefined) return base;
+    const variant = G.gather(c.slot, this.index);
+    const flat = G.add(G.mul(G.unsqueeze(variant, [1]), c.V), ids);
+    const copied = G.gather(G.reshape(c.values, [-1, base.shape[2] as number]), flat, 0, { name: `${module}.stacked_copy` });
+    const use = G.unsqueeze(G.gather(c.use, this.index), [1, 2]);
+    return G.add(base, G.mul(use, G.sub(copied, base)), { name: `${module}.stacked_copy.select` });
+  }
+
+  embedTokens(module: string, ids: Value, base: Value): Value {
+    const t = this.tokens.get(module);
+    if (t === undefined) return base;
+    const flat = this.flatIds(ids, t.V);
+    const picked = G.gather(t.values, G.gather(G.reshape(t.slot, [-1]), flat), 0, { name: `${module}.stacked_tokens` });
+    const use = G.unsqueeze(G.gather(G.reshape(t.use, [-1]), flat), [-1]);
+    return G.add(base, G.mul(use, G.sub(picked, base)), { name: `${module}.stacked_tokens.select` });
+  }
+
+  /** logits [B, V] = x·Wᵀ → each row's lm_head copy where its adapter has one. */
+  headCopyLogits(x: Value, logits: Value): Value {
+    const c = this.headCopy;
+    if (c === undefined) return logits;
+    const all = G.gemm(x, G.reshape(c.values, [-1, x.shape[1] as number]), { transB: true, name: 'lm_head.stacked_copy' });
+    const perCopy = G.reshape(all, [0, -1, c.V]);
+    const pick = G.unsqueeze(G.gather(c.pick, this.index), [2]);
+    const chosen = G.reduceSum(G.mul(perCopy, pick), [1], false);
+    const use = G.unsqueeze(G.gather(c.use, this.index), [1]);
+    return G.add(logits, G.mul(use, G.sub(chosen, logits)), { name: 'lm_head.stacked_copy.select' });
+  }
+
+  /** logits [B, V] → the head's trainable-token columns from x·deltaᵀ under each row's adapter. */
+  headTokens(x: Value, logits: Value): Value {
+    const head = outputHead(this.inv);
+    const t = head !== undefined ? this.tokens.get(head.name) : undefined;
+    if (t === undefined) return logits;
+    const cols = G.gemm(x, t.values, { transB: true, name: 'lm_head.stacked_tokens' });
+    const picked = G.gatherElements(cols, G.gather(t.slot, this.index), 1);
+    const use = G.gather(t.use, this.index);
+    return G.add(logits, G.mul(use, G.sub(picked, logits)), { name: 'lm_head.stacked_tokens.select' });
+  }
+}
+
+const f32 = (data: Float32Array, dims: number[]): ort.Tensor => new ort.Tensor('float32', data, dims);
+
+/**
+ * The host side: the stacked inputs for adapter slots `adapters` (null = the base model) over the graph's `copies`
+ * (the union over the loaded adapters, as adapterInputs gives them).
+ */
+export function stackedExtraFeeds(inv: ModelInventory, copies: readonly CopyParam[], adapters: readonly (LoadedAdapter | null)[]): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  const N = adapters.length;
+  for (const c of copies.filter((x) => x.tokens === undefined)) {
+    const [V, dim] = c.shape as [number, number];
+    const having = adapters.map((a) => a?.copies.get(c.key)?.data);
+    const K = Math.max(1, having.filter((d) => d !== undefined).length);
+    const values = new Float32Array(K * V * dim);
+    const slot = new BigInt64Array(N);
+    const use = new Float32Array(N);
+    const pick = new Float32Array(N * K);
+    let k = 0;
+    having.forEach((d, s) => {
+      if (d === undefined) return;
+      values.set(d, k * V * dim);
+      slot[s] = BigInt(k);
+      use[s] = 1;
+      pick[s * K + k] = 1;
+      k++;
+    });
+    out[copyStackName(c.key, 'values')] = f32(values, [K, V, dim]);
+    out[copyStackName(c.key, 'use')] = f32(use, [N]);
+    if (copyRole(inv, c)?.kind === 'head') out[copyStackName(c.key, 'pick')] = f32(pick, [N, K]);
+    else out[copyStackName(c.key, 'slot')] = new ort.Tensor('int64', slot, [N]);
+  }
+  const head = outputHead(inv)?.name;
+  const H = inv.spec.hiddenSize;
+  for (const module of tokenModules(inv, copies)) {
+    const m = inv.modules.find((x) => x.name === module)!;
+    const V = m.kind === 'embedding' ? m.inFeatures : m.outFeatures;
+    // Each slot's token rows for this layer: its own delta, or (the head) the embedding delta a tied head follows.
+    const deltas = adapters.map((a) => {
+      if (a === null) return undefined;
+      const own = [...a.copies.values()].find((x) => x.param.tokens?.module === module);
+      const tied = module === head ? [...a.copies.values()].find((x) => x.param.tokens?.tiedHead === true) : undefined;
+      const d = own ?? tied;
+      return d === undefined ? undefined : { rows: d.param.tokens!.rows, data: d.data };
+    });
+    const total = deltas.reduce((n, d) => n + (d?.rows.length ?? 0), 0);
+    const values = new Float32Array((1 + total) * H);
+    const slot = new BigInt64Array(N * V);
+    const use = new Float32Array(N * V);
+    let next = 1;
+    deltas.forEach((d, s) => {
+      d?.rows.forEach((r, j) => {
+        values.set(d.data.subarray(j * H, (j + 1) * H), next * H);
+        slot[s * V + r] = BigInt(next);
+        use[s * V + r] = 1;
+        next++;
+      });
+    });
+    out[tokenStackName(module, 'values')] = f32(values, [1 + total, H]);
+    out[tokenStackName(module, 'slot')] = new ort.Tensor('int64', slot, [N, V]);
+    out[tokenStackName(module, 'use')] = f32(use, [N, V]);
+  }
+  return out;
+}
