@@ -31,7 +31,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--block') a.block = Number(v());
     else if (k === '--seq') a.seq = Number(v());
     else if (k === '--batch') a.batch = Number(v());
-    else if (k === '--steps') a.steps = Number(v());
+    else if (k === '--steps') a.steps = Math.max(2, Number(v())); // one warm-up + at least one timed step
     else if (k === '--threads') a.threads = Number(v());
     else if (k === '--prepack') a.prepack = v() as Args['prepack'];
     else { process.stdout.write(`${HELP}\n`); process.exit(k === '--help' ? 0 : 2); }
