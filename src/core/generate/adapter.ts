@@ -30,29 +30,33 @@ export interface LoadedAdapter {
   dir: string;
   /** Adapted modules by module name (model.layers.0.self_attn.q_proj). */
   modules: Map<string, AdapterModule>;
-  /** modules_to_save copies by PEFT key (base_model.model.lm_head.weight): replace the base tensor in the graph. */
+  /**
+   * modules_to_save copies by PEFT key (base_model.model.lm_head.weight), and the trained biases of modules the
+   * adapter does not adapt (bias "all": base_model.model.<module>.bias): replace the base tensor in the graph.
+   */
   copies: Map<string, { param: SavedModuleParam; data: Float32Array }>;
 }
 
 /**
  * Reads an adapter folder (or a file in it, or a training run folder: its final adapter/) for `inv`'s model.
  * InputErrors name what does not fit: an adapter trained for another base model (the first tensor whose shape does
- * not fit and both shapes), biases trained outside the adapted modules. DoRA magnitudes become a per-module scale,
- * trained biases of adapted modules and lora_B biases an output delta; modules_to_save copies are read whole.
+ * not fit and both shapes). DoRA magnitudes become a per-module scale, trained biases of adapted modules and lora_B
+ * biases an output delta; modules_to_save copies and the other trained biases (bias "all") are read whole.
  */
 export function loadAdapter(dirOrFile: string, inv: ModelInventory): LoadedAdapter {
   const abs = path.resolve(dirOrFile);
   const given = fs.existsSync(abs) && fs.statSync(abs).isFile() ? path.dirname(abs) : abs;
   const dir = !fs.existsSync(path.join(given, ADAPTER_CONFIG)) && fs.existsSync(path.join(given, 'adapter', ADAPTER_CONFIG)) ? path.join(given, 'adapter') : given;
   const peft = loadPeftAdapter(dir, inv, { use: 'generation', allowTiedHead: true, copies: true, embeddings: true });
-  // Trained biases of adapted modules become an output delta; others (LayerNorms, unadapted layers: bias "all") are not read.
+  // Trained biases of adapted modules become an output delta; the others (LayerNorms, unadapted layers: bias "all")
+  // replace the base bias as a copy does (the graph reads them in place of the checkpoint's).
   const adaptedBias = new Set(peft.modules.map((m) => m.module.biasKey).filter((k): k is string => k !== null));
-  const stray = [...peft.biases.keys()].find((k) => !adaptedBias.has(k));
-  if (stray !== undefined) {
-    throw new InputError('adapter-unsupported', `the adapter trained the bias ${stray} of a module it does not adapt (bias: "all"), which generation does not read yet`, {
-      file: peft.dir, hint: 'Merge it first (peft-studio merge --model MODEL --adapter DIR OUT) and generate with the merged model',
-    });
-  }
+  const strayBiases = [...peft.biases].filter(([k]) => !adaptedBias.has(k)).map(([k, entry]) => {
+    const m = inv.modules.find((x) => x.biasKey === k);
+    if (m === undefined) throw new InputError('adapter-unsupported', `the adapter trained a bias the base model does not have: ${k}`, { file: peft.dir });
+    const param: SavedModuleParam = { key: `base_model.model.${m.name}.bias`, param: `${m.name}.bias`, source: k, shape: [...entry.shape], decay: false };
+    return [param.key, { param, data: readTensorAsFloat32(entry) }] as const;
+  });
   const base = peft.modules.some((m) => m.magEntry !== undefined) || peft.biases.size > 0 ? openCheckpoint(inv.dir).tensors : null;
   const modules = new Map<string, AdapterModule>();
   for (const m of peft.modules) {
@@ -78,7 +82,7 @@ export function loadAdapter(dirOrFile: string, inv: ModelInventory): LoadedAdapt
     for (let i = 0; i < b.length; i++) b[i] = b[i]! * m.scaling;
     modules.set(m.module.name, { module: m.module, r: m.r, scaling: m.scaling, a, b, ...(doraScale !== undefined ? { doraScale } : {}), ...(biasDelta !== undefined ? { biasDelta } : {}) });
   }
-  const copies = new Map(peft.copies.map((c) => [c.param.key, { param: c.param, data: readTensorAsFloat32(c.entry) }]));
+  const copies = new Map([...peft.copies.map((c) => [c.param.key, { param: c.param, data: readTensorAsFloat32(c.entry) }] as const), ...strayBiases]);
   return { dir: peft.dir, modules, copies };
 }
 

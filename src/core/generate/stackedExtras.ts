@@ -10,8 +10,8 @@
  * - trainable tokens of a layer (an embedding, or the head: its own rows or a tied head following the embedding's):
  *   `token_stack.<module>.values` [1 + rows, H] (row 0 zeros), `.slot` int64 [N, V] and `.use` [N, V]: the row of
  *   `values` that token v reads under adapter slot s.
- * Copies of other layers (norms, Linear layers) cannot be picked per row by the builders, which read one weight:
- * refused by name.
+ * Copies of other layers (norms, Linear layers) and trained biases outside the adapted modules (bias "all") cannot be
+ * picked per row by the builders, which read one tensor for the whole batch: refused by name.
  */
 import * as ort from 'onnxruntime-node';
 import { InputError } from '../errors';
@@ -42,7 +42,9 @@ function copyRole(inv: ModelInventory, c: CopyParam): CopyRole | undefined {
 /** The reason adapter copies cannot be served stacked, or null: only embedding and lm_head copies can. */
 export function unstackableCopy(inv: ModelInventory, copies: Iterable<CopyParam>): string | null {
   for (const c of copies) {
-    if (c.tokens === undefined && copyRole(inv, c) === undefined) return `a modules_to_save copy of ${c.param}`;
+    if (c.tokens === undefined && copyRole(inv, c) === undefined) {
+      return c.param.endsWith('.bias') ? `a trained bias ${c.param} (modules_to_save, or bias: "all")` : `a modules_to_save copy of ${c.param}`;
+    }
   }
   return null;
 }
@@ -70,7 +72,7 @@ export class StackedExtras {
     copies.filter((c) => c.tokens === undefined).forEach((c, i) => {
       const role = copyRole(inv, c);
       if (role === undefined) {
-        throw new InputError('generate-unsupported', `a modules_to_save copy of ${c.param} cannot be stacked (one batch, several adapters): only copies of an embedding or lm_head can`, {
+        throw new InputError('generate-unsupported', `${unstackableCopy(inv, [c])} cannot be stacked (one batch, several adapters): only copies of an embedding or lm_head can`, {
           tensor: c.key, hint: 'Generate with one adapter at a time, or merge the adapter (`peft-studio merge`) and serve the merged model',
         });
       }

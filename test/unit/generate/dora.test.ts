@@ -11,7 +11,7 @@ import { openCheckpoint } from '../../../src/core/safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../../../src/core/safetensors/read';
 import { PYTHON, REFERENCE, tinyModel, tmpDir, writeAdapter, readAdapter } from '../train/engineHelpers';
 import { checkGeneration, writeDoraFolder } from './doraHelpers';
-import { writeAdapterFolder } from './helpers';
+import { assertMatchesReference, generateBaseAndTuned, generateMerged, referenceGenerate, writeAdapterFolder } from './helpers';
 
 describe('DoRA adapters: generation and merge equal the PyTorch reference', function () {
   this.timeout(120_000);
@@ -52,7 +52,7 @@ describe('DoRA adapters: generation and merge equal the PyTorch reference', func
     }
   });
 
-  it('bias lora_only (+ DoRA) adapters generate as the reference; bias all: merge writes the trained biases in place of the base ones, generation refuses a bias outside the adapted modules', async () => {
+  it('bias lora_only (+ DoRA) adapters generate as the reference; bias all: merge writes the trained biases in place of the base ones, and generation reads them as the reference and the merged model (stacked refuses them by name)', async () => {
     const work0 = tmpDir('gen-bias-gpt2');
     const inv0 = await tinyModel('gpt2', `${work0}/model`);
     const d = writeDoraFolder(`${work0}/dora-bias`, inv0, ['c_attn', 'c_fc'], 10);
@@ -93,8 +93,14 @@ describe('DoRA adapters: generation and merge equal the PyTorch reference', func
     const merged = openCheckpoint(`${work}/merged`).tensors;
     assert.equal(trained.size, 2);
     for (const [name, v] of trained) assert.deepEqual(readTensorAsFloat32(merged.get(name)!), v, name);
-    // ln_f is no module the adapter adapts (bias "all"): generation refuses it with a hint to merge.
-    await assert.rejects(Generator.open(inv.dir, { adapters: [a.dir], cacheDir: `${work}/cache`, threads: 1 }), /bias transformer\.ln_f\.bias[\s\S]*peft-studio merge/);
+    // ln_f is no module the adapter adapts (bias "all"): generation reads its trained bias in place of the base one, as
+    // the reference and the merged model do; stacked generation (one tensor per batch) refuses it by name.
+    const prompt = [5, 17, 3, 42, 8];
+    const ref = referenceGenerate(inv, [prompt], 10, [a], work);
+    const { tuned } = await generateBaseAndTuned(inv.dir, a.dir, prompt, 10, `${work}/cache`);
+    assertMatchesReference(tuned, ref[0]!, 'bias "all" adapter');
+    assert.deepEqual(await generateMerged(`${work}/merged`, prompt, 10, `${work}/cache`), tuned.tokenIds);
+    await assert.rejects(Generator.open(inv.dir, { adapters: [a.dir], lora: 'stacked', cacheDir: `${work}/cache`, threads: 1 }), /trained bias transformer\.ln_f\.bias[\s\S]*cannot serve/);
   });
 
   it('lora_bias adapters: merge adds s·lora_B.bias to the base bias (gpt2) and refuses a module without a base bias (llama); generation equals the reference', async () => {
