@@ -50,42 +50,39 @@ function dtypeOf(inv: ModelInventory, requested: MergeDtype | undefined): MergeD
   return t === 'float16' || t === 'bfloat16' || t === 'float32' ? t : 'float32';
 }
 
+/** One tensor of the merged model: its base checkpoint entry (shape, dtype) and, when the adapter changes it, its values. */
+export interface MergedTensor {
+  name: string;
+  entry: TensorEntry;
+  /** The merged values in float32; undefined when the tensor is the base's, unchanged. */
+  merged: (() => Float32Array) | undefined;
+}
+
 /**
- * The base model's tensors, in checkpoint order, with each adapted weight replaced by W + s·B·A. Float tensors
- * are cast to `dtype` (the merge itself runs in float32 with a float64 B·A); other tensors are copied as they are.
+ * The merged model as float32 views, in checkpoint order (then an untied head's own lm_head.weight): each adapted
+ * weight W + s·B·A (DoRA: times m / ||W + s·B·A||), trained biases in place of the base ones (+ s·lora_B.bias),
+ * modules_to_save copies in place of their base tensors, trainable-token rows written into their layer, embedding
+ * LoRA added. What `merge` writes as safetensors and `export gguf --merge` converts, so both hold the same numbers.
  */
-export function mergedTensors(inv: ModelInventory, adapter: LoadedAdapter | null, dtype: SafetensorsDtype | null): StreamedTensor[] {
+export function mergedModel(inv: ModelInventory, adapter: LoadedAdapter | null): MergedTensor[] {
   const ckpt = openCheckpoint(inv.dir);
-  const out: StreamedTensor[] = [];
+  const out: MergedTensor[] = [];
   // modules_to_save: the trained copy replaces the base tensor (merge_and_unload keeps modules_to_save[adapter]).
   const copies = new Map((adapter?.copies ?? []).filter((c) => !c.untiesHead && c.param.tokens === undefined).map((c) => [c.param.source, c.entry]));
   // trainable_token_indices: W.index_copy(0, idx, delta) (TrainableTokensLayer.merge); a tied head shares the result.
   const tokenRows = new Map((adapter?.copies ?? []).filter((c) => c.param.tokens !== undefined).map((c) => [c.param.source, c]));
-  const asCopy = (name: string, src: TensorEntry, dt: SafetensorsDtype): StreamedTensor => ({
-    name, dtype: dt, shape: [...src.shape],
-    data: () => {
-      const typed = fromFloat32(readTensorAsFloat32(src), dt as 'F32' | 'F16' | 'BF16' | 'F64');
-      return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
-    },
-  });
   for (const [name, entry] of ckpt.tensors) {
     const copy = copies.get(name);
-    if (copy !== undefined) {
-      out.push(asCopy(name, copy, dtype !== null && FLOAT_DTYPES.has(entry.dtype) ? dtype : entry.dtype));
-      continue;
-    }
     const m = adapter?.byWeight.get(name);
     const lb = adapter?.byBias.get(name);
     // bias lora_only / all: the trained bias replaces the base one (merge_and_unload keeps the trained base_layer.bias).
-    const trained = adapter?.biases.get(name);
-    const src = trained ?? entry;
+    const src = copy ?? adapter?.biases.get(name) ?? entry;
     const tok = tokenRows.get(name);
-    const cast = dtype !== null && FLOAT_DTYPES.has(entry.dtype) ? dtype : entry.dtype;
+    const changed = src !== entry || m !== undefined || lb !== undefined || tok !== undefined;
     out.push({
-      name, dtype: cast, shape: [...entry.shape],
-      data: () => {
-        if (m === undefined && lb === undefined && tok === undefined && cast === src.dtype) return tensorChunks(src);
-        const w = readTensorAsFloat32(src);
+      name, entry,
+      merged: !changed ? undefined : () => {
+        const w = readTensorAsFloat32(src); // a fresh array: merged in place
         if (m !== undefined) mergeModule(w, m);
         if (lb !== undefined) mergeLoraBias(w, lb);
         if (tok !== undefined) {
@@ -93,15 +90,33 @@ export function mergedTensors(inv: ModelInventory, adapter: LoadedAdapter | null
           const dim = tok.param.shape[1]!;
           tok.param.tokens!.rows.forEach((r, j) => w.set(delta.subarray(j * dim, (j + 1) * dim), r * dim));
         }
-        const typed = fromFloat32(w, cast as 'F32' | 'F16' | 'BF16' | 'F64');
-        return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
+        return w;
       },
     });
   }
   // An untied head becomes its own lm_head.weight (config.json then unties the embeddings: mergeToHfFolder).
   const head = untiedHead(inv, adapter);
-  if (head !== undefined) out.push(asCopy('lm_head.weight', head, dtype ?? head.dtype));
+  if (head !== undefined) out.push({ name: 'lm_head.weight', entry: head, merged: () => readTensorAsFloat32(head) });
   return out;
+}
+
+/**
+ * The merged model's tensors for safetensors: float tensors cast to `dtype` (the merge itself runs in float32 with a
+ * float64 B·A); unchanged tensors of the same dtype are copied byte for byte, other tensors as they are.
+ */
+export function mergedTensors(inv: ModelInventory, adapter: LoadedAdapter | null, dtype: SafetensorsDtype | null): StreamedTensor[] {
+  return mergedModel(inv, adapter).map((t) => {
+    const cast = dtype !== null && FLOAT_DTYPES.has(t.entry.dtype) ? dtype : t.entry.dtype;
+    const merged = t.merged ?? (cast === t.entry.dtype ? undefined : () => readTensorAsFloat32(t.entry));
+    return {
+      name: t.name, dtype: cast, shape: [...t.entry.shape],
+      data: () => {
+        if (merged === undefined) return tensorChunks(t.entry);
+        const typed = fromFloat32(merged(), cast as 'F32' | 'F16' | 'BF16' | 'F64');
+        return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
+      },
+    };
+  });
 }
 
 /**

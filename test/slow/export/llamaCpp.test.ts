@@ -16,6 +16,8 @@ import { loadTokenizer } from '../../../src/core/hf/tokenizer';
 import { writeRandomAdapter } from '../../helpers/randomAdapter';
 import { testPieces, writeSentencePieceModel } from '../../helpers/sentencePieceModel';
 import { tinyModel } from '../../unit/train/engineHelpers';
+import type { ModelInventory } from '../../../src/core/hf/types';
+import { type AdapterFolder, addEmbeddingLora, addTrainableTokens, generateBaseAndTuned, referenceGenerate, withCopies, writeAdapterFolder } from '../../unit/generate/helpers';
 
 const ROOT = path.join(__dirname, '../../..');
 const PYTHON = '/usr/bin/python3';
@@ -118,6 +120,50 @@ describe('llama.cpp runs our GGUF exports (node-llama-cpp) = PyTorch reference',
       assert.deepEqual(llamaCpp(gguf, [], prompt), ref);
     });
   }
+
+  // PEFT variants merged into GGUF (the same merged numbers as `merge`): modules_to_save copies, trainable tokens,
+  // embedding LoRA. llama.cpp's greedy tokens equal the PyTorch reference on the merged HF folder, and where merging
+  // keeps the adapter's function, the reference with the unmerged adapter too: a tied qwen2 whose embedding is copied
+  // keeps reading the original embedding in its head (PEFT), so the GGUF gets its own output.weight. Embedding LoRA on
+  // a tied model changes the head when merged (PEFT's merge_and_unload adds the delta to the shared weight).
+  const VARIANTS: [string, 'qwen2' | 'llama', boolean, (dir: string, inv: ModelInventory, prompt: number[]) => AdapterFolder][] = [
+    ['qwen2 (tied) with an embedding copy', 'qwen2', true, (d, inv) => withCopies(writeAdapterFolder(d, inv, ['q_proj', 'v_proj']), inv, ['embed_tokens'], ['model.embed_tokens'])],
+    ['llama with an lm_head copy and trainable tokens', 'llama', true, (d, inv, p) => addTrainableTokens(withCopies(writeAdapterFolder(d, inv, ['q_proj']), inv, ['lm_head'], ['lm_head']), inv, 'model.embed_tokens', [p[1]!, p[3]!], 41)],
+    ['qwen2 (tied) with trainable tokens the head follows', 'qwen2', true, (d, inv, p) => addTrainableTokens(writeAdapterFolder(d, inv, ['o_proj']), inv, 'model.embed_tokens', [p[1]!, p[2]!, p[4]!, p[6]!], 43)],
+    ['qwen2 (tied) with embedding LoRA', 'qwen2', false, (d, inv) => addEmbeddingLora(writeAdapterFolder(d, inv, ['o_proj']), inv, 'model.embed_tokens', 4, 8, 42)],
+  ];
+  for (const [title, arch, keepsFunction, build] of VARIANTS) {
+    it(`${title}: merged GGUF greedy tokens = PyTorch reference on the merged folder${keepsFunction ? ' = with the adapter = our engine' : ''}`, async function () {
+      const work = path.join(tmp, `variant-${title.replace(/\W+/g, '-')}`);
+      const model = path.join(work, 'model');
+      await makeFixture({ arch, outDir: model, seed: 3 });
+      const inv = loadModel(model);
+      const prompt = (await loadTokenizer(model)).encode('The quick brown fox jumps over the lazy dog');
+      const adapter = build(path.join(work, 'adapter'), inv, prompt);
+      const [base, withAdapter] = referenceGenerate(inv, [prompt], NEW_TOKENS, [null, adapter], work).map((g) => g.token_ids);
+      assert.notDeepEqual(withAdapter, base, 'the adapter must change the greedy tokens (else the test proves nothing)');
+      const mergedDir = path.join(work, 'merged');
+      mergeToHfFolder({ modelDir: model, adapterDir: adapter.dir, outDir: mergedDir, dtype: 'float32' });
+      const [merged] = referenceGenerate(loadModel(mergedDir), [prompt], NEW_TOKENS, [null], work).map((g) => g.token_ids);
+      const gguf = path.join(work, 'merged.gguf');
+      exportGgufModel({ modelDir: model, adapterDir: adapter.dir, out: gguf, type: 'f32' });
+      assert.deepEqual(llamaCpp(gguf, [], prompt), merged, 'merged GGUF in llama.cpp = the merged HF folder');
+      if (keepsFunction) {
+        assert.deepEqual(merged, withAdapter, 'merging keeps the adapter\'s function');
+        const { tuned } = await generateBaseAndTuned(model, adapter.dir, prompt, NEW_TOKENS, path.join(work, 'cache'));
+        assert.deepEqual(tuned.tokenIds, withAdapter, 'our generation engine with the adapter');
+      }
+    });
+  }
+
+  it('gemma2: an adapter that unties the head cannot be merged into GGUF (llama.cpp reads the head from the embedding)', async function () {
+    const work = path.join(tmp, 'gemma-untied');
+    const model = path.join(work, 'model');
+    await makeFixture({ arch: 'gemma2', outDir: model, seed: 3 });
+    const adapter = withCopies(writeAdapterFolder(path.join(work, 'adapter'), loadModel(model), ['q_proj']), loadModel(model), ['lm_head'], ['lm_head']);
+    assert.throws(() => exportGgufModel({ modelDir: model, adapterDir: adapter.dir, out: path.join(work, 'x.gguf'), type: 'f32' }),
+      (e: unknown) => e instanceof Error && /reads the output head from the embedding/.test(e.message) && e.message.includes(adapter.dir));
+  });
 
   // LongRoPE as llama.cpp takes it: rope_factors_long/short tensors and rope.scaling.attn_factor. llama.cpp picks the
   // table by its context size (padded to a multiple of 256) against original_max_position_embeddings, transformers by

@@ -107,6 +107,11 @@ export function addCopies(a: AdapterFolder, inv: ModelInventory, entries: string
   return keys;
 }
 
+/** addCopies, with the copies recorded on the folder for the reference. */
+export function withCopies(a: AdapterFolder, inv: ModelInventory, entries: string[], modules: string[]): AdapterFolder {
+  return { ...a, copies: [...(a.copies ?? []), ...[...addCopies(a, inv, entries, modules)].map(([key, param]) => ({ key, param }))] };
+}
+
 /** Adds trainable_token_indices rows of `module` (N(0, 1) values) to an adapter folder, for the adapter and the reference. */
 export function addTrainableTokens(a: AdapterFolder, inv: ModelInventory, module: string, rows: number[], seed: number): AdapterFolder {
   const H = inv.spec.hiddenSize;

@@ -6,12 +6,7 @@ import { Generator } from '../../../src/core/generate/generator';
 import type { ModelInventory } from '../../../src/core/hf/types';
 import { Rng } from '../../../src/core/util/random';
 import { tinyModel, tmpDir } from '../train/engineHelpers';
-import { type AdapterFolder, addCopies, addEmbeddingLora, addTrainableTokens, assertMatchesReference, referenceGenerate, writeAdapterFolder } from './helpers';
-
-function withCopies(a: AdapterFolder, inv: ModelInventory, entries: string[], modules: string[]): AdapterFolder {
-  const keys = addCopies(a, inv, entries, modules);
-  return { ...a, copies: [...keys].map(([key, param]) => ({ key, param })) };
-}
+import { type AdapterFolder, addEmbeddingLora, addTrainableTokens, assertMatchesReference, referenceGenerate, withCopies, writeAdapterFolder } from './helpers';
 
 type Build = (dir: string, inv: ModelInventory, prompt: number[]) => AdapterFolder;
 

@@ -4,9 +4,9 @@ import * as path from 'node:path';
 import { InputError } from '../../errors';
 import { loadModel } from '../../hf/loadModel';
 import type { ModelInventory } from '../../hf/types';
-import { openCheckpoint } from '../../safetensors/checkpoint';
 import { readTensorAsFloat32 } from '../../safetensors/read';
-import { loadAdapter, mergeLoraBias, mergeModule, readLoraFactors, unmergeableLoraBias, type LoadedAdapter } from '../adapterWeights';
+import { loadAdapter, readLoraFactors, unmergeableLoraBias, type LoadedAdapter } from '../adapterWeights';
+import { mergedModel, untiedHead } from '../merge';
 import { applyTransform, archMetadata, ggufArchOf, ggufTensorFor, permuteRows, ropeFactorTensors, type GgufArch } from './arch';
 import { encodeGgml, ggmlTypeFor, LLAMA_FTYPE, type GgufFileType } from './quant';
 import { llamaCppModelName, tokenizerMetadata } from './tokenizer';
@@ -50,7 +50,7 @@ export interface ExportModelOptions {
 export function exportGgufModel(opts: ExportModelOptions): GgufExportResult {
   const { inv, arch } = loadBase(opts.modelDir);
   const fileType = opts.type ?? 'f16';
-  const adapter: LoadedAdapter | null = opts.adapterDir !== undefined ? loadAdapter(opts.adapterDir, inv) : null;
+  const adapter: LoadedAdapter | null = opts.adapterDir !== undefined ? loadAdapter(opts.adapterDir, inv, { copies: true, embeddings: true }) : null;
   const lost = adapter !== null ? unmergeableLoraBias(adapter) : undefined;
   if (lost !== undefined) throw new InputError('adapter-unsupported', `lora_bias on ${lost.module.name}, which has no bias in the base model, cannot be merged`, { file: adapter!.dir });
   const spec = inv.spec;
@@ -67,23 +67,23 @@ export function exportGgufModel(opts: ExportModelOptions): GgufExportResult {
   ];
   const tensors: GgufTensor[] = [];
   for (const f of ropeFactorTensors(spec)) tensors.push({ name: f.name, shape: [f.data.length], type: 'F32', data: () => encodeGgml(f.data, 'F32') });
-  const ckpt = openCheckpoint(inv.dir);
-  for (const [hfName, entry] of ckpt.tensors) {
+  // The same merged numbers as `merge` (LoRA, DoRA, biases, modules_to_save copies, trainable tokens, embedding LoRA).
+  const untied = untiedHead(inv, adapter) !== undefined;
+  for (const { name: hfName, entry, merged } of mergedModel(inv, adapter)) {
     const target = ggufTensorFor(hfName, spec, arch);
-    if (target === null) continue;
+    if (target === null) {
+      if (untied && hfName === 'lm_head.weight') {
+        throw new InputError('gguf-config', `llama.cpp's ${arch} graph reads the output head from the embedding, but this adapter gives the head weights of its own (a modules_to_save copy of lm_head, or of the embedding alone)`, {
+          file: adapter!.dir, hint: 'Merge to a Hugging Face folder instead (peft-studio merge), or train without that copy',
+        });
+      }
+      continue;
+    }
     const shape = target.transform.kind === 'transpose' ? [entry.shape[1]!, entry.shape[0]!] : [...entry.shape];
     const type = ggmlTypeFor(fileType, shape);
-    const m = adapter?.byWeight.get(hfName);
-    const src = adapter?.biases.get(hfName) ?? entry;
-    const lb = adapter?.byBias.get(hfName);
     tensors.push({
       name: target.name, shape, type,
-      data: () => {
-        const w = readTensorAsFloat32(src);
-        if (m !== undefined) mergeModule(w, m);
-        if (lb !== undefined) mergeLoraBias(w, lb);
-        return encodeGgml(applyTransform(target.transform, w, entry.shape).data, type);
-      },
+      data: () => encodeGgml(applyTransform(target.transform, merged?.() ?? readTensorAsFloat32(entry), entry.shape).data, type),
     });
   }
   const { bytes } = writeGguf(opts.out, kvs, tensors);
