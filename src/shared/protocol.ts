@@ -125,8 +125,9 @@ export interface SystemEvent {
   rss_bytes: number;
   /** The worker's high-water mark (VmHWM). */
   peak_rss_bytes: number;
-  /** Host memory the kernel could still give (/proc/meminfo MemAvailable, else free memory). */
+  /** Host memory the kernel could still give (/proc/meminfo MemAvailable, else free memory; within a cgroup memory limit). */
   mem_available_bytes: number;
+  /** The host's memory, or the cgroup memory limit (a container, a pod) when that is lower. */
   mem_total_bytes: number;
   /** On a GPU device: what its execution provider reports; null fields = not reported. Absent on cpu. */
   gpu?: { device: string; memory_used_bytes: number | null; memory_total_bytes: number | null; utilization_percent: number | null; note?: string };

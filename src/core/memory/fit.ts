@@ -1,15 +1,31 @@
 // Refuses, before anything is allocated, a CPU run whose estimated peak does not fit in the memory the machine has
-// free (MemAvailable), and warns when it would use most of it. GPU memory is not queryable through onnxruntime-node.
+// free (MemAvailable, within a cgroup memory limit), and warns when it would use most of it. GPU memory is not queryable through onnxruntime-node.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { InputError } from '../errors';
+import { cgroupMemory } from './cgroup';
 import { formatBytes, type MemoryEstimate } from './estimate';
 
 /** Share of the available memory above which a run gets a warning. */
 export const WARN_FRACTION = 0.8;
 
-/** Bytes the kernel could give this process now: /proc/meminfo MemAvailable on Linux, else os.freemem(). */
+/**
+ * Bytes the kernel could give this process now: /proc/meminfo MemAvailable on Linux (else os.freemem()), and no more
+ * than what the cgroup memory limit leaves (a container or a pod: cgroup.ts).
+ */
 export function availableHostMemory(): number {
+  const cg = cgroupMemory();
+  const host = meminfoAvailable();
+  return cg === undefined ? host : Math.min(host, Math.max(0, cg.limitBytes - cg.workingSetBytes));
+}
+
+/** The memory this process's machine has: the host's, or the cgroup memory limit when that is lower. */
+export function totalHostMemory(): number {
+  const cg = cgroupMemory();
+  return cg === undefined ? os.totalmem() : Math.min(os.totalmem(), cg.limitBytes);
+}
+
+function meminfoAvailable(): number {
   try {
     const m = /^MemAvailable:\s+(\d+) kB$/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
     if (m !== null) return Number(m[1]) * 1024;

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import type { AlertEvent, RunEvent, SystemEvent } from '../../shared/protocol';
-import { availableHostMemory } from '../memory/fit';
+import { availableHostMemory, totalHostMemory } from '../memory/fit';
 import { peakRssBytes } from '../util/peakRss';
 import { readYaml } from '../validate/yamlWalk';
 import { LineIndex } from '../validate/text';
@@ -40,7 +40,7 @@ export function systemSample(step: number, elapsedS: number, cpuPercent: number,
     rss_bytes: process.memoryUsage.rss(),
     peak_rss_bytes: peakRssBytes(),
     mem_available_bytes: availableHostMemory(),
-    mem_total_bytes: os.totalmem(),
+    mem_total_bytes: totalHostMemory(),
   };
   if (device !== 'cpu') {
     e.gpu = { device, memory_used_bytes: null, memory_total_bytes: null, utilization_percent: null, note: `onnxruntime-node's ${device} provider reports no memory or utilisation figures` };
