@@ -271,7 +271,7 @@ export class Generator {
     if (ids.length >= maxPos) {
       const what = maxPos < this.inventory.spec.maxPositionEmbeddings ? `its sliding window (${maxPos} tokens), beyond which generation is not implemented` : `${maxPos} positions (max_position_embeddings)`;
       throw new InputError('generate-prompt-too-long', `the prompt has ${ids.length} tokens but the model has ${what}, leaving no room to generate`, {
-        hint: 'Shorten the prompt',
+        file: path.join(this.inventory.dir, 'config.json'), hint: 'Shorten the prompt',
       });
     }
     return ids;
