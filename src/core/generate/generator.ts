@@ -264,6 +264,11 @@ export class Generator {
       ids = req.prompt !== undefined ? tok.encode(req.prompt) : tok.encode(tok.applyChatTemplate(req.messages!, { addGenerationPrompt: true }), { addSpecialTokens: false });
     }
     const V = this.inventory.spec.vocabSize;
+    if (ids.length === 0 && req.messages !== undefined) {
+      throw new InputError('generate-prompt', 'the chat template renders these messages as an empty prompt (no tokens)', {
+        ...(this.tokenizer?.chatTemplateFile != null ? { file: this.tokenizer.chatTemplateFile } : {}), hint: 'Check the model\'s chat_template',
+      });
+    }
     if (ids.length === 0) throw new InputError('generate-prompt', 'the prompt is empty (no tokens)');
     const bad = ids.findIndex((x) => !Number.isInteger(x) || x < 0 || x >= V);
     if (bad >= 0) throw new InputError('generate-token-id', `token id ${ids[bad]} at position ${bad} is outside the vocabulary`, { expected: `0..${V - 1}` });

@@ -26,6 +26,8 @@ export interface HfTokenizer {
   specialTokenIds: number[];
   /** The raw chat template, or null when the model has none. */
   chatTemplate: string | null;
+  /** The file the chat template came from (tokenizer_config.json or chat_template.jinja), or null. */
+  chatTemplateFile: string | null;
   /** Token ids of `text`; addSpecialTokens (default true, as HF) runs the post-processor (e.g. a leading BOS). */
   encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];
   /** Text of `ids` ('' for none); special tokens are kept unless skipSpecialTokens. */
@@ -126,6 +128,7 @@ export async function loadTokenizer(dir: string): Promise<HfTokenizer> {
     padTokenId: pad.id,
     specialTokenIds,
     chatTemplate: templateSource?.template ?? null,
+    chatTemplateFile: templateSource?.file ?? null,
     encode: (text, opts = {}) => tok.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true }).ids,
     decode: (ids, opts = {}) => (ids.length === 0 ? '' : tok.decode([...ids], { skip_special_tokens: opts.skipSpecialTokens ?? false, clean_up_tokenization_spaces: cleanUp })),
     tokenToId: (token) => tok.token_to_id(token),

@@ -1,6 +1,8 @@
 // The Generator on a tiny llama fixture: KV-cache decoding equals full recomputation, seeded sampling is
 // reproducible, cancel and stop strings end generation at the right token, streaming yields the same tokens.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Generator } from '../../../src/core/generate/generator';
 import type { ModelInventory } from '../../../src/core/hf/types';
 import { Rng } from '../../../src/core/util/random';
@@ -128,5 +130,17 @@ describe('generate: Generator', function () {
     await assert.rejects(gen.generate({ inputIds: [1], topP: 0 }), /top_p must be a number in \(0, 1\]/);
     await assert.rejects(gen.generate({ inputIds: [1], adapter: '/nope' }), /no adapter "\/nope" is loaded/);
     await assert.rejects(gen.generate({ inputIds: [1], stop: [''] }), /a stop string must not be empty/);
+    // A chat template that renders nothing names the file it came from.
+    const blank = `${work}/blank-template`;
+    fs.cpSync(inv.dir, blank, { recursive: true });
+    const cfgFile = path.join(blank, 'tokenizer_config.json');
+    fs.writeFileSync(cfgFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as object, chat_template: '{{ "" }}' }));
+    const g2 = await Generator.open(blank, { cacheDir: `${work}/cache`, threads: 1 });
+    try {
+      assert.throws(() => g2.promptIds({ messages: [{ role: 'user', content: 'hi' }] }),
+        (e: unknown) => e instanceof Error && /renders these messages as an empty prompt/.test(e.message) && e.message.includes(cfgFile));
+    } finally {
+      await g2.dispose();
+    }
   });
 });
