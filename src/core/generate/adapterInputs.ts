@@ -36,6 +36,19 @@ export function adapterInputs(inventory: ModelInventory, adapters: Iterable<Load
     const refusal = stacked ? stackRefusal(inventory, adapter) : null;
     if (refusal !== null) throw refusal;
   }
+  // Single mode feeds an adapter without token rows the base rows of the layer (and of a tied head, which reads the
+  // same delta): wrong for an adapter that copies that layer or that head, so such sets need separate generators.
+  if (!stacked) {
+    const all = [...copies.values()];
+    for (const t of all.filter((c) => c.tokens !== undefined)) {
+      const clash = all.find((c) => c.tokens === undefined && (c.param === `${t.tokens!.module}.weight` || (t.tokens!.tiedHead && c.param === 'lm_head.weight')));
+      if (clash !== undefined) {
+        throw new InputError('generate-unsupported', `one Generator in single mode cannot hold trainable tokens of ${t.tokens!.module} beside another adapter's copy of ${clash.param}`, {
+          tensor: clash.key, hint: 'Load them in separate generators, or stacked (the Playground, serve)',
+        });
+      }
+    }
+  }
   const inGraph = (s: Set<string>): Set<string> => new Set(modules.filter((m) => s.has(m.name)).map((m) => m.name));
   return { dora: inGraph(dora), biased: inGraph(biased), copies: [...copies.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) };
 }

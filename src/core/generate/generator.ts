@@ -153,10 +153,30 @@ export class Generator {
    */
   async addAdapter(dir: string): Promise<string> {
     if (this.busy) throw new InputError('generate-busy', 'cannot load an adapter while this Generator is generating');
-    const id = this.loadAdapterFiles(dir);
+    return this.admit(loadAdapter(dir, this.inventory));
+  }
+
+  /**
+   * Adds (or replaces) `adapter`: refused (an InputError naming it) before anything changes when it cannot join the
+   * loaded ones (single mode: other trainable-token rows of a layer; stacked: a copy that cannot be stacked); the
+   * session is rebuilt when the graph lacks its inputs, and a failed rebuild leaves the Generator as it was.
+   */
+  private async admit(adapter: LoadedAdapter): Promise<string> {
+    const others = [...this.adapters.values()].map((a) => a.adapter).filter((a) => a.dir !== adapter.dir);
+    adapterInputs(this.inventory, [...others, adapter], this.modules, this.opts.lora === 'stacked');
+    const previous = this.adapters.get(adapter.dir);
+    this.adapters.set(adapter.dir, { adapter, feeds: undefined });
     this.stacked = undefined;
-    if (this.needsNewSession(this.adapters.get(id)!.adapter)) await this.openSession();
-    return id;
+    if (this.needsNewSession(adapter)) {
+      try {
+        await this.openSession();
+      } catch (e) {
+        if (previous !== undefined) this.adapters.set(adapter.dir, previous);
+        else this.adapters.delete(adapter.dir);
+        throw e;
+      }
+    }
+    return adapter.dir;
   }
 
   /** Whether the open graph lacks inputs `adapter` needs: LoRA modules, DoRA scales, bias deltas, copies. */
@@ -174,10 +194,7 @@ export class Generator {
    */
   async putAdapter(adapter: LoadedAdapter): Promise<string> {
     if (this.busy) throw new InputError('generate-busy', 'cannot load an adapter while this Generator is generating');
-    this.adapters.set(adapter.dir, { adapter, feeds: undefined });
-    this.stacked = undefined;
-    if (this.needsNewSession(adapter)) await this.openSession();
-    return adapter.dir;
+    return this.admit(adapter);
   }
 
   /** Unloads an adapter (its feeds only: the graph keeps its LoRA inputs, fed zeros for the modules nobody adapts). */
@@ -188,34 +205,36 @@ export class Generator {
     this.stacked = undefined;
   }
 
+  /** Builds the graph for the loaded adapters and swaps the session in; nothing changes when that throws. */
   private async openSession(): Promise<void> {
     const union = new Set<string>();
     for (const { adapter } of this.adapters.values()) for (const m of adapter.modules.keys()) union.add(m);
     // In the model's module order, so that the graph (and its cache key) does not depend on the load order.
-    this.modules = this.inventory.modules.filter((m) => union.has(m.name));
+    const modules = this.inventory.modules.filter((m) => union.has(m.name));
     const mode = this.opts.lora === 'stacked' ? { kind: 'stacked' as const } : { kind: 'single' as const };
-    const inputs = adapterInputs(this.inventory, [...this.adapters.values()].map((a) => a.adapter), this.modules, mode.kind === 'stacked');
-    this.dora = inputs.dora;
-    this.biased = inputs.biased;
-    this.copies = inputs.copies;
+    const { dora, biased, copies } = adapterInputs(this.inventory, [...this.adapters.values()].map((a) => a.adapter), modules, mode.kind === 'stacked');
     const cacheDir = this.opts.cacheDir ?? process.env['PEFT_STUDIO_GRAPH_CACHE'] ?? path.join(os.tmpdir(), 'peft-studio-graphs');
     const q = this.opts.quantization ?? null;
-    if (q !== null && this.dora.size > 0) {
+    if (q !== null && dora.size > 0) {
       throw new InputError('quant-unsupported-model', 'DoRA adapters cannot run on a 4-bit base yet (the DoRA scale needs the full-precision weight)', { hint: 'Generate without --quantization, or merge the adapter first' });
     }
     const quant = q !== null ? ensureQuantizedBase(this.inventory, q, cacheDir) : undefined;
     const g = buildInferenceGraph({
-      inventory: this.inventory, loraModules: this.modules, lora: mode, doraModules: [...this.dora], biasModules: [...this.biased], copies: this.copies, ...(quant !== undefined ? { quant } : {}),
+      inventory: this.inventory, loraModules: modules, lora: mode, doraModules: [...dora], biasModules: [...biased], copies, ...(quant !== undefined ? { quant } : {}),
     });
     const key = cacheKey(this.inventory, {
-      generate: this.modules.map((m) => m.name), mode: mode.kind, ...(this.dora.size > 0 ? { dora: [...this.dora] } : {}), ...(this.biased.size > 0 ? { biased: [...this.biased] } : {}),
-      ...(this.copies.length > 0 ? { copies: this.copies.map((c) => [c.key, c.tokens ?? null]) } : {}), ...(q !== null ? { quantization: q } : {}),
+      generate: modules.map((m) => m.name), mode: mode.kind, ...(dora.size > 0 ? { dora: [...dora] } : {}), ...(biased.size > 0 ? { biased: [...biased] } : {}),
+      ...(copies.length > 0 ? { copies: copies.map((c) => [c.key, c.tokens ?? null]) } : {}), ...(q !== null ? { quantization: q } : {}),
     });
     const folder = prepareGraphFolder(cacheDir, this.inventory, key, quant !== undefined ? [quant.file] : []);
     const so = generatorSessionOptions(this.inventory, this.opts);
     const next = await GraphSession.create(g, { dir: folder.dir, sessionOptions: so });
     await this.session?.release();
     this.session = next;
+    this.modules = modules;
+    this.dora = dora;
+    this.biased = biased;
+    this.copies = copies;
     this.baseFeeds = undefined;
     this.stacked = undefined;
     for (const v of this.adapters.values()) v.feeds = undefined;
@@ -240,8 +259,9 @@ export class Generator {
     for (const c of this.copies) {
       let data = adapter?.copies.get(c.key)?.data;
       if (data === undefined) {
-        data = this.baseCopies.get(c.source) ?? copyInitialValues(this.inventory.dir, [c]).get(c.key)!;
-        this.baseCopies.set(c.source, data);
+        // By key: a token delta (rows of the embedding) and a tied head's copy (the whole embedding) share a source.
+        data = this.baseCopies.get(c.key) ?? copyInitialValues(this.inventory.dir, [c]).get(c.key)!;
+        this.baseCopies.set(c.key, data);
       }
       feeds[c.key] = new ort.Tensor('float32', data, c.shape);
     }

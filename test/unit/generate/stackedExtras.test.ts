@@ -65,3 +65,44 @@ describe('stacked generation of copies, trainable tokens and embedding LoRA', fu
     });
   }
 });
+
+describe('adding variant adapters to an open Generator', function () {
+  this.timeout(300_000);
+  it('single mode: token rows beside a plain adapter feed right; other token rows, or a copy of that embedding or of the tied head beside them, are refused and change nothing', async () => {
+    const work = tmpDir('gen-add-variants');
+    const inv = await tinyModel('qwen2', `${work}/model`);
+    const prompt = [5, 40, 9, 77, 12, 30];
+    const tokens = addTrainableTokens(writeAdapterFolder(`${work}/tokens`, inv, ['q_proj']), inv, 'model.embed_tokens', [40, 77], 61);
+    const plain = writeAdapterFolder(`${work}/plain`, inv, ['v_proj'], 4, 8, 63);
+    const embed = withCopies(writeAdapterFolder(`${work}/embed`, inv, ['v_proj']), inv, ['embed_tokens'], ['model.embed_tokens']);
+    const head = withCopies(writeAdapterFolder(`${work}/head`, inv, ['v_proj']), inv, ['lm_head'], ['lm_head']);
+    const other = addTrainableTokens(writeAdapterFolder(`${work}/other`, inv, ['q_proj']), inv, 'model.embed_tokens', [9], 62);
+    const norm = withCopies(writeAdapterFolder(`${work}/norm`, inv, ['q_proj']), inv, ['model.norm'], ['model.norm']);
+    const ref = referenceGenerate(inv, [prompt], 8, [null, tokens, plain], work);
+    const gen = await Generator.open(inv.dir, { cacheDir: `${work}/cache`, threads: 1 });
+    try {
+      const t = await gen.addAdapter(tokens.dir);
+      const p = await gen.addAdapter(plain.dir);
+      const run = (adapter: string | null): ReturnType<Generator['generate']> => gen.generate({ inputIds: prompt, maxNewTokens: 8, ignoreEos: true, adapter });
+      assertMatchesReference(await run(null), ref[0]!, 'base');
+      assertMatchesReference(await run(t), ref[1]!, 'tokens');
+      assertMatchesReference(await run(p), ref[2]!, 'plain');
+      await assert.rejects(gen.addAdapter(other.dir), /different trainable_token_indices of the same layer/);
+      await assert.rejects(gen.addAdapter(embed.dir), /trainable tokens of model\.embed_tokens beside another adapter's copy of model\.embed_tokens\.weight/);
+      await assert.rejects(gen.addAdapter(head.dir), /trainable tokens of model\.embed_tokens beside another adapter's copy of lm_head\.weight/);
+      assert.deepEqual(gen.adapterIds, [t, p], 'the refused adapters are not loaded');
+      assertMatchesReference(await run(t), ref[1]!, 'tokens, after the refusal');
+    } finally {
+      await gen.dispose();
+    }
+    const stacked = await Generator.open(inv.dir, { adapters: [tokens.dir], lora: 'stacked', cacheDir: `${work}/cache`, threads: 1 });
+    try {
+      await assert.rejects(stacked.addAdapter(norm.dir), /modules_to_save copy of model\.norm\.weight/);
+      assert.equal(stacked.adapterIds.length, 1);
+      const [r] = await stacked.generateBatch([{ inputIds: prompt, maxNewTokens: 8, ignoreEos: true, adapter: stacked.adapterIds[0]! }]);
+      assertMatchesReference(r!, ref[1]!, 'stacked tokens, after the refusal');
+    } finally {
+      await stacked.dispose();
+    }
+  });
+});
