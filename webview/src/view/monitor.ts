@@ -16,7 +16,7 @@ export function systemItems(s: SystemEvent | undefined, device: string | undefin
     ['cpu-total', 'CPU (all cores)', `${s.cpu_percent_total.toFixed(0)} % of ${s.cores}`],
     ['rss', 'RSS', formatBytes(s.rss_bytes)],
     ['peak-rss', 'Peak RSS', formatBytes(s.peak_rss_bytes)],
-    ['mem-available', 'Host available', `${formatBytes(s.mem_available_bytes)} of ${formatBytes(s.mem_total_bytes)}`],
+    ['mem-available', 'Memory available', `${formatBytes(s.mem_available_bytes)} of ${formatBytes(s.mem_total_bytes)}`],
   ];
   const gpu = s.gpu;
   if (gpu !== undefined) {
