@@ -49,6 +49,13 @@ export function adapterInputs(inventory: ModelInventory, adapters: Iterable<Load
       }
     }
   }
+  // Stacked: DoRA's scale reads the layer's bias as one vector; another adapter's per-token bias of that layer cannot join it.
+  const doraBias = stacked ? [...copies.values()].find((c) => c.tokens === undefined && [...dora].some((m) => c.param === `${m}.bias`)) : undefined;
+  if (doraBias !== undefined) {
+    throw new InputError('generate-unsupported', `DoRA on a layer beside another adapter's trained bias of it (${doraBias.param}) cannot be stacked`, {
+      tensor: doraBias.key, hint: 'Load these adapters in separate sessions, or merge one of them',
+    });
+  }
   const inGraph = (s: Set<string>): Set<string> => new Set(modules.filter((m) => s.has(m.name)).map((m) => m.name));
   return { dora: inGraph(dora), biased: inGraph(biased), copies: [...copies.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) };
 }
@@ -57,7 +64,7 @@ export function adapterInputs(inventory: ModelInventory, adapters: Iterable<Load
 export function stackRefusal(inventory: ModelInventory, adapter: LoadedAdapter): InputError | null {
   const what = unstackableCopy(inventory, [...adapter.copies.values()].map((c) => c.param));
   if (what === null) return null;
-  return new InputError('generate-unsupported', `this adapter has ${what}, which stacked generation (one batch, several adapters) cannot serve: only copies of an embedding or lm_head can be stacked`, {
+  return new InputError('generate-unsupported', `this adapter has ${what}, which stacked generation (one batch, several adapters) cannot serve (the model builders read it as one tensor for the whole batch)`, {
     file: adapter.dir, hint: 'Use `peft-studio generate --adapter` (one adapter at a time), or merge the adapter (`peft-studio merge`) and serve the merged model',
   });
 }

@@ -10,22 +10,32 @@
  * - trainable tokens of a layer (an embedding, or the head: its own rows or a tied head following the embedding's):
  *   `token_stack.<module>.values` [1 + rows, H] (row 0 zeros), `.slot` int64 [N, V] and `.use` [N, V]: the row of
  *   `values` that token v reads under adapter slot s.
- * Copies of other layers (norms, Linear layers) and trained biases outside the adapted modules (bias "all") cannot be
- * picked per row by the builders, which read one tensor for the whole batch: refused by name.
+ * - a vector read by every token row (a norm's weight or bias over the hidden size, a decoder Linear layer's bias:
+ *   a modules_to_save copy of a norm, a bias "all" bias): `.values` [1 + K, n] (row 0 the base) and `.slot` [N]; the
+ *   builders read it as [B·T, n], each token with its adapter's values.
+ * Copies of Linear weights and of per-head norms cannot be picked per row by the builders, which read one tensor for
+ * the whole batch: refused by name.
  */
 import * as ort from 'onnxruntime-node';
 import { InputError } from '../errors';
 import * as G from '../graph';
 import type { Graph, Value } from '../graph';
 import type { ModelInventory, ModuleInfo } from '../hf/types';
+import type { WeightStore } from '../models/common';
 import type { CopyParam } from '../models/savedCopies';
+import type { SavedModuleParam } from '../peft/savedModules';
+import { copyInitialValues } from '../train/loraInit';
 import type { LoadedAdapter } from './adapter';
 
 export const copyStackName = (key: string, which: 'values' | 'slot' | 'use' | 'pick'): string => `copy_stack.${key}.${which}`;
 export const tokenStackName = (module: string, which: 'values' | 'slot' | 'use'): string => `token_stack.${module}.${which}`;
 
-/** How a modules_to_save copy enters the stacked graph: a row lookup of an embedding, or the head's logits. */
-type CopyRole = { kind: 'embedding'; module: ModuleInfo } | { kind: 'head'; module: ModuleInfo };
+/**
+ * How a copy enters the stacked graph: a row lookup of an embedding, the head's logits, or a per-token vector (the
+ * weight or bias of a layer norm over the hidden size, the bias of a decoder Linear layer), which the builders read
+ * as [B·T, n] with each token's adapter's values: the norms and biases broadcast over the [B·T, features] rows.
+ */
+type CopyRole = { kind: 'embedding'; module: ModuleInfo } | { kind: 'head'; module: ModuleInfo } | { kind: 'perToken'; module: ModuleInfo };
 
 function outputHead(inv: ModelInventory): ModuleInfo | undefined {
   return inv.modules.find((m) => m.isOutputHead);
@@ -33,13 +43,17 @@ function outputHead(inv: ModelInventory): ModuleInfo | undefined {
 
 function copyRole(inv: ModelInventory, c: CopyParam): CopyRole | undefined {
   const m = inv.modules.find((x) => `${x.name}.weight` === c.param);
-  if (m === undefined) return undefined;
-  if (m.kind === 'embedding') return { kind: 'embedding', module: m };
-  if (m.isOutputHead) return { kind: 'head', module: m };
-  return undefined;
+  if (m !== undefined && m.kind === 'embedding') return { kind: 'embedding', module: m };
+  if (m !== undefined && m.isOutputHead) return { kind: 'head', module: m };
+  const owner = m ?? inv.modules.find((x) => `${x.name}.bias` === c.param);
+  if (owner === undefined || c.shape.length !== 1) return undefined;
+  // Per-head norms (Qwen3/Gemma 3 q_norm, k_norm over head_dim) act on [B, heads, T, D], not on token rows.
+  const hiddenNorm = (owner.kind === 'rmsnorm' || owner.kind === 'layernorm') && c.shape[0] === inv.spec.hiddenSize && !/\.[qk]_norm$/.test(owner.name);
+  const layerBias = (owner.kind === 'linear' || owner.kind === 'conv1d') && owner.layer !== null && c.param === `${owner.name}.bias`;
+  return hiddenNorm || layerBias ? { kind: 'perToken', module: owner } : undefined;
 }
 
-/** The reason adapter copies cannot be served stacked, or null: only embedding and lm_head copies can. */
+/** The reason adapter copies cannot be served stacked, or null (copyRole says which can). */
 export function unstackableCopy(inv: ModelInventory, copies: Iterable<CopyParam>): string | null {
   for (const c of copies) {
     if (c.tokens === undefined && copyRole(inv, c) === undefined) {
@@ -66,15 +80,21 @@ export class StackedExtras {
   private readonly embeddingCopies = new Map<string, { values: Value; slot: Value; use: Value; V: number }>();
   private headCopy: { values: Value; pick: Value; use: Value; V: number } | undefined;
   private readonly tokens = new Map<string, { values: Value; slot: Value; use: Value; V: number }>();
+  private readonly perToken: { param: string; values: Value; slot: Value }[] = [];
 
   constructor(g: Graph, private readonly inv: ModelInventory, copies: readonly CopyParam[], private readonly index: Value) {
     const H = inv.spec.hiddenSize;
     copies.filter((c) => c.tokens === undefined).forEach((c, i) => {
       const role = copyRole(inv, c);
       if (role === undefined) {
-        throw new InputError('generate-unsupported', `${unstackableCopy(inv, [c])} cannot be stacked (one batch, several adapters): only copies of an embedding or lm_head can`, {
+        throw new InputError('generate-unsupported', `${unstackableCopy(inv, [c])} cannot be stacked (one batch, several adapters)`, {
           tensor: c.key, hint: 'Generate with one adapter at a time, or merge the adapter (`peft-studio merge`) and serve the merged model',
         });
+      }
+      if (role.kind === 'perToken') {
+        const values = g.input(copyStackName(c.key, 'values'), 'float32', [`K${i}`, c.shape[0]!]);
+        this.perToken.push({ param: c.param, values, slot: g.input(copyStackName(c.key, 'slot'), 'int64', ['N']) });
+        return;
       }
       const [V, dim] = c.shape as [number, number];
       const values = g.input(copyStackName(c.key, 'values'), 'float32', [`K${i}`, V, dim]);
@@ -92,6 +112,19 @@ export class StackedExtras {
         V,
       });
     });
+  }
+
+  /**
+   * Routes the builders' reads of the per-token copies to [B·T, n] tensors: each token row gets the values of its
+   * batch row's adapter (row 0 of `values` is the base tensor, for the adapters without the copy).
+   */
+  installPerToken(store: WeightStore, inputIds: Value): void {
+    if (this.perToken.length === 0) return;
+    for (const p of this.perToken) {
+      const rowVariant = G.unsqueeze(G.gather(p.slot, this.index), [1]);
+      const tokenVariant = G.reshape(G.add(G.mul(inputIds, 0), rowVariant), ['B*T']);
+      store.provide(p.param, G.gather(p.values, tokenVariant, 0, { name: `${p.param}.stacked_copy` }));
+    }
   }
 
   /** index·V + ids [B, T]: the flat row of each token under its row's adapter slot. */
@@ -149,10 +182,26 @@ const f32 = (data: Float32Array, dims: number[]): ort.Tensor => new ort.Tensor('
  * The host side: the stacked inputs for adapter slots `adapters` (null = the base model) over the graph's `copies`
  * (the union over the loaded adapters, as adapterInputs gives them).
  */
-export function stackedExtraFeeds(inv: ModelInventory, copies: readonly CopyParam[], adapters: readonly (LoadedAdapter | null)[]): Record<string, ort.Tensor> {
+export function stackedExtraFeeds(inv: ModelInventory, copies: readonly SavedModuleParam[], adapters: readonly (LoadedAdapter | null)[]): Record<string, ort.Tensor> {
   const out: Record<string, ort.Tensor> = {};
   const N = adapters.length;
-  for (const c of copies.filter((x) => x.tokens === undefined)) {
+  for (const c of copies.filter((x) => x.tokens === undefined && copyRole(inv, x)?.kind === 'perToken')) {
+    // Row 0 the base tensor, then one row per adapter with the copy.
+    const n = c.shape[0]!;
+    const having = adapters.map((a) => a?.copies.get(c.key)?.data);
+    const values = new Float32Array((1 + having.filter((d) => d !== undefined).length) * n);
+    values.set(copyInitialValues(inv.dir, [c]).get(c.key)!, 0);
+    const slot = new BigInt64Array(N);
+    let k = 1;
+    having.forEach((d, s) => {
+      if (d === undefined) return;
+      values.set(d, k * n);
+      slot[s] = BigInt(k++);
+    });
+    out[copyStackName(c.key, 'values')] = f32(values, [k, n]);
+    out[copyStackName(c.key, 'slot')] = new ort.Tensor('int64', slot, [N]);
+  }
+  for (const c of copies.filter((x) => x.tokens === undefined && copyRole(inv, x)?.kind !== 'perToken')) {
     const [V, dim] = c.shape as [number, number];
     const having = adapters.map((a) => a?.copies.get(c.key)?.data);
     const K = Math.max(1, having.filter((d) => d !== undefined).length);

@@ -52,7 +52,7 @@ describe('DoRA adapters: generation and merge equal the PyTorch reference', func
     }
   });
 
-  it('bias lora_only (+ DoRA) adapters generate as the reference; bias all: merge writes the trained biases in place of the base ones, and generation reads them as the reference and the merged model (stacked refuses them by name)', async () => {
+  it('bias lora_only (+ DoRA) adapters generate as the reference; bias all: merge writes the trained biases in place of the base ones, and generation reads them as the reference and the merged model, single and stacked', async () => {
     const work0 = tmpDir('gen-bias-gpt2');
     const inv0 = await tinyModel('gpt2', `${work0}/model`);
     const d = writeDoraFolder(`${work0}/dora-bias`, inv0, ['c_attn', 'c_fc'], 10);
@@ -94,13 +94,19 @@ describe('DoRA adapters: generation and merge equal the PyTorch reference', func
     assert.equal(trained.size, 2);
     for (const [name, v] of trained) assert.deepEqual(readTensorAsFloat32(merged.get(name)!), v, name);
     // ln_f is no module the adapter adapts (bias "all"): generation reads its trained bias in place of the base one, as
-    // the reference and the merged model do; stacked generation (one tensor per batch) refuses it by name.
+    // the reference and the merged model do, in single and stacked mode.
     const prompt = [5, 17, 3, 42, 8];
     const ref = referenceGenerate(inv, [prompt], 10, [a], work);
     const { tuned } = await generateBaseAndTuned(inv.dir, a.dir, prompt, 10, `${work}/cache`);
     assertMatchesReference(tuned, ref[0]!, 'bias "all" adapter');
     assert.deepEqual(await generateMerged(`${work}/merged`, prompt, 10, `${work}/cache`), tuned.tokenIds);
-    await assert.rejects(Generator.open(inv.dir, { adapters: [a.dir], lora: 'stacked', cacheDir: `${work}/cache`, threads: 1 }), /trained bias transformer\.ln_f\.bias[\s\S]*cannot serve/);
+    const stacked = await Generator.open(inv.dir, { adapters: [a.dir], lora: 'stacked', cacheDir: `${work}/cache`, threads: 1 });
+    try {
+      const [row] = await stacked.generateBatch([{ inputIds: prompt, maxNewTokens: 10, ignoreEos: true, adapter: stacked.adapterIds[0]! }]);
+      assertMatchesReference(row!, ref[0]!, 'bias "all" adapter, stacked');
+    } finally {
+      await stacked.dispose();
+    }
   });
 
   it('lora_bias adapters: merge adds s·lora_B.bias to the base bias (gpt2) and refuses a module without a base bias (llama); generation equals the reference', async () => {

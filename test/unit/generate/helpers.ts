@@ -122,6 +122,20 @@ export function addTrainableTokens(a: AdapterFolder, inv: ModelInventory, module
   return { ...a, tokens: [...(a.tokens ?? []), { key, module, rows }] };
 }
 
+/** Trains the biases of `modules` (base + N(0, 0.3²)) as bias "all" saves them: base_model.model.<module>.bias. */
+export function addTrainedBiases(a: AdapterFolder, inv: ModelInventory, modules: string[], seed: number): AdapterFolder {
+  const base = openCheckpoint(inv.dir).tensors;
+  const rng = new Rng(seed);
+  appendTensors(a, modules.map((name) => {
+    const m = inv.modules.find((x) => x.name === name)!;
+    const data = Float32Array.from(readTensorAsFloat32(base.get(m.biasKey!)!));
+    const noise = new Float32Array(data.length);
+    rng.fillNormal(noise, 0, 0.3);
+    return { name: `base_model.model.${name}.bias`, shape: [data.length], data: data.map((x, i) => x + noise[i]!) };
+  }), { bias: 'all' });
+  return a;
+}
+
 /** Adds LoRA on embedding `module` (lora_embedding_A [r, V], lora_embedding_B [H, r], both N(0, 1)) to an adapter folder. */
 export function addEmbeddingLora(a: AdapterFolder, inv: ModelInventory, module: string, r: number, alpha: number, seed: number): AdapterFolder {
   const m = inv.modules.find((x) => x.name === module)!;

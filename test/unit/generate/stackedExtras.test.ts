@@ -6,7 +6,8 @@ import { Generator } from '../../../src/core/generate/generator';
 import type { ModelInventory } from '../../../src/core/hf/types';
 import { Rng } from '../../../src/core/util/random';
 import { tinyModel, tmpDir } from '../train/engineHelpers';
-import { type AdapterFolder, addEmbeddingLora, addTrainableTokens, assertMatchesReference, referenceGenerate, withCopies, writeAdapterFolder } from './helpers';
+import { writeDoraFolder } from './doraHelpers';
+import { type AdapterFolder, addEmbeddingLora, addTrainableTokens, addTrainedBiases, assertMatchesReference, referenceGenerate, withCopies, writeAdapterFolder } from './helpers';
 
 type Build = (dir: string, inv: ModelInventory, prompt: number[]) => AdapterFolder;
 
@@ -19,6 +20,7 @@ const CASES: { arch: 'llama' | 'qwen2' | 'gpt2'; adapters: [string, Build][] }[]
       ['an embedding copy (the tied head keeps the base)', (d, inv) => withCopies(writeAdapterFolder(d, inv, ['q_proj']), inv, ['embed_tokens'], ['model.embed_tokens'])],
       ['embedding LoRA', (d, inv) => addEmbeddingLora(writeAdapterFolder(d, inv, ['q_proj']), inv, 'model.embed_tokens', 4, 8, 22)],
       ['other trainable token rows', (d, inv, p) => addTrainableTokens(writeAdapterFolder(d, inv, ['o_proj']), inv, 'model.embed_tokens', [p[2]!, 17], 23)],
+      ['bias "all": k and v biases of layers it does not adapt', (d, inv) => addTrainedBiases(writeAdapterFolder(d, inv, ['q_proj']), inv, ['model.layers.0.self_attn.k_proj', 'model.layers.1.self_attn.v_proj'], 27)],
     ],
   },
   {
@@ -27,6 +29,7 @@ const CASES: { arch: 'llama' | 'qwen2' | 'gpt2'; adapters: [string, Build][] }[]
       ['embedding and lm_head copies', (d, inv) => withCopies(writeAdapterFolder(d, inv, ['q_proj']), inv, ['embed_tokens', 'lm_head'], ['model.embed_tokens', 'lm_head'])],
       ['LoRA on lm_head', (d, inv) => writeAdapterFolder(d, inv, ['q_proj', 'lm_head'])],
       ['trainable tokens', (d, inv, p) => addTrainableTokens(writeAdapterFolder(d, inv, ['v_proj']), inv, 'model.embed_tokens', [p[0]!, p[3]!], 24)],
+      ['copies of every norm', (d, inv) => withCopies(writeAdapterFolder(d, inv, ['q_proj']), inv, ['norm'], inv.modules.filter((m) => m.kind === 'rmsnorm').map((m) => m.name))],
     ],
   },
   {
@@ -34,6 +37,7 @@ const CASES: { arch: 'llama' | 'qwen2' | 'gpt2'; adapters: [string, Build][] }[]
     adapters: [
       ['wte and wpe embedding LoRA', (d, inv) => addEmbeddingLora(addEmbeddingLora(writeAdapterFolder(d, inv, ['c_attn']), inv, 'transformer.wte', 4, 8, 25), inv, 'transformer.wpe', 4, 8, 26)],
       ['a wte copy', (d, inv) => withCopies(writeAdapterFolder(d, inv, ['c_attn']), inv, ['wte'], ['transformer.wte'])],
+      ['bias "all": ln_f and an MLP bias', (d, inv) => addTrainedBiases(writeAdapterFolder(d, inv, ['c_attn']), inv, ['transformer.ln_f', 'transformer.h.0.mlp.c_fc'], 28)],
     ],
   },
 ];
@@ -77,7 +81,7 @@ describe('adding variant adapters to an open Generator', function () {
     const embed = withCopies(writeAdapterFolder(`${work}/embed`, inv, ['v_proj']), inv, ['embed_tokens'], ['model.embed_tokens']);
     const head = withCopies(writeAdapterFolder(`${work}/head`, inv, ['v_proj']), inv, ['lm_head'], ['lm_head']);
     const other = addTrainableTokens(writeAdapterFolder(`${work}/other`, inv, ['q_proj']), inv, 'model.embed_tokens', [9], 62);
-    const norm = withCopies(writeAdapterFolder(`${work}/norm`, inv, ['q_proj']), inv, ['model.norm'], ['model.norm']);
+    const linear = withCopies(writeAdapterFolder(`${work}/linear`, inv, ['q_proj']), inv, ['model.layers.0.mlp.down_proj'], ['model.layers.0.mlp.down_proj']);
     const ref = referenceGenerate(inv, [prompt], 8, [null, tokens, plain], work);
     const gen = await Generator.open(inv.dir, { cacheDir: `${work}/cache`, threads: 1 });
     try {
@@ -97,10 +101,16 @@ describe('adding variant adapters to an open Generator', function () {
     }
     const stacked = await Generator.open(inv.dir, { adapters: [tokens.dir], lora: 'stacked', cacheDir: `${work}/cache`, threads: 1 });
     try {
-      await assert.rejects(stacked.addAdapter(norm.dir), /modules_to_save copy of model\.norm\.weight/);
+      await assert.rejects(stacked.addAdapter(linear.dir), /modules_to_save copy of model\.layers\.0\.mlp\.down_proj\.weight/);
       assert.equal(stacked.adapterIds.length, 1);
       const [r] = await stacked.generateBatch([{ inputIds: prompt, maxNewTokens: 8, ignoreEos: true, adapter: stacked.adapterIds[0]! }]);
       assertMatchesReference(r!, ref[1]!, 'stacked tokens, after the refusal');
+      // DoRA's scale reads a layer's bias as one vector: another adapter's trained bias of that layer cannot join it.
+      const dora = writeDoraFolder(`${work}/dora`, inv, ['q_proj'], 64);
+      const biased = addTrainedBiases(writeAdapterFolder(`${work}/biased`, inv, ['v_proj']), inv, ['model.layers.0.self_attn.q_proj'], 65);
+      await stacked.addAdapter(dora.dir);
+      await assert.rejects(stacked.addAdapter(biased.dir), /DoRA on a layer beside another adapter's trained bias of it \(model\.layers\.0\.self_attn\.q_proj\.bias\)/);
+      assert.equal(stacked.adapterIds.length, 2);
     } finally {
       await stacked.dispose();
     }

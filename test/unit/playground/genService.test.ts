@@ -32,8 +32,8 @@ describe('playground: generation service', function () {
     a2 = writeAdapterFolder(`${work}/a2`, inv, ['o_proj', 'up_proj'], 8, 16, 4).dir;
     const other = await tinyModel('llama', `${work}/other`, { hidden_size: 48, intermediate_size: 96 });
     foreign = writeAdapterFolder(`${work}/foreign`, other, ['q_proj'], 4, 8, 5).dir;
-    const withNorm = writeAdapterFolder(`${work}/norm-copy`, inv, ['q_proj'], 4, 8, 6);
-    addCopies(withNorm, inv, ['model.norm'], ['model.norm']);
+    const withNorm = writeAdapterFolder(`${work}/linear-copy`, inv, ['q_proj'], 4, 8, 6);
+    addCopies(withNorm, inv, ['model.layers.0.mlp.down_proj'], ['model.layers.0.mlp.down_proj']);
     normCopy = withNorm.dir;
   });
 
@@ -80,8 +80,8 @@ describe('playground: generation service', function () {
       assert.equal(opened.adapters[0]!.error, undefined);
       assert.match(opened.adapters[1]!.error!, /does not fit the base model.*expected \[4, 64\], got \[4, 48\]/s);
       assert.ok(opened.adapters[2]!.error !== undefined);
-      // A copy of a norm cannot be picked per row in one batch: that column says so, the others open.
-      assert.match(opened.adapters[3]!.error!, /modules_to_save copy of model\.norm\.weight.*cannot serve/);
+      // A copy of a Linear weight cannot be picked per row in one batch: that column says so, the others open.
+      assert.match(opened.adapters[3]!.error!, /modules_to_save copy of model\.layers\.0\.mlp\.down_proj\.weight.*cannot serve/);
       const s = { ...DEFAULT_SAMPLING, maxNewTokens: 4 };
       await svc.handle({ type: 'generate', id: 2, columns: [
         { adapter: null, sampling: s, prompt: 'hello' },
