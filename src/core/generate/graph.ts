@@ -176,7 +176,7 @@ export function buildInferenceGraph(o: InferenceGraphOptions): Graph {
   // Single mode: copies replace the base tensors and token deltas are baked per graph; stacked: each row picks its own.
   const stacked = mode.kind === 'stacked' && copies.length > 0 ? new StackedExtras(g, o.inventory, copies, index as Value) : undefined;
   if (stacked === undefined) installCopies(g, store, copies, 'float32');
-  else stacked.installPerToken(store, inputs.inputIds);
+  else stacked.installTokenRows(store, inputs.inputIds);
   const tokens = new TokenDeltas(g, o.inventory, stacked === undefined ? copies : [], 'float32', null);
   const hook: LoraHook = stacked !== undefined
     ? { apply: (m, x, base, rows, layer) => lora.apply(m, x, base, rows, layer), embed: (m, ids, base) => stacked.embedTokens(m, ids, lora.embed(m, ids, stacked.embedCopy(m, ids, base))) }
@@ -191,6 +191,7 @@ export function buildInferenceGraph(o: InferenceGraphOptions): Graph {
   const withLora = lora.apply('lm_head', last, headIn, undefined, { weight: head, fanInFanOut: false });
   const logits = capLogits(stacked !== undefined ? stacked.headTokens(last, withLora) : tokens.head(last, withLora), logitSoftcap);
   checkCopiesUsed(store);
+  stacked?.checkUsed();
   const missing = o.loraModules.filter((m) => !lora.used.has(m.name)).map((m) => m.name);
   if (missing.length > 0) {
     throw new InputError('generate-lora-module', `LoRA on module(s) the ${spec.modelType} graph does not have: ${missing.join(', ')}`, {

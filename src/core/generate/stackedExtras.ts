@@ -1,6 +1,6 @@
 // Stacked generation (one batch, each row its own adapter) of what single mode feeds as whole tensors: modules_to_save
-// copies of an embedding or of lm_head, and trainable-token deltas. Each is a set of graph inputs holding every
-// loaded adapter's values at once, and each row picks its adapter's by `adapter_index`:
+// copies, trained biases outside the adapted modules (bias "all"), and trainable-token deltas. Each is a set of graph
+// inputs holding every loaded adapter's values at once, and each row picks its adapter's by `adapter_index`:
 /*
  * - a copy of an embedding: `copy_stack.<key>.values` [K, V, H] (the K adapters that have one), `.slot` int64 [N]
  *   (the variant of adapter slot s) and `.use` [N] (1 where slot s has a copy): a row reads
@@ -13,8 +13,11 @@
  * - a vector read by every token row (a norm's weight or bias over the hidden size, a decoder Linear layer's bias:
  *   a modules_to_save copy of a norm, a bias "all" bias): `.values` [1 + K, n] (row 0 the base) and `.slot` [N]; the
  *   builders read it as [B·T, n], each token with its adapter's values.
- * Copies of Linear weights and of per-head norms cannot be picked per row by the builders, which read one tensor for
- * the whole batch: refused by name.
+ * - a copy of a decoder Linear (Conv1D) weight: `.values` [K, out, in] (Conv1D [K, in, out]), `.pick` [N, K] and
+ *   `.use` [N]: the layer's output against all K copies, each token row keeping its adapter's (K extra matmuls of
+ *   that layer per step).
+ * Copies of per-head norms (q_norm/k_norm over head_dim, applied to [B, heads, T, D]) cannot be picked per token row:
+ * refused by name.
  */
 import * as ort from 'onnxruntime-node';
 import { InputError } from '../errors';
@@ -35,7 +38,7 @@ export const tokenStackName = (module: string, which: 'values' | 'slot' | 'use')
  * weight or bias of a layer norm over the hidden size, the bias of a decoder Linear layer), which the builders read
  * as [B·T, n] with each token's adapter's values: the norms and biases broadcast over the [B·T, features] rows.
  */
-type CopyRole = { kind: 'embedding'; module: ModuleInfo } | { kind: 'head'; module: ModuleInfo } | { kind: 'perToken'; module: ModuleInfo };
+type CopyRole = { kind: 'embedding' | 'head' | 'perToken' | 'layerWeight'; module: ModuleInfo };
 
 function outputHead(inv: ModelInventory): ModuleInfo | undefined {
   return inv.modules.find((m) => m.isOutputHead);
@@ -45,6 +48,8 @@ function copyRole(inv: ModelInventory, c: CopyParam): CopyRole | undefined {
   const m = inv.modules.find((x) => `${x.name}.weight` === c.param);
   if (m !== undefined && m.kind === 'embedding') return { kind: 'embedding', module: m };
   if (m !== undefined && m.isOutputHead) return { kind: 'head', module: m };
+  // A decoder Linear/Conv1D weight: the layer's output against each copy, each token row keeping its adapter's.
+  if (m !== undefined && (m.kind === 'linear' || m.kind === 'conv1d') && m.layer !== null && c.shape.length === 2) return { kind: 'layerWeight', module: m };
   const owner = m ?? inv.modules.find((x) => `${x.name}.bias` === c.param);
   if (owner === undefined || c.shape.length !== 1) return undefined;
   // Per-head norms (Qwen3/Gemma 3 q_norm, k_norm over head_dim) act on [B, heads, T, D], not on token rows.
@@ -81,6 +86,8 @@ export class StackedExtras {
   private headCopy: { values: Value; pick: Value; use: Value; V: number } | undefined;
   private readonly tokens = new Map<string, { values: Value; slot: Value; use: Value; V: number }>();
   private readonly perToken: { param: string; values: Value; slot: Value }[] = [];
+  private readonly layerWeights: { param: string; values: Value; pick: Value; use: Value; conv1d: boolean }[] = [];
+  private readonly used = new Set<string>();
 
   constructor(g: Graph, private readonly inv: ModelInventory, copies: readonly CopyParam[], private readonly index: Value) {
     const H = inv.spec.hiddenSize;
@@ -90,6 +97,13 @@ export class StackedExtras {
         throw new InputError('generate-unsupported', `${unstackableCopy(inv, [c])} cannot be stacked (one batch, several adapters)`, {
           tensor: c.key, hint: 'Generate with one adapter at a time, or merge the adapter (`peft-studio merge`) and serve the merged model',
         });
+      }
+      if (role.kind === 'layerWeight') {
+        this.layerWeights.push({
+          param: c.param, values: g.input(copyStackName(c.key, 'values'), 'float32', [`K${i}`, c.shape[0]!, c.shape[1]!]),
+          pick: g.input(copyStackName(c.key, 'pick'), 'float32', ['N', `K${i}`]), use: g.input(copyStackName(c.key, 'use'), 'float32', ['N']), conv1d: role.module.kind === 'conv1d',
+        });
+        return;
       }
       if (role.kind === 'perToken') {
         const values = g.input(copyStackName(c.key, 'values'), 'float32', [`K${i}`, c.shape[0]!]);
@@ -115,16 +129,37 @@ export class StackedExtras {
   }
 
   /**
-   * Routes the builders' reads of the per-token copies to [B·T, n] tensors: each token row gets the values of its
-   * batch row's adapter (row 0 of `values` is the base tensor, for the adapters without the copy).
+   * Routes the builders' reads of the per-token vectors to [B·T, n] tensors (each token row gets the values of its
+   * batch row's adapter; row 0 of `values` is the base tensor, for the adapters without the copy), and the copied
+   * layer weights to per-row output selections (`WeightStore.rowSelect`).
    */
-  installPerToken(store: WeightStore, inputIds: Value): void {
-    if (this.perToken.length === 0) return;
+  installTokenRows(store: WeightStore, inputIds: Value): void {
+    if (this.perToken.length === 0 && this.layerWeights.length === 0) return;
+    // The adapter slot of each token row [B·T].
+    const tokenSlot = G.reshape(G.add(G.mul(inputIds, 0), G.unsqueeze(this.index, [1])), ['B*T']);
     for (const p of this.perToken) {
-      const rowVariant = G.unsqueeze(G.gather(p.slot, this.index), [1]);
-      const tokenVariant = G.reshape(G.add(G.mul(inputIds, 0), rowVariant), ['B*T']);
-      store.provide(p.param, G.gather(p.values, tokenVariant, 0, { name: `${p.param}.stacked_copy` }));
+      store.provide(p.param, G.gather(p.values, G.gather(p.slot, tokenSlot), 0, { name: `${p.param}.stacked_copy` }));
     }
+    for (const w of this.layerWeights) {
+      store.rowSelect.set(w.param, (x2d, base, bias) => {
+        this.used.add(w.param);
+        const [a, b] = [w.values.shape[1] as number, w.values.shape[2] as number];
+        // All K outputs at once: x·W_kᵀ (Linear [out, in]) or x·W_k (Conv1D [in, out]) for every k, [B·T, K·out].
+        const flat = w.conv1d ? G.reshape(G.transpose(w.values, [1, 0, 2]), [a, -1]) : G.reshape(w.values, [-1, b]);
+        const out = w.conv1d ? b : a;
+        const all = G.reshape(G.gemm(x2d, flat, { transB: !w.conv1d, name: `${w.param}.stacked_copy` }), [0, -1, out]);
+        let chosen = G.reduceSum(G.mul(all, G.unsqueeze(G.gather(w.pick, tokenSlot), [2])), [1], false);
+        if (bias !== undefined) chosen = G.add(chosen, bias);
+        const use = G.unsqueeze(G.gather(w.use, tokenSlot), [1]);
+        return G.add(base, G.mul(use, G.sub(chosen, base)), { name: `${w.param}.stacked_copy.select` });
+      });
+    }
+  }
+
+  /** Throws when a copied layer weight was never read by the builders (a module the graph does not have). */
+  checkUsed(): void {
+    const missing = this.layerWeights.filter((w) => !this.used.has(w.param)).map((w) => w.param);
+    if (missing.length > 0) throw new InputError('lora-unused-target', `modules_to_save weight(s) not read by the generation graph: ${missing.join(', ')}`);
   }
 
   /** index·V + ids [B, T]: the flat row of each token under its row's adapter slot. */
@@ -220,7 +255,8 @@ export function stackedExtraFeeds(inv: ModelInventory, copies: readonly SavedMod
     });
     out[copyStackName(c.key, 'values')] = f32(values, [K, V, dim]);
     out[copyStackName(c.key, 'use')] = f32(use, [N]);
-    if (copyRole(inv, c)?.kind === 'head') out[copyStackName(c.key, 'pick')] = f32(pick, [N, K]);
+    const role = copyRole(inv, c)?.kind;
+    if (role === 'head' || role === 'layerWeight') out[copyStackName(c.key, 'pick')] = f32(pick, [N, K]);
     else out[copyStackName(c.key, 'slot')] = new ort.Tensor('int64', slot, [N]);
   }
   const head = outputHead(inv)?.name;

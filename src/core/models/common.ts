@@ -63,6 +63,11 @@ export class WeightStore {
   /** HF parameter name → a graph input that replaces the base weight (modules_to_save copies); `served`: those read. */
   readonly overrides = new Map<string, Value>();
   readonly served = new Set<string>();
+  /**
+   * Weight name → a per-row choice of the layer's output among several weights (stacked generation of modules_to_save
+   * copies of a Linear layer: generate/stackedExtras.ts), given the input rows, the base output and the bias.
+   */
+  readonly rowSelect = new Map<string, (x2d: Value, base: Value, bias: Value | undefined) => Value>();
 
   constructor(
     readonly g: Graph,
@@ -193,15 +198,17 @@ export class VarBuilder {
 /** nn.Linear on a 2-D view: Gemm(x2d, W [out, in], bias, transB=1), no transposed copy of W; LoRA added when targeted. */
 export function linear(vb: VarBuilder, x2d: Value, inF: number, outF: number, bias: boolean, lora: LoraHook): Value {
   const b = bias ? vb.get('bias', [outF]) : undefined;
+  const select = vb.store.rowSelect.get(vb.path('weight'));
+  const rows = (y: Value): Value => (select !== undefined ? select(x2d, y, b) : y);
   const q = vb.store.quantized(vb.path('weight'));
   if (q !== undefined) {
     // 4-bit base: MatMulNBits on the blocks (its backward dequantizes them per use: graph/vjp/nbits.ts).
     const y = G.matMulNBits(x2d, q.codes, q.scales, q.attrs, vb.path('MatMulNBits'));
-    return lora.apply(vb.prefix, x2d, b !== undefined ? G.add(y, b) : y);
+    return lora.apply(vb.prefix, x2d, rows(b !== undefined ? G.add(y, b) : y));
   }
   const w = vb.get('weight', [outF, inF]);
   const y = G.gemm(x2d, w, { transB: true, ...(b !== undefined ? { c: b } : {}), name: vb.path('Gemm') });
-  return lora.apply(vb.prefix, x2d, y, undefined, { weight: w, ...(b !== undefined ? { bias: b } : {}), fanInFanOut: false });
+  return lora.apply(vb.prefix, x2d, rows(y), undefined, { weight: w, ...(b !== undefined ? { bias: b } : {}), fanInFanOut: false });
 }
 
 /** transformers' Conv1D (GPT-2): x2d @ W [in, out] + b as Gemm(x2d, W, b). */
@@ -209,7 +216,8 @@ export function conv1d(vb: VarBuilder, x2d: Value, inF: number, outF: number, lo
   const w = vb.get('weight', [inF, outF]);
   const b = vb.get('bias', [outF]);
   const y = G.gemm(x2d, w, { c: b, name: vb.path('Gemm') });
-  return lora.apply(vb.prefix, x2d, y, undefined, { weight: w, bias: b, fanInFanOut: true });
+  const select = vb.store.rowSelect.get(vb.path('weight'));
+  return lora.apply(vb.prefix, x2d, select !== undefined ? select(x2d, y, b) : y, undefined, { weight: w, bias: b, fanInFanOut: true });
 }
 
 /** x in fp32 (autocast's fp32 ops on fp16 activations); unchanged otherwise. */

@@ -100,6 +100,14 @@ export function addCopies(a: AdapterFolder, inv: ModelInventory, entries: string
     const key = `base_model.model.${name}.weight`;
     tensors.push({ name: key, dtype: 'F32', shape: [...e.shape], data });
     keys.set(key, `${name}.weight`);
+    if (m.hasBias && m.biasKey !== null) {
+      // PEFT saves the whole module: its bias too.
+      const bias = Float32Array.from(readTensorAsFloat32(base.get(m.biasKey)!));
+      const bn = new Float32Array(bias.length);
+      rng.fillNormal(bn, 0, 0.3);
+      tensors.push({ name: `base_model.model.${name}.bias`, dtype: 'F32', shape: [bias.length], data: bias.map((x, i) => x + bn[i]!) });
+      keys.set(`base_model.model.${name}.bias`, `${name}.bias`);
+    }
   }
   writeSafetensors(file, tensors, { format: 'pt' });
   const cfgFile = path.join(a.dir, 'adapter_config.json');

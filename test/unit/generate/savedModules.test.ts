@@ -52,14 +52,14 @@ describe('modules_to_save in generation and merge', function () {
   }
 });
 
-describe('stacked generation refuses copies of Linear weights, by name', function () {
+describe('stacked generation refuses copies of per-head norms, by name', function () {
   this.timeout(60_000);
-  it('Generator.open(lora: stacked) with a copy of a down_proj names the adapter folder and the tensor', async () => {
+  it('Generator.open(lora: stacked) with a copy of a qwen3 q_norm names the adapter folder and the tensor', async () => {
     const work = tmpDir('gen-mts-stacked');
-    const inv = await tinyModel('llama', `${work}/model`);
-    const adapter = writeAdapterFolder(`${work}/adapter`, inv, ['q_proj']);
-    addCopies(adapter, inv, ['model.layers.0.mlp.down_proj'], ['model.layers.0.mlp.down_proj']);
+    const inv = await tinyModel('qwen3', `${work}/model`);
+    const adapter = writeAdapterFolder(`${work}/adapter`, inv, ['v_proj']);
+    addCopies(adapter, inv, ['model.layers.0.self_attn.q_norm'], ['model.layers.0.self_attn.q_norm']);
     await assert.rejects(Generator.open(inv.dir, { adapters: [adapter.dir], lora: 'stacked', cacheDir: `${work}/cache`, threads: 1 }),
-      (e: unknown) => e instanceof Error && e.message.includes('modules_to_save copy of model.layers.0.mlp.down_proj.weight') && e.message.includes(adapter.dir));
+      (e: unknown) => e instanceof Error && e.message.includes('modules_to_save copy of model.layers.0.self_attn.q_norm.weight') && e.message.includes(adapter.dir));
   });
 });
