@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errorMessage } from '../errors';
-import { loadAdapter } from '../generate/adapter';
+import { type LoadedAdapter, loadAdapter } from '../generate/adapter';
 import { stackRefusal } from '../generate/adapterInputs';
 import { Generator } from '../generate/generator';
 import { loadModel } from '../hf/loadModel';
@@ -68,7 +68,7 @@ export class GenService {
   private async open(m: Extract<HostToGen, { type: 'open' }>): Promise<void> {
     await this.dispose();
     this.failed.clear();
-    const good: string[] = [];
+    const good: LoadedAdapter[] = [];
     const adapters: PgAdapterInfo[] = [];
     let gen: Generator;
     try {
@@ -80,7 +80,7 @@ export class GenService {
           const refusal = stackRefusal(inv, loaded);
           if (refusal !== null) throw refusal;
           const id = loaded.dir;
-          good.push(id);
+          good.push(loaded);
           const sha = adapterSha256(id);
           adapters.push({ dir: id, ...(sha !== undefined ? { sha256: sha } : {}) });
         } catch (e) {
@@ -89,7 +89,8 @@ export class GenService {
         }
       }
       gen = await Generator.open(m.model, {
-        lora: 'stacked', adapters: good, ...(m.device !== undefined ? { device: m.device as DeviceName } : {}),
+        // The adapters as loaded here (read once: the Generator does not read their files again).
+        lora: 'stacked', memoryAdapters: good, ...(m.device !== undefined ? { device: m.device as DeviceName } : {}),
         ...(m.threads !== undefined ? { threads: m.threads } : {}), ...(m.prepack !== undefined ? { prepack: m.prepack } : {}),
         ...(this.opts.cacheDir !== undefined ? { cacheDir: this.opts.cacheDir } : {}),
       });
