@@ -220,12 +220,14 @@ const f32 = (data: Float32Array, dims: number[]): ort.Tensor => new ort.Tensor('
 export function stackedExtraFeeds(inv: ModelInventory, copies: readonly SavedModuleParam[], adapters: readonly (LoadedAdapter | null)[]): Record<string, ort.Tensor> {
   const out: Record<string, ort.Tensor> = {};
   const N = adapters.length;
-  for (const c of copies.filter((x) => x.tokens === undefined && copyRole(inv, x)?.kind === 'perToken')) {
+  const perToken = copies.filter((x) => x.tokens === undefined && copyRole(inv, x)?.kind === 'perToken');
+  const baseValues = copyInitialValues(inv.dir, perToken); // one read of the checkpoint for all of them
+  for (const c of perToken) {
     // Row 0 the base tensor, then one row per adapter with the copy.
     const n = c.shape[0]!;
     const having = adapters.map((a) => a?.copies.get(c.key)?.data);
     const values = new Float32Array((1 + having.filter((d) => d !== undefined).length) * n);
-    values.set(copyInitialValues(inv.dir, [c]).get(c.key)!, 0);
+    values.set(baseValues.get(c.key)!, 0);
     const slot = new BigInt64Array(N);
     let k = 1;
     having.forEach((d, s) => {

@@ -10,19 +10,19 @@ import { formatBytes, type MemoryEstimate } from './estimate';
 export const WARN_FRACTION = 0.8;
 
 /**
- * Bytes the kernel could give this process now: /proc/meminfo MemAvailable on Linux (else os.freemem()), and no more
- * than what the cgroup memory limit leaves (a container or a pod: cgroup.ts).
+ * The memory this process may use now and in all: /proc/meminfo MemAvailable on Linux (else os.freemem()) and the
+ * host's total, each capped by the cgroup memory limit (a container or a pod: cgroup.ts), whose files are read once.
  */
-export function availableHostMemory(): number {
+export function hostMemory(): { availableBytes: number; totalBytes: number } {
   const cg = cgroupMemory();
-  const host = meminfoAvailable();
-  return cg === undefined ? host : Math.min(host, Math.max(0, cg.limitBytes - cg.workingSetBytes));
+  const available = meminfoAvailable();
+  if (cg === undefined) return { availableBytes: available, totalBytes: os.totalmem() };
+  return { availableBytes: Math.min(available, Math.max(0, cg.limitBytes - cg.workingSetBytes)), totalBytes: Math.min(os.totalmem(), cg.limitBytes) };
 }
 
-/** The memory this process's machine has: the host's, or the cgroup memory limit when that is lower. */
-export function totalHostMemory(): number {
-  const cg = cgroupMemory();
-  return cg === undefined ? os.totalmem() : Math.min(os.totalmem(), cg.limitBytes);
+/** Bytes the kernel could give this process now (hostMemory's available figure). */
+export function availableHostMemory(): number {
+  return hostMemory().availableBytes;
 }
 
 function meminfoAvailable(): number {

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import type { AlertEvent, RunEvent, SystemEvent } from '../../shared/protocol';
-import { availableHostMemory, totalHostMemory } from '../memory/fit';
+import { hostMemory } from '../memory/fit';
 import { peakRssBytes } from '../util/peakRss';
 import { readYaml } from '../validate/yamlWalk';
 import { LineIndex } from '../validate/text';
@@ -30,6 +30,7 @@ export class CpuMeter {
 /** One `system` record now. GPU memory and utilisation are not exposed by onnxruntime-node's providers: null, with a note. */
 export function systemSample(step: number, elapsedS: number, cpuPercent: number, device: string): SystemEvent {
   const cores = os.availableParallelism();
+  const memory = hostMemory();
   const e: SystemEvent = {
     event: 'system',
     step,
@@ -39,8 +40,8 @@ export function systemSample(step: number, elapsedS: number, cpuPercent: number,
     cores,
     rss_bytes: process.memoryUsage.rss(),
     peak_rss_bytes: peakRssBytes(),
-    mem_available_bytes: availableHostMemory(),
-    mem_total_bytes: totalHostMemory(),
+    mem_available_bytes: memory.availableBytes,
+    mem_total_bytes: memory.totalBytes,
   };
   if (device !== 'cpu') {
     e.gpu = { device, memory_used_bytes: null, memory_total_bytes: null, utilization_percent: null, note: `onnxruntime-node's ${device} provider reports no memory or utilisation figures` };
